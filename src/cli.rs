@@ -1,0 +1,634 @@
+//! The command line: every option defined once, as clap arguments.
+//!
+//! These definitions are the single source of `--help`, the manual page and
+//! the shell completions. Parsing itself follows GNU getopt exactly
+//! ([`crate::getopt`]), walking the options in command-line order and
+//! validating each one as nc does inside its getopt loop, so the first bad
+//! option decides the error (B §1.1-1.2). The positional arguments and the
+//! conflict checks then follow nc's rules in nc's order (B §1.3).
+
+use std::ffi::OsString;
+
+use clap::{Arg, ArgAction, Command};
+
+use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
+use crate::getopt::{Getopt, Item, OptDef};
+use crate::ports::{self, strtonum};
+use crate::report;
+
+/// How parsing ended when it did not produce a configuration.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// `-h`/`--help` or `--version` was printed: exit 0.
+    Done,
+    /// An error was printed: exit with this status.
+    Fail(u8),
+}
+
+/// One option: its clap definition, built by [`command`].
+struct Def {
+    id: &'static str,
+    short: Option<char>,
+    long: &'static str,
+    value: Option<&'static str>,
+    help: &'static str,
+    long_help: &'static str,
+    values: &'static [&'static str],
+}
+
+/// The `-T` keywords and their values (B §1.2).
+pub const TOS_KEYWORDS: &[(&str, u8)] = &[
+    ("af11", 0x28),
+    ("af12", 0x30),
+    ("af13", 0x38),
+    ("af21", 0x48),
+    ("af22", 0x50),
+    ("af23", 0x58),
+    ("af31", 0x68),
+    ("af32", 0x70),
+    ("af33", 0x78),
+    ("af41", 0x88),
+    ("af42", 0x90),
+    ("af43", 0x98),
+    ("critical", 0xa0),
+    ("cs0", 0x00),
+    ("cs1", 0x20),
+    ("cs2", 0x40),
+    ("cs3", 0x60),
+    ("cs4", 0x80),
+    ("cs5", 0xa0),
+    ("cs6", 0xc0),
+    ("cs7", 0xe0),
+    ("ef", 0xb8),
+    ("inetcontrol", 0xc0),
+    ("lowcost", 0x02),
+    ("lowdelay", 0x10),
+    ("netcontrol", 0xe0),
+    ("reliability", 0x04),
+    ("throughput", 0x08),
+];
+
+const TOS_NAMES: &[&str] = &[
+    "af11", "af12", "af13", "af21", "af22", "af23", "af31", "af32", "af33", "af41", "af42",
+    "af43", "critical", "cs0", "cs1", "cs2", "cs3", "cs4", "cs5", "cs6", "cs7", "ef",
+    "inetcontrol", "lowcost", "lowdelay", "netcontrol", "reliability", "throughput",
+];
+
+const DEFS: &[Def] = &[
+    Def { id: "ipv4", short: Some('4'), long: "ipv4", value: None, values: &[],
+        help: "Use IPv4 addresses only",
+        long_help: "Use IPv4 addresses only. A later -6 or -U overrides it." },
+    Def { id: "ipv6", short: Some('6'), long: "ipv6", value: None, values: &[],
+        help: "Use IPv6 addresses only",
+        long_help: "Use IPv6 addresses only. A listener with -6 binds :: and is dual-stack: IPv4 clients appear as ::ffff:a.b.c.d." },
+    Def { id: "broadcast", short: Some('b'), long: "broadcast", value: None, values: &[],
+        help: "Allow broadcast",
+        long_help: "Set SO_BROADCAST on the socket, so UDP datagrams may be sent to a broadcast address." },
+    Def { id: "crlf", short: Some('C'), long: "crlf", value: None, values: &[],
+        help: "Send CRLF as line-ending",
+        long_help: "Send CRLF as line-ending: each LF read from standard input that is not already preceded by CR is sent as CR LF." },
+    Def { id: "debug", short: Some('D'), long: "debug", value: None, values: &[],
+        help: "Enable the debug socket option",
+        long_help: "Enable the SO_DEBUG socket option (needs privileges)." },
+    Def { id: "detach", short: Some('d'), long: "detach", value: None, values: &[],
+        help: "Detach from stdin",
+        long_help: "Do not read from standard input: it counts as closed from the start." },
+    Def { id: "pass_fd", short: Some('F'), long: "pass-fd", value: None, values: &[],
+        help: "Pass socket fd",
+        long_help: "Pass the connected socket over standard output (which must be a Unix-domain socket) with SCM_RIGHTS, then exit. Ignored with -l." },
+    Def { id: "help", short: Some('h'), long: "help", value: None, values: &[],
+        help: "This help text",
+        long_help: "Print this help to standard output and exit 0." },
+    Def { id: "rcvbuf", short: Some('I'), long: "recv-buf", value: Some("length"), values: &[],
+        help: "TCP receive buffer length",
+        long_help: "Set the socket receive buffer (SO_RCVBUF) to length bytes, 1 to 1073741824." },
+    Def { id: "interval", short: Some('i'), long: "interval", value: Some("interval"), values: &[],
+        help: "Delay interval for lines sent, ports scanned",
+        long_help: "Wait interval seconds after each line sent, and between the ports of a scan (which makes a scan sequential)." },
+    Def { id: "keep", short: Some('k'), long: "keep-open", value: None, values: &[],
+        help: "Keep inbound sockets open for multiple connects",
+        long_help: "With -l, serve one connection after another instead of exiting after the first. Standard input is shared between them." },
+    Def { id: "listen", short: Some('l'), long: "listen", value: None, values: &[],
+        help: "Listen mode, for inbound connects",
+        long_help: "Listen for an incoming connection instead of connecting. The port is the operand or -p, the bind address the first of two operands or -s; without either, 0.0.0.0 (IPv4 only; -6 for dual stack)." },
+    Def { id: "ttl", short: Some('M'), long: "ttl", value: Some("ttl"), values: &[],
+        help: "Outgoing TTL / Hop Limit",
+        long_help: "Set the outgoing IP TTL or IPv6 hop limit, 0 to 255." },
+    Def { id: "minttl", short: Some('m'), long: "min-ttl", value: Some("minttl"), values: &[],
+        help: "Minimum incoming TTL / Hop Limit",
+        long_help: "Drop incoming packets whose TTL or hop limit is below minttl, 0 to 255." },
+    Def { id: "shutdown", short: Some('N'), long: "shutdown", value: None, values: &[],
+        help: "Shutdown the network socket after EOF on stdin",
+        long_help: "Send a FIN (shutdown the write side of the socket) once standard input reaches end of file and everything read from it has been sent." },
+    Def { id: "numeric", short: Some('n'), long: "numeric", value: None, values: &[],
+        help: "Suppress name/port resolutions",
+        long_help: "Do not resolve names: hosts must be numeric addresses, and messages show numbers only." },
+    Def { id: "sndbuf", short: Some('O'), long: "send-buf", value: Some("length"), values: &[],
+        help: "TCP send buffer length",
+        long_help: "Set the socket send buffer (SO_SNDBUF) to length bytes, 1 to 1073741824." },
+    Def { id: "proxy_user", short: Some('P'), long: "proxy-user", value: Some("proxy_username"), values: &[],
+        help: "Username for proxy authentication",
+        long_help: "User name for proxy authentication (HTTP CONNECT 407, SOCKS5 username/password). The password is read from the terminal, or from NCRAB_PROXY_PASSWORD." },
+    Def { id: "source_port", short: Some('p'), long: "source-port", value: Some("source_port"), values: &[],
+        help: "Specify local port for remote connects",
+        long_help: "Bind the client socket to this local port (a number or a service name), or give the port to listen on with -l." },
+    Def { id: "quit", short: Some('q'), long: "quit", value: Some("seconds"), values: &[],
+        help: "quit after EOF on stdin and delay of secs",
+        long_help: "After end of file on standard input and the end of the session, wait seconds and quit. A value of 0 or more also implies -N. A negative value waits forever (the default)." },
+    Def { id: "randomize", short: Some('r'), long: "randomize", value: None, values: &[],
+        help: "Randomize remote ports",
+        long_help: "Visit the ports of the list in random order." },
+    Def { id: "md5sig", short: Some('S'), long: "md5sig", value: None, values: &[],
+        help: "Enable the TCP MD5 signature option",
+        long_help: "Enable the TCP MD5 signature option (RFC 2385); the key is read from the terminal." },
+    Def { id: "source", short: Some('s'), long: "source", value: Some("sourceaddr"), values: &[],
+        help: "Local source address",
+        long_help: "Bind the client socket to this local address, or listen on it with -l. With -Uu, the path of the client's receiving socket." },
+    Def { id: "tos", short: Some('T'), long: "tos", value: Some("keyword"), values: TOS_NAMES,
+        help: "TOS value",
+        long_help: "Set the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits." },
+    Def { id: "telnet", short: Some('t'), long: "telnet", value: None, values: &[],
+        help: "Answer TELNET negotiation",
+        long_help: "Refuse every TELNET option the peer proposes: answer WILL/WONT with DONT and DO/DONT with WONT." },
+    Def { id: "unix", short: Some('U'), long: "unix", value: None, values: &[],
+        help: "Use UNIX domain socket",
+        long_help: "Use a Unix-domain socket: the operand is its path; a path starting with @ names an abstract socket." },
+    Def { id: "udp", short: Some('u'), long: "udp", value: None, values: &[],
+        help: "UDP mode",
+        long_help: "Use UDP (or Unix datagram sockets with -U) instead of a stream." },
+    Def { id: "rtable", short: Some('V'), long: "rtable", value: Some("rtable"), values: &[],
+        help: "Specify alternate routing table",
+        long_help: "Select an alternate routing table. Linux has none: this always fails, as in nc." },
+    Def { id: "verbose", short: Some('v'), long: "verbose", value: None, values: &[],
+        help: "Verbose",
+        long_help: "Report connections and failures on standard error, exactly as nc does. Twice (-vv): also explain each probe's outcome and what to check next, and summarise each transfer." },
+    Def { id: "recv_limit", short: Some('W'), long: "recv-limit", value: Some("recvlimit"), values: &[],
+        help: "Terminate after receiving a number of packets",
+        long_help: "End the session after this many reads from the network (datagrams, for UDP)." },
+    Def { id: "wait", short: Some('w'), long: "wait", value: Some("timeout"), values: &[],
+        help: "Timeout for connects and final net reads",
+        long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l." },
+    Def { id: "proxy_proto", short: Some('X'), long: "proxy-type", value: Some("proxy_protocol"), values: &["4", "5", "connect"],
+        help: "Proxy protocol: \"4\", \"5\" (SOCKS) or \"connect\"",
+        long_help: "The protocol to speak to the proxy given with -x: 4 (SOCKS v4), 5 (SOCKS v5, the default) or connect (HTTP CONNECT)." },
+    Def { id: "proxy", short: Some('x'), long: "proxy", value: Some("proxy_address[:port]"), values: &[],
+        help: "Specify proxy address and port",
+        long_help: "Connect through this proxy; the port defaults to 1080 for SOCKS and 3128 for HTTP CONNECT. Write an IPv6 address in brackets: [::1]:1080." },
+    Def { id: "dccp", short: Some('Z'), long: "dccp", value: None, values: &[],
+        help: "DCCP mode",
+        long_help: "Use DCCP instead of TCP (needs kernel support)." },
+    Def { id: "zero_io", short: Some('z'), long: "zero-io", value: None, values: &[],
+        help: "Zero-I/O mode [used for scanning]",
+        long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order." },
+    Def { id: "json", short: None, long: "json", value: None, values: &[],
+        help: "Print one JSON object per probe on stdout",
+        long_help: "With -z, print one JSON object per line on standard output for every probe: host, ip, port, proto, service, state (open, closed, filtered, error), errno, error, ms. Lines come in nc's report order." },
+    Def { id: "window", short: None, long: "window", value: Some("count"), values: &[],
+        help: "Probes in flight at once during a scan",
+        long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc." },
+    Def { id: "version", short: None, long: "version", value: None, values: &[],
+        help: "Print the version and exit",
+        long_help: "Print the version and exit 0." },
+];
+
+/// The clap command: the one definition of every option, rendered into
+/// `--help`, `man/ncrab.1` and `completions/`.
+pub fn command() -> Command {
+    let mut cmd = Command::new("ncrab")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A netcat-style network tool: a drop-in for OpenBSD nc")
+        .long_about(
+            "ncrab connects to, listens on and scans TCP, UDP and Unix-domain sockets, \
+             relaying standard input and output. It accepts OpenBSD nc's options and prints \
+             nc's messages byte for byte; scans are concurrent and -vv explains each outcome.",
+        )
+        .override_usage(
+            "ncrab [options] destination port...\n       ncrab -l [options] [address] port\n       ncrab -U [options] path",
+        )
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .after_help("Port numbers can be individual or ranges: lo-hi [inclusive]");
+    for d in DEFS {
+        let mut a = Arg::new(d.id).long(d.long).help(d.help).long_help(d.long_help);
+        if let Some(s) = d.short {
+            a = a.short(s);
+        }
+        a = match d.value {
+            Some(v) => {
+                let a = a.value_name(v).action(ArgAction::Append);
+                if d.values.is_empty() {
+                    a
+                } else {
+                    a.value_parser(clap::builder::PossibleValuesParser::new(d.values))
+                        .hide_possible_values(true)
+                }
+            }
+            None if d.id == "verbose" => a.action(ArgAction::Count),
+            None if d.id == "help" => a.action(ArgAction::Help),
+            None if d.id == "version" => a.action(ArgAction::Version),
+            None => a.action(ArgAction::SetTrue),
+        };
+        cmd = cmd.arg(a);
+    }
+    cmd.arg(
+        Arg::new("destination")
+            .help("Host to connect to, or address to listen on with -l; the socket path with -U")
+            .value_name("destination"),
+    )
+    .arg(
+        Arg::new("port")
+            .help("Ports to connect to (numbers, service names or lo-hi ranges), or the port to listen on")
+            .value_name("port")
+            .num_args(0..),
+    )
+}
+
+/// The getopt view of the definitions.
+fn opt_defs() -> Vec<OptDef> {
+    DEFS.iter()
+        .map(|d| OptDef {
+            id: d.id,
+            short: d.short,
+            long: Some(d.long),
+            takes_value: d.value.is_some(),
+        })
+        .collect()
+}
+
+/// ncrab's help, on stdout.
+pub fn help_text() -> String {
+    command().render_help().to_string()
+}
+
+/// A fatal error: print `PROG: MSG` and fail with status 1.
+fn fail(msg: std::fmt::Arguments<'_>) -> Exit {
+    report::warnx(msg);
+    Exit::Fail(1)
+}
+
+/// Usage error: the synopsis, status 1.
+fn usage() -> Exit {
+    report::usage();
+    Exit::Fail(1)
+}
+
+fn text(v: &OsString) -> String {
+    v.to_string_lossy().into_owned()
+}
+
+/// nc's `-T` parsing: keyword, `0x` hex via strtol, or decimal 0..255.
+pub fn parse_tos(s: &str) -> Option<u8> {
+    if let Some(&(_, v)) = TOS_KEYWORDS.iter().find(|(k, _)| *k == s) {
+        return Some(v);
+    }
+    if s.len() > 1 && s.starts_with("0x") {
+        // strtol base 16 stops at the first non-hex digit; "0x" and "0xzz"
+        // read as 0. An overflow saturates, which is out of range too.
+        let digits: String = s[2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if digits.is_empty() {
+            return Some(0);
+        }
+        return match u64::from_str_radix(&digits, 16) {
+            Ok(v) if v <= 255 => Some(v as u8),
+            _ => None,
+        };
+    }
+    strtonum(s, 0, 255).ok().map(|v| v as u8)
+}
+
+/// Validates a number option: `strtonum(min, max)` or nc's `errx`.
+fn num(v: &str, min: i64, max: i64, what: &str) -> Result<i64, Exit> {
+    strtonum(v, min, max).map_err(|e| fail(format_args!("{what} {}: {v}", e.as_str())))
+}
+
+/// Parses the arguments after `argv[0]`.
+pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
+    let defs = opt_defs();
+    let posix = std::env::var_os("POSIXLY_CORRECT").is_some();
+    let mut walk = Getopt::new(&defs, args, posix);
+    let mut o = Options {
+        quit_after: -1,
+        ..Options::default()
+    };
+    let mut unix = false;
+    let mut udp = false;
+    let mut dccp = false;
+
+    for item in walk.by_ref() {
+        let (id, val) = match item {
+            Ok(Item::Opt(id, val)) => (id, val),
+            Err(e) => {
+                let mut m = e.message();
+                m.push(b'\n');
+                report::getopt_error(format_args!("{}", String::from_utf8_lossy(&m).trim_end()));
+                return Err(usage());
+            }
+        };
+        let v = val.as_ref().map(text).unwrap_or_default();
+        match id {
+            "ipv4" => o.family = Family::Inet,
+            "ipv6" => o.family = Family::Inet6,
+            "unix" => {
+                o.family = Family::Unix;
+                unix = true;
+            }
+            "broadcast" => o.broadcast = true,
+            "crlf" => o.crlf = true,
+            "debug" => o.debug_socket = true,
+            "detach" => o.detach_stdin = true,
+            "pass_fd" => o.pass_fd = true,
+            "help" => {
+                print!("{}", help_text());
+                return Err(Exit::Done);
+            }
+            "version" => {
+                println!("ncrab {}", env!("CARGO_PKG_VERSION"));
+                return Err(Exit::Done);
+            }
+            "rcvbuf" => o.rcvbuf = Some(num(&v, 1, 65536 << 14, "TCP receive window")? as u32),
+            "sndbuf" => o.sndbuf = Some(num(&v, 1, 65536 << 14, "TCP send window")? as u32),
+            "interval" => o.interval = Some(num(&v, 0, u32::MAX as i64, "interval")? as u32),
+            "keep" => o.keep = true,
+            "listen" => o.listen = true,
+            "ttl" => match strtonum(&v, 0, 255) {
+                Ok(n) => o.ttl = Some(n as u8),
+                Err(e) => return Err(fail(format_args!("ttl is {}", e.as_str()))),
+            },
+            "minttl" => match strtonum(&v, 0, 255) {
+                Ok(n) => o.minttl = Some(n as u8),
+                Err(e) => return Err(fail(format_args!("minttl is {}", e.as_str()))),
+            },
+            "shutdown" => o.shutdown_on_eof = true,
+            "numeric" => o.numeric = true,
+            "proxy_user" => o.proxy_user = Some(v),
+            "source_port" => o.source_port = Some(v),
+            "quit" => {
+                let q = num(&v, i32::MIN as i64, i32::MAX as i64, "quit timer")? as i32;
+                o.quit_after = q;
+                if q >= 0 {
+                    o.shutdown_on_eof = true;
+                }
+            }
+            "randomize" => o.randomize = true,
+            "md5sig" => o.md5sig = true,
+            "source" => o.source_addr = Some(v),
+            "tos" => match parse_tos(&v) {
+                Some(t) => o.tos = Some(t),
+                None => return Err(fail(format_args!("illegal tos value {v}"))),
+            },
+            "telnet" => o.telnet = true,
+            "udp" => udp = true,
+            "rtable" => {
+                return Err(fail(format_args!("no alternate routing table support available")));
+            }
+            "verbose" => o.verbose = o.verbose.saturating_add(1),
+            "recv_limit" => o.recv_limit = Some(num(&v, 1, i32::MAX as i64, "receive limit")? as u32),
+            "wait" => o.timeout = Some(num(&v, 0, (i32::MAX / 1000) as i64, "timeout")? as u32),
+            "proxy_proto" => {
+                o.proxy_proto = if v.eq_ignore_ascii_case("connect") {
+                    ProxyProto::HttpConnect
+                } else if v == "4" {
+                    ProxyProto::Socks4
+                } else if v == "5" {
+                    ProxyProto::Socks5
+                } else {
+                    return Err(fail(format_args!("unsupported proxy protocol")));
+                };
+            }
+            "proxy" => o.proxy_arg = Some(v),
+            "dccp" => dccp = true,
+            "zero_io" => o.zero_io = true,
+            "json" => o.json = true,
+            "window" => match strtonum(&v, 1, 1 << 20) {
+                Ok(n) => o.window = Some(n as usize),
+                Err(e) => return Err(fail(format_args!("window {}: {v}", e.as_str()))),
+            },
+            other => unreachable!("option {other} has no handler"),
+        }
+    }
+    let _ = unix;
+    o.proto = if udp {
+        Proto::Udp
+    } else if dccp {
+        Proto::Dccp
+    } else {
+        Proto::Tcp
+    };
+    let operands: Vec<String> = walk.operands().iter().map(text).collect();
+    finish(o, operands, dccp)
+}
+
+/// nc's positional rules and conflict checks, in nc's order (B §1.3).
+fn finish(o: Options, argv: Vec<String>, dccp: bool) -> Result<Config, Exit> {
+    let is_unix = o.family == Family::Unix;
+    let argc = argv.len();
+    let (host, ports): (Option<String>, Vec<String>) = if argc == 0 && o.listen {
+        (o.source_addr.clone(), o.source_port.clone().into_iter().collect())
+    } else if argc == 1
+        && o.source_port.is_none()
+        && (o.source_addr.is_none() || (is_unix && o.proto == Proto::Udp && !o.listen))
+    {
+        if is_unix {
+            (Some(argv[0].clone()), vec![])
+        } else if o.listen {
+            (None, argv)
+        } else {
+            (None, vec![])
+        }
+    } else if argc >= 2 {
+        if o.listen && (o.source_port.is_some() || o.source_addr.is_some() || argc > 2) {
+            return Err(usage());
+        }
+        (Some(argv[0].clone()), argv[1..].to_vec())
+    } else {
+        return Err(usage());
+    };
+
+    if is_unix {
+        if dccp {
+            return Err(fail(format_args!("cannot use -Z and -U")));
+        }
+        if !ports.is_empty() {
+            return Err(fail(format_args!("cannot use port with -U")));
+        }
+        if host.is_none() {
+            return Err(fail(format_args!("missing socket pathname")));
+        }
+    } else if ports.is_empty() {
+        return Err(fail(format_args!("missing port number")));
+    }
+    if o.listen && o.zero_io {
+        return Err(fail(format_args!("cannot use -z and -l")));
+    }
+    if !o.listen && o.keep {
+        return Err(fail(format_args!("must use -l with -k")));
+    }
+    if is_unix && o.pass_fd {
+        return Err(fail(format_args!("cannot use -F and -U")));
+    }
+
+    let proxy = match &o.proxy_arg {
+        None => None,
+        Some(arg) => Some(proxy_config(&o, arg, is_unix)?),
+    };
+
+    let host_s = host.unwrap_or_default();
+    let target = if is_unix {
+        let path = OsString::from(host_s);
+        if o.listen {
+            Target::UnixListen { path }
+        } else {
+            Target::UnixConnect { path }
+        }
+    } else if o.listen {
+        Target::Listen {
+            host: if argc == 0 { o.source_addr.clone() } else if argc == 2 { Some(host_s) } else { None },
+            port: ports[0].clone(),
+        }
+    } else {
+        let mut list = match ports::build(&ports, o.proto) {
+            Ok(l) => l,
+            Err(e) => return Err(fail(format_args!("{e}"))),
+        };
+        if o.randomize {
+            ports::shuffle(&mut list);
+        }
+        Target::Connect {
+            host: host_s,
+            ports: list,
+        }
+    };
+    Ok(Config {
+        opts: o,
+        target,
+        proxy,
+    })
+}
+
+/// nc's `-x` checks, in its order (B §1.3 step 7, §7.1).
+fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
+    if o.proto == Proto::Udp {
+        return Err(fail(format_args!("no proxy support for UDP mode")));
+    }
+    if o.proto == Proto::Dccp {
+        return Err(fail(format_args!("no proxy support for DCCP mode")));
+    }
+    if o.listen {
+        return Err(fail(format_args!("no proxy support for listen")));
+    }
+    if is_unix {
+        return Err(fail(format_args!("no proxy support for unix sockets")));
+    }
+    if o.source_addr.is_some() {
+        return Err(fail(format_args!("no proxy support for local source address")));
+    }
+    let (host, port) = if let Some(rest) = arg.strip_prefix('[') {
+        let Some(close) = rest.find(']') else {
+            return Err(fail(format_args!("missing closing bracket in proxy")));
+        };
+        let host = &rest[..close];
+        let after = &rest[close + 1..];
+        let port = if after.is_empty() {
+            None
+        } else if let Some(p) = after.strip_prefix(':') {
+            Some(p.to_string())
+        } else {
+            return Err(fail(format_args!("garbage proxy port delimiter")));
+        };
+        (host.to_string(), port)
+    } else {
+        match arg.rfind(':') {
+            Some(i) => (arg[..i].to_string(), Some(arg[i + 1..].to_string())),
+            None => (arg.to_string(), None),
+        }
+    };
+    let port = port.unwrap_or_else(|| {
+        if o.proxy_proto == ProxyProto::HttpConnect {
+            "3128".into()
+        } else {
+            "1080".into()
+        }
+    });
+    Ok(Proxy {
+        host,
+        port,
+        proto: o.proxy_proto,
+        user: o.proxy_user.clone(),
+    })
+}
+
+/// Options whose behaviour is not built yet: refuse them, never pretend.
+pub fn unimplemented(cfg: &Config) -> Option<&'static str> {
+    let o = &cfg.opts;
+    let checks: &[(bool, &'static str)] = &[
+        (o.proto == Proto::Udp, "-u"),
+        (o.proto == Proto::Dccp, "-Z"),
+        (o.family == Family::Unix, "-U"),
+        (cfg.proxy.is_some(), "-x"),
+        (o.crlf, "-C"),
+        (o.telnet, "-t"),
+        (o.pass_fd && !o.listen, "-F"),
+        (o.md5sig, "-S"),
+    ];
+    checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tos_values() {
+        assert_eq!(parse_tos("lowdelay"), Some(0x10));
+        assert_eq!(parse_tos("af41"), Some(0x88));
+        assert_eq!(parse_tos("0x10"), Some(16));
+        assert_eq!(parse_tos("0xzz"), Some(0));
+        assert_eq!(parse_tos("0x"), Some(0));
+        assert_eq!(parse_tos("0x100"), None);
+        assert_eq!(parse_tos("256"), None);
+        assert_eq!(parse_tos("foo"), None);
+        assert_eq!(parse_tos("LOWDELAY"), None);
+        assert_eq!(parse_tos("255"), Some(255));
+    }
+
+    #[test]
+    fn every_definition_is_a_valid_clap_arg() {
+        command().debug_assert();
+        assert_eq!(TOS_KEYWORDS.len(), TOS_NAMES.len());
+        for (k, n) in TOS_KEYWORDS.iter().zip(TOS_NAMES) {
+            assert_eq!(k.0, *n);
+        }
+    }
+
+    fn cfg(args: &[&str]) -> Result<Config, Exit> {
+        parse(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn positional_rules() {
+        let c = cfg(&["-l", "-p", "1234"]).unwrap();
+        assert_eq!(c.target, Target::Listen { host: None, port: "1234".into() });
+        let c = cfg(&["-l", "127.0.0.1", "99"]).unwrap();
+        assert_eq!(c.target, Target::Listen { host: Some("127.0.0.1".into()), port: "99".into() });
+        let c = cfg(&["host", "80", "22-23", "-v"]).unwrap();
+        assert_eq!(c.target, Target::Connect { host: "host".into(), ports: vec![80, 22, 23] });
+        assert_eq!(c.opts.verbose, 1);
+        let c = cfg(&["-q-1", "h", "1"]).unwrap();
+        assert_eq!(c.opts.quit_after, -1);
+        assert!(!c.opts.shutdown_on_eof);
+        let c = cfg(&["-q0", "h", "1"]).unwrap();
+        assert!(c.opts.shutdown_on_eof);
+    }
+
+    #[test]
+    fn proxy_forms() {
+        let c = cfg(&["-x", "[::1]:9", "h", "1"]).unwrap();
+        assert_eq!(c.proxy.unwrap().host, "::1");
+        let c = cfg(&["-x", "::1", "h", "1"]).unwrap().proxy.unwrap();
+        assert_eq!((c.host.as_str(), c.port.as_str()), (":", "1"));
+        let c = cfg(&["-Xconnect", "-x", "p", "h", "1"]).unwrap().proxy.unwrap();
+        assert_eq!(c.port, "3128");
+        let c = cfg(&["-x", "p:", "h", "1"]).unwrap().proxy.unwrap();
+        assert_eq!(c.port, "");
+    }
+}

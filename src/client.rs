@@ -1,0 +1,54 @@
+//! Client mode: each port of the list in turn, connect, report, relay
+//! (B §5: without `-z`, nc relays on every port that connects).
+
+use std::time::Duration;
+
+use crate::config::{Config, Target};
+use crate::connect;
+use crate::exit::{Abort, Status};
+use crate::listen::relay_opts;
+use crate::reactor::Reactor;
+use crate::relay::{End, Relay};
+use crate::report;
+use crate::resolve;
+use crate::scan;
+use crate::stdio::Stdio;
+
+pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
+    let Target::Connect { host, ports } = &cfg.target else {
+        return Err(Abort::Failed);
+    };
+    if cfg.opts.zero_io {
+        return scan::run(rx, cfg, host, ports);
+    }
+    let hints = connect::client_hints(cfg);
+    let mut status = 1;
+    for (i, &port) in ports.iter().enumerate() {
+        if i > 0 {
+            if let Some(secs) = cfg.opts.interval {
+                scan::pause(rx, Duration::from_secs(u64::from(secs)))?;
+            }
+        }
+        let port_s = port.to_string();
+        let addrs = match resolve::lookup(Some(host), Some(&port_s), hints) {
+            Ok(a) => a,
+            Err(e) => {
+                report::getaddrinfo_host_failed(host, &port_s, e);
+                return Err(Abort::Failed);
+            }
+        };
+        let Some(c) = connect::remote_connect(rx, cfg, host, &port_s, &addrs, true)? else {
+            continue;
+        };
+        status = 0;
+        if cfg.opts.verbose > 0 {
+            connect::report_success(cfg, host, port, Some(&c.ip));
+        }
+        let mut relay = Relay::new(c.sock, stdin, stdout, relay_opts(cfg));
+        let outcome = rx.run(&mut relay)?;
+        if outcome.end == End::QuitTimer {
+            return Err(Abort::QuitTimer);
+        }
+    }
+    Ok(status)
+}

@@ -1,0 +1,38 @@
+//! How a run ends, and the exit status each ending gives (B §4).
+
+use crate::reactor::Stop;
+use crate::report;
+
+/// Why a run stopped early. Each variant unwinds to `main` through the
+/// normal return path, so every guard on the way (file-status flags,
+/// socket files, temporary directories) is restored or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abort {
+    /// An error was reported; exit 1.
+    Failed,
+    /// A signal arrived; die by it once cleaned up (departure 9).
+    Signal(i32),
+    /// The `-q` timer fired: nc exits 0 from its alarm handler.
+    QuitTimer,
+}
+
+impl From<Stop> for Abort {
+    fn from(s: Stop) -> Abort {
+        match s {
+            Stop::Signal(sig) => Abort::Signal(sig),
+            Stop::Poll(e) => {
+                report::warn(format_args!("polling error"), report::Errno::of(&e));
+                Abort::Failed
+            }
+        }
+    }
+}
+
+impl From<crate::net::Failed> for Abort {
+    fn from(_: crate::net::Failed) -> Abort {
+        Abort::Failed
+    }
+}
+
+/// The exit status of a finished run.
+pub type Status = u8;

@@ -1,0 +1,211 @@
+//! Sockets: creation, nc's common socket options, source binds.
+//!
+//! Every socket ncrab creates is non-blocking and close-on-exec. The
+//! options of `set_common_sockopts` (B §6.3: -b -D -T -I -O -M -m) are set
+//! on every client and listening socket, with nc's fatal error texts.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::config::{Family, Options};
+use crate::report::{self, Errno};
+use crate::resolve::{self, Hints};
+
+/// The error has been reported; the program exits 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failed;
+
+/// A new non-blocking, close-on-exec socket.
+pub fn socket(family: i32, socktype: i32, protocol: i32) -> io::Result<Socket> {
+    let ty = Type::from(socktype).nonblocking().cloexec();
+    let proto = if protocol == 0 { None } else { Some(Protocol::from(protocol)) };
+    Socket::new(Domain::from(family), ty, proto)
+}
+
+fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: passing a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads an integer socket option (for tests and `-vv`).
+pub fn getsockopt_int(fd: i32, level: i32, name: i32) -> io::Result<i32> {
+    let mut value: i32 = 0;
+    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+    // SAFETY: value and len are valid for writing.
+    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(value)
+    }
+}
+
+/// A failure while preparing a client socket: fatal, reported in order.
+#[derive(Debug, Clone, Copy)]
+pub enum SetupError {
+    /// M5: the `-s`/`-p` lookup failed.
+    Lookup(report::GaiError),
+    /// M6: the bind failed.
+    Bind(Errno),
+    /// M14/M24: a socket option failed (`None`: no text of its own).
+    Option(Option<&'static str>, Errno),
+}
+
+impl SetupError {
+    /// Prints nc's message for this failure.
+    pub fn report(&self) {
+        match *self {
+            SetupError::Lookup(e) => report::getaddrinfo_failed(e),
+            SetupError::Bind(errno) => report::bind_failed(errno),
+            SetupError::Option(Some(what), errno) => report::warn(format_args!("{what}"), errno),
+            SetupError::Option(None, errno) => report::warn_errno(errno),
+        }
+    }
+}
+
+impl From<SetupError> for Failed {
+    fn from(e: SetupError) -> Failed {
+        e.report();
+        Failed
+    }
+}
+
+/// nc's `set_common_sockopts`: any failure is fatal with nc's text.
+pub fn set_common_options(sock: &Socket, family: i32, o: &Options) -> Result<(), SetupError> {
+    let set = |level, name, value, what: Option<&'static str>| {
+        setsockopt_int(sock, level, name, value).map_err(|e| SetupError::Option(what, Errno::of(&e)))
+    };
+    let v4 = family == libc::AF_INET;
+    let v6 = family == libc::AF_INET6;
+    if o.broadcast {
+        set(libc::SOL_SOCKET, libc::SO_BROADCAST, 1, None)?;
+    }
+    if o.debug_socket {
+        set(libc::SOL_SOCKET, libc::SO_DEBUG, 1, None)?;
+    }
+    if let Some(tos) = o.tos.map(i32::from) {
+        if v4 {
+            set(libc::IPPROTO_IP, libc::IP_TOS, tos, Some("set IP ToS"))?;
+        } else if v6 {
+            set(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, tos, Some("set IPv6 traffic class"))?;
+        }
+    }
+    if let Some(n) = o.rcvbuf {
+        set(libc::SOL_SOCKET, libc::SO_RCVBUF, n as i32, Some("set TCP receive buffer size"))?;
+    }
+    if let Some(n) = o.sndbuf {
+        set(libc::SOL_SOCKET, libc::SO_SNDBUF, n as i32, Some("set TCP send buffer size"))?;
+    }
+    if let Some(ttl) = o.ttl.map(i32::from) {
+        if v4 {
+            set(libc::IPPROTO_IP, libc::IP_TTL, ttl, Some("set IP TTL"))?;
+        } else if v6 {
+            set(libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, ttl, Some("set IPv6 unicast hops"))?;
+        }
+    }
+    if let Some(minttl) = o.minttl.map(i32::from) {
+        if v4 {
+            set(libc::IPPROTO_IP, libc::IP_MINTTL, minttl, Some("set IP min TTL"))?;
+        } else if v6 {
+            set(libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, minttl, Some("set IPv6 min hop count"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds a client socket to `-s`/`-p` (B §3.2 step 2): lookup with the
+/// socket's family and type and AI_PASSIVE, bind the first result; any
+/// error is fatal (M5/M6). SO_REUSEADDR is set first so a `-p` port in
+/// TIME_WAIT from an earlier port of the same run does not kill the run
+/// (departure 8).
+pub fn bind_source(sock: &Socket, family: i32, hints: Hints, o: &Options) -> Result<(), SetupError> {
+    if o.source_addr.is_none() && o.source_port.is_none() {
+        return Ok(());
+    }
+    let fam = match family {
+        libc::AF_INET => Family::Inet,
+        libc::AF_INET6 => Family::Inet6,
+        _ => hints.family,
+    };
+    let h = Hints {
+        family: fam,
+        passive: true,
+        ..hints
+    };
+    let addrs = resolve::lookup(o.source_addr.as_deref(), o.source_port.as_deref(), h)
+        .map_err(SetupError::Lookup)?;
+    let first = addrs.first().ok_or(SetupError::Lookup(report::GaiError {
+        code: libc::EAI_NONAME,
+        errno: 0,
+    }))?;
+    let _ = sock.set_reuse_address(true);
+    sock.bind(&first.addr).map_err(|e| SetupError::Bind(Errno::of(&e)))
+}
+
+/// Prepares a client socket for `ai`: source bind, then common options.
+pub fn prepare_client(sock: &Socket, ai_family: i32, hints: Hints, o: &Options) -> Result<(), SetupError> {
+    bind_source(sock, ai_family, hints, o)?;
+    set_common_options(sock, ai_family, o)
+}
+
+/// How a non-blocking connect ended.
+#[derive(Debug)]
+pub enum ConnectResult {
+    Connected,
+    Failed(Errno),
+    /// The `-w` timer expired first.
+    TimedOut,
+}
+
+/// Starts a non-blocking connect. `Ok(true)`: connected at once;
+/// `Ok(false)`: in progress; `Err`: failed at once with that errno.
+pub fn start_connect(sock: &Socket, addr: &SockAddr) -> Result<bool, Errno> {
+    match sock.connect(addr) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(Errno::of(&e)),
+    }
+}
+
+/// After writability: the result of the connect, from SO_ERROR. `None`
+/// means it is still in progress (a spurious wake-up).
+pub fn finish_connect(sock: &Socket) -> Option<ConnectResult> {
+    match sock.take_error() {
+        Ok(Some(e)) => return Some(ConnectResult::Failed(Errno::of(&e))),
+        Ok(None) => {}
+        Err(e) => return Some(ConnectResult::Failed(Errno::of(&e))),
+    }
+    match sock.peer_addr() {
+        Ok(_) => Some(check_self_connect(sock)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => None,
+        Err(e) => Some(ConnectResult::Failed(Errno::of(&e))),
+    }
+}
+
+/// Departure 10: a TCP socket connected to itself (simultaneous open when
+/// the scanned port equals the ephemeral source port) is not an open port.
+pub fn check_self_connect(sock: &Socket) -> ConnectResult {
+    if let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) {
+        if let (Some(l), Some(p)) = (local.as_socket(), peer.as_socket()) {
+            if l == p {
+                return ConnectResult::Failed(Errno(libc::ECONNREFUSED));
+            }
+        }
+    }
+    ConnectResult::Connected
+}

@@ -1,0 +1,559 @@
+//! The relay: standard input to the socket, the socket to standard output.
+//!
+//! This is nc's `readwrite` (B §6.1) as a state machine in the event loop.
+//! nc's end-of-file rules are defined in terms of level-triggered `poll`
+//! results (POLLIN, POLLOUT, POLLHUP, POLLERR per end), so each pass takes
+//! a snapshot of exactly those with a zero-timeout `poll(2)` over the same
+//! four entries nc uses, and applies nc's rules in nc's order. mio's
+//! edge-triggered epoll only decides when to take the next snapshot: the
+//! relay blocks in the loop only when the snapshot is empty, with its
+//! registered interest derived from its state. Regular files and
+//! `/dev/null` cannot be registered with epoll; `poll` reports them ready,
+//! so they simply never make the loop wait.
+//!
+//! Departures from nc (Part A.2): an error on the socket does not throw
+//! away data the kernel already received (5): the socket is read until the
+//! kernel reports the error.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use crate::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+use crate::report;
+use crate::stdio::Stdio;
+
+/// Each direction's buffer. nc uses 16 KiB; larger buffers mean fewer
+/// system calls per byte.
+pub const BUF_SIZE: usize = 128 * 1024;
+
+/// How many passes to run before letting the loop look at signals and
+/// timers, when data keeps flowing.
+const PASSES_PER_TURN: usize = 64;
+
+const TIMER_IDLE: usize = 1;
+const TIMER_QUIT: usize = 2;
+const TIMER_INTERVAL: usize = 3;
+
+/// A byte buffer with a read and a write position.
+pub struct Buf {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Buf {
+    pub fn new(size: usize) -> Buf {
+        Buf {
+            data: vec![0; size].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    pub fn is_full(&self) -> bool {
+        self.len() == self.data.len()
+    }
+    pub fn pending(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+    /// Free space at the end, compacting first if that frees more.
+    pub fn space(&mut self) -> &mut [u8] {
+        if self.start > 0 && self.end == self.data.len() {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        &mut self.data[self.end..]
+    }
+    pub fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+    pub fn consumed(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+    pub fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+}
+
+/// The options that shape a relay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RelayOpts {
+    /// `-N`: shutdown(SHUT_WR) after stdin's EOF.
+    pub shutdown_on_eof: bool,
+    /// `-q`: -1 when not given.
+    pub quit_after: i32,
+    /// `-w`: the idle timeout.
+    pub idle: Option<Duration>,
+    /// `-W`: network reads before the end.
+    pub recv_limit: Option<u32>,
+    /// Listen mode (nc's rule c and #817050).
+    pub listen: bool,
+    /// UDP (#817050).
+    pub udp: bool,
+    /// `-d`: never read stdin.
+    pub detach_stdin: bool,
+    /// `-i`: seconds to wait after each line sent.
+    pub interval: Option<u32>,
+    /// `-vv`: print a summary at the end.
+    pub summary: bool,
+}
+
+/// How a relay ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The session is over; the program goes on (next port, next client).
+    Finished,
+    /// The `-q` timer fired: nc exits 0 from its alarm handler.
+    QuitTimer,
+}
+
+/// The result of a relay.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub end: End,
+    /// `-k` was cleared by stdin's EOF under `-q` (Debian #817050).
+    pub clear_keep: bool,
+}
+
+/// The four ends of nc's poll array.
+const STDIN: usize = 0;
+const NETOUT: usize = 1;
+const NETIN: usize = 2;
+const STDOUT: usize = 3;
+
+enum Phase {
+    Running,
+    /// `-q N > 0`: the session is over, waiting N seconds before exiting.
+    Quitting,
+}
+
+/// One relay between the local ends and a connected socket.
+pub struct Relay<'a, S: AsRawFd> {
+    sock: Option<S>,
+    net_fd: RawFd,
+    stdin: &'a Stdio,
+    stdout: &'a Stdio,
+    opts: RelayOpts,
+    /// nc's `pfd[i].fd != -1`.
+    open: [bool; 4],
+    up: Buf,
+    down: Buf,
+    recv_count: u32,
+    clear_keep: bool,
+    phase: Phase,
+    /// `-i`: no line is sent before this instant.
+    hold_until: Option<Instant>,
+    idle_timer: Option<TimerId>,
+    quit_timer: Option<TimerId>,
+    interval_timer: Option<TimerId>,
+    idle_expired: bool,
+    quit_expired: bool,
+    reg_stdin: Interests,
+    reg_net: Interests,
+    reg_stdout: Interests,
+    sent: u64,
+    received: u64,
+    started: Instant,
+}
+
+impl<'a, S: AsRawFd> Relay<'a, S> {
+    pub fn new(sock: S, stdin: &'a Stdio, stdout: &'a Stdio, opts: RelayOpts) -> Self {
+        let net_fd = sock.as_raw_fd();
+        Relay {
+            sock: Some(sock),
+            net_fd,
+            stdin,
+            stdout,
+            opts,
+            open: [!opts.detach_stdin, true, true, true],
+            up: Buf::new(BUF_SIZE),
+            down: Buf::new(BUF_SIZE),
+            recv_count: 0,
+            clear_keep: false,
+            phase: Phase::Running,
+            hold_until: None,
+            idle_timer: None,
+            quit_timer: None,
+            interval_timer: None,
+            idle_expired: false,
+            quit_expired: false,
+            reg_stdin: Interests::default(),
+            reg_net: Interests::default(),
+            reg_stdout: Interests::default(),
+            sent: 0,
+            received: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// nc's three "finish" conditions at the top of each pass.
+    fn finished(&self) -> bool {
+        let [stdin, netout, netin, stdout] = self.open;
+        (!stdin && !netin && self.up.is_empty() && self.down.is_empty())
+            || (!netout && !stdout)
+            || (self.opts.listen && !netin && self.up.is_empty() && self.down.is_empty())
+    }
+
+    /// The level-triggered view: nc's poll array, polled with no timeout.
+    fn snapshot(&self) -> io::Result<[i16; 4]> {
+        let lines_held = self.hold_until.is_some();
+        let entry = |open: bool, fd: RawFd, events: i16| libc::pollfd {
+            fd: if open { fd } else { -1 },
+            events,
+            revents: 0,
+        };
+        let mut pfd = [
+            // A full buffer takes its input out of the snapshot altogether:
+            // nc keeps polling it with no events, and a sticky POLLHUP or
+            // POLLERR would then spin the loop until the buffer drains.
+            entry(self.open[STDIN] && !self.up.is_full(), self.stdin.fd, libc::POLLIN),
+            entry(
+                self.open[NETOUT],
+                self.net_fd,
+                if self.up.is_empty() || lines_held { 0 } else { libc::POLLOUT },
+            ),
+            entry(self.open[NETIN] && !self.down.is_full(), self.net_fd, libc::POLLIN),
+            entry(self.open[STDOUT], self.stdout.fd, if self.down.is_empty() { 0 } else { libc::POLLOUT }),
+        ];
+        loop {
+            // SAFETY: pfd is a valid array of 4 pollfd entries.
+            let n = unsafe { libc::poll(pfd.as_mut_ptr(), 4, 0) };
+            if n >= 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok([pfd[0].revents, pfd[1].revents, pfd[2].revents, pfd[3].revents])
+    }
+
+    fn shutdown(&self, how: i32) {
+        // SAFETY: shutdown on our socket fd; errors are ignored as in nc.
+        unsafe { libc::shutdown(self.net_fd, how) };
+    }
+
+    /// One pass of nc's rules over a non-empty snapshot.
+    fn pass(&mut self, rev: [i16; 4], cx: &mut Ctx<'_>) {
+        const ERR: i16 = libc::POLLERR | libc::POLLNVAL;
+        let (pin, pout, hup) = (libc::POLLIN, libc::POLLOUT, libc::POLLHUP);
+        let mut rev = rev;
+        // POLLERR/POLLNVAL close an end. For the socket's input this is
+        // departure 5: keep reading until the kernel reports the error.
+        for (i, r) in rev.iter_mut().enumerate() {
+            if *r & ERR != 0 {
+                if i == NETIN {
+                    *r |= pin;
+                } else {
+                    self.open[i] = false;
+                }
+            }
+        }
+        if self.open[STDIN] && !self.up.is_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0 {
+            self.open[STDIN] = false;
+        }
+        if self.open[NETIN] && !self.down.is_full() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
+            self.open[NETIN] = false;
+        }
+        if rev[NETOUT] & hup != 0 {
+            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+                self.shutdown(libc::SHUT_WR);
+            }
+            self.open[NETOUT] = false;
+        }
+        if rev[STDOUT] & hup != 0 {
+            self.open[STDOUT] = false;
+        }
+        if !self.open[NETOUT] {
+            self.open[STDIN] = false;
+        }
+        if !self.open[STDOUT] {
+            if self.open[NETIN] {
+                self.shutdown(libc::SHUT_RD);
+            }
+            self.open[NETIN] = false;
+        }
+
+        // Read stdin.
+        if self.open[STDIN] && rev[STDIN] & pin != 0 && !self.up.is_full() {
+            match self.stdin.read(self.up.space()) {
+                Ok(0) => self.open[STDIN] = false,
+                Ok(n) => self.up.filled(n),
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.open[STDIN] = false,
+            }
+        }
+        // Write to the network.
+        if self.open[NETOUT] && rev[NETOUT] & pout != 0 && !self.up.is_empty() {
+            self.write_net(cx);
+        }
+        // Read the network.
+        if self.open[NETIN] && rev[NETIN] & pin != 0 && !self.down.is_full() {
+            let r = read_fd(self.net_fd, self.down.space());
+            let counted = !matches!(&r, Err(e) if would_block(e));
+            match r {
+                Ok(0) => {
+                    self.shutdown(libc::SHUT_RD);
+                    self.open[NETIN] = false;
+                }
+                Ok(n) => {
+                    self.down.filled(n);
+                    self.received += n as u64;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.open[NETIN] = false,
+            }
+            if counted {
+                if let Some(limit) = self.opts.recv_limit {
+                    self.recv_count += 1;
+                    if self.recv_count >= limit {
+                        if self.open[NETIN] {
+                            self.shutdown(libc::SHUT_RD);
+                        }
+                        self.open[NETIN] = false;
+                        self.open[STDIN] = false;
+                    }
+                }
+            }
+        }
+        // Write stdout.
+        if self.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
+            match self.stdout.write(self.down.pending()) {
+                Ok(n) => self.down.consumed(n),
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.open[STDOUT] = false,
+            }
+        }
+        // Stdin gone and its buffer empty.
+        if !self.open[STDIN] && self.up.is_empty() {
+            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+                self.shutdown(libc::SHUT_WR);
+            }
+            self.open[NETOUT] = false;
+            if (self.opts.listen || self.opts.udp)
+                && self.open[NETIN]
+                && self.opts.quit_after >= 0
+                && self.down.is_empty()
+            {
+                self.shutdown(libc::SHUT_RD);
+                self.open[NETIN] = false;
+                self.clear_keep = true;
+            }
+        }
+        // Network input gone and its buffer empty.
+        if !self.open[NETIN] && self.down.is_empty() {
+            self.open[STDOUT] = false;
+        }
+    }
+
+    /// Writes pending stdin data to the socket; with `-i`, one line at a
+    /// time followed by the delay.
+    fn write_net(&mut self, cx: &mut Ctx<'_>) {
+        let pending = self.up.pending();
+        let (len, line) = match self.opts.interval {
+            Some(_) => match pending.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (pending.len(), false),
+            },
+            None => (pending.len(), false),
+        };
+        match send_fd(self.net_fd, &pending[..len]) {
+            Ok(n) => {
+                self.up.consumed(n);
+                self.sent += n as u64;
+                if line && n == len {
+                    let secs = self.opts.interval.unwrap_or(0);
+                    let until = Instant::now() + Duration::from_secs(u64::from(secs));
+                    self.hold_until = Some(until);
+                    cx.timers.reset(&mut self.interval_timer, until, TIMER_INTERVAL);
+                }
+            }
+            Err(e) if would_block(&e) => {}
+            Err(_) => self.open[NETOUT] = false,
+        }
+    }
+
+    /// Keeps each fd's registered interest equal to what the state needs.
+    fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        let stdin_want = self.open[STDIN] && self.stdin.pollable();
+        self.reg_stdin.set(
+            cx.registry,
+            self.stdin.fd,
+            reactor::STDIN,
+            reactor::interest(stdin_want, false),
+        )?;
+        let net_open = self.sock.is_some() && (self.open[NETIN] || self.open[NETOUT]);
+        let net_want = if net_open {
+            let w = self.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none();
+            Some(if w { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE })
+        } else {
+            None
+        };
+        self.reg_net.set(cx.registry, self.net_fd, reactor::NET, net_want)?;
+        let stdout_want = self.open[STDOUT] && self.stdout.pollable();
+        self.reg_stdout.set(
+            cx.registry,
+            self.stdout.fd,
+            reactor::STDOUT,
+            reactor::interest(false, stdout_want),
+        )?;
+        Ok(())
+    }
+
+    fn unregister(&mut self, cx: &mut Ctx<'_>) {
+        self.reg_stdin.clear(cx.registry, self.stdin.fd);
+        self.reg_net.clear(cx.registry, self.net_fd);
+        self.reg_stdout.clear(cx.registry, self.stdout.fd);
+        for t in [self.idle_timer.take(), self.quit_timer.take(), self.interval_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            cx.timers.cancel(t);
+        }
+    }
+
+    fn done(&mut self, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
+        self.unregister(cx);
+        if self.opts.summary {
+            report::relay_summary(self.sent, self.received, self.started.elapsed());
+        }
+        Step::Done(Outcome {
+            end,
+            clear_keep: self.clear_keep,
+        })
+    }
+
+    /// nc's "finish": return, or with `-q N > 0` close the socket and wait.
+    fn finish(&mut self, cx: &mut Ctx<'_>) -> Option<Step<Outcome>> {
+        if self.opts.quit_after <= 0 {
+            return Some(self.done(cx, End::Finished));
+        }
+        self.unregister(cx);
+        self.sock = None; // close the socket, as nc does before alarm()
+        self.open = [false; 4];
+        self.up.clear();
+        self.down.clear();
+        self.phase = Phase::Quitting;
+        let q = Duration::from_secs(self.opts.quit_after as u64);
+        cx.timers.reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
+        if let Some(idle) = self.opts.idle {
+            cx.timers.reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+        }
+        None
+    }
+}
+
+impl<S: AsRawFd> Machine for Relay<'_, S> {
+    type Output = Outcome;
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        match key {
+            TIMER_IDLE => self.idle_expired = true,
+            TIMER_QUIT => self.quit_expired = true,
+            TIMER_INTERVAL => self.hold_until = None,
+            _ => {}
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
+        if let Phase::Quitting = self.phase {
+            if self.quit_expired {
+                return self.done(cx, End::QuitTimer);
+            }
+            if self.idle_expired {
+                return self.done(cx, End::Finished);
+            }
+            return Step::Wait;
+        }
+        if self.idle_expired {
+            return self.done(cx, End::Finished);
+        }
+        if let Some(until) = self.hold_until {
+            if Instant::now() >= until {
+                self.hold_until = None;
+            }
+        }
+        for _ in 0..PASSES_PER_TURN {
+            if self.finished() {
+                match self.finish(cx) {
+                    Some(step) => return step,
+                    None => return Step::Wait,
+                }
+            }
+            let rev = match self.snapshot() {
+                Ok(r) => r,
+                Err(e) => {
+                    report::warn(format_args!("polling error"), report::Errno::of(&e));
+                    return self.done(cx, End::Finished);
+                }
+            };
+            if rev.iter().all(|&r| r == 0) {
+                // Nothing to do: arm the idle timer and wait.
+                if let Some(idle) = self.opts.idle {
+                    if idle.is_zero() {
+                        return self.done(cx, End::Finished);
+                    }
+                    if self.idle_timer.is_none() {
+                        cx.timers.reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+                    }
+                }
+                if let Err(e) = self.register(cx) {
+                    report::warn(format_args!("polling error"), report::Errno::of(&e));
+                    return self.done(cx, End::Finished);
+                }
+                return Step::Wait;
+            }
+            // Activity: the idle clock starts again.
+            if let Some(t) = self.idle_timer.take() {
+                cx.timers.cancel(t);
+            }
+            self.pass(rev, cx);
+        }
+        if let Err(e) = self.register(cx) {
+            report::warn(format_args!("polling error"), report::Errno::of(&e));
+            return self.done(cx, End::Finished);
+        }
+        Step::Again
+    }
+}
+
+pub fn would_block(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+}
+
+/// One `read(2)` on a socket.
+pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One `send(2)` on a socket, without SIGPIPE.
+pub fn send_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}

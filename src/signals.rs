@@ -1,0 +1,101 @@
+//! SIGINT, SIGTERM and SIGHUP: wake the loop, clean up, die by the signal.
+//!
+//! ctrlc runs our handler on its own thread; the handler only records the
+//! signal and wakes the event loop through its mio `Waker`. The loop then
+//! returns [`crate::reactor::Stop::Signal`], every guard on the way up
+//! restores what ncrab changed (file-status flags, socket files, temporary
+//! directories), and `main` re-raises the signal with its default action so
+//! the shell sees a real signal death (departure 9: status 130 for SIGINT).
+//!
+//! ctrlc cannot tell which signal fired, so a tiny async-signal-safe handler
+//! is chained in front of its own: it stores the signal number, then calls
+//! ctrlc's handler.
+
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use mio::Waker;
+
+const SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// The last signal recorded by [`record`].
+static LAST: AtomicI32 = AtomicI32::new(0);
+/// The signal the loop should act on (0 = none).
+static PENDING: AtomicI32 = AtomicI32::new(0);
+/// ctrlc's own handlers, by index in [`SIGNALS`].
+static CHAINED: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static WAKER: OnceLock<Arc<Waker>> = OnceLock::new();
+
+/// Async-signal-safe: store the number, then run ctrlc's handler, which
+/// writes to its pipe so its thread wakes up.
+extern "C" fn record(sig: libc::c_int) {
+    LAST.store(sig, Ordering::SeqCst);
+    if let Some(i) = SIGNALS.iter().position(|&s| s == sig) {
+        let h = CHAINED[i].load(Ordering::SeqCst);
+        if h > 1 {
+            // SAFETY: h is the sa_handler ctrlc installed for this signal.
+            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
+            f(sig);
+        }
+    }
+}
+
+/// Installs the handlers. Failure is not fatal: ncrab then simply dies by
+/// the signal's default action, as nc does.
+pub fn install() {
+    let ok = ctrlc::set_handler(|| {
+        let sig = match LAST.load(Ordering::SeqCst) {
+            0 => libc::SIGINT,
+            s => s,
+        };
+        PENDING.store(sig, Ordering::SeqCst);
+        if let Some(w) = WAKER.get() {
+            let _ = w.wake();
+        }
+    });
+    if ok.is_err() {
+        return;
+    }
+    for (i, &sig) in SIGNALS.iter().enumerate() {
+        // SAFETY: querying and replacing a signal disposition with valid
+        // sigaction structures; `record` is async-signal-safe.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                continue;
+            }
+            CHAINED[i].store(old.sa_sigaction, Ordering::SeqCst);
+            let mut new = old;
+            new.sa_sigaction = record as extern "C" fn(libc::c_int) as usize;
+            libc::sigaction(sig, &new, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Hands the loop's waker to the handler.
+pub fn set_waker(w: Arc<Waker>) {
+    let _ = WAKER.set(w);
+}
+
+/// The signal waiting to be acted on, if any.
+pub fn pending() -> Option<i32> {
+    match PENDING.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// Ends the process by `sig` with its default action.
+pub fn die_by(sig: i32) -> ! {
+    // SAFETY: resetting a disposition, unblocking and raising are plain
+    // libc calls with valid arguments.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    std::process::exit(128 + sig)
+}
