@@ -69,126 +69,379 @@ pub const TOS_KEYWORDS: &[(&str, u8)] = &[
 ];
 
 const TOS_NAMES: &[&str] = &[
-    "af11", "af12", "af13", "af21", "af22", "af23", "af31", "af32", "af33", "af41", "af42",
-    "af43", "critical", "cs0", "cs1", "cs2", "cs3", "cs4", "cs5", "cs6", "cs7", "ef",
-    "inetcontrol", "lowcost", "lowdelay", "netcontrol", "reliability", "throughput",
+    "af11",
+    "af12",
+    "af13",
+    "af21",
+    "af22",
+    "af23",
+    "af31",
+    "af32",
+    "af33",
+    "af41",
+    "af42",
+    "af43",
+    "critical",
+    "cs0",
+    "cs1",
+    "cs2",
+    "cs3",
+    "cs4",
+    "cs5",
+    "cs6",
+    "cs7",
+    "ef",
+    "inetcontrol",
+    "lowcost",
+    "lowdelay",
+    "netcontrol",
+    "reliability",
+    "throughput",
 ];
 
 const DEFS: &[Def] = &[
-    Def { id: "ipv4", short: Some('4'), long: "ipv4", value: None, values: &[],
+    Def {
+        id: "ipv4",
+        short: Some('4'),
+        long: "ipv4",
+        value: None,
+        values: &[],
         help: "Use IPv4 addresses only",
-        long_help: "Use IPv4 addresses only. A later -6 or -U overrides it." },
-    Def { id: "ipv6", short: Some('6'), long: "ipv6", value: None, values: &[],
+        long_help: "Use IPv4 addresses only. A later -6 or -U overrides it.",
+    },
+    Def {
+        id: "ipv6",
+        short: Some('6'),
+        long: "ipv6",
+        value: None,
+        values: &[],
         help: "Use IPv6 addresses only",
-        long_help: "Use IPv6 addresses only. A listener with -6 binds :: and is dual-stack: IPv4 clients appear as ::ffff:a.b.c.d." },
-    Def { id: "broadcast", short: Some('b'), long: "broadcast", value: None, values: &[],
+        long_help: "Use IPv6 addresses only. A listener with -6 binds :: and is dual-stack: IPv4 clients appear as ::ffff:a.b.c.d.",
+    },
+    Def {
+        id: "broadcast",
+        short: Some('b'),
+        long: "broadcast",
+        value: None,
+        values: &[],
         help: "Allow broadcast",
-        long_help: "Set SO_BROADCAST on the socket, so UDP datagrams may be sent to a broadcast address." },
-    Def { id: "crlf", short: Some('C'), long: "crlf", value: None, values: &[],
+        long_help: "Set SO_BROADCAST on the socket, so UDP datagrams may be sent to a broadcast address.",
+    },
+    Def {
+        id: "crlf",
+        short: Some('C'),
+        long: "crlf",
+        value: None,
+        values: &[],
         help: "Send CRLF as line-ending",
-        long_help: "Send CRLF as line-ending: each LF read from standard input that is not already preceded by CR is sent as CR LF." },
-    Def { id: "debug", short: Some('D'), long: "debug", value: None, values: &[],
+        long_help: "Send CRLF as line-ending: each LF read from standard input that is not already preceded by CR is sent as CR LF.",
+    },
+    Def {
+        id: "debug",
+        short: Some('D'),
+        long: "debug",
+        value: None,
+        values: &[],
         help: "Enable the debug socket option",
-        long_help: "Enable the SO_DEBUG socket option (needs privileges)." },
-    Def { id: "detach", short: Some('d'), long: "detach", value: None, values: &[],
+        long_help: "Enable the SO_DEBUG socket option (needs privileges).",
+    },
+    Def {
+        id: "detach",
+        short: Some('d'),
+        long: "detach",
+        value: None,
+        values: &[],
         help: "Detach from stdin",
-        long_help: "Do not read from standard input: it counts as closed from the start." },
-    Def { id: "pass_fd", short: Some('F'), long: "pass-fd", value: None, values: &[],
+        long_help: "Do not read from standard input: it counts as closed from the start.",
+    },
+    Def {
+        id: "pass_fd",
+        short: Some('F'),
+        long: "pass-fd",
+        value: None,
+        values: &[],
         help: "Pass socket fd",
-        long_help: "Pass the connected socket over standard output (which must be a Unix-domain socket) with SCM_RIGHTS, then exit. Ignored with -l." },
-    Def { id: "help", short: Some('h'), long: "help", value: None, values: &[],
+        long_help: "Pass the connected socket over standard output (which must be a Unix-domain socket) with SCM_RIGHTS, then exit. Ignored with -l.",
+    },
+    Def {
+        id: "help",
+        short: Some('h'),
+        long: "help",
+        value: None,
+        values: &[],
         help: "This help text",
-        long_help: "Print this help to standard output and exit 0." },
-    Def { id: "rcvbuf", short: Some('I'), long: "recv-buf", value: Some("length"), values: &[],
+        long_help: "Print this help to standard output and exit 0.",
+    },
+    Def {
+        id: "rcvbuf",
+        short: Some('I'),
+        long: "recv-buf",
+        value: Some("length"),
+        values: &[],
         help: "TCP receive buffer length",
-        long_help: "Set the socket receive buffer (SO_RCVBUF) to length bytes, 1 to 1073741824." },
-    Def { id: "interval", short: Some('i'), long: "interval", value: Some("interval"), values: &[],
+        long_help: "Set the socket receive buffer (SO_RCVBUF) to length bytes, 1 to 1073741824.",
+    },
+    Def {
+        id: "interval",
+        short: Some('i'),
+        long: "interval",
+        value: Some("interval"),
+        values: &[],
         help: "Delay interval for lines sent, ports scanned",
-        long_help: "Wait interval seconds after each line sent, and between the ports of a scan (which makes a scan sequential)." },
-    Def { id: "keep", short: Some('k'), long: "keep-open", value: None, values: &[],
+        long_help: "Wait interval seconds after each line sent, and between the ports of a scan (which makes a scan sequential).",
+    },
+    Def {
+        id: "keep",
+        short: Some('k'),
+        long: "keep-open",
+        value: None,
+        values: &[],
         help: "Keep inbound sockets open for multiple connects",
-        long_help: "With -l, serve one connection after another instead of exiting after the first. Standard input is shared between them." },
-    Def { id: "listen", short: Some('l'), long: "listen", value: None, values: &[],
+        long_help: "With -l, serve one connection after another instead of exiting after the first. Standard input is shared between them.",
+    },
+    Def {
+        id: "listen",
+        short: Some('l'),
+        long: "listen",
+        value: None,
+        values: &[],
         help: "Listen mode, for inbound connects",
-        long_help: "Listen for an incoming connection instead of connecting. The port is the operand or -p, the bind address the first of two operands or -s; without either, 0.0.0.0 (IPv4 only; -6 for dual stack)." },
-    Def { id: "ttl", short: Some('M'), long: "ttl", value: Some("ttl"), values: &[],
+        long_help: "Listen for an incoming connection instead of connecting. The port is the operand or -p, the bind address the first of two operands or -s; without either, 0.0.0.0 (IPv4 only; -6 for dual stack).",
+    },
+    Def {
+        id: "ttl",
+        short: Some('M'),
+        long: "ttl",
+        value: Some("ttl"),
+        values: &[],
         help: "Outgoing TTL / Hop Limit",
-        long_help: "Set the outgoing IP TTL or IPv6 hop limit, 0 to 255." },
-    Def { id: "minttl", short: Some('m'), long: "min-ttl", value: Some("minttl"), values: &[],
+        long_help: "Set the outgoing IP TTL or IPv6 hop limit, 0 to 255.",
+    },
+    Def {
+        id: "minttl",
+        short: Some('m'),
+        long: "min-ttl",
+        value: Some("minttl"),
+        values: &[],
         help: "Minimum incoming TTL / Hop Limit",
-        long_help: "Drop incoming packets whose TTL or hop limit is below minttl, 0 to 255." },
-    Def { id: "shutdown", short: Some('N'), long: "shutdown", value: None, values: &[],
+        long_help: "Drop incoming packets whose TTL or hop limit is below minttl, 0 to 255.",
+    },
+    Def {
+        id: "shutdown",
+        short: Some('N'),
+        long: "shutdown",
+        value: None,
+        values: &[],
         help: "Shutdown the network socket after EOF on stdin",
-        long_help: "Send a FIN (shutdown the write side of the socket) once standard input reaches end of file and everything read from it has been sent." },
-    Def { id: "numeric", short: Some('n'), long: "numeric", value: None, values: &[],
+        long_help: "Send a FIN (shutdown the write side of the socket) once standard input reaches end of file and everything read from it has been sent.",
+    },
+    Def {
+        id: "numeric",
+        short: Some('n'),
+        long: "numeric",
+        value: None,
+        values: &[],
         help: "Suppress name/port resolutions",
-        long_help: "Do not resolve names: hosts must be numeric addresses, and messages show numbers only." },
-    Def { id: "sndbuf", short: Some('O'), long: "send-buf", value: Some("length"), values: &[],
+        long_help: "Do not resolve names: hosts must be numeric addresses, and messages show numbers only.",
+    },
+    Def {
+        id: "sndbuf",
+        short: Some('O'),
+        long: "send-buf",
+        value: Some("length"),
+        values: &[],
         help: "TCP send buffer length",
-        long_help: "Set the socket send buffer (SO_SNDBUF) to length bytes, 1 to 1073741824." },
-    Def { id: "proxy_user", short: Some('P'), long: "proxy-user", value: Some("proxy_username"), values: &[],
+        long_help: "Set the socket send buffer (SO_SNDBUF) to length bytes, 1 to 1073741824.",
+    },
+    Def {
+        id: "proxy_user",
+        short: Some('P'),
+        long: "proxy-user",
+        value: Some("proxy_username"),
+        values: &[],
         help: "Username for proxy authentication",
-        long_help: "User name for proxy authentication (HTTP CONNECT 407, SOCKS5 username/password). The password is read from the terminal, or from NCRAB_PROXY_PASSWORD." },
-    Def { id: "source_port", short: Some('p'), long: "source-port", value: Some("source_port"), values: &[],
+        long_help: "User name for proxy authentication (HTTP CONNECT 407, SOCKS5 username/password). The password is read from the terminal, or from NCRAB_PROXY_PASSWORD.",
+    },
+    Def {
+        id: "source_port",
+        short: Some('p'),
+        long: "source-port",
+        value: Some("source_port"),
+        values: &[],
         help: "Specify local port for remote connects",
-        long_help: "Bind the client socket to this local port (a number or a service name), or give the port to listen on with -l." },
-    Def { id: "quit", short: Some('q'), long: "quit", value: Some("seconds"), values: &[],
+        long_help: "Bind the client socket to this local port (a number or a service name), or give the port to listen on with -l.",
+    },
+    Def {
+        id: "quit",
+        short: Some('q'),
+        long: "quit",
+        value: Some("seconds"),
+        values: &[],
         help: "quit after EOF on stdin and delay of secs",
-        long_help: "After end of file on standard input and the end of the session, wait seconds and quit. A value of 0 or more also implies -N. A negative value waits forever (the default)." },
-    Def { id: "randomize", short: Some('r'), long: "randomize", value: None, values: &[],
+        long_help: "After end of file on standard input and the end of the session, wait seconds and quit. A value of 0 or more also implies -N. A negative value waits forever (the default).",
+    },
+    Def {
+        id: "randomize",
+        short: Some('r'),
+        long: "randomize",
+        value: None,
+        values: &[],
         help: "Randomize remote ports",
-        long_help: "Visit the ports of the list in random order." },
-    Def { id: "md5sig", short: Some('S'), long: "md5sig", value: None, values: &[],
+        long_help: "Visit the ports of the list in random order.",
+    },
+    Def {
+        id: "md5sig",
+        short: Some('S'),
+        long: "md5sig",
+        value: None,
+        values: &[],
         help: "Enable the TCP MD5 signature option",
-        long_help: "Enable the TCP MD5 signature option (RFC 2385); the key is read from the terminal." },
-    Def { id: "source", short: Some('s'), long: "source", value: Some("sourceaddr"), values: &[],
+        long_help: "Enable the TCP MD5 signature option (RFC 2385); the key is read from the terminal.",
+    },
+    Def {
+        id: "source",
+        short: Some('s'),
+        long: "source",
+        value: Some("sourceaddr"),
+        values: &[],
         help: "Local source address",
-        long_help: "Bind the client socket to this local address, or listen on it with -l. With -Uu, the path of the client's receiving socket." },
-    Def { id: "tos", short: Some('T'), long: "tos", value: Some("keyword"), values: TOS_NAMES,
+        long_help: "Bind the client socket to this local address, or listen on it with -l. With -Uu, the path of the client's receiving socket.",
+    },
+    Def {
+        id: "tos",
+        short: Some('T'),
+        long: "tos",
+        value: Some("keyword"),
+        values: TOS_NAMES,
         help: "TOS value",
-        long_help: "Set the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits." },
-    Def { id: "telnet", short: Some('t'), long: "telnet", value: None, values: &[],
+        long_help: "Set the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
+    },
+    Def {
+        id: "telnet",
+        short: Some('t'),
+        long: "telnet",
+        value: None,
+        values: &[],
         help: "Answer TELNET negotiation",
-        long_help: "Refuse every TELNET option the peer proposes: answer WILL/WONT with DONT and DO/DONT with WONT." },
-    Def { id: "unix", short: Some('U'), long: "unix", value: None, values: &[],
+        long_help: "Refuse every TELNET option the peer proposes: answer WILL/WONT with DONT and DO/DONT with WONT.",
+    },
+    Def {
+        id: "unix",
+        short: Some('U'),
+        long: "unix",
+        value: None,
+        values: &[],
         help: "Use UNIX domain socket",
-        long_help: "Use a Unix-domain socket: the operand is its path; a path starting with @ names an abstract socket." },
-    Def { id: "udp", short: Some('u'), long: "udp", value: None, values: &[],
+        long_help: "Use a Unix-domain socket: the operand is its path; a path starting with @ names an abstract socket.",
+    },
+    Def {
+        id: "udp",
+        short: Some('u'),
+        long: "udp",
+        value: None,
+        values: &[],
         help: "UDP mode",
-        long_help: "Use UDP (or Unix datagram sockets with -U) instead of a stream." },
-    Def { id: "rtable", short: Some('V'), long: "rtable", value: Some("rtable"), values: &[],
+        long_help: "Use UDP (or Unix datagram sockets with -U) instead of a stream.",
+    },
+    Def {
+        id: "rtable",
+        short: Some('V'),
+        long: "rtable",
+        value: Some("rtable"),
+        values: &[],
         help: "Specify alternate routing table",
-        long_help: "Select an alternate routing table. Linux has none: this always fails, as in nc." },
-    Def { id: "verbose", short: Some('v'), long: "verbose", value: None, values: &[],
+        long_help: "Select an alternate routing table. Linux has none: this always fails, as in nc.",
+    },
+    Def {
+        id: "verbose",
+        short: Some('v'),
+        long: "verbose",
+        value: None,
+        values: &[],
         help: "Verbose",
-        long_help: "Report connections and failures on standard error, exactly as nc does. Twice (-vv): also explain each probe's outcome and what to check next, and summarise each transfer." },
-    Def { id: "recv_limit", short: Some('W'), long: "recv-limit", value: Some("recvlimit"), values: &[],
+        long_help: "Report connections and failures on standard error, exactly as nc does. Twice (-vv): also explain each probe's outcome and what to check next, and summarise each transfer.",
+    },
+    Def {
+        id: "recv_limit",
+        short: Some('W'),
+        long: "recv-limit",
+        value: Some("recvlimit"),
+        values: &[],
         help: "Terminate after receiving a number of packets",
-        long_help: "End the session after this many reads from the network (datagrams, for UDP)." },
-    Def { id: "wait", short: Some('w'), long: "wait", value: Some("timeout"), values: &[],
+        long_help: "End the session after this many reads from the network (datagrams, for UDP).",
+    },
+    Def {
+        id: "wait",
+        short: Some('w'),
+        long: "wait",
+        value: Some("timeout"),
+        values: &[],
         help: "Timeout for connects and final net reads",
-        long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l." },
-    Def { id: "proxy_proto", short: Some('X'), long: "proxy-type", value: Some("proxy_protocol"), values: &["4", "5", "connect"],
+        long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l.",
+    },
+    Def {
+        id: "proxy_proto",
+        short: Some('X'),
+        long: "proxy-type",
+        value: Some("proxy_protocol"),
+        values: &["4", "5", "connect"],
         help: "Proxy protocol: \"4\", \"5\" (SOCKS) or \"connect\"",
-        long_help: "The protocol to speak to the proxy given with -x: 4 (SOCKS v4), 5 (SOCKS v5, the default) or connect (HTTP CONNECT)." },
-    Def { id: "proxy", short: Some('x'), long: "proxy", value: Some("proxy_address[:port]"), values: &[],
+        long_help: "The protocol to speak to the proxy given with -x: 4 (SOCKS v4), 5 (SOCKS v5, the default) or connect (HTTP CONNECT).",
+    },
+    Def {
+        id: "proxy",
+        short: Some('x'),
+        long: "proxy",
+        value: Some("proxy_address[:port]"),
+        values: &[],
         help: "Specify proxy address and port",
-        long_help: "Connect through this proxy; the port defaults to 1080 for SOCKS and 3128 for HTTP CONNECT. Write an IPv6 address in brackets: [::1]:1080." },
-    Def { id: "dccp", short: Some('Z'), long: "dccp", value: None, values: &[],
+        long_help: "Connect through this proxy; the port defaults to 1080 for SOCKS and 3128 for HTTP CONNECT. Write an IPv6 address in brackets: [::1]:1080.",
+    },
+    Def {
+        id: "dccp",
+        short: Some('Z'),
+        long: "dccp",
+        value: None,
+        values: &[],
         help: "DCCP mode",
-        long_help: "Use DCCP instead of TCP (needs kernel support)." },
-    Def { id: "zero_io", short: Some('z'), long: "zero-io", value: None, values: &[],
+        long_help: "Use DCCP instead of TCP (needs kernel support).",
+    },
+    Def {
+        id: "zero_io",
+        short: Some('z'),
+        long: "zero-io",
+        value: None,
+        values: &[],
         help: "Zero-I/O mode [used for scanning]",
-        long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order." },
-    Def { id: "json", short: None, long: "json", value: None, values: &[],
+        long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order.",
+    },
+    Def {
+        id: "json",
+        short: None,
+        long: "json",
+        value: None,
+        values: &[],
         help: "Print one JSON object per probe on stdout",
-        long_help: "With -z, print one JSON object per line on standard output for every probe: host, ip, port, proto, service, state (open, closed, filtered, error), errno, error, ms. Lines come in nc's report order." },
-    Def { id: "window", short: None, long: "window", value: Some("count"), values: &[],
+        long_help: "With -z, print one JSON object per line on standard output for every probe: host, ip, port, proto, service, state (open, closed, filtered, error), errno, error, ms. Lines come in nc's report order.",
+    },
+    Def {
+        id: "window",
+        short: None,
+        long: "window",
+        value: Some("count"),
+        values: &[],
         help: "Probes in flight at once during a scan",
-        long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc." },
-    Def { id: "version", short: None, long: "version", value: None, values: &[],
+        long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
+    },
+    Def {
+        id: "version",
+        short: None,
+        long: "version",
+        value: None,
+        values: &[],
         help: "Print the version and exit",
-        long_help: "Print the version and exit 0." },
+        long_help: "Print the version and exit 0.",
+    },
 ];
 
 /// The clap command: the one definition of every option, rendered into
@@ -209,7 +462,10 @@ pub fn command() -> Command {
         .disable_version_flag(true)
         .after_help("Port numbers can be individual or ranges: lo-hi [inclusive]");
     for d in DEFS {
-        let mut a = Arg::new(d.id).long(d.long).help(d.help).long_help(d.long_help);
+        let mut a = Arg::new(d.id)
+            .long(d.long)
+            .help(d.help)
+            .long_help(d.long_help);
         if let Some(s) = d.short {
             a = a.short(s);
         }
@@ -284,7 +540,10 @@ pub fn parse_tos(s: &str) -> Option<u8> {
     if s.len() > 1 && s.starts_with("0x") {
         // strtol base 16 stops at the first non-hex digit; "0x" and "0xzz"
         // read as 0. An overflow saturates, which is out of range too.
-        let digits: String = s[2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        let digits: String = s[2..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
         if digits.is_empty() {
             return Some(0);
         }
@@ -379,10 +638,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "telnet" => o.telnet = true,
             "udp" => udp = true,
             "rtable" => {
-                return Err(fail(format_args!("no alternate routing table support available")));
+                return Err(fail(format_args!(
+                    "no alternate routing table support available"
+                )));
             }
             "verbose" => o.verbose = o.verbose.saturating_add(1),
-            "recv_limit" => o.recv_limit = Some(num(&v, 1, i32::MAX as i64, "receive limit")? as u32),
+            "recv_limit" => {
+                o.recv_limit = Some(num(&v, 1, i32::MAX as i64, "receive limit")? as u32)
+            }
             "wait" => o.timeout = Some(num(&v, 0, (i32::MAX / 1000) as i64, "timeout")? as u32),
             "proxy_proto" => {
                 o.proxy_proto = if v.eq_ignore_ascii_case("connect") {
@@ -423,7 +686,10 @@ fn finish(o: Options, argv: Vec<String>, dccp: bool) -> Result<Config, Exit> {
     let is_unix = o.family == Family::Unix;
     let argc = argv.len();
     let (host, ports): (Option<String>, Vec<String>) = if argc == 0 && o.listen {
-        (o.source_addr.clone(), o.source_port.clone().into_iter().collect())
+        (
+            o.source_addr.clone(),
+            o.source_port.clone().into_iter().collect(),
+        )
     } else if argc == 1
         && o.source_port.is_none()
         && (o.source_addr.is_none() || (is_unix && o.proto == Proto::Udp && !o.listen))
@@ -482,7 +748,13 @@ fn finish(o: Options, argv: Vec<String>, dccp: bool) -> Result<Config, Exit> {
         }
     } else if o.listen {
         Target::Listen {
-            host: if argc == 0 { o.source_addr.clone() } else if argc == 2 { Some(host_s) } else { None },
+            host: if argc == 0 {
+                o.source_addr.clone()
+            } else if argc == 2 {
+                Some(host_s)
+            } else {
+                None
+            },
             port: ports[0].clone(),
         }
     } else {
@@ -520,7 +792,9 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
         return Err(fail(format_args!("no proxy support for unix sockets")));
     }
     if o.source_addr.is_some() {
-        return Err(fail(format_args!("no proxy support for local source address")));
+        return Err(fail(format_args!(
+            "no proxy support for local source address"
+        )));
     }
     let (host, port) = if let Some(rest) = arg.strip_prefix('[') {
         let Some(close) = rest.find(']') else {
@@ -607,11 +881,29 @@ mod tests {
     #[test]
     fn positional_rules() {
         let c = cfg(&["-l", "-p", "1234"]).unwrap();
-        assert_eq!(c.target, Target::Listen { host: None, port: "1234".into() });
+        assert_eq!(
+            c.target,
+            Target::Listen {
+                host: None,
+                port: "1234".into()
+            }
+        );
         let c = cfg(&["-l", "127.0.0.1", "99"]).unwrap();
-        assert_eq!(c.target, Target::Listen { host: Some("127.0.0.1".into()), port: "99".into() });
+        assert_eq!(
+            c.target,
+            Target::Listen {
+                host: Some("127.0.0.1".into()),
+                port: "99".into()
+            }
+        );
         let c = cfg(&["host", "80", "22-23", "-v"]).unwrap();
-        assert_eq!(c.target, Target::Connect { host: "host".into(), ports: vec![80, 22, 23] });
+        assert_eq!(
+            c.target,
+            Target::Connect {
+                host: "host".into(),
+                ports: vec![80, 22, 23]
+            }
+        );
         assert_eq!(c.opts.verbose, 1);
         let c = cfg(&["-q-1", "h", "1"]).unwrap();
         assert_eq!(c.opts.quit_after, -1);
@@ -626,7 +918,10 @@ mod tests {
         assert_eq!(c.proxy.unwrap().host, "::1");
         let c = cfg(&["-x", "::1", "h", "1"]).unwrap().proxy.unwrap();
         assert_eq!((c.host.as_str(), c.port.as_str()), (":", "1"));
-        let c = cfg(&["-Xconnect", "-x", "p", "h", "1"]).unwrap().proxy.unwrap();
+        let c = cfg(&["-Xconnect", "-x", "p", "h", "1"])
+            .unwrap()
+            .proxy
+            .unwrap();
         assert_eq!(c.port, "3128");
         let c = cfg(&["-x", "p:", "h", "1"]).unwrap().proxy.unwrap();
         assert_eq!(c.port, "");

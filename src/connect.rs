@@ -55,7 +55,10 @@ impl Machine for Connecting<'_> {
             }
             return Step::Done(r);
         }
-        if let Err(e) = self.reg.set(cx.registry, fd, reactor::NET, Some(Interest::WRITABLE)) {
+        if let Err(e) = self
+            .reg
+            .set(cx.registry, fd, reactor::NET, Some(Interest::WRITABLE))
+        {
             return Step::Done(ConnectResult::Failed(report::Errno::of(&e)));
         }
         if let (Some(d), None) = (self.deadline, self.timer) {
@@ -66,7 +69,12 @@ impl Machine for Connecting<'_> {
 }
 
 /// Connects `sock` to `addr`, waiting in the loop for at most `timeout`.
-pub fn connect(rx: &mut Reactor, sock: &Socket, ai: &AddrInfo, timeout: Option<Duration>) -> Result<ConnectResult, Abort> {
+pub fn connect(
+    rx: &mut Reactor,
+    sock: &Socket,
+    ai: &AddrInfo,
+    timeout: Option<Duration>,
+) -> Result<ConnectResult, Abort> {
     match net::start_connect(sock, &ai.addr) {
         Ok(true) => Ok(if ai.socktype == libc::SOCK_STREAM {
             net::check_self_connect(sock)
@@ -105,7 +113,6 @@ pub fn client_hints(cfg: &Config) -> Hints {
 /// A connected socket and what the messages say about it.
 pub struct Connected {
     pub sock: Socket,
-    pub ai: AddrInfo,
     /// The numeric address, for `(IP)` in M1.
     pub ip: String,
 }
@@ -114,7 +121,14 @@ pub struct Connected {
 /// one failure line per address under `-v`. Returns the first socket that
 /// connects, or None when all failed. `show_ip` is false for proxy
 /// connections, whose lines never show `(IP)`.
-pub fn remote_connect(rx: &mut Reactor, cfg: &Config, host: &str, port: &str, addrs: &[AddrInfo], show_ip: bool) -> Result<Option<Connected>, Abort> {
+pub fn remote_connect(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &str,
+    port: &str,
+    addrs: &[AddrInfo],
+    show_ip: bool,
+) -> Result<Option<Connected>, Abort> {
     let o = &cfg.opts;
     let hints = client_hints(cfg);
     for ai in addrs {
@@ -126,11 +140,15 @@ pub fn remote_connect(rx: &mut Reactor, cfg: &Config, host: &str, port: &str, ad
         let result = connect(rx, &sock, ai, connect_timeout(cfg))?;
         let dest = Dest {
             host,
-            ip: if show_ip && !o.numeric { Some(&ip) } else { None },
+            ip: if show_ip && !o.numeric {
+                Some(&ip)
+            } else {
+                None
+            },
         };
         let proto = o.proto.name();
         match result {
-            ConnectResult::Connected => return Ok(Some(Connected { sock, ai: ai.clone(), ip })),
+            ConnectResult::Connected => return Ok(Some(Connected { sock, ip })),
             ConnectResult::Failed(errno) => {
                 if o.verbose > 0 {
                     report::connect_failed(&dest, port, proto, errno);

@@ -66,7 +66,9 @@ impl GetoptError {
                 m.push(b'\'');
                 m
             }
-            GetoptError::MissingLong(l) => format!("option '--{l}' requires an argument").into_bytes(),
+            GetoptError::MissingLong(l) => {
+                format!("option '--{l}' requires an argument").into_bytes()
+            }
             GetoptError::LongNoArg(l) => {
                 format!("option '--{l}' doesn't allow an argument").into_bytes()
             }
@@ -127,10 +129,10 @@ impl<'a> Getopt<'a> {
         let c = word[self.sub];
         self.sub += 1;
         let at_end = self.sub >= word.len();
-        let def = self
-            .defs
-            .iter()
-            .find(|d| d.short.is_some_and(|s| s.is_ascii() && s as u32 == c as u32));
+        let def = self.defs.iter().find(|d| {
+            d.short
+                .is_some_and(|s| s.is_ascii() && s as u32 == c as u32)
+        });
         let Some(def) = def else {
             if at_end {
                 self.idx += 1;
@@ -169,7 +171,10 @@ impl<'a> Getopt<'a> {
         self.idx += 1;
         let body = &word.as_bytes()[2..];
         let (name, inline) = match body.iter().position(|&b| b == b'=') {
-            Some(i) => (&body[..i], Some(OsStr::from_bytes(&body[i + 1..]).to_os_string())),
+            Some(i) => (
+                &body[..i],
+                Some(OsStr::from_bytes(&body[i + 1..]).to_os_string()),
+            ),
             None => (body, None),
         };
         let longs = self.defs.iter().filter(|d| d.long.is_some());
@@ -261,11 +266,36 @@ mod tests {
 
     fn defs() -> Vec<OptDef> {
         vec![
-            OptDef { id: "z", short: Some('z'), long: Some("zero-io"), takes_value: false },
-            OptDef { id: "v", short: Some('v'), long: Some("verbose"), takes_value: false },
-            OptDef { id: "w", short: Some('w'), long: Some("wait"), takes_value: true },
-            OptDef { id: "q", short: Some('q'), long: Some("quit"), takes_value: true },
-            OptDef { id: "ver", short: None, long: Some("version"), takes_value: false },
+            OptDef {
+                id: "z",
+                short: Some('z'),
+                long: Some("zero-io"),
+                takes_value: false,
+            },
+            OptDef {
+                id: "v",
+                short: Some('v'),
+                long: Some("verbose"),
+                takes_value: false,
+            },
+            OptDef {
+                id: "w",
+                short: Some('w'),
+                long: Some("wait"),
+                takes_value: true,
+            },
+            OptDef {
+                id: "q",
+                short: Some('q'),
+                long: Some("quit"),
+                takes_value: true,
+            },
+            OptDef {
+                id: "ver",
+                short: None,
+                long: Some("version"),
+                takes_value: false,
+            },
         ]
     }
 
@@ -283,7 +313,10 @@ mod tests {
     #[test]
     fn clusters_and_attached_values() {
         let (items, ops) = walk(&["-zvw1", "host", "80"], false);
-        assert_eq!(items, vec![opt("z", None), opt("v", None), opt("w", Some("1"))]);
+        assert_eq!(
+            items,
+            vec![opt("z", None), opt("v", None), opt("w", Some("1"))]
+        );
         assert_eq!(ops, vec![OsString::from("host"), OsString::from("80")]);
         let (items, _) = walk(&["-q-1"], false);
         assert_eq!(items, vec![opt("q", Some("-1"))]);
@@ -304,7 +337,10 @@ mod tests {
     #[test]
     fn errors() {
         let (items, _) = walk(&["-zY"], false);
-        assert_eq!(items, vec![opt("z", None), Err(GetoptError::InvalidShort(b'Y'))]);
+        assert_eq!(
+            items,
+            vec![opt("z", None), Err(GetoptError::InvalidShort(b'Y'))]
+        );
         let (items, _) = walk(&["-w"], false);
         assert_eq!(items, vec![Err(GetoptError::MissingShort('w'))]);
         let (items, _) = walk(&["--help"], false);
@@ -312,7 +348,10 @@ mod tests {
         let (items, _) = walk(&["--ver"], false);
         assert_eq!(
             items,
-            vec![Err(GetoptError::Ambiguous("--ver".into(), vec!["verbose", "version"]))]
+            vec![Err(GetoptError::Ambiguous(
+                "--ver".into(),
+                vec!["verbose", "version"]
+            ))]
         );
     }
 
@@ -321,7 +360,12 @@ mod tests {
         let (items, _) = walk(&["--wait=3", "--wait", "4", "--verb", "--zero-io"], false);
         assert_eq!(
             items,
-            vec![opt("w", Some("3")), opt("w", Some("4")), opt("v", None), opt("z", None)]
+            vec![
+                opt("w", Some("3")),
+                opt("w", Some("4")),
+                opt("v", None),
+                opt("z", None)
+            ]
         );
         let (items, _) = walk(&["--verbose=1"], false);
         assert_eq!(items, vec![Err(GetoptError::LongNoArg("verbose"))]);

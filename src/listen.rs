@@ -17,18 +17,6 @@ use crate::report::{self, Errno};
 use crate::resolve::{self, Hints};
 use crate::stdio::Stdio;
 
-/// nc's `report_sock`: `MSG on HOST PORT`, reverse-resolved unless `-n`.
-/// A getnameinfo failure only warns (Debian), and the line is skipped.
-pub fn report_sock(msg: &str, addr: &SockAddr, numeric: bool) {
-    match resolve::name_info(addr, numeric) {
-        Ok((host, port)) => report::note(format_args!("{msg} on {host} {port}")),
-        Err(e) if e.code == libc::EAI_SYSTEM => {
-            report::warn(format_args!("getnameinfo"), Errno(e.errno));
-        }
-        Err(e) => report::warnx(format_args!("getnameinfo: {e}")),
-    }
-}
-
 /// nc's `local_listen`: bind the first address that binds, then listen.
 pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Socket, Failed> {
     let o = &cfg.opts;
@@ -69,8 +57,12 @@ pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Sock
                     }
                 }
                 if o.verbose > 0 {
-                    let what = if ai.socktype == libc::SOCK_STREAM { "Listening" } else { "Bound" };
-                    report_sock(what, &ai.addr, o.numeric);
+                    let what = if ai.socktype == libc::SOCK_STREAM {
+                        "Listening"
+                    } else {
+                        "Bound"
+                    };
+                    report::sock_line(what, &ai.addr, o.numeric);
                 }
                 return Ok(sock);
             }
@@ -107,7 +99,14 @@ impl Machine for Accepting<'_> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // A client that gave up before we accepted it: not our error.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)) => continue,
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
+                    ) =>
+                {
+                    continue;
+                }
                 Err(e) => {
                     self.reg.clear(cx.registry, fd);
                     return Step::Done(Err(e));
@@ -115,7 +114,10 @@ impl Machine for Accepting<'_> {
             }
         }
         self.ready = false;
-        if let Err(e) = self.reg.set(cx.registry, fd, reactor::LISTENER, Some(Interest::READABLE)) {
+        if let Err(e) = self
+            .reg
+            .set(cx.registry, fd, reactor::LISTENER, Some(Interest::READABLE))
+        {
             return Step::Done(Err(e));
         }
         Step::Wait
@@ -135,7 +137,11 @@ fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
                 len,
                 libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             );
-            if fd < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+            if fd < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
         })?
     };
     // SAFETY: fd is a fresh descriptor from accept4, owned by nobody else.
@@ -180,7 +186,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
             }
         };
         if cfg.opts.verbose > 0 {
-            report_sock("Connection received", &peer, cfg.opts.numeric);
+            report::sock_line("Connection received", &peer, cfg.opts.numeric);
         }
         let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
         let outcome = rx.run(&mut relay)?;

@@ -20,7 +20,11 @@ pub struct Failed;
 /// A new non-blocking, close-on-exec socket.
 pub fn socket(family: i32, socktype: i32, protocol: i32) -> io::Result<Socket> {
     let ty = Type::from(socktype).nonblocking().cloexec();
-    let proto = if protocol == 0 { None } else { Some(Protocol::from(protocol)) };
+    let proto = if protocol == 0 {
+        None
+    } else {
+        Some(Protocol::from(protocol))
+    };
     Socket::new(Domain::from(family), ty, proto)
 }
 
@@ -39,19 +43,6 @@ fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Resul
         Err(io::Error::last_os_error())
     } else {
         Ok(())
-    }
-}
-
-/// Reads an integer socket option (for tests and `-vv`).
-pub fn getsockopt_int(fd: i32, level: i32, name: i32) -> io::Result<i32> {
-    let mut value: i32 = 0;
-    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-    // SAFETY: value and len are valid for writing.
-    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
-    if rc == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(value)
     }
 }
 
@@ -88,7 +79,8 @@ impl From<SetupError> for Failed {
 /// nc's `set_common_sockopts`: any failure is fatal with nc's text.
 pub fn set_common_options(sock: &Socket, family: i32, o: &Options) -> Result<(), SetupError> {
     let set = |level, name, value, what: Option<&'static str>| {
-        setsockopt_int(sock, level, name, value).map_err(|e| SetupError::Option(what, Errno::of(&e)))
+        setsockopt_int(sock, level, name, value)
+            .map_err(|e| SetupError::Option(what, Errno::of(&e)))
     };
     let v4 = family == libc::AF_INET;
     let v6 = family == libc::AF_INET6;
@@ -102,27 +94,57 @@ pub fn set_common_options(sock: &Socket, family: i32, o: &Options) -> Result<(),
         if v4 {
             set(libc::IPPROTO_IP, libc::IP_TOS, tos, Some("set IP ToS"))?;
         } else if v6 {
-            set(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, tos, Some("set IPv6 traffic class"))?;
+            set(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_TCLASS,
+                tos,
+                Some("set IPv6 traffic class"),
+            )?;
         }
     }
     if let Some(n) = o.rcvbuf {
-        set(libc::SOL_SOCKET, libc::SO_RCVBUF, n as i32, Some("set TCP receive buffer size"))?;
+        set(
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            n as i32,
+            Some("set TCP receive buffer size"),
+        )?;
     }
     if let Some(n) = o.sndbuf {
-        set(libc::SOL_SOCKET, libc::SO_SNDBUF, n as i32, Some("set TCP send buffer size"))?;
+        set(
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            n as i32,
+            Some("set TCP send buffer size"),
+        )?;
     }
     if let Some(ttl) = o.ttl.map(i32::from) {
         if v4 {
             set(libc::IPPROTO_IP, libc::IP_TTL, ttl, Some("set IP TTL"))?;
         } else if v6 {
-            set(libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, ttl, Some("set IPv6 unicast hops"))?;
+            set(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_UNICAST_HOPS,
+                ttl,
+                Some("set IPv6 unicast hops"),
+            )?;
         }
     }
     if let Some(minttl) = o.minttl.map(i32::from) {
         if v4 {
-            set(libc::IPPROTO_IP, libc::IP_MINTTL, minttl, Some("set IP min TTL"))?;
+            set(
+                libc::IPPROTO_IP,
+                libc::IP_MINTTL,
+                minttl,
+                Some("set IP min TTL"),
+            )?;
         } else if v6 {
-            set(libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, minttl, Some("set IPv6 min hop count"))?;
+            set(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MINHOPCOUNT,
+                minttl,
+                Some("set IPv6 min hop count"),
+            )?;
         }
     }
     Ok(())
@@ -133,7 +155,12 @@ pub fn set_common_options(sock: &Socket, family: i32, o: &Options) -> Result<(),
 /// error is fatal (M5/M6). SO_REUSEADDR is set first so a `-p` port in
 /// TIME_WAIT from an earlier port of the same run does not kill the run
 /// (departure 8).
-pub fn bind_source(sock: &Socket, family: i32, hints: Hints, o: &Options) -> Result<(), SetupError> {
+pub fn bind_source(
+    sock: &Socket,
+    family: i32,
+    hints: Hints,
+    o: &Options,
+) -> Result<(), SetupError> {
     if o.source_addr.is_none() && o.source_port.is_none() {
         return Ok(());
     }
@@ -154,11 +181,17 @@ pub fn bind_source(sock: &Socket, family: i32, hints: Hints, o: &Options) -> Res
         errno: 0,
     }))?;
     let _ = sock.set_reuse_address(true);
-    sock.bind(&first.addr).map_err(|e| SetupError::Bind(Errno::of(&e)))
+    sock.bind(&first.addr)
+        .map_err(|e| SetupError::Bind(Errno::of(&e)))
 }
 
 /// Prepares a client socket for `ai`: source bind, then common options.
-pub fn prepare_client(sock: &Socket, ai_family: i32, hints: Hints, o: &Options) -> Result<(), SetupError> {
+pub fn prepare_client(
+    sock: &Socket,
+    ai_family: i32,
+    hints: Hints,
+    o: &Options,
+) -> Result<(), SetupError> {
     bind_source(sock, ai_family, hints, o)?;
     set_common_options(sock, ai_family, o)
 }

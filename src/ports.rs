@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(b(&[" 80", "+80", "080"]), Ok(vec![80, 80, 80]));
         assert_eq!(b(&["5-1"]), Ok(vec![1, 2, 3, 4, 5]));
         assert_eq!(b(&["22-22"]), Ok(vec![22]));
-        assert_eq!(b(&["99999999999999999999999"]), Err("port number too large: 99999999999999999999999".into()));
+        assert_eq!(
+            b(&["99999999999999999999999"]),
+            Err("port number too large: 99999999999999999999999".into())
+        );
     }
 
     #[test]
@@ -214,7 +217,10 @@ mod tests {
         assert_eq!(strtonum(" 7", 0, 10), Ok(7));
         assert_eq!(strtonum("7 ", 0, 10), Err(NumError::Invalid));
         assert_eq!(strtonum("-", 0, 10), Err(NumError::Invalid));
-        assert_eq!(strtonum("-99999999999999999999999", i64::from(i32::MIN), 10), Err(NumError::TooSmall));
+        assert_eq!(
+            strtonum("-99999999999999999999999", i64::from(i32::MIN), 10),
+            Err(NumError::TooSmall)
+        );
     }
 
     #[test]

@@ -155,10 +155,6 @@ impl Reactor {
         })
     }
 
-    pub fn registry(&self) -> &Registry {
-        self.poll.registry()
-    }
-
     /// Drives `m` until it finishes or a signal arrives.
     pub fn run<M: Machine>(&mut self, m: &mut M) -> Result<M::Output, Stop> {
         loop {
@@ -224,7 +220,13 @@ pub struct Interests {
 
 impl Interests {
     /// Registers, re-registers or deregisters `fd` so its interest is `want`.
-    pub fn set(&mut self, registry: &Registry, fd: i32, token: Token, want: Option<Interest>) -> io::Result<()> {
+    pub fn set(
+        &mut self,
+        registry: &Registry,
+        fd: i32,
+        token: Token,
+        want: Option<Interest>,
+    ) -> io::Result<()> {
         let mut src = mio::unix::SourceFd(&fd);
         match (self.current, want) {
             (None, None) => return Ok(()),

@@ -220,14 +220,34 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             // A full buffer takes its input out of the snapshot altogether:
             // nc keeps polling it with no events, and a sticky POLLHUP or
             // POLLERR would then spin the loop until the buffer drains.
-            entry(self.open[STDIN] && !self.up.is_full(), self.stdin.fd, libc::POLLIN),
+            entry(
+                self.open[STDIN] && !self.up.is_full(),
+                self.stdin.fd,
+                libc::POLLIN,
+            ),
             entry(
                 self.open[NETOUT],
                 self.net_fd,
-                if self.up.is_empty() || lines_held { 0 } else { libc::POLLOUT },
+                if self.up.is_empty() || lines_held {
+                    0
+                } else {
+                    libc::POLLOUT
+                },
             ),
-            entry(self.open[NETIN] && !self.down.is_full(), self.net_fd, libc::POLLIN),
-            entry(self.open[STDOUT], self.stdout.fd, if self.down.is_empty() { 0 } else { libc::POLLOUT }),
+            entry(
+                self.open[NETIN] && !self.down.is_full(),
+                self.net_fd,
+                libc::POLLIN,
+            ),
+            entry(
+                self.open[STDOUT],
+                self.stdout.fd,
+                if self.down.is_empty() {
+                    0
+                } else {
+                    libc::POLLOUT
+                },
+            ),
         ];
         loop {
             // SAFETY: pfd is a valid array of 4 pollfd entries.
@@ -240,7 +260,12 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 return Err(e);
             }
         }
-        Ok([pfd[0].revents, pfd[1].revents, pfd[2].revents, pfd[3].revents])
+        Ok([
+            pfd[0].revents,
+            pfd[1].revents,
+            pfd[2].revents,
+            pfd[3].revents,
+        ])
     }
 
     fn shutdown(&self, how: i32) {
@@ -264,10 +289,15 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
             }
         }
-        if self.open[STDIN] && !self.up.is_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0 {
+        if self.open[STDIN] && !self.up.is_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0
+        {
             self.open[STDIN] = false;
         }
-        if self.open[NETIN] && !self.down.is_full() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
+        if self.open[NETIN]
+            && !self.down.is_full()
+            && rev[NETIN] & hup != 0
+            && rev[NETIN] & pin == 0
+        {
             self.open[NETIN] = false;
         }
         if rev[NETOUT] & hup != 0 {
@@ -380,7 +410,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                     let secs = self.opts.interval.unwrap_or(0);
                     let until = Instant::now() + Duration::from_secs(u64::from(secs));
                     self.hold_until = Some(until);
-                    cx.timers.reset(&mut self.interval_timer, until, TIMER_INTERVAL);
+                    cx.timers
+                        .reset(&mut self.interval_timer, until, TIMER_INTERVAL);
                 }
             }
             Err(e) if would_block(&e) => {}
@@ -400,11 +431,16 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         let net_open = self.sock.is_some() && (self.open[NETIN] || self.open[NETOUT]);
         let net_want = if net_open {
             let w = self.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none();
-            Some(if w { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE })
+            Some(if w {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            })
         } else {
             None
         };
-        self.reg_net.set(cx.registry, self.net_fd, reactor::NET, net_want)?;
+        self.reg_net
+            .set(cx.registry, self.net_fd, reactor::NET, net_want)?;
         let stdout_want = self.open[STDOUT] && self.stdout.pollable();
         self.reg_stdout.set(
             cx.registry,
@@ -419,9 +455,13 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         self.reg_stdin.clear(cx.registry, self.stdin.fd);
         self.reg_net.clear(cx.registry, self.net_fd);
         self.reg_stdout.clear(cx.registry, self.stdout.fd);
-        for t in [self.idle_timer.take(), self.quit_timer.take(), self.interval_timer.take()]
-            .into_iter()
-            .flatten()
+        for t in [
+            self.idle_timer.take(),
+            self.quit_timer.take(),
+            self.interval_timer.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             cx.timers.cancel(t);
         }
@@ -450,9 +490,11 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         self.down.clear();
         self.phase = Phase::Quitting;
         let q = Duration::from_secs(self.opts.quit_after as u64);
-        cx.timers.reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
+        cx.timers
+            .reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
         if let Some(idle) = self.opts.idle {
-            cx.timers.reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+            cx.timers
+                .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
         }
         None
     }
@@ -509,7 +551,8 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
                         return self.done(cx, End::Finished);
                     }
                     if self.idle_timer.is_none() {
-                        cx.timers.reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+                        cx.timers
+                            .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
                     }
                 }
                 if let Err(e) = self.register(cx) {
@@ -533,7 +576,10 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
 }
 
 pub fn would_block(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 /// One `read(2)` on a socket.

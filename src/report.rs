@@ -10,7 +10,7 @@
 //! Messages are prefixed with the basename of `argv[0]` ([`prog`]), except
 //! getopt's own errors, which use the full `argv[0]` as glibc does.
 
-use std::ffi::{CStr, OsStr, OsString};
+use std::ffi::{CStr, OsString};
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -232,19 +232,16 @@ pub fn bind_failed(errno: Errno) {
 // Listening (B §2 M7-M17, §8)
 // ---------------------------------------------------------------------------
 
-/// M7: `Listening on HOST PORT`.
-pub fn listening_on(host: &str, port: &str) {
-    note(format_args!("Listening on {host} {port}"));
-}
-
-/// M8/M10: `Bound on HOST PORT` or `Bound on PATH`.
-pub fn bound_on(what: fmt::Arguments<'_>) {
-    note(format_args!("Bound on {what}"));
-}
-
-/// M9/M12: `Connection received on HOST PORT` or `... on PATH`.
-pub fn connection_received(what: fmt::Arguments<'_>) {
-    note(format_args!("Connection received on {what}"));
+/// M7/M8/M9: nc's `report_sock`: `MSG on HOST PORT` (`Listening`,
+/// `Bound`, `Connection received`), the host reverse-resolved unless `-n`
+/// and the port numeric. A getnameinfo failure only warns (Debian) and the
+/// line is skipped.
+pub fn sock_line(msg: &str, addr: &socket2::SockAddr, numeric: bool) {
+    match crate::resolve::name_info(addr, numeric) {
+        Ok((host, port)) => note(format_args!("{msg} on {host} {port}")),
+        Err(e) if e.code == libc::EAI_SYSTEM => warn(format_args!("getnameinfo"), Errno(e.errno)),
+        Err(e) => warnx(format_args!("getnameinfo: {e}")),
+    }
 }
 
 /// M16: a listener socket option could not be set (not fatal).
@@ -390,9 +387,4 @@ pub fn stdout_line(line: &str) {
     let _ = out.write_all(line.as_bytes());
     let _ = out.write_all(b"\n");
     let _ = out.flush();
-}
-
-/// Renders an OS string for a message (paths, hosts as typed).
-pub fn lossy(s: &OsStr) -> String {
-    s.to_string_lossy().into_owned()
 }

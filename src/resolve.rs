@@ -45,15 +45,29 @@ impl Hints {
 
 /// `getaddrinfo(host, port, hints)`; `host` None means the wildcard
 /// (with `passive`) or loopback.
-pub fn lookup(host: Option<&str>, port: Option<&str>, hints: Hints) -> Result<Vec<AddrInfo>, GaiError> {
+pub fn lookup(
+    host: Option<&str>,
+    port: Option<&str>,
+    hints: Hints,
+) -> Result<Vec<AddrInfo>, GaiError> {
     let chost = match host.map(CString::new) {
         Some(Ok(c)) => Some(c),
-        Some(Err(_)) => return Err(GaiError { code: libc::EAI_NONAME, errno: 0 }),
+        Some(Err(_)) => {
+            return Err(GaiError {
+                code: libc::EAI_NONAME,
+                errno: 0,
+            });
+        }
         None => None,
     };
     let cport = match port.map(CString::new) {
         Some(Ok(c)) => Some(c),
-        Some(Err(_)) => return Err(GaiError { code: libc::EAI_SERVICE, errno: 0 }),
+        Some(Err(_)) => {
+            return Err(GaiError {
+                code: libc::EAI_SERVICE,
+                errno: 0,
+            });
+        }
         None => None,
     };
     // SAFETY: an all-zero addrinfo is a valid "no hints" value.
@@ -91,7 +105,9 @@ pub fn lookup(host: Option<&str>, port: Option<&str>, hints: Hints) -> Result<Ve
     while !p.is_null() {
         // SAFETY: p walks the list getaddrinfo returned.
         let ai = unsafe { &*p };
-        if !ai.ai_addr.is_null() && ai.ai_addrlen as usize <= std::mem::size_of::<libc::sockaddr_storage>() {
+        if !ai.ai_addr.is_null()
+            && ai.ai_addrlen as usize <= std::mem::size_of::<libc::sockaddr_storage>()
+        {
             // SAFETY: ai_addr points to ai_addrlen valid bytes.
             let addr = unsafe {
                 SockAddr::try_init(|storage, len| {
@@ -147,8 +163,12 @@ pub fn name_info(addr: &SockAddr, numeric: bool) -> Result<(String, String), Gai
         return Err(GaiError { code: rc, errno });
     }
     // SAFETY: getnameinfo NUL-terminates both on success.
-    let h = unsafe { CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned();
-    let s = unsafe { CStr::from_ptr(serv.as_ptr()) }.to_string_lossy().into_owned();
+    let h = unsafe { CStr::from_ptr(host.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    let s = unsafe { CStr::from_ptr(serv.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
     Ok((h, s))
 }
 
@@ -160,7 +180,9 @@ pub fn numeric_host(addr: &SockAddr) -> String {
             // getnameinfo prints the scope as %ifname; keep it simple with
             // the C library when a scope is present.
             if a.scope_id() != 0 {
-                name_info(addr, true).map(|(h, _)| h).unwrap_or_else(|_| a.ip().to_string())
+                name_info(addr, true)
+                    .map(|(h, _)| h)
+                    .unwrap_or_else(|_| a.ip().to_string())
             } else {
                 a.ip().to_string()
             }

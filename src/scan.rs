@@ -123,7 +123,15 @@ impl Scanner<'_> {
     fn moot(&self, slot: usize) -> bool {
         let (p, a) = self.split(slot);
         let base = p * self.addrs.len();
-        (base..base + a).any(|s| matches!(self.results[s], Some(Result { found: Found::Open, .. })))
+        (base..base + a).any(|s| {
+            matches!(
+                self.results[s],
+                Some(Result {
+                    found: Found::Open,
+                    ..
+                })
+            )
+        })
     }
 
     /// Starts probes until the window is full.
@@ -139,13 +147,20 @@ impl Scanner<'_> {
             let started = Instant::now();
             let sock = match net::socket(ai.family, ai.socktype, ai.protocol) {
                 Ok(s) => s,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && self.in_flight > 0 => {
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                        && self.in_flight > 0 =>
+                {
                     // Back-pressure: retry this slot when a probe ends.
                     self.window = self.in_flight;
                     return;
                 }
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    self.finish_slot(slot, Found::Setup(SetupError::Option(Some("socket"), Errno::of(&e))), started);
+                    self.finish_slot(
+                        slot,
+                        Found::Setup(SetupError::Option(Some("socket"), Errno::of(&e))),
+                        started,
+                    );
                     self.next_start += 1;
                     continue;
                 }
@@ -178,14 +193,21 @@ impl Scanner<'_> {
             });
             let fd = sock.as_raw_fd();
             let token = Token(reactor::PROBE_BASE + id);
-            if let Err(e) = cx.registry.register(&mut mio::unix::SourceFd(&fd), token, Interest::WRITABLE) {
+            if let Err(e) =
+                cx.registry
+                    .register(&mut mio::unix::SourceFd(&fd), token, Interest::WRITABLE)
+            {
                 self.free.push(id);
                 if self.in_flight > 0 {
                     self.window = self.in_flight;
                     self.next_start -= 1;
                     return;
                 }
-                self.finish_slot(slot, Found::Setup(SetupError::Option(Some("epoll"), Errno::of(&e))), started);
+                self.finish_slot(
+                    slot,
+                    Found::Setup(SetupError::Option(Some("epoll"), Errno::of(&e))),
+                    started,
+                );
                 continue;
             }
             let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
@@ -285,7 +307,14 @@ impl Scanner<'_> {
             Found::Open => ("open", None),
             Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
             Found::Failed(e)
-                if matches!(e.0, libc::ETIMEDOUT | libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EACCES | libc::EPERM) =>
+                if matches!(
+                    e.0,
+                    libc::ETIMEDOUT
+                        | libc::EHOSTUNREACH
+                        | libc::ENETUNREACH
+                        | libc::EACCES
+                        | libc::EPERM
+                ) =>
             {
                 ("filtered", Some(e))
             }
@@ -431,7 +460,12 @@ fn window(cfg: &Config) -> usize {
 }
 
 /// Runs a `-z` scan of `host` over `ports`.
-pub fn run(rx: &mut Reactor, cfg: &Config, host: &str, ports: &[u16]) -> std::result::Result<Status, Abort> {
+pub fn run(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &str,
+    ports: &[u16],
+) -> std::result::Result<Status, Abort> {
     let Some(&first) = ports.first() else {
         return Ok(1);
     };
@@ -495,7 +529,13 @@ pub fn run(rx: &mut Reactor, cfg: &Config, host: &str, ports: &[u16]) -> std::re
 }
 
 /// `-i`: one port at a time, with the delay between ports (departure 3).
-fn sequential_with_interval(rx: &mut Reactor, cfg: &Config, host: &str, ports: &[u16], addrs: &[AddrInfo]) -> std::result::Result<Status, Abort> {
+fn sequential_with_interval(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &str,
+    ports: &[u16],
+    addrs: &[AddrInfo],
+) -> std::result::Result<Status, Abort> {
     let mut status = 1;
     let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
     for (i, port) in ports.iter().enumerate() {

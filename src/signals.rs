@@ -23,7 +23,11 @@ static LAST: AtomicI32 = AtomicI32::new(0);
 /// The signal the loop should act on (0 = none).
 static PENDING: AtomicI32 = AtomicI32::new(0);
 /// ctrlc's own handlers, by index in [`SIGNALS`].
-static CHAINED: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static CHAINED: [AtomicUsize; 3] = [
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+];
 static WAKER: OnceLock<Arc<Waker>> = OnceLock::new();
 
 /// Async-signal-safe: store the number, then run ctrlc's handler, which

@@ -52,7 +52,11 @@ pub fn fix_closed_fds() {
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
             continue;
         }
-        let flags = if fd == 0 { libc::O_RDONLY } else { libc::O_WRONLY };
+        let flags = if fd == 0 {
+            libc::O_RDONLY
+        } else {
+            libc::O_WRONLY
+        };
         // SAFETY: opening a constant path; open returns the lowest free fd,
         // which is `fd` because all lower ones are valid by now.
         let n = unsafe { libc::open(c"/dev/null".as_ptr(), flags) };
@@ -131,7 +135,12 @@ impl Stdio {
         // SAFETY: buf is valid for buf.len() bytes.
         let n = unsafe {
             if self.kind == Kind::Socket {
-                libc::recv(self.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+                libc::recv(
+                    self.fd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
             } else {
                 libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len())
             }
