@@ -511,9 +511,15 @@ fn opt_defs() -> Vec<OptDef> {
         .collect()
 }
 
-/// ncrab's help, on stdout.
+/// ncrab's help, on stdout, naming the program as it was run.
 pub fn help_text() -> String {
-    command().render_help().to_string()
+    let p = report::prog_str();
+    command()
+        .override_usage(format!(
+            "{p} [options] destination port...\n       {p} -l [options] [address] port\n       {p} -U [options] path"
+        ))
+        .render_help()
+        .to_string()
 }
 
 /// A fatal error: print `PROG: MSG` and fail with status 1.
