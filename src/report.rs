@@ -149,14 +149,17 @@ pub fn getopt_error(msg: fmt::Arguments<'_>) {
 
 /// The usage synopsis printed after every usage error (B §1.4, departure 1:
 /// it names ncrab's options, which include `-b` and the long-only ones).
+/// nc always says `usage: nc` whatever its argv[0]; so does ncrab, unless
+/// it was run under its own name.
 pub fn usage_text() -> String {
+    let name = if prog() == b"ncrab" { "ncrab" } else { "nc" };
     format!(
         "usage: {} [-46bCDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]\n\
          \t  [-m minttl] [-O length] [-P proxy_username] [-p source_port]\n\
          \t  [-q seconds] [-s sourceaddr] [-T keyword] [-V rtable] [-W recvlimit]\n\
          \t  [-w timeout] [-X proxy_protocol] [-x proxy_address[:port]]\n\
          \t  [--json] [--window count] [destination] [port]\n",
-        prog_str()
+        name
     )
 }
 
