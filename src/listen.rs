@@ -62,7 +62,14 @@ pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Sock
                     } else {
                         "Bound"
                     };
-                    report::sock_line(what, &ai.addr, o.numeric);
+                    // The bound address, so port 0 shows the port chosen.
+                    match sock.local_addr() {
+                        Ok(bound) => report::sock_line(what, &bound, o.numeric),
+                        Err(e) => {
+                            report::warn(format_args!("getsockname"), Errno::of(&e));
+                            return Err(Failed);
+                        }
+                    }
                 }
                 return Ok(sock);
             }
