@@ -1,17 +1,19 @@
 //! The command line: every option defined once, as clap arguments.
 //!
 //! These definitions are the single source of `--help`, the manual page and
-//! the shell completions. Parsing itself follows GNU getopt exactly
+//! the shell completions (`--generate`, [`crate::generate`]). Parsing itself follows GNU getopt exactly
 //! ([`crate::getopt`]), walking the options in command-line order and
 //! validating each one as nc does inside its getopt loop, so the first bad
 //! option decides the error (B §1.1-1.2). The positional arguments and the
 //! conflict checks then follow nc's rules in nc's order (B §1.3).
 
 use std::ffi::OsString;
+use std::io::Write;
 
 use clap::{Arg, ArgAction, Command};
 
 use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
+use crate::generate;
 use crate::getopt::{Getopt, Item, OptDef};
 use crate::ports::{self, strtonum};
 use crate::report;
@@ -33,7 +35,10 @@ struct Def {
     value: Option<&'static str>,
     help: &'static str,
     long_help: &'static str,
+    /// The finite set of values, offered by the shell completions.
     values: &'static [&'static str],
+    /// Left out of `--help` (and the usage synopsis): for packagers only.
+    hide: bool,
 }
 
 /// The `-T` keywords and their values (B §1.2).
@@ -106,6 +111,7 @@ const DEFS: &[Def] = &[
         long: "ipv4",
         value: None,
         values: &[],
+        hide: false,
         help: "Use IPv4 addresses only",
         long_help: "Use IPv4 addresses only. A later -6 or -U overrides it.",
     },
@@ -115,6 +121,7 @@ const DEFS: &[Def] = &[
         long: "ipv6",
         value: None,
         values: &[],
+        hide: false,
         help: "Use IPv6 addresses only",
         long_help: "Use IPv6 addresses only. A listener with -6 binds :: and is dual-stack: IPv4 clients appear as ::ffff:a.b.c.d.",
     },
@@ -124,6 +131,7 @@ const DEFS: &[Def] = &[
         long: "broadcast",
         value: None,
         values: &[],
+        hide: false,
         help: "Allow broadcast",
         long_help: "Set SO_BROADCAST on the socket, so UDP datagrams may be sent to a broadcast address.",
     },
@@ -133,6 +141,7 @@ const DEFS: &[Def] = &[
         long: "crlf",
         value: None,
         values: &[],
+        hide: false,
         help: "Send CRLF as line-ending",
         long_help: "Send CRLF as line-ending: each LF read from standard input that is not already preceded by CR is sent as CR LF.",
     },
@@ -142,6 +151,7 @@ const DEFS: &[Def] = &[
         long: "debug",
         value: None,
         values: &[],
+        hide: false,
         help: "Enable the debug socket option",
         long_help: "Enable the SO_DEBUG socket option (needs privileges).",
     },
@@ -151,6 +161,7 @@ const DEFS: &[Def] = &[
         long: "detach",
         value: None,
         values: &[],
+        hide: false,
         help: "Detach from stdin",
         long_help: "Do not read from standard input: it counts as closed from the start.",
     },
@@ -160,6 +171,7 @@ const DEFS: &[Def] = &[
         long: "pass-fd",
         value: None,
         values: &[],
+        hide: false,
         help: "Pass socket fd",
         long_help: "Pass the connected socket over standard output (which must be a Unix-domain socket) with SCM_RIGHTS, then exit. Ignored with -l.",
     },
@@ -169,6 +181,7 @@ const DEFS: &[Def] = &[
         long: "help",
         value: None,
         values: &[],
+        hide: false,
         help: "This help text",
         long_help: "Print this help to standard output and exit 0.",
     },
@@ -178,6 +191,7 @@ const DEFS: &[Def] = &[
         long: "recv-buf",
         value: Some("length"),
         values: &[],
+        hide: false,
         help: "TCP receive buffer length",
         long_help: "Set the socket receive buffer (SO_RCVBUF) to length bytes, 1 to 1073741824.",
     },
@@ -187,6 +201,7 @@ const DEFS: &[Def] = &[
         long: "interval",
         value: Some("interval"),
         values: &[],
+        hide: false,
         help: "Delay interval for lines sent, ports scanned",
         long_help: "Wait interval seconds after each line sent, and between the ports of a scan (which makes a scan sequential).",
     },
@@ -196,6 +211,7 @@ const DEFS: &[Def] = &[
         long: "keep-open",
         value: None,
         values: &[],
+        hide: false,
         help: "Keep inbound sockets open for multiple connects",
         long_help: "With -l, serve one connection after another instead of exiting after the first. Standard input is shared between them.",
     },
@@ -205,6 +221,7 @@ const DEFS: &[Def] = &[
         long: "listen",
         value: None,
         values: &[],
+        hide: false,
         help: "Listen mode, for inbound connects",
         long_help: "Listen for an incoming connection instead of connecting. The port is the operand or -p, the bind address the first of two operands or -s; without either, 0.0.0.0 (IPv4 only; -6 for dual stack).",
     },
@@ -214,6 +231,7 @@ const DEFS: &[Def] = &[
         long: "ttl",
         value: Some("ttl"),
         values: &[],
+        hide: false,
         help: "Outgoing TTL / Hop Limit",
         long_help: "Set the outgoing IP TTL or IPv6 hop limit, 0 to 255.",
     },
@@ -223,6 +241,7 @@ const DEFS: &[Def] = &[
         long: "min-ttl",
         value: Some("minttl"),
         values: &[],
+        hide: false,
         help: "Minimum incoming TTL / Hop Limit",
         long_help: "Drop incoming packets whose TTL or hop limit is below minttl, 0 to 255.",
     },
@@ -232,6 +251,7 @@ const DEFS: &[Def] = &[
         long: "shutdown",
         value: None,
         values: &[],
+        hide: false,
         help: "Shutdown the network socket after EOF on stdin",
         long_help: "Send a FIN (shutdown the write side of the socket) once standard input reaches end of file and everything read from it has been sent.",
     },
@@ -241,6 +261,7 @@ const DEFS: &[Def] = &[
         long: "numeric",
         value: None,
         values: &[],
+        hide: false,
         help: "Suppress name/port resolutions",
         long_help: "Do not resolve names: hosts must be numeric addresses, and messages show numbers only.",
     },
@@ -250,6 +271,7 @@ const DEFS: &[Def] = &[
         long: "send-buf",
         value: Some("length"),
         values: &[],
+        hide: false,
         help: "TCP send buffer length",
         long_help: "Set the socket send buffer (SO_SNDBUF) to length bytes, 1 to 1073741824.",
     },
@@ -259,6 +281,7 @@ const DEFS: &[Def] = &[
         long: "proxy-user",
         value: Some("proxy_username"),
         values: &[],
+        hide: false,
         help: "Username for proxy authentication",
         long_help: "User name for proxy authentication (HTTP CONNECT 407, SOCKS5 username/password). The password is read from the terminal, or from NCRAB_PROXY_PASSWORD.",
     },
@@ -268,6 +291,7 @@ const DEFS: &[Def] = &[
         long: "source-port",
         value: Some("source_port"),
         values: &[],
+        hide: false,
         help: "Specify local port for remote connects",
         long_help: "Bind the client socket to this local port (a number or a service name), or give the port to listen on with -l.",
     },
@@ -277,6 +301,7 @@ const DEFS: &[Def] = &[
         long: "quit",
         value: Some("seconds"),
         values: &[],
+        hide: false,
         help: "quit after EOF on stdin and delay of secs",
         long_help: "After end of file on standard input and the end of the session, wait seconds and quit. A value of 0 or more also implies -N. A negative value waits forever (the default).",
     },
@@ -286,6 +311,7 @@ const DEFS: &[Def] = &[
         long: "randomize",
         value: None,
         values: &[],
+        hide: false,
         help: "Randomize remote ports",
         long_help: "Visit the ports of the list in random order.",
     },
@@ -295,6 +321,7 @@ const DEFS: &[Def] = &[
         long: "md5sig",
         value: None,
         values: &[],
+        hide: false,
         help: "Enable the TCP MD5 signature option",
         long_help: "Enable the TCP MD5 signature option (RFC 2385); the key is read from the terminal.",
     },
@@ -304,6 +331,7 @@ const DEFS: &[Def] = &[
         long: "source",
         value: Some("sourceaddr"),
         values: &[],
+        hide: false,
         help: "Local source address",
         long_help: "Bind the client socket to this local address, or listen on it with -l. With -Uu, the path of the client's receiving socket.",
     },
@@ -313,6 +341,7 @@ const DEFS: &[Def] = &[
         long: "tos",
         value: Some("keyword"),
         values: TOS_NAMES,
+        hide: false,
         help: "TOS value",
         long_help: "Set the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
     },
@@ -322,6 +351,7 @@ const DEFS: &[Def] = &[
         long: "telnet",
         value: None,
         values: &[],
+        hide: false,
         help: "Answer TELNET negotiation",
         long_help: "Refuse every TELNET option the peer proposes: answer WILL/WONT with DONT and DO/DONT with WONT.",
     },
@@ -331,6 +361,7 @@ const DEFS: &[Def] = &[
         long: "unix",
         value: None,
         values: &[],
+        hide: false,
         help: "Use UNIX domain socket",
         long_help: "Use a Unix-domain socket: the operand is its path; a path starting with @ names an abstract socket.",
     },
@@ -340,6 +371,7 @@ const DEFS: &[Def] = &[
         long: "udp",
         value: None,
         values: &[],
+        hide: false,
         help: "UDP mode",
         long_help: "Use UDP (or Unix datagram sockets with -U) instead of a stream.",
     },
@@ -349,6 +381,7 @@ const DEFS: &[Def] = &[
         long: "rtable",
         value: Some("rtable"),
         values: &[],
+        hide: false,
         help: "Specify alternate routing table",
         long_help: "Select an alternate routing table. Linux has none: this always fails, as in nc.",
     },
@@ -358,6 +391,7 @@ const DEFS: &[Def] = &[
         long: "verbose",
         value: None,
         values: &[],
+        hide: false,
         help: "Verbose",
         long_help: "Report connections and failures on standard error, exactly as nc does. Twice (-vv): also explain each probe's outcome and what to check next, and summarise each transfer.",
     },
@@ -367,6 +401,7 @@ const DEFS: &[Def] = &[
         long: "recv-limit",
         value: Some("recvlimit"),
         values: &[],
+        hide: false,
         help: "Terminate after receiving a number of packets",
         long_help: "End the session after this many reads from the network (datagrams, for UDP).",
     },
@@ -376,6 +411,7 @@ const DEFS: &[Def] = &[
         long: "wait",
         value: Some("timeout"),
         values: &[],
+        hide: false,
         help: "Timeout for connects and final net reads",
         long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l.",
     },
@@ -385,6 +421,7 @@ const DEFS: &[Def] = &[
         long: "proxy-type",
         value: Some("proxy_protocol"),
         values: &["4", "5", "connect"],
+        hide: false,
         help: "Proxy protocol: \"4\", \"5\" (SOCKS) or \"connect\"",
         long_help: "The protocol to speak to the proxy given with -x: 4 (SOCKS v4), 5 (SOCKS v5, the default) or connect (HTTP CONNECT).",
     },
@@ -394,6 +431,7 @@ const DEFS: &[Def] = &[
         long: "proxy",
         value: Some("proxy_address[:port]"),
         values: &[],
+        hide: false,
         help: "Specify proxy address and port",
         long_help: "Connect through this proxy; the port defaults to 1080 for SOCKS and 3128 for HTTP CONNECT. Write an IPv6 address in brackets: [::1]:1080.",
     },
@@ -403,6 +441,7 @@ const DEFS: &[Def] = &[
         long: "dccp",
         value: None,
         values: &[],
+        hide: false,
         help: "DCCP mode",
         long_help: "Use DCCP instead of TCP (needs kernel support).",
     },
@@ -412,6 +451,7 @@ const DEFS: &[Def] = &[
         long: "zero-io",
         value: None,
         values: &[],
+        hide: false,
         help: "Zero-I/O mode [used for scanning]",
         long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order.",
     },
@@ -421,6 +461,7 @@ const DEFS: &[Def] = &[
         long: "json",
         value: None,
         values: &[],
+        hide: false,
         help: "Print one JSON object per probe on stdout",
         long_help: "With -z, print one JSON object per line on standard output for every probe: host, ip, port, proto, service, state (open, closed, filtered, error), errno, error, ms. Lines come in nc's report order.",
     },
@@ -430,6 +471,7 @@ const DEFS: &[Def] = &[
         long: "window",
         value: Some("count"),
         values: &[],
+        hide: false,
         help: "Probes in flight at once during a scan",
         long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
     },
@@ -439,8 +481,19 @@ const DEFS: &[Def] = &[
         long: "version",
         value: None,
         values: &[],
+        hide: false,
         help: "Print the version and exit",
         long_help: "Print the version and exit 0.",
+    },
+    Def {
+        id: "generate",
+        short: None,
+        long: "generate",
+        value: Some("what"),
+        values: generate::TARGETS,
+        hide: true,
+        help: "Print the manual page or a shell's completion script",
+        long_help: "Print the manual page (man) or the completion script of a shell (bash, zsh, fish, elvish, powershell) on standard output and exit 0. The files in man/ and completions/ are this output. Not listed by --help.",
     },
 ];
 
@@ -468,6 +521,9 @@ pub fn command() -> Command {
             .long_help(d.long_help);
         if let Some(s) = d.short {
             a = a.short(s);
+        }
+        if d.hide {
+            a = a.hide(true);
         }
         a = match d.value {
             Some(v) => {
@@ -520,6 +576,29 @@ pub fn help_text() -> String {
         ))
         .render_help()
         .to_string()
+}
+
+/// `--generate WHAT`: print the manual page or a completion script.
+fn generate(what: &str) -> Exit {
+    if !generate::TARGETS.contains(&what) {
+        report::generate_unknown(what, generate::TARGETS);
+        return Exit::Fail(1);
+    }
+    let mut out = Vec::new();
+    let written = generate::render(what, &mut out).and_then(|()| {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&out)?;
+        stdout.flush()
+    });
+    match written {
+        Ok(()) => Exit::Done,
+        // `ncrab --generate man | head`: a reader that stops early is fine.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Done,
+        Err(e) => {
+            report::warn(format_args!("--generate"), report::Errno::of(&e));
+            Exit::Fail(1)
+        }
+    }
 }
 
 /// A fatal error: print `PROG: MSG` and fail with status 1.
@@ -610,6 +689,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 println!("ncrab {}", env!("CARGO_PKG_VERSION"));
                 return Err(Exit::Done);
             }
+            "generate" => return Err(generate(&v)),
             "rcvbuf" => o.rcvbuf = Some(num(&v, 1, 65536 << 14, "TCP receive window")? as u32),
             "sndbuf" => o.sndbuf = Some(num(&v, 1, 65536 << 14, "TCP send window")? as u32),
             "interval" => o.interval = Some(num(&v, 0, u32::MAX as i64, "interval")? as u32),

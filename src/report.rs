@@ -167,6 +167,14 @@ pub fn usage() {
     emit(usage_text().as_bytes());
 }
 
+/// `--generate` was given something it cannot render.
+pub fn generate_unknown(what: &str, targets: &[&str]) {
+    warnx(format_args!(
+        "--generate: unknown value '{what}' (one of: {})",
+        targets.join(", ")
+    ));
+}
+
 /// An option whose behaviour has not been built yet.
 pub fn not_implemented(opt: &str) {
     warnx(format_args!("{opt}: not implemented yet"));
