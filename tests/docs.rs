@@ -1,0 +1,340 @@
+//! The manual page, the shell completions and `--help`: one source, no drift.
+//!
+//! `man/ncrab.1` and `completions/*` are committed copies of what
+//! `ncrab --generate WHAT` renders from the option definitions (`DEFS` in
+//! src/cli.rs). These tests fail when a committed file differs from that
+//! output (run `man/generate.sh`), when the bash completion does not
+//! complete option values, when the page does not render cleanly with
+//! mandoc, groff and man, or when `--help` misses an option.
+//!
+//! The render checks need mandoc, groff and man: they skip with a printed
+//! reason when one is missing, but fail under CI=true.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NCRAB: &str = env!("CARGO_BIN_EXE_ncrab");
+
+/// Every `--generate` target and the file that holds its committed output.
+const GENERATED: &[(&str, &str)] = &[
+    ("man", "man/ncrab.1"),
+    ("bash", "completions/ncrab.bash"),
+    ("zsh", "completions/_ncrab"),
+    ("fish", "completions/ncrab.fish"),
+    ("elvish", "completions/ncrab.elv"),
+    ("powershell", "completions/_ncrab.ps1"),
+];
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    match cmd.output() {
+        Ok(out) => out,
+        Err(e) => panic!("cannot run {cmd:?}: {e}"),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether `tool` is on PATH; when it is not, says why the check is skipped
+/// (or fails under CI=true, where every tool must be installed).
+fn have(tool: &str, check: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is not installed, and CI=true: cannot run {check}");
+        }
+        eprintln!("skipped {check}: {tool} is not installed");
+    }
+    found
+}
+
+// ---------------------------------------------------------------------------
+// (a) The committed files are exactly what the code generates.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn committed_files_equal_generated_output() {
+    let mut stale = Vec::new();
+    for (what, file) in GENERATED {
+        let out = run(Command::new(NCRAB).args(["--generate", what]));
+        assert!(out.status.success(), "--generate {what}: {out:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "--generate {what}: {}",
+            text(&out.stderr)
+        );
+        let committed = std::fs::read(repo(file)).unwrap_or_default();
+        if committed != out.stdout {
+            let first = text(&committed)
+                .lines()
+                .zip(text(&out.stdout).lines())
+                .position(|(a, b)| a != b)
+                .map_or("length".to_string(), |n| format!("line {}", n + 1));
+            stale.push(format!("{file} (first difference: {first})"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files: {}; run man/generate.sh and commit them",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn generate_rejects_an_unknown_target() {
+    let out = run(Command::new(NCRAB).args(["--generate", "tcsh"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        "ncrab: --generate: unknown value 'tcsh' (one of: man, bash, zsh, fish, elvish, powershell)\n"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// (b) The bash completion loads and completes option values.
+// ---------------------------------------------------------------------------
+
+/// Sources the committed bash completion and completes the last word of
+/// `words` as bash would at the end of the line; returns COMPREPLY.
+fn bash_complete(words: &[&str]) -> Vec<String> {
+    let script = r#"
+        set -u
+        source "$1" || exit 10
+        shift
+        complete -p ncrab >/dev/null || exit 11
+        COMP_WORDS=("$@")
+        COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+        COMP_LINE="${COMP_WORDS[*]}"
+        COMP_POINT=${#COMP_LINE}
+        prev=""
+        if [ "$COMP_CWORD" -gt 0 ]; then prev="${COMP_WORDS[COMP_CWORD-1]}"; fi
+        _ncrab ncrab "${COMP_WORDS[COMP_CWORD]}" "$prev"
+        printf '%s\n' "${COMPREPLY[@]}"
+    "#;
+    let out = run(Command::new("bash")
+        .args(["--noprofile", "--norc", "-c", script, "bash"])
+        .arg(repo("completions/ncrab.bash"))
+        .args(words));
+    assert!(
+        out.status.success(),
+        "bash completion failed: {out:?}\n{}",
+        text(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_proxy_protocols() {
+    if !have("bash", "the bash completion test") {
+        return;
+    }
+    assert_eq!(bash_complete(&["ncrab", "-X", ""]), ["4", "5", "connect"]);
+    assert_eq!(
+        bash_complete(&["ncrab", "--proxy-type", ""]),
+        ["4", "5", "connect"]
+    );
+}
+
+#[test]
+fn bash_completes_tos_keywords_generate_targets_and_options() {
+    if !have("bash", "the bash completion test") {
+        return;
+    }
+    assert_eq!(
+        bash_complete(&["ncrab", "-T", "low"]),
+        ["lowcost", "lowdelay"]
+    );
+    assert_eq!(bash_complete(&["ncrab", "-T", ""]).len(), 28);
+    assert_eq!(
+        bash_complete(&["ncrab", "--generate", ""]),
+        ["man", "bash", "zsh", "fish", "elvish", "powershell"]
+    );
+    assert_eq!(
+        bash_complete(&["ncrab", "--zero"]),
+        ["--zero-io"],
+        "option names"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// (c) The manual page renders without a warning.
+// ---------------------------------------------------------------------------
+
+/// Runs a render check on the committed page: it must succeed and say
+/// nothing on stderr (nor, for a lint, on stdout).
+fn render_clean(tool: &str, args: &[&str], lint: bool) {
+    let page = repo("man/ncrab.1");
+    let out = run(Command::new(tool)
+        .args(args)
+        .arg(&page)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .env("LC_ALL", "C.UTF-8"));
+    let said = if lint {
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
+    } else {
+        text(&out.stderr)
+    };
+    assert!(
+        out.status.success() && said.is_empty(),
+        "{tool} {} man/ncrab.1: {}\n{said}",
+        args.join(" "),
+        out.status
+    );
+    if !lint {
+        assert!(out.stdout.len() > 10_000, "{tool} rendered too little");
+    }
+}
+
+#[test]
+fn manual_passes_mandoc_lint() {
+    if have("mandoc", "mandoc -T lint") {
+        render_clean("mandoc", &["-T", "lint"], true);
+    }
+}
+
+#[test]
+fn manual_renders_with_groff_without_warnings() {
+    if have("groff", "groff -ww") {
+        // As the issue asks, and as man(1) runs it: the page's first line
+        // asks for tbl(1), which groff's -t runs.
+        render_clean("groff", &["-ww", "-man", "-Tutf8"], false);
+        render_clean("groff", &["-t", "-ww", "-man", "-Tutf8"], false);
+    }
+}
+
+#[test]
+fn manual_renders_with_man() {
+    if have("man", "man -l") {
+        render_clean("man", &["-l"], false);
+    }
+}
+
+#[test]
+fn manual_has_every_section() {
+    let page = std::fs::read_to_string(repo("man/ncrab.1")).unwrap_or_default();
+    let sections: Vec<&str> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix(".SH "))
+        .map(|s| s.trim_matches('"'))
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "EOF AND HALF-CLOSE",
+            "SCAN REPORT",
+            "EXIT STATUS",
+            "ENVIRONMENT",
+            "EXAMPLES",
+            "COMPATIBILITY",
+            "SEE ALSO"
+        ]
+    );
+    assert!(page.starts_with("'\\\" t\n"), "tbl request first");
+}
+
+// ---------------------------------------------------------------------------
+// (d) --help lists every option of the definitions but the hidden ones.
+// ---------------------------------------------------------------------------
+
+/// One entry of `DEFS` in src/cli.rs, read from the source.
+struct Def {
+    short: Option<char>,
+    long: String,
+    hide: bool,
+}
+
+/// The option definitions, read from the `DEFS` table of src/cli.rs.
+fn defs() -> Vec<Def> {
+    let src = std::fs::read_to_string(repo("src/cli.rs")).unwrap_or_default();
+    let start = src
+        .find("const DEFS: &[Def] = &[")
+        .expect("DEFS in src/cli.rs");
+    let end = start + src[start..].find("\n];").expect("end of DEFS");
+    let field = |block: &str, name: &str| -> Option<String> {
+        block
+            .lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(|v| v.trim_end_matches(',').to_string())
+    };
+    src[start..end]
+        .split("Def {")
+        .skip(1)
+        .map(|block| {
+            let short = field(block, "short").expect("short");
+            let long = field(block, "long").expect("long");
+            Def {
+                short: short.strip_prefix("Some('").and_then(|s| s.chars().next()),
+                long: long.trim_matches('"').to_string(),
+                hide: field(block, "hide").expect("hide") == "true",
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn help_lists_every_option_but_the_hidden_ones() {
+    let out = run(Command::new(NCRAB).arg("--help"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let help = text(&out.stdout);
+    let defs = defs();
+    assert!(defs.len() > 30, "read only {} definitions", defs.len());
+    assert!(defs.iter().any(|d| d.hide), "--generate is hidden");
+    for d in &defs {
+        let name = match d.short {
+            Some(s) => format!("-{s}, --{}", d.long),
+            None => format!("    --{}", d.long),
+        };
+        let listed = help
+            .lines()
+            .any(|l| l.starts_with(&format!("  {name}")) && !l[2 + name.len()..].starts_with('-'));
+        assert_eq!(listed, !d.hide, "--help and --{}:\n{help}", d.long);
+    }
+    assert!(!help.contains("--generate"));
+}
+
+#[test]
+fn every_definition_is_in_the_manual_and_the_completions() {
+    let page = std::fs::read_to_string(repo("man/ncrab.1")).unwrap_or_default();
+    let bash = std::fs::read_to_string(repo("completions/ncrab.bash")).unwrap_or_default();
+    for d in defs() {
+        let long = format!("--{}", d.long);
+        assert!(
+            page.contains(&format!(".TP\n{}", opt_header(d.short, &d.long))),
+            "{long} in man/ncrab.1"
+        );
+        assert!(
+            bash.contains(&format!(" {long} ")) || bash.contains(&format!(" {long}\"")),
+            "{long} in completions/ncrab.bash"
+        );
+    }
+}
+
+/// How clap_mangen starts an option's entry in OPTIONS.
+fn opt_header(short: Option<char>, long: &str) -> String {
+    let long = long.replace('-', "\\-");
+    match short {
+        Some(s) => format!("\\fB\\-{s}\\fR, \\fB\\-\\-{long}\\fR"),
+        None => format!("\\fB\\-\\-{long}\\fR"),
+    }
+}
