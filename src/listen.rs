@@ -169,6 +169,11 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
         detach_stdin: o.detach_stdin,
         interval: o.interval,
         summary: o.verbose >= 2,
+        zero_copy: o.proto == crate::config::Proto::Tcp
+            && !o.crlf
+            && !o.telnet
+            && o.interval.is_none()
+            && !crate::buffer::splice_disabled(),
     }
 }
 

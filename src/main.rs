@@ -9,6 +9,7 @@
 //! unwinds through every cleanup guard before the process exits or dies by
 //! the signal that stopped it.
 
+mod buffer;
 mod cli;
 mod client;
 mod config;

@@ -21,13 +21,10 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
+use crate::buffer::{Chan, Io};
 use crate::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
 use crate::report;
 use crate::stdio::Stdio;
-
-/// Each direction's buffer. nc uses 16 KiB; larger buffers mean fewer
-/// system calls per byte.
-pub const BUF_SIZE: usize = 128 * 1024;
 
 /// How many passes to run before letting the loop look at signals and
 /// timers, when data keeps flowing.
@@ -36,58 +33,6 @@ const PASSES_PER_TURN: usize = 64;
 const TIMER_IDLE: usize = 1;
 const TIMER_QUIT: usize = 2;
 const TIMER_INTERVAL: usize = 3;
-
-/// A byte buffer with a read and a write position.
-pub struct Buf {
-    data: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-impl Buf {
-    pub fn new(size: usize) -> Buf {
-        Buf {
-            data: vec![0; size].into_boxed_slice(),
-            start: 0,
-            end: 0,
-        }
-    }
-    pub fn len(&self) -> usize {
-        self.end - self.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-    pub fn is_full(&self) -> bool {
-        self.len() == self.data.len()
-    }
-    pub fn pending(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-    /// Free space at the end, compacting first if that frees more.
-    pub fn space(&mut self) -> &mut [u8] {
-        if self.start > 0 && self.end == self.data.len() {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        &mut self.data[self.end..]
-    }
-    pub fn filled(&mut self, n: usize) {
-        self.end += n;
-    }
-    pub fn consumed(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-    pub fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
-    }
-}
 
 /// The options that shape a relay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -110,6 +55,9 @@ pub struct RelayOpts {
     pub interval: Option<u32>,
     /// `-vv`: print a summary at the end.
     pub summary: bool,
+    /// Move the bytes through kernel pipes with splice(2) (TCP without
+    /// `-C`, `-t` or `-i`; see `buffer`).
+    pub zero_copy: bool,
 }
 
 /// How a relay ended.
@@ -150,8 +98,8 @@ pub struct Relay<'a, S: AsRawFd> {
     opts: RelayOpts,
     /// nc's `pfd[i].fd != -1`.
     open: [bool; 4],
-    up: Buf,
-    down: Buf,
+    up: Chan,
+    down: Chan,
     recv_count: u32,
     clear_keep: bool,
     phase: Phase,
@@ -180,8 +128,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             stdout,
             opts,
             open: [!opts.detach_stdin, true, true, true],
-            up: Buf::new(BUF_SIZE),
-            down: Buf::new(BUF_SIZE),
+            up: Chan::new(opts.zero_copy),
+            down: Chan::new(opts.zero_copy),
             recv_count: 0,
             clear_keep: false,
             phase: Phase::Running,
@@ -321,9 +269,9 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
 
         // Read stdin.
         if self.open[STDIN] && rev[STDIN] & pin != 0 && !self.up.is_full() {
-            match self.stdin.read(self.up.space()) {
+            match self.up.fill(Io::Stdio(self.stdin)) {
                 Ok(0) => self.open[STDIN] = false,
-                Ok(n) => self.up.filled(n),
+                Ok(_) => {}
                 Err(e) if would_block(&e) => {}
                 Err(_) => self.open[STDIN] = false,
             }
@@ -334,17 +282,14 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         // Read the network.
         if self.open[NETIN] && rev[NETIN] & pin != 0 && !self.down.is_full() {
-            let r = read_fd(self.net_fd, self.down.space());
+            let r = self.down.fill(Io::Sock(self.net_fd));
             let counted = !matches!(&r, Err(e) if would_block(e));
             match r {
                 Ok(0) => {
                     self.shutdown(libc::SHUT_RD);
                     self.open[NETIN] = false;
                 }
-                Ok(n) => {
-                    self.down.filled(n);
-                    self.received += n as u64;
-                }
+                Ok(n) => self.received += n as u64,
                 Err(e) if would_block(&e) => {}
                 Err(_) => self.open[NETIN] = false,
             }
@@ -363,8 +308,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         // Write stdout.
         if self.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
-            match self.stdout.write(self.down.pending()) {
-                Ok(n) => self.down.consumed(n),
+            match self.down.drain(Io::Stdio(self.stdout), usize::MAX) {
+                Ok(_) => {}
                 Err(e) if would_block(&e) => {}
                 Err(_) => self.open[STDOUT] = false,
             }
@@ -394,17 +339,16 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
     /// Writes pending stdin data to the socket; with `-i`, one line at a
     /// time followed by the delay.
     fn write_net(&mut self, cx: &mut Ctx<'_>) {
-        let pending = self.up.pending();
-        let (len, line) = match self.opts.interval {
-            Some(_) => match pending.iter().position(|&b| b == b'\n') {
+        // With -i, only up to the end of the first line (copying path).
+        let (len, line) = match (self.opts.interval, self.up.pending_bytes()) {
+            (Some(_), Some(p)) => match p.iter().position(|&b| b == b'\n') {
                 Some(i) => (i + 1, true),
-                None => (pending.len(), false),
+                None => (p.len(), false),
             },
-            None => (pending.len(), false),
+            _ => (usize::MAX, false),
         };
-        match send_fd(self.net_fd, &pending[..len]) {
+        match self.up.drain(Io::Sock(self.net_fd), len) {
             Ok(n) => {
-                self.up.consumed(n);
                 self.sent += n as u64;
                 if line && n == len {
                     let secs = self.opts.interval.unwrap_or(0);
@@ -580,26 +524,4 @@ pub fn would_block(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
     )
-}
-
-/// One `read(2)` on a socket.
-pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// One `send(2)` on a socket, without SIGPIPE.
-pub fn send_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
 }
