@@ -1,5 +1,5 @@
 //! Client mode: connecting, scanning and the report lines (reference B §2,
-//! §3, §4, §5; §12 rows 15-23, 26-28, 34-37).
+//! §3, §4, §5; §12 rows 15-23, 26-28, 37; rows 34-36 are in eof.rs).
 //!
 //! Rows that need well-known ports (8080 `http-alt`, 22 `ssh`, closed 9, 20,
 //! 21, 23) take a process-wide lock and skip, with a reason, when the port
@@ -321,52 +321,7 @@ fn message_prefix_is_argv0_basename() {
     o.assert(1, b"", format!("nc.openbsd: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes());
 }
 
-// --- data mode: rows 34-37 ------------------------------------------------------
-
-/// Row 34: stdin ends and the server has closed: exit at once.
-#[test]
-fn row34_banner_then_stdin_eof() {
-    let s = Server::one(banner_then_fin(b"hello\n"));
-    let o = Cmd::nc(&["127.0.0.1", &s.port_str()]).stdin_bytes(b"hi\n").run(secs(5));
-    o.assert(0, b"hello\n", b"");
-    assert!(s.wait_done(secs(5)));
-    assert_bytes("server received", b"hi\n", &s.received());
-}
-
-/// Row 35: the server has closed but stdin is still open: nc waits for it.
-#[test]
-fn row35_waits_for_stdin_eof() {
-    let s = Server::one(banner_then_fin(b"hello\n"));
-    let mut p = Cmd::nc(&["127.0.0.1", &s.port_str()]).stdin(Input::Pipe).spawn();
-    assert!(p.wait_stdout(b"hello\n", secs(5)), "no banner");
-    p.expect_running(ms(1500));
-    p.close_stdin();
-    let o = p.expect_exit(secs(3));
-    o.assert(0, b"hello\n", b"");
-}
-
-/// Row 36: with -q 0, -N or -q 1 the FIN is sent at stdin EOF, but nc does
-/// not exit while the server keeps the connection open.
-#[test]
-fn row36_fin_sent_but_waits_for_server_close() {
-    // The three variants run side by side (each takes ~2 s).
-    std::thread::scope(|sc| {
-        for opt in [&["-q", "0"][..], &["-N"][..], &["-q", "1"][..]] {
-            sc.spawn(move || {
-                let s = Server::one(banner_read_eof_hold(b"hello\n", ms(2000)));
-                let mut args: Vec<&str> = opt.to_vec();
-                let port = s.port_str();
-                args.extend_from_slice(&["127.0.0.1", &port]);
-                let mut p = Cmd::nc(&args).stdin_bytes(b"hi\n").spawn();
-                assert!(s.wait_eof(secs(2)), "nc {args:?}: the server did not see the FIN");
-                p.expect_running(ms(1000));
-                let o = p.expect_exit(secs(5));
-                o.assert(0, b"hello\n", b"");
-                assert_bytes("server received", b"hi\n", &s.received());
-            });
-        }
-    });
-}
+// --- data mode: row 37 ------------------------------------------------------
 
 /// Row 37: -C turns LF into CR LF on the way out.
 #[test]
