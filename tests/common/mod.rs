@@ -311,6 +311,7 @@ impl Cmd {
 
         let mut stdin_w: Option<File> = None;
         let mut stdin_r_dup: Option<OwnedFd> = None;
+        let mut stdin_flags0: Option<i32> = None;
         let mut feeder: Option<(File, Feed)> = None;
         let mut close_fds: Vec<i32> = Vec::new();
         match self.stdin {
@@ -327,6 +328,7 @@ impl Cmd {
             Input::Bytes(_) | Input::Pipe | Input::PipeFrom(_) | Input::Slow(_) => {
                 let (r, w) = pipe();
                 stdin_r_dup = Some(r.try_clone().expect("dup pipe"));
+                stdin_flags0 = Some(fd_flags(&r));
                 cmd.stdin(Stdio::from(r));
                 let w = File::from(w);
                 match self.stdin {
@@ -386,6 +388,7 @@ impl Cmd {
             err,
             stdin_w,
             stdin_r_dup,
+            stdin_flags0,
             feeder,
             started,
             status: None,
@@ -521,6 +524,7 @@ pub struct Proc {
     err: Arc<Capture>,
     stdin_w: Option<File>,
     stdin_r_dup: Option<OwnedFd>,
+    stdin_flags0: Option<i32>,
     feeder: Option<JoinHandle<()>>,
     started: Instant,
     status: Option<ExitStatus>,
@@ -557,6 +561,11 @@ impl Proc {
     /// F_GETFL of the child's stdin pipe (read end), through our own dup.
     pub fn stdin_flags(&self) -> i32 {
         fd_flags(self.stdin_r_dup.as_ref().expect("stdin is not a pipe"))
+    }
+
+    /// F_GETFL of the stdin pipe as it was before the child started.
+    pub fn stdin_flags_at_spawn(&self) -> i32 {
+        self.stdin_flags0.expect("stdin is not a pipe")
     }
 
     /// Has it exited? (non-blocking)
