@@ -1,20 +1,21 @@
 //! Client mode: connecting, scanning and the report lines (reference B §2,
 //! §3, §4, §5; §12 rows 15-23, 26-28, 37; rows 34-36 are in eof.rs).
 //!
-//! Rows that need well-known ports (8080 `http-alt`, 22 `ssh`, closed 9, 20,
-//! 21, 23) take a process-wide lock and skip, with a reason, when the port
-//! cannot be arranged. Rows that need name-service control (`localhost` with
-//! both ::1 and 127.0.0.1, an unknown name) run in a private network
-//! namespace whose NSS is files-only, so nothing is ever looked up outside.
+//! Every test with a listener runs in its own private network namespace
+//! (see `Net` in common): files-only name service, `localhost` = ::1 and
+//! 127.0.0.1, and no stray connections. Rows that need well-known ports
+//! (8080 `http-alt`, 22 `ssh`, closed 9, 20, 21, 23) also take a
+//! process-wide lock and skip, with a reason, when the port cannot be
+//! arranged (only possible when falling back to the host's network).
 
 mod common;
 use common::*;
 
 /// Arrange `open` listeners and `closed` ports on 127.0.0.1, or skip.
-fn arrange(open: &[u16], closed: &[u16]) -> Option<Vec<FixedListener>> {
+fn arrange(net: &Net, open: &[u16], closed: &[u16]) -> Option<Vec<FixedListener>> {
     let mut ls = Vec::new();
     for p in open {
-        match FixedListener::open(&format!("127.0.0.1:{p}")) {
+        match net.fixed_listener(&format!("127.0.0.1:{p}")) {
             Ok(l) => ls.push(l),
             Err(e) => {
                 skip(&e);
@@ -23,7 +24,7 @@ fn arrange(open: &[u16], closed: &[u16]) -> Option<Vec<FixedListener>> {
         }
     }
     for p in closed {
-        if let Err(e) = ensure_closed(&format!("127.0.0.1:{p}")) {
+        if let Err(e) = net.ensure_closed(&format!("127.0.0.1:{p}")) {
             skip(&e);
             return None;
         }
@@ -39,31 +40,33 @@ fn refused(host: &str, port: u16) -> String {
 
 #[test]
 fn row15_16_closed_port() {
+    let net = Net::new("row15_16_close");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&[], &[9]) else { return };
-    Cmd::nc(&["-z", "127.0.0.1", "9"]).run(secs(5)).assert(1, b"", b"");
-    Cmd::nc(&["-zv", "127.0.0.1", "9"]).run(secs(5)).assert(1, b"", refused("127.0.0.1", 9).as_bytes());
+    let Some(_l) = arrange(&net, &[], &[9]) else { return };
+    net.nc(&["-z", "127.0.0.1", "9"]).run(secs(5)).assert(1, b"", b"");
+    net.nc(&["-zv", "127.0.0.1", "9"]).run(secs(5)).assert(1, b"", refused("127.0.0.1", 9).as_bytes());
 }
 
 #[test]
 fn row17_to_20_open_port_with_service_name() {
+    let net = Net::new("row17_to_20_op");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&[8080], &[]) else { return };
-    Cmd::nc(&["-z", "127.0.0.1", "8080"]).run(secs(5)).assert(0, b"", b"");
-    Cmd::nc(&["-zv", "127.0.0.1", "8080"])
+    let Some(_l) = arrange(&net, &[8080], &[]) else { return };
+    net.nc(&["-z", "127.0.0.1", "8080"]).run(secs(5)).assert(0, b"", b"");
+    net.nc(&["-zv", "127.0.0.1", "8080"])
         .run(secs(5))
         .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/http-alt] succeeded!\n");
-    Cmd::nc(&["-zvn", "127.0.0.1", "8080"])
+    net.nc(&["-zvn", "127.0.0.1", "8080"])
         .run(secs(5))
         .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/*] succeeded!\n");
-    Cmd::nc(&["-zv", "127.1", "8080"])
+    net.nc(&["-zv", "127.1", "8080"])
         .run(secs(5))
         .assert(0, b"", b"Connection to 127.1 (127.0.0.1) 8080 port [tcp/http-alt] succeeded!\n");
     // A service name as the port, and -n with it.
-    Cmd::nc(&["-zv", "127.0.0.1", "http-alt"])
+    net.nc(&["-zv", "127.0.0.1", "http-alt"])
         .run(secs(5))
         .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/http-alt] succeeded!\n");
-    Cmd::nc(&["-zvn", "127.0.0.1", "http-alt"])
+    net.nc(&["-zvn", "127.0.0.1", "http-alt"])
         .run(secs(5))
         .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/*] succeeded!\n");
 }
@@ -79,30 +82,31 @@ fn localhost_has_v4_and_v6() -> bool {
     has("127.0.0.1") && has("::1")
 }
 
-/// Row 21: every address of a name is tried, each with its own line.
+/// Row 21: every address of a name is tried, each with its own line. The
+/// private namespace's /etc/hosts lists localhost as ::1 and 127.0.0.1; on
+/// the host's network the host's /etc/hosts must do so.
 #[test]
 fn row21_localhost_tries_v6_then_v4() {
+    let net = Net::new("row21");
     let expected = "nc: connect to localhost (::1) port 9 (tcp) failed: Connection refused\n\
                     nc: connect to localhost (127.0.0.1) port 9 (tcp) failed: Connection refused\n";
-    if localhost_has_v4_and_v6() {
-        let _g = fixed_ports_lock();
-        let Some(_l) = arrange(&[], &[9]) else { return };
-        if let Err(e) = ensure_closed("[::1]:9") {
-            return skip(&e);
-        }
-        Cmd::nc(&["-zv", "localhost", "9"]).run(secs(5)).assert(1, b"", expected.as_bytes());
-    } else {
-        // /etc/hosts lacks one of them here: use a namespace with its own.
-        let Some(ns) = Netns::sandbox("r21") else { return };
-        Cmd::nc(&["-zv", "localhost", "9"]).netns(&ns).run(secs(5)).assert(1, b"", expected.as_bytes());
+    if net.is_host() && !localhost_has_v4_and_v6() {
+        return skip("/etc/hosts does not map localhost to both ::1 and 127.0.0.1");
     }
+    let _g = fixed_ports_lock();
+    let Some(_l) = arrange(&net, &[], &[9]) else { return };
+    if let Err(e) = net.ensure_closed("[::1]:9") {
+        return skip(&e);
+    }
+    net.nc(&["-zv", "localhost", "9"]).run(secs(5)).assert(1, b"", expected.as_bytes());
 }
 
 #[test]
 fn row22_descending_range_scanned_ascending() {
+    let net = Net::new("row22_descendi");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&[22], &[20, 21, 23]) else { return };
-    let o = Cmd::nc(&["-zv", "127.0.0.1", "23-20"]).run(secs(10));
+    let Some(_l) = arrange(&net, &[22], &[20, 21, 23]) else { return };
+    let o = net.nc(&["-zv", "127.0.0.1", "23-20"]).run(secs(10));
     o.assert(
         0,
         b"",
@@ -118,9 +122,10 @@ fn row22_descending_range_scanned_ascending() {
 
 #[test]
 fn row23_service_names_and_numbers_in_order() {
+    let net = Net::new("row23_service_");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&[8080, 22], &[9]) else { return };
-    let o = Cmd::nc(&["-zv", "127.0.0.1", "http-alt", "9", "ssh"]).run(secs(10));
+    let Some(_l) = arrange(&net, &[8080, 22], &[9]) else { return };
+    let o = net.nc(&["-zv", "127.0.0.1", "http-alt", "9", "ssh"]).run(secs(10));
     o.assert(
         0,
         b"",
@@ -136,32 +141,35 @@ fn row23_service_names_and_numbers_in_order() {
 /// when any port connected, 1 when none did.
 #[test]
 fn port_list_order_and_status() {
-    let s = Server::start("127.0.0.1:0", 3, |_c| {});
+    let net = Net::new("port_list_orde");
+    let s = net.server("127.0.0.1:0", 3, |_c| {});
     let open = s.port();
     let closed = free_port();
-    let o = Cmd::nc(&["-zv", "127.0.0.1", &closed.to_string(), &open.to_string(), &closed.to_string(), &open.to_string()])
+    let o = net.nc(&["-zv", "127.0.0.1", &closed.to_string(), &open.to_string(), &closed.to_string(), &open.to_string()])
         .run(secs(10));
     let ok = format!("Connection to 127.0.0.1 {open} port [tcp/*] succeeded!\n");
     let no = refused("127.0.0.1", closed);
     o.assert(0, b"", format!("{no}{ok}{no}{ok}").as_bytes());
 
     let c2 = free_port();
-    let o = Cmd::nc(&["-zv", "127.0.0.1", &closed.to_string(), &c2.to_string()]).run(secs(10));
+    let o = net.nc(&["-zv", "127.0.0.1", &closed.to_string(), &c2.to_string()]).run(secs(10));
     o.assert(1, b"", format!("{no}{}", refused("127.0.0.1", c2)).as_bytes());
 }
 
 /// A range that mixes open and closed ports, ascending.
 #[test]
 fn range_of_ephemeral_ports() {
-    // Find two adjacent ports: lo listening, lo+1 closed.
+    let net = Net::new("range_of_ephem");
+    // Two adjacent ports, both ours (free_port hands them out in order):
+    // lo listening, lo+1 closed.
     for _ in 0..20 {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let lo = l.local_addr().unwrap().port();
-        if lo == 65535 || ensure_closed(&format!("127.0.0.1:{}", lo + 1)).is_err() {
+        let lo = free_port();
+        if free_port() != lo + 1 {
             continue;
         }
+        let _l = net.listen(&format!("127.0.0.1:{lo}")).unwrap();
         let spec = format!("{}-{}", lo + 1, lo);
-        let o = Cmd::nc(&["-zvn", "127.0.0.1", &spec]).run(secs(10));
+        let o = net.nc(&["-zvn", "127.0.0.1", &spec]).run(secs(10));
         o.assert(
             0,
             b"",
@@ -176,19 +184,20 @@ fn range_of_ephemeral_ports() {
 
 #[test]
 fn ipv6_loopback() {
-    let Ok(l) = std::net::TcpListener::bind("[::1]:0") else { return skip("no IPv6 loopback") };
+    let net = Net::new("ipv6_loopback");
+    let Ok(l) = net.listen("[::1]:0") else { return skip("no IPv6 loopback") };
     let p = l.local_addr().unwrap().port();
     let s = Server::start_on(l, 2, |_c| {});
-    Cmd::nc(&["-zv", "::1", &p.to_string()])
+    net.nc(&["-zv", "::1", &p.to_string()])
         .run(secs(5))
         .assert(0, b"", format!("Connection to ::1 {p} port [tcp/*] succeeded!\n").as_bytes());
-    Cmd::nc(&["-zv", "0::1", &p.to_string()])
+    net.nc(&["-zv", "0::1", &p.to_string()])
         .run(secs(5))
         .assert(0, b"", format!("Connection to 0::1 (::1) {p} port [tcp/*] succeeded!\n").as_bytes());
     drop(s);
     let c = free_port();
-    if ensure_closed(&format!("[::1]:{c}")).is_ok() {
-        Cmd::nc(&["-zv", "::1", &c.to_string()]).run(secs(5)).assert(1, b"", refused("::1", c).as_bytes());
+    if net.ensure_closed(&format!("[::1]:{c}")).is_ok() {
+        net.nc(&["-zv", "::1", &c.to_string()]).run(secs(5)).assert(1, b"", refused("::1", c).as_bytes());
     }
 }
 
@@ -229,50 +238,49 @@ fn row26_address_family_mismatch() {
     );
 }
 
-/// Row 27, in a namespace whose NSS is files-only (no DNS traffic).
+/// Row 27, only in a private namespace whose NSS is files-only: on the
+/// host the lookup could reach a DNS server.
 #[test]
 fn row27_unknown_host() {
-    let Some(ns) = Netns::sandbox("r27") else { return };
-    Cmd::nc(&["-v", "nosuchhost.invalid", "80"]).netns(&ns).run(secs(5)).assert(
-        1,
-        b"",
-        b"nc: getaddrinfo for host \"nosuchhost.invalid\" port 80: Name or service not known\n",
-    );
+    let net = Net::new("row27");
+    if net.is_host() {
+        return skip("no private namespace: an unknown name could cause a DNS query");
+    }
+    let expected = b"nc: getaddrinfo for host \"nosuchhost.invalid\" port 80: Name or service not known\n";
+    net.nc(&["-v", "nosuchhost.invalid", "80"]).run(secs(5)).assert(1, b"", expected);
     // Fatal, so printed even without -v.
-    Cmd::nc(&["-z", "nosuchhost.invalid", "80"]).netns(&ns).run(secs(5)).assert(
-        1,
-        b"",
-        b"nc: getaddrinfo for host \"nosuchhost.invalid\" port 80: Name or service not known\n",
-    );
+    net.nc(&["-z", "nosuchhost.invalid", "80"]).run(secs(5)).assert(1, b"", expected);
 }
 
 // --- source address and port (-s, -p) ----------------------------------------
 
 #[test]
 fn row28_source_port_in_use() {
+    let net = Net::new("row28_source_p");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&[22, 8080], &[]) else { return };
-    Cmd::nc(&["-v", "-p", "22", "127.0.0.1", "8080"])
+    let Some(_l) = arrange(&net, &[22, 8080], &[]) else { return };
+    net.nc(&["-v", "-p", "22", "127.0.0.1", "8080"])
         .run(secs(5))
         .assert(1, b"", b"nc: bind failed: Address already in use\n");
 }
 
 #[test]
 fn source_bind_errors() {
-    let busy = Server::start("127.0.0.1:0", 1, |_c| {});
-    let target = Server::start("127.0.0.1:0", 1, |_c| {});
+    let net = Net::new("source_bind_er");
+    let busy = net.server("127.0.0.1:0", 1, |_c| {});
+    let target = net.server("127.0.0.1:0", 1, |_c| {});
     let t = target.port_str();
-    Cmd::nc(&["-v", "-p", &busy.port_str(), "127.0.0.1", &t])
+    net.nc(&["-v", "-p", &busy.port_str(), "127.0.0.1", &t])
         .run(secs(5))
         .assert(1, b"", b"nc: bind failed: Address already in use\n");
-    Cmd::nc(&["-v", "-p", "abc", "127.0.0.1", &t])
+    net.nc(&["-v", "-p", "abc", "127.0.0.1", &t])
         .run(secs(5))
         .assert(1, b"", b"nc: getaddrinfo: Servname not supported for ai_socktype\n");
-    Cmd::nc(&["-v", "-s", "::1", "127.0.0.1", &t])
+    net.nc(&["-v", "-s", "::1", "127.0.0.1", &t])
         .run(secs(5))
         .assert(1, b"", b"nc: getaddrinfo: Address family for hostname not supported\n");
     // A local bind only: 10.9.9.9 is not an address of this host.
-    Cmd::nc(&["-v", "-s", "10.9.9.9", "127.0.0.1", &t])
+    net.nc(&["-v", "-s", "10.9.9.9", "127.0.0.1", &t])
         .run(secs(5))
         .assert(1, b"", b"nc: bind failed: Cannot assign requested address\n");
 }
@@ -280,9 +288,10 @@ fn source_bind_errors() {
 /// `-s` and `-p` are used as the client's source.
 #[test]
 fn source_address_and_port_are_used() {
-    let s = Server::one(sink());
+    let net = Net::new("source_address");
+    let s = net.one(sink());
     let sp = free_port();
-    let o = Cmd::nc(&["-N", "-s", "127.0.0.2", "-p", &sp.to_string(), "127.0.0.1", &s.port_str()])
+    let o = net.nc(&["-N", "-s", "127.0.0.2", "-p", &sp.to_string(), "127.0.0.1", &s.port_str()])
         .stdin_bytes(b"x")
         .run(secs(5));
     o.assert(0, b"", b"");
@@ -296,12 +305,13 @@ fn source_address_and_port_are_used() {
 /// SO_REUSEADDR on the client bind, so both succeed and the status is 0.
 #[test]
 fn source_port_with_two_ports() {
-    let s = Server::start("127.0.0.1:0", 2, |mut c| {
+    let net = Net::new("source_port_wi");
+    let s = net.server("127.0.0.1:0", 2, |mut c| {
         c.read_to_eof(secs(5));
     });
     let p = s.port_str();
     let sp = free_port().to_string();
-    let o = Cmd::nc(&["-zv", "-p", &sp, "127.0.0.1", &p, &p]).run(secs(10));
+    let o = net.nc(&["-zv", "-p", &sp, "127.0.0.1", &p, &p]).run(secs(10));
     let ok = format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n");
     if is_ncrab() {
         o.assert(0, b"", format!("{ok}{ok}").as_bytes());
@@ -326,6 +336,7 @@ fn message_prefix_is_argv0_basename() {
 /// Row 37: -C turns LF into CR LF on the way out.
 #[test]
 fn row37_crlf() {
+    let net = Net::new("row37_crlf");
     let cases: &[(&[u8], &[u8])] = &[
         (b"a\nb\n", b"a\r\nb\r\n"),
         (b"a\r\nb\n", b"a\r\nb\r\n"),
@@ -335,8 +346,8 @@ fn row37_crlf() {
         (b"cr\ronly", b"cr\ronly"),
     ];
     for (input, wire) in cases {
-        let s = Server::one(sink());
-        let o = Cmd::nc(&["-N", "-C", "127.0.0.1", &s.port_str()]).stdin_bytes(input).run(secs(5));
+        let s = net.one(sink());
+        let o = net.nc(&["-N", "-C", "127.0.0.1", &s.port_str()]).stdin_bytes(input).run(secs(5));
         o.assert(0, b"", b"");
         assert!(s.wait_done(secs(5)));
         assert_bytes(&format!("sink received for input {}", escape(input)), wire, &s.received());
@@ -346,17 +357,19 @@ fn row37_crlf() {
 /// -C changes only the outgoing direction.
 #[test]
 fn crlf_leaves_incoming_data_alone() {
-    let s = Server::one(banner_then_fin(b"in\nx\n"));
-    let o = Cmd::nc(&["-C", "127.0.0.1", &s.port_str()]).stdin_bytes(b"").run(secs(5));
+    let net = Net::new("crlf_leaves_in");
+    let s = net.one(banner_then_fin(b"in\nx\n"));
+    let o = net.nc(&["-C", "127.0.0.1", &s.port_str()]).stdin_bytes(b"").run(secs(5));
     o.assert(0, b"in\nx\n", b"");
 }
 
 /// The -v success line comes before any data, on stderr.
 #[test]
 fn verbose_success_line_in_data_mode() {
-    let s = Server::one(banner_then_fin(b"hello\n"));
+    let net = Net::new("verbose_succes");
+    let s = net.one(banner_then_fin(b"hello\n"));
     let p = s.port_str();
-    let o = Cmd::nc(&["-v", "127.0.0.1", &p]).stdin_bytes(b"").run(secs(5));
+    let o = net.nc(&["-v", "127.0.0.1", &p]).stdin_bytes(b"").run(secs(5));
     o.assert(0, b"hello\n", format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes());
 }
 
@@ -364,16 +377,17 @@ fn verbose_success_line_in_data_mode() {
 /// no such line (nc.openbsd treats -vv as -v, so this is ncrab-only).
 #[test]
 fn vv_adds_relay_summary_line() {
+    let net = Net::new("vv_adds_relay_");
     if !is_ncrab() {
         return;
     }
-    let s = Server::one(banner_then_fin(b"hello\n"));
+    let s = net.one(banner_then_fin(b"hello\n"));
     let p = s.port_str();
-    let v = Cmd::nc(&["-v", "127.0.0.1", &p]).stdin_bytes(b"hi\n").run(secs(5));
+    let v = net.nc(&["-v", "127.0.0.1", &p]).stdin_bytes(b"hi\n").run(secs(5));
     v.assert(0, b"hello\n", format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes());
-    let s = Server::one(banner_then_fin(b"hello\n"));
+    let s = net.one(banner_then_fin(b"hello\n"));
     let p = s.port_str();
-    let vv = Cmd::nc(&["-vv", "127.0.0.1", &p]).stdin_bytes(b"hi\n").run(secs(5));
+    let vv = net.nc(&["-vv", "127.0.0.1", &p]).stdin_bytes(b"hi\n").run(secs(5));
     vv.assert_code(0);
     vv.assert_stdout(b"hello\n");
     let err = vv.stderr_str();

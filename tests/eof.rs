@@ -14,11 +14,11 @@ use std::io::Write;
 use std::net::Shutdown;
 use std::time::Instant;
 
-fn client(opts: &[&str], s: &Server, stdin: Input) -> Proc {
+fn client(net: &Net, opts: &[&str], s: &Server, stdin: Input) -> Proc {
     let port = s.port_str();
     let mut a: Vec<&str> = opts.to_vec();
     a.extend_from_slice(&["127.0.0.1", &port]);
-    Cmd::nc(&a).stdin(stdin).spawn()
+    net.nc(&a).stdin(stdin).spawn()
 }
 
 fn hi() -> Input {
@@ -72,13 +72,14 @@ fn client_server_closed_stdin_ends() {
         ] {
             let file = file.clone();
             cases.push(case!(format!("{opts:?} stdin {kind}"), move || {
-                let s = Server::one(banner_then_fin(b"hello\n"));
+            let net = Net::new("case");
+                let s = net.one(banner_then_fin(b"hello\n"));
                 let stdin = match input {
                     0 => hi(),
                     1 => Input::Null,
                     _ => Input::File(file),
                 };
-                let o = client(opts, &s, stdin).expect_exit(secs(3));
+                let o = client(&net, opts, &s, stdin).expect_exit(secs(3));
                 o.assert(0, b"hello\n", b"");
                 assert!(s.wait_done(secs(3)));
                 assert_bytes("server received", sent, &s.received());
@@ -96,8 +97,9 @@ fn client_server_closed_stdin_open() {
     let mut cases = Vec::new();
     for opts in [&[][..], &["-N"][..], &["-q", "0"][..]] {
         cases.push(case!(format!("{opts:?}"), move || {
-            let s = Server::one(banner_then_fin(b"hello\n"));
-            let mut p = client(opts, &s, Input::Pipe);
+            let net = Net::new("case");
+            let s = net.one(banner_then_fin(b"hello\n"));
+            let mut p = client(&net, opts, &s, Input::Pipe);
             assert!(p.wait_stdout(b"hello\n", secs(3)), "no banner");
             p.expect_running(ms(1200));
             p.write_stdin(b"more\n").ok();
@@ -112,8 +114,9 @@ fn client_server_closed_stdin_open() {
 /// `-d`: stdin is never read, so network EOF ends the client at once.
 #[test]
 fn client_d_exits_at_network_eof() {
-    let s = Server::one(banner_then_fin(b"hello\n"));
-    let mut p = client(&["-d"], &s, Input::Pipe);
+    let net = Net::new("client_d_exits");
+    let s = net.one(banner_then_fin(b"hello\n"));
+    let mut p = client(&net, &["-d"], &s, Input::Pipe);
     p.write_stdin(b"never sent\n").unwrap();
     let o = p.expect_exit(secs(3));
     o.assert(0, b"hello\n", b"");
@@ -124,8 +127,9 @@ fn client_d_exits_at_network_eof() {
 /// `-d -q 1`: the same, one second later.
 #[test]
 fn client_d_q1_exits_a_second_later() {
-    let s = Server::one(banner_then_fin(b"hello\n"));
-    let o = client(&["-d", "-q", "1"], &s, Input::Pipe).expect_exit(secs(4));
+    let net = Net::new("client_d_q1_ex");
+    let s = net.one(banner_then_fin(b"hello\n"));
+    let o = client(&net, &["-d", "-q", "1"], &s, Input::Pipe).expect_exit(secs(4));
     o.assert(0, b"hello\n", b"");
     o.assert_elapsed_between(ms(800), secs(4));
 }
@@ -134,11 +138,12 @@ fn client_d_q1_exits_a_second_later() {
 /// never sees it, and nc waits for the server.
 #[test]
 fn client_without_n_sends_no_fin() {
-    let s = Server::one(|mut c: Conn| {
+    let net = Net::new("client_without");
+    let s = net.one(|mut c: Conn| {
         c.send(b"hello\n");
         c.read_to_eof(ms(1500)); // gives up after 1.5 s, then closes
     });
-    let mut p = client(&[], &s, hi());
+    let mut p = client(&net, &[], &s, hi());
     p.expect_running(ms(1000));
     let o = p.expect_exit(secs(4));
     o.assert(0, b"hello\n", b"");
@@ -153,9 +158,10 @@ fn row36_fin_sent_but_waits_for_server_close() {
     let mut cases = Vec::new();
     for opts in [&["-q", "0"][..], &["-N"][..], &["-q", "1"][..], &["-d", "-N"][..]] {
         cases.push(case!(format!("{opts:?}"), move || {
-            let s = Server::one(banner_read_eof_hold(b"hello\n", ms(2000)));
+            let net = Net::new("case");
+            let s = net.one(banner_read_eof_hold(b"hello\n", ms(2000)));
             let stdin = if opts.contains(&"-d") { Input::Pipe } else { hi() };
-            let mut p = client(opts, &s, stdin);
+            let mut p = client(&net, opts, &s, stdin);
             assert!(s.wait_eof(secs(2)), "the server did not see the FIN");
             p.expect_running(ms(1000));
             let o = p.expect_exit(secs(5));
@@ -174,21 +180,24 @@ fn client_with_echo_server() {
     let mut cases = Vec::new();
     for opts in [&["-q", "0"][..], &["-N"][..]] {
         cases.push(case!(format!("{opts:?}"), move || {
-            let s = Server::one(echo());
-            let o = client(opts, &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(3));
+            let net = Net::new("case");
+            let s = net.one(echo());
+            let o = client(&net, opts, &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(3));
             o.assert(0, b"ping\n", b"");
             o.assert_elapsed_between(ms(0), ms(1500));
         }));
     }
     cases.push(case!("-q 2", || {
-        let s = Server::one(echo());
-        let o = client(&["-q", "2"], &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(6));
+            let net = Net::new("case");
+        let s = net.one(echo());
+        let o = client(&net, &["-q", "2"], &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(6));
         o.assert(0, b"ping\n", b"");
         o.assert_elapsed_between(ms(1700), secs(5));
     }));
     cases.push(case!("no -N", || {
-        let s = Server::one(echo());
-        let mut p = client(&[], &s, Input::Bytes(b"ping\n".to_vec()));
+            let net = Net::new("case");
+        let s = net.one(echo());
+        let mut p = client(&net, &[], &s, Input::Bytes(b"ping\n".to_vec()));
         assert!(p.wait_stdout(b"ping\n", secs(3)));
         p.expect_running(ms(1200));
         assert!(!s.eof_seen());
@@ -200,9 +209,10 @@ fn client_with_echo_server() {
 /// last one and nc exits when the sink closes.
 #[test]
 fn client_slow_writer() {
-    let s = Server::one(sink());
+    let net = Net::new("client_slow_wr");
+    let s = net.one(sink());
     let chunks = vec![(ms(0), b"a".to_vec()), (ms(300), b"b".to_vec()), (ms(300), b"c\n".to_vec())];
-    let o = client(&["-N"], &s, Input::Slow(chunks)).expect_exit(secs(5));
+    let o = client(&net, &["-N"], &s, Input::Slow(chunks)).expect_exit(secs(5));
     o.assert(0, b"", b"");
     o.assert_elapsed_between(ms(500), secs(4));
     assert!(s.wait_done(secs(3)));
@@ -212,12 +222,13 @@ fn client_slow_writer() {
 /// A regular file on stdin, with -N, to a sink.
 #[test]
 fn client_regular_file_to_sink() {
+    let net = Net::new("client_regular");
     let dir = TempDir::new("eoffile");
     let f = dir.join("data");
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&f, &data).unwrap();
-    let s = Server::one(sink());
-    let o = client(&["-N"], &s, Input::File(f)).expect_exit(secs(5));
+    let s = net.one(sink());
+    let o = client(&net, &["-N"], &s, Input::File(f)).expect_exit(secs(5));
     o.assert(0, b"", b"");
     assert!(s.wait_done(secs(3)));
     assert!(s.received() == data, "sink received {} bytes, expected {}", s.received().len(), data.len());
@@ -229,11 +240,12 @@ fn client_peer_reset_exits_0() {
     let mut cases = Vec::new();
     for opts in [&[][..], &["-N"][..], &["-q", "1"][..]] {
         cases.push(case!(format!("{opts:?}"), move || {
-            let s = Server::one(|mut c: Conn| {
+            let net = Net::new("case");
+            let s = net.one(|mut c: Conn| {
                 c.read_at_least(3, secs(5));
                 c.reset();
             });
-            let mut p = client(opts, &s, Input::Pipe);
+            let mut p = client(&net, opts, &s, Input::Pipe);
             p.write_stdin(b"hi\n").unwrap();
             let o = p.expect_exit(secs(3));
             o.assert(0, b"", b"");
@@ -246,11 +258,12 @@ fn client_peer_reset_exits_0() {
 /// RST and nc exits at once with status 0.
 #[test]
 fn client_write_after_peer_close_exits() {
-    let s = Server::one(|mut c: Conn| {
+    let net = Net::new("client_write_a");
+    let s = net.one(|mut c: Conn| {
         c.send(b"bye\n");
         // full close: further data from the client draws an RST
     });
-    let mut p = client(&[], &s, Input::Pipe);
+    let mut p = client(&net, &[], &s, Input::Pipe);
     assert!(p.wait_stdout(b"bye\n", secs(3)));
     p.expect_running(ms(500));
     let _ = p.write_stdin(b"late\n");
@@ -266,25 +279,27 @@ fn client_w_idle_timeout() {
     let mut cases = Vec::new();
     for (name, pipe) in [("stdin open", true), ("stdin ended", false)] {
         cases.push(case!(name, move || {
-            let s = Server::one(|mut c: Conn| {
+            let net = Net::new("case");
+            let s = net.one(|mut c: Conn| {
                 c.read_to_eof(secs(6));
             });
             let stdin = if pipe { Input::Pipe } else { hi() };
-            let o = client(&["-w", "1"], &s, stdin).expect_exit(secs(5));
+            let o = client(&net, &["-w", "1"], &s, stdin).expect_exit(secs(5));
             o.assert(0, b"", b"");
             o.assert_elapsed_between(ms(800), secs(4));
         }));
     }
     // Traffic resets the idle timer.
     cases.push(case!("traffic keeps it alive", || {
-        let s = Server::one(|mut c: Conn| {
+            let net = Net::new("case");
+        let s = net.one(|mut c: Conn| {
             for _ in 0..4 {
                 c.send(b"t\n");
                 c.hold(ms(400));
             }
             c.read_to_eof(secs(6));
         });
-        let o = client(&["-w", "1"], &s, Input::Pipe).expect_exit(secs(6));
+        let o = client(&net, &["-w", "1"], &s, Input::Pipe).expect_exit(secs(6));
         o.assert(0, b"t\nt\nt\nt\n", b"");
         o.assert_elapsed_between(ms(2200), secs(5));
     }));
@@ -295,15 +310,16 @@ fn client_w_idle_timeout() {
 /// an RST follows it (nc.openbsd loses it in some runs).
 #[test]
 fn departure5_no_data_loss_on_rst() {
+    let net = Net::new("departure5_no_");
     if !is_ncrab() {
         return;
     }
     for i in 0..10 {
-        let s = Server::one(|mut c: Conn| {
+        let s = net.one(|mut c: Conn| {
             c.send(b"hello\n");
             c.reset();
         });
-        let o = client(&[], &s, Input::Pipe).expect_exit(secs(3));
+        let o = client(&net, &[], &s, Input::Pipe).expect_exit(secs(3));
         if o.stdout != b"hello\n" || o.code() != Some(0) {
             panic!("run {i}: expected exit 0 and stdout \"hello\\n\": {o}");
         }
@@ -314,18 +330,19 @@ fn departure5_no_data_loss_on_rst() {
 /// as /dev/null; the socket never takes fd 0 or 1.
 #[test]
 fn departure7_closed_stdio_at_start() {
+    let net = Net::new("departure7_clo");
     if !is_ncrab() {
         return;
     }
-    let s = Server::one(banner_then_fin(b"hello\n"));
-    let o = client(&[], &s, Input::Closed).expect_exit(secs(3));
+    let s = net.one(banner_then_fin(b"hello\n"));
+    let o = client(&net, &[], &s, Input::Closed).expect_exit(secs(3));
     o.assert(0, b"hello\n", b"");
     assert!(s.wait_done(secs(3)));
     assert_bytes("server received", b"", &s.received());
 
-    let s = Server::one(sink());
+    let s = net.one(sink());
     let port = s.port_str();
-    let o = Cmd::nc(&["-N", "127.0.0.1", &port]).stdin_bytes(b"hi\n").stdout(OutputTo::Closed).run(secs(3));
+    let o = net.nc(&["-N", "127.0.0.1", &port]).stdin_bytes(b"hi\n").stdout(OutputTo::Closed).run(secs(3));
     o.assert(0, b"", b"");
     assert!(s.wait_done(secs(3)));
     assert_bytes("sink received", b"hi\n", &s.received());
@@ -333,9 +350,9 @@ fn departure7_closed_stdio_at_start() {
     // A listener with stdin closed: like /dev/null.
     let p = free_port();
     let ps = p.to_string();
-    let mut srv = Cmd::nc(&["-l", &ps]).stdin(Input::Closed).spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
-    let mut c = connect(&format!("127.0.0.1:{p}"));
+    let mut srv = net.nc(&["-l", &ps]).stdin(Input::Closed).spawn();
+    net.expect_listen(&mut srv, p);
+    let mut c = net.connect(&format!("127.0.0.1:{p}"));
     c.write_all(b"x").unwrap();
     c.shutdown(Shutdown::Write).unwrap();
     let (got, _) = read_until_eof(&mut c, secs(3));
@@ -346,18 +363,15 @@ fn departure7_closed_stdio_at_start() {
 // --- TCP listener -------------------------------------------------------------
 
 /// Start `nc -l OPTS PORT` and connect a client to it.
-fn listener(opts: &[&str], stdin: Input) -> (Proc, std::net::TcpStream) {
+fn listener(net: &Net, opts: &[&str], stdin: Input) -> (Proc, std::net::TcpStream) {
     let p = free_port();
     let ps = p.to_string();
     let mut a: Vec<&str> = vec!["-l"];
     a.extend_from_slice(opts);
     a.push(&ps);
-    let mut srv = Cmd::nc(&a).stdin(stdin).spawn();
-    if !wait_tcp_listen(p, secs(5)) {
-        let o = srv.kill();
-        panic!("nc {a:?} never listened: {o}");
-    }
-    let c = connect(&format!("127.0.0.1:{p}"));
+    let mut srv = net.nc(&a).stdin(stdin).spawn();
+    net.expect_listen(&mut srv, p);
+    let c = net.connect(&format!("127.0.0.1:{p}"));
     (srv, c)
 }
 
@@ -367,7 +381,8 @@ fn listener_exits_at_client_eof() {
     let mut cases = Vec::new();
     for (name, pipe) in [("stdin /dev/null", false), ("stdin open", true)] {
         cases.push(case!(name, move || {
-            let (mut srv, mut c) = listener(&[], if pipe { Input::Pipe } else { Input::Null });
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &[], if pipe { Input::Pipe } else { Input::Null });
             c.write_all(b"data").unwrap();
             c.shutdown(Shutdown::Write).unwrap();
             let o = srv.expect_exit(secs(3));
@@ -385,7 +400,8 @@ fn listener_exits_at_client_eof() {
 fn listener_stdin_eof_n_or_not() {
     parallel(vec![
         case!("no -N", || {
-            let (mut srv, mut c) = listener(&[], Input::Bytes(b"reply\n".to_vec()));
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &[], Input::Bytes(b"reply\n".to_vec()));
             let (got, eof) = read_until_eof(&mut c, ms(1200));
             assert_bytes("client received", b"reply\n", &got);
             assert!(!eof, "the client saw a FIN without -N");
@@ -394,7 +410,8 @@ fn listener_stdin_eof_n_or_not() {
             srv.expect_exit(secs(3)).assert(0, b"", b"");
         }),
         case!("-N", || {
-            let (mut srv, mut c) = listener(&["-N"], Input::Bytes(b"reply\n".to_vec()));
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &["-N"], Input::Bytes(b"reply\n".to_vec()));
             let (got, eof) = read_until_eof(&mut c, secs(2));
             assert_bytes("client received", b"reply\n", &got);
             assert!(eof, "no FIN with -N");
@@ -412,7 +429,8 @@ fn listener_stdin_eof_n_or_not() {
 fn listener_q_drops_late_client_data() {
     parallel(vec![
         case!("-q 0", || {
-            let (mut srv, mut c) = listener(&["-q", "0"], Input::Bytes(b"reply\n".to_vec()));
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &["-q", "0"], Input::Bytes(b"reply\n".to_vec()));
             let t = Instant::now();
             let o = srv.expect_exit(secs(3));
             assert!(t.elapsed() < ms(1500), "-q 0 listener took {:?}", t.elapsed());
@@ -422,7 +440,8 @@ fn listener_q_drops_late_client_data() {
             o.assert(0, b"", b"");
         }),
         case!("-q 1", || {
-            let (mut srv, mut c) = listener(&["-q", "1"], Input::Bytes(b"reply\n".to_vec()));
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &["-q", "1"], Input::Bytes(b"reply\n".to_vec()));
             let t = Instant::now();
             std::thread::sleep(ms(300));
             let _ = c.write_all(b"late\n");
@@ -437,7 +456,8 @@ fn listener_q_drops_late_client_data() {
 /// Listener -d: its stdin is never read.
 #[test]
 fn listener_d_ignores_stdin() {
-    let (mut srv, mut c) = listener(&["-d"], Input::Bytes(b"never\n".to_vec()));
+    let net = Net::new("listener_d_ign");
+    let (mut srv, mut c) = listener(&net, &["-d"], Input::Bytes(b"never\n".to_vec()));
     c.write_all(b"x").unwrap();
     c.shutdown(Shutdown::Write).unwrap();
     let (got, _) = read_until_eof(&mut c, secs(3));
@@ -448,7 +468,8 @@ fn listener_d_ignores_stdin() {
 /// `-W 1` on a TCP listener: only the first chunk is printed.
 #[test]
 fn listener_w1_recv_limit_first_chunk() {
-    let (mut srv, mut c) = listener(&["-W", "1"], Input::Pipe);
+    let net = Net::new("listener_w1_re");
+    let (mut srv, mut c) = listener(&net, &["-W", "1"], Input::Pipe);
     c.write_all(b"abc").unwrap();
     assert!(srv.wait_stdout(b"abc", secs(3)));
     std::thread::sleep(ms(300));
@@ -460,7 +481,8 @@ fn listener_w1_recv_limit_first_chunk() {
 /// `-w 1` applies once connected: an idle client ends the listener, exit 0.
 #[test]
 fn listener_w_idle_timeout() {
-    let (mut srv, _c) = listener(&["-w", "1"], Input::Pipe);
+    let net = Net::new("listener_w_idl");
+    let (mut srv, _c) = listener(&net, &["-w", "1"], Input::Pipe);
     let t = Instant::now();
     let o = srv.expect_exit(secs(4));
     let e = t.elapsed();
@@ -471,8 +493,9 @@ fn listener_w_idle_timeout() {
 /// A slow writer into a listener, with -N, reaches the client in full.
 #[test]
 fn listener_slow_writer_n() {
+    let net = Net::new("listener_slow_");
     let chunks = vec![(ms(100), b"1".to_vec()), (ms(300), b"2".to_vec()), (ms(300), b"3\n".to_vec())];
-    let (mut srv, mut c) = listener(&["-N"], Input::Slow(chunks));
+    let (mut srv, mut c) = listener(&net, &["-N"], Input::Slow(chunks));
     let (got, eof) = read_until_eof(&mut c, secs(4));
     assert_bytes("client received", b"123\n", &got);
     assert!(eof);
@@ -485,14 +508,15 @@ fn listener_slow_writer_n() {
 /// Binary client -N <-> nc.openbsd listener -N: both directions, both exit.
 #[test]
 fn peer_openbsd_listener() {
+    let net = Net::new("peer_openbsd_l");
     if !openbsd_required() {
         return;
     }
     let p = free_port();
     let ps = p.to_string();
-    let mut srv = Cmd::openbsd(&["-l", "-N", &ps]).stdin_bytes(b"srv\n").spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
-    let o = Cmd::nc(&["-N", "127.0.0.1", &ps]).stdin_bytes(b"cli\n").run(secs(5));
+    let mut srv = net.openbsd(&["-l", "-N", &ps]).stdin_bytes(b"srv\n").spawn();
+    net.expect_listen(&mut srv, p);
+    let o = net.nc(&["-N", "127.0.0.1", &ps]).stdin_bytes(b"cli\n").run(secs(5));
     o.assert(0, b"srv\n", b"");
     srv.expect_exit(secs(5)).assert(0, b"cli\n", b"");
 }
@@ -500,14 +524,15 @@ fn peer_openbsd_listener() {
 /// nc.openbsd client -N -> binary listener (default): both exit.
 #[test]
 fn peer_openbsd_client() {
+    let net = Net::new("peer_openbsd_c");
     if !openbsd_required() {
         return;
     }
     let p = free_port();
     let ps = p.to_string();
-    let mut srv = Cmd::nc(&["-l", &ps]).stdin_bytes(b"srv\n").spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
-    let o = Cmd::openbsd(&["-N", "127.0.0.1", &ps]).stdin_bytes(b"cli\n").run(secs(5));
+    let mut srv = net.nc(&["-l", &ps]).stdin_bytes(b"srv\n").spawn();
+    net.expect_listen(&mut srv, p);
+    let o = net.openbsd(&["-N", "127.0.0.1", &ps]).stdin_bytes(b"cli\n").run(secs(5));
     o.assert(0, b"srv\n", b"");
     srv.expect_exit(secs(5)).assert(0, b"cli\n", b"");
 }
@@ -516,14 +541,15 @@ fn peer_openbsd_client() {
 /// exits at its stdin EOF; the client then sees EOF but waits for stdin.
 #[test]
 fn peer_openbsd_client_listener_q0() {
+    let net = Net::new("peer_openbsd_c");
     if !openbsd_required() {
         return;
     }
     let p = free_port();
     let ps = p.to_string();
-    let mut srv = Cmd::nc(&["-l", "-q", "0", &ps]).stdin(Input::Pipe).spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
-    let mut cli = Cmd::openbsd(&["127.0.0.1", &ps]).stdin(Input::Pipe).spawn();
+    let mut srv = net.nc(&["-l", "-q", "0", &ps]).stdin(Input::Pipe).spawn();
+    net.expect_listen(&mut srv, p);
+    let mut cli = net.openbsd(&["127.0.0.1", &ps]).stdin(Input::Pipe).spawn();
     cli.write_stdin(b"one\n").unwrap();
     assert!(srv.wait_stdout(b"one\n", secs(3)));
     srv.write_stdin(b"two\n").unwrap();

@@ -11,9 +11,9 @@
 mod common;
 use common::*;
 
-fn connected_client(s: &Server) -> Proc {
+fn connected_client(net: &Net, s: &Server) -> Proc {
     let port = s.port_str();
-    let p = Cmd::nc(&["127.0.0.1", &port]).stdin(Input::Pipe).spawn();
+    let p = net.nc(&["127.0.0.1", &port]).stdin(Input::Pipe).spawn();
     let deadline = std::time::Instant::now() + secs(5);
     while s.conns() == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(ms(5));
@@ -23,10 +23,11 @@ fn connected_client(s: &Server) -> Proc {
 }
 
 fn dies_by(sig: i32) {
-    let s = Server::one(|mut c: Conn| {
+    let net = Net::new("dies_by");
+    let s = net.one(|mut c: Conn| {
         c.read_to_eof(secs(10));
     });
-    let mut p = connected_client(&s);
+    let mut p = connected_client(&net, &s);
     p.write_stdin(b"hello\n").unwrap();
     assert!(s.wait_received(6, secs(3)), "data did not reach the server");
     std::thread::sleep(ms(200)); // let it settle in its relay loop
@@ -52,9 +53,10 @@ fn sigterm_kills_connected_client_by_sigterm() {
 /// An idle listener dies by SIGINT too.
 #[test]
 fn sigint_kills_idle_listener() {
+    let net = Net::new("sigint_kills_i");
     let p = free_port();
-    let mut srv = Cmd::nc(&["-l", &p.to_string()]).stdin(Input::Pipe).spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
+    let mut srv = net.nc(&["-l", &p.to_string()]).stdin(Input::Pipe).spawn();
+    net.expect_listen(&mut srv, p);
     let before = srv.stdin_flags_at_spawn();
     srv.signal(libc::SIGINT);
     let o = srv.expect_exit(secs(3));
@@ -73,9 +75,10 @@ fn idle_ticks(p: &Proc, window: std::time::Duration) -> u64 {
 
 #[test]
 fn idle_listener_uses_no_cpu() {
+    let net = Net::new("idle_listener_");
     let p = free_port();
-    let mut srv = Cmd::nc(&["-l", &p.to_string()]).stdin(Input::Pipe).spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
+    let mut srv = net.nc(&["-l", &p.to_string()]).stdin(Input::Pipe).spawn();
+    net.expect_listen(&mut srv, p);
     let t = idle_ticks(&srv, ms(1200));
     srv.expect_running(ms(1));
     assert!(t <= 2, "an idle listener used {t} ticks of CPU in 1.2 s");
@@ -83,10 +86,11 @@ fn idle_listener_uses_no_cpu() {
 
 #[test]
 fn idle_connected_client_uses_no_cpu() {
-    let s = Server::one(|mut c: Conn| {
+    let net = Net::new("idle_connected");
+    let s = net.one(|mut c: Conn| {
         c.read_to_eof(secs(10));
     });
-    let mut p = connected_client(&s);
+    let mut p = connected_client(&net, &s);
     let t = idle_ticks(&p, ms(1200));
     p.expect_running(ms(1));
     assert!(t <= 2, "an idle connected client used {t} ticks of CPU in 1.2 s");
@@ -96,11 +100,12 @@ fn idle_connected_client_uses_no_cpu() {
 /// (OpenBSD's run-tcp-sleep regression test).
 #[test]
 fn client_waiting_for_peer_uses_no_cpu() {
-    let s = Server::one(|mut c: Conn| {
+    let net = Net::new("client_waiting");
+    let s = net.one(|mut c: Conn| {
         c.read_to_eof(secs(10));
     });
     let port = s.port_str();
-    let mut p = Cmd::nc(&["127.0.0.1", &port]).stdin_bytes(b"x\n").spawn();
+    let mut p = net.nc(&["127.0.0.1", &port]).stdin_bytes(b"x\n").spawn();
     assert!(s.wait_received(2, secs(3)));
     let t = idle_ticks(&p, ms(1200));
     p.expect_running(ms(1));
@@ -110,10 +115,11 @@ fn client_waiting_for_peer_uses_no_cpu() {
 /// A listener whose client has gone quiet, stdin at EOF: asleep too.
 #[test]
 fn listener_with_quiet_client_uses_no_cpu() {
+    let net = Net::new("listener_with_");
     let p = free_port();
-    let mut srv = Cmd::nc(&["-l", &p.to_string()]).spawn();
-    assert!(wait_tcp_listen(p, secs(5)));
-    let _c = connect(&format!("127.0.0.1:{p}"));
+    let mut srv = net.nc(&["-l", &p.to_string()]).spawn();
+    net.expect_listen(&mut srv, p);
+    let _c = net.connect(&format!("127.0.0.1:{p}"));
     let t = idle_ticks(&srv, ms(1200));
     srv.expect_running(ms(1));
     assert!(t <= 2, "a listener with a quiet client used {t} ticks of CPU in 1.2 s");

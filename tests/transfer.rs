@@ -25,10 +25,10 @@ enum From {
     Pipe,
 }
 
-fn cmd(who: Who, args: &[&str]) -> Cmd {
+fn cmd(net: &Net, who: Who, args: &[&str]) -> Cmd {
     match who {
-        Who::Bin => Cmd::nc(args),
-        Who::OpenBsd => Cmd::openbsd(args),
+        Who::Bin => net.nc(args),
+        Who::OpenBsd => net.openbsd(args),
     }
 }
 
@@ -40,6 +40,7 @@ fn transfer(listener: Who, client: Who, listener_sends: bool, from: From) {
             return;
         }
     }
+    let net = Net::new("xfer");
     let dir = TempDir::new("xfer");
     let src = dir.join("src.bin");
     let dst = dir.join("dst.bin");
@@ -61,12 +62,9 @@ fn transfer(listener: Who, client: Who, listener_sends: bool, from: From) {
     } else {
         (Input::Null, OutputTo::File(dst.clone()), input(), OutputTo::Capture)
     };
-    let mut l = cmd(listener, &l_args).stdin(l_in).stdout(l_out).spawn();
-    if !wait_tcp_listen(port, secs(5)) {
-        let o = l.kill();
-        panic!("listener never listened: {o}");
-    }
-    let mut c = cmd(client, &c_args).stdin(c_in).stdout(c_out).spawn();
+    let mut l = cmd(&net, listener, &l_args).stdin(l_in).stdout(l_out).spawn();
+    net.expect_listen(&mut l, port);
+    let mut c = cmd(&net, client, &c_args).stdin(c_in).stdout(c_out).spawn();
     let co = c.expect_exit(secs(60));
     let lo = l.expect_exit(secs(10));
     lo.assert(0, b"", b"");

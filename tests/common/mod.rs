@@ -843,30 +843,66 @@ fn services_tcp_ports() -> &'static Vec<u16> {
     })
 }
 
-/// A port that was free on 127.0.0.1 a moment ago and that has no
-/// /etc/services name (so messages show `[tcp/*]` with or without -n).
+/// The kernel's ephemeral port range (ports it picks for bind(0) and for
+/// the source of outgoing connections).
+pub fn ephemeral_range() -> (u16, u16) {
+    let t = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let v: Vec<u16> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    match v[..] {
+        [lo, hi] => (lo, hi),
+        _ => (32768, 60999),
+    }
+}
+
+/// A port, free on 127.0.0.1 and ::1 a moment ago, with no /etc/services
+/// name (so messages show `[tcp/*]` with or without -n), for a test to
+/// listen on or to use as a closed port.
+///
+/// It is taken *outside* the kernel's ephemeral range and from a
+/// process-wide counter, so two tests never get the same port, a scripted
+/// server (bound to port 0) never takes it, and a connection to it can
+/// never be a TCP self-connect (source port = destination port).
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let p = l.local_addr().unwrap().port();
-        if !services_tcp_ports().contains(&p) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (lo, hi) = ephemeral_range();
+    let (base, span) = if lo >= 11024 {
+        (lo as usize - 10000, 10000usize)
+    } else if hi < 63000 {
+        (hi as usize + 1, 65535 - hi as usize)
+    } else {
+        (1024, 1000) // unusual range: best effort
+    };
+    let start = (std::process::id() as usize).wrapping_mul(2654435761) % span;
+    for _ in 0..span {
+        let p = (base + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+        if services_tcp_ports().contains(&p) {
+            continue;
+        }
+        let v4 = TcpListener::bind(("127.0.0.1", p)).is_ok();
+        let v6 = TcpListener::bind(("::1", p)).is_ok() || TcpListener::bind("[::1]:0").is_err();
+        if v4 && v6 {
             return p;
         }
     }
-    panic!("no free port without a service name");
+    panic!("no free port found in {base}..{}", base + span);
 }
 
 /// Wait until a TCP socket listens on `port` (any address, v4 or v6) in
-/// this network namespace, read from /proc/net/tcp{,6}.
+/// the host's network namespace, read from /proc/net/tcp{,6}.
 pub fn wait_tcp_listen(port: u16, limit: Duration) -> bool {
+    wait_tcp_listen_in("/proc/net", port, limit)
+}
+
+/// The same, reading `DIR/tcp` and `DIR/tcp6` (e.g. /proc/PID/net).
+pub fn wait_tcp_listen_in(dir: &str, port: u16, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    let needle = format!(":{port:04X} ");
+    let needle = format!(":{port:04X}");
     loop {
-        for f in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let t = fs::read_to_string(f).unwrap_or_default();
+        for f in ["tcp", "tcp6"] {
+            let t = fs::read_to_string(format!("{dir}/{f}")).unwrap_or_default();
             for line in t.lines().skip(1) {
                 let cols: Vec<&str> = line.split_whitespace().collect();
-                if cols.len() > 3 && cols[3] == "0A" && format!("{} ", cols[1]).ends_with(&needle) {
+                if cols.len() > 3 && cols[3] == "0A" && cols[1].ends_with(&needle) {
                     return true;
                 }
             }
@@ -903,9 +939,20 @@ pub struct FixedListener {
 }
 
 impl FixedListener {
+    /// On the host's loopback.
     pub fn open(addr: &str) -> Result<FixedListener, String> {
+        FixedListener::open_with(addr, TcpListener::bind(addr), |sa| {
+            TcpStream::connect_timeout(&sa, Duration::from_secs(1)).map(drop)
+        })
+    }
+
+    fn open_with(
+        addr: &str,
+        bound: io::Result<TcpListener>,
+        probe: impl FnOnce(SocketAddr) -> io::Result<()>,
+    ) -> Result<FixedListener, String> {
         let stop = Arc::new(AtomicBool::new(false));
-        match TcpListener::bind(addr) {
+        match bound {
             Ok(l) => {
                 l.set_nonblocking(true).unwrap();
                 let s = stop.clone();
@@ -922,8 +969,8 @@ impl FixedListener {
             }
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
                 let sa: SocketAddr = addr.parse().unwrap();
-                match TcpStream::connect_timeout(&sa, Duration::from_secs(1)) {
-                    Ok(_) => Ok(FixedListener { stop, handle: None }),
+                match probe(sa) {
+                    Ok(()) => Ok(FixedListener { stop, handle: None }),
                     Err(e2) => Err(format!("{addr} is in use but not connectable ({e2})")),
                 }
             }
@@ -1288,14 +1335,10 @@ pub struct Netns {
     etc: Option<PathBuf>,
 }
 
-fn etc_netns_lock() -> MutexGuard<'static, ()> {
-    static M: Mutex<()> = Mutex::new(());
+/// Guards /etc/netns: (live directories of ours in it, did we create it).
+fn etc_netns_lock() -> MutexGuard<'static, (usize, bool)> {
+    static M: Mutex<(usize, bool)> = Mutex::new((0, false));
     M.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn etc_netns_preexisted() -> bool {
-    static P: OnceLock<bool> = OnceLock::new();
-    *P.get_or_init(|| Path::new("/etc/netns").exists())
 }
 
 /// Run `ip ARGS`; Err with its stderr on failure.
@@ -1347,10 +1390,14 @@ impl Netns {
     }
 
     fn write_etc(&mut self, hosts: &str) -> io::Result<()> {
-        let _g = etc_netns_lock();
-        etc_netns_preexisted();
+        let mut g = etc_netns_lock();
+        if !Path::new("/etc/netns").exists() {
+            fs::create_dir("/etc/netns")?;
+            g.1 = true;
+        }
         let d = Path::new("/etc/netns").join(&self.name);
         fs::create_dir_all(&d)?;
+        g.0 += 1;
         self.etc = Some(d.clone());
         fs::write(d.join("hosts"), hosts)?;
         fs::write(
@@ -1405,11 +1452,147 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = ip(&["netns", "del", &self.name]);
         if let Some(d) = self.etc.take() {
-            let _g = etc_netns_lock();
+            let mut g = etc_netns_lock();
             let _ = fs::remove_dir_all(&d);
-            if !etc_netns_preexisted() {
+            g.0 -= 1;
+            if g.0 == 0 && g.1 {
                 let _ = fs::remove_dir("/etc/netns"); // only succeeds when empty
+                g.1 = false;
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The network a test runs in
+// ---------------------------------------------------------------------------
+
+/// Where a test's sockets live: a private network namespace (the default),
+/// or, when namespaces cannot be created outside CI, the host's loopback.
+///
+/// Why a namespace: on the host, listeners on loopback can receive
+/// connections that are not the test's (this workplace has an agent that
+/// probes every listening port), and `-l -v` without `-n` would send a
+/// reverse DNS query. A private namespace has its own loopback, nobody
+/// else in it, files-only name service and its own free well-known ports.
+pub struct Net {
+    pub ns: Option<Netns>,
+}
+
+impl Net {
+    pub fn new(tag: &str) -> Net {
+        match Netns::try_create(tag).and_then(|mut ns| {
+            ns.write_etc("127.0.0.1 localhost\n::1 localhost\n").map_err(|e| e.to_string())?;
+            Ok(ns)
+        }) {
+            Ok(ns) => Net { ns: Some(ns) },
+            Err(e) => {
+                if in_ci() {
+                    panic!("cannot create a network namespace: {e} (CI=true: this is a failure)");
+                }
+                note(&format!("NOTE {}: no private namespace ({e}); using the host's loopback", current_test()));
+                Net { ns: None }
+            }
+        }
+    }
+
+    /// Is this the host's own network (not a private namespace)?
+    pub fn is_host(&self) -> bool {
+        self.ns.is_none()
+    }
+
+    /// The binary under test, in this network.
+    pub fn nc<S: AsRef<OsStr>>(&self, args: &[S]) -> Cmd {
+        self.wrap(Cmd::nc(args))
+    }
+
+    /// nc.openbsd, in this network.
+    pub fn openbsd<S: AsRef<OsStr>>(&self, args: &[S]) -> Cmd {
+        self.wrap(Cmd::openbsd(args))
+    }
+
+    pub fn wrap(&self, c: Cmd) -> Cmd {
+        match &self.ns {
+            Some(ns) => c.netns(ns),
+            None => c,
+        }
+    }
+
+    /// Run `f` with this network as the thread's network.
+    pub fn run_in<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
+        match &self.ns {
+            Some(ns) => ns.run_in(f),
+            None => f(),
+        }
+    }
+
+    pub fn listen(&self, addr: &str) -> io::Result<TcpListener> {
+        let a = addr.to_string();
+        self.run_in(move || TcpListener::bind(a))
+    }
+
+    /// A scripted server in this network (see [`Server::start`]).
+    pub fn server<F>(&self, bind: &str, conns: usize, script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        Server::start_on(self.listen(bind).expect("bind server"), conns, script)
+    }
+
+    /// One connection on 127.0.0.1, ephemeral port.
+    pub fn one<F>(&self, script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        self.server("127.0.0.1:0", 1, script)
+    }
+
+    pub fn try_connect(&self, addr: &str) -> io::Result<TcpStream> {
+        let sa = addr.to_socket_addrs()?.next().ok_or_else(|| io::Error::other("no address"))?;
+        let s = self.run_in(|| TcpStream::connect_timeout(&sa, Duration::from_secs(3)))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        Ok(s)
+    }
+
+    /// Connect (must succeed).
+    #[track_caller]
+    pub fn connect(&self, addr: &str) -> TcpStream {
+        self.try_connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    }
+
+    /// Is nothing listening on `addr` (connection refused)?
+    pub fn ensure_closed(&self, addr: &str) -> Result<(), String> {
+        match self.try_connect(addr) {
+            Ok(_) => Err(format!("something listens on {addr}; it must be closed for this test")),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+            Err(e) => Err(format!("cannot check {addr}: {e}")),
+        }
+    }
+
+    /// A listener that accepts and drops connections on a fixed address.
+    pub fn fixed_listener(&self, addr: &str) -> Result<FixedListener, String> {
+        FixedListener::open_with(addr, self.listen(addr), |sa| {
+            self.run_in(|| TcpStream::connect_timeout(&sa, Duration::from_secs(1)).map(drop))
+        })
+    }
+
+    /// Wait until `p` (a child in this network) has a TCP socket listening
+    /// on `port`, read from /proc/PID/net/tcp{,6}.
+    pub fn wait_listen(&self, p: &Proc, port: u16, limit: Duration) -> bool {
+        let dir = match self.ns {
+            Some(_) => format!("/proc/{}/net", p.pid()),
+            None => "/proc/net".to_string(),
+        };
+        wait_tcp_listen_in(&dir, port, limit)
+    }
+
+    /// Start `nc ARGS` that listens on `port` and wait until it does.
+    #[track_caller]
+    pub fn expect_listen(&self, p: &mut Proc, port: u16) {
+        if !self.wait_listen(p, port, Duration::from_secs(5)) {
+            let o = p.kill();
+            panic!("`{}` never listened on port {port}: {o}", o.label);
         }
     }
 }
