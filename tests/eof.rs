@@ -59,7 +59,7 @@ macro_rules! case {
 /// Row 34 and its variants: the server sent its data and FIN; stdin ends
 /// at once (data then EOF, /dev/null, a regular file): exit 0 at once.
 #[test]
-fn client_server_closed_stdin_ends() {
+fn row34_client_server_closed_stdin_ends() {
     let dir = TempDir::new("eof");
     let file = dir.join("in.txt");
     std::fs::write(&file, b"from file\n").unwrap();
@@ -93,7 +93,7 @@ fn client_server_closed_stdin_ends() {
 /// Row 35: the server has closed, stdin is open: nc keeps running (with or
 /// without -N/-q 0) until stdin ends.
 #[test]
-fn client_server_closed_stdin_open() {
+fn row35_client_server_closed_stdin_open() {
     let mut cases = Vec::new();
     for opts in [&[][..], &["-N"][..], &["-q", "0"][..]] {
         cases.push(case!(format!("{opts:?}"), move || {
@@ -488,6 +488,23 @@ fn listener_w_idle_timeout() {
     let e = t.elapsed();
     assert!(e > ms(700) && e < secs(3), "idle listener exited after {e:?}");
     o.assert(0, b"", b"");
+}
+
+/// A regular file as the listener's stdin, with -N: the client gets it all,
+/// then FIN; the listener ends when the client closes.
+#[test]
+fn listener_regular_file_n() {
+    let net = Net::new("listener_file");
+    let dir = TempDir::new("lfile");
+    let f = dir.join("data");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&f, &data).unwrap();
+    let (mut srv, mut c) = listener(&net, &["-N"], Input::File(f));
+    let (got, eof) = read_until_eof(&mut c, secs(4));
+    assert!(got == data && eof, "client received {} of {} bytes, eof {eof}", got.len(), data.len());
+    srv.expect_running(ms(300));
+    c.shutdown(Shutdown::Write).unwrap();
+    srv.expect_exit(secs(3)).assert(0, b"", b"");
 }
 
 /// A slow writer into a listener, with -N, reaches the client in full.

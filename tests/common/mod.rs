@@ -46,10 +46,14 @@ pub fn bin() -> PathBuf {
     }
 }
 
-/// True when the binary under test is ncrab itself (NCRAB_TEST_BIN unset).
-/// Tests of ncrab's deliberate departures and extensions run only then.
+/// True when the binary under test is ncrab itself: NCRAB_TEST_BIN unset,
+/// or naming a file called `ncrab` (e.g. a release build). Tests of
+/// ncrab's deliberate departures and extensions run only then.
 pub fn is_ncrab() -> bool {
-    std::env::var_os("NCRAB_TEST_BIN").is_none_or(|v| v.is_empty())
+    match std::env::var_os("NCRAB_TEST_BIN") {
+        Some(p) if !p.is_empty() => Path::new(&p).file_name().is_some_and(|n| n == "ncrab"),
+        _ => true,
+    }
 }
 
 /// True under CI (`CI=true`): a missing peer or facility is then a failure.
