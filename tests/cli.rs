@@ -25,7 +25,13 @@ fn check_errors(cases: &[(&[&str], &str)]) {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every case must print `first` then a usage text, exit 1.
@@ -46,7 +52,13 @@ fn check_usage_errors(cases: &[(&[&str], &str)]) {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 // --- §12 rows 1-14 ---------------------------------------------------------
@@ -58,7 +70,10 @@ fn row01_help_exits_0() {
     let o = Cmd::nc(&["-h"]).run(secs(5));
     o.assert_code(0);
     if is_ncrab() {
-        assert!(!o.stdout.is_empty(), "ncrab -h must print help on stdout: {o}");
+        assert!(
+            !o.stdout.is_empty(),
+            "ncrab -h must print help on stdout: {o}"
+        );
         o.assert_stderr(b"");
     } else {
         o.assert_stderr(NC_OPENBSD_HELP);
@@ -73,7 +88,10 @@ fn long_help() {
     let o = Cmd::nc(&["--help"]).run(secs(5));
     if is_ncrab() {
         o.assert_code(0);
-        assert!(!o.stdout.is_empty(), "ncrab --help must print help on stdout: {o}");
+        assert!(
+            !o.stdout.is_empty(),
+            "ncrab --help must print help on stdout: {o}"
+        );
         o.assert_stderr(b"");
     } else {
         assert_usage_error(&o, "nc: invalid option -- '-'\n");
@@ -90,12 +108,18 @@ fn row02_no_arguments_prints_usage() {
 
 #[test]
 fn row03_unknown_option() {
-    assert_usage_error(&Cmd::nc(&["-Y"]).run(secs(5)), "nc: invalid option -- 'Y'\n");
+    assert_usage_error(
+        &Cmd::nc(&["-Y"]).run(secs(5)),
+        "nc: invalid option -- 'Y'\n",
+    );
 }
 
 #[test]
 fn row04_missing_option_argument() {
-    assert_usage_error(&Cmd::nc(&["-w"]).run(secs(5)), "nc: option requires an argument -- 'w'\n");
+    assert_usage_error(
+        &Cmd::nc(&["-w"]).run(secs(5)),
+        "nc: option requires an argument -- 'w'\n",
+    );
 }
 
 #[test]
@@ -105,11 +129,20 @@ fn rows05_to_14_errors() {
         (&["-lz", "1234"], "nc: cannot use -z and -l\n"),
         (&["-k", "127.0.0.1", "80"], "nc: must use -l with -k\n"),
         (&["-z", "127.0.0.1", "0"], "nc: port number too small: 0\n"),
-        (&["-z", "127.0.0.1", "65536"], "nc: port number too large: 65536\n"),
+        (
+            &["-z", "127.0.0.1", "65536"],
+            "nc: port number too large: 65536\n",
+        ),
         (&["-z", "127.0.0.1", "1-"], "nc: port number invalid: \n"),
-        (&["-z", "127.0.0.1", "nosuchsvc"], "nc: port number invalid: nosuchsvc\n"),
+        (
+            &["-z", "127.0.0.1", "nosuchsvc"],
+            "nc: port number invalid: nosuchsvc\n",
+        ),
         (&["-w", "x", "127.0.0.1", "80"], "nc: timeout invalid: x\n"),
-        (&["-T", "foo", "127.0.0.1", "80"], "nc: illegal tos value foo\n"),
+        (
+            &["-T", "foo", "127.0.0.1", "80"],
+            "nc: illegal tos value foo\n",
+        ),
     ]);
 }
 
@@ -126,12 +159,19 @@ fn getopt_errors_use_full_argv0_others_the_basename() {
     assert_usage_error(&o, "/some/dir/weird-name: invalid option -- 'Y'\n");
 
     let o = Cmd::nc(&["-q"]).arg0("/some/dir/weird-name").run(secs(5));
-    assert_usage_error(&o, "/some/dir/weird-name: option requires an argument -- 'q'\n");
+    assert_usage_error(
+        &o,
+        "/some/dir/weird-name: option requires an argument -- 'q'\n",
+    );
 
-    let o = Cmd::nc(&["-w", "x", "1", "2"]).arg0("/some/dir/weird-name").run(secs(5));
+    let o = Cmd::nc(&["-w", "x", "1", "2"])
+        .arg0("/some/dir/weird-name")
+        .run(secs(5));
     o.assert(1, b"", b"weird-name: timeout invalid: x\n");
 
-    let o = Cmd::nc(&["-w", "x", "1", "2"]).arg0("nc.openbsd").run(secs(5));
+    let o = Cmd::nc(&["-w", "x", "1", "2"])
+        .arg0("nc.openbsd")
+        .run(secs(5));
     o.assert(1, b"", b"nc.openbsd: timeout invalid: x\n");
 
     let o = Cmd::nc(&["-w", "x", "1", "2"]).arg0("").run(secs(5));
@@ -159,7 +199,11 @@ fn tls_and_long_options_do_not_exist() {
 fn clustered_flags() {
     let p = free_port();
     let o = Cmd::nc(&["-zvw1", "127.0.0.1", &p.to_string()]).run(secs(5));
-    o.assert(1, b"", format!("nc: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes());
+    o.assert(
+        1,
+        b"",
+        format!("nc: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes(),
+    );
 }
 
 /// Attached values, including ones that start with `-`.
@@ -179,13 +223,19 @@ fn attached_values() {
 fn options_after_operands() {
     let p = free_port();
     let o = Cmd::nc(&["127.0.0.1", &p.to_string(), "-z", "-v"]).run(secs(5));
-    o.assert(1, b"", format!("nc: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes());
+    o.assert(
+        1,
+        b"",
+        format!("nc: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes(),
+    );
 }
 
 /// With POSIXLY_CORRECT, permutation stops at the first operand.
 #[test]
 fn posixly_correct_stops_at_first_operand() {
-    let o = Cmd::nc(&["127.0.0.1", "9", "-v"]).env("POSIXLY_CORRECT", "1").run(secs(5));
+    let o = Cmd::nc(&["127.0.0.1", "9", "-v"])
+        .env("POSIXLY_CORRECT", "1")
+        .run(secs(5));
     o.assert(1, b"", b"nc: port number invalid: -v\n");
 }
 
@@ -193,10 +243,19 @@ fn posixly_correct_stops_at_first_operand() {
 #[test]
 fn double_dash_ends_options() {
     check_errors(&[
-        (&["-z", "--", "127.0.0.1", "0"], "nc: port number too small: 0\n"),
-        (&["-z", "127.0.0.1", "--", "-1"], "nc: port number too small: -1\n"),
+        (
+            &["-z", "--", "127.0.0.1", "0"],
+            "nc: port number too small: 0\n",
+        ),
+        (
+            &["-z", "127.0.0.1", "--", "-1"],
+            "nc: port number too small: -1\n",
+        ),
     ]);
-    assert_usage_error(&Cmd::nc(&["-z", "127.0.0.1", "-1"]).run(secs(5)), "nc: invalid option -- '1'\n");
+    assert_usage_error(
+        &Cmd::nc(&["-z", "127.0.0.1", "-1"]).run(secs(5)),
+        "nc: invalid option -- '1'\n",
+    );
 }
 
 // --- B §1.2: option-argument validation -------------------------------------
@@ -206,22 +265,49 @@ fn option_argument_errors() {
     check_errors(&[
         (&["-i", "x", "1", "2"], "nc: interval invalid: x\n"),
         (&["-i", "-1", "1", "2"], "nc: interval too small: -1\n"),
-        (&["-i", "4294967296", "1", "2"], "nc: interval too large: 4294967296\n"),
+        (
+            &["-i", "4294967296", "1", "2"],
+            "nc: interval too large: 4294967296\n",
+        ),
         (&["-w", "x", "1", "2"], "nc: timeout invalid: x\n"),
         (&["-w", "-1", "1", "2"], "nc: timeout too small: -1\n"),
-        (&["-w", "2147484", "1", "2"], "nc: timeout too large: 2147484\n"),
+        (
+            &["-w", "2147484", "1", "2"],
+            "nc: timeout too large: 2147484\n",
+        ),
         (&["-q", "x", "1", "2"], "nc: quit timer invalid: x\n"),
-        (&["-q", "99999999999", "1", "2"], "nc: quit timer too large: 99999999999\n"),
-        (&["-q", "-2147483649", "1", "2"], "nc: quit timer too small: -2147483649\n"),
+        (
+            &["-q", "99999999999", "1", "2"],
+            "nc: quit timer too large: 99999999999\n",
+        ),
+        (
+            &["-q", "-2147483649", "1", "2"],
+            "nc: quit timer too small: -2147483649\n",
+        ),
         (&["-W", "0", "1", "2"], "nc: receive limit too small: 0\n"),
         (&["-W", "-1", "1", "2"], "nc: receive limit too small: -1\n"),
         (&["-W", "x", "1", "2"], "nc: receive limit invalid: x\n"),
-        (&["-W", "2147483648", "1", "2"], "nc: receive limit too large: 2147483648\n"),
-        (&["-I", "0", "1", "2"], "nc: TCP receive window too small: 0\n"),
-        (&["-I", "1073741825", "1", "2"], "nc: TCP receive window too large: 1073741825\n"),
-        (&["-I", "x", "1", "2"], "nc: TCP receive window invalid: x\n"),
+        (
+            &["-W", "2147483648", "1", "2"],
+            "nc: receive limit too large: 2147483648\n",
+        ),
+        (
+            &["-I", "0", "1", "2"],
+            "nc: TCP receive window too small: 0\n",
+        ),
+        (
+            &["-I", "1073741825", "1", "2"],
+            "nc: TCP receive window too large: 1073741825\n",
+        ),
+        (
+            &["-I", "x", "1", "2"],
+            "nc: TCP receive window invalid: x\n",
+        ),
         (&["-O", "0", "1", "2"], "nc: TCP send window too small: 0\n"),
-        (&["-O", "1073741825", "1", "2"], "nc: TCP send window too large: 1073741825\n"),
+        (
+            &["-O", "1073741825", "1", "2"],
+            "nc: TCP send window too large: 1073741825\n",
+        ),
         (&["-O", "x", "1", "2"], "nc: TCP send window invalid: x\n"),
         (&["-M", "256", "1", "2"], "nc: ttl is too large\n"),
         (&["-M", "-1", "1", "2"], "nc: ttl is too small\n"),
@@ -234,7 +320,10 @@ fn option_argument_errors() {
         (&["-T", "-1", "1", "2"], "nc: illegal tos value -1\n"),
         (&["-T", "0x100", "1", "2"], "nc: illegal tos value 0x100\n"),
         (&["-T", "AF41", "1", "2"], "nc: illegal tos value AF41\n"),
-        (&["-V", "1", "1", "2"], "nc: no alternate routing table support available\n"),
+        (
+            &["-V", "1", "1", "2"],
+            "nc: no alternate routing table support available\n",
+        ),
         (&["-X", "foo", "1", "2"], "nc: unsupported proxy protocol\n"),
         (&["-X", "6", "1", "2"], "nc: unsupported proxy protocol\n"),
     ]);
@@ -291,17 +380,38 @@ fn option_arguments_accepted() {
 #[test]
 fn first_bad_option_wins() {
     check_errors(&[
-        (&["-w", "x", "-T", "foo", "127.0.0.1", "80"], "nc: timeout invalid: x\n"),
-        (&["-T", "foo", "-w", "x", "127.0.0.1", "80"], "nc: illegal tos value foo\n"),
-        (&["-q", "x", "-I", "0", "1", "2"], "nc: quit timer invalid: x\n"),
-        (&["-I", "0", "-q", "x", "1", "2"], "nc: TCP receive window too small: 0\n"),
-        (&["-V", "1", "-w", "x", "1", "2"], "nc: no alternate routing table support available\n"),
+        (
+            &["-w", "x", "-T", "foo", "127.0.0.1", "80"],
+            "nc: timeout invalid: x\n",
+        ),
+        (
+            &["-T", "foo", "-w", "x", "127.0.0.1", "80"],
+            "nc: illegal tos value foo\n",
+        ),
+        (
+            &["-q", "x", "-I", "0", "1", "2"],
+            "nc: quit timer invalid: x\n",
+        ),
+        (
+            &["-I", "0", "-q", "x", "1", "2"],
+            "nc: TCP receive window too small: 0\n",
+        ),
+        (
+            &["-V", "1", "-w", "x", "1", "2"],
+            "nc: no alternate routing table support available\n",
+        ),
     ]);
     // An option error comes before any positional error.
-    check_errors(&[(&["-w", "x"], "nc: timeout invalid: x\n"), (&["-l", "-z", "-w", "x", "1"], "nc: timeout invalid: x\n")]);
+    check_errors(&[
+        (&["-w", "x"], "nc: timeout invalid: x\n"),
+        (&["-l", "-z", "-w", "x", "1"], "nc: timeout invalid: x\n"),
+    ]);
     // getopt errors are found in order too.
     check_errors(&[(&["-w", "x", "-Y", "1", "2"], "nc: timeout invalid: x\n")]);
-    assert_usage_error(&Cmd::nc(&["-Y", "-w", "x", "1", "2"]).run(secs(5)), "nc: invalid option -- 'Y'\n");
+    assert_usage_error(
+        &Cmd::nc(&["-Y", "-w", "x", "1", "2"]).run(secs(5)),
+        "nc: invalid option -- 'Y'\n",
+    );
 }
 
 // --- B §1.3: positional rules and conflict checks ---------------------------
@@ -333,22 +443,52 @@ fn conflict_checks() {
         // The first check that matches wins.
         (&["-lzk"], "nc: missing port number\n"),
         (&["-lzk", "1"], "nc: cannot use -z and -l\n"),
-        (&["-U", "-Z", "-F", "/tmp/x", "80"], "nc: cannot use -Z and -U\n"),
+        (
+            &["-U", "-Z", "-F", "/tmp/x", "80"],
+            "nc: cannot use -Z and -U\n",
+        ),
     ]);
 }
 
 #[test]
 fn proxy_conflicts_in_order() {
     check_errors(&[
-        (&["-x", "127.0.0.1:1", "-u", "h", "1"], "nc: no proxy support for UDP mode\n"),
-        (&["-x", "127.0.0.1:1", "-Z", "h", "1"], "nc: no proxy support for DCCP mode\n"),
-        (&["-l", "-x", "127.0.0.1", "1234"], "nc: no proxy support for listen\n"),
-        (&["-x", "127.0.0.1", "-U", "/tmp/x"], "nc: no proxy support for unix sockets\n"),
-        (&["-x", "127.0.0.1", "-s", "127.0.0.1", "h", "1"], "nc: no proxy support for local source address\n"),
-        (&["-x", "[::1", "h", "1"], "nc: missing closing bracket in proxy\n"),
-        (&["-x", "[::1]x", "h", "1"], "nc: garbage proxy port delimiter\n"),
-        (&["-x", "[::1", "-l", "-u", "1"], "nc: no proxy support for UDP mode\n"),
-        (&["-x", "[::1", "-l", "1"], "nc: no proxy support for listen\n"),
+        (
+            &["-x", "127.0.0.1:1", "-u", "h", "1"],
+            "nc: no proxy support for UDP mode\n",
+        ),
+        (
+            &["-x", "127.0.0.1:1", "-Z", "h", "1"],
+            "nc: no proxy support for DCCP mode\n",
+        ),
+        (
+            &["-l", "-x", "127.0.0.1", "1234"],
+            "nc: no proxy support for listen\n",
+        ),
+        (
+            &["-x", "127.0.0.1", "-U", "/tmp/x"],
+            "nc: no proxy support for unix sockets\n",
+        ),
+        (
+            &["-x", "127.0.0.1", "-s", "127.0.0.1", "h", "1"],
+            "nc: no proxy support for local source address\n",
+        ),
+        (
+            &["-x", "[::1", "h", "1"],
+            "nc: missing closing bracket in proxy\n",
+        ),
+        (
+            &["-x", "[::1]x", "h", "1"],
+            "nc: garbage proxy port delimiter\n",
+        ),
+        (
+            &["-x", "[::1", "-l", "-u", "1"],
+            "nc: no proxy support for UDP mode\n",
+        ),
+        (
+            &["-x", "[::1", "-l", "1"],
+            "nc: no proxy support for listen\n",
+        ),
     ]);
 }
 
@@ -376,7 +516,10 @@ fn port_spec_errors() {
         ("9x-5", "nc: port number invalid: 9x\n"),
         ("0-70000", "nc: port number too large: 70000\n"),
     ];
-    let full: Vec<([&str; 3], &str)> = cases.iter().map(|(p, e)| (["-z", "127.0.0.1", *p], *e)).collect();
+    let full: Vec<([&str; 3], &str)> = cases
+        .iter()
+        .map(|(p, e)| (["-z", "127.0.0.1", *p], *e))
+        .collect();
     let refs: Vec<(&[&str], &str)> = full.iter().map(|(v, e)| (&v[..], *e)).collect();
     check_errors(&refs);
 }
@@ -385,9 +528,27 @@ fn port_spec_errors() {
 /// parsed before anything is connected).
 #[test]
 fn port_spec_accepted_forms() {
-    let good = [" 80", "+80", "080", "65535", "5-1", "22-22", "1", "http-alt", "ssh", "65535-65535"];
-    let full: Vec<([&str; 4], &str)> =
-        good.iter().map(|g| (["-z", "127.0.0.1", *g, "0"], "nc: port number too small: 0\n")).collect();
+    let good = [
+        " 80",
+        "+80",
+        "080",
+        "65535",
+        "5-1",
+        "22-22",
+        "1",
+        "http-alt",
+        "ssh",
+        "65535-65535",
+    ];
+    let full: Vec<([&str; 4], &str)> = good
+        .iter()
+        .map(|g| {
+            (
+                ["-z", "127.0.0.1", *g, "0"],
+                "nc: port number too small: 0\n",
+            )
+        })
+        .collect();
     let refs: Vec<(&[&str], &str)> = full.iter().map(|(v, e)| (&v[..], *e)).collect();
     check_errors(&refs);
 }
@@ -396,7 +557,13 @@ fn port_spec_accepted_forms() {
 #[test]
 fn port_specs_checked_left_to_right() {
     check_errors(&[
-        (&["-z", "127.0.0.1", "abc", "0"], "nc: port number invalid: abc\n"),
-        (&["-z", "127.0.0.1", "0", "abc"], "nc: port number too small: 0\n"),
+        (
+            &["-z", "127.0.0.1", "abc", "0"],
+            "nc: port number invalid: abc\n",
+        ),
+        (
+            &["-z", "127.0.0.1", "0", "abc"],
+            "nc: port number too small: 0\n",
+        ),
     ]);
 }

@@ -42,33 +42,59 @@ fn refused(host: &str, port: u16) -> String {
 fn row15_16_closed_port() {
     let net = Net::new("row15_16_close");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&net, &[], &[9]) else { return };
-    net.nc(&["-z", "127.0.0.1", "9"]).run(secs(5)).assert(1, b"", b"");
-    net.nc(&["-zv", "127.0.0.1", "9"]).run(secs(5)).assert(1, b"", refused("127.0.0.1", 9).as_bytes());
+    let Some(_l) = arrange(&net, &[], &[9]) else {
+        return;
+    };
+    net.nc(&["-z", "127.0.0.1", "9"])
+        .run(secs(5))
+        .assert(1, b"", b"");
+    net.nc(&["-zv", "127.0.0.1", "9"]).run(secs(5)).assert(
+        1,
+        b"",
+        refused("127.0.0.1", 9).as_bytes(),
+    );
 }
 
 #[test]
 fn row17_to_20_open_port_with_service_name() {
     let net = Net::new("row17_to_20_op");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&net, &[8080], &[]) else { return };
-    net.nc(&["-z", "127.0.0.1", "8080"]).run(secs(5)).assert(0, b"", b"");
-    net.nc(&["-zv", "127.0.0.1", "8080"])
+    let Some(_l) = arrange(&net, &[8080], &[]) else {
+        return;
+    };
+    net.nc(&["-z", "127.0.0.1", "8080"])
         .run(secs(5))
-        .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/http-alt] succeeded!\n");
-    net.nc(&["-zvn", "127.0.0.1", "8080"])
-        .run(secs(5))
-        .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/*] succeeded!\n");
-    net.nc(&["-zv", "127.1", "8080"])
-        .run(secs(5))
-        .assert(0, b"", b"Connection to 127.1 (127.0.0.1) 8080 port [tcp/http-alt] succeeded!\n");
+        .assert(0, b"", b"");
+    net.nc(&["-zv", "127.0.0.1", "8080"]).run(secs(5)).assert(
+        0,
+        b"",
+        b"Connection to 127.0.0.1 8080 port [tcp/http-alt] succeeded!\n",
+    );
+    net.nc(&["-zvn", "127.0.0.1", "8080"]).run(secs(5)).assert(
+        0,
+        b"",
+        b"Connection to 127.0.0.1 8080 port [tcp/*] succeeded!\n",
+    );
+    net.nc(&["-zv", "127.1", "8080"]).run(secs(5)).assert(
+        0,
+        b"",
+        b"Connection to 127.1 (127.0.0.1) 8080 port [tcp/http-alt] succeeded!\n",
+    );
     // A service name as the port, and -n with it.
     net.nc(&["-zv", "127.0.0.1", "http-alt"])
         .run(secs(5))
-        .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/http-alt] succeeded!\n");
+        .assert(
+            0,
+            b"",
+            b"Connection to 127.0.0.1 8080 port [tcp/http-alt] succeeded!\n",
+        );
     net.nc(&["-zvn", "127.0.0.1", "http-alt"])
         .run(secs(5))
-        .assert(0, b"", b"Connection to 127.0.0.1 8080 port [tcp/*] succeeded!\n");
+        .assert(
+            0,
+            b"",
+            b"Connection to 127.0.0.1 8080 port [tcp/*] succeeded!\n",
+        );
 }
 
 fn localhost_has_v4_and_v6() -> bool {
@@ -94,18 +120,24 @@ fn row21_localhost_tries_v6_then_v4() {
         return skip("/etc/hosts does not map localhost to both ::1 and 127.0.0.1");
     }
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&net, &[], &[9]) else { return };
+    let Some(_l) = arrange(&net, &[], &[9]) else {
+        return;
+    };
     if let Err(e) = net.ensure_closed("[::1]:9") {
         return skip(&e);
     }
-    net.nc(&["-zv", "localhost", "9"]).run(secs(5)).assert(1, b"", expected.as_bytes());
+    net.nc(&["-zv", "localhost", "9"])
+        .run(secs(5))
+        .assert(1, b"", expected.as_bytes());
 }
 
 #[test]
 fn row22_descending_range_scanned_ascending() {
     let net = Net::new("row22_descendi");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&net, &[22], &[20, 21, 23]) else { return };
+    let Some(_l) = arrange(&net, &[22], &[20, 21, 23]) else {
+        return;
+    };
     let o = net.nc(&["-zv", "127.0.0.1", "23-20"]).run(secs(10));
     o.assert(
         0,
@@ -124,8 +156,12 @@ fn row22_descending_range_scanned_ascending() {
 fn row23_service_names_and_numbers_in_order() {
     let net = Net::new("row23_service_");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&net, &[8080, 22], &[9]) else { return };
-    let o = net.nc(&["-zv", "127.0.0.1", "http-alt", "9", "ssh"]).run(secs(10));
+    let Some(_l) = arrange(&net, &[8080, 22], &[9]) else {
+        return;
+    };
+    let o = net
+        .nc(&["-zv", "127.0.0.1", "http-alt", "9", "ssh"])
+        .run(secs(10));
     o.assert(
         0,
         b"",
@@ -145,15 +181,29 @@ fn port_list_order_and_status() {
     let s = net.server("127.0.0.1:0", 3, |_c| {});
     let open = s.port();
     let closed = free_port();
-    let o = net.nc(&["-zv", "127.0.0.1", &closed.to_string(), &open.to_string(), &closed.to_string(), &open.to_string()])
+    let o = net
+        .nc(&[
+            "-zv",
+            "127.0.0.1",
+            &closed.to_string(),
+            &open.to_string(),
+            &closed.to_string(),
+            &open.to_string(),
+        ])
         .run(secs(10));
     let ok = format!("Connection to 127.0.0.1 {open} port [tcp/*] succeeded!\n");
     let no = refused("127.0.0.1", closed);
     o.assert(0, b"", format!("{no}{ok}{no}{ok}").as_bytes());
 
     let c2 = free_port();
-    let o = net.nc(&["-zv", "127.0.0.1", &closed.to_string(), &c2.to_string()]).run(secs(10));
-    o.assert(1, b"", format!("{no}{}", refused("127.0.0.1", c2)).as_bytes());
+    let o = net
+        .nc(&["-zv", "127.0.0.1", &closed.to_string(), &c2.to_string()])
+        .run(secs(10));
+    o.assert(
+        1,
+        b"",
+        format!("{no}{}", refused("127.0.0.1", c2)).as_bytes(),
+    );
 }
 
 /// A range that mixes open and closed ports, ascending.
@@ -173,7 +223,11 @@ fn range_of_ephemeral_ports() {
         o.assert(
             0,
             b"",
-            format!("Connection to 127.0.0.1 {lo} port [tcp/*] succeeded!\n{}", refused("127.0.0.1", lo + 1)).as_bytes(),
+            format!(
+                "Connection to 127.0.0.1 {lo} port [tcp/*] succeeded!\n{}",
+                refused("127.0.0.1", lo + 1)
+            )
+            .as_bytes(),
         );
         return;
     }
@@ -185,33 +239,50 @@ fn range_of_ephemeral_ports() {
 #[test]
 fn ipv6_loopback() {
     let net = Net::new("ipv6_loopback");
-    let Ok(l) = net.listen("[::1]:0") else { return skip("no IPv6 loopback") };
+    let Ok(l) = net.listen("[::1]:0") else {
+        return skip("no IPv6 loopback");
+    };
     let p = l.local_addr().unwrap().port();
     let s = Server::start_on(l, 2, |_c| {});
-    net.nc(&["-zv", "::1", &p.to_string()])
-        .run(secs(5))
-        .assert(0, b"", format!("Connection to ::1 {p} port [tcp/*] succeeded!\n").as_bytes());
+    net.nc(&["-zv", "::1", &p.to_string()]).run(secs(5)).assert(
+        0,
+        b"",
+        format!("Connection to ::1 {p} port [tcp/*] succeeded!\n").as_bytes(),
+    );
     net.nc(&["-zv", "0::1", &p.to_string()])
         .run(secs(5))
-        .assert(0, b"", format!("Connection to 0::1 (::1) {p} port [tcp/*] succeeded!\n").as_bytes());
+        .assert(
+            0,
+            b"",
+            format!("Connection to 0::1 (::1) {p} port [tcp/*] succeeded!\n").as_bytes(),
+        );
     drop(s);
     let c = free_port();
     if net.ensure_closed(&format!("[::1]:{c}")).is_ok() {
-        net.nc(&["-zv", "::1", &c.to_string()]).run(secs(5)).assert(1, b"", refused("::1", c).as_bytes());
+        net.nc(&["-zv", "::1", &c.to_string()]).run(secs(5)).assert(
+            1,
+            b"",
+            refused("::1", c).as_bytes(),
+        );
     }
 }
 
 #[test]
 fn n_flag_refuses_names() {
     let p = free_port();
-    Cmd::nc(&["-zvn", "localhost", &p.to_string()]).run(secs(5)).assert(
-        1,
-        b"",
-        format!("nc: getaddrinfo for host \"localhost\" port {p}: Name or service not known\n").as_bytes(),
-    );
+    Cmd::nc(&["-zvn", "localhost", &p.to_string()])
+        .run(secs(5))
+        .assert(
+            1,
+            b"",
+            format!("nc: getaddrinfo for host \"localhost\" port {p}: Name or service not known\n")
+                .as_bytes(),
+        );
     // glibc still reads 127.1 as a numeric address under -n; with -n the
     // `(IP)` part is never shown.
-    Cmd::nc(&["-zvn", "127.1", &p.to_string()]).run(secs(5)).assert(1, b"", refused("127.1", p).as_bytes());
+    Cmd::nc(&["-zvn", "127.1", &p.to_string()])
+        .run(secs(5))
+        .assert(1, b"", refused("127.1", p).as_bytes());
     Cmd::nc(&["-zv", "127.1", &p.to_string()])
         .run(secs(5))
         .assert(1, b"", refused("127.1 (127.0.0.1)", p).as_bytes());
@@ -246,10 +317,15 @@ fn row27_unknown_host() {
     if net.is_host() {
         return skip("no private namespace: an unknown name could cause a DNS query");
     }
-    let expected = b"nc: getaddrinfo for host \"nosuchhost.invalid\" port 80: Name or service not known\n";
-    net.nc(&["-v", "nosuchhost.invalid", "80"]).run(secs(5)).assert(1, b"", expected);
+    let expected =
+        b"nc: getaddrinfo for host \"nosuchhost.invalid\" port 80: Name or service not known\n";
+    net.nc(&["-v", "nosuchhost.invalid", "80"])
+        .run(secs(5))
+        .assert(1, b"", expected);
     // Fatal, so printed even without -v.
-    net.nc(&["-z", "nosuchhost.invalid", "80"]).run(secs(5)).assert(1, b"", expected);
+    net.nc(&["-z", "nosuchhost.invalid", "80"])
+        .run(secs(5))
+        .assert(1, b"", expected);
 }
 
 // --- source address and port (-s, -p) ----------------------------------------
@@ -258,7 +334,9 @@ fn row27_unknown_host() {
 fn row28_source_port_in_use() {
     let net = Net::new("row28_source_p");
     let _g = fixed_ports_lock();
-    let Some(_l) = arrange(&net, &[22, 8080], &[]) else { return };
+    let Some(_l) = arrange(&net, &[22, 8080], &[]) else {
+        return;
+    };
     net.nc(&["-v", "-p", "22", "127.0.0.1", "8080"])
         .run(secs(5))
         .assert(1, b"", b"nc: bind failed: Address already in use\n");
@@ -275,14 +353,26 @@ fn source_bind_errors() {
         .assert(1, b"", b"nc: bind failed: Address already in use\n");
     net.nc(&["-v", "-p", "abc", "127.0.0.1", &t])
         .run(secs(5))
-        .assert(1, b"", b"nc: getaddrinfo: Servname not supported for ai_socktype\n");
+        .assert(
+            1,
+            b"",
+            b"nc: getaddrinfo: Servname not supported for ai_socktype\n",
+        );
     net.nc(&["-v", "-s", "::1", "127.0.0.1", &t])
         .run(secs(5))
-        .assert(1, b"", b"nc: getaddrinfo: Address family for hostname not supported\n");
+        .assert(
+            1,
+            b"",
+            b"nc: getaddrinfo: Address family for hostname not supported\n",
+        );
     // A local bind only: 10.9.9.9 is not an address of this host.
     net.nc(&["-v", "-s", "10.9.9.9", "127.0.0.1", &t])
         .run(secs(5))
-        .assert(1, b"", b"nc: bind failed: Cannot assign requested address\n");
+        .assert(
+            1,
+            b"",
+            b"nc: bind failed: Cannot assign requested address\n",
+        );
 }
 
 /// `-s` and `-p` are used as the client's source.
@@ -291,13 +381,26 @@ fn source_address_and_port_are_used() {
     let net = Net::new("source_address");
     let s = net.one(sink());
     let sp = free_port();
-    let o = net.nc(&["-N", "-s", "127.0.0.2", "-p", &sp.to_string(), "127.0.0.1", &s.port_str()])
+    let o = net
+        .nc(&[
+            "-N",
+            "-s",
+            "127.0.0.2",
+            "-p",
+            &sp.to_string(),
+            "127.0.0.1",
+            &s.port_str(),
+        ])
         .stdin_bytes(b"x")
         .run(secs(5));
     o.assert(0, b"", b"");
     assert!(s.wait_done(secs(5)));
     let peer = s.peers()[0];
-    assert_eq!(peer.to_string(), format!("127.0.0.2:{sp}"), "the server saw the wrong source address");
+    assert_eq!(
+        peer.to_string(),
+        format!("127.0.0.2:{sp}"),
+        "the server saw the wrong source address"
+    );
 }
 
 /// `-zv -p P host X X`: nc.openbsd reports the first success, then dies on
@@ -311,12 +414,18 @@ fn source_port_with_two_ports() {
     });
     let p = s.port_str();
     let sp = free_port().to_string();
-    let o = net.nc(&["-zv", "-p", &sp, "127.0.0.1", &p, &p]).run(secs(10));
+    let o = net
+        .nc(&["-zv", "-p", &sp, "127.0.0.1", &p, &p])
+        .run(secs(10));
     let ok = format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n");
     if is_ncrab() {
         o.assert(0, b"", format!("{ok}{ok}").as_bytes());
     } else {
-        o.assert(1, b"", format!("{ok}nc: bind failed: Address already in use\n").as_bytes());
+        o.assert(
+            1,
+            b"",
+            format!("{ok}nc: bind failed: Address already in use\n").as_bytes(),
+        );
     }
 }
 
@@ -325,10 +434,23 @@ fn source_port_with_two_ports() {
 #[test]
 fn message_prefix_is_argv0_basename() {
     let p = free_port();
-    let o = Cmd::nc(&["-zv", "127.0.0.1", &p.to_string()]).arg0("/x/y").run(secs(5));
-    o.assert(1, b"", format!("y: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes());
-    let o = Cmd::nc(&["-zv", "127.0.0.1", &p.to_string()]).arg0("nc.openbsd").run(secs(5));
-    o.assert(1, b"", format!("nc.openbsd: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes());
+    let o = Cmd::nc(&["-zv", "127.0.0.1", &p.to_string()])
+        .arg0("/x/y")
+        .run(secs(5));
+    o.assert(
+        1,
+        b"",
+        format!("y: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n").as_bytes(),
+    );
+    let o = Cmd::nc(&["-zv", "127.0.0.1", &p.to_string()])
+        .arg0("nc.openbsd")
+        .run(secs(5));
+    o.assert(
+        1,
+        b"",
+        format!("nc.openbsd: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n")
+            .as_bytes(),
+    );
 }
 
 // --- data mode: row 37 ------------------------------------------------------
@@ -347,11 +469,40 @@ fn row37_crlf() {
     ];
     for (input, wire) in cases {
         let s = net.one(sink());
-        let o = net.nc(&["-N", "-C", "127.0.0.1", &s.port_str()]).stdin_bytes(input).run(secs(5));
+        let o = net
+            .nc(&["-N", "-C", "127.0.0.1", &s.port_str()])
+            .stdin_bytes(input)
+            .run(secs(5));
         o.assert(0, b"", b"");
         assert!(s.wait_done(secs(5)));
-        assert_bytes(&format!("sink received for input {}", escape(input)), wire, &s.received());
+        assert_bytes(
+            &format!("sink received for input {}", escape(input)),
+            wire,
+            &s.received(),
+        );
     }
+}
+
+/// A CR at the end of one read and the LF at the start of the next:
+/// nc.openbsd checks per buffer and sends CR CR LF; ncrab (departure 12)
+/// sees the stream and leaves the existing CRLF alone.
+#[test]
+fn crlf_split_across_reads() {
+    let net = Net::new("crlf_split");
+    let s = net.one(sink());
+    let chunks = vec![(ms(0), b"a\r".to_vec()), (ms(300), b"\nb\n".to_vec())];
+    let o = net
+        .nc(&["-N", "-C", "127.0.0.1", &s.port_str()])
+        .stdin(Input::Slow(chunks))
+        .run(secs(5));
+    o.assert(0, b"", b"");
+    assert!(s.wait_done(secs(5)));
+    let expected: &[u8] = if is_ncrab() {
+        b"a\r\nb\r\n"
+    } else {
+        b"a\r\r\nb\r\n"
+    };
+    assert_bytes("sink received", expected, &s.received());
 }
 
 /// -C changes only the outgoing direction.
@@ -359,7 +510,10 @@ fn row37_crlf() {
 fn crlf_leaves_incoming_data_alone() {
     let net = Net::new("crlf_leaves_in");
     let s = net.one(banner_then_fin(b"in\nx\n"));
-    let o = net.nc(&["-C", "127.0.0.1", &s.port_str()]).stdin_bytes(b"").run(secs(5));
+    let o = net
+        .nc(&["-C", "127.0.0.1", &s.port_str()])
+        .stdin_bytes(b"")
+        .run(secs(5));
     o.assert(0, b"in\nx\n", b"");
 }
 
@@ -369,8 +523,15 @@ fn verbose_success_line_in_data_mode() {
     let net = Net::new("verbose_succes");
     let s = net.one(banner_then_fin(b"hello\n"));
     let p = s.port_str();
-    let o = net.nc(&["-v", "127.0.0.1", &p]).stdin_bytes(b"").run(secs(5));
-    o.assert(0, b"hello\n", format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes());
+    let o = net
+        .nc(&["-v", "127.0.0.1", &p])
+        .stdin_bytes(b"")
+        .run(secs(5));
+    o.assert(
+        0,
+        b"hello\n",
+        format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes(),
+    );
 }
 
 /// Extension: `-vv` adds one summary line at the end of a relay; `-v` has
@@ -383,18 +544,33 @@ fn vv_adds_relay_summary_line() {
     }
     let s = net.one(banner_then_fin(b"hello\n"));
     let p = s.port_str();
-    let v = net.nc(&["-v", "127.0.0.1", &p]).stdin_bytes(b"hi\n").run(secs(5));
-    v.assert(0, b"hello\n", format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes());
+    let v = net
+        .nc(&["-v", "127.0.0.1", &p])
+        .stdin_bytes(b"hi\n")
+        .run(secs(5));
+    v.assert(
+        0,
+        b"hello\n",
+        format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes(),
+    );
     let s = net.one(banner_then_fin(b"hello\n"));
     let p = s.port_str();
-    let vv = net.nc(&["-vv", "127.0.0.1", &p]).stdin_bytes(b"hi\n").run(secs(5));
+    let vv = net
+        .nc(&["-vv", "127.0.0.1", &p])
+        .stdin_bytes(b"hi\n")
+        .run(secs(5));
     vv.assert_code(0);
     vv.assert_stdout(b"hello\n");
     let err = vv.stderr_str();
     let lines: Vec<&str> = err.lines().collect();
     assert!(
-        lines.first() == Some(&format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!").as_str()) && lines.len() >= 2,
+        lines.first()
+            == Some(&format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!").as_str())
+            && lines.len() >= 2,
         "-vv: expected the success line first and a summary line at the end: {vv}"
     );
-    assert!(!lines.last().unwrap().starts_with("Connection to"), "-vv: no summary line at the end: {vv}");
+    assert!(
+        !lines.last().unwrap().starts_with("Connection to"),
+        "-vv: no summary line at the end: {vv}"
+    );
 }

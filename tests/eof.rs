@@ -45,12 +45,20 @@ fn parallel(cases: Vec<(String, Box<dyn FnOnce() + Send>)>) {
             })
             .collect()
     });
-    assert!(fails.is_empty(), "{} case(s) failed:\n{}", fails.len(), fails.join("\n"));
+    assert!(
+        fails.is_empty(),
+        "{} case(s) failed:\n{}",
+        fails.len(),
+        fails.join("\n")
+    );
 }
 
 macro_rules! case {
     ($name:expr, $body:expr) => {
-        ($name.to_string(), Box::new($body) as Box<dyn FnOnce() + Send>)
+        (
+            $name.to_string(),
+            Box::new($body) as Box<dyn FnOnce() + Send>,
+        )
     };
 }
 
@@ -72,7 +80,7 @@ fn row34_client_server_closed_stdin_ends() {
         ] {
             let file = file.clone();
             cases.push(case!(format!("{opts:?} stdin {kind}"), move || {
-            let net = Net::new("case");
+                let net = Net::new("case");
                 let s = net.one(banner_then_fin(b"hello\n"));
                 let stdin = match input {
                     0 => hi(),
@@ -156,11 +164,20 @@ fn client_without_n_sends_no_fin() {
 #[test]
 fn row36_fin_sent_but_waits_for_server_close() {
     let mut cases = Vec::new();
-    for opts in [&["-q", "0"][..], &["-N"][..], &["-q", "1"][..], &["-d", "-N"][..]] {
+    for opts in [
+        &["-q", "0"][..],
+        &["-N"][..],
+        &["-q", "1"][..],
+        &["-d", "-N"][..],
+    ] {
         cases.push(case!(format!("{opts:?}"), move || {
             let net = Net::new("case");
             let s = net.one(banner_read_eof_hold(b"hello\n", ms(2000)));
-            let stdin = if opts.contains(&"-d") { Input::Pipe } else { hi() };
+            let stdin = if opts.contains(&"-d") {
+                Input::Pipe
+            } else {
+                hi()
+            };
             let mut p = client(&net, opts, &s, stdin);
             assert!(s.wait_eof(secs(2)), "the server did not see the FIN");
             p.expect_running(ms(1000));
@@ -188,14 +205,15 @@ fn client_with_echo_server() {
         }));
     }
     cases.push(case!("-q 2", || {
-            let net = Net::new("case");
+        let net = Net::new("case");
         let s = net.one(echo());
-        let o = client(&net, &["-q", "2"], &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(6));
+        let o =
+            client(&net, &["-q", "2"], &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(6));
         o.assert(0, b"ping\n", b"");
         o.assert_elapsed_between(ms(1700), secs(5));
     }));
     cases.push(case!("no -N", || {
-            let net = Net::new("case");
+        let net = Net::new("case");
         let s = net.one(echo());
         let mut p = client(&net, &[], &s, Input::Bytes(b"ping\n".to_vec()));
         assert!(p.wait_stdout(b"ping\n", secs(3)));
@@ -211,7 +229,11 @@ fn client_with_echo_server() {
 fn client_slow_writer() {
     let net = Net::new("client_slow_wr");
     let s = net.one(sink());
-    let chunks = vec![(ms(0), b"a".to_vec()), (ms(300), b"b".to_vec()), (ms(300), b"c\n".to_vec())];
+    let chunks = vec![
+        (ms(0), b"a".to_vec()),
+        (ms(300), b"b".to_vec()),
+        (ms(300), b"c\n".to_vec()),
+    ];
     let o = client(&net, &["-N"], &s, Input::Slow(chunks)).expect_exit(secs(5));
     o.assert(0, b"", b"");
     o.assert_elapsed_between(ms(500), secs(4));
@@ -231,7 +253,12 @@ fn client_regular_file_to_sink() {
     let o = client(&net, &["-N"], &s, Input::File(f)).expect_exit(secs(5));
     o.assert(0, b"", b"");
     assert!(s.wait_done(secs(3)));
-    assert!(s.received() == data, "sink received {} bytes, expected {}", s.received().len(), data.len());
+    assert!(
+        s.received() == data,
+        "sink received {} bytes, expected {}",
+        s.received().len(),
+        data.len()
+    );
 }
 
 /// Peer RST: exit 0 at once, silently, whatever stdin is doing.
@@ -269,7 +296,11 @@ fn client_write_after_peer_close_exits() {
     let _ = p.write_stdin(b"late\n");
     let t = Instant::now();
     let o = p.expect_exit(secs(3));
-    assert!(t.elapsed() < secs(2), "took {:?} after the write", t.elapsed());
+    assert!(
+        t.elapsed() < secs(2),
+        "took {:?} after the write",
+        t.elapsed()
+    );
     o.assert(0, b"bye\n", b"");
 }
 
@@ -291,7 +322,7 @@ fn client_w_idle_timeout() {
     }
     // Traffic resets the idle timer.
     cases.push(case!("traffic keeps it alive", || {
-            let net = Net::new("case");
+        let net = Net::new("case");
         let s = net.one(|mut c: Conn| {
             for _ in 0..4 {
                 c.send(b"t\n");
@@ -342,7 +373,11 @@ fn departure7_closed_stdio_at_start() {
 
     let s = net.one(sink());
     let port = s.port_str();
-    let o = net.nc(&["-N", "127.0.0.1", &port]).stdin_bytes(b"hi\n").stdout(OutputTo::Closed).run(secs(3));
+    let o = net
+        .nc(&["-N", "127.0.0.1", &port])
+        .stdin_bytes(b"hi\n")
+        .stdout(OutputTo::Closed)
+        .run(secs(3));
     o.assert(0, b"", b"");
     assert!(s.wait_done(secs(3)));
     assert_bytes("sink received", b"hi\n", &s.received());
@@ -382,7 +417,8 @@ fn listener_exits_at_client_eof() {
     for (name, pipe) in [("stdin /dev/null", false), ("stdin open", true)] {
         cases.push(case!(name, move || {
             let net = Net::new("case");
-            let (mut srv, mut c) = listener(&net, &[], if pipe { Input::Pipe } else { Input::Null });
+            let (mut srv, mut c) =
+                listener(&net, &[], if pipe { Input::Pipe } else { Input::Null });
             c.write_all(b"data").unwrap();
             c.shutdown(Shutdown::Write).unwrap();
             let o = srv.expect_exit(secs(3));
@@ -433,7 +469,11 @@ fn listener_q_drops_late_client_data() {
             let (mut srv, mut c) = listener(&net, &["-q", "0"], Input::Bytes(b"reply\n".to_vec()));
             let t = Instant::now();
             let o = srv.expect_exit(secs(3));
-            assert!(t.elapsed() < ms(1500), "-q 0 listener took {:?}", t.elapsed());
+            assert!(
+                t.elapsed() < ms(1500),
+                "-q 0 listener took {:?}",
+                t.elapsed()
+            );
             let _ = c.write_all(b"late\n");
             let (got, _) = read_until_eof(&mut c, secs(2));
             assert_bytes("client received", b"reply\n", &got);
@@ -447,7 +487,10 @@ fn listener_q_drops_late_client_data() {
             let _ = c.write_all(b"late\n");
             let o = srv.expect_exit(secs(4));
             let e = t.elapsed();
-            assert!(e > ms(700) && e < secs(3), "-q 1 listener exited after {e:?}");
+            assert!(
+                e > ms(700) && e < secs(3),
+                "-q 1 listener exited after {e:?}"
+            );
             o.assert(0, b"", b"");
         }),
     ]);
@@ -486,7 +529,10 @@ fn listener_w_idle_timeout() {
     let t = Instant::now();
     let o = srv.expect_exit(secs(4));
     let e = t.elapsed();
-    assert!(e > ms(700) && e < secs(3), "idle listener exited after {e:?}");
+    assert!(
+        e > ms(700) && e < secs(3),
+        "idle listener exited after {e:?}"
+    );
     o.assert(0, b"", b"");
 }
 
@@ -501,7 +547,12 @@ fn listener_regular_file_n() {
     std::fs::write(&f, &data).unwrap();
     let (mut srv, mut c) = listener(&net, &["-N"], Input::File(f));
     let (got, eof) = read_until_eof(&mut c, secs(4));
-    assert!(got == data && eof, "client received {} of {} bytes, eof {eof}", got.len(), data.len());
+    assert!(
+        got == data && eof,
+        "client received {} of {} bytes, eof {eof}",
+        got.len(),
+        data.len()
+    );
     srv.expect_running(ms(300));
     c.shutdown(Shutdown::Write).unwrap();
     srv.expect_exit(secs(3)).assert(0, b"", b"");
@@ -511,7 +562,11 @@ fn listener_regular_file_n() {
 #[test]
 fn listener_slow_writer_n() {
     let net = Net::new("listener_slow_");
-    let chunks = vec![(ms(100), b"1".to_vec()), (ms(300), b"2".to_vec()), (ms(300), b"3\n".to_vec())];
+    let chunks = vec![
+        (ms(100), b"1".to_vec()),
+        (ms(300), b"2".to_vec()),
+        (ms(300), b"3\n".to_vec()),
+    ];
     let (mut srv, mut c) = listener(&net, &["-N"], Input::Slow(chunks));
     let (got, eof) = read_until_eof(&mut c, secs(4));
     assert_bytes("client received", b"123\n", &got);
@@ -531,9 +586,15 @@ fn peer_openbsd_listener() {
     }
     let p = free_port();
     let ps = p.to_string();
-    let mut srv = net.openbsd(&["-l", "-N", &ps]).stdin_bytes(b"srv\n").spawn();
+    let mut srv = net
+        .openbsd(&["-l", "-N", &ps])
+        .stdin_bytes(b"srv\n")
+        .spawn();
     net.expect_listen(&mut srv, p);
-    let o = net.nc(&["-N", "127.0.0.1", &ps]).stdin_bytes(b"cli\n").run(secs(5));
+    let o = net
+        .nc(&["-N", "127.0.0.1", &ps])
+        .stdin_bytes(b"cli\n")
+        .run(secs(5));
     o.assert(0, b"srv\n", b"");
     srv.expect_exit(secs(5)).assert(0, b"cli\n", b"");
 }
@@ -549,7 +610,10 @@ fn peer_openbsd_client() {
     let ps = p.to_string();
     let mut srv = net.nc(&["-l", &ps]).stdin_bytes(b"srv\n").spawn();
     net.expect_listen(&mut srv, p);
-    let o = net.openbsd(&["-N", "127.0.0.1", &ps]).stdin_bytes(b"cli\n").run(secs(5));
+    let o = net
+        .openbsd(&["-N", "127.0.0.1", &ps])
+        .stdin_bytes(b"cli\n")
+        .run(secs(5));
     o.assert(0, b"srv\n", b"");
     srv.expect_exit(secs(5)).assert(0, b"cli\n", b"");
 }

@@ -32,7 +32,11 @@ fn row29_listen_verbose_names() {
     let cport = c.local_addr().unwrap().port();
     send_and_close(c, b"hi\n");
     let o = srv.expect_exit(secs(5));
-    o.assert(0, b"hi\n", format!("Listening on 0.0.0.0 5000\nConnection received on localhost {cport}\n").as_bytes());
+    o.assert(
+        0,
+        b"hi\n",
+        format!("Listening on 0.0.0.0 5000\nConnection received on localhost {cport}\n").as_bytes(),
+    );
 }
 
 /// Row 29 with the binary under test as the client (`echo hi | nc -N`).
@@ -44,10 +48,17 @@ fn row29_with_nc_client() {
     }
     let mut srv = net.nc(&["-lv", "5000"]).spawn();
     srv.expect_stderr("Listening on 0.0.0.0 5000\n", secs(5));
-    let cli = net.nc(&["-N", "-p", "40001", "127.0.0.1", "5000"]).stdin_bytes(b"hi\n").run(secs(5));
+    let cli = net
+        .nc(&["-N", "-p", "40001", "127.0.0.1", "5000"])
+        .stdin_bytes(b"hi\n")
+        .run(secs(5));
     cli.assert(0, b"", b"");
     let o = srv.expect_exit(secs(5));
-    o.assert(0, b"hi\n", b"Listening on 0.0.0.0 5000\nConnection received on localhost 40001\n");
+    o.assert(
+        0,
+        b"hi\n",
+        b"Listening on 0.0.0.0 5000\nConnection received on localhost 40001\n",
+    );
 }
 
 /// Row 30: `-6` listens dual-stack; an IPv4 client shows as v4-mapped.
@@ -62,7 +73,12 @@ fn row30_ipv6_listener_dual_stack() {
     let cport = c.local_addr().unwrap().port();
     send_and_close(c, b"data\n");
     let o = srv.expect_exit(secs(5));
-    o.assert(0, b"data\n", format!("Listening on :: {p}\nConnection received on ::ffff:127.0.0.1 {cport}\n").as_bytes());
+    o.assert(
+        0,
+        b"data\n",
+        format!("Listening on :: {p}\nConnection received on ::ffff:127.0.0.1 {cport}\n")
+            .as_bytes(),
+    );
 }
 
 /// Default bind is IPv4 only (0.0.0.0): an IPv6 client is refused.
@@ -75,13 +91,19 @@ fn default_listener_is_ipv4_only() {
     srv.expect_stderr(&format!("Listening on 0.0.0.0 {p}\n"), secs(5));
     if net.listen("[::1]:0").is_ok() {
         let r = net.try_connect(&format!("[::1]:{p}"));
-        assert!(r.is_err(), "an IPv6 client connected to a default (IPv4) listener");
+        assert!(
+            r.is_err(),
+            "an IPv6 client connected to a default (IPv4) listener"
+        );
     }
     let c = net.connect(&format!("127.0.0.1:{p}"));
     let cport = c.local_addr().unwrap().port();
     send_and_close(c, b"x");
-    srv.expect_exit(secs(5))
-        .assert(0, b"x", format!("Listening on 0.0.0.0 {p}\nConnection received on 127.0.0.1 {cport}\n").as_bytes());
+    srv.expect_exit(secs(5)).assert(
+        0,
+        b"x",
+        format!("Listening on 0.0.0.0 {p}\nConnection received on 127.0.0.1 {cport}\n").as_bytes(),
+    );
 }
 
 /// `-l -p P` and `-l -s ADDR -p P` instead of positional arguments.
@@ -117,8 +139,12 @@ fn listen_address_reverse_name() {
     let c = net.try_connect("127.0.0.1:6000").unwrap();
     let cport = c.local_addr().unwrap().port();
     send_and_close(c, b"z");
-    srv.expect_exit(secs(5))
-        .assert(0, b"z", format!("Listening on localhost 6000\nConnection received on localhost {cport}\n").as_bytes());
+    srv.expect_exit(secs(5)).assert(
+        0,
+        b"z",
+        format!("Listening on localhost 6000\nConnection received on localhost {cport}\n")
+            .as_bytes(),
+    );
 }
 
 /// `-l 0` listens on an ephemeral port, shown in the Listening line.
@@ -128,7 +154,11 @@ fn listen_port_zero_is_ephemeral() {
     let mut srv = net.nc(&["-lvn", "127.0.0.1", "0"]).spawn();
     let p = srv.expect_listening(secs(5));
     assert_ne!(p, 0);
-    assert_bytes("Listening line", format!("Listening on 127.0.0.1 {p}\n").as_bytes(), &srv.stderr_now());
+    assert_bytes(
+        "Listening line",
+        format!("Listening on 127.0.0.1 {p}\n").as_bytes(),
+        &srv.stderr_now(),
+    );
     send_and_close(net.connect(&format!("127.0.0.1:{p}")), b"eph");
     srv.expect_exit(secs(5)).assert_stdout(b"eph");
 }
@@ -138,7 +168,7 @@ fn listen_port_zero_is_ephemeral() {
 fn listen_port_99999_wraps() {
     let net = Net::new("listen_port_99");
     if net.is_host() {
-        return skip("no private namespace: port 34463 is in the host's ephemeral range")
+        return skip("no private namespace: port 34463 is in the host's ephemeral range");
     }
     let mut srv = net.nc(&["-lvn", "99999"]).spawn();
     srv.expect_stderr("Listening on 0.0.0.0 34463\n", secs(5));
@@ -151,19 +181,27 @@ fn listen_port_99999_wraps() {
 #[test]
 fn listen_port_range_is_getaddrinfo_error() {
     let net = Net::new("listen_port_ra");
-    net.nc(&["-l", "12347-12349"])
-        .run(secs(5))
-        .assert(1, b"", b"nc: getaddrinfo: Servname not supported for ai_socktype\n");
-    net.nc(&["-l", "-p", "12347-12349"])
-        .run(secs(5))
-        .assert(1, b"", b"nc: getaddrinfo: Servname not supported for ai_socktype\n");
+    net.nc(&["-l", "12347-12349"]).run(secs(5)).assert(
+        1,
+        b"",
+        b"nc: getaddrinfo: Servname not supported for ai_socktype\n",
+    );
+    net.nc(&["-l", "-p", "12347-12349"]).run(secs(5)).assert(
+        1,
+        b"",
+        b"nc: getaddrinfo: Servname not supported for ai_socktype\n",
+    );
 }
 
 /// `nc -l 1234 5678`: the first argument is a bind address (0.0.4.210).
 #[test]
 fn listen_host_port_binds_the_host() {
     let net = Net::new("listen_host_po");
-    net.nc(&["-l", "1234", "5678"]).run(secs(5)).assert(1, b"", b"nc: Cannot assign requested address\n");
+    net.nc(&["-l", "1234", "5678"]).run(secs(5)).assert(
+        1,
+        b"",
+        b"nc: Cannot assign requested address\n",
+    );
 }
 
 /// A port held by a socket without SO_REUSEPORT: `PROG: STRERROR`.
@@ -172,7 +210,9 @@ fn listen_port_in_use() {
     let net = Net::new("listen_port_in");
     let holder = net.listen("127.0.0.1:0").unwrap();
     let p = holder.local_addr().unwrap().port().to_string();
-    net.nc(&["-l", "127.0.0.1", &p]).run(secs(5)).assert(1, b"", b"nc: Address already in use\n");
+    net.nc(&["-l", "127.0.0.1", &p])
+        .run(secs(5))
+        .assert(1, b"", b"nc: Address already in use\n");
 }
 
 /// `-k` serves clients one after another, keeping the listening socket.
@@ -186,7 +226,10 @@ fn keep_listening_serves_three_clients() {
     let mut expected_err = format!("Listening on 0.0.0.0 {p}\n");
     for i in 1..=3 {
         let c = net.connect(&format!("127.0.0.1:{p}"));
-        expected_err.push_str(&format!("Connection received on 127.0.0.1 {}\n", c.local_addr().unwrap().port()));
+        expected_err.push_str(&format!(
+            "Connection received on 127.0.0.1 {}\n",
+            c.local_addr().unwrap().port()
+        ));
         send_and_close(c, format!("c{i}\n").as_bytes());
     }
     assert!(srv.wait_stdout(b"c1\nc2\nc3\n", secs(5)));
@@ -215,7 +258,11 @@ fn keep_listening_queues_overlapping_clients() {
     read_until_eof(&mut a, secs(5));
     b.shutdown(Shutdown::Write).unwrap();
     read_until_eof(&mut b, secs(5));
-    assert!(srv.wait_stdout(b"a1\na2\nb1\n", secs(5)), "stdout: {}", escape(&srv.stdout_now()));
+    assert!(
+        srv.wait_stdout(b"a1\na2\nb1\n", secs(5)),
+        "stdout: {}",
+        escape(&srv.stdout_now())
+    );
     srv.kill().assert_stdout(b"a1\na2\nb1\n");
 }
 
@@ -240,7 +287,10 @@ fn two_listeners_share_a_port() {
     let (o1, o2) = (one.kill(), two.kill());
     let got = [o1.stdout_str(), o2.stdout_str()].concat();
     assert_eq!(got, "m0", "listener outputs: {o1} / {o2}");
-    assert!(o1.code() == Some(0) || o2.code() == Some(0), "no listener finished the session: {o1} / {o2}");
+    assert!(
+        o1.code() == Some(0) || o2.code() == Some(0),
+        "no listener finished the session: {o1} / {o2}"
+    );
 }
 
 /// `-l localhost P` with /etc/hosts listing ::1 first listens on ::1 only.
@@ -253,12 +303,19 @@ fn listen_localhost_binds_v6_only() {
     let mut srv = net.nc(&["-lv", "localhost", "7000"]).spawn();
     srv.expect_stderr("Listening on localhost 7000\n", secs(5));
     let v4 = net.try_connect("127.0.0.1:7000");
-    assert!(v4.is_err(), "127.0.0.1:7000 accepted a connection; the listener should be on ::1 only");
+    assert!(
+        v4.is_err(),
+        "127.0.0.1:7000 accepted a connection; the listener should be on ::1 only"
+    );
     let c = net.try_connect("[::1]:7000").expect("connect [::1]:7000");
     let cport = c.local_addr().unwrap().port();
     send_and_close(c, b"six");
-    srv.expect_exit(secs(5))
-        .assert(0, b"six", format!("Listening on localhost 7000\nConnection received on localhost {cport}\n").as_bytes());
+    srv.expect_exit(secs(5)).assert(
+        0,
+        b"six",
+        format!("Listening on localhost 7000\nConnection received on localhost {cport}\n")
+            .as_bytes(),
+    );
 }
 
 /// `-w` does not limit accept(): a listener with no client keeps waiting.

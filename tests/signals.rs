@@ -36,7 +36,10 @@ fn dies_by(sig: i32) {
     let o = p.expect_exit(secs(3));
     assert_eq!(o.signal(), Some(sig), "expected death by signal {sig}: {o}");
     let after = p.stdin_flags();
-    assert_eq!(before, after, "stdin file-status flags changed: {before:#o} before, {after:#o} after");
+    assert_eq!(
+        before, after,
+        "stdin file-status flags changed: {before:#o} before, {after:#o} after"
+    );
     assert_bytes("stderr", b"", &o.stderr);
 }
 
@@ -60,7 +63,11 @@ fn sigint_kills_idle_listener() {
     let before = srv.stdin_flags_at_spawn();
     srv.signal(libc::SIGINT);
     let o = srv.expect_exit(secs(3));
-    assert_eq!(o.signal(), Some(libc::SIGINT), "expected death by SIGINT: {o}");
+    assert_eq!(
+        o.signal(),
+        Some(libc::SIGINT),
+        "expected death by SIGINT: {o}"
+    );
     assert_eq!(before, srv.stdin_flags(), "stdin file-status flags changed");
 }
 
@@ -93,7 +100,10 @@ fn idle_connected_client_uses_no_cpu() {
     let mut p = connected_client(&net, &s);
     let t = idle_ticks(&p, ms(1200));
     p.expect_running(ms(1));
-    assert!(t <= 2, "an idle connected client used {t} ticks of CPU in 1.2 s");
+    assert!(
+        t <= 2,
+        "an idle connected client used {t} ticks of CPU in 1.2 s"
+    );
 }
 
 /// stdin ended without -N: the client waits for its peer, asleep
@@ -109,7 +119,10 @@ fn client_waiting_for_peer_uses_no_cpu() {
     assert!(s.wait_received(2, secs(3)));
     let t = idle_ticks(&p, ms(1200));
     p.expect_running(ms(1));
-    assert!(t <= 2, "a client waiting for its peer used {t} ticks of CPU in 1.2 s");
+    assert!(
+        t <= 2,
+        "a client waiting for its peer used {t} ticks of CPU in 1.2 s"
+    );
 }
 
 /// A listener whose client has gone quiet, stdin at EOF: asleep too.
@@ -122,5 +135,8 @@ fn listener_with_quiet_client_uses_no_cpu() {
     let _c = net.connect(&format!("127.0.0.1:{p}"));
     let t = idle_ticks(&srv, ms(1200));
     srv.expect_running(ms(1));
-    assert!(t <= 2, "a listener with a quiet client used {t} ticks of CPU in 1.2 s");
+    assert!(
+        t <= 2,
+        "a listener with a quiet client used {t} ticks of CPU in 1.2 s"
+    );
 }

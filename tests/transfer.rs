@@ -35,10 +35,9 @@ fn cmd(net: &Net, who: Who, args: &[&str]) -> Cmd {
 /// Send SIZE random bytes from `sender` to `receiver`; `listener_sends`
 /// says which side listens.
 fn transfer(listener: Who, client: Who, listener_sends: bool, from: From) {
-    if matches!(listener, Who::OpenBsd) || matches!(client, Who::OpenBsd) {
-        if !openbsd_required() {
-            return;
-        }
+    let needs_openbsd = matches!(listener, Who::OpenBsd) || matches!(client, Who::OpenBsd);
+    if needs_openbsd && !openbsd_required() {
+        return;
     }
     let net = Net::new("xfer");
     let dir = TempDir::new("xfer");
@@ -58,11 +57,24 @@ fn transfer(listener: Who, client: Who, listener_sends: bool, from: From) {
         (vec!["-l", &ps], vec!["-N", "127.0.0.1", &ps])
     };
     let (l_in, l_out, c_in, c_out) = if listener_sends {
-        (input(), OutputTo::Capture, Input::Null, OutputTo::File(dst.clone()))
+        (
+            input(),
+            OutputTo::Capture,
+            Input::Null,
+            OutputTo::File(dst.clone()),
+        )
     } else {
-        (Input::Null, OutputTo::File(dst.clone()), input(), OutputTo::Capture)
+        (
+            Input::Null,
+            OutputTo::File(dst.clone()),
+            input(),
+            OutputTo::Capture,
+        )
     };
-    let mut l = cmd(&net, listener, &l_args).stdin(l_in).stdout(l_out).spawn();
+    let mut l = cmd(&net, listener, &l_args)
+        .stdin(l_in)
+        .stdout(l_out)
+        .spawn();
     net.expect_listen(&mut l, port);
     let mut c = cmd(&net, client, &c_args).stdin(c_in).stdout(c_out).spawn();
     let co = c.expect_exit(secs(60));
@@ -71,7 +83,10 @@ fn transfer(listener: Who, client: Who, listener_sends: bool, from: From) {
     co.assert(0, b"", b"");
     let (a, b) = (sha256(&src), sha256(&dst));
     let got = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(a, b, "sha256 differs: sent {SIZE} bytes, received {got} (listener {listener:?}, client {client:?}, listener_sends {listener_sends}, from {from:?})");
+    assert_eq!(
+        a, b,
+        "sha256 differs: sent {SIZE} bytes, received {got} (listener {listener:?}, client {client:?}, listener_sends {listener_sends}, from {from:?})"
+    );
 }
 
 #[test]

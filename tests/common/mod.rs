@@ -7,6 +7,17 @@
 //! temporary directory, with argv[0] = `nc`, so messages carry the `nc: `
 //! prefix whatever the binary is called.
 //!
+//! Run against the reference, from the crate root:
+//!
+//! ```text
+//! NCRAB_TEST_BIN=/usr/bin/nc.openbsd cargo test -- --test-threads=4
+//! ```
+//!
+//! Tests of ncrab's deliberate departures and extensions (reference A.2,
+//! A.3) check `is_ncrab()` and do nothing for another binary. Tests with
+//! listeners run in private network namespaces (see [`Net`]), so they need
+//! root; without it they fall back to the host's loopback outside CI.
+//!
 //! Everything here is bounded: every wait has a deadline, a child still
 //! running when its `Proc` is dropped is killed by PID, and every helper
 //! server thread stops by itself after a deadline. Only 127.0.0.0/8, ::1 and
@@ -127,7 +138,10 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let p = std::env::temp_dir().join(format!(
             "ncrab-test-{}-{}-{}-{}",
             std::process::id(),
@@ -246,7 +260,10 @@ impl Cmd {
         let label = format!(
             "{} {}",
             link_name,
-            args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         Cmd {
             target,
@@ -284,7 +301,8 @@ impl Cmd {
         self
     }
     pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(mut self, k: K, v: V) -> Cmd {
-        self.envs.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self.envs
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
 
@@ -296,18 +314,28 @@ impl Cmd {
 
         let mut cmd = match &self.netns {
             Some(ns) => {
-                assert!(self.arg0.is_none(), "arg0 cannot be set through ip netns exec");
-                let mut c = Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
+                assert!(
+                    self.arg0.is_none(),
+                    "arg0 cannot be set through ip netns exec"
+                );
+                let mut c =
+                    Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
                 c.arg("netns").arg("exec").arg(ns).arg(&link);
                 c
             }
             None => {
                 let mut c = Command::new(&link);
-                c.arg0(self.arg0.clone().unwrap_or_else(|| OsString::from(&self.link_name)));
+                c.arg0(
+                    self.arg0
+                        .clone()
+                        .unwrap_or_else(|| OsString::from(&self.link_name)),
+                );
                 c
             }
         };
-        cmd.args(&self.args).current_dir(dir.path()).env("LC_ALL", "C");
+        cmd.args(&self.args)
+            .current_dir(dir.path())
+            .env("LC_ALL", "C");
         cmd.env_remove("POSIXLY_CORRECT");
         for (k, v) in &self.envs {
             cmd.env(k, v);
@@ -376,7 +404,9 @@ impl Cmd {
             });
         }
         let started = Instant::now();
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.label));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.label));
         drop(cmd); // drop our copies of the child's stdin (read end) and files
         let pid = child.id() as i32;
         if out_pipe.is_some() {
@@ -455,19 +485,22 @@ pub fn fd_flags(fd: &impl AsRawFd) -> i32 {
     unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) }
 }
 
-/// Output collected from a child pipe by a reader thread.
+/// Output collected from a child pipe by a reader thread: the bytes so
+/// far, and whether the writer side has closed.
 struct Capture {
-    buf: Mutex<Vec<u8>>,
-    done: Mutex<bool>,
+    state: Mutex<(Vec<u8>, bool)>,
     cv: Condvar,
 }
 
 impl Capture {
     fn new() -> Arc<Capture> {
-        Arc::new(Capture { buf: Mutex::new(Vec::new()), done: Mutex::new(false), cv: Condvar::new() })
+        Arc::new(Capture {
+            state: Mutex::new((Vec::new(), false)),
+            cv: Condvar::new(),
+        })
     }
     fn mark_done(&self) {
-        *self.done.lock().unwrap() = true;
+        self.state.lock().unwrap().1 = true;
         self.cv.notify_all();
     }
     fn read_from<R: Read + Send + 'static>(self: Arc<Self>, mut r: R) {
@@ -477,7 +510,7 @@ impl Capture {
                 match r.read(&mut chunk) {
                     Ok(0) => break,
                     Ok(n) => {
-                        self.buf.lock().unwrap().extend_from_slice(&chunk[..n]);
+                        self.state.lock().unwrap().0.extend_from_slice(&chunk[..n]);
                         self.cv.notify_all();
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -488,30 +521,42 @@ impl Capture {
         });
     }
     fn snapshot(&self) -> Vec<u8> {
-        self.buf.lock().unwrap().clone()
+        self.state.lock().unwrap().0.clone()
     }
-    /// Wait until the buffer contains `needle` (true) or the deadline.
+    /// Wait until the bytes contain `needle` (true), the writer closes, or
+    /// the deadline passes.
     fn wait_for(&self, needle: &[u8], limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
-        let mut buf = self.buf.lock().unwrap();
+        let mut st = self.state.lock().unwrap();
         loop {
-            if contains(&buf, needle) {
+            if contains(&st.0, needle) {
                 return true;
             }
             let now = Instant::now();
-            if now >= deadline || *self.done.lock().unwrap() {
-                return contains(&buf, needle);
+            if now >= deadline || st.1 {
+                return false;
             }
-            let wait = (deadline - now).min(Duration::from_millis(50));
-            buf = self.cv.wait_timeout(buf, wait).unwrap().0;
+            st = self
+                .cv
+                .wait_timeout(st, (deadline - now).min(Duration::from_millis(50)))
+                .unwrap()
+                .0;
         }
     }
     /// Wait for the writer side to close (bounded).
     fn wait_done(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
-        let mut done = self.done.lock().unwrap();
-        while !*done && Instant::now() < deadline {
-            done = self.cv.wait_timeout(done, Duration::from_millis(20)).unwrap().0;
+        let mut st = self.state.lock().unwrap();
+        while !st.1 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, (deadline - now).min(Duration::from_millis(50)))
+                .unwrap()
+                .0;
         }
     }
 }
@@ -556,7 +601,10 @@ impl Proc {
 
     /// Write to a kept-open stdin pipe.
     pub fn write_stdin(&mut self, b: &[u8]) -> io::Result<()> {
-        self.stdin_w.as_mut().expect("stdin is not Input::Pipe").write_all(b)
+        self.stdin_w
+            .as_mut()
+            .expect("stdin is not Input::Pipe")
+            .write_all(b)
     }
     /// Close the kept-open stdin pipe (EOF for the child).
     pub fn close_stdin(&mut self) {
@@ -622,7 +670,10 @@ impl Proc {
             return self.outcome();
         }
         let o = self.kill();
-        panic!("`{}` did not exit within {:?}; killed. {}", self.label, limit, o);
+        panic!(
+            "`{}` did not exit within {:?}; killed. {}",
+            self.label, limit, o
+        );
     }
 
     /// The child must still be running after `d` (checked all along).
@@ -630,7 +681,10 @@ impl Proc {
     pub fn expect_running(&mut self, d: Duration) {
         if self.wait_timeout(d).is_some() {
             let o = self.outcome();
-            panic!("`{}` exited but should still be running after {:?}: {}", self.label, d, o);
+            panic!(
+                "`{}` exited but should still be running after {:?}: {}",
+                self.label, d, o
+            );
         }
     }
 
@@ -671,7 +725,13 @@ impl Proc {
     pub fn expect_stderr(&mut self, needle: &str, limit: Duration) {
         if !self.wait_stderr(needle, limit) {
             let o = self.kill();
-            panic!("`{}`: stderr never contained {} within {:?}: {}", self.label, escape(needle.as_bytes()), limit, o);
+            panic!(
+                "`{}`: stderr never contained {} within {:?}: {}",
+                self.label,
+                escape(needle.as_bytes()),
+                limit,
+                o
+            );
         }
     }
 
@@ -752,7 +812,10 @@ impl Outcome {
     pub fn assert(&self, code: i32, stdout: &[u8], stderr: &[u8]) {
         let mut msg = String::new();
         if self.code() != Some(code) {
-            msg.push_str(&format!("exit status: expected exit {code}, got {}\n", status_text(self.status)));
+            msg.push_str(&format!(
+                "exit status: expected exit {code}, got {}\n",
+                status_text(self.status)
+            ));
         }
         msg.extend(diff_text("stdout", stdout, &self.stdout));
         msg.extend(diff_text("stderr", stderr, &self.stderr));
@@ -782,7 +845,10 @@ impl Outcome {
     #[track_caller]
     pub fn assert_elapsed_between(&self, lo: Duration, hi: Duration) {
         if self.elapsed < lo || self.elapsed > hi {
-            panic!("`{}`: took {:?}, expected between {lo:?} and {hi:?}: {self}", self.label, self.elapsed);
+            panic!(
+                "`{}`: took {:?}, expected between {lo:?} and {hi:?}: {self}",
+                self.label, self.elapsed
+            );
         }
     }
 }
@@ -820,7 +886,10 @@ impl fmt::Display for Outcome {
 #[track_caller]
 pub fn assert_usage_error(o: &Outcome, first: &str) {
     let err = o.stderr_str();
-    let ok = o.code() == Some(1) && err.starts_with(first) && err[first.len()..].starts_with(USAGE_START) && o.stdout.is_empty();
+    let ok = o.code() == Some(1)
+        && err.starts_with(first)
+        && err[first.len()..].starts_with(USAGE_START)
+        && o.stdout.is_empty();
     if !ok {
         panic!(
             "`{}`: expected exit 1, stderr = {} + usage text starting {}, empty stdout; got {o}",
@@ -851,7 +920,10 @@ fn services_tcp_ports() -> &'static Vec<u16> {
 /// the source of outgoing connections).
 pub fn ephemeral_range() -> (u16, u16) {
     let t = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let v: Vec<u16> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u16> = t
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     match v[..] {
         [lo, hi] => (lo, hi),
         _ => (32768, 60999),
@@ -928,7 +1000,9 @@ pub fn fixed_ports_lock() -> MutexGuard<'static, ()> {
 pub fn ensure_closed(addr: &str) -> Result<(), String> {
     let sa: SocketAddr = addr.parse().unwrap();
     match TcpStream::connect_timeout(&sa, Duration::from_secs(1)) {
-        Ok(_) => Err(format!("something listens on {addr}; it must be closed for this test")),
+        Ok(_) => Err(format!(
+            "something listens on {addr}; it must be closed for this test"
+        )),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
         Err(e) => Err(format!("cannot check {addr}: {e}")),
     }
@@ -969,7 +1043,10 @@ impl FixedListener {
                         }
                     }
                 });
-                Ok(FixedListener { stop, handle: Some(handle) })
+                Ok(FixedListener {
+                    stop,
+                    handle: Some(handle),
+                })
             }
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
                 let sa: SocketAddr = addr.parse().unwrap();
@@ -1028,7 +1105,9 @@ impl Conn {
     /// Read (recording) until EOF, an error, or `limit`. True on EOF.
     pub fn read_to_eof(&mut self, limit: Duration) -> bool {
         let end = Instant::now() + limit;
-        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(20)));
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(20)));
         let mut buf = vec![0u8; 65536];
         while Instant::now() < end && !self.stopped() {
             match self.stream.read(&mut buf) {
@@ -1036,8 +1115,19 @@ impl Conn {
                     *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
                     return true;
                 }
-                Ok(n) => self.rec.received.lock().unwrap().extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+                Ok(n) => self
+                    .rec
+                    .received
+                    .lock()
+                    .unwrap()
+                    .extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => return false,
             }
         }
@@ -1046,16 +1136,30 @@ impl Conn {
     /// Read until at least `n` bytes have been received in total (or limit).
     pub fn read_at_least(&mut self, n: usize, limit: Duration) {
         let end = Instant::now() + limit;
-        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(20)));
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(20)));
         let mut buf = vec![0u8; 65536];
-        while self.rec.received.lock().unwrap().len() < n && Instant::now() < end && !self.stopped() {
+        while self.rec.received.lock().unwrap().len() < n && Instant::now() < end && !self.stopped()
+        {
             match self.stream.read(&mut buf) {
                 Ok(0) => {
                     *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
                     return;
                 }
-                Ok(k) => self.rec.received.lock().unwrap().extend_from_slice(&buf[..k]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+                Ok(k) => self
+                    .rec
+                    .received
+                    .lock()
+                    .unwrap()
+                    .extend_from_slice(&buf[..k]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => return,
             }
         }
@@ -1063,7 +1167,9 @@ impl Conn {
     /// Echo everything back until EOF (or limit), then send FIN.
     pub fn echo_to_eof(&mut self, limit: Duration) {
         let end = Instant::now() + limit;
-        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(20)));
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(20)));
         let mut buf = vec![0u8; 65536];
         while Instant::now() < end && !self.stopped() {
             match self.stream.read(&mut buf) {
@@ -1072,12 +1178,22 @@ impl Conn {
                     break;
                 }
                 Ok(n) => {
-                    self.rec.received.lock().unwrap().extend_from_slice(&buf[..n]);
+                    self.rec
+                        .received
+                        .lock()
+                        .unwrap()
+                        .extend_from_slice(&buf[..n]);
                     if self.stream.write_all(&buf[..n]).is_err() {
                         break;
                     }
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => break,
             }
         }
@@ -1092,7 +1208,10 @@ impl Conn {
     }
     /// Abort the connection with an RST (SO_LINGER 0 + close).
     pub fn reset(self) {
-        let l = libc::linger { l_onoff: 1, l_linger: 0 };
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
         // SAFETY: setsockopt on our own socket with a properly sized struct.
         unsafe {
             libc::setsockopt(
@@ -1161,7 +1280,12 @@ impl Server {
                         stream.set_nonblocking(false).unwrap();
                         r.peers.lock().unwrap().push(peer);
                         r.conns.fetch_add(1, Ordering::SeqCst);
-                        script(Conn { stream, rec: r.clone(), stop: s.clone(), deadline });
+                        script(Conn {
+                            stream,
+                            rec: r.clone(),
+                            stop: s.clone(),
+                            deadline,
+                        });
                         served += 1;
                     }
                     Err(_) => thread::sleep(Duration::from_millis(2)),
@@ -1169,7 +1293,12 @@ impl Server {
             }
             r.done.store(true, Ordering::SeqCst);
         });
-        Server { addr, rec, stop, handle: Some(handle) }
+        Server {
+            addr,
+            rec,
+            stop,
+            handle: Some(handle),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -1189,7 +1318,11 @@ impl Server {
     }
     /// When the server saw EOF from the client, if it did.
     pub fn eof_after(&self) -> Option<Duration> {
-        self.rec.eof_at.lock().unwrap().map(|t| t - self.rec.started)
+        self.rec
+            .eof_at
+            .lock()
+            .unwrap()
+            .map(|t| t - self.rec.started)
     }
     pub fn eof_seen(&self) -> bool {
         self.rec.eof_at.lock().unwrap().is_some()
@@ -1273,7 +1406,8 @@ pub fn echo() -> impl FnMut(Conn) + Send {
 /// Connect to 127.0.0.1:port with bounded timeouts.
 pub fn connect(addr: &str) -> TcpStream {
     let sa = addr.to_socket_addrs().unwrap().next().unwrap();
-    let s = TcpStream::connect_timeout(&sa, Duration::from_secs(3)).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let s = TcpStream::connect_timeout(&sa, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
     s
@@ -1289,7 +1423,13 @@ pub fn read_until_eof(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
         match s.read(&mut buf) {
             Ok(0) => return (out, true),
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(_) => return (out, false),
         }
     }
@@ -1302,10 +1442,14 @@ pub fn read_until_eof(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
 
 /// Write `len` pseudo-random bytes (xorshift, seeded per call) to a file.
 pub fn random_file(path: &Path, len: usize) {
-    let mut x: u64 = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    let mut x: u64 = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
         ^ ((unique() as u64 + 1) << 32)
         ^ 0x9E37_79B9_7F4A_7C15;
-    let mut f = io::BufWriter::with_capacity(1 << 20, File::create(path).expect("create data file"));
+    let mut f =
+        io::BufWriter::with_capacity(1 << 20, File::create(path).expect("create data file"));
     let mut chunk = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {
@@ -1324,9 +1468,16 @@ pub fn random_file(path: &Path, len: usize) {
 
 /// sha256 of a file, through `sha256sum`.
 pub fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("run sha256sum");
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
     assert!(out.status.success(), "sha256sum failed");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -1355,7 +1506,11 @@ pub fn ip(args: &[&str]) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -1486,7 +1641,8 @@ pub struct Net {
 impl Net {
     pub fn new(tag: &str) -> Net {
         match Netns::try_create(tag).and_then(|mut ns| {
-            ns.write_etc("127.0.0.1 localhost\n::1 localhost\n").map_err(|e| e.to_string())?;
+            ns.write_etc("127.0.0.1 localhost\n::1 localhost\n")
+                .map_err(|e| e.to_string())?;
             Ok(ns)
         }) {
             Ok(ns) => Net { ns: Some(ns) },
@@ -1494,7 +1650,10 @@ impl Net {
                 if in_ci() {
                     panic!("cannot create a network namespace: {e} (CI=true: this is a failure)");
                 }
-                note(&format!("NOTE {}: no private namespace ({e}); using the host's loopback", current_test()));
+                note(&format!(
+                    "NOTE {}: no private namespace ({e}); using the host's loopback",
+                    current_test()
+                ));
                 Net { ns: None }
             }
         }
@@ -1552,7 +1711,10 @@ impl Net {
     }
 
     pub fn try_connect(&self, addr: &str) -> io::Result<TcpStream> {
-        let sa = addr.to_socket_addrs()?.next().ok_or_else(|| io::Error::other("no address"))?;
+        let sa = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::other("no address"))?;
         let s = self.run_in(|| TcpStream::connect_timeout(&sa, Duration::from_secs(3)))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
         s.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -1562,13 +1724,16 @@ impl Net {
     /// Connect (must succeed).
     #[track_caller]
     pub fn connect(&self, addr: &str) -> TcpStream {
-        self.try_connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+        self.try_connect(addr)
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
     }
 
     /// Is nothing listening on `addr` (connection refused)?
     pub fn ensure_closed(&self, addr: &str) -> Result<(), String> {
         match self.try_connect(addr) {
-            Ok(_) => Err(format!("something listens on {addr}; it must be closed for this test")),
+            Ok(_) => Err(format!(
+                "something listens on {addr}; it must be closed for this test"
+            )),
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
             Err(e) => Err(format!("cannot check {addr}: {e}")),
         }
