@@ -1,0 +1,1775 @@
+//! Test harness shared by the integration tests.
+//!
+//! Every test runs a real binary: ncrab (`CARGO_BIN_EXE_ncrab`) or, when the
+//! environment variable `NCRAB_TEST_BIN` names one, that binary (for example
+//! `/usr/bin/nc.openbsd`, to prove that a test encodes real nc behaviour).
+//! The binary is always started through a symlink named `nc` in a fresh
+//! temporary directory, with argv[0] = `nc`, so messages carry the `nc: `
+//! prefix whatever the binary is called.
+//!
+//! Run against the reference, from the crate root:
+//!
+//! ```text
+//! NCRAB_TEST_BIN=/usr/bin/nc.openbsd cargo test -- --test-threads=4
+//! ```
+//!
+//! Tests of ncrab's deliberate departures and extensions (reference A.2,
+//! A.3) check `is_ncrab()` and do nothing for another binary. Tests with
+//! listeners run in private network namespaces (see [`Net`]), so they need
+//! root; without it they fall back to the host's loopback outside CI.
+//!
+//! Everything here is bounded: every wait has a deadline, a child still
+//! running when its `Proc` is dropped is killed by PID, and every helper
+//! server thread stops by itself after a deadline. Only 127.0.0.0/8, ::1 and
+//! network namespaces created here are ever used.
+#![allow(dead_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::symlink;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The reference implementation, used as a peer.
+pub const NC_OPENBSD: &str = "/usr/bin/nc.openbsd";
+
+/// The first line of every usage text (ncrab's synopsis differs after this).
+pub const USAGE_START: &str = "usage: nc ";
+
+// ---------------------------------------------------------------------------
+// Which binary, which mode
+// ---------------------------------------------------------------------------
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("NCRAB_TEST_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_ncrab")),
+    }
+}
+
+/// True when the binary under test is ncrab itself: NCRAB_TEST_BIN unset,
+/// or naming a file called `ncrab` (e.g. a release build). Tests of
+/// ncrab's deliberate departures and extensions run only then.
+pub fn is_ncrab() -> bool {
+    match std::env::var_os("NCRAB_TEST_BIN") {
+        Some(p) if !p.is_empty() => Path::new(&p).file_name().is_some_and(|n| n == "ncrab"),
+        _ => true,
+    }
+}
+
+/// True under CI (`CI=true`): a missing peer or facility is then a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Print a line that is visible even though cargo captures test output.
+pub fn note(msg: &str) {
+    let _ = writeln!(io::stderr(), "{msg}");
+}
+
+/// Skip the current test with a printed reason (always a plain skip).
+pub fn skip(reason: &str) {
+    note(&format!("SKIP {}: {reason}", current_test()));
+}
+
+/// Skip the current test, or fail it under CI=true.
+pub fn skip_or_fail_in_ci(reason: &str) {
+    if in_ci() {
+        panic!("{reason} (CI=true: this is a failure, not a skip)");
+    }
+    skip(reason);
+}
+
+/// The running test's name, from the thread name cargo test gives it.
+pub fn current_test() -> String {
+    thread::current().name().unwrap_or("?").to_string()
+}
+
+/// Is `name` an executable in PATH (or an absolute executable path)?
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Check that a peer tool exists. If not: print a reason and return false
+/// (the test then returns early), or panic under CI=true.
+pub fn peer_required(name: &str) -> bool {
+    if find_in_path(name).is_some() {
+        return true;
+    }
+    skip_or_fail_in_ci(&format!("peer tool `{name}` is not installed"));
+    false
+}
+
+/// nc.openbsd as a peer: true when available (see [`peer_required`]).
+pub fn openbsd_required() -> bool {
+    peer_required(NC_OPENBSD)
+}
+
+// ---------------------------------------------------------------------------
+// Temporary directories
+// ---------------------------------------------------------------------------
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique, process-wide number (for names of files, namespaces...).
+pub fn unique() -> usize {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "ncrab-test-{}-{}-{}-{}",
+            std::process::id(),
+            tag,
+            unique(),
+            nanos
+        ));
+        fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Byte-exact assertions
+// ---------------------------------------------------------------------------
+
+/// Bytes as readable text: printable ASCII as is, the rest escaped.
+pub fn escape(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    s.push_str(&b.escape_ascii().to_string());
+    s.push('"');
+    s
+}
+
+fn diff_text(what: &str, expected: &[u8], got: &[u8]) -> Option<String> {
+    if expected == got {
+        return None;
+    }
+    let at = expected.iter().zip(got).take_while(|(a, b)| a == b).count();
+    Some(format!(
+        "{what} differs (first difference at byte {at}):\n  expected: {}\n  got:      {}\n",
+        escape(expected),
+        escape(got)
+    ))
+}
+
+/// Assert two byte strings are equal; on failure print both, escaped.
+#[track_caller]
+pub fn assert_bytes(what: &str, expected: &[u8], got: &[u8]) {
+    if let Some(d) = diff_text(what, expected, got) {
+        panic!("{d}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running a binary
+// ---------------------------------------------------------------------------
+
+/// What the child gets as stdin.
+pub enum Input {
+    /// /dev/null.
+    Null,
+    /// fd 0 closed at exec (`<&-`).
+    Closed,
+    /// A pipe fed with these bytes, then closed (immediate EOF after them).
+    Bytes(Vec<u8>),
+    /// A regular file opened read-only.
+    File(PathBuf),
+    /// A pipe whose write end the test keeps: write with
+    /// [`Proc::write_stdin`], end with [`Proc::close_stdin`].
+    Pipe,
+    /// A pipe fed with the contents of this file, then closed.
+    PipeFrom(PathBuf),
+    /// A pipe fed by a slow writer: each chunk after its delay, then closed.
+    Slow(Vec<(Duration, Vec<u8>)>),
+}
+
+/// Where the child's stdout goes.
+pub enum OutputTo {
+    /// Captured in memory.
+    Capture,
+    /// Written to this file.
+    File(PathBuf),
+    /// fd 1 closed at exec (`>&-`).
+    Closed,
+}
+
+/// A command to run: the binary under test, or a peer, through a symlink.
+pub struct Cmd {
+    target: PathBuf,
+    link_name: String,
+    args: Vec<OsString>,
+    arg0: Option<OsString>,
+    stdin: Input,
+    stdout: OutputTo,
+    netns: Option<String>,
+    envs: Vec<(OsString, OsString)>,
+    label: String,
+}
+
+impl Cmd {
+    /// The binary under test, invoked as `nc`.
+    pub fn nc<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
+        Cmd::with_target(bin(), "nc", args)
+    }
+
+    /// nc.openbsd as a peer, also invoked as `nc`.
+    pub fn openbsd<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
+        Cmd::with_target(PathBuf::from(NC_OPENBSD), "nc", args)
+    }
+
+    /// Any program, through a symlink of the given name.
+    pub fn with_target<S: AsRef<OsStr>>(target: PathBuf, link_name: &str, args: &[S]) -> Cmd {
+        let label = format!(
+            "{} {}",
+            link_name,
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        Cmd {
+            target,
+            link_name: link_name.to_string(),
+            args: args.iter().map(|a| a.as_ref().to_os_string()).collect(),
+            arg0: None,
+            stdin: Input::Null,
+            stdout: OutputTo::Capture,
+            netns: None,
+            envs: Vec::new(),
+            label,
+        }
+    }
+
+    pub fn stdin(mut self, i: Input) -> Cmd {
+        self.stdin = i;
+        self
+    }
+    pub fn stdin_bytes(self, b: &[u8]) -> Cmd {
+        self.stdin(Input::Bytes(b.to_vec()))
+    }
+    pub fn stdout(mut self, o: OutputTo) -> Cmd {
+        self.stdout = o;
+        self
+    }
+    /// Set argv[0] exactly (default: `nc`).
+    pub fn arg0<S: AsRef<OsStr>>(mut self, a: S) -> Cmd {
+        self.arg0 = Some(a.as_ref().to_os_string());
+        self
+    }
+    /// Run inside a network namespace (through `ip netns exec`, which also
+    /// bind-mounts `/etc/netns/NAME/*`). argv[0] is then the symlink's path.
+    pub fn netns(mut self, ns: &Netns) -> Cmd {
+        self.netns = Some(ns.name.clone());
+        self
+    }
+    pub fn env<K: AsRef<OsStr>, V: AsRef<OsStr>>(mut self, k: K, v: V) -> Cmd {
+        self.envs
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+
+    /// Start the child.
+    pub fn spawn(self) -> Proc {
+        let dir = TempDir::new("bin");
+        let link = dir.join(&self.link_name);
+        symlink(&self.target, &link).expect("symlink the binary");
+
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                assert!(
+                    self.arg0.is_none(),
+                    "arg0 cannot be set through ip netns exec"
+                );
+                let mut c =
+                    Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
+                c.arg("netns").arg("exec").arg(ns).arg(&link);
+                c
+            }
+            None => {
+                let mut c = Command::new(&link);
+                c.arg0(
+                    self.arg0
+                        .clone()
+                        .unwrap_or_else(|| OsString::from(&self.link_name)),
+                );
+                c
+            }
+        };
+        cmd.args(&self.args)
+            .current_dir(dir.path())
+            .env("LC_ALL", "C");
+        cmd.env_remove("POSIXLY_CORRECT");
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+
+        let mut stdin_w: Option<File> = None;
+        let mut stdin_r_dup: Option<OwnedFd> = None;
+        let mut stdin_flags0: Option<i32> = None;
+        let mut feeder: Option<(File, Feed)> = None;
+        let mut close_fds: Vec<i32> = Vec::new();
+        match self.stdin {
+            Input::Null => {
+                cmd.stdin(Stdio::null());
+            }
+            Input::Closed => {
+                cmd.stdin(Stdio::null());
+                close_fds.push(0);
+            }
+            Input::File(ref p) => {
+                cmd.stdin(File::open(p).expect("open stdin file"));
+            }
+            Input::Bytes(_) | Input::Pipe | Input::PipeFrom(_) | Input::Slow(_) => {
+                let (r, w) = pipe();
+                stdin_r_dup = Some(r.try_clone().expect("dup pipe"));
+                stdin_flags0 = Some(fd_flags(&r));
+                cmd.stdin(Stdio::from(r));
+                let w = File::from(w);
+                match self.stdin {
+                    Input::Bytes(b) => feeder = Some((w, Feed::Bytes(b))),
+                    Input::PipeFrom(p) => feeder = Some((w, Feed::File(p))),
+                    Input::Slow(chunks) => feeder = Some((w, Feed::Slow(chunks))),
+                    _ => stdin_w = Some(w),
+                }
+            }
+        }
+        let out = Capture::new();
+        let mut out_pipe = None;
+        match self.stdout {
+            OutputTo::Capture => {
+                cmd.stdout(Stdio::piped());
+                out_pipe = Some(());
+            }
+            OutputTo::File(ref p) => {
+                cmd.stdout(File::create(p).expect("create stdout file"));
+                out.mark_done();
+            }
+            OutputTo::Closed => {
+                cmd.stdout(Stdio::null());
+                close_fds.push(1);
+                out.mark_done();
+            }
+        }
+        cmd.stderr(Stdio::piped());
+        // SAFETY: only async-signal-safe calls (signal, close) after fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                // What an interactive shell does for a foreground command:
+                // default dispositions, whatever the test runner inherited.
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                for &fd in &close_fds {
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.label));
+        drop(cmd); // drop our copies of the child's stdin (read end) and files
+        let pid = child.id() as i32;
+        if out_pipe.is_some() {
+            out.clone().read_from(child.stdout.take().unwrap());
+        }
+        let err = Capture::new();
+        err.clone().read_from(child.stderr.take().unwrap());
+        let feeder = feeder.map(|(w, f)| thread::spawn(move || f.run(w)));
+        Proc {
+            child,
+            pid,
+            out,
+            err,
+            stdin_w,
+            stdin_r_dup,
+            stdin_flags0,
+            feeder,
+            started,
+            status: None,
+            elapsed: None,
+            label: self.label,
+            _dir: dir,
+        }
+    }
+
+    /// Run to completion; the child must exit within `limit`.
+    #[track_caller]
+    pub fn run(self, limit: Duration) -> Outcome {
+        self.spawn().expect_exit(limit)
+    }
+}
+
+enum Feed {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+    Slow(Vec<(Duration, Vec<u8>)>),
+}
+
+impl Feed {
+    fn run(self, mut w: File) {
+        // Errors (EPIPE when the child is gone) just end the feeding.
+        match self {
+            Feed::Bytes(b) => {
+                let _ = w.write_all(&b);
+            }
+            Feed::File(p) => {
+                if let Ok(mut f) = File::open(p) {
+                    let _ = io::copy(&mut f, &mut w);
+                }
+            }
+            Feed::Slow(chunks) => {
+                for (d, b) in chunks {
+                    thread::sleep(d);
+                    if w.write_all(&b).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A pipe with both ends close-on-exec (the child gets its end by dup2).
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid 2-element array.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: pipe2 just returned two fresh fds we own.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// File-status flags (F_GETFL) of an fd.
+pub fn fd_flags(fd: &impl AsRawFd) -> i32 {
+    // SAFETY: F_GETFL on an fd we hold.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) }
+}
+
+/// Output collected from a child pipe by a reader thread: the bytes so
+/// far, and whether the writer side has closed.
+struct Capture {
+    state: Mutex<(Vec<u8>, bool)>,
+    cv: Condvar,
+}
+
+impl Capture {
+    fn new() -> Arc<Capture> {
+        Arc::new(Capture {
+            state: Mutex::new((Vec::new(), false)),
+            cv: Condvar::new(),
+        })
+    }
+    fn mark_done(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.cv.notify_all();
+    }
+    fn read_from<R: Read + Send + 'static>(self: Arc<Self>, mut r: R) {
+        thread::spawn(move || {
+            let mut chunk = vec![0u8; 65536];
+            loop {
+                match r.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        self.state.lock().unwrap().0.extend_from_slice(&chunk[..n]);
+                        self.cv.notify_all();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+            self.mark_done();
+        });
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        self.state.lock().unwrap().0.clone()
+    }
+    /// Wait until the bytes contain `needle` (true), the writer closes, or
+    /// the deadline passes.
+    fn wait_for(&self, needle: &[u8], limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut st = self.state.lock().unwrap();
+        loop {
+            if contains(&st.0, needle) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || st.1 {
+                return false;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, (deadline - now).min(Duration::from_millis(50)))
+                .unwrap()
+                .0;
+        }
+    }
+    /// Wait for the writer side to close (bounded).
+    fn wait_done(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut st = self.state.lock().unwrap();
+        while !st.1 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, (deadline - now).min(Duration::from_millis(50)))
+                .unwrap()
+                .0;
+        }
+    }
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A running child. Killed (SIGKILL, by PID) if still running on drop.
+pub struct Proc {
+    child: Child,
+    pid: i32,
+    out: Arc<Capture>,
+    err: Arc<Capture>,
+    stdin_w: Option<File>,
+    stdin_r_dup: Option<OwnedFd>,
+    stdin_flags0: Option<i32>,
+    feeder: Option<JoinHandle<()>>,
+    started: Instant,
+    status: Option<ExitStatus>,
+    elapsed: Option<Duration>,
+    label: String,
+    _dir: TempDir,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+    pub fn stdout_now(&self) -> Vec<u8> {
+        self.out.snapshot()
+    }
+    pub fn stderr_now(&self) -> Vec<u8> {
+        self.err.snapshot()
+    }
+
+    /// Write to a kept-open stdin pipe.
+    pub fn write_stdin(&mut self, b: &[u8]) -> io::Result<()> {
+        self.stdin_w
+            .as_mut()
+            .expect("stdin is not Input::Pipe")
+            .write_all(b)
+    }
+    /// Close the kept-open stdin pipe (EOF for the child).
+    pub fn close_stdin(&mut self) {
+        self.stdin_w = None;
+    }
+    /// F_GETFL of the child's stdin pipe (read end), through our own dup.
+    pub fn stdin_flags(&self) -> i32 {
+        fd_flags(self.stdin_r_dup.as_ref().expect("stdin is not a pipe"))
+    }
+
+    /// F_GETFL of the stdin pipe as it was before the child started.
+    pub fn stdin_flags_at_spawn(&self) -> i32 {
+        self.stdin_flags0.expect("stdin is not a pipe")
+    }
+
+    /// Has it exited? (non-blocking)
+    pub fn exited(&mut self) -> bool {
+        self.poll_status().is_some()
+    }
+
+    fn poll_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                self.status = Some(s);
+                self.elapsed = Some(self.started.elapsed());
+            }
+        }
+        self.status
+    }
+
+    /// Wait up to `limit` for the child to exit.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.poll_status() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn outcome(&mut self) -> Outcome {
+        let status = self.status.expect("not exited");
+        self.out.wait_done(Duration::from_secs(3));
+        self.err.wait_done(Duration::from_secs(3));
+        Outcome {
+            status,
+            stdout: self.out.snapshot(),
+            stderr: self.err.snapshot(),
+            elapsed: self.elapsed.unwrap_or_default(),
+            label: self.label.clone(),
+        }
+    }
+
+    /// The child must exit within `limit`; else it is killed and the test
+    /// fails, showing what it printed.
+    #[track_caller]
+    pub fn expect_exit(&mut self, limit: Duration) -> Outcome {
+        if self.wait_timeout(limit).is_some() {
+            return self.outcome();
+        }
+        let o = self.kill();
+        panic!(
+            "`{}` did not exit within {:?}; killed. {}",
+            self.label, limit, o
+        );
+    }
+
+    /// The child must still be running after `d` (checked all along).
+    #[track_caller]
+    pub fn expect_running(&mut self, d: Duration) {
+        if self.wait_timeout(d).is_some() {
+            let o = self.outcome();
+            panic!(
+                "`{}` exited but should still be running after {:?}: {}",
+                self.label, d, o
+            );
+        }
+    }
+
+    /// Kill with SIGKILL (if still running) and collect the outcome.
+    pub fn kill(&mut self) -> Outcome {
+        if self.poll_status().is_none() {
+            let _ = self.child.kill();
+            if let Ok(s) = self.child.wait() {
+                self.status = Some(s);
+                self.elapsed = Some(self.started.elapsed());
+            }
+        }
+        self.outcome()
+    }
+
+    /// Send a signal to the child (by PID), if it has not been reaped.
+    pub fn signal(&mut self, sig: i32) {
+        if self.poll_status().is_none() {
+            // SAFETY: plain kill(2) on our own child's PID.
+            unsafe {
+                libc::kill(self.pid, sig);
+            }
+        }
+    }
+
+    /// Wait until stderr contains `needle`.
+    pub fn wait_stderr(&self, needle: &str, limit: Duration) -> bool {
+        self.err.wait_for(needle.as_bytes(), limit)
+    }
+
+    /// Wait until stdout contains `needle`.
+    pub fn wait_stdout(&self, needle: &[u8], limit: Duration) -> bool {
+        self.out.wait_for(needle, limit)
+    }
+
+    /// stderr must come to contain `needle` within `limit`.
+    #[track_caller]
+    pub fn expect_stderr(&mut self, needle: &str, limit: Duration) {
+        if !self.wait_stderr(needle, limit) {
+            let o = self.kill();
+            panic!(
+                "`{}`: stderr never contained {} within {:?}: {}",
+                self.label,
+                escape(needle.as_bytes()),
+                limit,
+                o
+            );
+        }
+    }
+
+    /// For a `-l -v` child: wait for its `Listening on`/`Bound on` line and
+    /// return the port it printed last on that line.
+    #[track_caller]
+    pub fn expect_listening(&mut self, limit: Duration) -> u16 {
+        let deadline = Instant::now() + limit;
+        loop {
+            let e = self.stderr_now();
+            let text = String::from_utf8_lossy(&e);
+            for line in text.lines() {
+                if line.starts_with("Listening on ") || line.starts_with("Bound on ") {
+                    if let Some(p) = line.rsplit(' ').next().and_then(|p| p.parse().ok()) {
+                        return p;
+                    }
+                }
+            }
+            if Instant::now() >= deadline || self.exited() {
+                let o = self.kill();
+                panic!("`{}`: no `Listening on` line: {}", self.label, o);
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// CPU time (utime + stime, in clock ticks) from /proc/PID/stat.
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let s = fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let rest = &s[s.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        // After "pid (comm) ", field 3 (state) is index 0: utime is field 14.
+        let utime: u64 = f.get(11)?.parse().ok()?;
+        let stime: u64 = f.get(12)?.parse().ok()?;
+        Some(utime + stime)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.stdin_w = None;
+        // The feeder ends on EPIPE once the child is gone; do not join it
+        // (a slow feeder's sleeps are bounded by the test's own chunks).
+        let _ = self.feeder.take();
+    }
+}
+
+/// How a child ended, and what it printed.
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub elapsed: Duration,
+    pub label: String,
+}
+
+impl Outcome {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Exit code, stdout and stderr all exactly as given; all differences
+    /// are reported together.
+    #[track_caller]
+    pub fn assert(&self, code: i32, stdout: &[u8], stderr: &[u8]) {
+        let mut msg = String::new();
+        if self.code() != Some(code) {
+            msg.push_str(&format!(
+                "exit status: expected exit {code}, got {}\n",
+                status_text(self.status)
+            ));
+        }
+        msg.extend(diff_text("stdout", stdout, &self.stdout));
+        msg.extend(diff_text("stderr", stderr, &self.stderr));
+        if !msg.is_empty() {
+            panic!("`{}`:\n{msg}full outcome: {self}", self.label);
+        }
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) {
+        if self.code() != Some(code) {
+            panic!("`{}`: expected exit {code}: {self}", self.label);
+        }
+    }
+    #[track_caller]
+    pub fn assert_stderr(&self, expected: &[u8]) {
+        if let Some(d) = diff_text("stderr", expected, &self.stderr) {
+            panic!("`{}`:\n{d}full outcome: {self}", self.label);
+        }
+    }
+    #[track_caller]
+    pub fn assert_stdout(&self, expected: &[u8]) {
+        if let Some(d) = diff_text("stdout", expected, &self.stdout) {
+            panic!("`{}`:\n{d}full outcome: {self}", self.label);
+        }
+    }
+    #[track_caller]
+    pub fn assert_elapsed_between(&self, lo: Duration, hi: Duration) {
+        if self.elapsed < lo || self.elapsed > hi {
+            panic!(
+                "`{}`: took {:?}, expected between {lo:?} and {hi:?}: {self}",
+                self.label, self.elapsed
+            );
+        }
+    }
+}
+
+pub fn status_text(s: ExitStatus) -> String {
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => format!("{s:?}"),
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cut = |b: &[u8]| {
+            if b.len() > 2000 {
+                format!("{}... ({} bytes)", escape(&b[..2000]), b.len())
+            } else {
+                escape(b)
+            }
+        };
+        write!(
+            f,
+            "{} after {:?}; stdout {}; stderr {}",
+            status_text(self.status),
+            self.elapsed,
+            cut(&self.stdout),
+            cut(&self.stderr)
+        )
+    }
+}
+
+/// Assert that stderr is exactly `first` followed by a usage text (ncrab's
+/// usage synopsis differs from nc's after its first words: departure 1).
+#[track_caller]
+pub fn assert_usage_error(o: &Outcome, first: &str) {
+    let err = o.stderr_str();
+    let ok = o.code() == Some(1)
+        && err.starts_with(first)
+        && err[first.len()..].starts_with(USAGE_START)
+        && o.stdout.is_empty();
+    if !ok {
+        panic!(
+            "`{}`: expected exit 1, stderr = {} + usage text starting {}, empty stdout; got {o}",
+            o.label,
+            escape(first.as_bytes()),
+            escape(USAGE_START.as_bytes())
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ports
+// ---------------------------------------------------------------------------
+
+fn services_tcp_ports() -> &'static Vec<u16> {
+    static S: OnceLock<Vec<u16>> = OnceLock::new();
+    S.get_or_init(|| {
+        let text = fs::read_to_string("/etc/services").unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter_map(|pp| pp.split_once('/'))
+            .filter_map(|(p, _)| p.parse().ok())
+            .collect()
+    })
+}
+
+/// The kernel's ephemeral port range (ports it picks for bind(0) and for
+/// the source of outgoing connections).
+pub fn ephemeral_range() -> (u16, u16) {
+    let t = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let v: Vec<u16> = t
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    match v[..] {
+        [lo, hi] => (lo, hi),
+        _ => (32768, 60999),
+    }
+}
+
+/// A port, free on 127.0.0.1 and ::1 a moment ago, with no /etc/services
+/// name (so messages show `[tcp/*]` with or without -n), for a test to
+/// listen on or to use as a closed port.
+///
+/// It is taken *outside* the kernel's ephemeral range and from a
+/// process-wide counter, so two tests never get the same port, a scripted
+/// server (bound to port 0) never takes it, and a connection to it can
+/// never be a TCP self-connect (source port = destination port).
+pub fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (lo, hi) = ephemeral_range();
+    let (base, span) = if lo >= 11024 {
+        (lo as usize - 10000, 10000usize)
+    } else if hi < 63000 {
+        (hi as usize + 1, 65535 - hi as usize)
+    } else {
+        (1024, 1000) // unusual range: best effort
+    };
+    let start = (std::process::id() as usize).wrapping_mul(2654435761) % span;
+    for _ in 0..span {
+        let p = (base + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+        if services_tcp_ports().contains(&p) {
+            continue;
+        }
+        let v4 = TcpListener::bind(("127.0.0.1", p)).is_ok();
+        let v6 = TcpListener::bind(("::1", p)).is_ok() || TcpListener::bind("[::1]:0").is_err();
+        if v4 && v6 {
+            return p;
+        }
+    }
+    panic!("no free port found in {base}..{}", base + span);
+}
+
+/// Wait until a TCP socket listens on `port` (any address, v4 or v6) in
+/// the host's network namespace, read from /proc/net/tcp{,6}.
+pub fn wait_tcp_listen(port: u16, limit: Duration) -> bool {
+    wait_tcp_listen_in("/proc/net", port, limit)
+}
+
+/// The same, reading `DIR/tcp` and `DIR/tcp6` (e.g. /proc/PID/net).
+pub fn wait_tcp_listen_in(dir: &str, port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let needle = format!(":{port:04X}");
+    loop {
+        for f in ["tcp", "tcp6"] {
+            let t = fs::read_to_string(format!("{dir}/{f}")).unwrap_or_default();
+            for line in t.lines().skip(1) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                if cols.len() > 3 && cols[3] == "0A" && cols[1].ends_with(&needle) {
+                    return true;
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Serialises tests that need fixed well-known ports (8080, 22, 9, 20, 21, 23).
+pub fn fixed_ports_lock() -> MutexGuard<'static, ()> {
+    static M: Mutex<()> = Mutex::new(());
+    M.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Is nothing listening on 127.0.0.1:port (connection refused)?
+pub fn ensure_closed(addr: &str) -> Result<(), String> {
+    let sa: SocketAddr = addr.parse().unwrap();
+    match TcpStream::connect_timeout(&sa, Duration::from_secs(1)) {
+        Ok(_) => Err(format!(
+            "something listens on {addr}; it must be closed for this test"
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+        Err(e) => Err(format!("cannot check {addr}: {e}")),
+    }
+}
+
+/// A listener on a fixed port that accepts and drops connections until
+/// dropped. If the port is already taken by someone else but connectable,
+/// it counts as open (no thread is started).
+pub struct FixedListener {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl FixedListener {
+    /// On the host's loopback.
+    pub fn open(addr: &str) -> Result<FixedListener, String> {
+        FixedListener::open_with(addr, TcpListener::bind(addr), |sa| {
+            TcpStream::connect_timeout(&sa, Duration::from_secs(1)).map(drop)
+        })
+    }
+
+    fn open_with(
+        addr: &str,
+        bound: io::Result<TcpListener>,
+        probe: impl FnOnce(SocketAddr) -> io::Result<()>,
+    ) -> Result<FixedListener, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        match bound {
+            Ok(l) => {
+                l.set_nonblocking(true).unwrap();
+                let s = stop.clone();
+                let handle = thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while !s.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        match l.accept() {
+                            Ok(_) => {}
+                            Err(_) => thread::sleep(Duration::from_millis(5)),
+                        }
+                    }
+                });
+                Ok(FixedListener {
+                    stop,
+                    handle: Some(handle),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                let sa: SocketAddr = addr.parse().unwrap();
+                match probe(sa) {
+                    Ok(()) => Ok(FixedListener { stop, handle: None }),
+                    Err(e2) => Err(format!("{addr} is in use but not connectable ({e2})")),
+                }
+            }
+            Err(e) => Err(format!("cannot listen on {addr}: {e}")),
+        }
+    }
+}
+
+impl Drop for FixedListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scripted loopback servers
+// ---------------------------------------------------------------------------
+
+/// What a scripted server saw.
+pub struct Record {
+    started: Instant,
+    received: Mutex<Vec<u8>>,
+    eof_at: Mutex<Option<Instant>>,
+    conns: AtomicUsize,
+    done: AtomicBool,
+    peers: Mutex<Vec<SocketAddr>>,
+}
+
+/// One accepted connection, handed to the server's script.
+pub struct Conn {
+    pub stream: TcpStream,
+    rec: Arc<Record>,
+    stop: Arc<AtomicBool>,
+    deadline: Instant,
+}
+
+impl Conn {
+    pub fn send(&mut self, b: &[u8]) {
+        let _ = self.stream.write_all(b);
+    }
+    /// Send FIN.
+    pub fn shutdown_write(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+    /// Read (recording) until EOF, an error, or `limit`. True on EOF.
+    pub fn read_to_eof(&mut self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(20)));
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < end && !self.stopped() {
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
+                    return true;
+                }
+                Ok(n) => self
+                    .rec
+                    .received
+                    .lock()
+                    .unwrap()
+                    .extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+    /// Read until at least `n` bytes have been received in total (or limit).
+    pub fn read_at_least(&mut self, n: usize, limit: Duration) {
+        let end = Instant::now() + limit;
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(20)));
+        let mut buf = vec![0u8; 65536];
+        while self.rec.received.lock().unwrap().len() < n && Instant::now() < end && !self.stopped()
+        {
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
+                    return;
+                }
+                Ok(k) => self
+                    .rec
+                    .received
+                    .lock()
+                    .unwrap()
+                    .extend_from_slice(&buf[..k]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => return,
+            }
+        }
+    }
+    /// Echo everything back until EOF (or limit), then send FIN.
+    pub fn echo_to_eof(&mut self, limit: Duration) {
+        let end = Instant::now() + limit;
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(20)));
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < end && !self.stopped() {
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
+                    break;
+                }
+                Ok(n) => {
+                    self.rec
+                        .received
+                        .lock()
+                        .unwrap()
+                        .extend_from_slice(&buf[..n]);
+                    if self.stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        self.shutdown_write();
+    }
+    /// Keep the connection open (not reading) for `d`.
+    pub fn hold(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end && !self.stopped() {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    /// Abort the connection with an RST (SO_LINGER 0 + close).
+    pub fn reset(self) {
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on our own socket with a properly sized struct.
+        unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &l as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        drop(self.stream);
+    }
+}
+
+/// A loopback TCP server running a script per connection in a thread.
+pub struct Server {
+    addr: SocketAddr,
+    rec: Arc<Record>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The longest any server thread lives.
+const SERVER_LIFETIME: Duration = Duration::from_secs(40);
+
+impl Server {
+    /// Listen on `bind` (e.g. "127.0.0.1:0") and serve `conns` connections
+    /// one after another with `script`.
+    pub fn start<F>(bind: &str, conns: usize, script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        Server::start_on(TcpListener::bind(bind).expect("bind server"), conns, script)
+    }
+
+    /// One connection on 127.0.0.1, ephemeral port.
+    pub fn one<F>(script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        Server::start("127.0.0.1:0", 1, script)
+    }
+
+    pub fn start_on<F>(l: TcpListener, conns: usize, mut script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        let addr = l.local_addr().unwrap();
+        let rec = Arc::new(Record {
+            started: Instant::now(),
+            received: Mutex::new(Vec::new()),
+            eof_at: Mutex::new(None),
+            conns: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+            peers: Mutex::new(Vec::new()),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (rec.clone(), stop.clone());
+        l.set_nonblocking(true).unwrap();
+        let handle = thread::spawn(move || {
+            let deadline = Instant::now() + SERVER_LIFETIME;
+            let mut served = 0;
+            while served < conns && !s.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match l.accept() {
+                    Ok((stream, peer)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        r.peers.lock().unwrap().push(peer);
+                        r.conns.fetch_add(1, Ordering::SeqCst);
+                        script(Conn {
+                            stream,
+                            rec: r.clone(),
+                            stop: s.clone(),
+                            deadline,
+                        });
+                        served += 1;
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(2)),
+                }
+            }
+            r.done.store(true, Ordering::SeqCst);
+        });
+        Server {
+            addr,
+            rec,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    pub fn port_str(&self) -> String {
+        self.addr.port().to_string()
+    }
+    pub fn received(&self) -> Vec<u8> {
+        self.rec.received.lock().unwrap().clone()
+    }
+    pub fn conns(&self) -> usize {
+        self.rec.conns.load(Ordering::SeqCst)
+    }
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.rec.peers.lock().unwrap().clone()
+    }
+    /// When the server saw EOF from the client, if it did.
+    pub fn eof_after(&self) -> Option<Duration> {
+        self.rec
+            .eof_at
+            .lock()
+            .unwrap()
+            .map(|t| t - self.rec.started)
+    }
+    pub fn eof_seen(&self) -> bool {
+        self.rec.eof_at.lock().unwrap().is_some()
+    }
+    /// Wait up to `limit` for the client's EOF.
+    pub fn wait_eof(&self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.eof_seen() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        self.eof_seen()
+    }
+    /// Wait up to `limit` for all scripted connections to finish.
+    pub fn wait_done(&self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.rec.done.load(Ordering::SeqCst) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+    /// Wait until at least `n` bytes have arrived.
+    pub fn wait_received(&self, n: usize, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.rec.received.lock().unwrap().len() >= n {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+// Canned scripts -----------------------------------------------------------
+
+/// Send `banner`, send FIN, then read until the client's EOF (bounded).
+pub fn banner_then_fin(banner: &'static [u8]) -> impl FnMut(Conn) + Send {
+    move |mut c| {
+        c.send(banner);
+        c.shutdown_write();
+        c.read_to_eof(Duration::from_secs(15));
+    }
+}
+
+/// Send `banner`, read until EOF, then keep the socket open for `hold`.
+pub fn banner_read_eof_hold(banner: &'static [u8], hold: Duration) -> impl FnMut(Conn) + Send {
+    move |mut c| {
+        c.send(banner);
+        c.read_to_eof(Duration::from_secs(15));
+        c.hold(hold);
+    }
+}
+
+/// Read everything until EOF, then close.
+pub fn sink() -> impl FnMut(Conn) + Send {
+    |mut c| {
+        c.read_to_eof(Duration::from_secs(30));
+    }
+}
+
+/// Echo until EOF, then FIN and close.
+pub fn echo() -> impl FnMut(Conn) + Send {
+    |mut c| c.echo_to_eof(Duration::from_secs(15))
+}
+
+/// Connect to 127.0.0.1:port with bounded timeouts.
+pub fn connect(addr: &str) -> TcpStream {
+    let sa = addr.to_socket_addrs().unwrap().next().unwrap();
+    let s = TcpStream::connect_timeout(&sa, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+/// Read from a client stream until EOF or `limit`; returns (bytes, eof?).
+pub fn read_until_eof(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    let end = Instant::now() + limit;
+    let _ = s.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while Instant::now() < end {
+        match s.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return (out, false),
+        }
+    }
+    (out, false)
+}
+
+// ---------------------------------------------------------------------------
+// Data files
+// ---------------------------------------------------------------------------
+
+/// Write `len` pseudo-random bytes (xorshift, seeded per call) to a file.
+pub fn random_file(path: &Path, len: usize) {
+    let mut x: u64 = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        ^ ((unique() as u64 + 1) << 32)
+        ^ 0x9E37_79B9_7F4A_7C15;
+    let mut f =
+        io::BufWriter::with_capacity(1 << 20, File::create(path).expect("create data file"));
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for w in chunk.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(chunk.len());
+        f.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    f.flush().unwrap();
+}
+
+/// sha256 of a file, through `sha256sum`.
+pub fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    assert!(out.status.success(), "sha256sum failed");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------
+// Network namespaces
+// ---------------------------------------------------------------------------
+
+/// A network namespace created (and deleted on drop) by this process.
+pub struct Netns {
+    pub name: String,
+    etc: Option<PathBuf>,
+}
+
+/// Guards /etc/netns: (live directories of ours in it, did we create it).
+fn etc_netns_lock() -> MutexGuard<'static, (usize, bool)> {
+    static M: Mutex<(usize, bool)> = Mutex::new((0, false));
+    M.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run `ip ARGS`; Err with its stderr on failure.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(find_in_path("ip").ok_or("the `ip` tool (iproute2) is not installed")?)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Netns {
+    /// Create a namespace with `lo` up. On failure: skip (or fail under CI)
+    /// and return None.
+    pub fn create(tag: &str) -> Option<Netns> {
+        match Netns::try_create(tag) {
+            Ok(ns) => Some(ns),
+            Err(e) => {
+                skip_or_fail_in_ci(&format!("cannot create a network namespace: {e}"));
+                None
+            }
+        }
+    }
+
+    fn try_create(tag: &str) -> Result<Netns, String> {
+        let name = format!("ncrabt-{}-{}-{}", std::process::id(), tag, unique());
+        let _ = ip(&["netns", "del", &name]);
+        ip(&["netns", "add", &name])?;
+        let ns = Netns { name, etc: None };
+        ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// A sandbox: a namespace whose name service is files-only, with
+    /// `hosts` mapping localhost to both 127.0.0.1 and ::1 (::1 first, as
+    /// glibc sorts them), so no lookup can ever leave the machine.
+    pub fn sandbox(tag: &str) -> Option<Netns> {
+        let mut ns = Netns::create(tag)?;
+        if let Err(e) = ns.write_etc("127.0.0.1 localhost\n::1 localhost\n") {
+            skip_or_fail_in_ci(&format!("cannot write /etc/netns files: {e}"));
+            return None;
+        }
+        Some(ns)
+    }
+
+    fn write_etc(&mut self, hosts: &str) -> io::Result<()> {
+        let mut g = etc_netns_lock();
+        if !Path::new("/etc/netns").exists() {
+            fs::create_dir("/etc/netns")?;
+            g.1 = true;
+        }
+        let d = Path::new("/etc/netns").join(&self.name);
+        fs::create_dir_all(&d)?;
+        g.0 += 1;
+        self.etc = Some(d.clone());
+        fs::write(d.join("hosts"), hosts)?;
+        fs::write(
+            d.join("nsswitch.conf"),
+            "passwd: files\ngroup: files\nhosts: files\nnetworks: files\nprotocols: files\nservices: files\n",
+        )?;
+        fs::write(d.join("resolv.conf"), "nameserver 127.0.0.1\n")?;
+        Ok(())
+    }
+
+    /// Run `ip -n NAME ARGS`.
+    pub fn ip(&self, args: &[&str]) -> Result<(), String> {
+        let mut a = vec!["-n", self.name.as_str()];
+        a.extend_from_slice(args);
+        ip(&a)
+    }
+
+    /// Run `f` on a thread that has joined this namespace: sockets it
+    /// creates live in the namespace (and may be used from any thread).
+    pub fn run_in<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        thread::scope(|s| {
+            s.spawn(|| {
+                let fd = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+                // SAFETY: setns on a namespace fd; affects this thread only.
+                let r = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(r, 0, "setns {path}: {}", io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    /// Connect from inside the namespace.
+    pub fn connect(&self, addr: &str) -> io::Result<TcpStream> {
+        let sa: SocketAddr = addr.parse().unwrap();
+        let s = self.run_in(|| TcpStream::connect_timeout(&sa, Duration::from_secs(3)))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        Ok(s)
+    }
+
+    /// Listen from inside the namespace.
+    pub fn listen(&self, addr: &str) -> io::Result<TcpListener> {
+        let a = addr.to_string();
+        self.run_in(move || TcpListener::bind(a))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+        if let Some(d) = self.etc.take() {
+            let mut g = etc_netns_lock();
+            let _ = fs::remove_dir_all(&d);
+            g.0 -= 1;
+            if g.0 == 0 && g.1 {
+                let _ = fs::remove_dir("/etc/netns"); // only succeeds when empty
+                g.1 = false;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The network a test runs in
+// ---------------------------------------------------------------------------
+
+/// Where a test's sockets live: a private network namespace (the default),
+/// or, when namespaces cannot be created outside CI, the host's loopback.
+///
+/// Why a namespace: on the host, listeners on loopback can receive
+/// connections that are not the test's (this workplace has an agent that
+/// probes every listening port), and `-l -v` without `-n` would send a
+/// reverse DNS query. A private namespace has its own loopback, nobody
+/// else in it, files-only name service and its own free well-known ports.
+pub struct Net {
+    pub ns: Option<Netns>,
+}
+
+impl Net {
+    pub fn new(tag: &str) -> Net {
+        match Netns::try_create(tag).and_then(|mut ns| {
+            ns.write_etc("127.0.0.1 localhost\n::1 localhost\n")
+                .map_err(|e| e.to_string())?;
+            Ok(ns)
+        }) {
+            Ok(ns) => Net { ns: Some(ns) },
+            Err(e) => {
+                if in_ci() {
+                    panic!("cannot create a network namespace: {e} (CI=true: this is a failure)");
+                }
+                note(&format!(
+                    "NOTE {}: no private namespace ({e}); using the host's loopback",
+                    current_test()
+                ));
+                Net { ns: None }
+            }
+        }
+    }
+
+    /// Is this the host's own network (not a private namespace)?
+    pub fn is_host(&self) -> bool {
+        self.ns.is_none()
+    }
+
+    /// The binary under test, in this network.
+    pub fn nc<S: AsRef<OsStr>>(&self, args: &[S]) -> Cmd {
+        self.wrap(Cmd::nc(args))
+    }
+
+    /// nc.openbsd, in this network.
+    pub fn openbsd<S: AsRef<OsStr>>(&self, args: &[S]) -> Cmd {
+        self.wrap(Cmd::openbsd(args))
+    }
+
+    pub fn wrap(&self, c: Cmd) -> Cmd {
+        match &self.ns {
+            Some(ns) => c.netns(ns),
+            None => c,
+        }
+    }
+
+    /// Run `f` with this network as the thread's network.
+    pub fn run_in<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> T {
+        match &self.ns {
+            Some(ns) => ns.run_in(f),
+            None => f(),
+        }
+    }
+
+    pub fn listen(&self, addr: &str) -> io::Result<TcpListener> {
+        let a = addr.to_string();
+        self.run_in(move || TcpListener::bind(a))
+    }
+
+    /// A scripted server in this network (see [`Server::start`]).
+    pub fn server<F>(&self, bind: &str, conns: usize, script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        Server::start_on(self.listen(bind).expect("bind server"), conns, script)
+    }
+
+    /// One connection on 127.0.0.1, ephemeral port.
+    pub fn one<F>(&self, script: F) -> Server
+    where
+        F: FnMut(Conn) + Send + 'static,
+    {
+        self.server("127.0.0.1:0", 1, script)
+    }
+
+    pub fn try_connect(&self, addr: &str) -> io::Result<TcpStream> {
+        let sa = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::other("no address"))?;
+        let s = self.run_in(|| TcpStream::connect_timeout(&sa, Duration::from_secs(3)))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        Ok(s)
+    }
+
+    /// Connect (must succeed).
+    #[track_caller]
+    pub fn connect(&self, addr: &str) -> TcpStream {
+        self.try_connect(addr)
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    }
+
+    /// Is nothing listening on `addr` (connection refused)?
+    pub fn ensure_closed(&self, addr: &str) -> Result<(), String> {
+        match self.try_connect(addr) {
+            Ok(_) => Err(format!(
+                "something listens on {addr}; it must be closed for this test"
+            )),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+            Err(e) => Err(format!("cannot check {addr}: {e}")),
+        }
+    }
+
+    /// A listener that accepts and drops connections on a fixed address.
+    pub fn fixed_listener(&self, addr: &str) -> Result<FixedListener, String> {
+        FixedListener::open_with(addr, self.listen(addr), |sa| {
+            self.run_in(|| TcpStream::connect_timeout(&sa, Duration::from_secs(1)).map(drop))
+        })
+    }
+
+    /// Wait until `p` (a child in this network) has a TCP socket listening
+    /// on `port`, read from /proc/PID/net/tcp{,6}.
+    pub fn wait_listen(&self, p: &Proc, port: u16, limit: Duration) -> bool {
+        let dir = match self.ns {
+            Some(_) => format!("/proc/{}/net", p.pid()),
+            None => "/proc/net".to_string(),
+        };
+        wait_tcp_listen_in(&dir, port, limit)
+    }
+
+    /// Start `nc ARGS` that listens on `port` and wait until it does.
+    #[track_caller]
+    pub fn expect_listen(&self, p: &mut Proc, port: u16) {
+        if !self.wait_listen(p, port, Duration::from_secs(5)) {
+            let o = p.kill();
+            panic!("`{}` never listened on port {port}: {o}", o.label);
+        }
+    }
+}
+
+/// Short durations used throughout.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

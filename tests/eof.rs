@@ -1,0 +1,647 @@
+//! The relay's EOF rules (reference B §6.1-6.2, §12 rows 34-36): who exits
+//! when, with which status, and which bytes arrive, for a client and a
+//! listener, across kinds of stdin (immediate EOF, open and silent, a slow
+//! writer, a regular file, /dev/null, closed) and the options -N, -q, -d,
+//! -w, -W. Peers are scripted Rust servers and clients, plus nc.openbsd for
+//! a subset.
+//!
+//! Timing is coarse on purpose: "exits within X s" or "still running after
+//! Y s", never tight bounds.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::net::Shutdown;
+use std::time::Instant;
+
+fn client(net: &Net, opts: &[&str], s: &Server, stdin: Input) -> Proc {
+    let port = s.port_str();
+    let mut a: Vec<&str> = opts.to_vec();
+    a.extend_from_slice(&["127.0.0.1", &port]);
+    net.nc(&a).stdin(stdin).spawn()
+}
+
+fn hi() -> Input {
+    Input::Bytes(b"hi\n".to_vec())
+}
+
+/// Run cases side by side (they mostly sleep), collecting all failures.
+fn parallel(cases: Vec<(String, Box<dyn FnOnce() + Send>)>) {
+    let fails: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = cases
+            .into_iter()
+            .map(|(name, f)| (name, sc.spawn(f)))
+            .collect();
+        hs.into_iter()
+            .filter_map(|(name, h)| {
+                h.join().err().map(|e| {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    format!("[{name}] {msg}")
+                })
+            })
+            .collect()
+    });
+    assert!(
+        fails.is_empty(),
+        "{} case(s) failed:\n{}",
+        fails.len(),
+        fails.join("\n")
+    );
+}
+
+macro_rules! case {
+    ($name:expr, $body:expr) => {
+        (
+            $name.to_string(),
+            Box::new($body) as Box<dyn FnOnce() + Send>,
+        )
+    };
+}
+
+// --- TCP client -------------------------------------------------------------
+
+/// Row 34 and its variants: the server sent its data and FIN; stdin ends
+/// at once (data then EOF, /dev/null, a regular file): exit 0 at once.
+#[test]
+fn row34_client_server_closed_stdin_ends() {
+    let dir = TempDir::new("eof");
+    let file = dir.join("in.txt");
+    std::fs::write(&file, b"from file\n").unwrap();
+    let mut cases = Vec::new();
+    for opts in [&[][..], &["-N"][..], &["-q", "0"][..]] {
+        for (kind, input, sent) in [
+            ("bytes", 0, &b"hi\n"[..]),
+            ("null", 1, &b""[..]),
+            ("file", 2, &b"from file\n"[..]),
+        ] {
+            let file = file.clone();
+            cases.push(case!(format!("{opts:?} stdin {kind}"), move || {
+                let net = Net::new("case");
+                let s = net.one(banner_then_fin(b"hello\n"));
+                let stdin = match input {
+                    0 => hi(),
+                    1 => Input::Null,
+                    _ => Input::File(file),
+                };
+                let o = client(&net, opts, &s, stdin).expect_exit(secs(3));
+                o.assert(0, b"hello\n", b"");
+                assert!(s.wait_done(secs(3)));
+                assert_bytes("server received", sent, &s.received());
+            }));
+        }
+    }
+    parallel(cases);
+    drop(dir);
+}
+
+/// Row 35: the server has closed, stdin is open: nc keeps running (with or
+/// without -N/-q 0) until stdin ends.
+#[test]
+fn row35_client_server_closed_stdin_open() {
+    let mut cases = Vec::new();
+    for opts in [&[][..], &["-N"][..], &["-q", "0"][..]] {
+        cases.push(case!(format!("{opts:?}"), move || {
+            let net = Net::new("case");
+            let s = net.one(banner_then_fin(b"hello\n"));
+            let mut p = client(&net, opts, &s, Input::Pipe);
+            assert!(p.wait_stdout(b"hello\n", secs(3)), "no banner");
+            p.expect_running(ms(1200));
+            p.write_stdin(b"more\n").ok();
+            p.close_stdin();
+            let o = p.expect_exit(secs(3));
+            o.assert(0, b"hello\n", b"");
+        }));
+    }
+    parallel(cases);
+}
+
+/// `-d`: stdin is never read, so network EOF ends the client at once.
+#[test]
+fn client_d_exits_at_network_eof() {
+    let net = Net::new("client_d_exits");
+    let s = net.one(banner_then_fin(b"hello\n"));
+    let mut p = client(&net, &["-d"], &s, Input::Pipe);
+    p.write_stdin(b"never sent\n").unwrap();
+    let o = p.expect_exit(secs(3));
+    o.assert(0, b"hello\n", b"");
+    assert!(s.wait_done(secs(3)));
+    assert_bytes("server received", b"", &s.received());
+}
+
+/// `-d -q 1`: the same, one second later.
+#[test]
+fn client_d_q1_exits_a_second_later() {
+    let net = Net::new("client_d_q1_ex");
+    let s = net.one(banner_then_fin(b"hello\n"));
+    let o = client(&net, &["-d", "-q", "1"], &s, Input::Pipe).expect_exit(secs(4));
+    o.assert(0, b"hello\n", b"");
+    o.assert_elapsed_between(ms(800), secs(4));
+}
+
+/// Without -N no FIN is sent at stdin EOF: a server that waits for EOF
+/// never sees it, and nc waits for the server.
+#[test]
+fn client_without_n_sends_no_fin() {
+    let net = Net::new("client_without");
+    let s = net.one(|mut c: Conn| {
+        c.send(b"hello\n");
+        c.read_to_eof(ms(1500)); // gives up after 1.5 s, then closes
+    });
+    let mut p = client(&net, &[], &s, hi());
+    p.expect_running(ms(1000));
+    let o = p.expect_exit(secs(4));
+    o.assert(0, b"hello\n", b"");
+    assert!(!s.eof_seen(), "the server saw a FIN without -N");
+    assert_bytes("server received", b"hi\n", &s.received());
+}
+
+/// Row 36: with -q 0, -N or -q 1 the FIN goes out at stdin EOF, but nc does
+/// not exit while the server keeps the connection open.
+#[test]
+fn row36_fin_sent_but_waits_for_server_close() {
+    let mut cases = Vec::new();
+    for opts in [
+        &["-q", "0"][..],
+        &["-N"][..],
+        &["-q", "1"][..],
+        &["-d", "-N"][..],
+    ] {
+        cases.push(case!(format!("{opts:?}"), move || {
+            let net = Net::new("case");
+            let s = net.one(banner_read_eof_hold(b"hello\n", ms(2000)));
+            let stdin = if opts.contains(&"-d") {
+                Input::Pipe
+            } else {
+                hi()
+            };
+            let mut p = client(&net, opts, &s, stdin);
+            assert!(s.wait_eof(secs(2)), "the server did not see the FIN");
+            p.expect_running(ms(1000));
+            let o = p.expect_exit(secs(5));
+            o.assert(0, b"hello\n", b"");
+            let sent: &[u8] = if opts.contains(&"-d") { b"" } else { b"hi\n" };
+            assert_bytes("server received", sent, &s.received());
+        }));
+    }
+    parallel(cases);
+}
+
+/// Echo server: -q 0 and -N exit as soon as the echo and FIN are back;
+/// -q 2 waits two more seconds; no -N never ends (the server waits).
+#[test]
+fn client_with_echo_server() {
+    let mut cases = Vec::new();
+    for opts in [&["-q", "0"][..], &["-N"][..]] {
+        cases.push(case!(format!("{opts:?}"), move || {
+            let net = Net::new("case");
+            let s = net.one(echo());
+            let o = client(&net, opts, &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(3));
+            o.assert(0, b"ping\n", b"");
+            o.assert_elapsed_between(ms(0), ms(1500));
+        }));
+    }
+    cases.push(case!("-q 2", || {
+        let net = Net::new("case");
+        let s = net.one(echo());
+        let o =
+            client(&net, &["-q", "2"], &s, Input::Bytes(b"ping\n".to_vec())).expect_exit(secs(6));
+        o.assert(0, b"ping\n", b"");
+        o.assert_elapsed_between(ms(1700), secs(5));
+    }));
+    cases.push(case!("no -N", || {
+        let net = Net::new("case");
+        let s = net.one(echo());
+        let mut p = client(&net, &[], &s, Input::Bytes(b"ping\n".to_vec()));
+        assert!(p.wait_stdout(b"ping\n", secs(3)));
+        p.expect_running(ms(1200));
+        assert!(!s.eof_seen());
+    }));
+    parallel(cases);
+}
+
+/// A slow writer on stdin: every chunk arrives; with -N the FIN follows the
+/// last one and nc exits when the sink closes.
+#[test]
+fn client_slow_writer() {
+    let net = Net::new("client_slow_wr");
+    let s = net.one(sink());
+    let chunks = vec![
+        (ms(0), b"a".to_vec()),
+        (ms(300), b"b".to_vec()),
+        (ms(300), b"c\n".to_vec()),
+    ];
+    let o = client(&net, &["-N"], &s, Input::Slow(chunks)).expect_exit(secs(5));
+    o.assert(0, b"", b"");
+    o.assert_elapsed_between(ms(500), secs(4));
+    assert!(s.wait_done(secs(3)));
+    assert_bytes("sink received", b"abc\n", &s.received());
+}
+
+/// A regular file on stdin, with -N, to a sink.
+#[test]
+fn client_regular_file_to_sink() {
+    let net = Net::new("client_regular");
+    let dir = TempDir::new("eoffile");
+    let f = dir.join("data");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&f, &data).unwrap();
+    let s = net.one(sink());
+    let o = client(&net, &["-N"], &s, Input::File(f)).expect_exit(secs(5));
+    o.assert(0, b"", b"");
+    assert!(s.wait_done(secs(3)));
+    assert!(
+        s.received() == data,
+        "sink received {} bytes, expected {}",
+        s.received().len(),
+        data.len()
+    );
+}
+
+/// Peer RST: exit 0 at once, silently, whatever stdin is doing.
+#[test]
+fn client_peer_reset_exits_0() {
+    let mut cases = Vec::new();
+    for opts in [&[][..], &["-N"][..], &["-q", "1"][..]] {
+        cases.push(case!(format!("{opts:?}"), move || {
+            let net = Net::new("case");
+            let s = net.one(|mut c: Conn| {
+                c.read_at_least(3, secs(5));
+                c.reset();
+            });
+            let mut p = client(&net, opts, &s, Input::Pipe);
+            p.write_stdin(b"hi\n").unwrap();
+            let o = p.expect_exit(secs(3));
+            o.assert(0, b"", b"");
+        }));
+    }
+    parallel(cases);
+}
+
+/// The server closed; when stdin then produces data, the write draws an
+/// RST and nc exits at once with status 0.
+#[test]
+fn client_write_after_peer_close_exits() {
+    let net = Net::new("client_write_a");
+    let s = net.one(|mut c: Conn| {
+        c.send(b"bye\n");
+        // full close: further data from the client draws an RST
+    });
+    let mut p = client(&net, &[], &s, Input::Pipe);
+    assert!(p.wait_stdout(b"bye\n", secs(3)));
+    p.expect_running(ms(500));
+    let _ = p.write_stdin(b"late\n");
+    let t = Instant::now();
+    let o = p.expect_exit(secs(3));
+    assert!(
+        t.elapsed() < secs(2),
+        "took {:?} after the write",
+        t.elapsed()
+    );
+    o.assert(0, b"bye\n", b"");
+}
+
+/// `-w 1` is an idle timeout for the relay: exit 0 after ~1 s of silence.
+#[test]
+fn client_w_idle_timeout() {
+    let mut cases = Vec::new();
+    for (name, pipe) in [("stdin open", true), ("stdin ended", false)] {
+        cases.push(case!(name, move || {
+            let net = Net::new("case");
+            let s = net.one(|mut c: Conn| {
+                c.read_to_eof(secs(6));
+            });
+            let stdin = if pipe { Input::Pipe } else { hi() };
+            let o = client(&net, &["-w", "1"], &s, stdin).expect_exit(secs(5));
+            o.assert(0, b"", b"");
+            o.assert_elapsed_between(ms(800), secs(4));
+        }));
+    }
+    // Traffic resets the idle timer.
+    cases.push(case!("traffic keeps it alive", || {
+        let net = Net::new("case");
+        let s = net.one(|mut c: Conn| {
+            for _ in 0..4 {
+                c.send(b"t\n");
+                c.hold(ms(400));
+            }
+            c.read_to_eof(secs(6));
+        });
+        let o = client(&net, &["-w", "1"], &s, Input::Pipe).expect_exit(secs(6));
+        o.assert(0, b"t\nt\nt\nt\n", b"");
+        o.assert_elapsed_between(ms(2200), secs(5));
+    }));
+    parallel(cases);
+}
+
+/// Departure 5 (ncrab only): data already received is not thrown away when
+/// an RST follows it.
+#[test]
+fn departure5_no_data_loss_on_rst() {
+    let net = Net::new("departure5_no_");
+    if !is_ncrab() {
+        return;
+    }
+    // The server lets the client settle in its relay loop, then sends data
+    // and an RST back to back, so both are pending when the client wakes
+    // (nc.openbsd then loses the data in about half of the runs).
+    for i in 0..10 {
+        let s = net.one(|mut c: Conn| {
+            c.hold(ms(200));
+            c.send(b"hello\n");
+            c.reset();
+        });
+        let o = client(&net, &[], &s, Input::Pipe).expect_exit(secs(3));
+        if o.stdout != b"hello\n" || o.code() != Some(0) {
+            panic!("run {i}: expected exit 0 and stdout \"hello\\n\": {o}");
+        }
+    }
+}
+
+/// Departure 7 (ncrab only): a closed stdin or stdout at start is treated
+/// as /dev/null; the socket never takes fd 0 or 1.
+#[test]
+fn departure7_closed_stdio_at_start() {
+    let net = Net::new("departure7_clo");
+    if !is_ncrab() {
+        return;
+    }
+    let s = net.one(banner_then_fin(b"hello\n"));
+    let o = client(&net, &[], &s, Input::Closed).expect_exit(secs(3));
+    o.assert(0, b"hello\n", b"");
+    assert!(s.wait_done(secs(3)));
+    assert_bytes("server received", b"", &s.received());
+
+    let s = net.one(sink());
+    let port = s.port_str();
+    let o = net
+        .nc(&["-N", "127.0.0.1", &port])
+        .stdin_bytes(b"hi\n")
+        .stdout(OutputTo::Closed)
+        .run(secs(3));
+    o.assert(0, b"", b"");
+    assert!(s.wait_done(secs(3)));
+    assert_bytes("sink received", b"hi\n", &s.received());
+
+    // A listener with stdin closed: like /dev/null.
+    let p = free_port();
+    let ps = p.to_string();
+    let mut srv = net.nc(&["-l", &ps]).stdin(Input::Closed).spawn();
+    net.expect_listen(&mut srv, p);
+    let mut c = net.connect(&format!("127.0.0.1:{p}"));
+    c.write_all(b"x").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let (got, _) = read_until_eof(&mut c, secs(3));
+    srv.expect_exit(secs(3)).assert(0, b"x", b"");
+    assert_bytes("client received", b"", &got);
+}
+
+// --- TCP listener -------------------------------------------------------------
+
+/// Start `nc -l OPTS PORT` and connect a client to it.
+fn listener(net: &Net, opts: &[&str], stdin: Input) -> (Proc, std::net::TcpStream) {
+    let p = free_port();
+    let ps = p.to_string();
+    let mut a: Vec<&str> = vec!["-l"];
+    a.extend_from_slice(opts);
+    a.push(&ps);
+    let mut srv = net.nc(&a).stdin(stdin).spawn();
+    net.expect_listen(&mut srv, p);
+    let c = net.connect(&format!("127.0.0.1:{p}"));
+    (srv, c)
+}
+
+/// Client EOF ends the listener at once, even with its stdin open (rule c).
+#[test]
+fn listener_exits_at_client_eof() {
+    let mut cases = Vec::new();
+    for (name, pipe) in [("stdin /dev/null", false), ("stdin open", true)] {
+        cases.push(case!(name, move || {
+            let net = Net::new("case");
+            let (mut srv, mut c) =
+                listener(&net, &[], if pipe { Input::Pipe } else { Input::Null });
+            c.write_all(b"data").unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            let o = srv.expect_exit(secs(3));
+            o.assert(0, b"data", b"");
+            let (_, eof) = read_until_eof(&mut c, secs(2));
+            assert!(eof, "the client did not see the connection close");
+        }));
+    }
+    parallel(cases);
+}
+
+/// Listener stdin EOF without -N: no FIN to the client; the listener waits
+/// for the client to close. With -N: FIN at once.
+#[test]
+fn listener_stdin_eof_n_or_not() {
+    parallel(vec![
+        case!("no -N", || {
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &[], Input::Bytes(b"reply\n".to_vec()));
+            let (got, eof) = read_until_eof(&mut c, ms(1200));
+            assert_bytes("client received", b"reply\n", &got);
+            assert!(!eof, "the client saw a FIN without -N");
+            srv.expect_running(ms(1));
+            c.shutdown(Shutdown::Write).unwrap();
+            srv.expect_exit(secs(3)).assert(0, b"", b"");
+        }),
+        case!("-N", || {
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &["-N"], Input::Bytes(b"reply\n".to_vec()));
+            let (got, eof) = read_until_eof(&mut c, secs(2));
+            assert_bytes("client received", b"reply\n", &got);
+            assert!(eof, "no FIN with -N");
+            srv.expect_running(ms(500));
+            c.write_all(b"answer").unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            srv.expect_exit(secs(3)).assert(0, b"answer", b"");
+        }),
+    ]);
+}
+
+/// Listener -q 0: stdin EOF ends it at once; the client's later data is lost.
+/// -q 1: one second later.
+#[test]
+fn listener_q_drops_late_client_data() {
+    parallel(vec![
+        case!("-q 0", || {
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &["-q", "0"], Input::Bytes(b"reply\n".to_vec()));
+            let t = Instant::now();
+            let o = srv.expect_exit(secs(3));
+            assert!(
+                t.elapsed() < ms(1500),
+                "-q 0 listener took {:?}",
+                t.elapsed()
+            );
+            let _ = c.write_all(b"late\n");
+            let (got, _) = read_until_eof(&mut c, secs(2));
+            assert_bytes("client received", b"reply\n", &got);
+            o.assert(0, b"", b"");
+        }),
+        case!("-q 1", || {
+            let net = Net::new("case");
+            let (mut srv, mut c) = listener(&net, &["-q", "1"], Input::Bytes(b"reply\n".to_vec()));
+            let t = Instant::now();
+            std::thread::sleep(ms(300));
+            let _ = c.write_all(b"late\n");
+            let o = srv.expect_exit(secs(4));
+            let e = t.elapsed();
+            assert!(
+                e > ms(700) && e < secs(3),
+                "-q 1 listener exited after {e:?}"
+            );
+            o.assert(0, b"", b"");
+        }),
+    ]);
+}
+
+/// Listener -d: its stdin is never read.
+#[test]
+fn listener_d_ignores_stdin() {
+    let net = Net::new("listener_d_ign");
+    let (mut srv, mut c) = listener(&net, &["-d"], Input::Bytes(b"never\n".to_vec()));
+    c.write_all(b"x").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let (got, _) = read_until_eof(&mut c, secs(3));
+    srv.expect_exit(secs(3)).assert(0, b"x", b"");
+    assert_bytes("client received", b"", &got);
+}
+
+/// `-W 1` on a TCP listener: only the first chunk is printed.
+#[test]
+fn listener_w1_recv_limit_first_chunk() {
+    let net = Net::new("listener_w1_re");
+    let (mut srv, mut c) = listener(&net, &["-W", "1"], Input::Pipe);
+    c.write_all(b"abc").unwrap();
+    assert!(srv.wait_stdout(b"abc", secs(3)));
+    std::thread::sleep(ms(300));
+    let _ = c.write_all(b"def");
+    let o = srv.expect_exit(secs(3));
+    o.assert(0, b"abc", b"");
+}
+
+/// `-w 1` applies once connected: an idle client ends the listener, exit 0.
+#[test]
+fn listener_w_idle_timeout() {
+    let net = Net::new("listener_w_idl");
+    let (mut srv, _c) = listener(&net, &["-w", "1"], Input::Pipe);
+    let t = Instant::now();
+    let o = srv.expect_exit(secs(4));
+    let e = t.elapsed();
+    assert!(
+        e > ms(700) && e < secs(3),
+        "idle listener exited after {e:?}"
+    );
+    o.assert(0, b"", b"");
+}
+
+/// A regular file as the listener's stdin, with -N: the client gets it all,
+/// then FIN; the listener ends when the client closes.
+#[test]
+fn listener_regular_file_n() {
+    let net = Net::new("listener_file");
+    let dir = TempDir::new("lfile");
+    let f = dir.join("data");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&f, &data).unwrap();
+    let (mut srv, mut c) = listener(&net, &["-N"], Input::File(f));
+    let (got, eof) = read_until_eof(&mut c, secs(4));
+    assert!(
+        got == data && eof,
+        "client received {} of {} bytes, eof {eof}",
+        got.len(),
+        data.len()
+    );
+    srv.expect_running(ms(300));
+    c.shutdown(Shutdown::Write).unwrap();
+    srv.expect_exit(secs(3)).assert(0, b"", b"");
+}
+
+/// A slow writer into a listener, with -N, reaches the client in full.
+#[test]
+fn listener_slow_writer_n() {
+    let net = Net::new("listener_slow_");
+    let chunks = vec![
+        (ms(100), b"1".to_vec()),
+        (ms(300), b"2".to_vec()),
+        (ms(300), b"3\n".to_vec()),
+    ];
+    let (mut srv, mut c) = listener(&net, &["-N"], Input::Slow(chunks));
+    let (got, eof) = read_until_eof(&mut c, secs(4));
+    assert_bytes("client received", b"123\n", &got);
+    assert!(eof);
+    c.shutdown(Shutdown::Write).unwrap();
+    srv.expect_exit(secs(3)).assert(0, b"", b"");
+}
+
+// --- with nc.openbsd as the peer ---------------------------------------------
+
+/// Binary client -N <-> nc.openbsd listener -N: both directions, both exit.
+#[test]
+fn peer_openbsd_listener() {
+    let net = Net::new("peer_openbsd_l");
+    if !openbsd_required() {
+        return;
+    }
+    let p = free_port();
+    let ps = p.to_string();
+    let mut srv = net
+        .openbsd(&["-l", "-N", &ps])
+        .stdin_bytes(b"srv\n")
+        .spawn();
+    net.expect_listen(&mut srv, p);
+    let o = net
+        .nc(&["-N", "127.0.0.1", &ps])
+        .stdin_bytes(b"cli\n")
+        .run(secs(5));
+    o.assert(0, b"srv\n", b"");
+    srv.expect_exit(secs(5)).assert(0, b"cli\n", b"");
+}
+
+/// nc.openbsd client -N -> binary listener (default): both exit.
+#[test]
+fn peer_openbsd_client() {
+    let net = Net::new("peer_openbsd_c");
+    if !openbsd_required() {
+        return;
+    }
+    let p = free_port();
+    let ps = p.to_string();
+    let mut srv = net.nc(&["-l", &ps]).stdin_bytes(b"srv\n").spawn();
+    net.expect_listen(&mut srv, p);
+    let o = net
+        .openbsd(&["-N", "127.0.0.1", &ps])
+        .stdin_bytes(b"cli\n")
+        .run(secs(5));
+    o.assert(0, b"srv\n", b"");
+    srv.expect_exit(secs(5)).assert(0, b"cli\n", b"");
+}
+
+/// Binary listener -q 0 with an open-stdin nc.openbsd client: the listener
+/// exits at its stdin EOF; the client then sees EOF but waits for stdin.
+#[test]
+fn peer_openbsd_client_listener_q0() {
+    let net = Net::new("peer_openbsd_c");
+    if !openbsd_required() {
+        return;
+    }
+    let p = free_port();
+    let ps = p.to_string();
+    let mut srv = net.nc(&["-l", "-q", "0", &ps]).stdin(Input::Pipe).spawn();
+    net.expect_listen(&mut srv, p);
+    let mut cli = net.openbsd(&["127.0.0.1", &ps]).stdin(Input::Pipe).spawn();
+    cli.write_stdin(b"one\n").unwrap();
+    assert!(srv.wait_stdout(b"one\n", secs(3)));
+    srv.write_stdin(b"two\n").unwrap();
+    assert!(cli.wait_stdout(b"two\n", secs(3)));
+    srv.close_stdin();
+    srv.expect_exit(secs(3)).assert(0, b"one\n", b"");
+    cli.expect_running(ms(500));
+    cli.close_stdin();
+    cli.expect_exit(secs(3)).assert(0, b"two\n", b"");
+}

@@ -1,0 +1,120 @@
+//! Byte-exact bulk transfers: 64 MiB of random data, generated per test,
+//! checked with sha256sum, in both directions (client -> listener and
+//! listener -> client), from a pipe and from a regular file, between two
+//! copies of the binary under test and between it and nc.openbsd in both
+//! roles. The sender uses -N so that both ends exit on their own.
+//!
+//! (No full-duplex case: a listener ends as soon as the client's data has
+//! ended, even with its own stdin unsent (B §6.1 rule c), so the outcome
+//! would depend on which side finishes first.)
+
+mod common;
+use common::*;
+
+const SIZE: usize = 64 << 20;
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Bin,
+    OpenBsd,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum From {
+    File,
+    Pipe,
+}
+
+fn cmd(net: &Net, who: Who, args: &[&str]) -> Cmd {
+    match who {
+        Who::Bin => net.nc(args),
+        Who::OpenBsd => net.openbsd(args),
+    }
+}
+
+/// Send SIZE random bytes from `sender` to `receiver`; `listener_sends`
+/// says which side listens.
+fn transfer(listener: Who, client: Who, listener_sends: bool, from: From) {
+    let needs_openbsd = matches!(listener, Who::OpenBsd) || matches!(client, Who::OpenBsd);
+    if needs_openbsd && !openbsd_required() {
+        return;
+    }
+    let net = Net::new("xfer");
+    let dir = TempDir::new("xfer");
+    let src = dir.join("src.bin");
+    let dst = dir.join("dst.bin");
+    random_file(&src, SIZE);
+    let input = || match from {
+        From::File => Input::File(src.clone()),
+        From::Pipe => Input::PipeFrom(src.clone()),
+    };
+
+    let port = free_port();
+    let ps = port.to_string();
+    let (l_args, c_args): (Vec<&str>, Vec<&str>) = if listener_sends {
+        (vec!["-l", "-N", &ps], vec!["127.0.0.1", &ps])
+    } else {
+        (vec!["-l", &ps], vec!["-N", "127.0.0.1", &ps])
+    };
+    let (l_in, l_out, c_in, c_out) = if listener_sends {
+        (
+            input(),
+            OutputTo::Capture,
+            Input::Null,
+            OutputTo::File(dst.clone()),
+        )
+    } else {
+        (
+            Input::Null,
+            OutputTo::File(dst.clone()),
+            input(),
+            OutputTo::Capture,
+        )
+    };
+    let mut l = cmd(&net, listener, &l_args)
+        .stdin(l_in)
+        .stdout(l_out)
+        .spawn();
+    net.expect_listen(&mut l, port);
+    let mut c = cmd(&net, client, &c_args).stdin(c_in).stdout(c_out).spawn();
+    let co = c.expect_exit(secs(60));
+    let lo = l.expect_exit(secs(10));
+    lo.assert(0, b"", b"");
+    co.assert(0, b"", b"");
+    let (a, b) = (sha256(&src), sha256(&dst));
+    let got = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        a, b,
+        "sha256 differs: sent {SIZE} bytes, received {got} (listener {listener:?}, client {client:?}, listener_sends {listener_sends}, from {from:?})"
+    );
+}
+
+#[test]
+fn bin_client_file_to_bin_listener() {
+    transfer(Who::Bin, Who::Bin, false, From::File);
+}
+
+#[test]
+fn bin_listener_pipe_to_bin_client() {
+    transfer(Who::Bin, Who::Bin, true, From::Pipe);
+}
+
+#[test]
+fn bin_client_pipe_to_openbsd_listener() {
+    transfer(Who::OpenBsd, Who::Bin, false, From::Pipe);
+}
+
+#[test]
+fn openbsd_client_file_to_bin_listener() {
+    transfer(Who::Bin, Who::OpenBsd, false, From::File);
+}
+
+#[test]
+fn bin_listener_file_to_openbsd_client() {
+    transfer(Who::Bin, Who::OpenBsd, true, From::File);
+}
+
+#[test]
+fn openbsd_listener_pipe_to_bin_client() {
+    transfer(Who::OpenBsd, Who::Bin, true, From::Pipe);
+}
