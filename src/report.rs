@@ -305,12 +305,28 @@ pub fn probe_detail(elapsed: Duration, outcome: Option<Errno>, timed_out: bool) 
     ));
 }
 
-/// The `-vv` line for a name that does not resolve.
-pub fn dns_detail(e: GaiError) {
-    let _ = e;
-    note(format_args!(
-        "\tthe name does not resolve: check its spelling, /etc/hosts and the DNS configuration"
-    ));
+/// glibc's EAI_ADDRFAMILY (a GNU extension the libc crate does not name).
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// The `-vv` line after a failed host lookup (M4): what the
+/// getaddrinfo error means and what to check. `numeric` is `-n`.
+pub fn dns_detail(e: GaiError, numeric: bool) {
+    let what = match e.code {
+        libc::EAI_NONAME if numeric => {
+            "with -n the host must be a numeric address: drop -n to look the name up"
+        }
+        libc::EAI_NONAME | libc::EAI_NODATA => {
+            "the name does not resolve: check its spelling, /etc/hosts and the DNS configuration"
+        }
+        libc::EAI_AGAIN => {
+            "no name server answered: check the network, /etc/resolv.conf, or try again"
+        }
+        EAI_ADDRFAMILY | libc::EAI_FAMILY => {
+            "the host has no address of the family asked for: check -4 and -6"
+        }
+        _ => "the name could not be looked up: check /etc/hosts and the DNS configuration",
+    };
+    note(format_args!("\t{what}"));
 }
 
 /// Formats a byte count for people (`1.5 MiB`).
