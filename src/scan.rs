@@ -383,10 +383,14 @@ impl<'a> Scanner<'a> {
         self.release(p.sock, self.addrs[a].family, reusable);
     }
 
-    /// Prints every result whose predecessors are all known. Slots after
-    /// an address of the same port connected are never started; the
-    /// success skips past them.
+    /// Prints every result whose predecessors are all known, in one write
+    /// per stream. Slots after an address of the same port connected are
+    /// never started; the success skips past them.
     fn emit(&mut self) {
+        report::batch(|| self.emit_known());
+    }
+
+    fn emit_known(&mut self) {
         while self.next_emit < self.slots() {
             let slot = self.next_emit;
             let Some(r) = self.results[slot] else {
