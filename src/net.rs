@@ -215,6 +215,47 @@ pub fn start_connect(sock: &Socket, addr: &SockAddr) -> Result<bool, Errno> {
     }
 }
 
+/// Asks a connect in progress for its result by calling `connect()` on the
+/// same address again (instead of reading SO_ERROR). The second call
+/// answers `EALREADY` while the handshake is under way (None), succeeds
+/// once connected, and once the connect has failed returns its errno and
+/// dissolves the failed association, so the socket may connect again.
+/// The flag says whether that happened: the socket is free for reuse.
+pub fn connect_again(sock: &Socket, addr: &SockAddr) -> Option<(ConnectResult, bool)> {
+    match sock.connect(addr) {
+        Ok(()) => Some((check_self_connect(sock), false)),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EALREADY | libc::EINPROGRESS | libc::EINTR) => None,
+            Some(libc::EISCONN) => Some((check_self_connect(sock), false)),
+            _ => Some((ConnectResult::Failed(Errno::of(&e)), true)),
+        },
+    }
+}
+
+/// Binds a socket that has no `-s`/`-p` to a free ephemeral port of its
+/// own, chosen by the kernel for a throw-away socket. An explicitly bound
+/// port stays with the socket when a connect fails, so a socket reused for
+/// many connects (a scan) skips the kernel's ephemeral-port search on each
+/// one. Best effort: on any failure the socket is left unbound.
+pub fn pin_ephemeral_port(sock: &Socket, family: i32) {
+    let any: std::net::SocketAddr = if family == libc::AF_INET6 {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let Ok(probe) = socket(family, libc::SOCK_STREAM, 0) else {
+        return;
+    };
+    if probe.bind(&any.into()).is_err() {
+        return;
+    }
+    let Some(port) = probe.local_addr().ok().and_then(|a| a.as_socket()) else {
+        return;
+    };
+    drop(probe);
+    let _ = sock.bind(&port.into());
+}
+
 /// After writability: the result of the connect, from SO_ERROR. `None`
 /// means it is still in progress (a spurious wake-up).
 pub fn finish_connect(sock: &Socket) -> Option<ConnectResult> {

@@ -3,6 +3,7 @@
 //! the high end checked first), then single ports through `strtonum`.
 //! Also the service-name lookups for the `[tcp/SERVICE]` part of messages.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 
 use crate::config::Proto;
@@ -110,6 +111,44 @@ pub fn service_name(port: u16, proto: Proto) -> String {
     unsafe { CStr::from_ptr((*ent).s_name) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// Every service name of one protocol, read once with `getservent`: for a
+/// report that names many ports (`--json`), where a `getservbyport` per
+/// port would re-read /etc/services each time. The first entry for a port
+/// wins, as with `getservbyport`.
+pub struct ServiceNames(HashMap<u16, String>);
+
+impl ServiceNames {
+    pub fn load(proto: Proto) -> ServiceNames {
+        let mut map = HashMap::new();
+        let want = proto.name().as_bytes();
+        // SAFETY: the servent database calls are used from this one thread;
+        // each entry is copied out before the next call.
+        unsafe {
+            libc::setservent(0);
+            loop {
+                let ent = libc::getservent();
+                if ent.is_null() {
+                    break;
+                }
+                if (*ent).s_proto.is_null() || CStr::from_ptr((*ent).s_proto).to_bytes() != want {
+                    continue;
+                }
+                let port = u16::from_be((*ent).s_port as u16);
+                map.entry(port).or_insert_with(|| {
+                    CStr::from_ptr((*ent).s_name).to_string_lossy().into_owned()
+                });
+            }
+            libc::endservent();
+        }
+        ServiceNames(map)
+    }
+
+    /// The service name of `port`, `*` when there is none.
+    pub fn get(&self, port: u16) -> &str {
+        self.0.get(&port).map_or("*", String::as_str)
+    }
 }
 
 /// Appends the ports of one argument to `out`, as nc's build_ports does.

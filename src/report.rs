@@ -10,6 +10,7 @@
 //! Messages are prefixed with the basename of `argv[0]` ([`prog`]), except
 //! getopt's own errors, which use the full `argv[0]` as glibc does.
 
+use std::cell::RefCell;
 use std::ffi::{CStr, OsString};
 use std::fmt;
 use std::io::{self, Write};
@@ -99,10 +100,95 @@ impl fmt::Display for GaiError {
     }
 }
 
-/// Writes one whole line to stderr in a single write, ignoring failures
-/// (stderr may be closed or a full pipe; a message is never worth dying for).
+/// Where a line goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Held output: runs of bytes, in order, each for one stream.
+type Runs = Vec<(Stream, Vec<u8>)>;
+
+thread_local! {
+    /// The lines held while a [`batch`] is open.
+    static HELD: RefCell<Option<Runs>> = const { RefCell::new(None) };
+}
+
+/// A held run larger than this is written at once.
+const HELD_MAX: usize = 64 * 1024;
+
+/// Writes bytes to a stream, ignoring failures (stderr may be closed or a
+/// full pipe; a message is never worth dying for).
+fn write_to(stream: Stream, bytes: &[u8]) {
+    match stream {
+        Stream::Stderr => {
+            let _ = io::stderr().lock().write_all(bytes);
+        }
+        Stream::Stdout => {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(bytes);
+            let _ = out.flush();
+        }
+    }
+}
+
+/// One whole line to `stream`: written at once in a single write, or
+/// held while a [`batch`] is open.
+fn output(stream: Stream, line: &[u8]) {
+    enum Then {
+        Write,
+        Hold,
+        Flush,
+    }
+    let then = HELD.with_borrow_mut(|held| {
+        let Some(held) = held else {
+            return Then::Write;
+        };
+        match held.last_mut() {
+            Some((s, buf)) if *s == stream => buf.extend_from_slice(line),
+            _ => held.push((stream, line.to_vec())),
+        }
+        match held.last() {
+            Some((_, buf)) if buf.len() > HELD_MAX => Then::Flush,
+            _ => Then::Hold,
+        }
+    });
+    match then {
+        Then::Write => write_to(stream, line),
+        Then::Hold => {}
+        Then::Flush => flush_held(),
+    }
+}
+
+fn flush_held() {
+    let runs = HELD.with_borrow_mut(|held| held.as_mut().map(std::mem::take));
+    for (stream, bytes) in runs.into_iter().flatten() {
+        write_to(stream, &bytes);
+    }
+}
+
+/// Runs `f`, holding every line it prints and writing them when it
+/// returns, in order, with one write per run of lines to the same stream.
+/// A scan's report becomes known in batches (all the answers of one pass
+/// of the loop); this prints each batch at once, as it becomes known.
+pub fn batch<R>(f: impl FnOnce() -> R) -> R {
+    let outer = HELD.with_borrow_mut(|held| {
+        let outer = held.is_some();
+        held.get_or_insert_with(Vec::new);
+        outer
+    });
+    let r = f();
+    if !outer {
+        flush_held();
+        HELD.set(None);
+    }
+    r
+}
+
+/// One whole line to stderr.
 fn emit(line: &[u8]) {
-    let _ = io::stderr().lock().write_all(line);
+    output(Stream::Stderr, line);
 }
 
 /// `PROG: MSG\n` (nc's `warnx`/`errx`).
@@ -305,12 +391,28 @@ pub fn probe_detail(elapsed: Duration, outcome: Option<Errno>, timed_out: bool) 
     ));
 }
 
-/// The `-vv` line for a name that does not resolve.
-pub fn dns_detail(e: GaiError) {
-    let _ = e;
-    note(format_args!(
-        "\tthe name does not resolve: check its spelling, /etc/hosts and the DNS configuration"
-    ));
+/// glibc's EAI_ADDRFAMILY (a GNU extension the libc crate does not name).
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// The `-vv` line after a failed host lookup (M4): what the
+/// getaddrinfo error means and what to check. `numeric` is `-n`.
+pub fn dns_detail(e: GaiError, numeric: bool) {
+    let what = match e.code {
+        libc::EAI_NONAME if numeric => {
+            "with -n the host must be a numeric address: drop -n to look the name up"
+        }
+        libc::EAI_NONAME | libc::EAI_NODATA => {
+            "the name does not resolve: check its spelling, /etc/hosts and the DNS configuration"
+        }
+        libc::EAI_AGAIN => {
+            "no name server answered: check the network, /etc/resolv.conf, or try again"
+        }
+        EAI_ADDRFAMILY | libc::EAI_FAMILY => {
+            "the host has no address of the family asked for: check -4 and -6"
+        }
+        _ => "the name could not be looked up: check /etc/hosts and the DNS configuration",
+    };
+    note(format_args!("\t{what}"));
 }
 
 /// Formats a byte count for people (`1.5 MiB`).
@@ -394,8 +496,8 @@ pub fn errno_name(e: i32) -> &'static str {
 
 /// Writes raw bytes to stdout (used for `--json` lines).
 pub fn stdout_line(line: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(line.as_bytes());
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    output(Stream::Stdout, &bytes);
 }

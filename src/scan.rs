@@ -11,9 +11,30 @@
 //! and the exit status a sequential nc would give. Only the wall time
 //! differs. `-i` or a fixed source port (`-p`) makes the window 1.
 //!
+//! ncrab makes no attempt nc would not make: a port's next address is
+//! probed only once the previous one has failed, as nc does, so a port that
+//! answers on its first address gets one connection, not one per address.
+//! Ports, not addresses, are what runs concurrently.
+//!
+//! Cost per probe: a probe's answer is often known as soon as connect()
+//! returns (on loopback the kernel handles the SYN and its RST within the
+//! call), so it is asked for at once and such a probe never touches epoll.
+//! The answer is read by calling connect() again on the same address (see
+//! [`net::connect_again`]); when the connect failed, that call also frees
+//! the socket for the next probe, so failed sockets are reused instead of
+//! closed and re-created. Each reusable socket is bound to an ephemeral
+//! port of its own once, which spares the kernel its port search on every
+//! connect. A socket that connected is closed, as nc closes it. Each pass
+//! of the loop starts a bounded number of probes, so the report streams
+//! and signals are seen promptly even when every answer is instant.
+//!
+//! `--json` lines are printed at the moment nc's line would be, so they
+//! come in nc's order too (one per attempt that nc would report).
+//!
 //! Back-pressure: when `socket()` fails with EMFILE/ENFILE the window
 //! shrinks to what is in flight and the slot is retried when a probe ends.
 
+use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -25,6 +46,7 @@ use crate::config::Config;
 use crate::connect::{self, client_hints, connect_timeout};
 use crate::exit::{Abort, Status};
 use crate::net::{self, ConnectResult, SetupError};
+use crate::ports::ServiceNames;
 use crate::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
 use crate::resolve::{self, AddrInfo};
@@ -33,6 +55,10 @@ use crate::resolve::{self, AddrInfo};
 const MAX_WINDOW: usize = 1024;
 /// File descriptors kept free for everything else.
 const FD_RESERVE: usize = 16;
+/// The most probes started in one pass of the loop.
+const STARTS_PER_PASS: usize = 256;
+/// The most idle sockets kept for reuse.
+const MAX_SPARES: usize = 8;
 
 /// What one attempt found.
 #[derive(Clone, Copy, Debug)]
@@ -64,165 +90,284 @@ struct Scanner<'a> {
     cfg: &'a Config,
     host: &'a str,
     ports: &'a [u16],
-    addrs: Vec<AddrInfo>,
+    addrs: &'a [AddrInfo],
+    /// The numeric form of each address, for the report.
+    ips: Vec<String>,
     results: Vec<Option<Result>>,
-    /// A port with a reported (or known) success: its later slots are moot.
-    port_open: Vec<bool>,
+    /// The next slot in order that has not been considered for starting.
     next_start: usize,
+    /// Slots behind `next_start` that may start now, first in first: a
+    /// port's next address once the previous one failed, and slots put
+    /// back by back-pressure.
+    ready: VecDeque<usize>,
     next_emit: usize,
     probes: Vec<Option<Probe>>,
     free: Vec<usize>,
+    /// Idle sockets (with their family) whose connect failed, for reuse.
+    spares: Vec<(i32, Socket)>,
+    /// Whether failed sockets may be reused: TCP with no `-s`/`-p` bind.
+    recycle: bool,
+    /// Service names for `--json`, read once.
+    services: Option<ServiceNames>,
     in_flight: usize,
     window: usize,
     timeout: Option<Duration>,
     status: Status,
+    /// The first slot that failed fatally: no slot after it is started.
+    fatal_slot: Option<usize>,
+    /// The fatal error has been reported.
     fatal: bool,
-    setup_failed: bool,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
+    fn new(
+        cfg: &'a Config,
+        host: &'a str,
+        ports: &'a [u16],
+        addrs: &'a [AddrInfo],
+        window: usize,
+    ) -> Scanner<'a> {
+        let o = &cfg.opts;
+        Scanner {
+            cfg,
+            host,
+            ports,
+            addrs,
+            ips: addrs
+                .iter()
+                .map(|ai| resolve::numeric_host(&ai.addr))
+                .collect(),
+            results: vec![None; ports.len() * addrs.len()],
+            next_start: 0,
+            ready: VecDeque::new(),
+            next_emit: 0,
+            probes: Vec::new(),
+            free: Vec::new(),
+            spares: Vec::new(),
+            recycle: o.source_addr.is_none()
+                && o.source_port.is_none()
+                && addrs.iter().all(|ai| ai.socktype == libc::SOCK_STREAM),
+            services: o.json.then(|| ServiceNames::load(o.proto)),
+            in_flight: 0,
+            window,
+            timeout: connect_timeout(cfg),
+            status: 1,
+            fatal_slot: None,
+            fatal: false,
+        }
+    }
+
     fn slots(&self) -> usize {
-        self.ports.len() * self.addrs.len()
+        self.results.len()
     }
 
     fn split(&self, slot: usize) -> (usize, usize) {
         (slot / self.addrs.len(), slot % self.addrs.len())
     }
 
-    fn addr_for(&self, slot: usize) -> (AddrInfo, SockAddr) {
+    /// The address of `slot`'s attempt: its host address with its port.
+    fn addr_for(&self, slot: usize) -> SockAddr {
         let (p, a) = self.split(slot);
-        let ai = self.addrs[a].clone();
-        // Only inet addresses are kept by `run`.
-        let addr = match ai.addr.as_socket() {
+        let ai = &self.addrs[a];
+        match ai.addr.as_socket() {
             Some(mut sa) => {
                 sa.set_port(self.ports[p]);
                 SockAddr::from(sa)
             }
             None => ai.addr.clone(),
-        };
-        (ai, addr)
+        }
     }
 
-    /// Records a result; a known success makes the port's later slots moot.
+    /// Whether `slot` may start, judged by the port's previous address:
+    /// `Some(true)` start, `Some(false)` never (it connected, so nc would
+    /// not try this address), `None` not yet (its result is unknown).
+    fn may_start(&self, slot: usize) -> Option<bool> {
+        if self.fatal_slot.is_some_and(|f| slot > f) {
+            return Some(false);
+        }
+        let (_, a) = self.split(slot);
+        if a == 0 {
+            return Some(true);
+        }
+        match self.results[slot - 1] {
+            None => None,
+            Some(Result {
+                found: Found::Open, ..
+            }) => Some(false),
+            Some(_) => Some(true),
+        }
+    }
+
+    /// Records a result, and makes the port's next address startable.
     fn finish_slot(&mut self, slot: usize, found: Found, started: Instant) {
         if let Found::Setup(_) = found {
             // Nothing after a fatal error is ever reported: start no more.
-            self.setup_failed = true;
-        }
-        if let Found::Open = found {
-            let (p, _) = self.split(slot);
-            self.port_open[p] = true;
+            self.fatal_slot = Some(self.fatal_slot.map_or(slot, |f| f.min(slot)));
         }
         self.results[slot] = Some(Result {
             found,
             elapsed: started.elapsed(),
         });
-    }
-
-    /// Whether an earlier address of the same port already connected.
-    fn moot(&self, slot: usize) -> bool {
-        let (p, a) = self.split(slot);
-        let base = p * self.addrs.len();
-        (base..base + a).any(|s| {
-            matches!(
-                self.results[s],
-                Some(Result {
-                    found: Found::Open,
-                    ..
-                })
-            )
-        })
-    }
-
-    /// Starts probes until the window is full.
-    fn start_probes(&mut self, cx: &mut Ctx<'_>) {
-        let hints = client_hints(self.cfg);
-        while !self.setup_failed && self.in_flight < self.window && self.next_start < self.slots() {
-            let slot = self.next_start;
-            if self.moot(slot) {
-                self.next_start += 1;
-                continue;
-            }
-            let (ai, addr) = self.addr_for(slot);
-            let started = Instant::now();
-            let sock = match net::socket(ai.family, ai.socktype, ai.protocol) {
-                Ok(s) => s,
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-                        && self.in_flight > 0 =>
-                {
-                    // Back-pressure: retry this slot when a probe ends.
-                    self.window = self.in_flight;
-                    return;
-                }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    self.finish_slot(
-                        slot,
-                        Found::Setup(SetupError::Option(Some("socket"), Errno::of(&e))),
-                        started,
-                    );
-                    self.next_start += 1;
-                    continue;
-                }
-                Err(_) => {
-                    self.finish_slot(slot, Found::Skipped, started);
-                    self.next_start += 1;
-                    continue;
-                }
-            };
-            self.next_start += 1;
-            if let Err(e) = net::prepare_client(&sock, ai.family, hints, &self.cfg.opts) {
-                self.finish_slot(slot, Found::Setup(e), started);
-                continue;
-            }
-            let found = match net::start_connect(&sock, &addr) {
-                Ok(true) => Some(net::check_self_connect(&sock)),
-                Err(errno) => Some(ConnectResult::Failed(errno)),
-                Ok(false) => None,
-            };
-            if let Some(r) = found {
-                self.finish_slot(slot, to_found(r), started);
-                if self.cfg.opts.source_port.is_some() {
-                    let _ = sock.set_linger(Some(Duration::ZERO));
-                }
-                continue;
-            }
-            let id = self.free.pop().unwrap_or_else(|| {
-                self.probes.push(None);
-                self.probes.len() - 1
-            });
-            let fd = sock.as_raw_fd();
-            let token = Token(reactor::PROBE_BASE + id);
-            if let Err(e) =
-                cx.registry
-                    .register(&mut mio::unix::SourceFd(&fd), token, Interest::WRITABLE)
-            {
-                self.free.push(id);
-                if self.in_flight > 0 {
-                    self.window = self.in_flight;
-                    self.next_start -= 1;
-                    return;
-                }
-                self.finish_slot(
-                    slot,
-                    Found::Setup(SetupError::Option(Some("epoll"), Errno::of(&e))),
-                    started,
-                );
-                continue;
-            }
-            let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
-            self.probes[id] = Some(Probe {
-                sock,
-                slot,
-                started,
-                timer,
-            });
-            self.in_flight += 1;
+        let (_, a) = self.split(slot);
+        let next = slot + 1;
+        // The cursor has passed the next address, which waited for this
+        // result: queue it (the cursor decides for itself otherwise).
+        if a + 1 < self.addrs.len() && next < self.next_start && !matches!(found, Found::Open) {
+            self.ready.push_back(next);
         }
     }
 
-    /// Ends probe `id` with `found`.
-    fn end_probe(&mut self, cx: &mut Ctx<'_>, id: usize, found: Found) {
+    /// The next slot to start, if any may start now.
+    fn next_slot(&mut self) -> Option<usize> {
+        if let Some(slot) = self.ready.pop_front() {
+            return Some(slot);
+        }
+        while self.next_start < self.slots() {
+            let slot = self.next_start;
+            self.next_start += 1;
+            // Otherwise not yet (`finish_slot` queues it when its turn
+            // comes) or never (an earlier address connected, or a fatal
+            // error came before it).
+            if self.may_start(slot) == Some(true) {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// Starts probes until the window is full or this pass's share is
+    /// done. Returns true when more could be started at once.
+    fn start_probes(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let mut started = 0;
+        while self.in_flight < self.window {
+            if started == STARTS_PER_PASS {
+                return true;
+            }
+            let Some(slot) = self.next_slot() else {
+                return false;
+            };
+            if self.may_start(slot) == Some(false) {
+                continue;
+            }
+            started += 1;
+            if !self.start(cx, slot) {
+                // Back-pressure: the window is what is in flight now; the
+                // slot goes first when a probe ends.
+                self.ready.push_front(slot);
+                self.window = self.in_flight.max(1);
+                return false;
+            }
+        }
+        false
+    }
+
+    /// A socket for `ai`: a spare of its family, or a new one.
+    fn socket_for(&mut self, ai: &AddrInfo) -> std::io::Result<(Socket, bool)> {
+        if let Some(i) = self.spares.iter().position(|(f, _)| *f == ai.family) {
+            return Ok((self.spares.swap_remove(i).1, true));
+        }
+        match net::socket(ai.family, ai.socktype, ai.protocol) {
+            Err(e) if is_fd_shortage(&e) && !self.spares.is_empty() => {
+                // Idle sockets of another family hold descriptors: free them.
+                self.spares.clear();
+                net::socket(ai.family, ai.socktype, ai.protocol).map(|s| (s, false))
+            }
+            r => r.map(|s| (s, false)),
+        }
+    }
+
+    /// Starts the probe of `slot`; an instant answer is recorded at once.
+    /// False when out of file descriptors (or epoll entries) while probes
+    /// are in flight: retry the slot when one ends.
+    fn start(&mut self, cx: &mut Ctx<'_>, slot: usize) -> bool {
+        let (_, a) = self.split(slot);
+        let addrs = self.addrs;
+        let ai = &addrs[a];
+        let started = Instant::now();
+        let (sock, reused) = match self.socket_for(ai) {
+            Ok(s) => s,
+            Err(e) if is_fd_shortage(&e) && self.in_flight > 0 => return false,
+            Err(e) if is_fd_shortage(&e) => {
+                // Nothing in flight to wait for: the limit is too low.
+                let err = SetupError::Option(Some("socket"), Errno::of(&e));
+                self.finish_slot(slot, Found::Setup(err), started);
+                return true;
+            }
+            Err(_) => {
+                self.finish_slot(slot, Found::Skipped, started);
+                return true;
+            }
+        };
+        if !reused {
+            let hints = client_hints(self.cfg);
+            if let Err(e) = net::prepare_client(&sock, ai.family, hints, &self.cfg.opts) {
+                self.finish_slot(slot, Found::Setup(e), started);
+                return true;
+            }
+            if self.recycle {
+                net::pin_ephemeral_port(&sock, ai.family);
+            }
+        }
+        let addr = self.addr_for(slot);
+        let result = match net::start_connect(&sock, &addr) {
+            Ok(true) => Some((net::check_self_connect(&sock), false)),
+            // Refused at once (no route...): the socket is still unused.
+            Err(errno) => Some((ConnectResult::Failed(errno), true)),
+            // Often already answered (loopback): no need to wait for it.
+            Ok(false) => net::connect_again(&sock, &addr),
+        };
+        if let Some((r, reusable)) = result {
+            self.finish_slot(slot, to_found(r), started);
+            self.release(sock, ai.family, reusable);
+            return true;
+        }
+        let id = self.free.pop().unwrap_or_else(|| {
+            self.probes.push(None);
+            self.probes.len() - 1
+        });
+        let fd = sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if let Err(e) =
+            cx.registry
+                .register(&mut mio::unix::SourceFd(&fd), token, Interest::WRITABLE)
+        {
+            self.free.push(id);
+            if self.in_flight > 0 {
+                return false;
+            }
+            let err = SetupError::Option(Some("epoll"), Errno::of(&e));
+            self.finish_slot(slot, Found::Setup(err), started);
+            return true;
+        }
+        let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
+        self.probes[id] = Some(Probe {
+            sock,
+            slot,
+            started,
+            timer,
+        });
+        self.in_flight += 1;
+        true
+    }
+
+    /// Done with a probe's socket: keep it for the next probe when its
+    /// connect failed and left it unconnected (`reusable`), else close it,
+    /// as nc closes it.
+    fn release(&mut self, sock: Socket, family: i32, reusable: bool) {
+        if self.recycle && reusable && self.spares.len() < MAX_SPARES {
+            self.spares.push((family, sock));
+            return;
+        }
+        if self.cfg.opts.source_port.is_some() {
+            // A fixed source port: close abortively so no TIME_WAIT is left
+            // to block the same port's next probe (departure 8).
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+        // The socket closes here, as nc closes it after a -z connect.
+    }
+
+    /// Ends probe `id` with `found`; `reusable` as for [`Self::release`].
+    fn end_probe(&mut self, cx: &mut Ctx<'_>, id: usize, found: Found, reusable: bool) {
         let Some(p) = self.probes.get_mut(id).and_then(Option::take) else {
             return;
         };
@@ -234,18 +379,18 @@ impl Scanner<'_> {
         self.in_flight -= 1;
         self.free.push(id);
         self.finish_slot(p.slot, found, p.started);
-        if self.cfg.opts.source_port.is_some() {
-            // A fixed source port: close abortively so no TIME_WAIT is left
-            // to block the same port's next probe (departure 8).
-            let _ = p.sock.set_linger(Some(Duration::ZERO));
-        }
-        // The socket closes here, as nc closes it after a -z connect.
+        let (_, a) = self.split(p.slot);
+        self.release(p.sock, self.addrs[a].family, reusable);
     }
 
-    /// Prints every result whose predecessors are all known. Moot slots
-    /// (after an address of the same port connected) never stall this: the
-    /// earlier success is printed first and skips past them.
+    /// Prints every result whose predecessors are all known, in one write
+    /// per stream. Slots after an address of the same port connected are
+    /// never started; the success skips past them.
     fn emit(&mut self) {
+        report::batch(|| self.emit_known());
+    }
+
+    fn emit_known(&mut self) {
         while self.next_emit < self.slots() {
             let slot = self.next_emit;
             let Some(r) = self.results[slot] else {
@@ -273,20 +418,25 @@ impl Scanner<'_> {
         let o = &self.cfg.opts;
         let (p, a) = self.split(slot);
         let port = self.ports[p];
-        let ip = resolve::numeric_host(&self.addrs[a].addr);
-        let port_s = port.to_string();
+        let ip = &self.ips[a];
         let proto = o.proto.name();
-        let dest = Dest {
-            host: self.host,
-            ip: if o.numeric { None } else { Some(&ip) },
-        };
         let verbose = o.verbose > 0;
-        match r.found {
-            Found::Open if verbose => connect::report_success(self.cfg, self.host, port, Some(&ip)),
-            Found::Failed(errno) if verbose => report::connect_failed(&dest, &port_s, proto, errno),
-            Found::TimedOut if verbose => report::connect_timed_out(&dest, &port_s, proto),
-            Found::Setup(e) => e.report(),
-            _ => {}
+        if verbose {
+            let dest = Dest {
+                host: self.host,
+                ip: if o.numeric { None } else { Some(ip) },
+            };
+            match r.found {
+                Found::Open => connect::report_success(self.cfg, self.host, port, Some(ip)),
+                Found::Failed(errno) => {
+                    report::connect_failed(&dest, &port.to_string(), proto, errno)
+                }
+                Found::TimedOut => report::connect_timed_out(&dest, &port.to_string(), proto),
+                Found::Setup(_) | Found::Skipped => {}
+            }
+        }
+        if let Found::Setup(e) = r.found {
+            e.report();
         }
         if o.verbose >= 2 {
             match r.found {
@@ -297,7 +447,7 @@ impl Scanner<'_> {
             }
         }
         if o.json && !matches!(r.found, Found::Skipped) {
-            self.json_line(port, &ip, r);
+            self.json_line(port, ip, r);
         }
     }
 
@@ -328,7 +478,7 @@ impl Scanner<'_> {
             ip: Some(ip),
             port,
             proto: proto.name(),
-            service: crate::ports::service_name(port, proto),
+            service: self.services.as_ref().map_or("*", |s| s.get(port)),
             state,
             errno: errno.map(Errno::name),
             error: match (r.found, errno) {
@@ -341,13 +491,17 @@ impl Scanner<'_> {
     }
 }
 
+fn is_fd_shortage(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 /// One `--json` line.
 pub struct JsonProbe<'a> {
     pub host: &'a str,
     pub ip: Option<&'a str>,
     pub port: u16,
     pub proto: &'a str,
-    pub service: String,
+    pub service: &'a str,
     pub state: &'a str,
     pub errno: Option<&'a str>,
     pub error: Option<String>,
@@ -368,7 +522,7 @@ pub fn json_probe(p: &JsonProbe<'_>) {
     s.push_str(&format!(",\"port\":{},\"proto\":", p.port));
     report::json_str(&mut s, p.proto);
     s.push_str(",\"service\":");
-    report::json_str(&mut s, &p.service);
+    report::json_str(&mut s, p.service);
     s.push_str(",\"state\":");
     report::json_str(&mut s, p.state);
     s.push_str(",\"errno\":");
@@ -397,34 +551,34 @@ impl Machine for Scanner<'_> {
         let Some(Some(p)) = self.probes.get(id) else {
             return;
         };
-        if let Some(r) = net::finish_connect(&p.sock) {
-            self.end_probe(cx, id, to_found(r));
+        if let Some((r, reusable)) = net::connect_again(&p.sock, &self.addr_for(p.slot)) {
+            self.end_probe(cx, id, to_found(r), reusable);
         }
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
         if let Some(Some(p)) = self.probes.get_mut(id) {
             p.timer = None;
-            self.end_probe(cx, id, Found::TimedOut);
+            self.end_probe(cx, id, Found::TimedOut, false);
         }
     }
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
-        self.start_probes(cx);
+        let more = self.start_probes(cx);
         self.emit();
         let finished = self.fatal || self.next_emit >= self.slots();
-        // With nothing in flight every started slot has its result, so an
-        // unfinished report here cannot progress: end rather than hang.
-        if finished || self.in_flight == 0 {
-            // Close whatever is still in flight (moot probes).
+        // With nothing in flight and nothing to start, every slot that will
+        // ever have a result has one: end rather than wait for nothing.
+        if finished || (self.in_flight == 0 && !more) {
+            // Close whatever is still in flight (probes after a fatal error).
             for id in 0..self.probes.len() {
                 if self.probes[id].is_some() {
-                    self.end_probe(cx, id, Found::Skipped);
+                    self.end_probe(cx, id, Found::Skipped, false);
                 }
             }
             return Step::Done(());
         }
-        Step::Wait
+        if more { Step::Again } else { Step::Wait }
     }
 }
 
@@ -477,7 +631,7 @@ pub fn run(
         Err(e) => {
             report::getaddrinfo_host_failed(host, &first_s, e);
             if cfg.opts.verbose >= 2 {
-                report::dns_detail(e);
+                report::dns_detail(e, cfg.opts.numeric);
             }
             if cfg.opts.json {
                 json_probe(&JsonProbe {
@@ -485,7 +639,7 @@ pub fn run(
                     ip: None,
                     port: first,
                     proto: cfg.opts.proto.name(),
-                    service: crate::ports::service_name(first, cfg.opts.proto),
+                    service: &crate::ports::service_name(first, cfg.opts.proto),
                     state: "error",
                     errno: None,
                     error: Some(e.to_string()),
@@ -502,25 +656,7 @@ pub fn run(
     if window == 1 && cfg.opts.interval.is_some() {
         return sequential_with_interval(rx, cfg, host, ports, &addrs);
     }
-    let slots = ports.len() * addrs.len();
-    let mut s = Scanner {
-        cfg,
-        host,
-        ports,
-        addrs,
-        results: vec![None; slots],
-        port_open: vec![false; ports.len()],
-        next_start: 0,
-        next_emit: 0,
-        probes: Vec::new(),
-        free: Vec::new(),
-        in_flight: 0,
-        window,
-        timeout: connect_timeout(cfg),
-        status: 1,
-        fatal: false,
-        setup_failed: false,
-    };
+    let mut s = Scanner::new(cfg, host, ports, &addrs, window);
     rx.run(&mut s)?;
     if s.fatal {
         return Err(Abort::Failed);
@@ -543,24 +679,7 @@ fn sequential_with_interval(
             pause(rx, delay)?;
         }
         let one = [*port];
-        let mut s = Scanner {
-            cfg,
-            host,
-            ports: &one,
-            addrs: addrs.to_vec(),
-            results: vec![None; addrs.len()],
-            port_open: vec![false],
-            next_start: 0,
-            next_emit: 0,
-            probes: Vec::new(),
-            free: Vec::new(),
-            in_flight: 0,
-            window: 1,
-            timeout: connect_timeout(cfg),
-            status: 1,
-            fatal: false,
-            setup_failed: false,
-        };
+        let mut s = Scanner::new(cfg, host, &one, addrs, 1);
         rx.run(&mut s)?;
         if s.fatal {
             return Err(Abort::Failed);
