@@ -171,7 +171,7 @@ impl Scanner<'_> {
                 }
             };
             self.next_start += 1;
-            if let Err(e) = net::prepare_client(&sock, ai.family, hints, &self.cfg.opts) {
+            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.cfg.opts) {
                 self.finish_slot(slot, Found::Setup(e), started);
                 continue;
             }
