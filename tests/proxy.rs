@@ -826,7 +826,8 @@ fn http_407_password_typed_at_the_terminal() {
 
 #[test]
 fn proxy_connect_failures() {
-    let closed = support::free_port().to_string();
+    let (_reserved, closed) = support::closed_port();
+    let closed = closed.to_string();
     for bin in both() {
         let who = name(&bin);
         let p = format!("127.0.0.1:{closed}");
@@ -1020,7 +1021,8 @@ fn real_socks_proxy_dante() {
     relay_through(&["-v", "-x", &proxy, "127.0.0.1", "{D}"]);
     relay_through(&["-v", "-X", "5", "-x", &proxy, "127.0.0.1", "{D}"]);
     relay_through(&["-v", "-X", "4", "-x", &proxy, "127.0.0.1", "{D}"]);
-    let closed = support::free_port().to_string();
+    let (_reserved, closed) = support::closed_port();
+    let closed = closed.to_string();
     fails_alike(&["-v", "-x", &proxy, "127.0.0.1", &closed]);
     fails_alike(&["-v", "-X", "4", "-x", &proxy, "127.0.0.1", &closed]);
     // Outside the allowed network: refused by the rule set.
@@ -1049,7 +1051,8 @@ fn real_http_proxy_ncat() {
     );
     let proxy = format!("127.0.0.1:{port}");
     relay_through(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", "{D}"]);
-    let closed = support::free_port().to_string();
+    let (_reserved, closed) = support::closed_port();
+    let closed = closed.to_string();
     fails_alike(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", &closed]);
 }
 
@@ -1081,7 +1084,8 @@ fn real_http_proxy_tinyproxy() {
     };
     let proxy = format!("127.0.0.1:{port}");
     relay_through(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", "{D}"]);
-    let closed = support::free_port().to_string();
+    let (_reserved, closed) = support::closed_port();
+    let closed = closed.to_string();
     fails_alike(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", &closed]);
 }
 

@@ -489,12 +489,38 @@ fn serve(mut c: TcpStream, script: &[Step]) -> Vec<u8> {
     got
 }
 
-/// A free TCP port on 127.0.0.1 (nothing listens on it right now).
+/// A free TCP port on 127.0.0.1 for a program to listen on. It is taken
+/// below the ephemeral range (32768 and up), so the kernel never hands it
+/// to another test's `bind(0)` before the program binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
+    const LO: usize = 20000;
+    const SPAN: usize = 12000;
+    let start = (std::process::id() as usize).wrapping_mul(7919);
+    for _ in 0..SPAN {
+        let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
+        let port = (LO + (start + n.wrapping_mul(104_729)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LO} and {}", LO + SPAN);
+}
+
+/// A port on 127.0.0.1 that refuses connections and stays reserved while
+/// the returned socket lives (bound, never listening), so no other test
+/// can be given it meanwhile.
+pub fn closed_port() -> (socket2::Socket, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("create a socket");
+    s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind a socket");
+    let port = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
         .map(|a| a.port())
-        .expect("find a free port")
+        .expect("a bound port");
+    (s, port)
 }
 
 /// Waits until something accepts connections on 127.0.0.1:port.
