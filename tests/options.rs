@@ -214,6 +214,45 @@ fn md5sig_needs_a_terminal() {
     }
 }
 
+/// Ctrl-C at a prompt: the terminal echoes again and ncrab dies by SIGINT
+/// (departure 9), at the -S prompt (while parsing) and at a proxy prompt.
+#[test]
+fn interrupted_prompts_restore_the_terminal() {
+    let peer = Peer::start(vec![vec![
+        Step::ReadUntil(b"\r\n\r\n"),
+        Step::Send(b"HTTP/1.0 407 Auth\r\n\r\n".to_vec()),
+        Step::Fin,
+        Step::Sleep(200),
+    ]]);
+    let proxy = format!("127.0.0.1:{}", peer.port());
+    let cases: [(Vec<&str>, &[u8]); 2] = [
+        (vec!["-S", "127.0.0.1", "1"], b"TCP MD5SIG password: "),
+        (
+            vec!["-P", "bob", "-X", "connect", "-x", &proxy, "10.0.0.1", "80"],
+            b"Proxy password for bob@127.0.0.1: ",
+        ),
+    ];
+    for (args, prompt) in cases {
+        let Ok(mut pty) = Pty::open() else {
+            eprintln!("SKIP: no pseudo-terminal");
+            return;
+        };
+        let child = Run::new(&support::ncrab(), &args).tty(&pty.slave).spawn();
+        assert!(
+            pty.wait_for(prompt, Duration::from_secs(10)),
+            "no prompt: {}",
+            show(&child.stderr_now())
+        );
+        assert_eq!(pty.echo_on(), Some(false), "echo is off at the prompt");
+        // SAFETY: signalling the child we started, by its PID.
+        unsafe { libc::kill(child.pid(), libc::SIGINT) };
+        let out = child.wait();
+        assert_eq!(out.signal, Some(libc::SIGINT), "{args:?}: {out:?}");
+        assert_eq!(pty.echo_on(), Some(true), "{args:?}: echo not restored");
+    }
+    drop(peer.received());
+}
+
 /// Linux's struct tcp_md5sig for an IPv4 peer.
 fn md5sig_struct(peer: [u8; 4], key: &[u8]) -> Vec<u8> {
     let mut v = vec![0u8; 216];

@@ -97,6 +97,8 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 pub struct Out {
     /// The exit code; None when killed (by a signal or at the deadline).
     pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub timed_out: bool,
@@ -293,6 +295,10 @@ pub struct Running {
 }
 
 impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     pub fn stderr_now(&self) -> Vec<u8> {
         self.err.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -325,6 +331,7 @@ impl Running {
         let take = |b: &Arc<Mutex<Vec<u8>>>| b.lock().unwrap_or_else(|e| e.into_inner()).clone();
         Out {
             code: status.and_then(|s| if s.signal().is_some() { None } else { s.code() }),
+            signal: status.and_then(|s| s.signal()),
             stdout: take(&self.out),
             stderr: take(&self.err),
             timed_out,
@@ -677,6 +684,23 @@ impl Pty {
     pub fn type_text(&self, text: &[u8]) {
         // SAFETY: writing a valid buffer to our master fd.
         unsafe { libc::write(self.master.as_raw_fd(), text.as_ptr().cast(), text.len()) };
+    }
+
+    /// Whether the terminal echoes what is typed (read on the slave side).
+    pub fn echo_on(&self) -> Option<bool> {
+        let path = CString::new(self.slave.as_os_str().as_encoded_bytes()).ok()?;
+        // SAFETY: opening the slave without making it our terminal, reading
+        // its settings into a zeroed termios, closing it.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+            if fd < 0 {
+                return None;
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            let ok = libc::tcgetattr(fd, &mut t) == 0;
+            libc::close(fd);
+            ok.then_some(t.c_lflag & libc::ECHO != 0)
+        }
     }
 
     /// Everything the terminal has shown so far.
