@@ -765,7 +765,7 @@ fn http_407_password_typed_at_the_terminal() {
             (3, vec![http(R407), http(R407), http(R407), http(R407)]),
         ] {
             let Ok(mut pty) = Pty::open() else {
-                eprintln!("SKIP: no pseudo-terminal available");
+                support::skip("no pseudo-terminal available");
                 return;
             };
             let peer = Peer::start(scripts);
@@ -1122,6 +1122,7 @@ fn real_http_proxy_with_authentication() {
     // Typed at the terminal, for both.
     for bin in both() {
         let Ok(mut pty) = Pty::open() else {
+            support::skip("no pseudo-terminal available");
             return;
         };
         let dest = destination();

@@ -48,12 +48,19 @@ pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
     if let Some(p) = find_tool(name) {
         return Some(p);
     }
-    let why = format!("`{name}` is not installed (Debian package {package})");
+    skip(&format!(
+        "`{name}` is not installed (Debian package {package})"
+    ));
+    None
+}
+
+/// Skips the rest of a test with a printed reason; under CI=true a missing
+/// facility is a failure instead.
+pub fn skip(why: &str) {
     if in_ci() {
         panic!("{why}; under CI=true this is a failure");
     }
     eprintln!("SKIP {}: {why}", thread::current().name().unwrap_or("?"));
-    None
 }
 
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
