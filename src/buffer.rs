@@ -51,7 +51,7 @@ impl Io<'_> {
         }
     }
 
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Io::Stdio(s) => s.write(buf),
             Io::Sock(fd) => cvt(unsafe {
@@ -213,6 +213,14 @@ impl Chan {
         match self {
             Chan::Copy(b) => Some(b.pending()),
             Chan::Kernel(_) => None,
+        }
+    }
+
+    /// Drops `n` pending bytes the caller wrote itself from
+    /// [`Chan::pending_bytes`] (a filtered write; copying path only).
+    pub fn consumed(&mut self, n: usize) {
+        if let Chan::Copy(b) = self {
+            b.consumed(n.min(b.len()));
         }
     }
 

@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, Command};
 use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
 use crate::generate;
 use crate::getopt::{Getopt, Item, OptDef};
+use crate::passphrase::{self, PromptError};
 use crate::ports::{self, strtonum};
 use crate::report;
 
@@ -715,7 +716,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 }
             }
             "randomize" => o.randomize = true,
-            "md5sig" => o.md5sig = true,
+            "md5sig" => {
+                // nc asks for the key as soon as it meets -S (B §1.2).
+                match passphrase::read(report::MD5SIG_PROMPT, libc::TCP_MD5SIG_MAXKEYLEN) {
+                    Ok(key) => o.md5sig = Some(key),
+                    Err(PromptError::NoTty) => {
+                        report::md5sig_no_tty();
+                        return Err(Exit::Fail(1));
+                    }
+                    Err(PromptError::Signal(sig)) => crate::signals::die_by(sig),
+                }
+            }
             "source" => o.source_addr = Some(v),
             "tos" => match parse_tos(&v) {
                 Some(t) => o.tos = Some(t),
@@ -924,11 +935,7 @@ pub fn unimplemented(cfg: &Config) -> Option<&'static str> {
         (o.proto == Proto::Udp, "-u"),
         (o.proto == Proto::Dccp, "-Z"),
         (o.family == Family::Unix, "-U"),
-        (cfg.proxy.is_some(), "-x"),
-        (o.crlf, "-C"),
-        (o.telnet, "-t"),
         (o.pass_fd && !o.listen, "-F"),
-        (o.md5sig, "-S"),
     ];
     checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)
 }

@@ -1,12 +1,20 @@
 //! Client mode: each port of the list in turn, connect, report, relay
 //! (B §5: without `-z`, nc relays on every port that connects).
+//!
+//! With `-x` every port gets its own connection through the proxy and its
+//! own handshake (B §7), `-z` included: nc's scan through a proxy is that
+//! same sequential loop, closing each tunnel once it is open. Without a
+//! proxy, `-z` is the concurrent scanner of [`crate::scan`].
 
 use std::time::Duration;
+
+use socket2::Socket;
 
 use crate::config::{Config, Target};
 use crate::connect;
 use crate::exit::{Abort, Status};
 use crate::listen::relay_opts;
+use crate::proxy;
 use crate::reactor::Reactor;
 use crate::relay::{End, Relay};
 use crate::report;
@@ -18,10 +26,9 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let Target::Connect { host, ports } = &cfg.target else {
         return Err(Abort::Failed);
     };
-    if cfg.opts.zero_io {
+    if cfg.opts.zero_io && cfg.proxy.is_none() {
         return scan::run(rx, cfg, host, ports);
     }
-    let hints = connect::client_hints(cfg);
     let mut status = 1;
     for (i, &port) in ports.iter().enumerate() {
         if i > 0 {
@@ -29,26 +36,44 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                 scan::pause(rx, Duration::from_secs(u64::from(secs)))?;
             }
         }
-        let port_s = port.to_string();
-        let addrs = match resolve::lookup(Some(host), Some(&port_s), hints) {
-            Ok(a) => a,
-            Err(e) => {
-                report::getaddrinfo_host_failed(host, &port_s, e);
-                return Err(Abort::Failed);
-            }
-        };
-        let Some(c) = connect::remote_connect(rx, cfg, host, &port_s, &addrs, true)? else {
+        let Some((sock, ip)) = connect_port(rx, cfg, host, port)? else {
             continue;
         };
         status = 0;
         if cfg.opts.verbose > 0 {
-            connect::report_success(cfg, host, port, Some(&c.ip));
+            connect::report_success(cfg, host, port, ip.as_deref());
         }
-        let mut relay = Relay::new(c.sock, stdin, stdout, relay_opts(cfg));
+        if cfg.opts.zero_io {
+            continue; // the tunnel closes here
+        }
+        let mut relay = Relay::new(sock, stdin, stdout, relay_opts(cfg));
         let outcome = rx.run(&mut relay)?;
         if outcome.end == End::QuitTimer {
             return Err(Abort::QuitTimer);
         }
     }
     Ok(status)
+}
+
+/// Connects to one port, directly or through the proxy. The numeric
+/// address comes back for M1's `(IP)`, which a proxied line never shows.
+fn connect_port(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &str,
+    port: u16,
+) -> Result<Option<(Socket, Option<String>)>, Abort> {
+    if let Some(p) = &cfg.proxy {
+        return Ok(proxy::connect(rx, cfg, p, host, port)?.map(|s| (s, None)));
+    }
+    let port_s = port.to_string();
+    let addrs = match resolve::lookup(Some(host), Some(&port_s), connect::client_hints(cfg)) {
+        Ok(a) => a,
+        Err(e) => {
+            report::getaddrinfo_host_failed(host, &port_s, e);
+            return Err(Abort::Failed);
+        }
+    };
+    let c = connect::remote_connect(rx, cfg, host, &port_s, &addrs, true)?;
+    Ok(c.map(|c| (c.sock, Some(c.ip))))
 }

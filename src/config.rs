@@ -93,11 +93,14 @@ pub struct Options {
     pub recv_limit: Option<u32>,
     /// `-i`: seconds to wait after each line sent and between ports.
     pub interval: Option<u32>,
+    /// `-C`: LF sent as CR LF.
     pub crlf: bool,
+    /// `-t`: answer TELNET negotiation.
     pub telnet: bool,
     pub broadcast: bool,
     pub debug_socket: bool,
-    pub md5sig: bool,
+    /// `-S`: the TCP MD5 signature key read from the terminal.
+    pub md5sig: Option<crate::passphrase::Secret>,
     pub rcvbuf: Option<u32>,
     pub sndbuf: Option<u32>,
     pub ttl: Option<u8>,

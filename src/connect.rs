@@ -135,7 +135,7 @@ pub fn remote_connect(
         let Ok(sock) = net::socket(ai.family, ai.socktype, ai.protocol) else {
             continue; // nc skips an address whose socket() fails, silently
         };
-        net::prepare_client(&sock, ai.family, hints, o).map_err(net::Failed::from)?;
+        net::prepare_client(&sock, &ai.addr, hints, o).map_err(net::Failed::from)?;
         let ip = resolve::numeric_host(&ai.addr);
         let result = connect(rx, &sock, ai, connect_timeout(cfg))?;
         let dest = Dest {

@@ -47,7 +47,7 @@ pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Sock
         if let Err(e) = sock.set_reuse_port(true) {
             report::couldnt_set("SO_REUSEPORT", Errno::of(&e));
         }
-        net::set_common_options(&sock, ai.family, o).map_err(Failed::from)?;
+        net::set_common_options(&sock, &ai.addr, o).map_err(Failed::from)?;
         match sock.bind(&ai.addr) {
             Ok(()) => {
                 if ai.socktype == libc::SOCK_STREAM {
@@ -174,6 +174,8 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
             && !o.telnet
             && o.interval.is_none()
             && !crate::buffer::splice_disabled(),
+        crlf: o.crlf,
+        telnet: o.telnet,
     }
 }
 

@@ -667,6 +667,11 @@ summary after a session;
 .BR \-\-json :
 one JSON object per probe on standard output;
 .IP \(bu 2
+SOCKS5 with
+.BR \-P :
+username/password authentication (RFC 1929) is offered too, and a reply
+whose bound address is a domain name is accepted;
+.IP \(bu 2
 .BR NCRAB_PROXY_PASSWORD ,
 and
 .B \-\-generate

@@ -1,7 +1,7 @@
 //! Sockets: creation, nc's common socket options, source binds.
 //!
 //! Every socket ncrab creates is non-blocking and close-on-exec. The
-//! options of `set_common_sockopts` (B §6.3: -b -D -T -I -O -M -m) are set
+//! options of `set_common_sockopts` (B §6.3: -b -S -D -T -I -O -M -m) are set
 //! on every client and listening socket, with nc's fatal error texts.
 
 use std::io;
@@ -76,16 +76,79 @@ impl From<SetupError> for Failed {
     }
 }
 
-/// nc's `set_common_sockopts`: any failure is fatal with nc's text.
-pub fn set_common_options(sock: &Socket, family: i32, o: &Options) -> Result<(), SetupError> {
+/// Linux's `struct tcp_md5sig` (linux/tcp.h).
+#[repr(C)]
+struct TcpMd5Sig {
+    addr: libc::sockaddr_storage,
+    flags: u8,
+    prefixlen: u8,
+    keylen: u16,
+    ifindex: i32,
+    key: [u8; libc::TCP_MD5SIG_MAXKEYLEN],
+}
+
+/// `TCP_MD5SIG_FLAG_PREFIX`.
+const TCP_MD5SIG_FLAG_PREFIX: u8 = 1;
+
+/// `-S` (Debian): the key for `addr` with TCP_MD5SIG_EXT and the prefix
+/// flag, as nc sets it: the address is the peer for a client and the bind
+/// address for a listener; the prefix length stays 0.
+fn set_md5sig(sock: &Socket, addr: &SockAddr, key: &[u8]) -> io::Result<()> {
+    // SAFETY: an all-zero tcp_md5sig is valid; the address is copied within
+    // the bounds of both buffers.
+    let mut sig: TcpMd5Sig = unsafe { std::mem::zeroed() };
+    let len = (addr.len() as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: addr points to at least addr.len() valid bytes, sig.addr has
+    // room for a whole sockaddr_storage.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            addr.as_ptr().cast::<u8>(),
+            (&mut sig.addr as *mut libc::sockaddr_storage).cast::<u8>(),
+            len,
+        );
+    }
+    let n = key.len().min(libc::TCP_MD5SIG_MAXKEYLEN);
+    sig.key[..n].copy_from_slice(&key[..n]);
+    sig.keylen = n as u16;
+    sig.flags = TCP_MD5SIG_FLAG_PREFIX;
+    // SAFETY: passing a pointer to a live tcp_md5sig and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MD5SIG_EXT,
+            (&sig as *const TcpMd5Sig).cast(),
+            std::mem::size_of::<TcpMd5Sig>() as libc::socklen_t,
+        )
+    };
+    // The key must not linger in memory.
+    for b in sig.key.iter_mut() {
+        // SAFETY: writing through a valid &mut u8.
+        unsafe { std::ptr::write_volatile(b, 0) };
+    }
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// nc's `set_common_sockopts` for a socket that will connect to (or bind)
+/// `addr`: any failure is fatal with nc's text.
+pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &Options) -> Result<(), SetupError> {
     let set = |level, name, value, what: Option<&'static str>| {
         setsockopt_int(sock, level, name, value)
             .map_err(|e| SetupError::Option(what, Errno::of(&e)))
     };
+    let family = i32::from(addr.family());
     let v4 = family == libc::AF_INET;
     let v6 = family == libc::AF_INET6;
     if o.broadcast {
         set(libc::SOL_SOCKET, libc::SO_BROADCAST, 1, None)?;
+    }
+    if let Some(key) = &o.md5sig {
+        set_md5sig(sock, addr, key.as_bytes())
+            .map_err(|e| SetupError::Option(None, Errno::of(&e)))?;
     }
     if o.debug_socket {
         set(libc::SOL_SOCKET, libc::SO_DEBUG, 1, None)?;
@@ -185,15 +248,16 @@ pub fn bind_source(
         .map_err(|e| SetupError::Bind(Errno::of(&e)))
 }
 
-/// Prepares a client socket for `ai`: source bind, then common options.
+/// Prepares a client socket that will connect to `peer`: source bind,
+/// then common options.
 pub fn prepare_client(
     sock: &Socket,
-    ai_family: i32,
+    peer: &SockAddr,
     hints: Hints,
     o: &Options,
 ) -> Result<(), SetupError> {
-    bind_source(sock, ai_family, hints, o)?;
-    set_common_options(sock, ai_family, o)
+    bind_source(sock, i32::from(peer.family()), hints, o)?;
+    set_common_options(sock, peer, o)
 }
 
 /// How a non-blocking connect ended.

@@ -13,7 +13,8 @@
 //!
 //! Departures from nc (Part A.2): an error on the socket does not throw
 //! away data the kernel already received (5): the socket is read until the
-//! kernel reports the error.
+//! kernel reports the error. `-C` and `-t` work on the byte stream (12):
+//! see [`crate::filter`].
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 
 use crate::buffer::{Chan, Io};
+use crate::filter::{Crlf, Telnet};
 use crate::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
 use crate::report;
 use crate::stdio::Stdio;
@@ -58,6 +60,10 @@ pub struct RelayOpts {
     /// Move the bytes through kernel pipes with splice(2) (TCP without
     /// `-C`, `-t` or `-i`; see `buffer`).
     pub zero_copy: bool,
+    /// `-C`: LF from stdin goes out as CR LF.
+    pub crlf: bool,
+    /// `-t`: answer TELNET negotiation.
+    pub telnet: bool,
 }
 
 /// How a relay ended.
@@ -116,6 +122,8 @@ pub struct Relay<'a, S: AsRawFd> {
     sent: u64,
     received: u64,
     started: Instant,
+    crlf: Option<Crlf>,
+    telnet: Option<Telnet>,
 }
 
 impl<'a, S: AsRawFd> Relay<'a, S> {
@@ -145,6 +153,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             sent: 0,
             received: 0,
             started: Instant::now(),
+            crlf: opts.crlf.then(Crlf::new),
+            telnet: opts.telnet.then(Telnet::new),
         }
     }
 
@@ -276,7 +286,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 Err(_) => self.open[STDIN] = false,
             }
         }
-        // Write to the network.
+        // Write to the network (`-t` replies first).
+        self.flush_telnet();
         if self.open[NETOUT] && rev[NETOUT] & pout != 0 && !self.up.is_empty() {
             self.write_net(cx);
         }
@@ -289,7 +300,13 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                     self.shutdown(libc::SHUT_RD);
                     self.open[NETIN] = false;
                 }
-                Ok(n) => self.received += n as u64,
+                Ok(n) => {
+                    self.received += n as u64;
+                    if let (Some(t), Some(p)) = (self.telnet.as_mut(), self.down.pending_bytes()) {
+                        t.scan(&p[p.len().saturating_sub(n)..]);
+                        self.flush_telnet();
+                    }
+                }
                 Err(e) if would_block(&e) => {}
                 Err(_) => self.open[NETIN] = false,
             }
@@ -347,9 +364,22 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             },
             _ => (usize::MAX, false),
         };
-        match self.up.drain(Io::Sock(self.net_fd), len) {
-            Ok(n) => {
-                self.sent += n as u64;
+        let result = match (self.crlf.as_mut(), self.up.pending_bytes()) {
+            (Some(c), Some(p)) => {
+                let chunk = &p[..len.min(p.len())];
+                let r = Io::Sock(self.net_fd)
+                    .write(c.encode(chunk))
+                    .map(|wire| (wire, c.commit(chunk, wire)));
+                if let Ok((_, n)) = r {
+                    self.up.consumed(n);
+                }
+                r
+            }
+            _ => self.up.drain(Io::Sock(self.net_fd), len).map(|n| (n, n)),
+        };
+        match result {
+            Ok((wire, n)) => {
+                self.sent += wire as u64;
                 if line && n == len {
                     let secs = self.opts.interval.unwrap_or(0);
                     let until = Instant::now() + Duration::from_secs(u64::from(secs));
@@ -360,6 +390,26 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             }
             Err(e) if would_block(&e) => {}
             Err(_) => self.open[NETOUT] = false,
+        }
+    }
+
+    /// `-t`: writes the queued replies straight to the socket, as nc does
+    /// (even after stdin's EOF). What does not fit now goes at the next pass.
+    fn flush_telnet(&mut self) {
+        let Some(t) = self.telnet.as_mut() else {
+            return;
+        };
+        if t.pending().is_empty() {
+            return;
+        }
+        match Io::Sock(self.net_fd).write(t.pending()) {
+            Ok(n) => t.consumed(n),
+            Err(e) if would_block(&e) => {}
+            Err(e) => {
+                report::telnet_write_failed(report::Errno::of(&e));
+                let n = t.pending().len();
+                t.consumed(n);
+            }
         }
     }
 

@@ -326,6 +326,172 @@ pub fn bind_failed(errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
+// Proxies (B §7)
+// ---------------------------------------------------------------------------
+
+/// Why a proxy handshake failed: one of nc's socks.c messages, or one of
+/// ncrab's SOCKS5 extensions (username/password authentication).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyError {
+    /// `write failed (N/M): STRERROR`
+    WriteFailed {
+        done: usize,
+        of: usize,
+        errno: Errno,
+    },
+    /// `read failed (N/M): STRERROR` (SOCKS; EOF reads as EPIPE)
+    ReadFailed {
+        done: usize,
+        of: usize,
+        errno: Errno,
+    },
+    /// `proxy read: STRERROR` (HTTP; EOF reads as EPIPE)
+    ProxyRead(Errno),
+    /// `proxy read too long`
+    ReadTooLong,
+    /// `authentication method negotiation failed`
+    MethodNegotiation,
+    /// `host name too long for SOCKS5`
+    HostTooLongSocks5,
+    /// `connection failed, SOCKSv5 error: TEXT`
+    Socks5(u8),
+    /// `connection failed, unsupported address type`
+    Socks5AddressType,
+    /// `connection failed, SOCKSv4 error: TEXT`
+    Socks4(u8),
+    /// `getaddrinfo("HOST", "PORT"): GAI` (SOCKS4's local lookup)
+    Socks4Lookup {
+        host: String,
+        port: String,
+        gai: GaiError,
+    },
+    /// `Invalid hostname`
+    InvalidHostname,
+    /// `hostname too long`
+    HostnameTooLong,
+    /// `Proxy error: "STATUS LINE"` (raw bytes, up to a NUL as in C)
+    Status(Vec<u8>),
+    /// `Too many proxy headers received`
+    TooManyHeaders,
+    /// `Proxy username/password too long`
+    UserPassTooLong,
+    /// `Proxy auth response too long`
+    AuthResponseTooLong,
+    /// `Unable to read proxy passphrase`
+    NoPassphrase,
+    /// `Too many authentication failures`
+    TooManyAuthFailures,
+    /// Extension: the SOCKS5 proxy refused the username and password.
+    Socks5AuthRejected(u8),
+}
+
+/// nc's SOCKSv5 reply texts (RFC 1928).
+pub fn socks5_strerror(code: u8) -> &'static str {
+    match code {
+        0 => "Succeeded",
+        1 => "General SOCKS server failure",
+        2 => "Connection not allowed by ruleset",
+        3 => "Network unreachable",
+        4 => "Host unreachable",
+        5 => "Connection refused",
+        6 => "TTL expired",
+        7 => "Command not supported",
+        8 => "Address type not supported",
+        _ => "Unknown error",
+    }
+}
+
+/// nc's SOCKSv4 reply texts.
+pub fn socks4_strerror(code: u8) -> &'static str {
+    match code {
+        90 => "Succeeded",
+        91 => "Request rejected or failed",
+        92 => "SOCKS server cannot connect to identd on the client",
+        93 => "Client program and identd report different user-ids",
+        _ => "Unknown error",
+    }
+}
+
+/// C's `%.64s`: at most 64 bytes.
+fn at_most_64(s: &str) -> String {
+    let b = s.as_bytes();
+    String::from_utf8_lossy(&b[..b.len().min(64)]).into_owned()
+}
+
+/// Prints the message of a failed proxy handshake.
+pub fn proxy_failed(e: &ProxyError) {
+    use ProxyError::*;
+    match e {
+        WriteFailed { done, of, errno } => warn(format_args!("write failed ({done}/{of})"), *errno),
+        ReadFailed { done, of, errno } => warn(format_args!("read failed ({done}/{of})"), *errno),
+        ProxyRead(errno) => warn(format_args!("proxy read"), *errno),
+        ReadTooLong => warnx(format_args!("proxy read too long")),
+        MethodNegotiation => warnx(format_args!("authentication method negotiation failed")),
+        HostTooLongSocks5 => warnx(format_args!("host name too long for SOCKS5")),
+        Socks5(code) => warnx(format_args!(
+            "connection failed, SOCKSv5 error: {}",
+            socks5_strerror(*code)
+        )),
+        Socks5AddressType => warnx(format_args!("connection failed, unsupported address type")),
+        Socks4(code) => warnx(format_args!(
+            "connection failed, SOCKSv4 error: {}",
+            socks4_strerror(*code)
+        )),
+        Socks4Lookup { host, port, gai } => warnx(format_args!(
+            "getaddrinfo(\"{}\", \"{}\"): {gai}",
+            at_most_64(host),
+            at_most_64(port)
+        )),
+        InvalidHostname => warnx(format_args!("Invalid hostname")),
+        HostnameTooLong => warnx(format_args!("hostname too long")),
+        Status(line) => {
+            // The status line is the proxy's bytes, printed as they came.
+            let mut msg = Vec::with_capacity(line.len() + 32);
+            msg.extend_from_slice(prog());
+            msg.extend_from_slice(b": Proxy error: \"");
+            msg.extend_from_slice(line);
+            msg.extend_from_slice(b"\"\n");
+            emit(&msg);
+        }
+        TooManyHeaders => warnx(format_args!("Too many proxy headers received")),
+        UserPassTooLong => warnx(format_args!("Proxy username/password too long")),
+        AuthResponseTooLong => warnx(format_args!("Proxy auth response too long")),
+        NoPassphrase => warnx(format_args!("Unable to read proxy passphrase")),
+        TooManyAuthFailures => warnx(format_args!("Too many authentication failures")),
+        Socks5AuthRejected(status) => warnx(format_args!(
+            "SOCKSv5 username/password authentication failed (status {status})"
+        )),
+    }
+}
+
+/// The prompt for the proxy password (written to the terminal).
+pub fn proxy_password_prompt(user: &str, proxy_host: &str) -> String {
+    format!("Proxy password for {user}@{proxy_host}: ")
+}
+
+/// A 407 after a password was sent: a plain line, no prefix (nc's fprintf).
+pub fn proxy_auth_failed() {
+    note(format_args!("Proxy authentication failed"));
+}
+
+// ---------------------------------------------------------------------------
+// Relay filters and -S (B §6.3)
+// ---------------------------------------------------------------------------
+
+/// M20: writing a `-t` reply failed (a warning only).
+pub fn telnet_write_failed(errno: Errno) {
+    warn(format_args!("Write Error!"), errno);
+}
+
+/// The `-S` prompt (written to the terminal).
+pub const MD5SIG_PROMPT: &str = "TCP MD5SIG password: ";
+
+/// `-S` without a terminal to read the key from.
+pub fn md5sig_no_tty() {
+    warnx(format_args!("Unable to read TCP MD5SIG password"));
+}
+
+// ---------------------------------------------------------------------------
 // Listening (B §2 M7-M17, §8)
 // ---------------------------------------------------------------------------
 

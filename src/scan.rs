@@ -300,7 +300,7 @@ impl<'a> Scanner<'a> {
         };
         if !reused {
             let hints = client_hints(self.cfg);
-            if let Err(e) = net::prepare_client(&sock, ai.family, hints, &self.cfg.opts) {
+            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.cfg.opts) {
                 self.finish_slot(slot, Found::Setup(e), started);
                 return true;
             }

@@ -1,0 +1,315 @@
+//! The relay's two byte-stream filters: `-C` (CRLF line endings) and `-t`
+//! (TELNET negotiation replies), B §6.3 with departure 12.
+//!
+//! nc applies both to whatever one read(2) returned, so its output depends
+//! on how the kernel split the stream: a CR at the end of one read and the
+//! LF at the start of the next become CR CR LF, and a TELNET command split
+//! across reads is never answered. Here both filters keep their state
+//! between calls, and their output is a function of the byte stream alone.
+//!
+//! - [`Crlf`] works on the way *out*: it encodes what is about to be
+//!   written to the socket, and after a partial write it is told how much of
+//!   the encoding went out, so it knows how much input that consumed and
+//!   whether the last byte on the wire was a CR. Every LF reaches the wire
+//!   preceded by a CR, and no CR is ever added twice.
+//! - [`Telnet`] watches the bytes read from the socket (they still reach
+//!   stdout unchanged) and queues one reply per complete negotiation
+//!   command: WILL/WONT → `IAC DONT opt`, DO/DONT → `IAC WONT opt`.
+
+const CR: u8 = b'\r';
+const LF: u8 = b'\n';
+
+/// `-C`: LF not preceded by CR is sent as CR LF.
+#[derive(Debug, Default)]
+pub struct Crlf {
+    /// The last byte that went out on the wire was a CR.
+    last_cr: bool,
+    /// The encoding of the input handed to the last [`Crlf::encode`].
+    wire: Vec<u8>,
+}
+
+impl Crlf {
+    pub fn new() -> Crlf {
+        Crlf::default()
+    }
+
+    /// The bytes to write for `input`, as if all of it went out now.
+    pub fn encode(&mut self, input: &[u8]) -> &[u8] {
+        self.wire.clear();
+        self.wire.reserve(input.len() + input.len() / 8);
+        let mut last_cr = self.last_cr;
+        for &b in input {
+            if b == LF && !last_cr {
+                self.wire.push(CR);
+            }
+            self.wire.push(b);
+            last_cr = b == CR;
+        }
+        &self.wire
+    }
+
+    /// `written` bytes of the last encoding of `input` went out: returns how
+    /// many input bytes are done, and remembers whether the wire now ends
+    /// in a CR (an added CR whose LF did not fit counts: the LF then goes
+    /// out bare, completing the pair).
+    pub fn commit(&mut self, input: &[u8], written: usize) -> usize {
+        let mut out = 0;
+        let mut done = 0;
+        for &b in input {
+            if out == written {
+                break;
+            }
+            if b == LF && !self.last_cr {
+                out += 1;
+                self.last_cr = true;
+                if out == written {
+                    break;
+                }
+            }
+            out += 1;
+            done += 1;
+            self.last_cr = b == CR;
+        }
+        done
+    }
+}
+
+const IAC: u8 = 255;
+const DONT: u8 = 254;
+const DO: u8 = 253;
+const WONT: u8 = 252;
+const WILL: u8 = 251;
+
+/// Where the TELNET scanner is in a command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TnState {
+    #[default]
+    Data,
+    /// Saw IAC.
+    Iac,
+    /// Saw IAC and a negotiation verb; the reply verb waits for the option.
+    Option(u8),
+}
+
+/// `-t`: refuses every option the peer negotiates.
+#[derive(Debug, Default)]
+pub struct Telnet {
+    state: TnState,
+    replies: Vec<u8>,
+}
+
+impl Telnet {
+    pub fn new() -> Telnet {
+        Telnet::default()
+    }
+
+    /// Scans bytes just read from the network, queueing replies.
+    pub fn scan(&mut self, data: &[u8]) {
+        for &b in data {
+            self.state = match self.state {
+                TnState::Data if b == IAC => TnState::Iac,
+                TnState::Data => TnState::Data,
+                TnState::Iac => match b {
+                    WILL | WONT => TnState::Option(DONT),
+                    DO | DONT => TnState::Option(WONT),
+                    // Any other command (IAC IAC, SB, SE, NOP...) is one
+                    // byte long, as nc skips it.
+                    _ => TnState::Data,
+                },
+                TnState::Option(verb) => {
+                    self.replies.extend_from_slice(&[IAC, verb, b]);
+                    TnState::Data
+                }
+            };
+        }
+    }
+
+    /// Replies not yet written.
+    pub fn pending(&self) -> &[u8] {
+        &self.replies
+    }
+
+    /// `n` bytes of the replies were written.
+    pub fn consumed(&mut self, n: usize) {
+        self.replies.drain(..n.min(self.replies.len()));
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift64*), so property tests
+    /// need no extra crate and every failure is reproducible by seed.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+        pub fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.0 = x;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        /// A number in `0..n` (`n > 0`).
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        /// Bytes drawn mostly from `alphabet`, sometimes any byte.
+        pub fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
+            (0..len)
+                .map(|_| {
+                    if self.below(8) == 0 {
+                        self.next() as u8
+                    } else {
+                        alphabet[self.below(alphabet.len())]
+                    }
+                })
+                .collect()
+        }
+        /// Cuts `data` into random pieces (empty ones included).
+        pub fn split<'a>(&mut self, data: &'a [u8]) -> Vec<&'a [u8]> {
+            let mut out = Vec::new();
+            let mut rest = data;
+            while !rest.is_empty() {
+                let n = self.below(rest.len().min(7) + 1);
+                out.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            out
+        }
+    }
+
+    fn crlf_once(input: &[u8]) -> Vec<u8> {
+        let mut c = Crlf::new();
+        let wire = c.encode(input).to_vec();
+        assert_eq!(c.commit(input, wire.len()), input.len());
+        wire
+    }
+
+    #[test]
+    fn crlf_examples() {
+        assert_eq!(crlf_once(b"a\nb\n"), b"a\r\nb\r\n");
+        assert_eq!(crlf_once(b"a\r\nb\n"), b"a\r\nb\r\n");
+        assert_eq!(crlf_once(b"\n\n"), b"\r\n\r\n");
+        assert_eq!(crlf_once(b"nolf"), b"nolf");
+        assert_eq!(crlf_once(b"x\r\r\n"), b"x\r\r\n");
+        assert_eq!(crlf_once(b"bare\rcr"), b"bare\rcr");
+    }
+
+    #[test]
+    fn crlf_pair_across_reads_is_kept() {
+        // Departure 12: `a\r` then `\nb` is an existing CRLF.
+        let mut c = Crlf::new();
+        let mut wire = Vec::new();
+        for part in [&b"a\r"[..], b"\nb"] {
+            let w = c.encode(part).to_vec();
+            assert_eq!(c.commit(part, w.len()), part.len());
+            wire.extend(w);
+        }
+        assert_eq!(wire, b"a\r\nb");
+    }
+
+    #[test]
+    fn crlf_partial_write_inside_added_pair() {
+        let mut c = Crlf::new();
+        let input = b"a\nb";
+        assert_eq!(c.encode(input), b"a\r\nb");
+        // Only "a\r" went out: the LF is still to send, without a new CR.
+        assert_eq!(c.commit(input, 2), 1);
+        let rest = &input[1..];
+        assert_eq!(c.encode(rest), b"\nb");
+        assert_eq!(c.commit(rest, 2), 2);
+    }
+
+    /// Any input, cut into any reads and written in any partial writes,
+    /// puts the same bytes on the wire as one read and one write.
+    #[test]
+    fn crlf_property_split_and_partial_writes() {
+        for seed in 0..3000u64 {
+            let mut rng = Rng::new(seed);
+            let len = rng.below(64);
+            let input = rng.bytes(len, b"ab\r\n\n\r");
+            let expected = crlf_once(&input);
+            let mut c = Crlf::new();
+            let mut wire = Vec::new();
+            let mut pending: Vec<u8> = Vec::new();
+            for part in rng.split(&input) {
+                pending.extend_from_slice(part);
+                // Write some of what is pending, maybe in several writes.
+                while !pending.is_empty() && rng.below(3) != 0 {
+                    let enc = c.encode(&pending).to_vec();
+                    let n = rng.below(enc.len() + 1);
+                    wire.extend_from_slice(&enc[..n]);
+                    let done = c.commit(&pending, n);
+                    pending.drain(..done);
+                }
+            }
+            let mut guard = 0;
+            while !pending.is_empty() {
+                let enc = c.encode(&pending).to_vec();
+                let n = 1 + rng.below(enc.len());
+                wire.extend_from_slice(&enc[..n]);
+                let done = c.commit(&pending, n);
+                pending.drain(..done);
+                guard += 1;
+                assert!(guard < 1000, "no progress (seed {seed})");
+            }
+            assert_eq!(wire, expected, "seed {seed}: input {input:?}");
+        }
+    }
+
+    fn telnet_once(input: &[u8]) -> Vec<u8> {
+        let mut t = Telnet::new();
+        t.scan(input);
+        t.pending().to_vec()
+    }
+
+    #[test]
+    fn telnet_reference_example() {
+        // B §6.3: the server sent this and got back these replies.
+        let input = [
+            0xFF, 0xFD, 0x01, 0xFF, 0xFB, 0x03, 0x41, 0xFF, 0xFE, 0x05, 0xFF, 0xFC, 0x06, 0xFF,
+            0xFA, 0x07,
+        ];
+        assert_eq!(
+            telnet_once(&input),
+            [
+                0xFF, 0xFC, 0x01, 0xFF, 0xFE, 0x03, 0xFF, 0xFC, 0x05, 0xFF, 0xFE, 0x06
+            ]
+        );
+        // IAC IAC is an escaped data byte, not a command.
+        assert_eq!(telnet_once(&[0xFF, 0xFF, 0xFB, 0x01]), b"");
+    }
+
+    #[test]
+    fn telnet_command_split_across_reads_is_answered_once() {
+        let mut t = Telnet::new();
+        t.scan(&[b'x', 0xFF]);
+        t.scan(&[0xFD]);
+        t.scan(&[0x18, b'y']);
+        assert_eq!(t.pending(), [0xFF, 0xFC, 0x18]);
+        t.consumed(3);
+        t.scan(b"more");
+        assert_eq!(t.pending(), b"");
+    }
+
+    #[test]
+    fn telnet_property_split() {
+        for seed in 0..3000u64 {
+            let mut rng = Rng::new(seed);
+            let len = rng.below(48);
+            let input = rng.bytes(len, &[IAC, WILL, WONT, DO, DONT, 250, 240, b'a', 1]);
+            let expected = telnet_once(&input);
+            let mut t = Telnet::new();
+            for part in rng.split(&input) {
+                t.scan(part);
+            }
+            assert_eq!(t.pending(), &expected[..], "seed {seed}: {input:?}");
+        }
+    }
+}
