@@ -921,13 +921,9 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
 pub fn unimplemented(cfg: &Config) -> Option<&'static str> {
     let o = &cfg.opts;
     let checks: &[(bool, &'static str)] = &[
-        (o.proto == Proto::Udp, "-u"),
-        (o.proto == Proto::Dccp, "-Z"),
-        (o.family == Family::Unix, "-U"),
         (cfg.proxy.is_some(), "-x"),
         (o.crlf, "-C"),
         (o.telnet, "-t"),
-        (o.pass_fd && !o.listen, "-F"),
         (o.md5sig, "-S"),
     ];
     checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)

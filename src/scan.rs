@@ -13,6 +13,13 @@
 //!
 //! Back-pressure: when `socket()` fails with EMFILE/ENFILE the window
 //! shrinks to what is in flight and the slot is retried when a probe ends.
+//!
+//! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
+//! then probed with nc's `X` datagrams ([`crate::udp`]), its seconds being
+//! the probe's own timers, so the probes of a window run side by side. A
+//! refused probe prints nothing and sets the status to 1, a passed one
+//! prints the success line and sets it to 0: the last connected port
+//! decides, as in nc (B §4).
 
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -28,6 +35,7 @@ use crate::net::{self, ConnectResult, SetupError};
 use crate::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
 use crate::resolve::{self, AddrInfo};
+use crate::udp::{self, Tick, XProbe};
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
@@ -44,6 +52,8 @@ enum Found {
     Setup(SetupError),
     /// socket() failed: nc skips the address silently.
     Skipped,
+    /// UDP: connected, but the probe was refused (status 1, no line).
+    ProbeFailed,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +68,8 @@ struct Probe {
     slot: usize,
     started: Instant,
     timer: Option<TimerId>,
+    /// UDP: the `X` probe running on the connected socket.
+    xprobe: Option<XProbe>,
 }
 
 struct Scanner<'a> {
@@ -66,8 +78,11 @@ struct Scanner<'a> {
     ports: &'a [u16],
     addrs: Vec<AddrInfo>,
     results: Vec<Option<Result>>,
-    /// A port with a reported (or known) success: its later slots are moot.
+    /// A port decided by one of its addresses (a known success, or a UDP
+    /// socket that connected): its later addresses are moot.
     port_open: Vec<bool>,
+    /// UDP with `-v`: probe each connected port, for this many seconds.
+    probe_secs: Option<u32>,
     next_start: usize,
     next_emit: usize,
     probes: Vec<Option<Probe>>,
@@ -109,7 +124,7 @@ impl Scanner<'_> {
             // Nothing after a fatal error is ever reported: start no more.
             self.setup_failed = true;
         }
-        if let Found::Open = found {
+        if let Found::Open | Found::ProbeFailed = found {
             let (p, _) = self.split(slot);
             self.port_open[p] = true;
         }
@@ -120,18 +135,10 @@ impl Scanner<'_> {
     }
 
     /// Whether an earlier address of the same port already connected.
+    /// Slots start in order, so whatever decided the port was earlier.
     fn moot(&self, slot: usize) -> bool {
-        let (p, a) = self.split(slot);
-        let base = p * self.addrs.len();
-        (base..base + a).any(|s| {
-            matches!(
-                self.results[s],
-                Some(Result {
-                    found: Found::Open,
-                    ..
-                })
-            )
-        })
+        let (p, _) = self.split(slot);
+        self.port_open[p]
     }
 
     /// Starts probes until the window is full.
@@ -176,21 +183,54 @@ impl Scanner<'_> {
                 continue;
             }
             let found = match net::start_connect(&sock, &addr) {
-                Ok(true) => Some(net::check_self_connect(&sock)),
+                Ok(true) if ai.socktype == libc::SOCK_STREAM => {
+                    Some(net::check_self_connect(&sock))
+                }
+                Ok(true) => Some(ConnectResult::Connected),
                 Err(errno) => Some(ConnectResult::Failed(errno)),
                 Ok(false) => None,
             };
-            if let Some(r) = found {
-                self.finish_slot(slot, to_found(r), started);
-                if self.cfg.opts.source_port.is_some() {
-                    let _ = sock.set_linger(Some(Duration::ZERO));
+            let mut xprobe = None;
+            match (found, self.probe_secs) {
+                (Some(ConnectResult::Connected), Some(secs)) => {
+                    // A connected UDP socket: the port is decided here.
+                    let (p, _) = self.split(slot);
+                    self.port_open[p] = true;
+                    match XProbe::start(sock.as_raw_fd(), secs) {
+                        (_, Tick::Passed) => self.finish_slot(slot, Found::Open, started),
+                        (_, Tick::Failed) => self.finish_slot(slot, Found::ProbeFailed, started),
+                        (x, Tick::Later) => xprobe = Some(x),
+                    }
+                    if xprobe.is_none() {
+                        continue;
+                    }
                 }
-                continue;
+                (Some(r), _) => {
+                    self.finish_slot(slot, to_found(r), started);
+                    if self.cfg.opts.source_port.is_some() {
+                        let _ = sock.set_linger(Some(Duration::ZERO));
+                    }
+                    continue;
+                }
+                (None, _) => {}
             }
             let id = self.free.pop().unwrap_or_else(|| {
                 self.probes.push(None);
                 self.probes.len() - 1
             });
+            if let Some(x) = xprobe {
+                // The probe's next `X` is a timer; the socket needs no events.
+                let timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
+                self.probes[id] = Some(Probe {
+                    sock,
+                    slot,
+                    started,
+                    timer,
+                    xprobe: Some(x),
+                });
+                self.in_flight += 1;
+                continue;
+            }
             let fd = sock.as_raw_fd();
             let token = Token(reactor::PROBE_BASE + id);
             if let Err(e) =
@@ -216,6 +256,7 @@ impl Scanner<'_> {
                 slot,
                 started,
                 timer,
+                xprobe: None,
             });
             self.in_flight += 1;
         }
@@ -226,8 +267,10 @@ impl Scanner<'_> {
         let Some(p) = self.probes.get_mut(id).and_then(Option::take) else {
             return;
         };
-        let fd = p.sock.as_raw_fd();
-        let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        if p.xprobe.is_none() {
+            let fd = p.sock.as_raw_fd();
+            let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        }
         if let Some(t) = p.timer {
             cx.timers.cancel(t);
         }
@@ -254,8 +297,8 @@ impl Scanner<'_> {
             self.next_emit += 1;
             self.report(slot, r);
             match r.found {
-                Found::Open => {
-                    self.status = 0;
+                Found::Open | Found::ProbeFailed => {
+                    self.status = if let Found::Open = r.found { 0 } else { 1 };
                     let (p, _) = self.split(slot);
                     self.next_emit = (p + 1) * self.addrs.len();
                 }
@@ -288,7 +331,13 @@ impl Scanner<'_> {
             Found::Setup(e) => e.report(),
             _ => {}
         }
-        if o.verbose >= 2 {
+        if o.verbose >= 2 && self.probe_secs.is_some() {
+            match r.found {
+                Found::Open => report::udp_probe_detail(r.elapsed, true),
+                Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
+                _ => {}
+            }
+        } else if o.verbose >= 2 {
             match r.found {
                 Found::Open => report::probe_detail(r.elapsed, None, false),
                 Found::Failed(errno) => report::probe_detail(r.elapsed, Some(errno), false),
@@ -306,6 +355,7 @@ impl Scanner<'_> {
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
             Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
+            Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
             Found::Failed(e)
                 if matches!(
                     e.0,
@@ -403,9 +453,19 @@ impl Machine for Scanner<'_> {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
-        if let Some(Some(p)) = self.probes.get_mut(id) {
-            p.timer = None;
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        p.timer = None;
+        let fd = p.sock.as_raw_fd();
+        let Some(x) = p.xprobe.as_mut() else {
             self.end_probe(cx, id, Found::TimedOut);
+            return;
+        };
+        match x.tick(fd) {
+            Tick::Passed => self.end_probe(cx, id, Found::Open),
+            Tick::Failed => self.end_probe(cx, id, Found::ProbeFailed),
+            Tick::Later => p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id)),
         }
     }
 
@@ -426,6 +486,12 @@ impl Machine for Scanner<'_> {
         }
         Step::Wait
     }
+}
+
+/// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
+fn probe_secs(cfg: &Config) -> Option<u32> {
+    let o = &cfg.opts;
+    (o.proto == crate::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(cfg))
 }
 
 /// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the
@@ -510,6 +576,7 @@ pub fn run(
         addrs,
         results: vec![None; slots],
         port_open: vec![false; ports.len()],
+        probe_secs: probe_secs(cfg),
         next_start: 0,
         next_emit: 0,
         probes: Vec::new(),
@@ -550,6 +617,7 @@ fn sequential_with_interval(
             addrs: addrs.to_vec(),
             results: vec![None; addrs.len()],
             port_open: vec![false],
+            probe_secs: probe_secs(cfg),
             next_start: 0,
             next_emit: 0,
             probes: Vec::new(),
