@@ -331,14 +331,11 @@ impl Scanner<'_> {
             Found::Setup(e) => e.report(),
             _ => {}
         }
-        if o.verbose >= 2 && self.probe_secs.is_some() {
+        if o.verbose >= 2 {
+            let udp = self.probe_secs.is_some();
             match r.found {
-                Found::Open => report::udp_probe_detail(r.elapsed, true),
+                Found::Open if udp => report::udp_probe_detail(r.elapsed, true),
                 Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
-                _ => {}
-            }
-        } else if o.verbose >= 2 {
-            match r.found {
                 Found::Open => report::probe_detail(r.elapsed, None, false),
                 Found::Failed(errno) => report::probe_detail(r.elapsed, Some(errno), false),
                 Found::TimedOut => report::probe_detail(r.elapsed, None, true),

@@ -19,7 +19,6 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use mio::Interest;
-use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Family, Proto};
@@ -194,8 +193,6 @@ struct Peeking<'a> {
 
 impl Machine for Peeking<'_> {
     type Output = io::Result<SockAddr>;
-
-    fn on_event(&mut self, _cx: &mut Ctx<'_>, _ev: &Event) {}
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
         let fd = self.sock.as_raw_fd();
