@@ -534,7 +534,7 @@ fn broadcast_needs_b() {
         eprintln!("{msg}");
         return;
     };
-    let link = nc_link();
+    let (_bin, link) = nc_link();
     let run = |extra: &str| {
         let mut r = spawn(
             std::path::Path::new("ip"),

@@ -65,18 +65,13 @@ impl Drop for TempDir {
     }
 }
 
-/// The symlink named `nc` to the binary under test.
-pub fn nc_link() -> PathBuf {
-    static LINK: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    LINK.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ncr-bin-{}", std::process::id()));
-        let _ = fs::create_dir_all(&dir);
-        let link = dir.join("nc");
-        let _ = fs::remove_file(&link);
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ncrab"), &link).expect("symlink nc");
-        link
-    })
-    .clone()
+/// A fresh directory holding a symlink named `nc` to the binary under
+/// test (removed with the directory).
+pub fn nc_link() -> (TempDir, PathBuf) {
+    let dir = TempDir::new("bin");
+    let link = dir.join("nc");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ncrab"), &link).expect("symlink nc");
+    (dir, link)
 }
 
 /// Under `CI=true` a missing peer is a failure; otherwise a printed skip.
@@ -179,16 +174,20 @@ pub struct Run {
     err: Arc<Sink>,
     status: Option<ExitStatus>,
     pub label: String,
+    _bin: Option<TempDir>,
 }
 
 /// ncrab, as `nc`.
 pub fn nc<S: AsRef<OsStr>>(args: &[S], stdin: In) -> Run {
-    spawn(&nc_link(), args, stdin, Out::Capture)
+    nc_out(args, stdin, Out::Capture)
 }
 
 /// ncrab, as `nc`, with stdout given.
 pub fn nc_out<S: AsRef<OsStr>>(args: &[S], stdin: In, out: Out) -> Run {
-    spawn(&nc_link(), args, stdin, out)
+    let (dir, link) = nc_link();
+    let mut r = spawn(&link, args, stdin, out);
+    r._bin = Some(dir);
+    r
 }
 
 /// nc.openbsd as a peer.
@@ -267,6 +266,7 @@ pub fn spawn<S: AsRef<OsStr>>(prog: &Path, args: &[S], stdin: In, out: Out) -> R
         err,
         status: None,
         label,
+        _bin: None,
     }
 }
 
@@ -364,7 +364,13 @@ impl Run {
 }
 
 impl Drop for Run {
+    /// SIGTERM first (ncrab then removes its files even when a test
+    /// failed half-way), SIGKILL if it is still there a second later.
     fn drop(&mut self) {
+        if self.running() {
+            self.signal(libc::SIGTERM);
+            eventually(Duration::from_secs(1), || !self.running());
+        }
         self.kill();
     }
 }
