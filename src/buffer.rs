@@ -208,6 +208,15 @@ impl Chan {
         }
     }
 
+    /// Room left, in all.
+    pub fn free(&self) -> usize {
+        match self {
+            Chan::Copy(b) => b.data.len() - b.len(),
+            Chan::Kernel(p) if p.stalled => 0,
+            Chan::Kernel(p) => p.cap.saturating_sub(p.pending),
+        }
+    }
+
     /// The pending bytes, when they are in user space (for `-i` lines).
     pub fn pending_bytes(&self) -> Option<&[u8]> {
         match self {
@@ -266,6 +275,28 @@ impl Chan {
                 }
                 Err(e) => Err(e),
             },
+        }
+    }
+
+    /// One read of at most `max` bytes, offering at least `room`
+    /// contiguous bytes (compacting first): a datagram read is then never
+    /// cut, and a datagram to send never outgrows one send. The caller
+    /// checks [`Chan::free`] first. A kernel pipe reads as [`Chan::fill`].
+    pub fn fill_bounded(&mut self, src: Io<'_>, room: usize, max: usize) -> io::Result<usize> {
+        match self {
+            Chan::Copy(b) => {
+                if b.data.len() - b.end < room {
+                    b.data.copy_within(b.start..b.end, 0);
+                    b.end -= b.start;
+                    b.start = 0;
+                }
+                let space = &mut b.data[b.end..];
+                let n = space.len().min(max);
+                let n = src.read(&mut space[..n])?;
+                b.end += n;
+                Ok(n)
+            }
+            Chan::Kernel(_) => self.fill(src),
         }
     }
 
@@ -368,6 +399,52 @@ mod tests {
             }
             assert_eq!(got, data, "zero_copy={zero_copy}");
         }
+    }
+
+    #[test]
+    fn bounded_fill_keeps_a_datagram_whole() {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two fds.
+        assert_eq!(
+            unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_DGRAM | libc::SOCK_NONBLOCK,
+                    0,
+                    fds.as_mut_ptr(),
+                )
+            },
+            0
+        );
+        // SAFETY: fresh fds.
+        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let mut ch = Chan::new(false);
+        let big = vec![7u8; 60_000];
+        for _ in 0..2 {
+            Io::Sock(a.as_raw_fd()).write(&big).unwrap();
+        }
+        // Leave the buffer's tail too short for a whole datagram.
+        assert_eq!(
+            ch.fill_bounded(Io::Sock(b.as_raw_fd()), 60_000, usize::MAX)
+                .unwrap(),
+            60_000
+        );
+        if let Chan::Copy(buf) = &mut ch {
+            buf.consumed(50_000);
+        }
+        assert!(ch.free() >= 60_000);
+        assert_eq!(
+            ch.fill_bounded(Io::Sock(b.as_raw_fd()), 60_000, usize::MAX)
+                .unwrap(),
+            60_000
+        );
+        assert_eq!(ch.len(), 70_000);
+        // `max` bounds a read.
+        Io::Sock(a.as_raw_fd()).write(b"0123456789").unwrap();
+        if let Chan::Copy(buf) = &mut ch {
+            buf.consumed(70_000);
+        }
+        assert_eq!(ch.fill_bounded(Io::Sock(b.as_raw_fd()), 1, 4).unwrap(), 4);
     }
 
     #[test]

@@ -928,18 +928,6 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
     })
 }
 
-/// Options whose behaviour is not built yet: refuse them, never pretend.
-pub fn unimplemented(cfg: &Config) -> Option<&'static str> {
-    let o = &cfg.opts;
-    let checks: &[(bool, &'static str)] = &[
-        (o.proto == Proto::Udp, "-u"),
-        (o.proto == Proto::Dccp, "-Z"),
-        (o.family == Family::Unix, "-U"),
-        (o.pass_fd && !o.listen, "-F"),
-    ];
-    checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

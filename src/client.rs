@@ -5,14 +5,20 @@
 //! own handshake (B §7), `-z` included: nc's scan through a proxy is that
 //! same sequential loop, closing each tunnel once it is open. Without a
 //! proxy, `-z` is the concurrent scanner of [`crate::scan`].
+//!
+//! UDP (B §6.4): the connect is immediate; with `-v` the port is first
+//! probed with `X` datagrams ([`crate::udp`]) when the probe applies, and
+//! a refused probe moves on to the next port with status 1. `-F` hands the
+//! first connected socket over stdout and ends the run ([`crate::fdpass`]).
 
 use std::time::Duration;
 
 use socket2::Socket;
 
-use crate::config::{Config, Target};
+use crate::config::{Config, Proto, Target};
 use crate::connect;
 use crate::exit::{Abort, Status};
+use crate::fdpass;
 use crate::listen::relay_opts;
 use crate::proxy;
 use crate::reactor::Reactor;
@@ -21,12 +27,14 @@ use crate::report;
 use crate::resolve;
 use crate::scan;
 use crate::stdio::Stdio;
+use crate::udp;
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
     let Target::Connect { host, ports } = &cfg.target else {
         return Err(Abort::Failed);
     };
-    if cfg.opts.zero_io && cfg.proxy.is_none() {
+    // `-zF` connects and passes the socket like `-F` alone (nc).
+    if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd {
         return scan::run(rx, cfg, host, ports);
     }
     let mut status = 1;
@@ -41,7 +49,17 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         };
         status = 0;
         if cfg.opts.verbose > 0 {
+            if cfg.opts.proto == Proto::Udp
+                && udp::wants_probe(cfg, stdin)
+                && !udp::probe(rx, &sock, udp::probe_secs(cfg))?
+            {
+                status = 1;
+                continue;
+            }
             connect::report_success(cfg, host, port, ip.as_deref());
+        }
+        if cfg.opts.pass_fd {
+            return fdpass::pass(rx, stdout, &sock);
         }
         if cfg.opts.zero_io {
             continue; // the tunnel closes here

@@ -1,5 +1,13 @@
 //! Listen mode (B §8): bind, listen, accept in the loop, relay, and with
 //! `-k` serve the next client on the same listening socket.
+//!
+//! Datagram listeners (`-lu`, `-lUu`, B §6.2, §6.4) have no accept: without
+//! `-k` they wait (with no time limit) for the first datagram, connect the
+//! socket to its sender and relay, the first datagram then being read as
+//! any other; with `-k` the socket stays unconnected and receives from
+//! every peer (its sends fail with EDESTADDRREQ, which silently ends the
+//! stdin side, as in nc). The Unix-domain listeners of [`crate::unix`] use
+//! the same two loops.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -8,14 +16,15 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Family, Target};
+use crate::config::{Config, Family, Proto, Target};
 use crate::exit::{Abort, Status};
 use crate::net::{self, Failed};
 use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::relay::{End, Relay, RelayOpts};
-use crate::report::{self, Errno};
+use crate::report::{self, Errno, ListenerCall};
 use crate::resolve::{self, Hints};
 use crate::stdio::Stdio;
+use crate::udp;
 
 /// nc's `local_listen`: bind the first address that binds, then listen.
 pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Socket, Failed> {
@@ -50,17 +59,18 @@ pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Sock
         net::set_common_options(&sock, &ai.addr, o).map_err(Failed::from)?;
         match sock.bind(&ai.addr) {
             Ok(()) => {
-                if ai.socktype == libc::SOCK_STREAM {
+                // TCP and DCCP listen; UDP does not (nc: `if (!uflag)`).
+                if ai.socktype != libc::SOCK_DGRAM {
                     if let Err(e) = sock.listen(1) {
                         report::warn(format_args!("listen"), Errno::of(&e));
                         return Err(Failed);
                     }
                 }
                 if o.verbose > 0 {
-                    let what = if ai.socktype == libc::SOCK_STREAM {
-                        "Listening"
-                    } else {
+                    let what = if ai.socktype == libc::SOCK_DGRAM {
                         "Bound"
+                    } else {
+                        "Listening"
                     };
                     // The bound address, so port 0 shows the port chosen.
                     match sock.local_addr() {
@@ -165,42 +175,67 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
         idle: o.timeout(),
         recv_limit: o.recv_limit,
         listen: o.listen,
-        udp: o.proto == crate::config::Proto::Udp,
+        udp: o.proto == Proto::Udp,
         detach_stdin: o.detach_stdin,
         interval: o.interval,
         summary: o.verbose >= 2,
-        zero_copy: o.proto == crate::config::Proto::Tcp
+        zero_copy: o.proto == Proto::Tcp
             && !o.crlf
             && !o.telnet
             && o.interval.is_none()
             && !crate::buffer::splice_disabled(),
         crlf: o.crlf,
         telnet: o.telnet,
+        datagram: crate::udp::datagram_limit(cfg),
     }
 }
 
-/// TCP listen mode: accept, relay, and with `-k` accept again.
+/// Listen mode on an address and port: TCP, UDP or DCCP.
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
     let Target::Listen { host, port } = &cfg.target else {
         return Err(Abort::Failed);
     };
     let listener = local_listen(cfg, host.as_deref(), port)?;
+    let numeric = cfg.opts.numeric;
+    let received = |peer: &SockAddr| report::sock_line("Connection received", peer, numeric);
+    if cfg.opts.proto == Proto::Udp {
+        serve_datagrams(rx, cfg, listener, stdin, stdout, &received)
+    } else {
+        serve_streams(rx, cfg, &listener, stdin, stdout, &received)
+    }
+}
+
+/// Waits for one connection on `listener`; an error is reported (M15).
+pub fn accept_one(rx: &mut Reactor, listener: &Socket) -> Result<(Socket, SockAddr), Abort> {
+    let mut m = Accepting {
+        listener,
+        reg: Interests::default(),
+        ready: false,
+    };
+    match rx.run(&mut m)? {
+        Ok(pair) => Ok(pair),
+        Err(e) => {
+            report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
+            Err(Abort::Failed)
+        }
+    }
+}
+
+/// A stream listener: accept, report (`received`, with `-v`), relay; with
+/// `-k` the next connection, on the same listening socket (Debian).
+pub fn serve_streams(
+    rx: &mut Reactor,
+    cfg: &Config,
+    listener: &Socket,
+    stdin: &Stdio,
+    stdout: &Stdio,
+    received: &dyn Fn(&SockAddr),
+) -> Result<Status, Abort> {
     let mut keep = cfg.opts.keep;
     loop {
-        let mut m = Accepting {
-            listener: &listener,
-            reg: Interests::default(),
-            ready: false,
-        };
-        let (conn, peer) = match rx.run(&mut m)? {
-            Ok(pair) => pair,
-            Err(e) => {
-                report::warn(format_args!("accept"), Errno::of(&e));
-                return Err(Abort::Failed);
-            }
-        };
+        let (conn, peer) = accept_one(rx, listener)?;
         if cfg.opts.verbose > 0 {
-            report::sock_line("Connection received", &peer, cfg.opts.numeric);
+            received(&peer);
         }
         let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
         let outcome = rx.run(&mut relay)?;
@@ -214,4 +249,67 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
             return Ok(0);
         }
     }
+}
+
+/// A datagram listener (`-lu`, `-lUu`): without `-k`, wait for the first
+/// datagram, connect to its sender, report (`received`, with `-v`) and
+/// relay one session; with `-k`, relay on the unconnected socket, session
+/// after session. A session ends cleanly (departure 2: no `connect:
+/// Invalid argument` after a `-lUu` session).
+pub fn serve_datagrams(
+    rx: &mut Reactor,
+    cfg: &Config,
+    sock: Socket,
+    stdin: &Stdio,
+    stdout: &Stdio,
+    received: &dyn Fn(&SockAddr),
+) -> Result<Status, Abort> {
+    let mut keep = cfg.opts.keep;
+    let mut sock = Some(sock);
+    while let Some(s) = sock.as_ref() {
+        if !cfg.opts.keep {
+            let peer = match udp::first_datagram(rx, s)? {
+                Ok(peer) => peer,
+                Err(e) => {
+                    report::listener_call_failed(ListenerCall::Recvfrom, Errno::of(&e));
+                    return Err(Abort::Failed);
+                }
+            };
+            if let Err(e) = s.connect(&peer) {
+                report::listener_call_failed(ListenerCall::Connect, Errno::of(&e));
+                return Err(Abort::Failed);
+            }
+            if cfg.opts.verbose > 0 {
+                received(&peer);
+            }
+        }
+        // The last session takes the socket (so `-q` closes it, as nc
+        // does); a `-k` session relays on a duplicate.
+        let conn = if keep {
+            match s.try_clone() {
+                Ok(c) => c,
+                Err(e) => {
+                    report::warn_errno(Errno::of(&e));
+                    return Err(Abort::Failed);
+                }
+            }
+        } else {
+            match sock.take() {
+                Some(c) => c,
+                None => break,
+            }
+        };
+        let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
+        let outcome = rx.run(&mut relay)?;
+        if outcome.end == End::QuitTimer {
+            return Err(Abort::QuitTimer);
+        }
+        if outcome.clear_keep {
+            keep = false;
+        }
+        if !keep {
+            break;
+        }
+    }
+    Ok(0)
 }

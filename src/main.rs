@@ -3,9 +3,9 @@
 //! The flow: `cli` turns the arguments into one validated `Config`; `main`
 //! prepares the process (valid fds 0-2, signal handlers, the event loop)
 //! and hands the config to the mode it asks for: `client` (connect and
-//! relay on each port), `scan` (`-z`), or `listen`. Every mode runs its
-//! state machines on the one `reactor`; `relay` moves the bytes; `report`
-//! holds every message. A run ends in a status (B §4) or an `Abort` that
+//! relay on each port), `scan` (`-z`), `listen`, or `unix` (`-U`). Every
+//! mode runs its state machines on the one `reactor`; `relay` moves the
+//! bytes; `report` holds every message. A run ends in a status (B §4) or an `Abort` that
 //! unwinds through every cleanup guard before the process exits or dies by
 //! the signal that stopped it.
 
@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod connect;
 mod exit;
+mod fdpass;
 mod filter;
 mod generate;
 mod getopt;
@@ -31,6 +32,8 @@ mod resolve;
 mod scan;
 mod signals;
 mod stdio;
+mod udp;
+mod unix;
 
 use std::process::ExitCode;
 
@@ -49,10 +52,6 @@ fn main() -> ExitCode {
         Err(cli::Exit::Done) => return ExitCode::SUCCESS,
         Err(cli::Exit::Fail(n)) => return ExitCode::from(n),
     };
-    if let Some(opt) = cli::unimplemented(&cfg) {
-        report::not_implemented(opt);
-        return ExitCode::from(1);
-    }
     signals::install();
     match run(&cfg) {
         Ok(status) => ExitCode::from(status),
@@ -77,9 +76,7 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
     match cfg.target {
         Target::Connect { .. } => client::run(&mut rx, cfg, &stdin, &stdout),
         Target::Listen { .. } => listen::run(&mut rx, cfg, &stdin, &stdout),
-        Target::UnixConnect { .. } | Target::UnixListen { .. } => {
-            report::not_implemented("-U");
-            Err(Abort::Failed)
-        }
+        Target::UnixConnect { .. } => unix::run_client(&mut rx, cfg, &stdin, &stdout),
+        Target::UnixListen { .. } => unix::run_listener(&mut rx, cfg, &stdin, &stdout),
     }
 }

@@ -15,6 +15,15 @@
 //! away data the kernel already received (5): the socket is read until the
 //! kernel reports the error. `-C` and `-t` work on the byte stream (12):
 //! see [`crate::filter`].
+//!
+//! Datagram sockets (UDP, Unix datagram): one read is one datagram and one
+//! send is one datagram, as in nc, but a datagram is never cut (departure
+//! 11): the socket is read only when the buffer has room for the largest
+//! datagram ([`DGRAM_READ`] bytes), and stdin is buffered only up to what
+//! one send can carry, so everything buffered leaves as one datagram. A
+//! datagram socket is never shut down for reading: that changes nothing on
+//! the wire, and the flag would stay set and make the next read of a `-k`
+//! listener return at once, forever (nc spins there).
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -31,6 +40,9 @@ use crate::stdio::Stdio;
 /// How many passes to run before letting the loop look at signals and
 /// timers, when data keeps flowing.
 const PASSES_PER_TURN: usize = 64;
+
+/// Room a datagram read needs: the largest datagram is read whole.
+pub const DGRAM_READ: usize = 65_535;
 
 const TIMER_IDLE: usize = 1;
 const TIMER_QUIT: usize = 2;
@@ -64,6 +76,8 @@ pub struct RelayOpts {
     pub crlf: bool,
     /// `-t`: answer TELNET negotiation.
     pub telnet: bool,
+    /// A datagram socket: the largest datagram one send can carry.
+    pub datagram: Option<usize>,
 }
 
 /// How a relay ended.
@@ -158,6 +172,31 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
     }
 
+    /// No room for another stdin read: the buffer is full, or for a
+    /// datagram socket it already holds the largest datagram one send takes.
+    fn up_full(&self) -> bool {
+        match self.opts.datagram {
+            Some(max) => self.up.len() >= max,
+            None => self.up.is_full(),
+        }
+    }
+
+    /// No room for another network read: a datagram needs room for the
+    /// largest one.
+    fn down_full(&self) -> bool {
+        match self.opts.datagram {
+            Some(_) => self.down.free() < DGRAM_READ,
+            None => self.down.is_full(),
+        }
+    }
+
+    /// shutdown(SHUT_RD), except on datagram sockets (see the module text).
+    fn shutdown_read(&self) {
+        if self.opts.datagram.is_none() {
+            self.shutdown(libc::SHUT_RD);
+        }
+    }
+
     /// nc's three "finish" conditions at the top of each pass.
     fn finished(&self) -> bool {
         let [stdin, netout, netin, stdout] = self.open;
@@ -179,7 +218,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             // nc keeps polling it with no events, and a sticky POLLHUP or
             // POLLERR would then spin the loop until the buffer drains.
             entry(
-                self.open[STDIN] && !self.up.is_full(),
+                self.open[STDIN] && !self.up_full(),
                 self.stdin.fd,
                 libc::POLLIN,
             ),
@@ -193,7 +232,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 },
             ),
             entry(
-                self.open[NETIN] && !self.down.is_full(),
+                self.open[NETIN] && !self.down_full(),
                 self.net_fd,
                 libc::POLLIN,
             ),
@@ -247,15 +286,10 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
             }
         }
-        if self.open[STDIN] && !self.up.is_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0
-        {
+        if self.open[STDIN] && !self.up_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0 {
             self.open[STDIN] = false;
         }
-        if self.open[NETIN]
-            && !self.down.is_full()
-            && rev[NETIN] & hup != 0
-            && rev[NETIN] & pin == 0
-        {
+        if self.open[NETIN] && !self.down_full() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
             self.open[NETIN] = false;
         }
         if rev[NETOUT] & hup != 0 {
@@ -272,14 +306,24 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         if !self.open[STDOUT] {
             if self.open[NETIN] {
-                self.shutdown(libc::SHUT_RD);
+                self.shutdown_read();
             }
             self.open[NETIN] = false;
         }
 
         // Read stdin.
-        if self.open[STDIN] && rev[STDIN] & pin != 0 && !self.up.is_full() {
-            match self.up.fill(Io::Stdio(self.stdin)) {
+        if self.open[STDIN] && rev[STDIN] & pin != 0 && !self.up_full() {
+            let src = Io::Stdio(self.stdin);
+            let r = match self.opts.datagram {
+                Some(max) => {
+                    // `-C` may double a datagram: it must still fit one send.
+                    let max = if self.crlf.is_some() { max / 2 } else { max };
+                    let left = max.saturating_sub(self.up.len());
+                    self.up.fill_bounded(src, 1, left)
+                }
+                None => self.up.fill(src),
+            };
+            match r {
                 Ok(0) => self.open[STDIN] = false,
                 Ok(_) => {}
                 Err(e) if would_block(&e) => {}
@@ -292,12 +336,16 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             self.write_net(cx);
         }
         // Read the network.
-        if self.open[NETIN] && rev[NETIN] & pin != 0 && !self.down.is_full() {
-            let r = self.down.fill(Io::Sock(self.net_fd));
+        if self.open[NETIN] && rev[NETIN] & pin != 0 && !self.down_full() {
+            let src = Io::Sock(self.net_fd);
+            let r = match self.opts.datagram {
+                Some(_) => self.down.fill_bounded(src, DGRAM_READ, usize::MAX),
+                None => self.down.fill(src),
+            };
             let counted = !matches!(&r, Err(e) if would_block(e));
             match r {
                 Ok(0) => {
-                    self.shutdown(libc::SHUT_RD);
+                    self.shutdown_read();
                     self.open[NETIN] = false;
                 }
                 Ok(n) => {
@@ -315,7 +363,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                     self.recv_count += 1;
                     if self.recv_count >= limit {
                         if self.open[NETIN] {
-                            self.shutdown(libc::SHUT_RD);
+                            self.shutdown_read();
                         }
                         self.open[NETIN] = false;
                         self.open[STDIN] = false;
@@ -342,7 +390,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 && self.opts.quit_after >= 0
                 && self.down.is_empty()
             {
-                self.shutdown(libc::SHUT_RD);
+                self.shutdown_read();
                 self.open[NETIN] = false;
                 self.clear_keep = true;
             }

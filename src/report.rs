@@ -261,11 +261,6 @@ pub fn generate_unknown(what: &str, targets: &[&str]) {
     ));
 }
 
-/// An option whose behaviour has not been built yet.
-pub fn not_implemented(opt: &str) {
-    warnx(format_args!("{opt}: not implemented yet"));
-}
-
 // ---------------------------------------------------------------------------
 // Connecting (B §2 M1-M6, §3)
 // ---------------------------------------------------------------------------
@@ -507,9 +502,79 @@ pub fn sock_line(msg: &str, addr: &socket2::SockAddr, numeric: bool) {
     }
 }
 
+/// M15: a listener's `recvfrom`, `connect` or `accept` failed.
+pub fn listener_call_failed(call: ListenerCall, errno: Errno) {
+    let what = match call {
+        ListenerCall::Recvfrom => "recvfrom",
+        ListenerCall::Connect => "connect",
+        ListenerCall::Accept => "accept",
+    };
+    warn(format_args!("{what}"), errno);
+}
+
+/// The listener's system calls that M15 names.
+#[derive(Clone, Copy, Debug)]
+pub enum ListenerCall {
+    Recvfrom,
+    Connect,
+    Accept,
+}
+
 /// M16: a listener socket option could not be set (not fatal).
 pub fn couldnt_set(opt: &str, errno: Errno) {
     warn(format_args!("Couldn't set {opt}"), errno);
+}
+
+// ---------------------------------------------------------------------------
+// Unix-domain sockets (B §2 M10-M13, M26, §6.5) and -F (M21)
+// ---------------------------------------------------------------------------
+
+/// `PROG: PATH: STRERROR`: M13 (a `-U` client's connect failed) and M26
+/// (the `-Uu` client's receiving socket could not be bound). The path is
+/// printed as given, byte for byte.
+pub fn path_failed(path: &[u8], errno: Errno) {
+    let mut line = Vec::with_capacity(128);
+    line.extend_from_slice(prog());
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(path);
+    let _ = writeln!(line, ": {errno}");
+    emit(&line);
+}
+
+/// M10-M12: `Bound on PATH`, `Listening on PATH`, `Connection received on
+/// PATH` (always the listener's own path, `@` included).
+pub fn path_line(msg: &str, path: &[u8]) {
+    let mut line = Vec::with_capacity(128);
+    line.extend_from_slice(msg.as_bytes());
+    line.extend_from_slice(b" on ");
+    line.extend_from_slice(path);
+    line.push(b'\n');
+    emit(&line);
+}
+
+/// M26: the `-Uu` client's private directory could not be made.
+pub fn mkdtemp_failed(errno: Errno) {
+    warn(format_args!("mkdtemp"), errno);
+}
+
+/// M21: `-F` with a terminal on stdout.
+pub fn fdpass_tty() {
+    warnx(format_args!("Cannot pass file descriptor to tty"));
+}
+
+/// M21: passing the descriptor failed.
+pub fn sendmsg_failed(errno: Errno) {
+    warn(format_args!("sendmsg"), errno);
+}
+
+/// M21: sendmsg sent something other than the one byte.
+pub fn sendmsg_unexpected(n: usize) {
+    warnx(format_args!("sendmsg: unexpected return value {n}"));
+}
+
+/// M21: waiting for stdout to take the descriptor failed.
+pub fn fdpass_poll_failed(errno: Errno) {
+    warn(format_args!("poll"), errno);
 }
 
 // ---------------------------------------------------------------------------
@@ -555,6 +620,16 @@ pub fn probe_detail(elapsed: Duration, outcome: Option<Errno>, timed_out: bool) 
         elapsed.as_millis(),
         diagnosis(outcome, timed_out)
     ));
+}
+
+/// The `-vv` line after a UDP port's `X` probe.
+pub fn udp_probe_detail(elapsed: Duration, passed: bool) {
+    let what = if passed {
+        "no ICMP port-unreachable came back: something may listen on this UDP port, or a firewall drops the probes silently (UDP cannot tell these apart)"
+    } else {
+        "closed: the host answered with ICMP port-unreachable, so it is reachable but nothing listens on this UDP port"
+    };
+    note(format_args!("\t{} ms: {what}", elapsed.as_millis()));
 }
 
 /// glibc's EAI_ADDRFAMILY (a GNU extension the libc crate does not name).

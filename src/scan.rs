@@ -33,6 +33,14 @@
 //!
 //! Back-pressure: when `socket()` fails with EMFILE/ENFILE the window
 //! shrinks to what is in flight and the slot is retried when a probe ends.
+//!
+//! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
+//! then probed with nc's `X` datagrams ([`crate::udp`]), its seconds being
+//! the probe's own timers, so the probes of a window run side by side. A
+//! refused probe prints nothing and sets the status to 1, a passed one
+//! prints the success line and sets it to 0: the last connected port
+//! decides, as in nc (B §4). A connected UDP socket decides its port: the
+//! port's later addresses are not tried, as nc breaks out of its loop.
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
@@ -50,6 +58,7 @@ use crate::ports::ServiceNames;
 use crate::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
 use crate::resolve::{self, AddrInfo};
+use crate::udp::{self, Tick, XProbe};
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
@@ -70,6 +79,8 @@ enum Found {
     Setup(SetupError),
     /// socket() failed: nc skips the address silently.
     Skipped,
+    /// UDP: connected, but the probe was refused (status 1, no line).
+    ProbeFailed,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -84,6 +95,8 @@ struct Probe {
     slot: usize,
     started: Instant,
     timer: Option<TimerId>,
+    /// UDP: the `X` probe running on the connected socket.
+    xprobe: Option<XProbe>,
 }
 
 struct Scanner<'a> {
@@ -94,6 +107,8 @@ struct Scanner<'a> {
     /// The numeric form of each address, for the report.
     ips: Vec<String>,
     results: Vec<Option<Result>>,
+    /// UDP with `-v`: probe each connected port, for this many seconds.
+    probe_secs: Option<u32>,
     /// The next slot in order that has not been considered for starting.
     next_start: usize,
     /// Slots behind `next_start` that may start now, first in first: a
@@ -138,6 +153,7 @@ impl<'a> Scanner<'a> {
                 .map(|ai| resolve::numeric_host(&ai.addr))
                 .collect(),
             results: vec![None; ports.len() * addrs.len()],
+            probe_secs: probe_secs(cfg),
             next_start: 0,
             ready: VecDeque::new(),
             next_emit: 0,
@@ -192,7 +208,8 @@ impl<'a> Scanner<'a> {
         match self.results[slot - 1] {
             None => None,
             Some(Result {
-                found: Found::Open, ..
+                found: Found::Open | Found::ProbeFailed,
+                ..
             }) => Some(false),
             Some(_) => Some(true),
         }
@@ -212,7 +229,10 @@ impl<'a> Scanner<'a> {
         let next = slot + 1;
         // The cursor has passed the next address, which waited for this
         // result: queue it (the cursor decides for itself otherwise).
-        if a + 1 < self.addrs.len() && next < self.next_start && !matches!(found, Found::Open) {
+        if a + 1 < self.addrs.len()
+            && next < self.next_start
+            && !matches!(found, Found::Open | Found::ProbeFailed)
+        {
             self.ready.push_back(next);
         }
     }
@@ -310,6 +330,37 @@ impl<'a> Scanner<'a> {
         }
         let addr = self.addr_for(slot);
         let result = match net::start_connect(&sock, &addr) {
+            Ok(true) if ai.socktype != libc::SOCK_STREAM => {
+                // UDP connects at once; with `-v` the port is then probed.
+                let Some(secs) = self.probe_secs else {
+                    self.finish_slot(slot, Found::Open, started);
+                    return true;
+                };
+                return match XProbe::start(sock.as_raw_fd(), secs) {
+                    (_, Tick::Passed) => {
+                        self.finish_slot(slot, Found::Open, started);
+                        true
+                    }
+                    (_, Tick::Failed) => {
+                        self.finish_slot(slot, Found::ProbeFailed, started);
+                        true
+                    }
+                    (x, Tick::Later) => {
+                        // The next `X` is a timer; the socket needs no events.
+                        let id = self.free_id();
+                        let timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
+                        self.probes[id] = Some(Probe {
+                            sock,
+                            slot,
+                            started,
+                            timer,
+                            xprobe: Some(x),
+                        });
+                        self.in_flight += 1;
+                        true
+                    }
+                };
+            }
             Ok(true) => Some((net::check_self_connect(&sock), false)),
             // Refused at once (no route...): the socket is still unused.
             Err(errno) => Some((ConnectResult::Failed(errno), true)),
@@ -321,10 +372,7 @@ impl<'a> Scanner<'a> {
             self.release(sock, ai.family, reusable);
             return true;
         }
-        let id = self.free.pop().unwrap_or_else(|| {
-            self.probes.push(None);
-            self.probes.len() - 1
-        });
+        let id = self.free_id();
         let fd = sock.as_raw_fd();
         let token = Token(reactor::PROBE_BASE + id);
         if let Err(e) =
@@ -345,9 +393,18 @@ impl<'a> Scanner<'a> {
             slot,
             started,
             timer,
+            xprobe: None,
         });
         self.in_flight += 1;
         true
+    }
+
+    /// A free probe id (a new one when none is free).
+    fn free_id(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.probes.push(None);
+            self.probes.len() - 1
+        })
     }
 
     /// Done with a probe's socket: keep it for the next probe when its
@@ -371,8 +428,10 @@ impl<'a> Scanner<'a> {
         let Some(p) = self.probes.get_mut(id).and_then(Option::take) else {
             return;
         };
-        let fd = p.sock.as_raw_fd();
-        let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        if p.xprobe.is_none() {
+            let fd = p.sock.as_raw_fd();
+            let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        }
         if let Some(t) = p.timer {
             cx.timers.cancel(t);
         }
@@ -399,8 +458,8 @@ impl<'a> Scanner<'a> {
             self.next_emit += 1;
             self.report(slot, r);
             match r.found {
-                Found::Open => {
-                    self.status = 0;
+                Found::Open | Found::ProbeFailed => {
+                    self.status = if let Found::Open = r.found { 0 } else { 1 };
                     let (p, _) = self.split(slot);
                     self.next_emit = (p + 1) * self.addrs.len();
                 }
@@ -432,14 +491,17 @@ impl<'a> Scanner<'a> {
                     report::connect_failed(&dest, &port.to_string(), proto, errno)
                 }
                 Found::TimedOut => report::connect_timed_out(&dest, &port.to_string(), proto),
-                Found::Setup(_) | Found::Skipped => {}
+                Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
             }
         }
         if let Found::Setup(e) = r.found {
             e.report();
         }
         if o.verbose >= 2 {
+            let udp = self.probe_secs.is_some();
             match r.found {
+                Found::Open if udp => report::udp_probe_detail(r.elapsed, true),
+                Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
                 Found::Open => report::probe_detail(r.elapsed, None, false),
                 Found::Failed(errno) => report::probe_detail(r.elapsed, Some(errno), false),
                 Found::TimedOut => report::probe_detail(r.elapsed, None, true),
@@ -455,6 +517,7 @@ impl<'a> Scanner<'a> {
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
+            Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
             Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
             Found::Failed(e)
                 if matches!(
@@ -557,9 +620,19 @@ impl Machine for Scanner<'_> {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
-        if let Some(Some(p)) = self.probes.get_mut(id) {
-            p.timer = None;
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        p.timer = None;
+        let fd = p.sock.as_raw_fd();
+        let Some(x) = p.xprobe.as_mut() else {
             self.end_probe(cx, id, Found::TimedOut, false);
+            return;
+        };
+        match x.tick(fd) {
+            Tick::Passed => self.end_probe(cx, id, Found::Open, false),
+            Tick::Failed => self.end_probe(cx, id, Found::ProbeFailed, false),
+            Tick::Later => p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id)),
         }
     }
 
@@ -580,6 +653,12 @@ impl Machine for Scanner<'_> {
         }
         if more { Step::Again } else { Step::Wait }
     }
+}
+
+/// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
+fn probe_secs(cfg: &Config) -> Option<u32> {
+    let o = &cfg.opts;
+    (o.proto == crate::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(cfg))
 }
 
 /// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the
