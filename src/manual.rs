@@ -486,8 +486,11 @@ UDP has no handshake: without
 a UDP client exits 0 even for a closed port.
 With
 .BR \-v ,
-each port is probed first and the status is that of the last port whose
-probe ran: 1 if it drew an ICMP port unreachable.
+a port is first probed with X datagrams when
+.B \-z
+is given or standard input is a terminal (see COMPATIBILITY, 6), and the
+status is that of the last port whose probe ran: 1 if it drew an ICMP port
+unreachable.
 .SH ENVIRONMENT
 .TP
 .B NCRAB_PROXY_PASSWORD
