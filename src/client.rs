@@ -11,7 +11,7 @@
 //! a refused probe moves on to the next port with status 1. `-F` hands the
 //! first connected socket over stdout and ends the run ([`crate::fdpass`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
@@ -44,6 +44,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                 scan::pause(rx, Duration::from_secs(u64::from(secs)))?;
             }
         }
+        let started = Instant::now();
         let Some((sock, ip)) = connect_port(rx, cfg, host, port)? else {
             continue;
         };
@@ -57,6 +58,9 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                 continue;
             }
             connect::report_success(cfg, host, port, ip.as_deref());
+        }
+        if cfg.proxy.is_some() {
+            proxy::scan_result(cfg, host, port, started, Ok(()));
         }
         if cfg.opts.pass_fd {
             return fdpass::pass(rx, stdout, &sock);

@@ -402,7 +402,8 @@ Every object has all these fields, in this order:
 the destination as given.
 .TP
 .B ip
-the numeric address probed, or null when the name did not resolve.
+the numeric address probed, or null when the name did not resolve or
+the probe went through a proxy.
 .TP
 .B port
 the port, a number.
@@ -435,6 +436,14 @@ the port is open.
 .TP
 .B ms
 how long the probe took, in whole milliseconds.
+.PP
+Through a proxy
+.RB ( \-x ),
+the state is what the proxy answered: SOCKS "Connection refused" is
+"closed", "Network unreachable", "Host unreachable" and "TTL expired" are
+"filtered", and any other refusal, or a proxy that cannot be reached, is
+"error" with the proxy's message as the text.
+nc ends the scan at the first refusal; so does ncrab.
 .PP
 The lines come in nc's report order, the order of the
 .B \-v

@@ -20,10 +20,18 @@
 //! bound address is a domain name is accepted. The password comes from the
 //! terminal, or from the environment variable `NCRAB_PROXY_PASSWORD` when
 //! it is set; it never appears in any output.
+//!
+//! A scan through a proxy (`-z -x`) is nc's sequential loop; with `-vv`
+//! and `--json` each port also gets its diagnosis line and JSON object
+//! (Part A.3), judged by what the proxy said: SOCKS "connection refused"
+//! is a closed port, "network/host unreachable" and "TTL expired" are
+//! filtered, any other refusal is an error. The address is the proxy's
+//! business, so the JSON `ip` is null.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::time::Instant;
 
 use mio::Interest;
 use socket2::Socket;
@@ -683,6 +691,7 @@ pub fn connect(
 ) -> Result<Option<Socket>, Abort> {
     let port_s = port.to_string();
     let user = proxy.user.as_deref();
+    let started = Instant::now();
     let mut attempts = 0;
     loop {
         if attempts > 3 {
@@ -699,6 +708,7 @@ pub fn connect(
         };
         let Some(conn) = connect::remote_connect(rx, cfg, &proxy.host, &proxy.port, &addrs, false)?
         else {
+            scan_result(cfg, host, port, started, Err(None));
             return Ok(None);
         };
         let mut dialog = match proxy.proto {
@@ -724,6 +734,7 @@ pub fn connect(
                 Paused::Done => return Ok(Some(conn.sock)),
                 Paused::Failed(e) => {
                     report::proxy_failed(&e);
+                    scan_result(cfg, host, port, started, Err(Some(&e)));
                     return Err(Abort::Failed);
                 }
                 Paused::Password => {
@@ -738,6 +749,54 @@ pub fn connect(
                 }
             }
         }
+    }
+}
+
+/// `-z` through a proxy: the `-vv` line and the `--json` object of one
+/// port. `Err(None)`: the proxy itself could not be reached. A success
+/// is the caller's to report, after nc's line.
+pub fn scan_result(
+    cfg: &Config,
+    host: &str,
+    port: u16,
+    started: Instant,
+    result: Result<(), Option<&ProxyError>>,
+) {
+    let o = &cfg.opts;
+    if !o.zero_io || (o.verbose < 2 && !o.json) {
+        return;
+    }
+    let (state, errno) = match result {
+        Ok(()) => ("open", None),
+        Err(Some(ProxyError::Socks5(5))) => ("closed", Some(Errno(libc::ECONNREFUSED))),
+        Err(Some(ProxyError::Socks5(3))) => ("filtered", Some(Errno(libc::ENETUNREACH))),
+        Err(Some(ProxyError::Socks5(4))) => ("filtered", Some(Errno(libc::EHOSTUNREACH))),
+        Err(Some(ProxyError::Socks5(6))) => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+        Err(_) => ("error", None),
+    };
+    let elapsed = started.elapsed();
+    if o.verbose >= 2 {
+        report::proxy_probe_detail(elapsed, state, !matches!(result, Err(None)));
+    }
+    if o.json {
+        let error = match result {
+            Ok(()) => None,
+            Err(Some(e)) => {
+                Some(String::from_utf8_lossy(&report::proxy_error_text(e)).into_owned())
+            }
+            Err(None) => Some("the proxy could not be reached".to_string()),
+        };
+        crate::scan::json_probe(&crate::scan::JsonProbe {
+            host,
+            ip: None,
+            port,
+            proto: o.proto.name(),
+            service: &crate::ports::service_name(port, o.proto),
+            state,
+            errno: errno.map(Errno::name),
+            error,
+            ms: elapsed.as_millis(),
+        });
     }
 }
 

@@ -413,50 +413,65 @@ fn at_most_64(s: &str) -> String {
     String::from_utf8_lossy(&b[..b.len().min(64)]).into_owned()
 }
 
-/// Prints the message of a failed proxy handshake.
+/// Prints the message of a failed proxy handshake: `PROG: TEXT`.
 pub fn proxy_failed(e: &ProxyError) {
+    let text = proxy_error_text(e);
+    let mut line = Vec::with_capacity(text.len() + 32);
+    line.extend_from_slice(prog());
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(&text);
+    line.push(b'\n');
+    emit(&line);
+}
+
+/// The text of a failed proxy handshake, as nc words it. A proxy's status
+/// line is its own bytes, kept as they came.
+pub fn proxy_error_text(e: &ProxyError) -> Vec<u8> {
     use ProxyError::*;
-    match e {
-        WriteFailed { done, of, errno } => warn(format_args!("write failed ({done}/{of})"), *errno),
-        ReadFailed { done, of, errno } => warn(format_args!("read failed ({done}/{of})"), *errno),
-        ProxyRead(errno) => warn(format_args!("proxy read"), *errno),
-        ReadTooLong => warnx(format_args!("proxy read too long")),
-        MethodNegotiation => warnx(format_args!("authentication method negotiation failed")),
-        HostTooLongSocks5 => warnx(format_args!("host name too long for SOCKS5")),
-        Socks5(code) => warnx(format_args!(
+    let with_errno = |msg: fmt::Arguments<'_>, errno: Errno| format!("{msg}: {errno}");
+    let text = match e {
+        WriteFailed { done, of, errno } => {
+            with_errno(format_args!("write failed ({done}/{of})"), *errno)
+        }
+        ReadFailed { done, of, errno } => {
+            with_errno(format_args!("read failed ({done}/{of})"), *errno)
+        }
+        ProxyRead(errno) => with_errno(format_args!("proxy read"), *errno),
+        ReadTooLong => "proxy read too long".to_string(),
+        MethodNegotiation => "authentication method negotiation failed".to_string(),
+        HostTooLongSocks5 => "host name too long for SOCKS5".to_string(),
+        Socks5(code) => format!(
             "connection failed, SOCKSv5 error: {}",
             socks5_strerror(*code)
-        )),
-        Socks5AddressType => warnx(format_args!("connection failed, unsupported address type")),
-        Socks4(code) => warnx(format_args!(
+        ),
+        Socks5AddressType => "connection failed, unsupported address type".to_string(),
+        Socks4(code) => format!(
             "connection failed, SOCKSv4 error: {}",
             socks4_strerror(*code)
-        )),
-        Socks4Lookup { host, port, gai } => warnx(format_args!(
+        ),
+        Socks4Lookup { host, port, gai } => format!(
             "getaddrinfo(\"{}\", \"{}\"): {gai}",
             at_most_64(host),
             at_most_64(port)
-        )),
-        InvalidHostname => warnx(format_args!("Invalid hostname")),
-        HostnameTooLong => warnx(format_args!("hostname too long")),
+        ),
+        InvalidHostname => "Invalid hostname".to_string(),
+        HostnameTooLong => "hostname too long".to_string(),
         Status(line) => {
-            // The status line is the proxy's bytes, printed as they came.
-            let mut msg = Vec::with_capacity(line.len() + 32);
-            msg.extend_from_slice(prog());
-            msg.extend_from_slice(b": Proxy error: \"");
+            let mut msg = b"Proxy error: \"".to_vec();
             msg.extend_from_slice(line);
-            msg.extend_from_slice(b"\"\n");
-            emit(&msg);
+            msg.push(b'"');
+            return msg;
         }
-        TooManyHeaders => warnx(format_args!("Too many proxy headers received")),
-        UserPassTooLong => warnx(format_args!("Proxy username/password too long")),
-        AuthResponseTooLong => warnx(format_args!("Proxy auth response too long")),
-        NoPassphrase => warnx(format_args!("Unable to read proxy passphrase")),
-        TooManyAuthFailures => warnx(format_args!("Too many authentication failures")),
-        Socks5AuthRejected(status) => warnx(format_args!(
-            "SOCKSv5 username/password authentication failed (status {status})"
-        )),
-    }
+        TooManyHeaders => "Too many proxy headers received".to_string(),
+        UserPassTooLong => "Proxy username/password too long".to_string(),
+        AuthResponseTooLong => "Proxy auth response too long".to_string(),
+        NoPassphrase => "Unable to read proxy passphrase".to_string(),
+        TooManyAuthFailures => "Too many authentication failures".to_string(),
+        Socks5AuthRejected(status) => {
+            format!("SOCKSv5 username/password authentication failed (status {status})")
+        }
+    };
+    text.into_bytes()
 }
 
 /// The prompt for the proxy password (written to the terminal).
@@ -628,6 +643,25 @@ pub fn udp_probe_detail(elapsed: Duration, passed: bool) {
         "no ICMP port-unreachable came back: something may listen on this UDP port, or a firewall drops the probes silently (UDP cannot tell these apart)"
     } else {
         "closed: the host answered with ICMP port-unreachable, so it is reachable but nothing listens on this UDP port"
+    };
+    note(format_args!("\t{} ms: {what}", elapsed.as_millis()));
+}
+
+/// The `-vv` line of a port scanned through a proxy; `state` is its
+/// `--json` state; `reached` says whether the proxy itself answered.
+pub fn proxy_probe_detail(elapsed: Duration, state: &str, reached: bool) {
+    let what = match state {
+        _ if !reached => {
+            "the proxy could not be reached (see the line above): check the -x address and that the proxy runs"
+        }
+        "open" => "open: the proxy connected to the port",
+        "closed" => "closed: the proxy says the destination refused the connection",
+        "filtered" => {
+            "no route or no answer: the proxy could not reach the destination; check the host and the firewalls beyond the proxy"
+        }
+        _ => {
+            "the proxy refused or failed the request; see the message above and the proxy's own log"
+        }
     };
     note(format_args!("\t{} ms: {what}", elapsed.as_millis()));
 }
