@@ -617,12 +617,17 @@ ncrab cleans up on every exit path (normal end,
 .B \-q
 timer, error, Ctrl-C): the temporary directory and socket of
 .BR \-Uu ,
+its receiving socket named with
+.BR \-s ,
 and the socket file of a
 .B \-lU
-listener.
+listener (nc leaves all but the first behind).
 It never deletes anything but a socket:
 .B \-lU
 .I path
+(or
+.B \-Uu \-s
+.IR path )
 on a regular file or a directory fails with
 .IB path ": File exists" .
 .IP 5. 4
