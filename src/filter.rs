@@ -15,6 +15,10 @@
 //! - [`Telnet`] watches the bytes read from the socket (they still reach
 //!   stdout unchanged) and queues one reply per complete negotiation
 //!   command: WILL/WONT → `IAC DONT opt`, DO/DONT → `IAC WONT opt`.
+//!   The queue is bounded by the relay: while [`Telnet::backlogged`], it
+//!   stops reading the network (nc blocks in its write instead), so a peer
+//!   that negotiates without ever reading cannot make ncrab buffer without
+//!   end.
 
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
@@ -74,6 +78,11 @@ impl Crlf {
     }
 }
 
+/// Reply bytes waiting to be written at which network reads pause. One
+/// read adds at most as many reply bytes as it brought, so the queue never
+/// holds more than this plus one read.
+pub const TELNET_BACKLOG: usize = 64 * 1024;
+
 const IAC: u8 = 255;
 const DONT: u8 = 254;
 const DO: u8 = 253;
@@ -127,6 +136,11 @@ impl Telnet {
     /// Replies not yet written.
     pub fn pending(&self) -> &[u8] {
         &self.replies
+    }
+
+    /// So many replies wait that the network should not be read for now.
+    pub fn backlogged(&self) -> bool {
+        self.replies.len() >= TELNET_BACKLOG
     }
 
     /// `n` bytes of the replies were written.

@@ -207,7 +207,6 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
 
     /// The level-triggered view: nc's poll array, polled with no timeout.
     fn snapshot(&self) -> io::Result<[i16; 4]> {
-        let lines_held = self.hold_until.is_some();
         let entry = |open: bool, fd: RawFd, events: i16| libc::pollfd {
             fd: if open { fd } else { -1 },
             events,
@@ -222,17 +221,18 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 self.stdin.fd,
                 libc::POLLIN,
             ),
+            // `-t` replies go out even once NETOUT is closed, as in nc.
             entry(
-                self.open[NETOUT],
+                self.open[NETOUT] || self.telnet_pending(),
                 self.net_fd,
-                if self.up.is_empty() || lines_held {
-                    0
-                } else {
+                if self.wants_net_write() {
                     libc::POLLOUT
+                } else {
+                    0
                 },
             ),
             entry(
-                self.open[NETIN] && !self.down_full(),
+                self.open[NETIN] && self.net_room(),
                 self.net_fd,
                 libc::POLLIN,
             ),
@@ -265,6 +265,26 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         ])
     }
 
+    /// `-t` replies wait to be written.
+    fn telnet_pending(&self) -> bool {
+        self.telnet
+            .as_ref()
+            .is_some_and(|t| !t.pending().is_empty())
+    }
+
+    /// The socket may be read: room in the buffer, and not too many `-t`
+    /// replies queued (what bounds a peer that never reads them).
+    fn net_room(&self) -> bool {
+        !self.down_full() && !self.telnet.as_ref().is_some_and(Telnet::backlogged)
+    }
+
+    /// Something waits to be written to the socket now: stdin data (unless
+    /// `-i` holds the next line back) or `-t` replies.
+    fn wants_net_write(&self) -> bool {
+        (self.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none())
+            || self.telnet_pending()
+    }
+
     fn shutdown(&self, how: i32) {
         // SAFETY: shutdown on our socket fd; errors are ignored as in nc.
         unsafe { libc::shutdown(self.net_fd, how) };
@@ -289,7 +309,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         if self.open[STDIN] && !self.up_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0 {
             self.open[STDIN] = false;
         }
-        if self.open[NETIN] && !self.down_full() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
+        if self.open[NETIN] && self.net_room() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
             self.open[NETIN] = false;
         }
         if rev[NETOUT] & hup != 0 {
@@ -332,11 +352,17 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         // Write to the network (`-t` replies first).
         self.flush_telnet();
-        if self.open[NETOUT] && rev[NETOUT] & pout != 0 && !self.up.is_empty() {
+        // (POLLOUT may be there for the `-t` replies while `-i` holds the
+        // next line back.)
+        if self.open[NETOUT]
+            && rev[NETOUT] & pout != 0
+            && !self.up.is_empty()
+            && self.hold_until.is_none()
+        {
             self.write_net(cx);
         }
         // Read the network.
-        if self.open[NETIN] && rev[NETIN] & pin != 0 && !self.down_full() {
+        if self.open[NETIN] && rev[NETIN] & pin != 0 && self.net_room() {
             let src = Io::Sock(self.net_fd);
             let r = match self.opts.datagram {
                 Some(_) => self.down.fill_bounded(src, DGRAM_READ, usize::MAX),
@@ -470,10 +496,10 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             reactor::STDIN,
             reactor::interest(stdin_want, false),
         )?;
-        let net_open = self.sock.is_some() && (self.open[NETIN] || self.open[NETOUT]);
+        let net_open =
+            self.sock.is_some() && (self.open[NETIN] || self.open[NETOUT] || self.telnet_pending());
         let net_want = if net_open {
-            let w = self.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none();
-            Some(if w {
+            Some(if self.wants_net_write() {
                 Interest::READABLE | Interest::WRITABLE
             } else {
                 Interest::READABLE
