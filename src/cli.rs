@@ -9,6 +9,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 use clap::{Arg, ArgAction, Command};
 
@@ -608,6 +609,12 @@ fn fail(msg: std::fmt::Arguments<'_>) -> Exit {
     Exit::Fail(1)
 }
 
+/// A fatal error that echoes the user's argument as typed: status 1.
+fn fail_arg(msg: std::fmt::Arguments<'_>, arg: &[u8]) -> Exit {
+    report::warnx_arg(msg, arg);
+    Exit::Fail(1)
+}
+
 /// Usage error: the synopsis, status 1.
 fn usage() -> Exit {
     report::usage();
@@ -618,32 +625,35 @@ fn text(v: &OsString) -> String {
     v.to_string_lossy().into_owned()
 }
 
-/// nc's `-T` parsing: keyword, `0x` hex via strtol, or decimal 0..255.
-pub fn parse_tos(s: &str) -> Option<u8> {
-    if let Some(&(_, v)) = TOS_KEYWORDS.iter().find(|(k, _)| *k == s) {
+/// nc's `-T` parsing: an exact keyword; `0x...` through `strtol(s, NULL,
+/// 16)` cast to `int`; or decimal 0..255 through strtonum.
+///
+/// The `0x` form copies C to the letter: strtol stops at the first byte
+/// that is not a hex digit (`0x` and `0xzz` read as 0), a value beyond
+/// LONG_MAX is ERANGE (refused), and the cast keeps the low 32 bits, so
+/// `0x100000010` is 16 and `0x80000000` is negative (refused).
+pub fn parse_tos(s: impl AsRef<[u8]>) -> Option<u8> {
+    let s = s.as_ref();
+    if let Some(&(_, v)) = TOS_KEYWORDS.iter().find(|(k, _)| k.as_bytes() == s) {
         return Some(v);
     }
-    if s.len() > 1 && s.starts_with("0x") {
-        // strtol base 16 stops at the first non-hex digit; "0x" and "0xzz"
-        // read as 0. An overflow saturates, which is out of range too.
-        let digits: String = s[2..]
-            .chars()
-            .take_while(|c| c.is_ascii_hexdigit())
-            .collect();
-        if digits.is_empty() {
-            return Some(0);
+    if s.len() > 1 && s.starts_with(b"0x") {
+        let mut v: u64 = 0;
+        for &b in s[2..].iter().take_while(|b| b.is_ascii_hexdigit()) {
+            let d = (b as char).to_digit(16).unwrap_or(0);
+            v = v.saturating_mul(16).saturating_add(u64::from(d));
         }
-        return match u64::from_str_radix(&digits, 16) {
-            Ok(v) if v <= 255 => Some(v as u8),
-            _ => None,
-        };
+        if v > i64::MAX as u64 {
+            return None;
+        }
+        return u8::try_from(v as u32 as i32).ok();
     }
     strtonum(s, 0, 255).ok().map(|v| v as u8)
 }
 
 /// Validates a number option: `strtonum(min, max)` or nc's `errx`.
-fn num(v: &str, min: i64, max: i64, what: &str) -> Result<i64, Exit> {
-    strtonum(v, min, max).map_err(|e| fail(format_args!("{what} {}: {v}", e.as_str())))
+fn num(v: &[u8], min: i64, max: i64, what: &str) -> Result<i64, Exit> {
+    strtonum(v, min, max).map_err(|e| fail_arg(format_args!("{what} {}: ", e.as_str()), v))
 }
 
 /// Parses the arguments after `argv[0]`.
@@ -663,12 +673,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
         let (id, val) = match item {
             Ok(Item::Opt(id, val)) => (id, val),
             Err(e) => {
-                let mut m = e.message();
-                m.push(b'\n');
-                report::getopt_error(format_args!("{}", String::from_utf8_lossy(&m).trim_end()));
+                report::getopt_error(&e.message());
                 return Err(usage());
             }
         };
+        // The value as typed (for numbers, messages and paths), and as text.
+        let raw = val.as_ref().map_or(&b""[..], |v| v.as_bytes());
         let v = val.as_ref().map(text).unwrap_or_default();
         match id {
             "ipv4" => o.family = Family::Inet,
@@ -691,16 +701,16 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 return Err(Exit::Done);
             }
             "generate" => return Err(generate(&v)),
-            "rcvbuf" => o.rcvbuf = Some(num(&v, 1, 65536 << 14, "TCP receive window")? as u32),
-            "sndbuf" => o.sndbuf = Some(num(&v, 1, 65536 << 14, "TCP send window")? as u32),
-            "interval" => o.interval = Some(num(&v, 0, u32::MAX as i64, "interval")? as u32),
+            "rcvbuf" => o.rcvbuf = Some(num(raw, 1, 65536 << 14, "TCP receive window")? as u32),
+            "sndbuf" => o.sndbuf = Some(num(raw, 1, 65536 << 14, "TCP send window")? as u32),
+            "interval" => o.interval = Some(num(raw, 0, u32::MAX as i64, "interval")? as u32),
             "keep" => o.keep = true,
             "listen" => o.listen = true,
-            "ttl" => match strtonum(&v, 0, 255) {
+            "ttl" => match strtonum(raw, 0, 255) {
                 Ok(n) => o.ttl = Some(n as u8),
                 Err(e) => return Err(fail(format_args!("ttl is {}", e.as_str()))),
             },
-            "minttl" => match strtonum(&v, 0, 255) {
+            "minttl" => match strtonum(raw, 0, 255) {
                 Ok(n) => o.minttl = Some(n as u8),
                 Err(e) => return Err(fail(format_args!("minttl is {}", e.as_str()))),
             },
@@ -709,7 +719,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "proxy_user" => o.proxy_user = Some(v),
             "source_port" => o.source_port = Some(v),
             "quit" => {
-                let q = num(&v, i32::MIN as i64, i32::MAX as i64, "quit timer")? as i32;
+                let q = num(raw, i32::MIN as i64, i32::MAX as i64, "quit timer")? as i32;
                 o.quit_after = q;
                 if q >= 0 {
                     o.shutdown_on_eof = true;
@@ -727,10 +737,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                     Err(PromptError::Signal(sig)) => crate::signals::die_by(sig),
                 }
             }
-            "source" => o.source_addr = Some(v),
-            "tos" => match parse_tos(&v) {
+            "source" => o.source_addr = val.clone(),
+            "tos" => match parse_tos(raw) {
                 Some(t) => o.tos = Some(t),
-                None => return Err(fail(format_args!("illegal tos value {v}"))),
+                None => return Err(fail_arg(format_args!("illegal tos value "), raw)),
             },
             "telnet" => o.telnet = true,
             "udp" => udp = true,
@@ -741,15 +751,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             }
             "verbose" => o.verbose = o.verbose.saturating_add(1),
             "recv_limit" => {
-                o.recv_limit = Some(num(&v, 1, i32::MAX as i64, "receive limit")? as u32)
+                o.recv_limit = Some(num(raw, 1, i32::MAX as i64, "receive limit")? as u32)
             }
-            "wait" => o.timeout = Some(num(&v, 0, (i32::MAX / 1000) as i64, "timeout")? as u32),
+            "wait" => o.timeout = Some(num(raw, 0, (i32::MAX / 1000) as i64, "timeout")? as u32),
             "proxy_proto" => {
-                o.proxy_proto = if v.eq_ignore_ascii_case("connect") {
+                o.proxy_proto = if raw.eq_ignore_ascii_case(b"connect") {
                     ProxyProto::HttpConnect
-                } else if v == "4" {
+                } else if raw == b"4" {
                     ProxyProto::Socks4
-                } else if v == "5" {
+                } else if raw == b"5" {
                     ProxyProto::Socks5
                 } else {
                     return Err(fail(format_args!("unsupported proxy protocol")));
@@ -759,9 +769,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "dccp" => dccp = true,
             "zero_io" => o.zero_io = true,
             "json" => o.json = true,
-            "window" => match strtonum(&v, 1, 1 << 20) {
+            "window" => match strtonum(raw, 1, 1 << 20) {
                 Ok(n) => o.window = Some(n as usize),
-                Err(e) => return Err(fail(format_args!("window {}: {v}", e.as_str()))),
+                Err(e) => return Err(fail_arg(format_args!("window {}: ", e.as_str()), raw)),
             },
             other => unreachable!("option {other} has no handler"),
         }
@@ -774,18 +784,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
     } else {
         Proto::Tcp
     };
-    let operands: Vec<String> = walk.operands().iter().map(text).collect();
-    finish(o, operands, dccp)
+    finish(o, walk.operands(), dccp)
 }
 
 /// nc's positional rules and conflict checks, in nc's order (B §1.3).
-fn finish(o: Options, argv: Vec<String>, dccp: bool) -> Result<Config, Exit> {
+/// The operands stay as typed: a Unix path or a port spec that is not
+/// UTF-8 is used, or echoed in a message, byte for byte.
+fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     let is_unix = o.family == Family::Unix;
     let argc = argv.len();
-    let (host, ports): (Option<String>, Vec<String>) = if argc == 0 && o.listen {
+    let (host, ports): (Option<OsString>, Vec<OsString>) = if argc == 0 && o.listen {
         (
             o.source_addr.clone(),
-            o.source_port.clone().into_iter().collect(),
+            o.source_port.iter().map(OsString::from).collect(),
         )
     } else if argc == 1
         && o.source_port.is_none()
@@ -835,9 +846,9 @@ fn finish(o: Options, argv: Vec<String>, dccp: bool) -> Result<Config, Exit> {
         Some(arg) => Some(proxy_config(&o, arg, is_unix)?),
     };
 
-    let host_s = host.unwrap_or_default();
+    let host = host.unwrap_or_default();
     let target = if is_unix {
-        let path = OsString::from(host_s);
+        let path = host;
         if o.listen {
             Target::UnixListen { path }
         } else {
@@ -846,24 +857,28 @@ fn finish(o: Options, argv: Vec<String>, dccp: bool) -> Result<Config, Exit> {
     } else if o.listen {
         Target::Listen {
             host: if argc == 0 {
-                o.source_addr.clone()
+                o.source_addr.as_ref().map(text)
             } else if argc == 2 {
-                Some(host_s)
+                Some(text(&host))
             } else {
                 None
             },
-            port: ports[0].clone(),
+            port: text(&ports[0]),
         }
     } else {
-        let mut list = match ports::build(&ports, o.proto) {
+        let specs: Vec<&[u8]> = ports.iter().map(|p| p.as_bytes()).collect();
+        let mut list = match ports::build(&specs, o.proto) {
             Ok(l) => l,
-            Err(e) => return Err(fail(format_args!("{e}"))),
+            Err(e) => {
+                let (msg, arg) = e.parts();
+                return Err(fail_arg(format_args!("{msg}"), arg));
+            }
         };
         if o.randomize {
             ports::shuffle(&mut list);
         }
         Target::Connect {
-            host: host_s,
+            host: text(&host),
             ports: list,
         }
     };
@@ -944,6 +959,26 @@ mod tests {
         assert_eq!(parse_tos("foo"), None);
         assert_eq!(parse_tos("LOWDELAY"), None);
         assert_eq!(parse_tos("255"), Some(255));
+        // strtol then a cast to int: the low 32 bits decide (nc.openbsd
+        // accepts 0x100000010 as 16), beyond LONG_MAX is ERANGE.
+        assert_eq!(parse_tos("0x100000010"), Some(16));
+        assert_eq!(parse_tos("0x1000000ff"), Some(255));
+        assert_eq!(parse_tos("0x80000000"), None);
+        assert_eq!(parse_tos("0x7fffffffffffffff"), None);
+        assert_eq!(parse_tos("0x8000000000000000"), None);
+        assert_eq!(parse_tos("0x-1"), Some(0));
+        assert_eq!(parse_tos(b"0x1\xff"), Some(1));
+        assert_eq!(parse_tos(b"\xff"), None);
+    }
+
+    #[test]
+    fn unix_paths_and_source_are_kept_byte_for_byte() {
+        use std::os::unix::ffi::OsStringExt;
+        let path = OsString::from_vec(b"/tmp/x\xff\xfe".to_vec());
+        let c = parse(vec!["-U".into(), path.clone()]).unwrap();
+        assert_eq!(c.target, Target::UnixConnect { path: path.clone() });
+        let c = parse(vec!["-Uu".into(), "-s".into(), path.clone(), "p".into()]).unwrap();
+        assert_eq!(c.opts.source_addr, Some(path));
     }
 
     #[test]

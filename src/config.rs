@@ -108,7 +108,8 @@ pub struct Options {
     pub tos: Option<u8>,
     pub randomize: bool,
     pub pass_fd: bool,
-    pub source_addr: Option<String>,
+    /// `-s` as typed: an address, or with `-Uu` a path (never altered).
+    pub source_addr: Option<OsString>,
     pub source_port: Option<String>,
     pub proxy_proto: ProxyProto,
     pub proxy_arg: Option<String>,

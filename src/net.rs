@@ -237,7 +237,10 @@ pub fn bind_source(
         passive: true,
         ..hints
     };
-    let addrs = resolve::lookup(o.source_addr.as_deref(), o.source_port.as_deref(), h)
+    // (No message echoes -s; a name that is not UTF-8 is looked up in its
+    // lossy form, which fails as the original does unless /etc/hosts has it.)
+    let source = o.source_addr.as_ref().map(|s| s.to_string_lossy());
+    let addrs = resolve::lookup(source.as_deref(), o.source_port.as_deref(), h)
         .map_err(SetupError::Lookup)?;
     let first = addrs.first().ok_or(SetupError::Lookup(report::GaiError {
         code: libc::EAI_NONAME,

@@ -8,23 +8,42 @@ use std::ffi::{CStr, CString};
 
 use crate::config::Proto;
 
-/// Why a port specification was refused; `Display`s as nc's message body.
+/// Why a port specification was refused: nc's message and the text it
+/// echoes, as the user typed it (bytes, which need not be UTF-8).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortError {
-    Invalid(String),
-    TooSmall(String),
-    TooLarge(String),
+    Invalid(Vec<u8>),
+    TooSmall(Vec<u8>),
+    TooLarge(Vec<u8>),
+    /// ncrab: the list would pass [`MAX_PORTS`] (nc overflows its
+    /// 65536-entry array and crashes).
+    TooMany(Vec<u8>),
+}
+
+impl PortError {
+    /// The message before the echoed text, and the text.
+    pub fn parts(&self) -> (&'static str, &[u8]) {
+        match self {
+            PortError::Invalid(s) => ("port number invalid: ", s),
+            PortError::TooSmall(s) => ("port number too small: ", s),
+            PortError::TooLarge(s) => ("port number too large: ", s),
+            PortError::TooMany(s) => ("too many ports: ", s),
+        }
+    }
 }
 
 impl std::fmt::Display for PortError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PortError::Invalid(s) => write!(f, "port number invalid: {s}"),
-            PortError::TooSmall(s) => write!(f, "port number too small: {s}"),
-            PortError::TooLarge(s) => write!(f, "port number too large: {s}"),
-        }
+        let (msg, arg) = self.parts();
+        write!(f, "{msg}{}", String::from_utf8_lossy(arg))
     }
 }
+
+/// The longest port list ncrab builds: sixteen times every port. nc's
+/// list is a static array of 65536 entries that more ports overflow; a
+/// bound keeps a command line of thousands of `1-65535` from asking for
+/// gigabytes.
+pub const MAX_PORTS: usize = 16 << 16;
 
 /// Why `strtonum` refused a number: its three reasons, as nc words them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,27 +64,33 @@ impl NumError {
 }
 
 /// libbsd's `strtonum`: `strtoll` base 10 (leading white space and a sign
-/// allowed, nothing after the digits), then a range check.
-pub fn strtonum(s: &str, min: i64, max: i64) -> Result<i64, NumError> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
+/// allowed, nothing after the digits), then a range check. Takes bytes, so
+/// an argument that is not UTF-8 is simply invalid, as in C.
+pub fn strtonum(s: impl AsRef<[u8]>, min: i64, max: i64) -> Result<i64, NumError> {
+    let s = s.as_ref();
+    let start = s
+        .iter()
+        .position(|b| !b" \t\n\r\x0b\x0c".contains(b))
+        .unwrap_or(s.len());
+    let t = &s[start..];
+    let (neg, digits) = match t.first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(NumError::Invalid);
     }
     // Accumulate with saturation: strtoll clamps to LLONG_MIN/MAX (ERANGE),
     // which strtonum reports as too small / too large.
     let mut v: i128 = 0;
-    for b in digits.bytes() {
-        v = (v * 10 + (b - b'0') as i128).min(i128::from(i64::MAX) + 2);
+    for b in digits {
+        v = (v * 10 + i128::from(b - b'0')).min(i128::from(i64::MAX) + 2);
     }
     let v = if neg { -v } else { v };
-    if v < min as i128 {
+    if v < i128::from(min) {
         Err(NumError::TooSmall)
-    } else if v > max as i128 {
+    } else if v > i128::from(max) {
         Err(NumError::TooLarge)
     } else {
         Ok(v as i64)
@@ -73,18 +98,18 @@ pub fn strtonum(s: &str, min: i64, max: i64) -> Result<i64, NumError> {
 }
 
 /// `strtoport`: a port number from 1 to 65535.
-fn strtoport(s: &str) -> Result<u16, PortError> {
+fn strtoport(s: &[u8]) -> Result<u16, PortError> {
     match strtonum(s, 1, 65535) {
         Ok(v) => Ok(v as u16),
-        Err(NumError::Invalid) => Err(PortError::Invalid(s.to_string())),
-        Err(NumError::TooSmall) => Err(PortError::TooSmall(s.to_string())),
-        Err(NumError::TooLarge) => Err(PortError::TooLarge(s.to_string())),
+        Err(NumError::Invalid) => Err(PortError::Invalid(s.to_vec())),
+        Err(NumError::TooSmall) => Err(PortError::TooSmall(s.to_vec())),
+        Err(NumError::TooLarge) => Err(PortError::TooLarge(s.to_vec())),
     }
 }
 
 /// `getservbyname(name, proto)`: the port of a service in /etc/services.
-pub fn service_port(name: &str, proto: Proto) -> Option<u16> {
-    let cname = CString::new(name).ok()?;
+pub fn service_port(name: impl AsRef<[u8]>, proto: Proto) -> Option<u16> {
+    let cname = CString::new(name.as_ref()).ok()?;
     let cproto = CString::new(proto.name()).ok()?;
     // SAFETY: both arguments are valid C strings; the result points to
     // static storage that we read before any other call.
@@ -152,28 +177,33 @@ impl ServiceNames {
 }
 
 /// Appends the ports of one argument to `out`, as nc's build_ports does.
-pub fn add_spec(spec: &str, proto: Proto, out: &mut Vec<u16>) -> Result<(), PortError> {
-    if let Some(p) = service_port(spec, proto) {
-        out.push(p);
-        return Ok(());
+pub fn add_spec(spec: &[u8], proto: Proto, out: &mut Vec<u16>) -> Result<(), PortError> {
+    let (lo, hi) = match service_port(spec, proto) {
+        Some(p) => (p, p),
+        None => match spec.iter().position(|&b| b == b'-') {
+            Some(dash) if spec[0].is_ascii_digit() => {
+                let hi = strtoport(&spec[dash + 1..])?;
+                let lo = strtoport(&spec[..dash])?;
+                (lo.min(hi), lo.max(hi))
+            }
+            _ => {
+                let p = strtoport(spec)?;
+                (p, p)
+            }
+        },
+    };
+    if out.len() + usize::from(hi - lo) + 1 > MAX_PORTS {
+        return Err(PortError::TooMany(spec.to_vec()));
     }
-    let first_is_digit = spec.as_bytes().first().is_some_and(|b| b.is_ascii_digit());
-    if let (true, Some(dash)) = (first_is_digit, spec.find('-')) {
-        let hi = strtoport(&spec[dash + 1..])?;
-        let lo = strtoport(&spec[..dash])?;
-        let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
-        out.extend(lo..=hi);
-        return Ok(());
-    }
-    out.push(strtoport(spec)?);
+    out.extend(lo..=hi);
     Ok(())
 }
 
 /// Builds the whole port list from the port arguments, left to right.
-pub fn build(specs: &[String], proto: Proto) -> Result<Vec<u16>, PortError> {
+pub fn build<S: AsRef<[u8]>>(specs: &[S], proto: Proto) -> Result<Vec<u16>, PortError> {
     let mut out = Vec::new();
     for s in specs {
-        add_spec(s, proto, &mut out)?;
+        add_spec(s.as_ref(), proto, &mut out)?;
     }
     Ok(out)
 }
@@ -237,6 +267,32 @@ mod tests {
         assert_eq!(
             b(&["99999999999999999999999"]),
             Err("port number too large: 99999999999999999999999".into())
+        );
+    }
+
+    #[test]
+    fn specs_that_are_not_utf8_are_echoed_as_typed() {
+        assert_eq!(
+            build(&[&b"1-\xff"[..]], Proto::Tcp),
+            Err(PortError::Invalid(b"\xff".to_vec()))
+        );
+        assert_eq!(
+            build(&[&b"\xfe-1"[..]], Proto::Tcp),
+            Err(PortError::Invalid(b"\xfe-1".to_vec()))
+        );
+    }
+
+    #[test]
+    fn the_list_is_bounded() {
+        let mut full = vec!["1-65535"; 16];
+        full.push("16-1");
+        assert_eq!(build(&full, Proto::Tcp).map(|l| l.len()), Ok(MAX_PORTS));
+        let mut over = full.clone();
+        over.push("7");
+        assert_eq!(
+            b(&over),
+            Err("too many ports: 7".into()),
+            "the spec that crosses the bound is named"
         );
     }
 

@@ -201,6 +201,18 @@ pub fn warnx(msg: fmt::Arguments<'_>) {
     emit(&line);
 }
 
+/// `PROG: MSG` followed by an argument exactly as the user typed it (nc's
+/// `errx("... %s", optarg)`: bytes that are not UTF-8 come back unchanged).
+pub fn warnx_arg(msg: fmt::Arguments<'_>, arg: &[u8]) {
+    let mut line = Vec::with_capacity(128 + arg.len());
+    line.extend_from_slice(prog());
+    line.extend_from_slice(b": ");
+    let _ = line.write_fmt(msg);
+    line.extend_from_slice(arg);
+    line.push(b'\n');
+    emit(&line);
+}
+
 /// `PROG: MSG: STRERROR\n` (nc's `warn`/`err`).
 pub fn warn(msg: fmt::Arguments<'_>, errno: Errno) {
     warnx(format_args!("{msg}: {errno}"));
@@ -223,12 +235,13 @@ pub fn note(msg: fmt::Arguments<'_>) {
 // Command line (B §1)
 // ---------------------------------------------------------------------------
 
-/// getopt's errors, prefixed with the full argv[0].
-pub fn getopt_error(msg: fmt::Arguments<'_>) {
-    let mut line = Vec::with_capacity(128);
+/// getopt's errors, prefixed with the full argv[0]. The message may hold
+/// the user's bytes (`invalid option -- '\xff'`), printed as they came.
+pub fn getopt_error(msg: &[u8]) {
+    let mut line = Vec::with_capacity(128 + msg.len());
     line.extend_from_slice(argv0());
     line.extend_from_slice(b": ");
-    let _ = line.write_fmt(msg);
+    line.extend_from_slice(msg);
     line.push(b'\n');
     emit(&line);
 }
