@@ -327,4 +327,196 @@ mod tests {
         assert_eq!(s, (1..=1000).collect::<Vec<u16>>());
         assert_ne!(v, s);
     }
+
+    // --- Property tests against a reference model ------------------------
+
+    use crate::filter::tests::Rng;
+
+    /// The model of libbsd's strtonum: C's isspace, an optional sign, one
+    /// or more digits and nothing else; strtoll saturates, so anything
+    /// past ±LLONG_MAX is out of range whatever the bounds. Written from
+    /// the C definitions, independently of [`strtonum`].
+    fn model_strtonum(s: &[u8], min: i64, max: i64) -> Result<i64, NumError> {
+        let i = s
+            .iter()
+            .take_while(|b| b" \t\n\x0b\x0c\r".contains(b))
+            .count();
+        let rest = &s[i..];
+        let (neg, digits) = match rest.split_first() {
+            Some((b'-', d)) => (true, d),
+            Some((b'+', d)) => (false, d),
+            _ => (false, rest),
+        };
+        let Ok(text) = std::str::from_utf8(digits) else {
+            return Err(NumError::Invalid);
+        };
+        if text.is_empty() || text.contains(|c: char| !c.is_ascii_digit()) {
+            return Err(NumError::Invalid);
+        }
+        let significant = text.trim_start_matches('0');
+        let v: i128 = if significant.len() > 30 {
+            i128::MAX / 2
+        } else {
+            significant.parse().unwrap_or(0)
+        };
+        let v = if neg { -v } else { v };
+        let v = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        if v < i128::from(min) {
+            Err(NumError::TooSmall)
+        } else if v > i128::from(max) {
+            Err(NumError::TooLarge)
+        } else {
+            Ok(v as i64)
+        }
+    }
+
+    /// The model of build_ports for one argument that is not a service
+    /// name (B §5): a range when it starts with a digit and holds a `-`
+    /// (the part after the first `-` checked first, ends swapped), else
+    /// one port; every port 1..65535.
+    fn model_spec(spec: &[u8]) -> Result<Vec<u16>, PortError> {
+        let port = |t: &[u8]| match model_strtonum(t, 1, 65535) {
+            Ok(v) => Ok(v as u16),
+            Err(NumError::Invalid) => Err(PortError::Invalid(t.to_vec())),
+            Err(NumError::TooSmall) => Err(PortError::TooSmall(t.to_vec())),
+            Err(NumError::TooLarge) => Err(PortError::TooLarge(t.to_vec())),
+        };
+        let starts_with_digit = spec.first().is_some_and(u8::is_ascii_digit);
+        match spec.splitn(2, |&b| b == b'-').collect::<Vec<_>>()[..] {
+            [lo, hi] if starts_with_digit => {
+                let hi = port(hi)?;
+                let lo = port(lo)?;
+                let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+                Ok((a..=b).collect())
+            }
+            _ => port(spec).map(|p| vec![p]),
+        }
+    }
+
+    /// A number near one of the interesting bounds, as text.
+    fn edge_number(rng: &mut Rng) -> String {
+        const EDGES: &[&str] = &[
+            "0",
+            "1",
+            "2",
+            "80",
+            "65534",
+            "65535",
+            "65536",
+            "99999",
+            "2147483647",
+            "2147483648",
+            "4294967295",
+            "4294967296",
+            "9223372036854775807",
+            "9223372036854775808",
+            "99999999999999999999",
+            "000000000000000000000000080",
+        ];
+        let n = EDGES[rng.below(EDGES.len())];
+        match rng.below(6) {
+            0 => format!("-{n}"),
+            1 => format!("+{n}"),
+            2 => format!(" {n}"),
+            3 => format!("\t\n{n}"),
+            _ => n.to_string(),
+        }
+    }
+
+    /// A port argument: edge numbers, small ranges either way round,
+    /// random bytes from a hostile alphabet, or any bytes at all.
+    fn random_spec(rng: &mut Rng) -> Vec<u8> {
+        match rng.below(5) {
+            0 => edge_number(rng).into_bytes(),
+            1 => {
+                let lo = 1 + rng.below(65535);
+                let hi = (lo + rng.below(40)).min(65535);
+                let (a, b) = if rng.below(2) == 0 {
+                    (lo, hi)
+                } else {
+                    (hi, lo)
+                };
+                format!("{a}-{b}").into_bytes()
+            }
+            2 => format!("{}-{}", edge_number(rng), edge_number(rng)).into_bytes(),
+            3 => {
+                let len = rng.below(12);
+                rng.bytes(len, b"0123456789-+ \tax")
+            }
+            _ => {
+                let len = rng.below(10);
+                (0..len).map(|_| rng.next() as u8).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn property_strtonum_matches_the_c_model() {
+        let bounds = [
+            (1, 65535),
+            (0, 255),
+            (0, i64::from(u32::MAX)),
+            (i64::from(i32::MIN), i64::from(i32::MAX)),
+            (1, 1 << 30),
+        ];
+        for seed in 0..20_000u64 {
+            let mut rng = Rng::new(seed);
+            let s = match rng.below(3) {
+                0 => edge_number(&mut rng).into_bytes(),
+                _ => random_spec(&mut rng),
+            };
+            let (min, max) = bounds[rng.below(bounds.len())];
+            assert_eq!(
+                strtonum(&s, min, max),
+                model_strtonum(&s, min, max),
+                "seed {seed}: {s:?} in {min}..={max}"
+            );
+        }
+    }
+
+    /// Any list of arguments builds the same list (or fails with the same
+    /// message on the same argument) as the model, never panics, and
+    /// every port is 1..65535.
+    #[test]
+    fn property_port_lists_match_build_ports() {
+        let mut checked = 0;
+        for seed in 0..20_000u64 {
+            let mut rng = Rng::new(seed);
+            let specs: Vec<Vec<u8>> = (0..1 + rng.below(4))
+                .map(|_| random_spec(&mut rng))
+                .collect();
+            let got = build(&specs, Proto::Tcp);
+            if specs.iter().any(|s| service_port(s, Proto::Tcp).is_some()) {
+                continue; // a service name: not the model's business
+            }
+            let mut want = Ok(Vec::new());
+            for s in &specs {
+                want = want.and_then(|mut v: Vec<u16>| {
+                    v.extend(model_spec(s)?);
+                    Ok(v)
+                });
+            }
+            assert_eq!(got, want, "seed {seed}: {specs:?}");
+            if let Ok(list) = got {
+                assert!(list.iter().all(|&p| p >= 1));
+            }
+            checked += 1;
+        }
+        assert!(checked > 15_000, "only {checked} cases were checked");
+    }
+
+    /// A range and its reverse give the same ascending ports.
+    #[test]
+    fn property_ranges_swap() {
+        let mut rng = Rng::new(7);
+        for _ in 0..2_000 {
+            let a = 1 + rng.below(65535);
+            let b = 1 + rng.below(65535);
+            let fwd = build(&[format!("{a}-{b}")], Proto::Tcp).unwrap();
+            let rev = build(&[format!("{b}-{a}")], Proto::Tcp).unwrap();
+            assert_eq!(fwd, rev);
+            assert_eq!(fwd.len(), a.abs_diff(b) + 1);
+            assert!(fwd.windows(2).all(|w| w[1] == w[0] + 1));
+        }
+    }
 }
