@@ -908,25 +908,9 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
             "no proxy support for local source address"
         )));
     }
-    let (host, port) = if let Some(rest) = arg.strip_prefix('[') {
-        let Some(close) = rest.find(']') else {
-            return Err(fail(format_args!("missing closing bracket in proxy")));
-        };
-        let host = &rest[..close];
-        let after = &rest[close + 1..];
-        let port = if after.is_empty() {
-            None
-        } else if let Some(p) = after.strip_prefix(':') {
-            Some(p.to_string())
-        } else {
-            return Err(fail(format_args!("garbage proxy port delimiter")));
-        };
-        (host.to_string(), port)
-    } else {
-        match arg.rfind(':') {
-            Some(i) => (arg[..i].to_string(), Some(arg[i + 1..].to_string())),
-            None => (arg.to_string(), None),
-        }
+    let (host, port) = match split_proxy(arg) {
+        Ok((host, port)) => (host.to_string(), port.map(str::to_string)),
+        Err(msg) => return Err(fail(format_args!("{msg}"))),
     };
     let port = port.unwrap_or_else(|| {
         if o.proxy_proto == ProxyProto::HttpConnect {
@@ -941,6 +925,27 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
         proto: o.proxy_proto,
         user: o.proxy_user.clone(),
     })
+}
+
+/// nc's split of `-x`: `[host]`, `[host]:port`, or `host[:port]` at the
+/// last colon (B §7.1). The error is nc's message.
+fn split_proxy(arg: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let Some(rest) = arg.strip_prefix('[') else {
+        return Ok(match arg.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (arg, None),
+        });
+    };
+    let Some((host, after)) = rest.split_once(']') else {
+        return Err("missing closing bracket in proxy");
+    };
+    if after.is_empty() {
+        Ok((host, None))
+    } else if let Some(port) = after.strip_prefix(':') {
+        Ok((host, Some(port)))
+    } else {
+        Err("garbage proxy port delimiter")
+    }
 }
 
 #[cfg(test)]
@@ -1041,5 +1046,201 @@ mod tests {
         assert_eq!(c.port, "3128");
         let c = cfg(&["-x", "p:", "h", "1"]).unwrap().proxy.unwrap();
         assert_eq!(c.port, "");
+    }
+
+    // --- Property tests against reference models --------------------------
+
+    use crate::filter::tests::Rng;
+
+    /// nc's `-T` keyword table (B §1.2), written out again for the model.
+    const NC_TOS: &[(&str, u8)] = &[
+        ("af11", 40),
+        ("af12", 48),
+        ("af13", 56),
+        ("af21", 72),
+        ("af22", 80),
+        ("af23", 88),
+        ("af31", 104),
+        ("af32", 112),
+        ("af33", 120),
+        ("af41", 136),
+        ("af42", 144),
+        ("af43", 152),
+        ("critical", 160),
+        ("cs0", 0),
+        ("cs1", 32),
+        ("cs2", 64),
+        ("cs3", 96),
+        ("cs4", 128),
+        ("cs5", 160),
+        ("cs6", 192),
+        ("cs7", 224),
+        ("ef", 184),
+        ("inetcontrol", 192),
+        ("lowcost", 2),
+        ("lowdelay", 16),
+        ("netcontrol", 224),
+        ("reliability", 4),
+        ("throughput", 8),
+    ];
+
+    /// The model of nc's `-T`: keyword; else for `0x...` glibc's
+    /// `strtol(s, NULL, 16)` (the longest run of hex digits after `0x`,
+    /// ERANGE past LONG_MAX) cast to int and checked 0..255; else strtonum.
+    fn model_tos(s: &[u8]) -> Option<u8> {
+        if let Some(&(_, v)) = NC_TOS.iter().find(|(k, _)| k.as_bytes() == s) {
+            return Some(v);
+        }
+        if s.len() > 1 && s[0] == b'0' && s[1] == b'x' {
+            let hex: String = s[2..]
+                .iter()
+                .map(|&b| b as char)
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            let hex = hex.trim_start_matches('0');
+            if hex.len() > 16 {
+                return None; // more than 64 bits: ERANGE
+            }
+            let v = u64::from_str_radix(if hex.is_empty() { "0" } else { hex }, 16).ok()?;
+            let long = i64::try_from(v).ok()?; // past LONG_MAX: ERANGE
+            let int = long as i32;
+            return (0..=255).contains(&int).then_some(int as u8);
+        }
+        strtonum(s, 0, 255).ok().map(|v| v as u8)
+    }
+
+    fn random_tos(rng: &mut Rng) -> Vec<u8> {
+        let hex = |rng: &mut Rng, n: usize| rng.bytes(n, b"0123456789abcdefABCDEF");
+        match rng.below(7) {
+            0 => NC_TOS[rng.below(NC_TOS.len())].0.as_bytes().to_vec(),
+            1 => {
+                // A keyword with a changed case, a prefix or a suffix.
+                let k = NC_TOS[rng.below(NC_TOS.len())].0;
+                match rng.below(3) {
+                    0 => k.to_uppercase().into_bytes(),
+                    1 => format!(" {k}").into_bytes(),
+                    _ => format!("{k}x").into_bytes(),
+                }
+            }
+            2 | 3 => {
+                let mut v = b"0x".to_vec();
+                if rng.below(3) == 0 {
+                    v.extend(std::iter::repeat_n(b'0', rng.below(20)));
+                }
+                let n = rng.below(18);
+                v.extend(hex(rng, n));
+                if rng.below(3) == 0 {
+                    let n = rng.below(4);
+                    v.extend(rng.bytes(n, b"zx- \xff"));
+                }
+                v
+            }
+            4 => {
+                let n = rng.below(300);
+                let pre = ["", "-", "+", " ", "0"][rng.below(5)];
+                format!("{pre}{n}").into_bytes()
+            }
+            5 => {
+                let n = rng.below(8);
+                rng.bytes(n, b"0x1f-+ \tX")
+            }
+            _ => {
+                let n = rng.below(8);
+                (0..n).map(|_| rng.next() as u8).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn property_tos_matches_the_c_model() {
+        for seed in 0..30_000u64 {
+            let mut rng = Rng::new(seed);
+            let s = random_tos(&mut rng);
+            assert_eq!(parse_tos(&s), model_tos(&s), "seed {seed}: {s:?}");
+        }
+        // Every value 0..=255 in each written form.
+        for v in 0..=255u32 {
+            assert_eq!(parse_tos(v.to_string()), Some(v as u8));
+            assert_eq!(parse_tos(format!("0x{v:x}")), Some(v as u8));
+            assert_eq!(parse_tos(format!("0x{v:02X}")), Some(v as u8));
+            assert_eq!(
+                parse_tos(format!("0x{:x}", u64::from(v) | 0x1_0000_0000)),
+                Some(v as u8)
+            );
+        }
+    }
+
+    /// A host or port piece for `-x`, often with colons and brackets.
+    fn random_piece(rng: &mut Rng) -> String {
+        let n = rng.below(10);
+        let b = rng.bytes(n, b"a1:.[]f");
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    /// nc's `-x` split on any text: never panics, and what it returns
+    /// puts the argument back together exactly.
+    #[test]
+    fn property_proxy_split_reassembles() {
+        for seed in 0..30_000u64 {
+            let mut rng = Rng::new(seed);
+            let arg = match rng.below(4) {
+                0 => format!("[{}", random_piece(&mut rng)),
+                _ => random_piece(&mut rng),
+            };
+            match split_proxy(&arg) {
+                Ok((host, port)) => {
+                    let back = match (arg.starts_with('['), port) {
+                        (true, Some(p)) => format!("[{host}]:{p}"),
+                        (true, None) => format!("[{host}]"),
+                        (false, Some(p)) => format!("{host}:{p}"),
+                        (false, None) => host.to_string(),
+                    };
+                    assert_eq!(back, arg, "seed {seed}");
+                    if arg.starts_with('[') {
+                        assert!(!host.contains(']'), "seed {seed}: {arg:?}");
+                    } else {
+                        assert!(!port.unwrap_or("").contains(':'), "seed {seed}");
+                        assert_eq!(port.is_none(), !arg.contains(':'), "seed {seed}");
+                    }
+                }
+                Err(msg) => {
+                    assert!(arg.starts_with('['), "seed {seed}: {arg:?}");
+                    let closed = arg.contains(']');
+                    assert_eq!(
+                        msg,
+                        if closed {
+                            "garbage proxy port delimiter"
+                        } else {
+                            "missing closing bracket in proxy"
+                        },
+                        "seed {seed}: {arg:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Hosts and ports written the ways B §7.1 allows come back out.
+    #[test]
+    fn property_proxy_split_round_trip() {
+        for seed in 0..10_000u64 {
+            let mut rng = Rng::new(seed);
+            let n = rng.below(12);
+            // (`bytes` mixes in any byte now and then: keep each form valid.)
+            let host = String::from_utf8_lossy(&rng.bytes(n, b"ab.1-")).replace([':', '['], "");
+            let n = rng.below(6);
+            let v6 = String::from_utf8_lossy(&rng.bytes(n, b"0f:.")).replace(']', "");
+            let port = rng.below(70_000).to_string();
+            assert_eq!(split_proxy(&host), Ok((host.as_str(), None)));
+            assert_eq!(
+                split_proxy(&format!("{host}:{port}")),
+                Ok((host.as_str(), Some(port.as_str())))
+            );
+            assert_eq!(split_proxy(&format!("[{v6}]")), Ok((v6.as_str(), None)));
+            assert_eq!(
+                split_proxy(&format!("[{v6}]:{port}")),
+                Ok((v6.as_str(), Some(port.as_str())))
+            );
+        }
     }
 }
