@@ -1114,4 +1114,143 @@ mod tests {
             assert_eq!(whole, split, "seed {seed}: reply {reply:?}");
         }
     }
+
+    type Make = fn() -> Dialog;
+
+    /// Every dialog kind, and the most reply bytes it may ever consume:
+    /// SOCKS5 method, auth verdict, head, a 255-byte name and its port;
+    /// SOCKS4's 8 bytes; HTTP's status line and 63 headers of at most
+    /// 1023 bytes each, their LFs, and the blank line (CRs not counted).
+    fn kinds() -> [(Make, usize, &'static str); 6] {
+        let socks5 = 2 + 2 + 4 + 1 + 255 + 2;
+        let http = 64 * 1024 + 1;
+        [
+            (|| Dialog::socks5("h", None, 1, None), socks5, "socks5"),
+            (
+                || Dialog::socks5("h", None, 1, Some("u")),
+                socks5,
+                "socks5+auth",
+            ),
+            (|| Dialog::socks4([1, 2, 3, 4].into(), 1), 8, "socks4"),
+            (|| Dialog::http("h", 1, None, false), http, "http"),
+            (|| Dialog::http("h", 1, Some("u"), false), http, "http+407"),
+            (|| Dialog::http("h", 1, Some("u"), true), http, "http+auth"),
+        ]
+    }
+
+    /// Like [`play`], checking on the way that every read the dialog asks
+    /// for is 1..=HTTP_PEEK bytes and that it never takes more than it was
+    /// given; the end of `reply` is EOF.
+    fn play_checked(d: Dialog, reply: &[u8], chunk: impl FnMut(usize) -> usize) -> Run {
+        let mut sizes = Vec::new();
+        let mut chunk = chunk;
+        let run = play(d, reply, |want| {
+            sizes.push(want);
+            chunk(want)
+        });
+        assert!(
+            sizes.iter().all(|&w| (1..=HTTP_PEEK).contains(&w)),
+            "reads {sizes:?}"
+        );
+        assert!(run.consumed <= reply.len());
+        run
+    }
+
+    /// Arbitrary replies, heavy in each protocol's meaningful bytes: no
+    /// panic, the same outcome fed whole, in random pieces or byte by
+    /// byte, and never more consumed than the protocol allows.
+    #[test]
+    fn property_arbitrary_replies() {
+        let alphabet: &[u8] = b"\x00\x01\x02\x03\x04\x05\x5a\x5b\xff\r\n\r\nHTTP/1.0 200 407:";
+        let mut cases = 0;
+        for seed in 0..6_000u64 {
+            let mut rng = Rng::new(seed);
+            for (make, bound, name) in kinds() {
+                let len = rng.below(320);
+                let reply = rng.bytes(len, alphabet);
+                let whole = play_checked(make(), &reply, |w| w);
+                let split = play_checked(make(), &reply, |w| 1 + rng.below(w.min(13)));
+                let bytes = play_checked(make(), &reply, |_| 1);
+                assert_eq!(whole, split, "{name} seed {seed}: {reply:?}");
+                assert_eq!(whole, bytes, "{name} seed {seed}: {reply:?}");
+                let taken = reply[..whole.consumed].iter().filter(|&&b| b != b'\r');
+                assert!(taken.count() <= bound, "{name} seed {seed}");
+                cases += 3;
+            }
+        }
+        assert!(cases >= 100_000);
+    }
+
+    /// Long HTTP replies (many header lines, long lines, CR runs) stay
+    /// within nc's limits: at most 64 lines of at most 1023 bytes.
+    #[test]
+    fn property_long_http_replies_are_bounded() {
+        for seed in 0..400u64 {
+            let mut rng = Rng::new(seed);
+            let mut reply = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for _ in 0..rng.below(100) {
+                let n = 1 + rng.below(1100); // never blank: a blank line ends the headers
+                reply.extend(std::iter::repeat_n(b'h', n));
+                reply.extend(std::iter::repeat_n(b'\r', rng.below(3)));
+                reply.push(b'\n');
+            }
+            if rng.below(2) == 0 {
+                reply.extend_from_slice(b"\r\n");
+            }
+            let d = || Dialog::http("h", 1, None, false);
+            let run = play_checked(d(), &reply, |w| 1 + rng.below(w));
+            assert_eq!(run, play_checked(d(), &reply, |w| w), "seed {seed}");
+            let taken = reply[..run.consumed].iter().filter(|&&b| b != b'\r');
+            assert!(taken.count() <= 64 * 1024 + 1, "seed {seed}");
+            if run.end == Need::Done {
+                assert_eq!(run.consumed, reply.len(), "seed {seed}");
+            }
+        }
+    }
+
+    /// A complete reply followed by anything: the handshake ends exactly
+    /// at the end of the reply, leaving the rest (the tunnel's first
+    /// bytes) unread, however the bytes arrive.
+    #[test]
+    fn property_bytes_after_the_reply_are_left_alone() {
+        let replies: [(Make, &[u8]); 5] = [
+            (
+                || Dialog::socks5("h", None, 1, None),
+                &[5, 0, 5, 0, 0, 1, 9, 9, 9, 9, 0, 1],
+            ),
+            (
+                || Dialog::socks5("h", None, 1, None),
+                &[5, 0, 5, 0, 0, 3, 1, b'x', 0, 1],
+            ),
+            (
+                || Dialog::socks5("h", None, 1, Some("u")),
+                &[
+                    5, 2, 1, 0, 5, 0, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                    0, 1,
+                ],
+            ),
+            (
+                || Dialog::socks4([1, 2, 3, 4].into(), 1),
+                &[0, 90, 1, 2, 3, 4, 5, 6],
+            ),
+            (
+                || Dialog::http("h", 1, None, false),
+                b"HTTP/1.0 200 x\r\nA: b\r\n\r\n",
+            ),
+        ];
+        for seed in 0..4_000u64 {
+            let mut rng = Rng::new(seed);
+            let (make, reply) = replies[rng.below(replies.len())];
+            let n = 1 + rng.below(64);
+            let tail = rng.bytes(n, b"\r\n\x00\xffHTTP/1.1 200\r\n\r\n");
+            let mut all = reply.to_vec();
+            all.extend_from_slice(&tail);
+            let run = play_checked(make(), &all, |w| 1 + rng.below(w));
+            assert_eq!(
+                (&run.end, run.consumed),
+                (&Need::Done, reply.len()),
+                "seed {seed}"
+            );
+        }
+    }
 }
