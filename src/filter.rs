@@ -326,4 +326,171 @@ pub mod tests {
             assert_eq!(t.pending(), &expected[..], "seed {seed}: {input:?}");
         }
     }
+
+    // --- Properties against reference models -----------------------------
+
+    /// The reference conversion for `-C` on a whole stream: an LF not
+    /// preceded by CR in the stream gets one.
+    fn model_crlf(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len() * 2);
+        for (i, &b) in input.iter().enumerate() {
+            if b == LF && (i == 0 || input[i - 1] != CR) {
+                out.push(CR);
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    /// The stream through [`Crlf`] in the given reads, each written whole.
+    fn crlf_reads(parts: &[&[u8]]) -> Vec<u8> {
+        let mut c = Crlf::new();
+        let mut wire = Vec::new();
+        for part in parts {
+            let w = c.encode(part).to_vec();
+            assert_eq!(c.commit(part, w.len()), part.len());
+            wire.extend(w);
+        }
+        wire
+    }
+
+    /// Every cut of every short stream over {a, CR, LF} (CR at the end of
+    /// a read included): one cut, and two cuts, give the reference.
+    #[test]
+    fn crlf_exhaustive_cuts() {
+        let mut streams = 0usize;
+        for len in 0..=7u32 {
+            for code in 0..3u32.pow(len) {
+                let input: Vec<u8> = (0..len)
+                    .map(|i| [b'a', CR, LF][(code / 3u32.pow(i) % 3) as usize])
+                    .collect();
+                let want = model_crlf(&input);
+                let n = input.len();
+                for i in 0..=n {
+                    assert_eq!(
+                        crlf_reads(&[&input[..i], &input[i..]]),
+                        want,
+                        "{input:?} @{i}"
+                    );
+                    for j in i..=n {
+                        let parts = [&input[..i], &input[i..j], &input[j..]];
+                        assert_eq!(crlf_reads(&parts), want, "{input:?} @{i},{j}");
+                    }
+                }
+                streams += 1;
+            }
+        }
+        assert_eq!(streams, (0..=7).map(|l| 3usize.pow(l)).sum::<usize>());
+    }
+
+    /// Random streams in random reads and random partial writes give the
+    /// reference conversion; the wire never holds CR CR LF made by us.
+    #[test]
+    fn crlf_property_matches_the_model() {
+        for seed in 0..20_000u64 {
+            let mut rng = Rng::new(seed);
+            let len = rng.below(200);
+            let input = rng.bytes(len, b"a\r\n\n\r");
+            let parts = rng.split(&input);
+            assert_eq!(crlf_reads(&parts), model_crlf(&input), "seed {seed}");
+            // Partial writes: any prefix of the encoding may go out.
+            let mut c = Crlf::new();
+            let mut wire = Vec::new();
+            let mut pending = input.clone();
+            let mut rounds = 0;
+            while !pending.is_empty() {
+                let enc = c.encode(&pending).to_vec();
+                let n = 1 + rng.below(enc.len());
+                wire.extend_from_slice(&enc[..n]);
+                let done = c.commit(&pending, n);
+                pending.drain(..done);
+                rounds += 1;
+                assert!(rounds <= 2 * input.len() + 1, "seed {seed}: no progress");
+            }
+            assert_eq!(wire, model_crlf(&input), "seed {seed}");
+        }
+    }
+
+    /// nc's reply rules on one whole buffer (B §6.3), as the model of the
+    /// stream: IAC WILL/WONT x → IAC DONT x, IAC DO/DONT x → IAC WONT x,
+    /// IAC and any other byte is skipped; a command cut off by the end of
+    /// the stream gets nothing.
+    fn model_telnet(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            if input[i] != IAC {
+                i += 1;
+                continue;
+            }
+            let Some(&verb) = input.get(i + 1) else { break };
+            let reply = match verb {
+                WILL | WONT => DONT,
+                DO | DONT => WONT,
+                _ => {
+                    i += 2;
+                    continue;
+                }
+            };
+            let Some(&opt) = input.get(i + 2) else { break };
+            out.extend_from_slice(&[IAC, reply, opt]);
+            i += 3;
+        }
+        out
+    }
+
+    #[test]
+    fn telnet_property_matches_nc_on_the_whole_stream() {
+        let alphabet = [IAC, WILL, WONT, DO, DONT, 250, 240, 1, 24, b'a'];
+        for seed in 0..20_000u64 {
+            let mut rng = Rng::new(seed);
+            let len = rng.below(80);
+            let input = rng.bytes(len, &alphabet);
+            let want = model_telnet(&input);
+            // Random reads, with writes of the replies in between.
+            let mut t = Telnet::new();
+            let mut wire = Vec::new();
+            for part in rng.split(&input) {
+                t.scan(part);
+                let n = rng.below(t.pending().len() + 1);
+                wire.extend_from_slice(&t.pending()[..n]);
+                t.consumed(n);
+            }
+            wire.extend_from_slice(t.pending());
+            assert_eq!(wire, want, "seed {seed}: {input:?}");
+            assert!(wire.len() <= input.len(), "a reply per command at most");
+        }
+    }
+
+    /// Every single cut of short streams over the command bytes.
+    #[test]
+    fn telnet_exhaustive_cuts() {
+        let alphabet = [IAC, WILL, DO, b'x'];
+        for len in 0..=6u32 {
+            for code in 0..4u32.pow(len) {
+                let input: Vec<u8> = (0..len)
+                    .map(|i| alphabet[(code / 4u32.pow(i) % 4) as usize])
+                    .collect();
+                let want = model_telnet(&input);
+                for i in 0..=input.len() {
+                    let mut t = Telnet::new();
+                    t.scan(&input[..i]);
+                    t.scan(&input[i..]);
+                    assert_eq!(t.pending(), &want[..], "{input:?} @{i}");
+                }
+            }
+        }
+    }
+
+    /// The queue says "backlogged" once it holds TELNET_BACKLOG bytes, and
+    /// stops saying it as it is written.
+    #[test]
+    fn telnet_backlog_flag() {
+        let mut t = Telnet::new();
+        let burst: Vec<u8> = [IAC, DO, 1].repeat(TELNET_BACKLOG / 3 + 1);
+        t.scan(&burst);
+        assert!(t.backlogged());
+        t.consumed(t.pending().len() - (TELNET_BACKLOG - 1));
+        assert!(!t.backlogged());
+    }
 }
