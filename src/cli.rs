@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use clap::{Arg, ArgAction, Command};
 
@@ -765,7 +765,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                     return Err(fail(format_args!("unsupported proxy protocol")));
                 };
             }
-            "proxy" => o.proxy_arg = Some(v),
+            "proxy" => o.proxy_arg = val.clone(),
             "dccp" => dccp = true,
             "zero_io" => o.zero_io = true,
             "json" => o.json = true,
@@ -857,13 +857,13 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     } else if o.listen {
         Target::Listen {
             host: if argc == 0 {
-                o.source_addr.as_ref().map(text)
+                o.source_addr.clone()
             } else if argc == 2 {
-                Some(text(&host))
+                Some(host)
             } else {
                 None
             },
-            port: text(&ports[0]),
+            port: ports[0].clone(),
         }
     } else {
         let specs: Vec<&[u8]> = ports.iter().map(|p| p.as_bytes()).collect();
@@ -877,10 +877,7 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
         if o.randomize {
             ports::shuffle(&mut list);
         }
-        Target::Connect {
-            host: text(&host),
-            ports: list,
-        }
+        Target::Connect { host, ports: list }
     };
     Ok(Config {
         opts: o,
@@ -890,7 +887,7 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
 }
 
 /// nc's `-x` checks, in its order (B §1.3 step 7, §7.1).
-fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
+fn proxy_config(o: &Options, arg: &OsString, is_unix: bool) -> Result<Proxy, Exit> {
     if o.proto == Proto::Udp {
         return Err(fail(format_args!("no proxy support for UDP mode")));
     }
@@ -908,8 +905,9 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
             "no proxy support for local source address"
         )));
     }
-    let (host, port) = match split_proxy(arg) {
-        Ok((host, port)) => (host.to_string(), port.map(str::to_string)),
+    let bytes = |b: &[u8]| OsString::from_vec(b.to_vec());
+    let (host, port) = match split_proxy(arg.as_bytes()) {
+        Ok((host, port)) => (bytes(host), port.map(bytes)),
         Err(msg) => return Err(fail(format_args!("{msg}"))),
     };
     let port = port.unwrap_or_else(|| {
@@ -928,20 +926,21 @@ fn proxy_config(o: &Options, arg: &str, is_unix: bool) -> Result<Proxy, Exit> {
 }
 
 /// nc's split of `-x`: `[host]`, `[host]:port`, or `host[:port]` at the
-/// last colon (B §7.1). The error is nc's message.
-fn split_proxy(arg: &str) -> Result<(&str, Option<&str>), &'static str> {
-    let Some(rest) = arg.strip_prefix('[') else {
-        return Ok(match arg.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
+/// last colon (B §7.1), on the bytes as typed. The error is nc's message.
+fn split_proxy(arg: &[u8]) -> Result<(&[u8], Option<&[u8]>), &'static str> {
+    let Some(rest) = arg.strip_prefix(b"[") else {
+        return Ok(match arg.iter().rposition(|&b| b == b':') {
+            Some(i) => (&arg[..i], Some(&arg[i + 1..])),
             None => (arg, None),
         });
     };
-    let Some((host, after)) = rest.split_once(']') else {
+    let Some(close) = rest.iter().position(|&b| b == b']') else {
         return Err("missing closing bracket in proxy");
     };
+    let (host, after) = (&rest[..close], &rest[close + 1..]);
     if after.is_empty() {
         Ok((host, None))
-    } else if let Some(port) = after.strip_prefix(':') {
+    } else if let Some(port) = after.strip_prefix(b":") {
         Ok((host, Some(port)))
     } else {
         Err("garbage proxy port delimiter")
@@ -983,7 +982,32 @@ mod tests {
         let c = parse(vec!["-U".into(), path.clone()]).unwrap();
         assert_eq!(c.target, Target::UnixConnect { path: path.clone() });
         let c = parse(vec!["-Uu".into(), "-s".into(), path.clone(), "p".into()]).unwrap();
-        assert_eq!(c.opts.source_addr, Some(path));
+        assert_eq!(c.opts.source_addr, Some(path.clone()));
+        // Hosts, listen addresses and proxies too.
+        let c = parse(vec![path.clone(), "1".into()]).unwrap();
+        assert_eq!(
+            c.target,
+            Target::Connect {
+                host: path.clone(),
+                ports: vec![1]
+            }
+        );
+        let c = parse(vec!["-l".into(), path.clone(), path.clone()]).unwrap();
+        assert_eq!(
+            c.target,
+            Target::Listen {
+                host: Some(path.clone()),
+                port: path.clone()
+            }
+        );
+        let mut x = path.clone();
+        x.push(":");
+        x.push(&path);
+        let p = parse(vec!["-x".into(), x, "h".into(), "1".into()])
+            .unwrap()
+            .proxy
+            .unwrap();
+        assert_eq!((p.host, p.port), (path.clone(), path));
     }
 
     #[test]
@@ -1038,7 +1062,10 @@ mod tests {
         let c = cfg(&["-x", "[::1]:9", "h", "1"]).unwrap();
         assert_eq!(c.proxy.unwrap().host, "::1");
         let c = cfg(&["-x", "::1", "h", "1"]).unwrap().proxy.unwrap();
-        assert_eq!((c.host.as_str(), c.port.as_str()), (":", "1"));
+        assert_eq!(
+            (c.host.as_os_str(), c.port.as_os_str()),
+            (":".as_ref(), "1".as_ref())
+        );
         let c = cfg(&["-Xconnect", "-x", "p", "h", "1"])
             .unwrap()
             .proxy
@@ -1051,6 +1078,12 @@ mod tests {
     // --- Property tests against reference models --------------------------
 
     use crate::filter::tests::Rng;
+
+    /// [`split_proxy`] on text (the cuts fall on ASCII bytes).
+    fn split(arg: &str) -> Result<(&str, Option<&str>), &'static str> {
+        let text = |b| std::str::from_utf8(b).unwrap();
+        split_proxy(arg.as_bytes()).map(|(h, p)| (text(h), p.map(text)))
+    }
 
     /// nc's `-T` keyword table (B §1.2), written out again for the model.
     const NC_TOS: &[(&str, u8)] = &[
@@ -1187,7 +1220,7 @@ mod tests {
                 0 => format!("[{}", random_piece(&mut rng)),
                 _ => random_piece(&mut rng),
             };
-            match split_proxy(&arg) {
+            match split(&arg) {
                 Ok((host, port)) => {
                     let back = match (arg.starts_with('['), port) {
                         (true, Some(p)) => format!("[{host}]:{p}"),
@@ -1231,14 +1264,14 @@ mod tests {
             let n = rng.below(6);
             let v6 = String::from_utf8_lossy(&rng.bytes(n, b"0f:.")).replace(']', "");
             let port = rng.below(70_000).to_string();
-            assert_eq!(split_proxy(&host), Ok((host.as_str(), None)));
+            assert_eq!(split(&host), Ok((host.as_str(), None)));
             assert_eq!(
-                split_proxy(&format!("{host}:{port}")),
+                split(&format!("{host}:{port}")),
                 Ok((host.as_str(), Some(port.as_str())))
             );
-            assert_eq!(split_proxy(&format!("[{v6}]")), Ok((v6.as_str(), None)));
+            assert_eq!(split(&format!("[{v6}]")), Ok((v6.as_str(), None)));
             assert_eq!(
-                split_proxy(&format!("[{v6}]:{port}")),
+                split(&format!("[{v6}]:{port}")),
                 Ok((v6.as_str(), Some(port.as_str())))
             );
         }

@@ -11,6 +11,7 @@
 //! a refused probe moves on to the next port with status 1. `-F` hands the
 //! first connected socket over stdout and ends the run ([`crate::fdpass`]).
 
+use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
@@ -82,20 +83,21 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
 fn connect_port(
     rx: &mut Reactor,
     cfg: &Config,
-    host: &str,
+    host: &OsStr,
     port: u16,
 ) -> Result<Option<(Socket, Option<String>)>, Abort> {
     if let Some(p) = &cfg.proxy {
         return Ok(proxy::connect(rx, cfg, p, host, port)?.map(|s| (s, None)));
     }
     let port_s = port.to_string();
-    let addrs = match resolve::lookup(Some(host), Some(&port_s), connect::client_hints(cfg)) {
+    let port_s = OsStr::new(&port_s);
+    let addrs = match resolve::lookup(Some(host), Some(port_s), connect::client_hints(cfg)) {
         Ok(a) => a,
         Err(e) => {
-            report::getaddrinfo_host_failed(host, &port_s, e);
+            report::getaddrinfo_host_failed(host, port_s, e);
             return Err(Abort::Failed);
         }
     };
-    let c = connect::remote_connect(rx, cfg, host, &port_s, &addrs, true)?;
+    let c = connect::remote_connect(rx, cfg, host, port_s, &addrs, true)?;
     Ok(c.map(|c| (c.sock, Some(c.ip))))
 }

@@ -50,9 +50,10 @@ pub enum ProxyProto {
 /// `-x host[:port]` with `-X` and `-P`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proxy {
-    pub host: String,
+    /// The host as typed.
+    pub host: OsString,
     /// The port text exactly as given (may be empty: `host:`).
-    pub port: String,
+    pub port: OsString,
     pub proto: ProxyProto,
     pub user: Option<String>,
 }
@@ -60,11 +61,15 @@ pub struct Proxy {
 /// What to connect to or listen on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// Client: a host and the port list built from the port arguments.
-    Connect { host: String, ports: Vec<u16> },
+    /// Client: a host (as typed) and the port list built from the port
+    /// arguments.
+    Connect { host: OsString, ports: Vec<u16> },
     /// Listener: an optional bind host and the port text, handed straight to
     /// getaddrinfo (a service name, a number taken modulo 65536, or 0).
-    Listen { host: Option<String>, port: String },
+    Listen {
+        host: Option<OsString>,
+        port: OsString,
+    },
     /// Unix-domain client (`-U PATH`).
     UnixConnect { path: OsString },
     /// Unix-domain listener (`-lU PATH`).
@@ -112,7 +117,7 @@ pub struct Options {
     pub source_addr: Option<OsString>,
     pub source_port: Option<String>,
     pub proxy_proto: ProxyProto,
-    pub proxy_arg: Option<String>,
+    pub proxy_arg: Option<OsString>,
     pub proxy_user: Option<String>,
     /// `--json`: one JSON object per probe on stdout.
     pub json: bool,

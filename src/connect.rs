@@ -6,6 +6,7 @@
 //! writable (or the `-w` deadline), and the result is read from the socket
 //! itself with `getsockopt(SO_ERROR)`.
 
+use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
@@ -124,8 +125,8 @@ pub struct Connected {
 pub fn remote_connect(
     rx: &mut Reactor,
     cfg: &Config,
-    host: &str,
-    port: &str,
+    host: &OsStr,
+    port: &OsStr,
     addrs: &[AddrInfo],
     show_ip: bool,
 ) -> Result<Option<Connected>, Abort> {
@@ -165,7 +166,7 @@ pub fn remote_connect(
 }
 
 /// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.
-pub fn report_success(cfg: &Config, host: &str, port: u16, ip: Option<&str>) {
+pub fn report_success(cfg: &Config, host: &OsStr, port: u16, ip: Option<&str>) {
     let proto = cfg.opts.proto;
     let service = if cfg.opts.numeric || proto == Proto::Dccp {
         "*".to_string()

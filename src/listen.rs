@@ -9,6 +9,7 @@
 //! stdin side, as in nc). The Unix-domain listeners of [`crate::unix`] use
 //! the same two loops.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -27,7 +28,7 @@ use crate::stdio::Stdio;
 use crate::udp;
 
 /// nc's `local_listen`: bind the first address that binds, then listen.
-pub fn local_listen(cfg: &Config, host: Option<&str>, port: &str) -> Result<Socket, Failed> {
+pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<Socket, Failed> {
     let o = &cfg.opts;
     let mut family = o.family;
     // A wildcard bind defaults to IPv4 (B §8).

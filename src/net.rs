@@ -4,6 +4,7 @@
 //! options of `set_common_sockopts` (B §6.3: -b -S -D -T -I -O -M -m) are set
 //! on every client and listening socket, with nc's fatal error texts.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::AsRawFd;
 
@@ -237,11 +238,8 @@ pub fn bind_source(
         passive: true,
         ..hints
     };
-    // (No message echoes -s; a name that is not UTF-8 is looked up in its
-    // lossy form, which fails as the original does unless /etc/hosts has it.)
-    let source = o.source_addr.as_ref().map(|s| s.to_string_lossy());
-    let addrs = resolve::lookup(source.as_deref(), o.source_port.as_deref(), h)
-        .map_err(SetupError::Lookup)?;
+    let port = o.source_port.as_deref().map(OsStr::new);
+    let addrs = resolve::lookup(o.source_addr.as_deref(), port, h).map_err(SetupError::Lookup)?;
     let first = addrs.first().ok_or(SetupError::Lookup(report::GaiError {
         code: libc::EAI_NONAME,
         errno: 0,

@@ -29,8 +29,10 @@
 //! business, so the JSON `ip` is null.
 
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::time::Instant;
 
 use mio::Interest;
@@ -164,10 +166,16 @@ impl Dialog {
     }
 
     /// SOCKS5: `dest` is the destination address when the host is a
-    /// numeric IPv4 or IPv6 address, else the name is sent as is. With a
-    /// user, username/password authentication is offered too.
-    pub fn socks5(host: &str, dest: Option<SocketAddr>, port: u16, user: Option<&str>) -> Dialog {
-        let request = socks5_request(host, dest, port);
+    /// numeric IPv4 or IPv6 address, else the name is sent as is (as
+    /// typed, byte for byte). With a user, username/password
+    /// authentication is offered too.
+    pub fn socks5(
+        host: impl AsRef<[u8]>,
+        dest: Option<SocketAddr>,
+        port: u16,
+        user: Option<&str>,
+    ) -> Dialog {
+        let request = socks5_request(host.as_ref(), dest, port);
         let greeting = if user.is_some() {
             vec![5, 2, 0, 2]
         } else {
@@ -200,27 +208,32 @@ impl Dialog {
 
     /// HTTP CONNECT. With `auth`, a `Proxy-Authorization` header follows
     /// the request line once the password is known.
-    pub fn http(host: &str, port: u16, user: Option<&str>, auth: bool) -> Dialog {
+    pub fn http(host: impl AsRef<[u8]>, port: u16, user: Option<&str>, auth: bool) -> Dialog {
+        let host = host.as_ref();
         let mut d = Dialog::new(
             Kind::Http {
                 user: user.map(str::to_string),
             },
             Phase::Status,
         );
-        if host.bytes().any(|b| b"\r\n\t []".contains(&b)) {
+        if host.iter().any(|b| b"\r\n\t []".contains(b)) {
             d.fail(ProxyError::InvalidHostname);
             return d;
         }
-        let line = if host.contains(':') {
-            format!("CONNECT [{host}]:{port} HTTP/1.0\r\n")
+        let mut line = b"CONNECT ".to_vec();
+        if host.contains(&b':') {
+            line.push(b'[');
+            line.extend_from_slice(host);
+            line.push(b']');
         } else {
-            format!("CONNECT {host}:{port} HTTP/1.0\r\n")
-        };
+            line.extend_from_slice(host);
+        }
+        line.extend_from_slice(format!(":{port} HTTP/1.0\r\n").as_bytes());
         if line.len() >= HTTP_BUF {
             d.fail(ProxyError::HostnameTooLong);
             return d;
         }
-        d.outbox.push_back(line.into_bytes());
+        d.outbox.push_back(line);
         if auth && user.is_some() {
             d.phase = Phase::Password;
         } else {
@@ -433,7 +446,7 @@ impl Dialog {
 }
 
 /// The SOCKS5 CONNECT request (B §7.2).
-fn socks5_request(host: &str, dest: Option<SocketAddr>, port: u16) -> Result<Vec<u8>, ProxyError> {
+fn socks5_request(host: &[u8], dest: Option<SocketAddr>, port: u16) -> Result<Vec<u8>, ProxyError> {
     let mut req = vec![5, 1, 0];
     match dest {
         Some(SocketAddr::V4(a)) => {
@@ -445,7 +458,7 @@ fn socks5_request(host: &str, dest: Option<SocketAddr>, port: u16) -> Result<Vec
             req.extend_from_slice(&a.ip().octets());
         }
         None => {
-            let name = host.as_bytes();
+            let name = host;
             if name.len() > 255 {
                 return Err(ProxyError::HostTooLongSocks5);
             }
@@ -628,11 +641,10 @@ fn recv(fd: i32, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
 /// The proxy password: `NCRAB_PROXY_PASSWORD`, or asked on the terminal.
 fn password(proxy: &Proxy, user: &str) -> Result<Secret, Abort> {
     if let Some(v) = std::env::var_os(PASSWORD_ENV) {
-        use std::os::unix::ffi::OsStrExt;
         let b = v.as_bytes();
         return Ok(Secret::new(b[..b.len().min(PASSWORD_MAX - 1)].to_vec()));
     }
-    let prompt = report::proxy_password_prompt(user, &proxy.host);
+    let prompt = report::proxy_password_prompt(user, &proxy.host.to_string_lossy());
     match passphrase::read(&prompt, PASSWORD_MAX) {
         Ok(pw) => Ok(pw),
         Err(PromptError::NoTty) => {
@@ -645,7 +657,7 @@ fn password(proxy: &Proxy, user: &str) -> Result<Secret, Abort> {
 
 /// The destination of a SOCKS5 request, when `host` is numeric (nc asks
 /// getaddrinfo with AI_NUMERICHOST and any family; names go as names).
-fn socks5_numeric(host: &str, port: &str) -> Option<SocketAddr> {
+fn socks5_numeric(host: &OsStr, port: &OsStr) -> Option<SocketAddr> {
     let hints = Hints {
         family: Family::Any,
         proto: Proto::Tcp,
@@ -657,7 +669,7 @@ fn socks5_numeric(host: &str, port: &str) -> Option<SocketAddr> {
 }
 
 /// SOCKS4's local lookup: IPv4 only, names resolved whatever `-n` says.
-fn socks4_lookup(host: &str, port: &str) -> Result<std::net::Ipv4Addr, ProxyError> {
+fn socks4_lookup(host: &OsStr, port: &str) -> Result<std::net::Ipv4Addr, ProxyError> {
     let hints = Hints {
         family: Family::Inet,
         proto: Proto::Tcp,
@@ -665,11 +677,11 @@ fn socks4_lookup(host: &str, port: &str) -> Result<std::net::Ipv4Addr, ProxyErro
         passive: false,
     };
     let failed = |gai| ProxyError::Socks4Lookup {
-        host: host.to_string(),
+        host: host.as_bytes().to_vec(),
         port: port.to_string(),
         gai,
     };
-    let addrs = resolve::lookup(Some(host), Some(port), hints).map_err(failed)?;
+    let addrs = resolve::lookup(Some(host), Some(OsStr::new(port)), hints).map_err(failed)?;
     match addrs.first().and_then(|ai| ai.addr.as_socket()) {
         Some(SocketAddr::V4(a)) => Ok(*a.ip()),
         _ => Err(failed(report::GaiError {
@@ -686,7 +698,7 @@ pub fn connect(
     rx: &mut Reactor,
     cfg: &Config,
     proxy: &Proxy,
-    host: &str,
+    host: &OsStr,
     port: u16,
 ) -> Result<Option<Socket>, Abort> {
     let port_s = port.to_string();
@@ -712,7 +724,10 @@ pub fn connect(
             return Ok(None);
         };
         let mut dialog = match proxy.proto {
-            ProxyProto::Socks5 => Dialog::socks5(host, socks5_numeric(host, &port_s), port, user),
+            ProxyProto::Socks5 => {
+                let dest = socks5_numeric(host, OsStr::new(&port_s));
+                Dialog::socks5(host.as_bytes(), dest, port, user)
+            }
             ProxyProto::Socks4 => match socks4_lookup(host, &port_s) {
                 Ok(addr) => Dialog::socks4(addr, port),
                 Err(e) => {
@@ -720,7 +735,7 @@ pub fn connect(
                     return Err(Abort::Failed);
                 }
             },
-            ProxyProto::HttpConnect => Dialog::http(host, port, user, attempts > 1),
+            ProxyProto::HttpConnect => Dialog::http(host.as_bytes(), port, user, attempts > 1),
         };
         loop {
             let mut hs = Handshake {
@@ -757,7 +772,7 @@ pub fn connect(
 /// is the caller's to report, after nc's line.
 pub fn scan_result(
     cfg: &Config,
-    host: &str,
+    host: &OsStr,
     port: u16,
     started: Instant,
     result: Result<(), Option<&ProxyError>>,
@@ -889,6 +904,15 @@ mod tests {
         want.extend_from_slice(&six.octets());
         want.extend_from_slice(&[1, 0xbb]);
         assert_eq!(r.sent[1], want);
+    }
+
+    #[test]
+    fn host_names_go_out_as_typed() {
+        let name = b"caf\xe9";
+        let r = once(Dialog::socks5(name, None, 80, None), &[5, 0]);
+        assert_eq!(r.sent[1], b"\x05\x01\x00\x03\x04caf\xe9\x00\x50");
+        let r = once(Dialog::http(name, 80, None, false), b"");
+        assert_eq!(r.sent[0], b"CONNECT caf\xe9:80 HTTP/1.0\r\n");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! getopt's own errors, which use the full `argv[0]` as glibc does.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, OsString};
+use std::ffi::{CStr, OsStr, OsString};
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -204,13 +204,7 @@ pub fn warnx(msg: fmt::Arguments<'_>) {
 /// `PROG: MSG` followed by an argument exactly as the user typed it (nc's
 /// `errx("... %s", optarg)`: bytes that are not UTF-8 come back unchanged).
 pub fn warnx_arg(msg: fmt::Arguments<'_>, arg: &[u8]) {
-    let mut line = Vec::with_capacity(128 + arg.len());
-    line.extend_from_slice(prog());
-    line.extend_from_slice(b": ");
-    let _ = line.write_fmt(msg);
-    line.extend_from_slice(arg);
-    line.push(b'\n');
-    emit(&line);
+    emit_parts(true, &[msg.to_string().as_bytes(), arg]);
 }
 
 /// `PROG: MSG: STRERROR\n` (nc's `warn`/`err`).
@@ -280,47 +274,82 @@ pub fn generate_unknown(what: &str, targets: &[&str]) {
 
 /// How a destination is named in connect messages: `HOST` or `HOST (IP)`.
 /// nc adds `(IP)` when `-n` is off, no proxy is used and the text differs.
+/// HOST is printed as typed, byte for byte.
 pub struct Dest<'a> {
-    pub host: &'a str,
+    pub host: &'a OsStr,
     pub ip: Option<&'a str>,
 }
 
-impl fmt::Display for Dest<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ip {
-            Some(ip) if ip != self.host => write!(f, "{} ({})", self.host, ip),
-            _ => f.write_str(self.host),
+impl Dest<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = self.host.as_bytes().to_vec();
+        if let Some(ip) = self.ip.filter(|ip| ip.as_bytes() != self.host.as_bytes()) {
+            b.extend_from_slice(format!(" ({ip})").as_bytes());
         }
+        b
     }
+}
+
+/// A line built from pieces, some of them the user's bytes: with the
+/// `PROG: ` prefix (nc's warnx) or without (fprintf).
+fn emit_parts(prefixed: bool, parts: &[&[u8]]) {
+    let mut line = Vec::with_capacity(128);
+    if prefixed {
+        line.extend_from_slice(prog());
+        line.extend_from_slice(b": ");
+    }
+    for p in parts {
+        line.extend_from_slice(p);
+    }
+    line.push(b'\n');
+    emit(&line);
 }
 
 /// M1/M1b: `Connection to HOST[ (IP)] PORT port [PROTO/SERVICE] succeeded!`
 pub fn connect_succeeded(dest: &Dest<'_>, port: u16, proto: &str, service: &str) {
-    note(format_args!(
-        "Connection to {dest} {port} port [{proto}/{service}] succeeded!"
-    ));
+    let tail = format!(" {port} port [{proto}/{service}] succeeded!");
+    emit_parts(false, &[b"Connection to ", &dest.bytes(), tail.as_bytes()]);
 }
 
 /// M2/M2b: `PROG: connect to HOST[ (IP)] port PORT (PROTO) failed: STRERROR`
-pub fn connect_failed(dest: &Dest<'_>, port: &str, proto: &str, errno: Errno) {
-    warnx(format_args!(
-        "connect to {dest} port {port} ({proto}) failed: {errno}"
-    ));
+pub fn connect_failed(dest: &Dest<'_>, port: impl AsRef<OsStr>, proto: &str, errno: Errno) {
+    let tail = format!(" ({proto}) failed: {errno}");
+    let port = port.as_ref().as_bytes();
+    let parts: [&[u8]; 5] = [
+        b"connect to ",
+        &dest.bytes(),
+        b" port ",
+        port,
+        tail.as_bytes(),
+    ];
+    emit_parts(true, &parts);
 }
 
 /// M3: the `-w` connect timer expired. The stale errno is EINPROGRESS.
-pub fn connect_timed_out(dest: &Dest<'_>, port: &str, proto: &str) {
-    warnx(format_args!(
-        "connect to {dest} port {port} ({proto}) timed out: {}",
-        Errno(libc::EINPROGRESS)
-    ));
+pub fn connect_timed_out(dest: &Dest<'_>, port: impl AsRef<OsStr>, proto: &str) {
+    let tail = format!(" ({proto}) timed out: {}", Errno(libc::EINPROGRESS));
+    let port = port.as_ref().as_bytes();
+    let parts: [&[u8]; 5] = [
+        b"connect to ",
+        &dest.bytes(),
+        b" port ",
+        port,
+        tail.as_bytes(),
+    ];
+    emit_parts(true, &parts);
 }
 
 /// M4: client name lookup failed.
-pub fn getaddrinfo_host_failed(host: &str, port: &str, e: GaiError) {
-    warnx(format_args!(
-        "getaddrinfo for host \"{host}\" port {port}: {e}"
-    ));
+pub fn getaddrinfo_host_failed(host: &OsStr, port: &OsStr, e: GaiError) {
+    let tail = format!(": {e}");
+    let parts: [&[u8]; 5] = [
+        b"getaddrinfo for host \"",
+        host.as_bytes(),
+        b"\" port ",
+        port.as_bytes(),
+        tail.as_bytes(),
+    ];
+    emit_parts(true, &parts);
 }
 
 /// M5: lookup of the source or listen address failed.
@@ -367,9 +396,10 @@ pub enum ProxyError {
     Socks5AddressType,
     /// `connection failed, SOCKSv4 error: TEXT`
     Socks4(u8),
-    /// `getaddrinfo("HOST", "PORT"): GAI` (SOCKS4's local lookup)
+    /// `getaddrinfo("HOST", "PORT"): GAI` (SOCKS4's local lookup; HOST as
+    /// typed)
     Socks4Lookup {
-        host: String,
+        host: Vec<u8>,
         port: String,
         gai: GaiError,
     },
@@ -421,9 +451,8 @@ pub fn socks4_strerror(code: u8) -> &'static str {
 }
 
 /// C's `%.64s`: at most 64 bytes.
-fn at_most_64(s: &str) -> String {
-    let b = s.as_bytes();
-    String::from_utf8_lossy(&b[..b.len().min(64)]).into_owned()
+fn at_most_64(b: &[u8]) -> &[u8] {
+    &b[..b.len().min(64)]
 }
 
 /// Prints the message of a failed proxy handshake: `PROG: TEXT`.
@@ -462,11 +491,14 @@ pub fn proxy_error_text(e: &ProxyError) -> Vec<u8> {
             "connection failed, SOCKSv4 error: {}",
             socks4_strerror(*code)
         ),
-        Socks4Lookup { host, port, gai } => format!(
-            "getaddrinfo(\"{}\", \"{}\"): {gai}",
-            at_most_64(host),
-            at_most_64(port)
-        ),
+        Socks4Lookup { host, port, gai } => {
+            let mut msg = b"getaddrinfo(\"".to_vec();
+            msg.extend_from_slice(at_most_64(host));
+            msg.extend_from_slice(b"\", \"");
+            msg.extend_from_slice(at_most_64(port.as_bytes()));
+            msg.extend_from_slice(format!("\"): {gai}").as_bytes());
+            return msg;
+        }
         InvalidHostname => "Invalid hostname".to_string(),
         HostnameTooLong => "hostname too long".to_string(),
         Status(line) => {

@@ -7,8 +7,9 @@
 //! library keeps glibc's quirks (`127.1`, `/etc/hosts` answers, port
 //! numbers taken modulo 65536) and its error texts.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsStr};
 use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
 
 use socket2::SockAddr;
 
@@ -44,13 +45,14 @@ impl Hints {
 }
 
 /// `getaddrinfo(host, port, hints)`; `host` None means the wildcard
-/// (with `passive`) or loopback.
+/// (with `passive`) or loopback. Both are handed over byte for byte, as
+/// typed (they need not be UTF-8).
 pub fn lookup(
-    host: Option<&str>,
-    port: Option<&str>,
+    host: Option<&OsStr>,
+    port: Option<&OsStr>,
     hints: Hints,
 ) -> Result<Vec<AddrInfo>, GaiError> {
-    let chost = match host.map(CString::new) {
+    let chost = match host.map(|h| CString::new(h.as_bytes())) {
         Some(Ok(c)) => Some(c),
         Some(Err(_)) => {
             return Err(GaiError {
@@ -60,7 +62,7 @@ pub fn lookup(
         }
         None => None,
     };
-    let cport = match port.map(CString::new) {
+    let cport = match port.map(|p| CString::new(p.as_bytes())) {
         Some(Ok(c)) => Some(c),
         Some(Err(_)) => {
             return Err(GaiError {

@@ -43,6 +43,7 @@
 //! port's later addresses are not tried, as nc breaks out of its loop.
 
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -101,7 +102,7 @@ struct Probe {
 
 struct Scanner<'a> {
     cfg: &'a Config,
-    host: &'a str,
+    host: &'a OsStr,
     ports: &'a [u16],
     addrs: &'a [AddrInfo],
     /// The numeric form of each address, for the report.
@@ -137,7 +138,7 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     fn new(
         cfg: &'a Config,
-        host: &'a str,
+        host: &'a OsStr,
         ports: &'a [u16],
         addrs: &'a [AddrInfo],
         window: usize,
@@ -488,9 +489,9 @@ impl<'a> Scanner<'a> {
             match r.found {
                 Found::Open => connect::report_success(self.cfg, self.host, port, Some(ip)),
                 Found::Failed(errno) => {
-                    report::connect_failed(&dest, &port.to_string(), proto, errno)
+                    report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
-                Found::TimedOut => report::connect_timed_out(&dest, &port.to_string(), proto),
+                Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
                 Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
             }
         }
@@ -560,7 +561,8 @@ fn is_fd_shortage(e: &std::io::Error) -> bool {
 
 /// One `--json` line.
 pub struct JsonProbe<'a> {
-    pub host: &'a str,
+    /// As typed (JSON text is UTF-8: other bytes become U+FFFD).
+    pub host: &'a OsStr,
     pub ip: Option<&'a str>,
     pub port: u16,
     pub proto: &'a str,
@@ -579,7 +581,7 @@ pub fn json_probe(p: &JsonProbe<'_>) {
         None => s.push_str("null"),
     };
     s.push_str("{\"host\":");
-    report::json_str(&mut s, p.host);
+    report::json_str(&mut s, &p.host.to_string_lossy());
     s.push_str(",\"ip\":");
     opt(&mut s, p.ip);
     s.push_str(&format!(",\"port\":{},\"proto\":", p.port));
@@ -696,7 +698,7 @@ fn window(cfg: &Config) -> usize {
 pub fn run(
     rx: &mut Reactor,
     cfg: &Config,
-    host: &str,
+    host: &OsStr,
     ports: &[u16],
 ) -> std::result::Result<Status, Abort> {
     let Some(&first) = ports.first() else {
@@ -705,10 +707,11 @@ pub fn run(
     // One lookup serves every port: the port text is always numeric, so
     // only the host can make it fail, and nc would fail on the first port.
     let first_s = first.to_string();
-    let addrs = match resolve::lookup(Some(host), Some(&first_s), client_hints(cfg)) {
+    let first_s = OsStr::new(&first_s);
+    let addrs = match resolve::lookup(Some(host), Some(first_s), client_hints(cfg)) {
         Ok(a) => a,
         Err(e) => {
-            report::getaddrinfo_host_failed(host, &first_s, e);
+            report::getaddrinfo_host_failed(host, first_s, e);
             if cfg.opts.verbose >= 2 {
                 report::dns_detail(e, cfg.opts.numeric);
             }
@@ -747,7 +750,7 @@ pub fn run(
 fn sequential_with_interval(
     rx: &mut Reactor,
     cfg: &Config,
-    host: &str,
+    host: &OsStr,
     ports: &[u16],
     addrs: &[AddrInfo],
 ) -> std::result::Result<Status, Abort> {
