@@ -63,9 +63,12 @@ impl NumError {
     }
 }
 
-/// libbsd's `strtonum`: `strtoll` base 10 (leading white space and a sign
-/// allowed, nothing after the digits), then a range check. Takes bytes, so
-/// an argument that is not UTF-8 is simply invalid, as in C.
+/// libbsd's `strtonum`, which is NetBSD's `strtoi`: `strtoll` base 10
+/// (leading white space and a sign allowed), then, in this order: no digits
+/// is invalid; a number past ±LLONG_MAX is too large / too small *even with
+/// bytes after it* (strtoll's ERANGE wins); bytes after the digits are
+/// invalid; then the range check. Takes bytes, so an argument that is not
+/// UTF-8 is handled as C would.
 pub fn strtonum(s: impl AsRef<[u8]>, min: i64, max: i64) -> Result<i64, NumError> {
     let s = s.as_ref();
     let start = s
@@ -73,21 +76,30 @@ pub fn strtonum(s: impl AsRef<[u8]>, min: i64, max: i64) -> Result<i64, NumError
         .position(|b| !b" \t\n\r\x0b\x0c".contains(b))
         .unwrap_or(s.len());
     let t = &s[start..];
-    let (neg, digits) = match t.first() {
+    let (neg, rest) = match t.first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    let ndigits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if ndigits == 0 {
         return Err(NumError::Invalid);
     }
-    // Accumulate with saturation: strtoll clamps to LLONG_MIN/MAX (ERANGE),
-    // which strtonum reports as too small / too large.
+    // Accumulate with saturation: strtoll clamps to LLONG_MIN/MAX (ERANGE).
     let mut v: i128 = 0;
-    for b in digits {
+    for b in &rest[..ndigits] {
         v = (v * 10 + i128::from(b - b'0')).min(i128::from(i64::MAX) + 2);
     }
     let v = if neg { -v } else { v };
+    if v > i128::from(i64::MAX) {
+        return Err(NumError::TooLarge);
+    }
+    if v < i128::from(i64::MIN) {
+        return Err(NumError::TooSmall);
+    }
+    if ndigits < rest.len() {
+        return Err(NumError::Invalid);
+    }
     if v < i128::from(min) {
         Err(NumError::TooSmall)
     } else if v > i128::from(max) {
@@ -312,6 +324,22 @@ mod tests {
         assert_eq!(strtonum(" 7", 0, 10), Ok(7));
         assert_eq!(strtonum("7 ", 0, 10), Err(NumError::Invalid));
         assert_eq!(strtonum("-", 0, 10), Err(NumError::Invalid));
+        // ERANGE wins over what follows the digits (nc.openbsd: "timeout
+        // too large: 9223372036854775808x"); in range it does not.
+        assert_eq!(
+            strtonum("9223372036854775808x", 0, 10),
+            Err(NumError::TooLarge)
+        );
+        assert_eq!(
+            strtonum("-9223372036854775809 ", 0, 10),
+            Err(NumError::TooSmall)
+        );
+        assert_eq!(
+            strtonum("9223372036854775807x", 0, 10),
+            Err(NumError::Invalid)
+        );
+        assert_eq!(strtonum("99x", 0, 10), Err(NumError::Invalid));
+        assert_eq!(strtonum("-9223372036854775808", i64::MIN, 0), Ok(i64::MIN));
         assert_eq!(
             strtonum("-99999999999999999999999", i64::from(i32::MIN), 10),
             Err(NumError::TooSmall)
@@ -332,35 +360,47 @@ mod tests {
 
     use crate::filter::tests::Rng;
 
-    /// The model of libbsd's strtonum: C's isspace, an optional sign, one
-    /// or more digits and nothing else; strtoll saturates, so anything
-    /// past ±LLONG_MAX is out of range whatever the bounds. Written from
-    /// the C definitions, independently of [`strtonum`].
+    /// The model of libbsd's strtonum (NetBSD's strtoi over strtoll): C's
+    /// isspace, an optional sign, the longest run of digits; none is
+    /// invalid; past ±LLONG_MAX is out of range whatever follows (ERANGE
+    /// comes first); anything after the digits is invalid; then the
+    /// bounds. Written from the C definitions, independently of
+    /// [`strtonum`] (checked against nc.openbsd by tests/hostile_cli.rs).
     fn model_strtonum(s: &[u8], min: i64, max: i64) -> Result<i64, NumError> {
         let i = s
             .iter()
             .take_while(|b| b" \t\n\x0b\x0c\r".contains(b))
             .count();
         let rest = &s[i..];
-        let (neg, digits) = match rest.split_first() {
+        let (neg, rest) = match rest.split_first() {
             Some((b'-', d)) => (true, d),
             Some((b'+', d)) => (false, d),
             _ => (false, rest),
         };
-        let Ok(text) = std::str::from_utf8(digits) else {
-            return Err(NumError::Invalid);
-        };
-        if text.is_empty() || text.contains(|c: char| !c.is_ascii_digit()) {
+        let digits: String = rest
+            .iter()
+            .map(|&b| b as char)
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.is_empty() {
             return Err(NumError::Invalid);
         }
-        let significant = text.trim_start_matches('0');
+        let significant = digits.trim_start_matches('0');
         let v: i128 = if significant.len() > 30 {
             i128::MAX / 2
         } else {
             significant.parse().unwrap_or(0)
         };
         let v = if neg { -v } else { v };
-        let v = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        if v > i128::from(i64::MAX) {
+            return Err(NumError::TooLarge);
+        }
+        if v < i128::from(i64::MIN) {
+            return Err(NumError::TooSmall);
+        }
+        if digits.len() < rest.len() {
+            return Err(NumError::Invalid);
+        }
         if v < i128::from(min) {
             Err(NumError::TooSmall)
         } else if v > i128::from(max) {
@@ -414,12 +454,13 @@ mod tests {
             "000000000000000000000000080",
         ];
         let n = EDGES[rng.below(EDGES.len())];
+        let tail = ["", "", "", "x", " ", "-1"][rng.below(6)];
         match rng.below(6) {
-            0 => format!("-{n}"),
-            1 => format!("+{n}"),
-            2 => format!(" {n}"),
-            3 => format!("\t\n{n}"),
-            _ => n.to_string(),
+            0 => format!("-{n}{tail}"),
+            1 => format!("+{n}{tail}"),
+            2 => format!(" {n}{tail}"),
+            3 => format!("\t\n{n}{tail}"),
+            _ => format!("{n}{tail}"),
         }
     }
 
