@@ -69,6 +69,11 @@ const FD_RESERVE: usize = 16;
 const STARTS_PER_PASS: usize = 256;
 /// The most idle sockets kept for reuse.
 const MAX_SPARES: usize = 8;
+/// How far past the first unreported attempt the scan may start others:
+/// the bound on the results it holds. Two full port ranges, so a scan of
+/// one or two addresses never waits on it; a name with thousands of
+/// addresses (a hostile DNS answer) costs megabytes, not gigabytes.
+const LOOKAHEAD: usize = 2 << 16;
 
 /// What one attempt found.
 #[derive(Clone, Copy, Debug)]
@@ -107,7 +112,12 @@ struct Scanner<'a> {
     addrs: &'a [AddrInfo],
     /// The numeric form of each address, for the report.
     ips: Vec<String>,
-    results: Vec<Option<Result>>,
+    /// Every attempt (slot) is one port at one address, in nc's order.
+    slots: usize,
+    /// The results of slots `base..`: the last one reported and those
+    /// after it, at most [`LOOKAHEAD`] of them.
+    results: VecDeque<Option<Result>>,
+    base: usize,
     /// UDP with `-v`: probe each connected port, for this many seconds.
     probe_secs: Option<u32>,
     /// The next slot in order that has not been considered for starting.
@@ -153,7 +163,9 @@ impl<'a> Scanner<'a> {
                 .iter()
                 .map(|ai| resolve::numeric_host(&ai.addr))
                 .collect(),
-            results: vec![None; ports.len() * addrs.len()],
+            slots: ports.len() * addrs.len(),
+            results: VecDeque::new(),
+            base: 0,
             probe_secs: probe_secs(cfg),
             next_start: 0,
             ready: VecDeque::new(),
@@ -175,7 +187,30 @@ impl<'a> Scanner<'a> {
     }
 
     fn slots(&self) -> usize {
-        self.results.len()
+        self.slots
+    }
+
+    /// The result of `slot`, if known and still held.
+    fn result(&self, slot: usize) -> Option<Result> {
+        let i = slot.checked_sub(self.base)?;
+        self.results.get(i).copied().flatten()
+    }
+
+    /// Slots up to here may start: [`LOOKAHEAD`] past the report.
+    fn start_limit(&self) -> usize {
+        self.slots.min(self.next_emit.saturating_add(LOOKAHEAD))
+    }
+
+    /// The report has reached `next_emit`: forget all but the last
+    /// result before it (the next address of its port looks at it).
+    fn forget_reported(&mut self) {
+        while self.base + 1 < self.next_emit && !self.results.is_empty() {
+            self.results.pop_front();
+            self.base += 1;
+        }
+        if self.results.is_empty() {
+            self.base = self.base.max(self.next_emit.saturating_sub(1));
+        }
     }
 
     fn split(&self, slot: usize) -> (usize, usize) {
@@ -202,11 +237,16 @@ impl<'a> Scanner<'a> {
         if self.fatal_slot.is_some_and(|f| slot > f) {
             return Some(false);
         }
+        // The report only ever passes a slot with no result when an
+        // earlier address of its port connected: never start it.
+        if slot < self.next_emit {
+            return Some(false);
+        }
         let (_, a) = self.split(slot);
         if a == 0 {
             return Some(true);
         }
-        match self.results[slot - 1] {
+        match self.result(slot - 1) {
             None => None,
             Some(Result {
                 found: Found::Open | Found::ProbeFailed,
@@ -222,7 +262,13 @@ impl<'a> Scanner<'a> {
             // Nothing after a fatal error is ever reported: start no more.
             self.fatal_slot = Some(self.fatal_slot.map_or(slot, |f| f.min(slot)));
         }
-        self.results[slot] = Some(Result {
+        let Some(i) = slot.checked_sub(self.base) else {
+            return; // already passed by the report (cannot happen)
+        };
+        if self.results.len() <= i {
+            self.results.resize(i + 1, None);
+        }
+        self.results[i] = Some(Result {
             found,
             elapsed: started.elapsed(),
         });
@@ -243,7 +289,7 @@ impl<'a> Scanner<'a> {
         if let Some(slot) = self.ready.pop_front() {
             return Some(slot);
         }
-        while self.next_start < self.slots() {
+        while self.next_start < self.start_limit() {
             let slot = self.next_start;
             self.next_start += 1;
             // Otherwise not yet (`finish_slot` queues it when its turn
@@ -448,12 +494,13 @@ impl<'a> Scanner<'a> {
     /// never started; the success skips past them.
     fn emit(&mut self) {
         report::batch(|| self.emit_known());
+        self.forget_reported();
     }
 
     fn emit_known(&mut self) {
         while self.next_emit < self.slots() {
             let slot = self.next_emit;
-            let Some(r) = self.results[slot] else {
+            let Some(r) = self.result(slot) else {
                 return;
             };
             self.next_emit += 1;
@@ -641,6 +688,11 @@ impl Machine for Scanner<'_> {
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
         let more = self.start_probes(cx);
         self.emit();
+        // Starts the lookahead held back may go now that the report moved.
+        let more = more
+            || (self.in_flight < self.window
+                && !self.fatal
+                && self.next_start < self.start_limit());
         let finished = self.fatal || self.next_emit >= self.slots();
         // With nothing in flight and nothing to start, every slot that will
         // ever have a result has one: end rather than wait for nothing.

@@ -179,3 +179,53 @@ fn http_proxy_sending_endless_carriage_returns() {
     ));
     assert!(peak < RSS_LIMIT_KB, "VmRSS reached {peak} kB");
 }
+
+/// An /etc/hosts where `many.test` has `n` loopback addresses: what a
+/// hostile DNS answer for a scanned name can hold (thousands fit in one).
+fn many_hosts(n: usize) -> String {
+    let mut h = String::from("127.0.0.1 localhost\n::1 localhost\n");
+    for i in 0..n {
+        h.push_str(&format!("127.1.{}.{} many.test\n", i / 250, i % 250 + 1));
+    }
+    h
+}
+
+/// A full-range scan of a name with 300 addresses (19.7 million attempts)
+/// holds a bounded number of results: it used to allocate one per attempt
+/// up front (516 MB at 200 addresses; gigabytes for a large DNS answer).
+#[test]
+fn scan_of_a_name_with_many_addresses_is_bounded() {
+    let Some(ns) = Netns::sandbox_with_hosts("many", &many_hosts(300)) else {
+        return;
+    };
+    let devnull = std::path::PathBuf::from("/dev/null");
+    let mut p = Cmd::nc(&["-z", "many.test", "1-65535"])
+        .netns(&ns)
+        .stdin(Input::Null)
+        .stdout(OutputTo::File(devnull))
+        .spawn();
+    let peak = peak_rss(&mut p, secs(2));
+    p.kill();
+    note(&format!("{}: peak VmRSS {peak} kB", current_test()));
+    assert!(peak < RSS_LIMIT_KB, "VmRSS reached {peak} kB");
+}
+
+/// Past that bound the report is still nc's, line for line: 5 addresses
+/// x 32,000 ports = 160,000 attempts, every one refused (the ports stay
+/// below the ephemeral range, where nc may connect to itself).
+#[test]
+fn scan_of_many_addresses_reports_as_nc() {
+    if !openbsd_required() {
+        return;
+    }
+    let Some(ns) = Netns::sandbox_with_hosts("many5", &many_hosts(5)) else {
+        return;
+    };
+    let args = ["-zv", "many.test", "1-32000"];
+    let ours = Cmd::nc(&args).netns(&ns).run(secs(60));
+    let theirs = Cmd::openbsd(&args).netns(&ns).run(secs(60));
+    assert_eq!(ours.code(), theirs.code());
+    let lines = ours.stderr.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(lines, 160_000);
+    assert!(ours.stderr == theirs.stderr, "the reports differ");
+}

@@ -1540,8 +1540,13 @@ impl Netns {
     /// `hosts` mapping localhost to both 127.0.0.1 and ::1 (::1 first, as
     /// glibc sorts them), so no lookup can ever leave the machine.
     pub fn sandbox(tag: &str) -> Option<Netns> {
+        Netns::sandbox_with_hosts(tag, "127.0.0.1 localhost\n::1 localhost\n")
+    }
+
+    /// A sandbox whose `/etc/hosts` is `hosts`.
+    pub fn sandbox_with_hosts(tag: &str, hosts: &str) -> Option<Netns> {
         let mut ns = Netns::create(tag)?;
-        if let Err(e) = ns.write_etc("127.0.0.1 localhost\n::1 localhost\n") {
+        if let Err(e) = ns.write_etc(hosts) {
             skip_or_fail_in_ci(&format!("cannot write /etc/netns files: {e}"));
             return None;
         }
