@@ -665,6 +665,11 @@ and
 work on the byte stream, not on each read: a CR at the end of one read and
 an LF at the start of the next are an existing CRLF, and a telnet command
 split across reads is answered once.
+.IP 13. 4
+A client port list may hold up to 1048576 ports (sixteen full ranges);
+past that ncrab fails with
+.BI "too many ports: " spec
+(nc overflows its 65536-entry list and crashes).
 .SS Extensions
 Without these, the output is nc's:
 .IP \(bu 2
