@@ -1,4 +1,5 @@
-//! Test harness shared by the integration tests.
+//! Test harness shared by the integration tests: every test file starts
+//! with `mod common; use common::*;`.
 //!
 //! Every test runs a real binary: ncrab (`CARGO_BIN_EXE_ncrab`) or, when the
 //! environment variable `NCRAB_TEST_BIN` names one, that binary (for example
@@ -14,14 +15,27 @@
 //! ```
 //!
 //! Tests of ncrab's deliberate departures and extensions (reference A.2,
-//! A.3) check `is_ncrab()` and do nothing for another binary. Tests with
-//! listeners run in private network namespaces (see [`Net`]), so they need
-//! root; without it they fall back to the host's loopback outside CI.
+//! A.3) check `is_ncrab()` and do nothing for another binary, or run
+//! [`Cmd::ncrab`], which is always ncrab. Tests with listeners run in
+//! private network namespaces (see [`Net`]), so they need root; without it
+//! they fall back to the host's loopback outside CI.
+//!
+//! One way to run a program: [`Cmd`] (what to run, with which stdin, stdout,
+//! environment, terminal, wrapper or namespace) starts a [`Proc`] (a running
+//! child: wait for its output, signal it, write to its stdin), which ends in
+//! an [`Outcome`] (exit status, stdout, stderr, asserted exactly). One skip
+//! policy: a missing peer tool or facility is a printed skip, and a failure
+//! under `CI=true` ([`skip_or_fail_in_ci`]).
+//!
+//! The submodules: `peers` (scripted TCP servers: closures per connection,
+//! or [`Step`] lists; a pseudo-terminal), `sockets` (socket pairs, fd
+//! passing, ports, test data and checksums).
 //!
 //! Everything here is bounded: every wait has a deadline, a child still
-//! running when its `Proc` is dropped is killed by PID, and every helper
-//! server thread stops by itself after a deadline. Only 127.0.0.0/8, ::1 and
-//! network namespaces created here are ever used.
+//! running when its `Proc` is dropped gets SIGTERM and then SIGKILL, by PID,
+//! and every helper server thread stops by itself after a deadline. Only
+//! 127.0.0.0/8, ::1, Unix sockets in private directories and network
+//! namespaces created here are ever used.
 #![allow(dead_code)]
 
 mod peers;
@@ -64,6 +78,28 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// ncrab itself, whatever `NCRAB_TEST_BIN` says: for the tests of its
+/// departures and extensions, and for the tests that run ncrab and nc.openbsd
+/// side by side ([`ncrab_and_openbsd`]).
+pub fn ncrab() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ncrab"))
+}
+
+/// ncrab, and nc.openbsd when installed (required under CI=true): the
+/// binaries an nc-compatible expectation is checked against.
+pub fn ncrab_and_openbsd() -> Vec<PathBuf> {
+    let mut v = vec![ncrab()];
+    v.extend(tool(NC_OPENBSD, "netcat-openbsd"));
+    v
+}
+
+/// The file name of a binary (`ncrab`, `nc.openbsd`), for messages.
+pub fn bin_name(bin: &Path) -> String {
+    bin.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// True when the binary under test is ncrab itself: NCRAB_TEST_BIN unset,
 /// or naming a file called `ncrab` (e.g. a release build). Tests of
 /// ncrab's deliberate departures and extensions run only then.
@@ -102,16 +138,17 @@ pub fn current_test() -> String {
     thread::current().name().unwrap_or("?").to_string()
 }
 
-/// Is `name` an executable in PATH (or an absolute executable path)?
+/// Is `name` an executable in PATH, /usr/sbin or /sbin (or an absolute
+/// executable path)?
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         let p = PathBuf::from(name);
         return p.is_file().then_some(p);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Check that a peer tool exists. If not: print a reason and return false
@@ -122,6 +159,18 @@ pub fn peer_required(name: &str) -> bool {
     }
     skip_or_fail_in_ci(&format!("peer tool `{name}` is not installed"));
     false
+}
+
+/// A tool's path; or None after printing why the test is skipped (a
+/// failure under CI=true), naming the Debian package that brings it.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = find_in_path(name);
+    if found.is_none() {
+        skip_or_fail_in_ci(&format!(
+            "`{name}` is not installed (Debian package {package})"
+        ));
+    }
+    found
 }
 
 /// nc.openbsd as a peer: true when available (see [`peer_required`]).
@@ -164,6 +213,18 @@ impl TempDir {
     }
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
+    }
+    /// Names of the entries left in the directory, sorted.
+    pub fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&self.0)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 }
 
@@ -226,6 +287,8 @@ pub enum Input {
     PipeFrom(PathBuf),
     /// A pipe fed by a slow writer: each chunk after its delay, then closed.
     Slow(Vec<(Duration, Vec<u8>)>),
+    /// This descriptor (a terminal, a socket...).
+    Fd(OwnedFd),
 }
 
 /// Where the child's stdout goes.
@@ -236,9 +299,16 @@ pub enum OutputTo {
     File(PathBuf),
     /// fd 1 closed at exec (`>&-`).
     Closed,
+    /// This descriptor (a socket pair, a pipe, a terminal...).
+    Fd(OwnedFd),
 }
 
 /// A command to run: the binary under test, or a peer, through a symlink.
+///
+/// The child never has a controlling terminal unless [`Cmd::tty`] gives it
+/// one (it runs in a session of its own), so a prompt fails as it does
+/// under CI. `LC_ALL=C`; `POSIXLY_CORRECT` and `NCRAB_PROXY_PASSWORD` are
+/// removed unless set with [`Cmd::env`].
 pub struct Cmd {
     target: PathBuf,
     link_name: String,
@@ -248,6 +318,9 @@ pub struct Cmd {
     stdout: OutputTo,
     netns: Option<String>,
     envs: Vec<(OsString, OsString)>,
+    tty: Option<PathBuf>,
+    wrapper: Vec<OsString>,
+    nofile: Option<u64>,
     label: String,
 }
 
@@ -257,30 +330,45 @@ impl Cmd {
         Cmd::with_target(bin(), "nc", args)
     }
 
+    /// ncrab itself (whatever `NCRAB_TEST_BIN` says), invoked as `nc`.
+    pub fn ncrab<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
+        Cmd::with_target(ncrab(), "nc", args)
+    }
+
     /// nc.openbsd as a peer, also invoked as `nc`.
     pub fn openbsd<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
         Cmd::with_target(PathBuf::from(NC_OPENBSD), "nc", args)
     }
 
+    /// This binary (e.g. one of [`ncrab_and_openbsd`]), invoked as `nc`.
+    pub fn as_nc<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Cmd {
+        Cmd::with_target(bin.to_path_buf(), "nc", args)
+    }
+
     /// Any program, through a symlink of the given name.
     pub fn with_target<S: AsRef<OsStr>>(target: PathBuf, link_name: &str, args: &[S]) -> Cmd {
-        let label = format!(
-            "{} {}",
-            link_name,
-            args.iter()
-                .map(|a| a.as_ref().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+        let mut label = link_name.to_string();
+        for a in &args {
+            label.push(' ');
+            label.push_str(&a.to_string_lossy());
+        }
+        let target_name = bin_name(&target);
+        if target_name != link_name {
+            label.push_str(&format!(" [{target_name}]"));
+        }
         Cmd {
             target,
             link_name: link_name.to_string(),
-            args: args.iter().map(|a| a.as_ref().to_os_string()).collect(),
+            args,
             arg0: None,
             stdin: Input::Null,
             stdout: OutputTo::Capture,
             netns: None,
             envs: Vec::new(),
+            tty: None,
+            wrapper: Vec::new(),
+            nofile: None,
             label,
         }
     }
@@ -312,6 +400,55 @@ impl Cmd {
             .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
+    /// Make this pty slave (see [`Pty`]) the child's controlling terminal.
+    pub fn tty(mut self, slave: &Path) -> Cmd {
+        self.tty = Some(slave.to_path_buf());
+        self
+    }
+    /// Run under another program (e.g. strace): `{}` in `wrapper` stands
+    /// for the symlink; the command's arguments follow the wrapper's.
+    /// argv[0] is then the symlink's path.
+    pub fn under<S: AsRef<OsStr>>(mut self, wrapper: &[S]) -> Cmd {
+        self.wrapper = wrapper.iter().map(|w| w.as_ref().to_os_string()).collect();
+        self
+    }
+    /// Set the child's RLIMIT_NOFILE (soft and hard) to `n`.
+    pub fn rlimit_nofile(mut self, n: u64) -> Cmd {
+        self.nofile = Some(n);
+        self
+    }
+
+    /// The program and its argv[0], as `spawn` will run them.
+    fn command(&self, link: &Path) -> Command {
+        if let Some(ns) = &self.netns {
+            assert!(
+                self.arg0.is_none() && self.wrapper.is_empty(),
+                "arg0 and a wrapper cannot be used through ip netns exec"
+            );
+            let mut c = Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
+            c.arg("netns").arg("exec").arg(ns).arg(link);
+            return c;
+        }
+        if let Some((prog, rest)) = self.wrapper.split_first() {
+            assert!(self.arg0.is_none(), "arg0 cannot be set under a wrapper");
+            let mut c = Command::new(prog);
+            c.args(rest.iter().map(|w| {
+                if w == "{}" {
+                    link.as_os_str().to_os_string()
+                } else {
+                    w.clone()
+                }
+            }));
+            return c;
+        }
+        let mut c = Command::new(link);
+        c.arg0(
+            self.arg0
+                .clone()
+                .unwrap_or_else(|| OsString::from(&self.link_name)),
+        );
+        c
+    }
 
     /// Start the child.
     pub fn spawn(self) -> Proc {
@@ -319,31 +456,12 @@ impl Cmd {
         let link = dir.join(&self.link_name);
         symlink(&self.target, &link).expect("symlink the binary");
 
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                assert!(
-                    self.arg0.is_none(),
-                    "arg0 cannot be set through ip netns exec"
-                );
-                let mut c =
-                    Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
-                c.arg("netns").arg("exec").arg(ns).arg(&link);
-                c
-            }
-            None => {
-                let mut c = Command::new(&link);
-                c.arg0(
-                    self.arg0
-                        .clone()
-                        .unwrap_or_else(|| OsString::from(&self.link_name)),
-                );
-                c
-            }
-        };
+        let mut cmd = self.command(&link);
         cmd.args(&self.args)
             .current_dir(dir.path())
             .env("LC_ALL", "C");
         cmd.env_remove("POSIXLY_CORRECT");
+        cmd.env_remove("NCRAB_PROXY_PASSWORD");
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
@@ -363,6 +481,9 @@ impl Cmd {
             }
             Input::File(ref p) => {
                 cmd.stdin(File::open(p).expect("open stdin file"));
+            }
+            Input::Fd(fd) => {
+                cmd.stdin(Stdio::from(fd));
             }
             Input::Bytes(_) | Input::Pipe | Input::PipeFrom(_) | Input::Slow(_) => {
                 let (r, w) = pipe();
@@ -394,9 +515,19 @@ impl Cmd {
                 close_fds.push(1);
                 out.mark_done();
             }
+            OutputTo::Fd(fd) => {
+                cmd.stdout(Stdio::from(fd));
+                out.mark_done();
+            }
         }
         cmd.stderr(Stdio::piped());
-        // SAFETY: only async-signal-safe calls (signal, close) after fork.
+        let tty = self
+            .tty
+            .as_ref()
+            .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("pty path"));
+        let nofile = self.nofile;
+        // SAFETY: only async-signal-safe calls (signal, setsid, open, ioctl,
+        // close, setrlimit) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 // What an interactive shell does for a foreground command:
@@ -404,6 +535,26 @@ impl Cmd {
                 libc::signal(libc::SIGINT, libc::SIG_DFL);
                 libc::signal(libc::SIGTERM, libc::SIG_DFL);
                 libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                // A session of its own: no controlling terminal, unless
+                // the given pty becomes it.
+                libc::setsid();
+                if let Some(path) = &tty {
+                    let fd = libc::open(path.as_ptr(), libc::O_RDWR);
+                    if fd < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    libc::ioctl(fd, libc::TIOCSCTTY, 0);
+                    libc::close(fd);
+                }
+                if let Some(n) = nofile {
+                    let rl = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
                 for &fd in &close_fds {
                     libc::close(fd);
                 }
@@ -572,7 +723,9 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A running child. Killed (SIGKILL, by PID) if still running on drop.
+/// A running child. If still running when dropped, it gets SIGTERM (so
+/// ncrab removes its socket files even when a test failed half-way), then
+/// SIGKILL 3 s later, by PID.
 pub struct Proc {
     child: Child,
     pid: i32,
@@ -605,6 +758,10 @@ impl Proc {
     pub fn stderr_now(&self) -> Vec<u8> {
         self.err.snapshot()
     }
+    /// stderr so far, as text.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.err.snapshot()).into_owned()
+    }
 
     /// Write to a kept-open stdin pipe.
     pub fn write_stdin(&mut self, b: &[u8]) -> io::Result<()> {
@@ -630,6 +787,10 @@ impl Proc {
     /// Has it exited? (non-blocking)
     pub fn exited(&mut self) -> bool {
         self.poll_status().is_some()
+    }
+    /// Is it still running? (non-blocking)
+    pub fn running(&mut self) -> bool {
+        !self.exited()
     }
 
     fn poll_status(&mut self) -> Option<ExitStatus> {
@@ -742,6 +903,21 @@ impl Proc {
         }
     }
 
+    /// stdout must come to contain `needle` within `limit`.
+    #[track_caller]
+    pub fn expect_stdout(&mut self, needle: &[u8], limit: Duration) {
+        if !self.wait_stdout(needle, limit) {
+            let o = self.kill();
+            panic!(
+                "`{}`: stdout never contained {} within {:?}: {}",
+                self.label,
+                escape(needle),
+                limit,
+                o
+            );
+        }
+    }
+
     /// For a `-l -v` child: wait for its `Listening on`/`Bound on` line and
     /// return the port it printed last on that line.
     #[track_caller]
@@ -779,9 +955,12 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if self.poll_status().is_none() {
+            self.signal(libc::SIGTERM);
+            if self.wait_timeout(Duration::from_secs(3)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
         }
         self.stdin_w = None;
         // The feeder ends on EPIPE once the child is gone; do not join it
@@ -1123,7 +1302,8 @@ impl Netns {
         }
     }
 
-    fn try_create(tag: &str) -> Result<Netns, String> {
+    /// Create a namespace with `lo` up; Err with the reason.
+    pub fn try_create(tag: &str) -> Result<Netns, String> {
         let name = format!("ncrabt-{}-{}-{}", std::process::id(), tag, unique());
         let _ = ip(&["netns", "del", &name]);
         ip(&["netns", "add", &name])?;
@@ -1144,7 +1324,9 @@ impl Netns {
         Some(ns)
     }
 
-    fn write_etc(&mut self, hosts: &str) -> io::Result<()> {
+    /// Give the namespace's processes (run through `ip netns exec`) their
+    /// own `/etc/hosts`, and a files-only name service.
+    pub fn write_etc(&mut self, hosts: &str) -> io::Result<()> {
         let mut g = etc_netns_lock();
         if !Path::new("/etc/netns").exists() {
             fs::create_dir("/etc/netns")?;
@@ -1359,6 +1541,20 @@ impl Net {
             let o = p.kill();
             panic!("`{}` never listened on port {port}: {o}", o.label);
         }
+    }
+}
+
+/// Wait until `cond` holds (polling every 10 ms), up to `limit`.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
