@@ -985,6 +985,12 @@ impl Outcome {
     pub fn signal(&self) -> Option<i32> {
         self.status.signal()
     }
+    /// The exit code; the test fails if a signal ended the child.
+    #[track_caller]
+    pub fn exit_code(&self) -> i32 {
+        self.code()
+            .unwrap_or_else(|| panic!("`{}`: killed by a signal: {self}", self.label))
+    }
     pub fn stderr_str(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
