@@ -43,7 +43,7 @@ fn against(
     let peer = Peer::start(scripts.to_vec());
     let args = with_port(args, peer.port());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = Cmd::as_nc(&bin, &argv).stdin_bytes(stdin).run(LIMIT);
+    let out = Cmd::as_nc(bin, &argv).stdin_bytes(stdin).run(LIMIT);
     (out, peer.received())
 }
 

@@ -82,13 +82,7 @@ impl Conn {
                         .extend_from_slice(&buf[..n]);
                     return Got::Data(n);
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if transient(&e) => {}
                 Err(_) => return Got::Gone,
             }
         }
@@ -184,6 +178,14 @@ impl Conn {
         }
         self.rec.received.lock().unwrap()[from..].to_vec()
     }
+}
+
+/// A read error that only means "nothing yet": try again.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// SO_LINGER 0: closing the socket then sends an RST.
@@ -394,13 +396,7 @@ pub fn read_until_eof(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
         match s.read(&mut buf) {
             Ok(0) => return (out, true),
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if transient(&e) => {}
             Err(_) => return (out, false),
         }
     }
