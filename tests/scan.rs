@@ -536,7 +536,7 @@ fn out_of_file_descriptors_is_back_pressure() {
             args.extend(["--window", w]);
         }
         args.extend(["127.0.0.1", range.as_str()]);
-        let got = Cmd::ncrab(&args).rlimit_nofile(64).run(LIMIT);
+        let got = Cmd::ncrab(&args).nofile(64).run(LIMIT);
         let lines = got.stderr_str().lines().count();
         assert_eq!(lines, 2000, "one line per port (window {window:?})");
         assert_eq!(

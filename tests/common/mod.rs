@@ -287,7 +287,8 @@ pub enum Input {
     PipeFrom(PathBuf),
     /// A pipe fed by a slow writer: each chunk after its delay, then closed.
     Slow(Vec<(Duration, Vec<u8>)>),
-    /// This descriptor (a terminal, a socket...).
+    /// This descriptor (a terminal, a socket...). Its file-status flags at
+    /// spawn are recorded ([`Proc::stdin_flags_at_spawn`]).
     Fd(OwnedFd),
 }
 
@@ -412,8 +413,9 @@ impl Cmd {
         self.wrapper = wrapper.iter().map(|w| w.as_ref().to_os_string()).collect();
         self
     }
-    /// Set the child's RLIMIT_NOFILE (soft and hard) to `n`.
-    pub fn rlimit_nofile(mut self, n: u64) -> Cmd {
+    /// Limit the child's open files (RLIMIT_NOFILE, soft and hard, so the
+    /// child cannot raise it): `ulimit -n N`.
+    pub fn nofile(mut self, n: u64) -> Cmd {
         self.nofile = Some(n);
         self
     }
@@ -483,6 +485,8 @@ impl Cmd {
                 cmd.stdin(File::open(p).expect("open stdin file"));
             }
             Input::Fd(fd) => {
+                stdin_r_dup = Some(fd.try_clone().expect("dup stdin fd"));
+                stdin_flags0 = Some(fd_flags(&fd));
                 cmd.stdin(Stdio::from(fd));
             }
             Input::Bytes(_) | Input::Pipe | Input::PipeFrom(_) | Input::Slow(_) => {
