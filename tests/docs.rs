@@ -10,10 +10,14 @@
 //! The render checks need mandoc, groff and man: they skip with a printed
 //! reason when one is missing, but fail under CI=true.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-const NCRAB: &str = env!("CARGO_BIN_EXE_ncrab");
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long one command may take.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Every `--generate` target and the file that holds its committed output.
 const GENERATED: &[(&str, &str)] = &[
@@ -29,31 +33,9 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn run(cmd: &mut Command) -> Output {
-    match cmd.output() {
-        Ok(out) => out,
-        Err(e) => panic!("cannot run {cmd:?}: {e}"),
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Whether `tool` is on PATH; when it is not, says why the check is skipped
-/// (or fails under CI=true, where every tool must be installed).
-fn have(tool: &str, check: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is not installed, and CI=true: cannot run {check}");
-        }
-        eprintln!("skipped {check}: {tool} is not installed");
-    }
-    found
+/// `ncrab ARGS`, invoked as `ncrab` (so its messages start `ncrab: `).
+fn ncrab_run(args: &[&str]) -> Outcome {
+    Cmd::with_target(ncrab(), "ncrab", args).run(LIMIT)
 }
 
 // ---------------------------------------------------------------------------
@@ -64,18 +46,18 @@ fn have(tool: &str, check: &str) -> bool {
 fn committed_files_equal_generated_output() {
     let mut stale = Vec::new();
     for (what, file) in GENERATED {
-        let out = run(Command::new(NCRAB).args(["--generate", what]));
-        assert!(out.status.success(), "--generate {what}: {out:?}");
+        let out = ncrab_run(&["--generate", what]);
+        assert!(out.code() == Some(0), "--generate {what}: {out}");
         assert!(
             out.stderr.is_empty(),
             "--generate {what}: {}",
-            text(&out.stderr)
+            out.stderr_str()
         );
         let committed = std::fs::read(repo(file)).unwrap_or_default();
         if committed != out.stdout {
-            let first = text(&committed)
+            let first = String::from_utf8_lossy(&committed)
                 .lines()
-                .zip(text(&out.stdout).lines())
+                .zip(out.stdout_str().lines())
                 .position(|(a, b)| a != b)
                 .map_or("length".to_string(), |n| format!("line {}", n + 1));
             stale.push(format!("{file} (first difference: {first})"));
@@ -90,11 +72,11 @@ fn committed_files_equal_generated_output() {
 
 #[test]
 fn generate_rejects_an_unknown_target() {
-    let out = run(Command::new(NCRAB).args(["--generate", "tcsh"]));
-    assert_eq!(out.status.code(), Some(1));
+    let out = ncrab_run(&["--generate", "tcsh"]);
+    assert_eq!(out.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert_eq!(
-        text(&out.stderr),
+        out.stderr_str(),
         "ncrab: --generate: unknown value 'tcsh' (one of: man, bash, zsh, fish, elvish, powershell)\n"
     );
 }
@@ -105,7 +87,7 @@ fn generate_rejects_an_unknown_target() {
 
 /// Sources the committed bash completion and completes the last word of
 /// `words` as bash would at the end of the line; returns COMPREPLY.
-fn bash_complete(words: &[&str]) -> Vec<String> {
+fn bash_complete(bash: &Path, words: &[&str]) -> Vec<String> {
     let script = r#"
         set -u
         source "$1" || exit 10
@@ -120,17 +102,17 @@ fn bash_complete(words: &[&str]) -> Vec<String> {
         _ncrab ncrab "${COMP_WORDS[COMP_CWORD]}" "$prev"
         printf '%s\n' "${COMPREPLY[@]}"
     "#;
-    let out = run(Command::new("bash")
-        .args(["--noprofile", "--norc", "-c", script, "bash"])
-        .arg(repo("completions/ncrab.bash"))
-        .args(words));
-    assert!(
-        out.status.success(),
-        "bash completion failed: {out:?}\n{}",
-        text(&out.stderr)
-    );
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
-    text(&out.stdout)
+    let completion = repo("completions/ncrab.bash");
+    let completion = completion.to_string_lossy();
+    let args = [
+        &["--noprofile", "--norc", "-c", script, "bash", &completion],
+        words,
+    ]
+    .concat();
+    let out = Cmd::with_target(bash.to_path_buf(), "bash", &args).run(LIMIT);
+    assert!(out.code() == Some(0), "bash completion failed: {out}");
+    assert!(out.stderr.is_empty(), "{}", out.stderr_str());
+    out.stdout_str()
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_string)
@@ -139,32 +121,35 @@ fn bash_complete(words: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completes_proxy_protocols() {
-    if !have("bash", "the bash completion test") {
+    let Some(bash) = tool("bash", "bash") else {
         return;
-    }
-    assert_eq!(bash_complete(&["ncrab", "-X", ""]), ["4", "5", "connect"]);
+    };
     assert_eq!(
-        bash_complete(&["ncrab", "--proxy-type", ""]),
+        bash_complete(&bash, &["ncrab", "-X", ""]),
+        ["4", "5", "connect"]
+    );
+    assert_eq!(
+        bash_complete(&bash, &["ncrab", "--proxy-type", ""]),
         ["4", "5", "connect"]
     );
 }
 
 #[test]
 fn bash_completes_tos_keywords_generate_targets_and_options() {
-    if !have("bash", "the bash completion test") {
+    let Some(bash) = tool("bash", "bash") else {
         return;
-    }
+    };
     assert_eq!(
-        bash_complete(&["ncrab", "-T", "low"]),
+        bash_complete(&bash, &["ncrab", "-T", "low"]),
         ["lowcost", "lowdelay"]
     );
-    assert_eq!(bash_complete(&["ncrab", "-T", ""]).len(), 28);
+    assert_eq!(bash_complete(&bash, &["ncrab", "-T", ""]).len(), 28);
     assert_eq!(
-        bash_complete(&["ncrab", "--generate", ""]),
+        bash_complete(&bash, &["ncrab", "--generate", ""]),
         ["man", "bash", "zsh", "fish", "elvish", "powershell"]
     );
     assert_eq!(
-        bash_complete(&["ncrab", "--zero"]),
+        bash_complete(&bash, &["ncrab", "--zero"]),
         ["--zero-io"],
         "option names"
     );
@@ -176,51 +161,52 @@ fn bash_completes_tos_keywords_generate_targets_and_options() {
 
 /// Runs a render check on the committed page: it must succeed and say
 /// nothing on stderr (nor, for a lint, on stdout).
-fn render_clean(tool: &str, args: &[&str], lint: bool) {
+fn render_clean(prog: &Path, args: &[&str], lint: bool) {
     let page = repo("man/ncrab.1");
-    let out = run(Command::new(tool)
-        .args(args)
-        .arg(&page)
+    let page = page.to_string_lossy();
+    let name = bin_name(prog);
+    let out = Cmd::with_target(prog.to_path_buf(), &name, &[args, &[&*page]].concat())
         .env("MANWIDTH", "80")
         .env("MANPAGER", "cat")
-        .env("LC_ALL", "C.UTF-8"));
+        .env("LC_ALL", "C.UTF-8")
+        .run(LIMIT);
     let said = if lint {
-        format!("{}{}", text(&out.stdout), text(&out.stderr))
+        format!("{}{}", out.stdout_str(), out.stderr_str())
     } else {
-        text(&out.stderr)
+        out.stderr_str()
     };
     assert!(
-        out.status.success() && said.is_empty(),
-        "{tool} {} man/ncrab.1: {}\n{said}",
+        out.code() == Some(0) && said.is_empty(),
+        "{name} {} man/ncrab.1: {}\n{said}",
         args.join(" "),
-        out.status
+        status_text(out.status)
     );
     if !lint {
-        assert!(out.stdout.len() > 10_000, "{tool} rendered too little");
+        assert!(out.stdout.len() > 10_000, "{name} rendered too little");
     }
 }
 
 #[test]
 fn manual_passes_mandoc_lint() {
-    if have("mandoc", "mandoc -T lint") {
-        render_clean("mandoc", &["-T", "lint"], true);
+    if let Some(mandoc) = tool("mandoc", "mandoc") {
+        render_clean(&mandoc, &["-T", "lint"], true);
     }
 }
 
 #[test]
 fn manual_renders_with_groff_without_warnings() {
-    if have("groff", "groff -ww") {
+    if let Some(groff) = tool("groff", "groff") {
         // As the issue asks, and as man(1) runs it: the page's first line
         // asks for tbl(1), which groff's -t runs.
-        render_clean("groff", &["-ww", "-man", "-Tutf8"], false);
-        render_clean("groff", &["-t", "-ww", "-man", "-Tutf8"], false);
+        render_clean(&groff, &["-ww", "-man", "-Tutf8"], false);
+        render_clean(&groff, &["-t", "-ww", "-man", "-Tutf8"], false);
     }
 }
 
 #[test]
 fn manual_renders_with_man() {
-    if have("man", "man -l") {
-        render_clean("man", &["-l"], false);
+    if let Some(man) = tool("man", "man-db") {
+        render_clean(&man, &["-l"], false);
     }
 }
 
@@ -293,10 +279,10 @@ fn defs() -> Vec<Def> {
 
 #[test]
 fn help_lists_every_option_but_the_hidden_ones() {
-    let out = run(Command::new(NCRAB).arg("--help"));
-    assert_eq!(out.status.code(), Some(0));
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
-    let help = text(&out.stdout);
+    let out = ncrab_run(&["--help"]);
+    assert_eq!(out.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", out.stderr_str());
+    let help = out.stdout_str();
     let defs = defs();
     assert!(defs.len() > 30, "read only {} definitions", defs.len());
     assert!(defs.iter().any(|d| d.hide), "--generate is hidden");

@@ -3,28 +3,16 @@
 //! key prompt), and the socket options of `-D -T -I -O -M -m`, checked with
 //! strace against what nc.openbsd sets.
 
-mod support;
+mod common;
+use common::*;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{Peer, Pty, Run, Step, contains, show};
-
-fn both() -> Vec<PathBuf> {
-    let mut v = vec![support::ncrab()];
-    if let Some(p) = support::tool(support::NC_OPENBSD, "netcat-openbsd") {
-        v.push(p);
-    }
-    v
-}
-
-fn name(bin: &Path) -> String {
-    bin.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+/// How long one run may take.
+const LIMIT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------
 // -C
@@ -33,7 +21,7 @@ fn name(bin: &Path) -> String {
 /// B §12 row 37 and the §6.3 examples: the sink receives CRLF line ends.
 #[test]
 fn crlf_line_endings() {
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         for (input, wire) in [
             (&b"a\nb\n"[..], &b"a\r\nb\r\n"[..]),
             (b"a\r\nb\n", b"a\r\nb\r\n"),
@@ -43,16 +31,16 @@ fn crlf_line_endings() {
         ] {
             let sink = Peer::start(vec![vec![]]);
             let p = sink.port().to_string();
-            let out = Run::new(&bin, &["-N", "-C", "127.0.0.1", &p])
-                .stdin(input)
-                .run();
-            out.check(&name(&bin), 0, b"", b"");
+            let out = Cmd::as_nc(&bin, &["-N", "-C", "127.0.0.1", &p])
+                .stdin_bytes(input)
+                .run(LIMIT);
+            out.assert(0, b"", b"");
             assert_eq!(
-                show(&sink.received()[0]),
-                show(wire),
+                escape(&sink.received()[0]),
+                escape(wire),
                 "{} {}",
-                name(&bin),
-                show(input)
+                bin_name(&bin),
+                escape(input)
             );
         }
     }
@@ -61,11 +49,11 @@ fn crlf_line_endings() {
 /// Received data is never changed.
 #[test]
 fn crlf_leaves_received_data_alone() {
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         let peer = Peer::start(vec![vec![Step::Send(b"a\nb\r\n\n".to_vec()), Step::Fin]]);
         let p = peer.port().to_string();
-        let out = Run::new(&bin, &["-C", "127.0.0.1", &p]).run();
-        out.check(&name(&bin), 0, b"a\nb\r\n\n", b"");
+        let out = Cmd::as_nc(&bin, &["-C", "127.0.0.1", &p]).run(LIMIT);
+        out.assert(0, b"a\nb\r\n\n", b"");
     }
 }
 
@@ -73,23 +61,23 @@ fn crlf_leaves_received_data_alone() {
 /// existing CRLF (nc.openbsd adds a second CR).
 #[test]
 fn crlf_pair_split_across_reads() {
-    let input: &[(u64, &[u8])] = &[(0, b"a\r"), (300, b"\nb\n")];
+    let input = || Input::Slow(vec![(ms(0), b"a\r".to_vec()), (ms(300), b"\nb\n".to_vec())]);
     let sink = Peer::start(vec![vec![]]);
     let p = sink.port().to_string();
-    let out = Run::new(&support::ncrab(), &["-N", "-C", "127.0.0.1", &p])
-        .stdin_slow(input)
-        .run();
-    out.check("ncrab", 0, b"", b"");
-    assert_eq!(show(&sink.received()[0]), show(b"a\r\nb\r\n"));
-    if let Some(nc) = support::tool(support::NC_OPENBSD, "netcat-openbsd") {
+    let out = Cmd::as_nc(&ncrab(), &["-N", "-C", "127.0.0.1", &p])
+        .stdin(input())
+        .run(LIMIT);
+    out.assert(0, b"", b"");
+    assert_eq!(escape(&sink.received()[0]), escape(b"a\r\nb\r\n"));
+    if let Some(nc) = tool(NC_OPENBSD, "netcat-openbsd") {
         let sink = Peer::start(vec![vec![]]);
         let p = sink.port().to_string();
-        Run::new(&nc, &["-N", "-C", "127.0.0.1", &p])
-            .stdin_slow(input)
-            .run();
+        Cmd::as_nc(&nc, &["-N", "-C", "127.0.0.1", &p])
+            .stdin(input())
+            .run(LIMIT);
         assert_eq!(
-            show(&sink.received()[0]),
-            show(b"a\r\r\nb\r\n"),
+            escape(&sink.received()[0]),
+            escape(b"a\r\r\nb\r\n"),
             "nc.openbsd"
         );
     }
@@ -98,15 +86,15 @@ fn crlf_pair_split_across_reads() {
 /// `-C` in listen mode, and with `-i` (one line per interval).
 #[test]
 fn crlf_listen_and_interval() {
-    for bin in both() {
-        let port = support::free_port().to_string();
-        let server = Run::new(&bin, &["-l", "-C", "127.0.0.1", &port])
-            .stdin(b"x\ny\n")
+    for bin in ncrab_and_openbsd() {
+        let port = free_port();
+        let mut server = Cmd::as_nc(&bin, &["-l", "-C", "127.0.0.1", &port.to_string()])
+            .stdin_bytes(b"x\ny\n")
             .spawn();
         assert!(
-            support::wait_listening_once(&port),
+            wait_tcp_listen(port, secs(10)),
             "{}: not listening",
-            name(&bin)
+            bin_name(&bin)
         );
         let mut got = Vec::new();
         if let Ok(mut c) = TcpStream::connect(format!("127.0.0.1:{port}")) {
@@ -120,22 +108,22 @@ fn crlf_listen_and_interval() {
                 }
             }
         }
-        let out = server.wait();
-        assert_eq!(show(&got), show(b"x\r\ny\r\n"), "{}", name(&bin));
-        assert_eq!(out.code, Some(0), "{}", name(&bin));
+        let out = server.expect_exit(LIMIT);
+        assert_eq!(escape(&got), escape(b"x\r\ny\r\n"), "{}", bin_name(&bin));
+        out.assert_code(0);
     }
     let sink = Peer::start(vec![vec![]]);
     let p = sink.port().to_string();
     let started = Instant::now();
-    let out = Run::new(&support::ncrab(), &["-N", "-C", "-i", "1", "127.0.0.1", &p])
-        .stdin(b"a\nb\nc")
-        .run();
-    out.check("-C -i 1", 0, b"", b"");
+    let out = Cmd::as_nc(&ncrab(), &["-N", "-C", "-i", "1", "127.0.0.1", &p])
+        .stdin_bytes(b"a\nb\nc")
+        .run(LIMIT);
+    out.assert(0, b"", b"");
     assert!(
         started.elapsed() >= Duration::from_millis(1900),
         "-i 1 did not wait after each line"
     );
-    assert_eq!(show(&sink.received()[0]), show(b"a\r\nb\r\nc"));
+    assert_eq!(escape(&sink.received()[0]), escape(b"a\r\nb\r\nc"));
 }
 
 // ---------------------------------------------------------------------------
@@ -153,16 +141,21 @@ fn telnet_replies() {
     let replies: &[u8] = &[
         0xFF, 0xFC, 0x01, 0xFF, 0xFE, 0x03, 0xFF, 0xFC, 0x05, 0xFF, 0xFE, 0x06,
     ];
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         let peer = Peer::start(vec![vec![
             Step::Send(sent.to_vec()),
             Step::Sleep(300),
             Step::Fin,
         ]]);
         let p = peer.port().to_string();
-        let out = Run::new(&bin, &["-t", "127.0.0.1", &p]).run();
-        out.check(&name(&bin), 0, sent, b"");
-        assert_eq!(show(&peer.received()[0]), show(replies), "{}", name(&bin));
+        let out = Cmd::as_nc(&bin, &["-t", "127.0.0.1", &p]).run(LIMIT);
+        out.assert(0, sent, b"");
+        assert_eq!(
+            escape(&peer.received()[0]),
+            escape(replies),
+            "{}",
+            bin_name(&bin)
+        );
     }
 }
 
@@ -176,15 +169,14 @@ fn telnet_command_split_across_reads() {
         Step::Fin,
     ]]);
     let p = peer.port().to_string();
-    let out = Run::new(&support::ncrab(), &["-t", "127.0.0.1", &p]).run();
-    out.check(
-        "ncrab -t",
+    let out = Cmd::as_nc(&ncrab(), &["-t", "127.0.0.1", &p]).run(LIMIT);
+    out.assert(
         0,
         &[b'x', 0xFF, 0xFD, 0x18, b'y', 0xFF, 0xFF, 0xFB, 0x01],
         b"",
     );
     // IAC IAC is an escaped data byte: the WILL after it is data too.
-    assert_eq!(show(&peer.received()[0]), show(&[0xFF, 0xFC, 0x18]));
+    assert_eq!(escape(&peer.received()[0]), escape(&[0xFF, 0xFC, 0x18]));
 }
 
 // ---------------------------------------------------------------------------
@@ -193,24 +185,14 @@ fn telnet_command_split_across_reads() {
 
 #[test]
 fn md5sig_needs_a_terminal() {
-    for bin in both() {
-        let out = Run::new(&bin, &["-S", "127.0.0.1", "1"]).run();
-        out.check(
-            &name(&bin),
-            1,
-            b"",
-            b"nc: Unable to read TCP MD5SIG password\n",
-        );
+    for bin in ncrab_and_openbsd() {
+        let out = Cmd::as_nc(&bin, &["-S", "127.0.0.1", "1"]).run(LIMIT);
+        out.assert(1, b"", b"nc: Unable to read TCP MD5SIG password\n");
         // The prompt comes while parsing, in option order.
-        let out = Run::new(&bin, &["-S", "-w", "x", "127.0.0.1", "1"]).run();
-        out.check(
-            &name(&bin),
-            1,
-            b"",
-            b"nc: Unable to read TCP MD5SIG password\n",
-        );
-        let out = Run::new(&bin, &["-w", "x", "-S", "127.0.0.1", "1"]).run();
-        out.check(&name(&bin), 1, b"", b"nc: timeout invalid: x\n");
+        let out = Cmd::as_nc(&bin, &["-S", "-w", "x", "127.0.0.1", "1"]).run(LIMIT);
+        out.assert(1, b"", b"nc: Unable to read TCP MD5SIG password\n");
+        let out = Cmd::as_nc(&bin, &["-w", "x", "-S", "127.0.0.1", "1"]).run(LIMIT);
+        out.assert(1, b"", b"nc: timeout invalid: x\n");
     }
 }
 
@@ -234,20 +216,19 @@ fn interrupted_prompts_restore_the_terminal() {
     ];
     for (args, prompt) in cases {
         let Ok(mut pty) = Pty::open() else {
-            support::skip("no pseudo-terminal available");
+            skip_or_fail_in_ci("no pseudo-terminal available");
             return;
         };
-        let child = Run::new(&support::ncrab(), &args).tty(&pty.slave).spawn();
+        let mut child = Cmd::as_nc(&ncrab(), &args).tty(&pty.slave).spawn();
         assert!(
             pty.wait_for(prompt, Duration::from_secs(10)),
             "no prompt: {}",
-            show(&child.stderr_now())
+            escape(&child.stderr_now())
         );
         assert_eq!(pty.echo_on(), Some(false), "echo is off at the prompt");
-        // SAFETY: signalling the child we started, by its PID.
-        unsafe { libc::kill(child.pid(), libc::SIGINT) };
-        let out = child.wait();
-        assert_eq!(out.signal, Some(libc::SIGINT), "{args:?}: {out:?}");
+        child.signal(libc::SIGINT);
+        let out = child.expect_exit(LIMIT);
+        assert_eq!(out.signal(), Some(libc::SIGINT), "{args:?}: {out}");
         assert_eq!(pty.echo_on(), Some(true), "{args:?}: echo not restored");
     }
     drop(peer.received());
@@ -285,14 +266,16 @@ fn md5_listener(key: &[u8]) -> Option<TcpListener> {
 /// through, a wrong one is never answered (-w 1 then times out).
 #[test]
 fn md5sig_signs_the_connection() {
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         for (typed, ok) in [(&b"sekrit"[..], true), (b"wrong", false)] {
             let Some(l) = md5_listener(b"sekrit") else {
-                support::skip("the kernel has no TCP MD5 signature support (CONFIG_TCP_MD5SIG)");
+                skip_or_fail_in_ci(
+                    "the kernel has no TCP MD5 signature support (CONFIG_TCP_MD5SIG)",
+                );
                 return;
             };
             let Ok(mut pty) = Pty::open() else {
-                support::skip("no pseudo-terminal available");
+                skip_or_fail_in_ci("no pseudo-terminal available");
                 return;
             };
             let p = l.local_addr().map(|a| a.port()).unwrap_or(0).to_string();
@@ -308,29 +291,27 @@ fn md5sig_signs_the_connection() {
             } else {
                 (None, Some(l))
             };
-            let child = Run::new(&bin, &["-v", "-n", "-w", "1", "-S", "127.0.0.1", &p])
+            let mut child = Cmd::as_nc(&bin, &["-v", "-n", "-w", "1", "-S", "127.0.0.1", &p])
                 .tty(&pty.slave)
                 .spawn();
             assert!(
                 pty.wait_for(b"TCP MD5SIG password: ", Duration::from_secs(10)),
                 "{}: no prompt",
-                name(&bin)
+                bin_name(&bin)
             );
             pty.type_text(typed);
             pty.type_text(b"\n");
-            let out = child.wait();
+            let out = child.expect_exit(LIMIT);
             assert!(!contains(&pty.screen(), typed), "the key was echoed");
             if ok {
-                out.check(
-                    &name(&bin),
+                out.assert(
                     0,
                     b"signed\n",
                     format!("Connection to 127.0.0.1 {p} port [tcp/*] succeeded!\n").as_bytes(),
                 );
                 drop(peer.map(Peer::received));
             } else {
-                out.check(
-                    &name(&bin),
+                out.assert(
                     1,
                     b"",
                     format!(
@@ -347,47 +328,53 @@ fn md5sig_signs_the_connection() {
 // Socket options, as strace sees them
 // ---------------------------------------------------------------------------
 
-/// The (level, option, value) of every setsockopt a run makes.
-fn setsockopts(bin: &Path, args: &[&str], dir: &support::TempDir) -> Option<Vec<String>> {
-    let strace = support::tool("strace", "strace")?;
-    let log = dir.join(&format!("strace-{}.txt", name(bin)));
-    let log_s = log.to_string_lossy().into_owned();
-    let mut wrapper = vec![
-        strace.to_string_lossy().into_owned(),
-        "-f".into(),
-        "-qq".into(),
-        "-e".into(),
-        "trace=setsockopt".into(),
-        "-o".into(),
-        log_s,
-        "-a0".into(),
-        "{}".into(),
+/// `bin ARGS` under strace, which logs its setsockopt calls to `log`; None
+/// (after a skip) when strace is not installed.
+fn under_strace(bin: &Path, args: &[&str], log: &Path) -> Option<Cmd> {
+    let strace = tool("strace", "strace")?;
+    let (strace, log) = (strace.to_string_lossy(), log.to_string_lossy());
+    let wrapper = [
+        &*strace,
+        "-f",
+        "-qq",
+        "-e",
+        "trace=setsockopt",
+        "-o",
+        &*log,
+        "-a0",
+        "{}",
     ];
-    wrapper.extend(args.iter().map(|s| s.to_string()));
-    let w: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    let out = Run::new(bin, &[]).under(&w).run();
-    assert!(!out.timed_out, "{} under strace did not finish", name(bin));
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    Some(
-        text.lines()
-            .filter_map(|l| {
-                let call = &l[l.find("setsockopt(")? + "setsockopt(".len()..];
-                let mut parts = call.splitn(2, ", ");
-                parts.next()?; // the fd
-                let rest = parts.next()?;
-                // LEVEL, NAME, VALUE, LEN) = RET
-                let end = rest.rfind(", ")?;
-                Some(rest[..end].to_string())
-            })
-            .collect(),
-    )
+    Some(Cmd::as_nc(bin, args).under(&wrapper))
+}
+
+/// The (level, option, value) of each setsockopt call in an strace log.
+fn setsockopt_calls(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let call = &l[l.find("setsockopt(")? + "setsockopt(".len()..];
+            let mut parts = call.splitn(2, ", ");
+            parts.next()?; // the fd
+            let rest = parts.next()?;
+            // LEVEL, NAME, VALUE, LEN) = RET
+            let end = rest.rfind(", ")?;
+            Some(rest[..end].to_string())
+        })
+        .collect()
+}
+
+/// The (level, option, value) of every setsockopt a run makes.
+fn setsockopts(bin: &Path, args: &[&str], dir: &TempDir) -> Option<Vec<String>> {
+    let log = dir.join(&format!("strace-{}.txt", bin_name(bin)));
+    under_strace(bin, args, &log)?.run(LIMIT);
+    Some(setsockopt_calls(&log))
 }
 
 /// One client run with every numeric option: ncrab sets exactly what
 /// nc.openbsd sets, in the same order.
 #[test]
 fn socket_options_match_nc() {
-    let dir = support::TempDir::new("strace");
+    let dir = TempDir::new("strace");
     let l4 = TcpListener::bind("127.0.0.1:0").expect("listener");
     let p4 = l4.local_addr().map(|a| a.port()).unwrap_or(0).to_string();
     let l6 = TcpListener::bind("[::1]:0").ok();
@@ -421,11 +408,11 @@ fn socket_options_match_nc() {
         ));
     }
     for (args, want) in &cases {
-        for bin in both() {
+        for bin in ncrab_and_openbsd() {
             let Some(calls) = setsockopts(&bin, args, &dir) else {
                 return;
             };
-            assert_eq!(calls, *want, "{} {}", name(&bin), args.join(" "));
+            assert_eq!(calls, *want, "{} {}", bin_name(&bin), args.join(" "));
         }
     }
     drop((l4, l6));
@@ -434,49 +421,32 @@ fn socket_options_match_nc() {
 /// A listener sets the same options (after SO_REUSEADDR/SO_REUSEPORT).
 #[test]
 fn listener_socket_options_match_nc() {
-    let dir = support::TempDir::new("strace-l");
-    for bin in both() {
-        let port = support::free_port().to_string();
-        let Some(strace) = support::tool("strace", "strace") else {
+    let dir = TempDir::new("strace-l");
+    for bin in ncrab_and_openbsd() {
+        let port = free_port();
+        let log = dir.join(&format!("l-{}.txt", bin_name(&bin)));
+        let args = [
+            "-l",
+            "-I",
+            "4096",
+            "-T",
+            "0x20",
+            "127.0.0.1",
+            &port.to_string(),
+        ];
+        let Some(cmd) = under_strace(&bin, &args, &log) else {
             return;
         };
-        let log = dir.join(&format!("l-{}.txt", name(&bin)));
-        let log_s = log.to_string_lossy().into_owned();
-        let w = [
-            strace.to_string_lossy().into_owned(),
-            "-f".into(),
-            "-qq".into(),
-            "-e".into(),
-            "trace=setsockopt".into(),
-            "-o".into(),
-            log_s,
-            "{}".into(),
-            "-l".into(),
-            "-I".into(),
-            "4096".into(),
-            "-T".into(),
-            "0x20".into(),
-            "127.0.0.1".into(),
-            port.clone(),
-        ];
-        let w: Vec<&str> = w.iter().map(String::as_str).collect();
-        let server = Run::new(&bin, &[]).under(&w).spawn();
+        let mut server = cmd.spawn();
         assert!(
-            support::wait_listening_once(&port),
+            wait_tcp_listen(port, secs(10)),
             "{}: not listening",
-            name(&bin)
+            bin_name(&bin)
         );
         // One client that closes at once ends the listener.
         drop(TcpStream::connect(format!("127.0.0.1:{port}")));
-        let out = server.wait();
-        assert_eq!(out.code, Some(0), "{}", name(&bin));
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let calls: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.split_once("setsockopt(").map(|(_, c)| c))
-            .filter_map(|c| c.split_once(", ").map(|(_, r)| r))
-            .filter_map(|r| r.rsplit_once(", ").map(|(a, _)| a))
-            .collect();
+        server.expect_exit(LIMIT).assert_code(0);
+        let calls = setsockopt_calls(&log);
         assert_eq!(
             calls,
             [
@@ -486,7 +456,7 @@ fn listener_socket_options_match_nc() {
                 "SOL_SOCKET, SO_RCVBUF, [4096]"
             ],
             "{}",
-            name(&bin)
+            bin_name(&bin)
         );
     }
 }
@@ -494,7 +464,7 @@ fn listener_socket_options_match_nc() {
 /// Every -T keyword and the numeric forms reach IP_TOS with nc's values.
 #[test]
 fn tos_keywords_and_numbers() {
-    let dir = support::TempDir::new("strace-t");
+    let dir = TempDir::new("strace-t");
     let l = TcpListener::bind("127.0.0.1:0").expect("listener");
     let p = l.local_addr().map(|a| a.port()).unwrap_or(0).to_string();
     let table: &[(&str, u8)] = &[
@@ -532,26 +502,20 @@ fn tos_keywords_and_numbers() {
         ("255", 255),
         ("0", 0),
     ];
-    let ncrab = support::ncrab();
+    let ncrab = ncrab();
     for (kw, value) in table {
         let Some(calls) = setsockopts(&ncrab, &["-z", "-T", kw, "127.0.0.1", &p], &dir) else {
             return;
         };
         assert_eq!(calls, [format!("SOL_IP, IP_TOS, [{value}]")], "-T {kw}");
     }
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         for bad in ["foo", "256", "0x100", "LOWDELAY"] {
-            let out = Run::new(&bin, &["-z", "-T", bad, "127.0.0.1", &p]).run();
-            out.check(
-                &name(&bin),
-                1,
-                b"",
-                format!("nc: illegal tos value {bad}\n").as_bytes(),
-            );
+            let out = Cmd::as_nc(&bin, &["-z", "-T", bad, "127.0.0.1", &p]).run(LIMIT);
+            out.assert(1, b"", format!("nc: illegal tos value {bad}\n").as_bytes());
         }
-        let out = Run::new(&bin, &["-V", "1", "127.0.0.1", &p]).run();
-        out.check(
-            &name(&bin),
+        let out = Cmd::as_nc(&bin, &["-V", "1", "127.0.0.1", &p]).run(LIMIT);
+        out.assert(
             1,
             b"",
             b"nc: no alternate routing table support available\n",
@@ -574,9 +538,9 @@ fn buffer_sizes_in_a_session() {
             let _ = c.write_all(b"");
         }
     });
-    let dir = support::TempDir::new("strace-b");
+    let dir = TempDir::new("strace-b");
     if let Some(calls) = setsockopts(
-        &support::ncrab(),
+        &ncrab(),
         &["-N", "-I", "8192", "-O", "16384", "127.0.0.1", &p],
         &dir,
     ) {

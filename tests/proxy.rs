@@ -8,30 +8,14 @@
 //! replies, NCRAB_PROXY_PASSWORD) run against ncrab only, and check what
 //! nc.openbsd does instead where that documents the difference.
 
-mod support;
+mod common;
+use common::*;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Daemon, Out, Peer, Pty, Run, Step, TempDir, contains, show};
-
-const NC_MISSING: &str = "netcat-openbsd";
-
-/// The binaries every nc-compatible expectation is checked against:
-/// ncrab, and nc.openbsd when installed (required under CI=true).
-fn both() -> Vec<PathBuf> {
-    let mut v = vec![support::ncrab()];
-    if let Some(p) = support::tool(support::NC_OPENBSD, NC_MISSING) {
-        v.push(p);
-    }
-    v
-}
-
-fn name(bin: &std::path::Path) -> String {
-    bin.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+/// How long one run may take.
+const LIMIT: Duration = Duration::from_secs(15);
 
 /// `{P}` in the arguments becomes the port.
 fn with_port(args: &[&str], port: u16) -> Vec<String> {
@@ -51,31 +35,34 @@ struct Expect<'a> {
 
 /// Runs `args` against a fresh scripted proxy with `bin`.
 fn against(
-    bin: &std::path::Path,
+    bin: &Path,
     scripts: &[Vec<Step>],
     args: &[&str],
     stdin: &[u8],
-) -> (Out, Vec<Vec<u8>>) {
+) -> (Outcome, Vec<Vec<u8>>) {
     let peer = Peer::start(scripts.to_vec());
     let args = with_port(args, peer.port());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = Run::new(bin, &argv).stdin(stdin).run();
+    let out = Cmd::as_nc(bin, &argv).stdin_bytes(stdin).run(LIMIT);
     (out, peer.received())
 }
 
 /// The same expectations for ncrab and nc.openbsd.
 #[track_caller]
 fn same_as_nc(scripts: Vec<Vec<Step>>, args: &[&str], stdin: &[u8], e: Expect<'_>) {
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         let (out, got) = against(&bin, &scripts, args, stdin);
-        let what = format!("{} {}", name(&bin), args.join(" "));
-        out.check(&what, e.code, e.stdout, e.stderr.as_bytes());
+        let what = format!("{} {}", bin_name(&bin), args.join(" "));
+        out.assert(e.code, e.stdout, e.stderr.as_bytes());
         let want: Vec<Vec<u8>> = e.received.iter().map(|r| r.to_vec()).collect();
         assert!(
             got == want,
             "{what}: the proxy received\n  {}\nexpected\n  {}",
-            got.iter().map(|g| show(g)).collect::<Vec<_>>().join(", "),
-            want.iter().map(|g| show(g)).collect::<Vec<_>>().join(", ")
+            got.iter().map(|g| escape(g)).collect::<Vec<_>>().join(", "),
+            want.iter()
+                .map(|g| escape(g))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 }
@@ -364,17 +351,12 @@ fn socks5_domain_name_reply_is_accepted() {
         Step::Fin,
     ];
     let args = ["-x", "127.0.0.1:{P}", "10.0.0.1", "80"];
-    let (out, got) = against(&support::ncrab(), std::slice::from_ref(&script), &args, b"");
-    out.check("ncrab, domain reply", 0, b"data", b"");
+    let (out, got) = against(&ncrab(), std::slice::from_ref(&script), &args, b"");
+    out.assert(0, b"data", b"");
     assert_eq!(got, vec![[GREETING, REQ_V4].concat()]);
-    if let Some(nc) = support::tool(support::NC_OPENBSD, NC_MISSING) {
+    if let Some(nc) = tool(NC_OPENBSD, "netcat-openbsd") {
         let (out, _) = against(&nc, &[script], &args, b"");
-        out.check(
-            "nc.openbsd, domain reply",
-            1,
-            b"",
-            b"nc: connection failed, unsupported address type\n",
-        );
+        out.assert(1, b"", b"nc: connection failed, unsupported address type\n");
     }
 }
 
@@ -398,13 +380,13 @@ fn socks5_username_password_extension() {
         let peer = Peer::start(vec![script]);
         let a = with_port(&args, peer.port());
         let argv: Vec<&str> = a.iter().map(String::as_str).collect();
-        let out = Run::new(&support::ncrab(), &argv)
+        let out = Cmd::as_nc(&ncrab(), &argv)
             .env("NCRAB_PROXY_PASSWORD", "s3cr3t")
-            .run();
+            .run(LIMIT);
         (out, peer.received())
     };
     let (out, got) = run(ok);
-    out.check("SOCKS5 user/password accepted", 0, b"in", b"");
+    out.assert(0, b"in", b"");
     assert_eq!(got, vec![[&[5, 2, 0, 2][..], auth, REQ_V4].concat()]);
     let (out, got) = run(vec![
         Step::Read(4),
@@ -412,8 +394,7 @@ fn socks5_username_password_extension() {
         Step::Read(auth.len()),
         send(&[1, 1]),
     ]);
-    out.check(
-        "SOCKS5 user/password rejected",
+    out.assert(
         1,
         b"",
         b"nc: SOCKSv5 username/password authentication failed (status 1)\n",
@@ -428,17 +409,12 @@ fn socks5_username_password_extension() {
         Step::Send(socks5_reply(0)),
         Step::Fin,
     ]);
-    out.check("SOCKS5 no auth chosen", 0, b"", b"");
+    out.assert(0, b"", b"");
     assert_eq!(got, vec![[&[5, 2, 0, 2][..], REQ_V4].concat()]);
     // nc.openbsd ignores -P for SOCKS5.
-    if let Some(nc) = support::tool(support::NC_OPENBSD, NC_MISSING) {
+    if let Some(nc) = tool(NC_OPENBSD, "netcat-openbsd") {
         let (out, got) = against(&nc, &[vec![Step::Read(3), send(&[5, 0xFF])]], &args, b"");
-        out.check(
-            "nc.openbsd -P",
-            1,
-            b"",
-            b"nc: authentication method negotiation failed\n",
-        );
+        out.assert(1, b"", b"nc: authentication method negotiation failed\n");
         assert_eq!(got, vec![GREETING.to_vec()]);
     }
 }
@@ -724,22 +700,20 @@ fn http_407_with_password_from_the_environment() {
         let peer = Peer::start(scripts);
         let a = with_port(&args, peer.port());
         let argv: Vec<&str> = a.iter().map(String::as_str).collect();
-        let out = Run::new(&support::ncrab(), &argv)
+        let out = Cmd::as_nc(&ncrab(), &argv)
             .env("NCRAB_PROXY_PASSWORD", "s3cr3t")
-            .run();
+            .run(LIMIT);
         (out, peer.received())
     };
     let (out, got) = run(vec![http(R407), http(R200)]);
-    out.check(
-        "407 then 200",
+    out.assert(
         0,
         b"",
         b"Connection to 10.0.0.1 80 port [tcp/http] succeeded!\n",
     );
     assert_eq!(got, vec![CONNECT_V4.to_vec(), AUTH.to_vec()]);
     let (out, got) = run(vec![http(R407), http(R407), http(R407), http(R407)]);
-    out.check(
-        "407 four times",
+    out.assert(
         1,
         b"",
         b"Proxy authentication failed\nProxy authentication failed\nProxy authentication failed\nnc: Too many authentication failures\n",
@@ -759,13 +733,13 @@ fn http_407_with_password_from_the_environment() {
 /// The password typed at the terminal, for ncrab and nc.openbsd alike.
 #[test]
 fn http_407_password_typed_at_the_terminal() {
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         for (rounds, scripts) in [
             (1, vec![http(R407), http(R200)]),
             (3, vec![http(R407), http(R407), http(R407), http(R407)]),
         ] {
             let Ok(mut pty) = Pty::open() else {
-                support::skip("no pseudo-terminal available");
+                skip_or_fail_in_ci("no pseudo-terminal available");
                 return;
             };
             let peer = Peer::start(scripts);
@@ -783,32 +757,31 @@ fn http_407_password_typed_at_the_terminal() {
                 peer.port(),
             );
             let argv: Vec<&str> = a.iter().map(String::as_str).collect();
-            let child = Run::new(&bin, &argv).tty(&pty.slave).spawn();
+            let mut child = Cmd::as_nc(&bin, &argv).tty(&pty.slave).spawn();
             let prompt = b"Proxy password for bob@127.0.0.1: ";
             for round in 0..rounds {
                 assert!(
                     pty.wait_for(prompt, Duration::from_secs(10)),
                     "{}: prompt {round} not shown; screen {} stderr {}",
-                    name(&bin),
-                    show(&pty.screen()),
-                    show(&child.stderr_now())
+                    bin_name(&bin),
+                    escape(&pty.screen()),
+                    escape(&child.stderr_now())
                 );
                 pty.type_text(b"s3cr3t\n");
             }
-            let out = child.wait();
+            let out = child.expect_exit(LIMIT);
             let screen = pty.screen();
             assert!(
                 !contains(&screen, b"s3cr3t"),
                 "the password was echoed: {}",
-                show(&screen)
+                escape(&screen)
             );
             let got = peer.received();
             if rounds == 1 {
-                out.check(&name(&bin), 0, b"", b"");
+                out.assert(0, b"", b"");
                 assert_eq!(got, vec![CONNECT_V4.to_vec(), AUTH.to_vec()]);
             } else {
-                out.check(
-                    &name(&bin),
+                out.assert(
                     1,
                     b"",
                     b"Proxy authentication failed\nProxy authentication failed\nProxy authentication failed\nnc: Too many authentication failures\n",
@@ -826,40 +799,38 @@ fn http_407_password_typed_at_the_terminal() {
 
 #[test]
 fn proxy_connect_failures() {
-    let (_reserved, closed) = support::closed_port();
+    let (_reserved, closed) = reserved_closed_port();
     let closed = closed.to_string();
-    for bin in both() {
-        let who = name(&bin);
+    for bin in ncrab_and_openbsd() {
+        let who = bin_name(&bin);
         let p = format!("127.0.0.1:{closed}");
-        let out = Run::new(&bin, &["-v", "-x", &p, "10.0.0.1", "80", "81"]).run();
+        let out = Cmd::as_nc(&bin, &["-v", "-x", &p, "10.0.0.1", "80", "81"]).run(LIMIT);
         let line =
             format!("nc: connect to 127.0.0.1 port {closed} (tcp) failed: Connection refused\n");
-        out.check(&who, 1, b"", line.repeat(2).as_bytes());
-        let out = Run::new(&bin, &["-x", &p, "10.0.0.1", "80"]).run();
-        out.check(&who, 1, b"", b"");
-        let out = Run::new(&bin, &["-v", "-x", "127.0.0.1:abc", "10.0.0.1", "80"]).run();
-        out.check(
-            &who,
+        out.assert(1, b"", line.repeat(2).as_bytes());
+        let out = Cmd::as_nc(&bin, &["-x", &p, "10.0.0.1", "80"]).run(LIMIT);
+        out.assert(1, b"", b"");
+        let out = Cmd::as_nc(&bin, &["-v", "-x", "127.0.0.1:abc", "10.0.0.1", "80"]).run(LIMIT);
+        out.assert(
             1,
             b"",
             b"nc: getaddrinfo for host \"127.0.0.1\" port abc: Servname not supported for ai_socktype\n",
         );
-        let out = Run::new(&bin, &["-v", "-x", "127.0.0.1:", "10.0.0.1", "80"]).run();
-        out.check(
-            &who,
+        let out = Cmd::as_nc(&bin, &["-v", "-x", "127.0.0.1:", "10.0.0.1", "80"]).run(LIMIT);
+        out.assert(
             1,
             b"",
             b"nc: connect to 127.0.0.1 port  (tcp) failed: Connection refused\n",
         );
-        let out = Run::new(&bin, &["-v", "-x", "localhost:1", "10.0.0.1", "80"]).run();
+        let out = Cmd::as_nc(&bin, &["-v", "-x", "localhost:1", "10.0.0.1", "80"]).run(LIMIT);
         assert!(
-            out.code == Some(1)
+            out.code() == Some(1)
                 && out
                     .stderr
                     .starts_with(b"nc: connect to localhost port 1 (tcp) failed: ")
                 && !contains(&out.stderr, b"(127.0.0.1)"),
             "{who}: {}",
-            show(&out.stderr)
+            escape(&out.stderr)
         );
     }
 }
@@ -927,7 +898,7 @@ fn destination() -> Peer {
 /// Runs `args` ({D} = destination port) through a real proxy for each
 /// binary: stdin reaches the server, the banner reaches stdout.
 fn relay_through(args: &[&str]) {
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         let dest = destination();
         let a: Vec<String> = args
             .iter()
@@ -936,11 +907,12 @@ fn relay_through(args: &[&str]) {
         let argv: Vec<&str> = a.iter().map(String::as_str).collect();
         let mut argv = argv;
         argv.insert(0, "-n"); // [tcp/*]: no service name for a random port
-        let out = Run::new(&bin, &argv).stdin(b"hi there\n").run();
-        let who = format!("{} {}", name(&bin), a.join(" "));
+        let out = Cmd::as_nc(&bin, &argv)
+            .stdin_bytes(b"hi there\n")
+            .run(LIMIT);
+        let who = format!("{} {}", bin_name(&bin), a.join(" "));
         let d = dest.port();
-        out.check(
-            &who,
+        out.assert(
             0,
             b"hello from the server\n",
             format!("Connection to 127.0.0.1 {d} port [tcp/*] succeeded!\n").as_bytes(),
@@ -951,21 +923,21 @@ fn relay_through(args: &[&str]) {
 
 /// The same failing command gives the same stderr and status for both.
 fn fails_alike(args: &[&str]) {
-    let outs: Vec<(String, Out)> = both()
+    let outs: Vec<(String, Outcome)> = ncrab_and_openbsd()
         .into_iter()
-        .map(|b| (name(&b), Run::new(&b, args).run()))
+        .map(|b| (bin_name(&b), Cmd::as_nc(&b, args).run(LIMIT)))
         .collect();
     for (who, out) in &outs {
         assert_eq!(
-            out.code,
+            out.code(),
             Some(1),
             "{who} {}: {}",
             args.join(" "),
-            show(&out.stderr)
+            escape(&out.stderr)
         );
     }
     if let [(_, a), (_, b)] = &outs[..] {
-        assert_eq!(show(&a.stderr), show(&b.stderr), "{}", args.join(" "));
+        assert_eq!(escape(&a.stderr), escape(&b.stderr), "{}", args.join(" "));
     }
 }
 
@@ -974,9 +946,22 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-fn start_dante(dir: &TempDir) -> Option<(Daemon, u16)> {
-    let danted = support::tool("danted", "dante-server")?;
-    let port = support::free_port();
+/// Starts a real proxy, `prog ARGS`, in the background (stopped when the
+/// Proc is dropped); the test fails if it does not listen on `port` soon.
+fn start_proxy(prog: &Path, args: &[&str], port: u16, log: PathBuf) -> Proc {
+    let mut p = Cmd::with_target(prog.to_path_buf(), &bin_name(prog), args)
+        .stdout(OutputTo::File(log))
+        .spawn();
+    if !wait_tcp_listen(port, secs(10)) {
+        let o = p.kill();
+        panic!("{} did not start: {o}", bin_name(prog));
+    }
+    p
+}
+
+fn start_dante(dir: &TempDir) -> Option<(Proc, u16)> {
+    let danted = tool("danted", "dante-server")?;
+    let port = free_port();
     let users = if is_root() {
         "user.privileged: root\nuser.unprivileged: nobody\n"
     } else {
@@ -993,7 +978,7 @@ fn start_dante(dir: &TempDir) -> Option<(Daemon, u16)> {
     let path = dir.join("danted.conf");
     std::fs::write(&path, conf).ok()?;
     let pid = dir.join("danted.pid");
-    let d = Daemon::start(
+    let d = start_proxy(
         &danted,
         &[
             "-f",
@@ -1003,11 +988,9 @@ fn start_dante(dir: &TempDir) -> Option<(Daemon, u16)> {
             "-N",
             "1",
         ],
+        port,
         dir.join("danted.out"),
     );
-    if !support::wait_listening(port, Duration::from_secs(10)) {
-        panic!("danted did not start: {}", d.log_text());
-    }
     Some((d, port))
 }
 
@@ -1021,7 +1004,7 @@ fn real_socks_proxy_dante() {
     relay_through(&["-v", "-x", &proxy, "127.0.0.1", "{D}"]);
     relay_through(&["-v", "-X", "5", "-x", &proxy, "127.0.0.1", "{D}"]);
     relay_through(&["-v", "-X", "4", "-x", &proxy, "127.0.0.1", "{D}"]);
-    let (_reserved, closed) = support::closed_port();
+    let (_reserved, closed) = reserved_closed_port();
     let closed = closed.to_string();
     fails_alike(&["-v", "-x", &proxy, "127.0.0.1", &closed]);
     fails_alike(&["-v", "-X", "4", "-x", &proxy, "127.0.0.1", &closed]);
@@ -1034,45 +1017,40 @@ fn real_socks_proxy_dante() {
 
 #[test]
 fn real_http_proxy_ncat() {
-    let Some(ncat) = support::tool("ncat", "ncat") else {
+    let Some(ncat) = tool("ncat", "ncat") else {
         return;
     };
     let dir = TempDir::new("ncat");
-    let port = support::free_port();
+    let port = free_port();
     let p = port.to_string();
-    let _ncat = Daemon::start(
+    let _ncat = start_proxy(
         &ncat,
         &["-l", "127.0.0.1", &p, "--proxy-type", "http"],
+        port,
         dir.join("ncat.log"),
-    );
-    assert!(
-        support::wait_listening(port, Duration::from_secs(10)),
-        "ncat did not start"
     );
     let proxy = format!("127.0.0.1:{port}");
     relay_through(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", "{D}"]);
-    let (_reserved, closed) = support::closed_port();
+    let (_reserved, closed) = reserved_closed_port();
     let closed = closed.to_string();
     fails_alike(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", &closed]);
 }
 
-fn start_tinyproxy(dir: &TempDir, extra: &str) -> Option<(Daemon, u16)> {
-    let tp = support::tool("tinyproxy", "tinyproxy")?;
-    let port = support::free_port();
+fn start_tinyproxy(dir: &TempDir, extra: &str) -> Option<(Proc, u16)> {
+    let tp = tool("tinyproxy", "tinyproxy")?;
+    let port = free_port();
     let conf = format!(
         "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n\
          LogLevel Info\n{extra}"
     );
     let path = dir.join("tinyproxy.conf");
     std::fs::write(&path, conf).ok()?;
-    let d = Daemon::start(
+    let d = start_proxy(
         &tp,
         &["-d", "-c", &path.to_string_lossy()],
+        port,
         dir.join("tinyproxy.log"),
     );
-    if !support::wait_listening(port, Duration::from_secs(10)) {
-        panic!("tinyproxy did not start: {}", d.log_text());
-    }
     Some((d, port))
 }
 
@@ -1084,7 +1062,7 @@ fn real_http_proxy_tinyproxy() {
     };
     let proxy = format!("127.0.0.1:{port}");
     relay_through(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", "{D}"]);
-    let (_reserved, closed) = support::closed_port();
+    let (_reserved, closed) = reserved_closed_port();
     let closed = closed.to_string();
     fails_alike(&["-v", "-X", "connect", "-x", &proxy, "127.0.0.1", &closed]);
 }
@@ -1101,46 +1079,46 @@ fn real_http_proxy_with_authentication() {
     let dest = destination();
     let d = dest.port().to_string();
     let args = ["-P", "bob", "-X", "connect", "-x", &proxy, "127.0.0.1", &d];
-    let out = Run::new(&support::ncrab(), &args)
+    let out = Cmd::as_nc(&ncrab(), &args)
         .env("NCRAB_PROXY_PASSWORD", "s3cr3t")
-        .stdin(b"through\n")
-        .run();
-    out.check("tinyproxy auth via env", 0, b"hello from the server\n", b"");
+        .stdin_bytes(b"through\n")
+        .run(LIMIT);
+    out.assert(0, b"hello from the server\n", b"");
     assert_eq!(dest.received(), vec![b"through\n".to_vec()]);
     // A wrong password: tinyproxy answers it with 401, which is just an
     // error status (only 407 asks again).
-    let out = Run::new(&support::ncrab(), &args)
+    let out = Cmd::as_nc(&ncrab(), &args)
         .env("NCRAB_PROXY_PASSWORD", "wrong")
-        .run();
+        .run(LIMIT);
     assert!(
-        out.code == Some(1)
+        out.code() == Some(1)
             && out.stderr.starts_with(b"nc: Proxy error: \"HTTP/1.")
             && !contains(&out.stderr, b"wrong"),
         "tinyproxy wrong password: {}",
-        show(&out.stderr)
+        escape(&out.stderr)
     );
     // Typed at the terminal, for both.
-    for bin in both() {
+    for bin in ncrab_and_openbsd() {
         let Ok(mut pty) = Pty::open() else {
-            support::skip("no pseudo-terminal available");
+            skip_or_fail_in_ci("no pseudo-terminal available");
             return;
         };
         let dest = destination();
         let d = dest.port().to_string();
         let args = ["-P", "bob", "-X", "connect", "-x", &proxy, "127.0.0.1", &d];
-        let child = Run::new(&bin, &args)
+        let mut child = Cmd::as_nc(&bin, &args)
             .tty(&pty.slave)
-            .stdin(b"typed\n")
+            .stdin_bytes(b"typed\n")
             .spawn();
         let prompt = b"Proxy password for bob@127.0.0.1: ";
         assert!(
             pty.wait_for(prompt, Duration::from_secs(10)),
             "{}",
-            name(&bin)
+            bin_name(&bin)
         );
         pty.type_text(b"s3cr3t\n");
-        let out = child.wait();
-        out.check(&name(&bin), 0, b"hello from the server\n", b"");
+        let out = child.expect_exit(LIMIT);
+        out.assert(0, b"hello from the server\n", b"");
         assert_eq!(dest.received(), vec![b"typed\n".to_vec()]);
     }
 }

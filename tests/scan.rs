@@ -11,21 +11,18 @@
 //! and must print the same bytes. The tests of this file run one at a time
 //! (a lock), so one test's listeners never show up in another's scan.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-const NC_OPENBSD: &str = "/usr/bin/nc.openbsd";
-
-// ---------------------------------------------------------------------------
-// Running the binaries
-// ---------------------------------------------------------------------------
+/// How long one scan may take.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// One test at a time: each test's listeners must not appear in another's
 /// scan.
@@ -34,130 +31,20 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A directory holding `nc`, a symlink to `target`.
-fn link_dir(name: &str, target: &Path) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("scan-{name}-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let link = dir.join("nc");
-    let tmp = dir.join(format!("nc.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).expect("symlink");
-    std::fs::rename(&tmp, &link).expect("rename symlink");
-    link
-}
-
-/// ncrab, run as `nc`.
-fn ncrab() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| link_dir("ncrab", Path::new(env!("CARGO_BIN_EXE_ncrab"))))
-}
-
-/// nc.openbsd, run as `nc`; None (with a note, or a panic under CI=true)
-/// when it is not installed.
-fn openbsd() -> Option<&'static Path> {
-    static P: OnceLock<Option<PathBuf>> = OnceLock::new();
-    let p = P.get_or_init(|| {
-        Path::new(NC_OPENBSD)
-            .is_file()
-            .then(|| link_dir("openbsd", Path::new(NC_OPENBSD)))
-    });
-    if p.is_none() {
-        if in_ci() {
-            panic!("{NC_OPENBSD} is not installed (CI=true: a failure, not a skip)");
-        }
-        eprintln!("note: {NC_OPENBSD} is not installed: comparison with it skipped");
-    }
-    p.as_deref()
-}
-
-#[derive(Debug)]
-struct Out {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Runs `bin args` with stdin /dev/null, killing it after `limit`.
-/// `nofile` sets a soft+hard RLIMIT_NOFILE in the child.
-fn run_with(bin: &Path, args: &[&str], limit: Duration, nofile: Option<u64>) -> Out {
-    let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(n) = nofile {
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs here.
-        unsafe {
-            cmd.pre_exec(move || {
-                let rl = libc::rlimit {
-                    rlim_cur: n,
-                    rlim_max: n,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn the binary");
-    let mut so = child.stdout.take().expect("stdout pipe");
-    let mut se = child.stderr.take().expect("stderr pipe");
-    let to = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let te = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {:?} still running after {limit:?}", bin.display(), args);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = start.elapsed();
-    let stdout = String::from_utf8_lossy(&to.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&te.join().unwrap_or_default()).into_owned();
-    Out {
-        status: status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        elapsed,
-    }
-}
-
-fn run(bin: &Path, args: &[&str]) -> Out {
-    run_with(bin, args, Duration::from_secs(60), None)
+/// ncrab ARGS, with stdin /dev/null; it must end within a minute.
+fn run(args: &[&str]) -> Outcome {
+    Cmd::ncrab(args).run(LIMIT)
 }
 
 /// Runs ncrab, and nc.openbsd when installed, and checks both against the
 /// expected stderr and status (stdout is empty for `-z`).
 #[track_caller]
 fn check_like_nc(args: &[&str], stderr: &str, status: i32) {
-    let got = run(ncrab(), args);
-    assert_eq!(got.stderr, stderr, "ncrab stderr for {args:?}");
-    assert_eq!(got.stdout, "", "ncrab stdout for {args:?}");
-    assert_eq!(got.status, status, "ncrab exit status for {args:?}");
-    if let Some(nc) = openbsd() {
-        let want = run(nc, args);
-        assert_eq!(want.stderr, stderr, "nc.openbsd stderr for {args:?}");
-        assert_eq!(want.status, status, "nc.openbsd exit status for {args:?}");
+    run(args).assert(status, b"", stderr.as_bytes());
+    if let Some(nc) = tool(NC_OPENBSD, "netcat-openbsd") {
+        let want = Cmd::as_nc(&nc, args).run(LIMIT);
+        want.assert_stderr(stderr.as_bytes());
+        want.assert_code(status);
     }
 }
 
@@ -167,18 +54,7 @@ fn check_like_nc(args: &[&str], stderr: &str, status: i32) {
 
 /// The service name nc prints for a TCP port, `*` when there is none.
 fn service(port: u16) -> String {
-    let proto = CString::new("tcp").unwrap_or_default();
-    // SAFETY: valid C string; the result is read at once.
-    unsafe {
-        let ent = libc::getservbyport(i32::from(port.to_be()), proto.as_ptr());
-        if ent.is_null() {
-            "*".into()
-        } else {
-            std::ffi::CStr::from_ptr((*ent).s_name)
-                .to_string_lossy()
-                .into_owned()
-        }
-    }
+    service_name(port).unwrap_or_else(|| "*".into())
 }
 
 /// Is something accepting connections on 127.0.0.1:port?
@@ -190,13 +66,7 @@ fn answers(port: u16) -> bool {
 /// A listener on an ephemeral port of 127.0.0.1 that has no service name
 /// (so nc prints `[tcp/*]`).
 fn open_port() -> TcpListener {
-    for _ in 0..100 {
-        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a listener");
-        if service(l.local_addr().expect("local addr").port()) == "*" {
-            return l;
-        }
-    }
-    panic!("no ephemeral port without a service name");
+    unnamed_listener((Ipv4Addr::LOCALHOST, 0).into()).expect("a listener without a service name")
 }
 
 fn port_of(l: &TcpListener) -> u16 {
@@ -457,20 +327,25 @@ fn lookup_failure_aborts_the_list() {
         1,
     );
     // With --json the failure is also one `error` object on stdout.
-    let got = run(ncrab(), &["-z", "--json", "-n", "localhost", &o, &c]);
-    assert_eq!(got.status, 1);
-    assert_eq!(got.stderr, m4("localhost", &o, "Name or service not known"));
-    let lines: Vec<&str> = got.stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "{:?}", got.stdout);
+    let got = run(&["-z", "--json", "-n", "localhost", &o, &c]);
+    assert_eq!(got.exit_code(), 1);
+    assert_eq!(
+        got.stderr_str(),
+        m4("localhost", &o, "Name or service not known")
+    );
+    let stdout = got.stdout_str();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout:?}");
     let obj = json::parse(lines[0]).expect("valid JSON");
     assert_eq!(obj.str("state"), Some("error"));
     assert_eq!(obj.str("host"), Some("localhost"));
     assert!(obj.is_null("ip"));
     assert_eq!(obj.str("error"), Some("Name or service not known"));
     // -vv explains it.
-    let got = run(ncrab(), &["-zvv", "-n", "localhost", &o]);
-    assert_eq!(got.status, 1);
-    let mut l = got.stderr.lines();
+    let got = run(&["-zvv", "-n", "localhost", &o]);
+    assert_eq!(got.exit_code(), 1);
+    let stderr = got.stderr_str();
+    let mut l = stderr.lines();
     assert_eq!(
         l.next(),
         Some(m4("localhost", &o, "Name or service not known").trim_end())
@@ -518,9 +393,9 @@ fn concurrent_report_is_in_input_order() {
     let mut args = vec!["-zv", "-w", "1", "127.0.0.1"];
     args.extend(list.iter().map(String::as_str));
 
-    let concurrent = run(ncrab(), &args);
-    assert_eq!(concurrent.stderr, want);
-    assert_eq!(concurrent.status, 0);
+    let concurrent = run(&args);
+    assert_eq!(concurrent.stderr_str(), want);
+    assert_eq!(concurrent.exit_code(), 0);
     // Three silent ports of 1 s each, at once: well under their sum.
     assert!(
         concurrent.elapsed < Duration::from_millis(2500),
@@ -530,25 +405,26 @@ fn concurrent_report_is_in_input_order() {
 
     let mut seq_args = vec!["--window", "1"];
     seq_args.extend(&args);
-    let sequential = run(ncrab(), &seq_args);
-    assert_eq!(sequential.stderr, concurrent.stderr);
-    assert_eq!(sequential.status, concurrent.status);
+    let sequential = run(&seq_args);
+    assert_eq!(sequential.stderr_str(), concurrent.stderr_str());
+    assert_eq!(sequential.exit_code(), concurrent.exit_code());
     assert!(sequential.elapsed >= Duration::from_secs(3));
 
-    if let Some(nc) = openbsd() {
-        let nc = run(nc, &args);
-        assert_eq!(nc.stderr, concurrent.stderr, "nc.openbsd's report");
-        assert_eq!(nc.status, concurrent.status);
+    if let Some(nc) = tool(NC_OPENBSD, "netcat-openbsd") {
+        let nc = Cmd::as_nc(&nc, &args).run(LIMIT);
+        assert_eq!(
+            nc.stderr_str(),
+            concurrent.stderr_str(),
+            "nc.openbsd's report"
+        );
+        assert_eq!(nc.exit_code(), concurrent.exit_code());
     }
 
     // Without -v: nothing at all, same status.
     let mut quiet: Vec<&str> = vec!["-z", "-w", "1", "127.0.0.1"];
     quiet.extend(list.iter().map(String::as_str));
-    let q = run(ncrab(), &quiet);
-    assert_eq!(
-        (q.stdout.as_str(), q.stderr.as_str(), q.status),
-        ("", "", 0)
-    );
+    let q = run(&quiet);
+    q.assert(0, b"", b"");
 }
 
 #[test]
@@ -559,15 +435,12 @@ fn interval_and_fixed_source_port_probe_one_at_a_time() {
     let (pa, pb) = (a.port.to_string(), b.port.to_string());
     // A fixed -p: one probe at a time, so two silent ports take 2 s.
     let src = closed_port().to_string();
-    let got = run(
-        ncrab(),
-        &["-zv", "-w", "1", "-p", &src, "127.0.0.1", &pa, &pb],
-    );
+    let got = run(&["-zv", "-w", "1", "-p", &src, "127.0.0.1", &pa, &pb]);
     assert_eq!(
-        got.stderr,
+        got.stderr_str(),
         format!("{}{}", timed_out(a.port), timed_out(b.port))
     );
-    assert_eq!(got.status, 1);
+    assert_eq!(got.exit_code(), 1);
     assert!(
         got.elapsed >= Duration::from_millis(1900),
         "{:?}",
@@ -575,18 +448,15 @@ fn interval_and_fixed_source_port_probe_one_at_a_time() {
     );
     // -i 1 waits between ports (departure 3).
     let c = closed_port();
-    let got = run(
-        ncrab(),
-        &[
-            "-zv",
-            "-i",
-            "1",
-            "127.0.0.1",
-            &c.to_string(),
-            &c.to_string(),
-        ],
-    );
-    assert_eq!(got.stderr, format!("{}{}", refused(c), refused(c)));
+    let got = run(&[
+        "-zv",
+        "-i",
+        "1",
+        "127.0.0.1",
+        &c.to_string(),
+        &c.to_string(),
+    ]);
+    assert_eq!(got.stderr_str(), format!("{}{}", refused(c), refused(c)));
     assert!(
         got.elapsed >= Duration::from_millis(950),
         "{:?}",
@@ -666,20 +536,20 @@ fn out_of_file_descriptors_is_back_pressure() {
             args.extend(["--window", w]);
         }
         args.extend(["127.0.0.1", range.as_str()]);
-        let got = run_with(ncrab(), &args, Duration::from_secs(60), Some(64));
-        let lines = got.stderr.lines().count();
+        let got = Cmd::ncrab(&args).nofile(64).run(LIMIT);
+        let lines = got.stderr_str().lines().count();
         assert_eq!(lines, 2000, "one line per port (window {window:?})");
         assert_eq!(
-            succeeded(&got.stderr),
+            succeeded(&got.stderr_str()),
             want_open,
             "open ports (window {window:?})"
         );
         assert_eq!(
-            failed_with(&got.stderr, "timed out: Operation now in progress"),
+            failed_with(&got.stderr_str(), "timed out: Operation now in progress"),
             want_silent,
             "silent ports (window {window:?})"
         );
-        let closed = failed_with(&got.stderr, "failed: Connection refused");
+        let closed = failed_with(&got.stderr_str(), "failed: Connection refused");
         assert_eq!(
             closed.len(),
             2000 - 140,
@@ -696,8 +566,11 @@ fn out_of_file_descriptors_is_back_pressure() {
                 refused(p)
             });
         }
-        assert!(got.stderr == expect, "report differs (window {window:?})");
-        assert_eq!(got.status, 0);
+        assert!(
+            got.stderr_str() == expect,
+            "report differs (window {window:?})"
+        );
+        assert_eq!(got.exit_code(), 0);
     }
 }
 
@@ -712,11 +585,8 @@ fn full_range_reports_exactly_the_listening_ports() {
     let mine_ports: BTreeSet<u16> = mine.iter().map(port_of).collect();
 
     // Quiet: nothing printed, status 0 (our listeners connect).
-    let q = run(ncrab(), &["-zn", "127.0.0.1", "1-65535"]);
-    assert_eq!(
-        (q.stdout.as_str(), q.stderr.as_str(), q.status),
-        ("", "", 0)
-    );
+    let q = run(&["-zn", "127.0.0.1", "1-65535"]);
+    q.assert(0, b"", b"");
 
     // Verbose: one line per port; the successes are exactly the ports that
     // listen. Other programs on this machine may open and close listeners
@@ -725,12 +595,12 @@ fn full_range_reports_exactly_the_listening_ports() {
     let mut last = String::new();
     for attempt in 0..3 {
         let before = ss_listening();
-        let got = run(ncrab(), &["-zvn", "127.0.0.1", "1-65535"]);
+        let got = run(&["-zvn", "127.0.0.1", "1-65535"]);
         let after = ss_listening();
-        assert_eq!(got.status, 0);
-        assert_eq!(got.stderr.lines().count(), 65535, "one line per port");
-        let open = succeeded(&got.stderr);
-        let refused_ports = failed_with(&got.stderr, "failed: Connection refused");
+        assert_eq!(got.exit_code(), 0);
+        assert_eq!(got.stderr_str().lines().count(), 65535, "one line per port");
+        let open = succeeded(&got.stderr_str());
+        let refused_ports = failed_with(&got.stderr_str(), "failed: Connection refused");
         assert_eq!(
             open.len() + refused_ports.len(),
             65535,
@@ -773,11 +643,12 @@ fn json_lines_one_object_per_probe_in_order() {
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
     let mut args = vec!["-z", "--json", "-w", "1", "127.0.0.1"];
     args.extend(list.iter().map(String::as_str));
-    let got = run(ncrab(), &args);
-    assert_eq!(got.stderr, "", "without -v nothing on stderr");
-    assert_eq!(got.status, 0);
-    let lines: Vec<&str> = got.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{:?}", got.stdout);
+    let got = run(&args);
+    assert_eq!(got.stderr_str(), "", "without -v nothing on stderr");
+    assert_eq!(got.exit_code(), 0);
+    let stdout = got.stdout_str();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout:?}");
     let objs: Vec<json::Object> = lines
         .iter()
         .map(|l| json::parse(l).unwrap_or_else(|e| panic!("invalid JSON {l:?}: {e}")))
@@ -819,7 +690,7 @@ fn json_lines_one_object_per_probe_in_order() {
         .and_then(|mut ch| {
             use std::io::Write;
             if let Some(mut i) = ch.stdin.take() {
-                i.write_all(got.stdout.as_bytes())?;
+                i.write_all(got.stdout_str().as_bytes())?;
             }
             ch.wait_with_output()
         })
@@ -834,15 +705,15 @@ fn json_lines_one_object_per_probe_in_order() {
     // With -v, stderr carries nc's lines and stdout the same objects.
     let mut vargs = vec!["-v"];
     vargs.extend(&args);
-    let v = run(ncrab(), &vargs);
+    let v = run(&vargs);
     assert_eq!(
-        v.stderr,
+        v.stderr_str(),
         format!("{}{}{}", timed_out(silent.port), success(o), refused(c))
     );
-    assert_eq!(v.stdout.lines().count(), 3);
+    assert_eq!(v.stdout_str().lines().count(), 3);
     // Service names come from /etc/services, as in nc's lines.
-    let g = run(ncrab(), &["-z", "--json", "127.0.0.1", "9"]);
-    let obj = json::parse(g.stdout.trim_end()).expect("valid JSON");
+    let g = run(&["-z", "--json", "127.0.0.1", "9"]);
+    let obj = json::parse(g.stdout_str().trim_end()).expect("valid JSON");
     assert_eq!(obj.str("service").map(str::to_string), Some(service(9)));
 }
 
@@ -862,10 +733,11 @@ fn vv_explains_each_line() {
         &o.to_string(),
         &c.to_string(),
     ];
-    let got = run(ncrab(), &args);
-    assert_eq!(got.status, 0);
-    let lines: Vec<&str> = got.stderr.lines().collect();
-    assert_eq!(lines.len(), 6, "{:?}", got.stderr);
+    let got = run(&args);
+    assert_eq!(got.exit_code(), 0);
+    let stderr = got.stderr_str();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{stderr:?}");
     // nc's lines, unchanged, at the even positions.
     let nc_lines: String = lines.iter().step_by(2).map(|l| format!("{l}\n")).collect();
     assert_eq!(

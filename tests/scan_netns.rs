@@ -21,216 +21,66 @@
 //! namespaces cannot be created the test says why and skips; under CI=true
 //! that is a failure.
 
-use std::fs::File;
-use std::io::Read;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+mod common;
+use common::*;
 
-const NC_OPENBSD: &str = "/usr/bin/nc.openbsd";
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
 const SERVER: &str = "10.77.1.1";
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skip (with the reason printed), or fail under CI=true.
-fn skip(reason: &str) {
-    if in_ci() {
-        panic!("{reason} (CI=true: a failure, not a skip)");
-    }
-    eprintln!("SKIP: {reason}");
-}
-
-/// Runs a set-up command; Err(message) when it fails.
-fn sh(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn sh_stdin(args: &[&str], input: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut child = Command::new(args[0])
-        .args(&args[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A directory holding `nc`, a symlink to `target`.
-fn link_dir(name: &str, target: &Path) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("scan-netns-{name}-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let link = dir.join("nc");
-    let tmp = dir.join(format!("nc.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).expect("symlink");
-    std::fs::rename(&tmp, &link).expect("rename symlink");
-    link
-}
-
-fn ncrab() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| link_dir("ncrab", Path::new(env!("CARGO_BIN_EXE_ncrab"))))
-}
-
-fn openbsd() -> Option<&'static Path> {
-    static P: OnceLock<Option<PathBuf>> = OnceLock::new();
-    P.get_or_init(|| {
-        Path::new(NC_OPENBSD)
-            .is_file()
-            .then(|| link_dir("openbsd", Path::new(NC_OPENBSD)))
-    })
-    .as_deref()
+/// nc.openbsd, when installed (compared with where it is; not required).
+fn openbsd() -> Option<PathBuf> {
+    find_in_path(NC_OPENBSD)
 }
 
 // ---------------------------------------------------------------------------
 // The namespaces
 // ---------------------------------------------------------------------------
 
-/// One namespace with `lo` up, and its `/etc/netns/NAME` directory (files
-/// there replace those of /etc for `ip netns exec`); both removed on drop.
-struct Ns {
-    name: String,
-    etc: PathBuf,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-impl Ns {
-    /// A new namespace named after this process, a counter and `role`.
-    fn new(role: &str) -> Result<Ns, String> {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("ncscan-{}-{n}-{role}", std::process::id());
-        sh(&["ip", "netns", "add", &name])?;
-        let ns = Ns {
-            etc: PathBuf::from("/etc/netns").join(&name),
-            name,
-        };
-        sh(&["ip", "-n", &ns.name, "link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// `/etc/hosts` as processes run by `ip netns exec` see it.
-    fn set_hosts(&self, text: &str) -> Result<(), String> {
-        std::fs::create_dir_all(&self.etc).map_err(|e| format!("{}: {e}", self.etc.display()))?;
-        let f = self.etc.join("hosts");
-        std::fs::write(&f, text).map_err(|e| format!("{}: {e}", f.display()))
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.etc);
-    }
-}
-
 /// The two namespaces of one run.
-struct Net {
-    client: Ns,
-    router: Ns,
+struct Topology {
+    client: Netns,
+    router: Netns,
     /// Whether DROP/REJECT rules could be installed (nft or iptables).
     firewall: Result<(), String>,
     drop_port: u16,
     reject_port: u16,
 }
 
-impl Net {
-    fn build() -> Result<Net, String> {
-        let mut net = Net {
-            client: Ns::new("c")?,
-            router: Ns::new("r")?,
+impl Topology {
+    fn build() -> Result<Topology, String> {
+        let net = Topology {
+            client: Netns::try_create("c")?,
+            router: Netns::try_create("r")?,
             firewall: Ok(()),
             drop_port: 2001,
             reject_port: 2002,
         };
-        let (c, r) = (net.client.name.as_str(), net.router.name.as_str());
-        for cmd in [
-            vec![
-                "ip", "-n", c, "link", "add", "vc", "type", "veth", "peer", "name", "vr", "netns",
-                r,
-            ],
-            vec!["ip", "-n", c, "addr", "add", "10.77.0.1/24", "dev", "vc"],
-            vec!["ip", "-n", r, "addr", "add", "10.77.0.2/24", "dev", "vr"],
-            vec!["ip", "-n", r, "addr", "add", "10.77.1.1/32", "dev", "lo"],
-            vec!["ip", "-n", c, "link", "set", "vc", "up"],
-            vec!["ip", "-n", r, "link", "set", "vr", "up"],
+        let (c, r) = (&net.client, &net.router);
+        c.ip(&[
+            "link", "add", "vc", "type", "veth", "peer", "name", "vr", "netns", &r.name,
+        ])?;
+        for (ns, args) in [
+            (c, &["addr", "add", "10.77.0.1/24", "dev", "vc"][..]),
+            (r, &["addr", "add", "10.77.0.2/24", "dev", "vr"]),
+            (r, &["addr", "add", "10.77.1.1/32", "dev", "lo"]),
+            (c, &["link", "set", "vc", "up"]),
+            (r, &["link", "set", "vr", "up"]),
             // Client routes: three networks through the router, three
             // local special routes, nothing else (no default route).
-            vec![
-                "ip",
-                "-n",
-                c,
-                "route",
-                "add",
-                "10.77.1.0/24",
-                "via",
-                "10.77.0.2",
-            ],
-            vec![
-                "ip",
-                "-n",
-                c,
-                "route",
-                "add",
-                "10.77.3.0/24",
-                "via",
-                "10.77.0.2",
-            ],
-            vec![
-                "ip",
-                "-n",
-                c,
-                "route",
-                "add",
-                "10.77.4.0/24",
-                "via",
-                "10.77.0.2",
-            ],
-            vec!["ip", "-n", c, "route", "add", "unreachable", "10.77.5.0/24"],
-            vec!["ip", "-n", c, "route", "add", "prohibit", "10.77.6.0/24"],
-            vec!["ip", "-n", c, "route", "add", "blackhole", "10.77.7.0/24"],
+            (c, &["route", "add", "10.77.1.0/24", "via", "10.77.0.2"]),
+            (c, &["route", "add", "10.77.3.0/24", "via", "10.77.0.2"]),
+            (c, &["route", "add", "10.77.4.0/24", "via", "10.77.0.2"]),
+            (c, &["route", "add", "unreachable", "10.77.5.0/24"]),
+            (c, &["route", "add", "prohibit", "10.77.6.0/24"]),
+            (c, &["route", "add", "blackhole", "10.77.7.0/24"]),
             // The router answers with ICMP for its own special routes.
-            vec!["ip", "-n", r, "route", "add", "unreachable", "10.77.3.0/24"],
-            vec!["ip", "-n", r, "route", "add", "prohibit", "10.77.4.0/24"],
+            (r, &["route", "add", "unreachable", "10.77.3.0/24"]),
+            (r, &["route", "add", "prohibit", "10.77.4.0/24"]),
         ] {
-            sh(&cmd)?;
+            ns.ip(args)?;
         }
         for (ns, key, value) in [
             (r, "ipv4/ip_forward", "1"),
@@ -243,53 +93,48 @@ impl Net {
             (c, "ipv4/neigh/vc/retrans_time_ms", "500"),
         ] {
             let path = format!("/proc/sys/net/{key}");
-            in_ns(ns, move || {
-                std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))
-            })?;
+            ns.run_in(|| std::fs::write(&path, value).map_err(|e| format!("{path}: {e}")))?;
         }
-        net.firewall = net.install_firewall();
-        Ok(net)
+        let firewall = net.install_firewall();
+        Ok(Topology { firewall, ..net })
+    }
+
+    /// Runs `prog ARGS` (a firewall tool) in the router namespace, with
+    /// `input` on its stdin.
+    fn router_run(&self, prog: &str, args: &[&str], input: &str) -> Result<(), String> {
+        let path = find_in_path(prog).ok_or(format!("`{prog}` is not installed"))?;
+        let o = Cmd::with_target(path, prog, args)
+            .netns(&self.router)
+            .stdin_bytes(input.as_bytes())
+            .run(secs(30));
+        if o.code() == Some(0) {
+            Ok(())
+        } else {
+            Err(format!("`{}` failed: {}", o.label, o.stderr_str().trim()))
+        }
     }
 
     /// DROP and REJECT (tcp-reset) for two ports of the server, with nft,
     /// or iptables when nft is missing or fails.
     fn install_firewall(&self) -> Result<(), String> {
-        let r = self.router.name.as_str();
         let rules = format!(
             "table inet ncscan {{\n chain input {{\n  type filter hook input priority 0; policy accept;\n  ip daddr {SERVER} tcp dport {} drop\n  ip daddr {SERVER} tcp dport {} reject with tcp reset\n }}\n}}\n",
             self.drop_port, self.reject_port
         );
-        let nft = sh_stdin(&["ip", "netns", "exec", r, "nft", "-f", "-"], &rules);
+        let nft = self.router_run("nft", &["-f", "-"], &rules);
         if nft.is_ok() {
             return Ok(());
         }
         let d = self.drop_port.to_string();
         let j = self.reject_port.to_string();
-        let ipt = sh(&[
-            "ip", "netns", "exec", r, "iptables", "-A", "INPUT", "-p", "tcp", "-d", SERVER,
-            "--dport", &d, "-j", "DROP",
-        ])
-        .and_then(|()| {
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                r,
-                "iptables",
-                "-A",
-                "INPUT",
-                "-p",
-                "tcp",
-                "-d",
-                SERVER,
-                "--dport",
-                &j,
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ])
-        });
+        let rule = |port: &str, target: &[&str]| {
+            let head = [
+                "-A", "INPUT", "-p", "tcp", "-d", SERVER, "--dport", port, "-j",
+            ];
+            self.router_run("iptables", &[&head[..], target].concat(), "")
+        };
+        let ipt =
+            rule(&d, &["DROP"]).and_then(|()| rule(&j, &["REJECT", "--reject-with", "tcp-reset"]));
         ipt.map_err(|e| format!("nft: {}; iptables: {e}", nft.err().unwrap_or_default()))
     }
 
@@ -297,57 +142,30 @@ impl Net {
     /// socket stays there).
     fn listen(&self) -> Result<TcpListener, String> {
         let ip: Ipv4Addr = SERVER.parse().map_err(|_| "address")?;
-        in_ns(&self.router.name, move || listener((ip, 0).into()))
+        self.router.run_in(|| listener((ip, 0).into()))
     }
 }
 
 /// A listener on `addr` (port 0: any port without a service name).
 fn listener(addr: SocketAddr) -> Result<TcpListener, String> {
-    for _ in 0..50 {
-        let l = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
-        let port = l.local_addr().map_err(|e| e.to_string())?.port();
-        if addr.port() != 0 || !has_service(port) {
-            return Ok(l);
-        }
-    }
-    Err("no port without a service name".into())
-}
-
-/// Runs `f` on a short-lived thread that has entered namespace `ns`:
-/// sockets it makes and /proc/sys/net files it writes are the namespace's.
-fn in_ns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: setns on this thread only, with a valid fd.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns: {}", std::io::Error::last_os_error()));
-        }
-        f()
-    })
-    .join()
-    .map_err(|_| "namespace thread panicked".to_string())?
+    unnamed_listener(addr).map_err(|e| format!("{addr}: {e}"))
 }
 
 fn has_service(port: u16) -> bool {
-    let proto = c"tcp";
-    // SAFETY: valid C string; only the null test is used.
-    unsafe { !libc::getservbyport(i32::from(port.to_be()), proto.as_ptr()).is_null() }
+    service_name(port).is_some()
 }
 
-/// The namespaces, or None when they cannot be made (after skip()).
-fn net() -> Option<Net> {
-    if Command::new("ip").arg("-V").output().is_err() {
-        skip("`ip` (iproute2) is not installed");
+/// The namespaces, or None when they cannot be made (after a skip, or a
+/// failure under CI=true).
+fn net() -> Option<Topology> {
+    if find_in_path("ip").is_none() {
+        skip_or_fail_in_ci("`ip` (iproute2) is not installed");
         return None;
     }
-    match Net::build() {
+    match Topology::build() {
         Ok(n) => Some(n),
         Err(e) => {
-            skip(&format!("cannot build network namespaces: {e}"));
+            skip_or_fail_in_ci(&format!("cannot build network namespaces: {e}"));
             None
         }
     }
@@ -357,54 +175,9 @@ fn net() -> Option<Net> {
 // Running inside the client namespace
 // ---------------------------------------------------------------------------
 
-struct Out {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// `ip netns exec NS BIN ARGS`, killed after 30 s.
-fn run_in(ns: &str, bin: &Path, args: &[&str]) -> Out {
-    let start = Instant::now();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .arg(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ip netns exec");
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let to = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let te = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {args:?} still running after 30 s", bin.display());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Out {
-        status: status.code().unwrap_or(-1),
-        stdout: to.join().unwrap_or_default(),
-        stderr: te.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    }
+/// `BIN ARGS` as `nc` inside `ns`; it must end within 30 s.
+fn run_in(ns: &Netns, bin: &Path, args: &[&str]) -> Outcome {
+    Cmd::as_nc(bin, args).netns(ns).run(secs(30))
 }
 
 /// One scenario of B §3.4.
@@ -428,14 +201,15 @@ fn failed(host: &str, port: u16, text: &str) -> String {
 
 /// Runs a case with ncrab (plain, -vv and --json) and with nc.openbsd;
 /// returns the problems found.
-fn check(ns: &str, c: &Case) -> Vec<String> {
+fn check(ns: &Netns, c: &Case) -> Vec<String> {
     let mut bad = Vec::new();
     let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
-    let got = run_in(ns, ncrab(), &args);
-    if got.stderr != c.stderr || got.status != c.status || !got.stdout.is_empty() {
+    let got = run_in(ns, &ncrab(), &args);
+    let (stderr, status) = (got.stderr_str(), got.code());
+    if stderr != c.stderr || status != Some(c.status) || !got.stdout.is_empty() {
         bad.push(format!(
-            "{}: ncrab printed {:?} (exit {}), nc prints {:?} (exit {})",
-            c.what, got.stderr, got.status, c.stderr, c.status
+            "{}: ncrab printed {stderr:?} (exit {status:?}), nc prints {:?} (exit {})",
+            c.what, c.stderr, c.status
         ));
     }
     if got.elapsed < c.min {
@@ -447,34 +221,35 @@ fn check(ns: &str, c: &Case) -> Vec<String> {
     // -vv: nc's line, then the diagnosis.
     let mut vv = vec!["-v"];
     vv.extend(&args);
-    let got = run_in(ns, ncrab(), &vv);
-    let mut lines = got.stderr.lines();
+    let stderr = run_in(ns, &ncrab(), &vv).stderr_str();
+    let mut lines = stderr.lines();
     let first = lines.next().map(|l| format!("{l}\n"));
     let detail = lines.next().unwrap_or("");
     if first.as_deref() != Some(c.stderr.as_str())
         || !detail.starts_with('\t')
         || !detail.contains(c.meaning)
     {
-        bad.push(format!("{}: -vv printed {:?}", c.what, got.stderr));
+        bad.push(format!("{}: -vv printed {stderr:?}", c.what));
     }
     // --json: the state.
     let mut js = vec!["--json"];
     js.extend(&args);
-    let got = run_in(ns, ncrab(), &js);
+    let stdout = run_in(ns, &ncrab(), &js).stdout_str();
     let want = format!("\"state\":\"{}\"", c.state);
-    if got.stdout.lines().count() != 1 || !got.stdout.contains(&want) {
+    if stdout.lines().count() != 1 || !stdout.contains(&want) {
         bad.push(format!(
-            "{}: --json printed {:?}, want {want}",
-            c.what, got.stdout
+            "{}: --json printed {stdout:?}, want {want}",
+            c.what
         ));
     }
     // nc.openbsd, in the same namespace, as `nc`.
     if let Some(nc) = openbsd() {
-        let want = run_in(ns, nc, &args);
-        if want.stderr != c.stderr || want.status != c.status {
+        let want = run_in(ns, &nc, &args);
+        let (stderr, status) = (want.stderr_str(), want.code());
+        if stderr != c.stderr || status != Some(c.status) {
             bad.push(format!(
-                "{}: nc.openbsd printed {:?} (exit {}), the test expects {:?} (exit {})",
-                c.what, want.stderr, want.status, c.stderr, c.status
+                "{}: nc.openbsd printed {stderr:?} (exit {status:?}), the test expects {:?} (exit {})",
+                c.what, c.stderr, c.status
             ));
         }
     }
@@ -487,14 +262,14 @@ fn every_connect_outcome_has_ncs_text() {
         return;
     };
     if openbsd().is_none() {
-        skip(&format!(
+        skip_or_fail_in_ci(&format!(
             "{NC_OPENBSD} is not installed: ncrab is checked alone"
         ));
     }
     let listener = match net.listen() {
         Ok(l) => l,
         Err(e) => {
-            skip(&format!("cannot listen inside the namespace: {e}"));
+            skip_or_fail_in_ci(&format!("cannot listen inside the namespace: {e}"));
             return;
         }
     };
@@ -623,19 +398,16 @@ fn every_connect_outcome_has_ncs_text() {
                 min: Duration::ZERO,
             },
         ]),
-        Err(e) => skip(&format!(
+        Err(e) => skip_or_fail_in_ci(&format!(
             "no firewall rules (DROP/REJECT cases not run): {e}"
         )),
     }
     // All cases at once (each is independent); collect every problem.
-    let ns = net.client.name.clone();
+    let ns = &net.client;
     let problems: Vec<String> = std::thread::scope(|sc| {
         let handles: Vec<_> = cases
             .iter()
-            .map(|c| {
-                let ns = ns.as_str();
-                sc.spawn(move || check(ns, c))
-            })
+            .map(|c| sc.spawn(move || check(ns, c)))
             .collect();
         handles
             .into_iter()
@@ -652,11 +424,11 @@ fn a_mixed_scan_keeps_ncs_order_and_runs_at_once() {
         return;
     };
     if let Err(e) = &net.firewall {
-        skip(&format!("no firewall rules: {e}"));
+        skip_or_fail_in_ci(&format!("no firewall rules: {e}"));
         return;
     }
     let Ok(listener) = net.listen() else {
-        skip("cannot listen inside the namespace");
+        skip_or_fail_in_ci("cannot listen inside the namespace");
         return;
     };
     let open = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -677,9 +449,9 @@ fn a_mixed_scan_keeps_ncs_order_and_runs_at_once() {
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
     let mut args = vec!["-zv", "-w", "1", SERVER];
     args.extend(list.iter().map(String::as_str));
-    let got = run_in(&net.client.name, ncrab(), &args);
-    assert_eq!(got.stderr, want);
-    assert_eq!(got.status, 0);
+    let got = run_in(&net.client, &ncrab(), &args);
+    got.assert_stderr(want.as_bytes());
+    got.assert_code(0);
     assert!(
         got.elapsed < Duration::from_secs(3),
         "four 1 s timeouts were not concurrent: {:?}",
@@ -687,18 +459,26 @@ fn a_mixed_scan_keeps_ncs_order_and_runs_at_once() {
     );
     let mut seq = vec!["--window", "1"];
     seq.extend(&args);
-    let one = run_in(&net.client.name, ncrab(), &seq);
-    assert_eq!(one.stderr, got.stderr, "--window 1 prints the same bytes");
-    assert_eq!(one.status, got.status);
+    let one = run_in(&net.client, &ncrab(), &seq);
+    assert_eq!(
+        one.stderr_str(),
+        got.stderr_str(),
+        "--window 1 prints the same bytes"
+    );
+    assert_eq!(one.exit_code(), got.exit_code());
     assert!(
         one.elapsed >= Duration::from_millis(3800),
         "{:?}",
         one.elapsed
     );
     if let Some(nc) = openbsd() {
-        let nc = run_in(&net.client.name, nc, &args);
-        assert_eq!(nc.stderr, got.stderr, "nc.openbsd prints the same bytes");
-        assert_eq!(nc.status, got.status);
+        let nc = run_in(&net.client, &nc, &args);
+        assert_eq!(
+            nc.stderr_str(),
+            got.stderr_str(),
+            "nc.openbsd prints the same bytes"
+        );
+        assert_eq!(nc.exit_code(), got.exit_code());
     }
     drop(listener);
 }
@@ -708,17 +488,17 @@ fn a_name_with_two_addresses_is_tried_like_nc() {
     // A name with two addresses (::1 first, then 127.0.0.1), from the
     // namespace's own /etc/hosts. Each port tries ::1, then 127.0.0.1 only
     // if ::1 failed: one line per failed address, none after a success.
-    let ns = match Ns::new("h") {
+    let mut ns = match Netns::try_create("h") {
         Ok(ns) => ns,
         Err(e) => {
-            skip(&format!("cannot build a network namespace: {e}"));
+            skip_or_fail_in_ci(&format!("cannot build a network namespace: {e}"));
             return;
         }
     };
     if let Err(e) =
-        ns.set_hosts("127.0.0.1 localhost\n::1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n")
+        ns.write_etc("127.0.0.1 localhost\n::1 localhost\n::1 dual.test\n127.0.0.1 dual.test\n")
     {
-        skip(&format!(
+        skip_or_fail_in_ci(&format!(
             "cannot give the namespace its own /etc/hosts: {e}"
         ));
         return;
@@ -726,7 +506,7 @@ fn a_name_with_two_addresses_is_tried_like_nc() {
     let v4 = |p| SocketAddr::from((Ipv4Addr::LOCALHOST, p));
     let v6 = |p| SocketAddr::from((Ipv6Addr::LOCALHOST, p));
     // Port a: 127.0.0.1 only; b: ::1 only; c: both; d: neither.
-    let made = in_ns(&ns.name, move || {
+    let made = ns.run_in(move || {
         let a = listener(v4(0))?;
         let pa = a.local_addr().map_err(|e| e.to_string())?.port();
         for _ in 0..50 {
@@ -747,7 +527,7 @@ fn a_name_with_two_addresses_is_tried_like_nc() {
     let (a, b, c4, c6) = match made {
         Ok(l) => l,
         Err(e) => {
-            skip(&format!(
+            skip_or_fail_in_ci(&format!(
                 "cannot listen on ::1 and 127.0.0.1 in the namespace: {e}"
             ));
             return;
@@ -775,9 +555,9 @@ fn a_name_with_two_addresses_is_tried_like_nc() {
     let range = format!("{pa}-{pd}");
     let (pc_s, pa_s) = (pc.to_string(), pa.to_string());
     let args = ["-zv", "dual.test", &range, &pc_s, &pa_s];
-    let got = run_in(&ns.name, ncrab(), &args);
-    assert_eq!(got.stderr, want);
-    assert_eq!(got.status, 0);
+    let got = run_in(&ns, &ncrab(), &args);
+    got.assert_stderr(want.as_bytes());
+    got.assert_code(0);
     // ::1 answered for port c, so nc never tries 127.0.0.1 there: nor does
     // ncrab (its queue is empty; a connection would be waiting in it).
     c4.set_nonblocking(true).expect("non-blocking");
@@ -787,9 +567,9 @@ fn a_name_with_two_addresses_is_tried_like_nc() {
         "a connection was made to 127.0.0.1 port {pc} after ::1 answered"
     );
     if let Some(nc) = openbsd() {
-        let nc = run_in(&ns.name, nc, &args);
-        assert_eq!(nc.stderr, want, "nc.openbsd");
-        assert_eq!(nc.status, 0);
+        let nc = run_in(&ns, &nc, &args);
+        assert_eq!(nc.stderr_str(), want, "nc.openbsd");
+        assert_eq!(nc.exit_code(), 0);
     }
     drop((a, b, c6));
 }

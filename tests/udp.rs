@@ -3,14 +3,18 @@
 //! §12 rows 31-33; departures 6 and 11), and interoperation with
 //! nc.openbsd both ways.
 
-mod sock_support;
+mod common;
+use common::*;
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use sock_support::*;
-
 const T: Duration = Duration::from_secs(10);
+
+#[test]
+fn sha256_known_answers() {
+    assert_sha256_known_answers();
+}
 
 fn listener() -> (UdpSocket, u16) {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -34,50 +38,45 @@ fn drain(s: &UdpSocket, quiet: Duration) -> Vec<Vec<u8>> {
 
 #[test]
 fn row31_listener_lines_then_data() {
-    let mut srv = nc(&["-luvn", "127.0.0.1", "0"], In::Null);
-    let port = reported_port(&srv, "Bound");
+    let mut srv = Cmd::ncrab(&["-luvn", "127.0.0.1", "0"]).spawn();
+    let port = srv.expect_listening(secs(5));
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     let cport = client.local_addr().unwrap().port();
     client.send_to(b"hi\n", ("127.0.0.1", port)).unwrap();
-    srv.wait_stdout(b"hi\n", T);
-    srv.wait_stderr("Connection received", T);
+    srv.expect_stdout(b"hi\n", T);
+    srv.expect_stderr("Connection received", T);
     assert_eq!(
-        srv.stderr(),
+        srv.stderr_text(),
         format!("Bound on 127.0.0.1 {port}\nConnection received on 127.0.0.1 {cport}\n")
     );
     // The server keeps running (no EOF on UDP); the client's -q0 run ends.
     assert!(srv.running());
-    let mut c = nc(
-        &["-u", "-q0", "127.0.0.1", &port.to_string()],
-        In::Bytes(b"x\n".to_vec()),
-    );
-    expect(&mut c, T, 0, "", b"");
+    Cmd::ncrab(&["-u", "-q0", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Bytes(b"x\n".to_vec()))
+        .run(T)
+        .assert(0, b"", b"");
 }
 
 #[test]
 fn row31_wildcard_bind_is_ipv4() {
     let port = closed_udp_port();
-    let srv = nc(&["-luv", &port.to_string()], In::Null);
-    srv.wait_stderr("Bound on", T);
-    assert_eq!(srv.stderr(), format!("Bound on 0.0.0.0 {port}\n"));
+    let mut srv = Cmd::ncrab(&["-luv", &port.to_string()]).spawn();
+    srv.expect_stderr("Bound on", T);
+    assert_eq!(srv.stderr_text(), format!("Bound on 0.0.0.0 {port}\n"));
 }
 
 #[test]
 fn data_mode_with_piped_stdin_sends_no_probe_departure6() {
     // Row 32 as ncrab does it: the success line at once, no `X` datagrams.
     let (l, port) = listener();
-    let mut c = nc(
-        &["-uvn", "-w1", "127.0.0.1", &port.to_string()],
-        In::Bytes(b"hi\n".to_vec()),
-    );
-    c.wait(T);
-    expect(
-        &mut c,
-        T,
-        0,
-        &format!("Connection to 127.0.0.1 {port} port [udp/*] succeeded!\n"),
-        b"",
-    );
+    Cmd::ncrab(&["-uvn", "-w1", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Bytes(b"hi\n".to_vec()))
+        .run(T)
+        .assert(
+            0,
+            b"",
+            format!("Connection to 127.0.0.1 {port} port [udp/*] succeeded!\n").as_bytes(),
+        );
     assert_eq!(
         drain(&l, Duration::from_millis(300)),
         vec![b"hi\n".to_vec()]
@@ -88,54 +87,55 @@ fn data_mode_with_piped_stdin_sends_no_probe_departure6() {
 fn data_mode_with_tty_stdin_probes_first() {
     // nc's udptest with -w1: two X at once, one more a second later.
     let (l, port) = listener();
-    let (master, slave) = pty();
+    let pty = Pty::open().expect("a pseudo-terminal");
     let started = Instant::now();
-    let mut c = nc(
-        &["-uvn", "-w1", "127.0.0.1", &port.to_string()],
-        In::Fd(slave),
-    );
-    c.wait_stderr("succeeded!", T);
+    let mut c = Cmd::ncrab(&["-uvn", "-w1", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Fd(pty.open_slave()))
+        .spawn();
+    c.expect_stderr("succeeded!", T);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "the probe lasts -w seconds"
     );
     let got = drain(&l, Duration::from_millis(300));
     assert_eq!(got, vec![b"X".to_vec(); 3]);
-    assert_eq!(c.code(T), 0, "ends after -w1 idle");
+    let o = c.expect_exit(T);
+    assert_eq!(o.code(), Some(0), "ends after -w1 idle");
     assert_eq!(
-        c.stderr(),
+        o.stderr_str(),
         format!("Connection to 127.0.0.1 {port} port [udp/*] succeeded!\n")
     );
-    drop(master);
+    drop(pty);
 }
 
 #[test]
 fn data_mode_with_tty_stdin_refused_probe_is_silent_status_1() {
     let port = closed_udp_port();
-    let (_master, slave) = pty();
-    let mut c = nc(
-        &["-uvn", "-w1", "127.0.0.1", &port.to_string()],
-        In::Fd(slave),
-    );
-    expect(&mut c, T, 1, "", b"");
+    let pty = Pty::open().expect("a pseudo-terminal");
+    Cmd::ncrab(&["-uvn", "-w1", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Fd(pty.open_slave()))
+        .run(T)
+        .assert(1, b"", b"");
 }
 
 #[test]
 fn row33_uz_without_v_is_always_0_and_silent() {
     let port = closed_udp_port();
-    let mut c = nc(&["-uz", "127.0.0.1", &port.to_string()], In::Null);
-    expect(&mut c, T, 0, "", b"");
+    Cmd::ncrab(&["-uz", "127.0.0.1", &port.to_string()])
+        .run(T)
+        .assert(0, b"", b"");
 }
 
 #[test]
 fn row33_uzv_closed_port_is_1_and_silent() {
     let port = closed_udp_port();
-    let mut c = nc(&["-uzv", "127.0.0.1", &port.to_string()], In::Null);
-    expect(&mut c, T, 1, "", b"");
-    let mut c = nc(&["-uzvw0", "127.0.0.1", &port.to_string()], In::Null);
-    let code = c.code(T);
-    assert_eq!(c.stderr(), "");
-    assert!(code == 0 || code == 1);
+    Cmd::ncrab(&["-uzv", "127.0.0.1", &port.to_string()])
+        .run(T)
+        .assert(1, b"", b"");
+    let mut c = Cmd::ncrab(&["-uzvw0", "127.0.0.1", &port.to_string()]).spawn();
+    let o = c.expect_exit(T);
+    assert_eq!(o.stderr_str(), "");
+    assert!(o.code() == Some(0) || o.code() == Some(1), "{o}");
 }
 
 #[test]
@@ -143,14 +143,16 @@ fn uzv_open_port_sends_the_x_probe() {
     // Debian's udptest: two X at once, then one per second of -w.
     let (l, port) = listener();
     let line = format!("Connection to 127.0.0.1 {port} port [udp/*] succeeded!\n");
-    let mut c = nc(&["-uzvnw1", "127.0.0.1", &port.to_string()], In::Null);
-    expect(&mut c, T, 0, &line, b"");
+    Cmd::ncrab(&["-uzvnw1", "127.0.0.1", &port.to_string()])
+        .run(T)
+        .assert(0, b"", line.as_bytes());
     assert_eq!(
         drain(&l, Duration::from_millis(300)),
         vec![b"X".to_vec(); 3]
     );
-    let mut c = nc(&["-uzvnw0", "127.0.0.1", &port.to_string()], In::Null);
-    expect(&mut c, T, 0, &line, b"");
+    Cmd::ncrab(&["-uzvnw0", "127.0.0.1", &port.to_string()])
+        .run(T)
+        .assert(0, b"", line.as_bytes());
     assert_eq!(
         drain(&l, Duration::from_millis(300)),
         vec![b"X".to_vec(); 2]
@@ -161,16 +163,13 @@ fn uzv_open_port_sends_the_x_probe() {
 fn success_line_names_the_udp_service() {
     // 53 is `domain` in /etc/services; binding it needs root.
     let Ok(_l) = UdpSocket::bind("127.0.0.1:53") else {
-        eprintln!("SKIP: cannot bind 127.0.0.1:53 (not root, or in use)");
+        skip("cannot bind 127.0.0.1:53 (not root, or in use)");
         return;
     };
-    let mut c = nc(&["-uzvw0", "127.0.0.1", "53"], In::Null);
-    expect(
-        &mut c,
-        T,
+    Cmd::ncrab(&["-uzvw0", "127.0.0.1", "53"]).run(T).assert(
         0,
-        "Connection to 127.0.0.1 53 port [udp/domain] succeeded!\n",
         b"",
+        b"Connection to 127.0.0.1 53 port [udp/domain] succeeded!\n",
     );
 }
 
@@ -180,26 +179,22 @@ fn scan_status_is_the_last_connected_port() {
     let (_l1, open) = listener();
     let closed = closed_udp_port();
     let line = format!("Connection to 127.0.0.1 {open} port [udp/*] succeeded!\n");
-    let mut c = nc(
-        &[
-            "-uzvnw1",
-            "127.0.0.1",
-            &open.to_string(),
-            &closed.to_string(),
-        ],
-        In::Null,
-    );
-    expect(&mut c, T, 1, &line, b"");
-    let mut c = nc(
-        &[
-            "-uzvnw1",
-            "127.0.0.1",
-            &closed.to_string(),
-            &open.to_string(),
-        ],
-        In::Null,
-    );
-    expect(&mut c, T, 0, &line, b"");
+    Cmd::ncrab(&[
+        "-uzvnw1",
+        "127.0.0.1",
+        &open.to_string(),
+        &closed.to_string(),
+    ])
+    .run(T)
+    .assert(1, b"", line.as_bytes());
+    Cmd::ncrab(&[
+        "-uzvnw1",
+        "127.0.0.1",
+        &closed.to_string(),
+        &open.to_string(),
+    ])
+    .run(T)
+    .assert(0, b"", line.as_bytes());
 }
 
 #[test]
@@ -207,64 +202,64 @@ fn scan_of_several_ports_reports_in_order() {
     let (_a, pa) = listener();
     let (_b, pb) = listener();
     let closed = closed_udp_port();
-    let mut c = nc(
-        &[
-            "-uzvnw1",
-            "127.0.0.1",
-            &pb.to_string(),
-            &closed.to_string(),
-            &pa.to_string(),
-        ],
-        In::Null,
-    );
-    expect(
-        &mut c,
-        T,
+    Cmd::ncrab(&[
+        "-uzvnw1",
+        "127.0.0.1",
+        &pb.to_string(),
+        &closed.to_string(),
+        &pa.to_string(),
+    ])
+    .run(T)
+    .assert(
         0,
-        &format!(
+        b"",
+        format!(
             "Connection to 127.0.0.1 {pb} port [udp/*] succeeded!\n\
              Connection to 127.0.0.1 {pa} port [udp/*] succeeded!\n"
-        ),
-        b"",
+        )
+        .as_bytes(),
     );
 }
 
 #[test]
 fn icmp_port_unreachable_ends_the_client_with_0() {
     let port = closed_udp_port();
-    let mut c = nc(&["-u", "127.0.0.1", &port.to_string()], In::Pipe);
-    c.write_stdin(b"a\n");
+    let mut c = Cmd::ncrab(&["-u", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Pipe)
+        .spawn();
+    c.write_stdin(b"a\n").unwrap();
     // stdin stays open: only the ICMP error can end the run.
-    let code = c.code(T);
-    assert_eq!((code, c.stderr()), (0, String::new()));
+    let o = c.expect_exit(T);
+    assert_eq!((o.code(), o.stderr_str()), (Some(0), String::new()));
 }
 
 #[test]
 fn client_relays_replies_and_q0_exits_at_stdin_eof() {
     let (l, port) = listener();
-    let mut c = nc(&["-u", "127.0.0.1", &port.to_string()], In::Pipe);
-    c.write_stdin(b"ping\n");
+    let mut c = Cmd::ncrab(&["-u", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Pipe)
+        .spawn();
+    c.write_stdin(b"ping\n").unwrap();
     let mut buf = [0u8; 100];
     let (n, from) = l.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"ping\n");
     l.send_to(b"pong\n", from).unwrap();
-    c.wait_stdout(b"pong\n", T);
+    c.expect_stdout(b"pong\n", T);
     c.close_stdin();
     // Without -q a UDP client does not end at stdin EOF.
     std::thread::sleep(Duration::from_millis(300));
     assert!(c.running());
     c.kill();
-    let mut c = nc(
-        &["-u", "-q0", "127.0.0.1", &port.to_string()],
-        In::Bytes(b"z\n".to_vec()),
-    );
-    expect(&mut c, T, 0, "", b"");
+    Cmd::ncrab(&["-u", "-q0", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Bytes(b"z\n".to_vec()))
+        .run(T)
+        .assert(0, b"", b"");
 }
 
 #[test]
 fn datagrams_are_read_whole_up_to_65535_departure11() {
-    let mut srv = nc(&["-lun", "127.0.0.1", "0", "-v"], In::Null);
-    let port = reported_port(&srv, "Bound");
+    let mut srv = Cmd::ncrab(&["-lun", "127.0.0.1", "0", "-v"]).spawn();
+    let port = srv.expect_listening(secs(5));
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sizes = [30_000usize, 65_507, 1, 16_385, 1000];
     let mut all = Vec::new();
@@ -276,11 +271,10 @@ fn datagrams_are_read_whole_up_to_65535_departure11() {
     }
     // An empty datagram from the peer ends the session (exit 0).
     s.send_to(b"", ("127.0.0.1", port)).unwrap();
-    let code = srv.code(T);
-    let out = srv.stdout();
-    assert_eq!(out.len(), all.len());
-    assert_eq!(sha256(&out), sha256(&all));
-    assert_eq!(code, 0);
+    let o = srv.expect_exit(T);
+    assert_eq!(o.stdout.len(), all.len());
+    assert_eq!(sha256_bytes(&o.stdout), sha256_bytes(&all));
+    o.assert_code(0);
 }
 
 #[test]
@@ -290,56 +284,57 @@ fn stdin_is_sent_as_whole_datagrams_up_to_one_send() {
     let f = dir.join("in");
     let data = payload(100_000, 7);
     std::fs::write(&f, &data).unwrap();
-    let mut c = nc(&["-u", "-q0", "127.0.0.1", &port.to_string()], In::File(f));
-    assert_eq!(c.code(T), 0);
+    Cmd::ncrab(&["-u", "-q0", "127.0.0.1", &port.to_string()])
+        .stdin(Input::File(f))
+        .run(T)
+        .assert_code(0);
     let got = drain(&l, Duration::from_millis(500));
     let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
     assert_eq!(sizes, vec![65_507, 100_000 - 65_507]);
-    assert_eq!(sha256(&got.concat()), sha256(&data));
+    assert_eq!(sha256_bytes(&got.concat()), sha256_bytes(&data));
 }
 
 #[test]
 fn empty_datagram_ends_the_listener() {
-    let mut srv = nc(&["-luvn", "127.0.0.1", "0"], In::Null);
-    let port = reported_port(&srv, "Bound");
+    let mut srv = Cmd::ncrab(&["-luvn", "127.0.0.1", "0"]).spawn();
+    let port = srv.expect_listening(secs(5));
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.send_to(b"one\n", ("127.0.0.1", port)).unwrap();
-    srv.wait_stdout(b"one\n", T);
+    srv.expect_stdout(b"one\n", T);
     s.send_to(b"", ("127.0.0.1", port)).unwrap();
-    assert_eq!(srv.code(T), 0);
+    srv.expect_exit(T).assert_code(0);
 }
 
 #[test]
 fn recv_limit_w2_prints_two_datagrams() {
-    let mut srv = nc(&["-luvn", "-W", "2", "127.0.0.1", "0"], In::Null);
-    let port = reported_port(&srv, "Bound");
+    let mut srv = Cmd::ncrab(&["-luvn", "-W", "2", "127.0.0.1", "0"]).spawn();
+    let port = srv.expect_listening(secs(5));
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     for d in [&b"a\n"[..], b"b\n", b"c\n"] {
         s.send_to(d, ("127.0.0.1", port)).unwrap();
         std::thread::sleep(Duration::from_millis(30));
     }
-    assert_eq!(srv.code(T), 0);
-    assert_eq!(srv.stdout(), b"a\nb\n");
+    srv.expect_exit(T).assert_code(0);
+    assert_eq!(srv.stdout_now(), b"a\nb\n");
 }
 
 #[test]
 fn luk_receives_from_every_peer_and_never_connects() {
-    let mut srv = nc(
-        &["-lukvn", "127.0.0.1", "0"],
-        In::Bytes(b"to nobody\n".to_vec()),
-    );
-    let port = reported_port(&srv, "Bound");
+    let mut srv = Cmd::ncrab(&["-lukvn", "127.0.0.1", "0"])
+        .stdin(Input::Bytes(b"to nobody\n".to_vec()))
+        .spawn();
+    let port = srv.expect_listening(secs(5));
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     a.send_to(b"from a\n", ("127.0.0.1", port)).unwrap();
-    srv.wait_stdout(b"from a\n", T);
+    srv.expect_stdout(b"from a\n", T);
     // An empty datagram ends one session; -k starts the next at once.
     a.send_to(b"", ("127.0.0.1", port)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     b.send_to(b"from b\n", ("127.0.0.1", port)).unwrap();
-    srv.wait_stdout(b"from a\nfrom b\n", T);
+    srv.expect_stdout(b"from a\nfrom b\n", T);
     assert!(srv.running());
-    assert_eq!(srv.stderr(), format!("Bound on 127.0.0.1 {port}\n"));
+    assert_eq!(srv.stderr_text(), format!("Bound on 127.0.0.1 {port}\n"));
     // Writes from stdin fail (EDESTADDRREQ) silently: nobody got anything.
     assert!(drain(&a, Duration::from_millis(200)).is_empty());
     assert!(drain(&b, Duration::from_millis(10)).is_empty());
@@ -347,12 +342,14 @@ fn luk_receives_from_every_peer_and_never_connects() {
 
 #[test]
 fn listener_answers_its_peer_only() {
-    let mut srv = nc(&["-luvn", "127.0.0.1", "0"], In::Pipe);
-    let port = reported_port(&srv, "Bound");
+    let mut srv = Cmd::ncrab(&["-luvn", "127.0.0.1", "0"])
+        .stdin(Input::Pipe)
+        .spawn();
+    let port = srv.expect_listening(secs(5));
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     a.send_to(b"hello\n", ("127.0.0.1", port)).unwrap();
-    srv.wait_stdout(b"hello\n", T);
-    srv.write_stdin(b"reply\n");
+    srv.expect_stdout(b"hello\n", T);
+    srv.write_stdin(b"reply\n").unwrap();
     a.set_read_timeout(Some(T)).unwrap();
     let mut buf = [0u8; 100];
     let n = a.recv(&mut buf).unwrap();
@@ -361,57 +358,63 @@ fn listener_answers_its_peer_only() {
 
 #[test]
 fn interop_ncrab_client_to_openbsd_listener() {
-    if !openbsd() {
+    if !openbsd_required() {
         return;
     }
     let port = closed_udp_port();
-    let srv = peer(&["-lu", "127.0.0.1", &port.to_string()], In::Null);
+    let mut srv = Cmd::openbsd(&["-lu", "127.0.0.1", &port.to_string()]).spawn();
     std::thread::sleep(Duration::from_millis(200));
-    let mut c = nc(&["-u", "127.0.0.1", &port.to_string()], In::Pipe);
+    let mut c = Cmd::ncrab(&["-u", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Pipe)
+        .spawn();
     // Datagrams of several sizes, each within nc.openbsd's 16384-byte read.
     let sizes = [1usize, 100, 1400, 8192, 16_384, 3];
     let mut all = Vec::new();
     for (i, &n) in sizes.iter().enumerate() {
         let d = payload(n, 100 + i as u32);
-        c.write_stdin(&d);
+        c.write_stdin(&d).unwrap();
         all.extend_from_slice(&d);
-        srv.wait_stdout(&d[d.len().saturating_sub(8)..], T);
+        srv.expect_stdout(&d[d.len().saturating_sub(8)..], T);
         std::thread::sleep(Duration::from_millis(30));
     }
-    assert!(eventually(T, || srv.stdout().len() >= all.len()));
-    assert_eq!(sha256(&srv.stdout()), sha256(&all));
+    assert!(eventually(T, || srv.stdout_now().len() >= all.len()));
+    assert_eq!(sha256_bytes(&srv.stdout_now()), sha256_bytes(&all));
 }
 
 #[test]
 fn interop_openbsd_client_to_ncrab_listener() {
-    if !openbsd() {
+    if !openbsd_required() {
         return;
     }
-    let mut srv = nc(&["-luvn", "127.0.0.1", "0"], In::Pipe);
-    let port = reported_port(&srv, "Bound");
-    let mut c = peer(&["-u", "127.0.0.1", &port.to_string()], In::Pipe);
+    let mut srv = Cmd::ncrab(&["-luvn", "127.0.0.1", "0"])
+        .stdin(Input::Pipe)
+        .spawn();
+    let port = srv.expect_listening(secs(5));
+    let mut c = Cmd::openbsd(&["-u", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Pipe)
+        .spawn();
     let sizes = [5usize, 512, 16_384, 9000];
     let mut all = Vec::new();
     for (i, &n) in sizes.iter().enumerate() {
         let d = payload(n, 200 + i as u32);
-        c.write_stdin(&d);
+        c.write_stdin(&d).unwrap();
         all.extend_from_slice(&d);
-        srv.wait_stdout(&d[d.len().saturating_sub(8)..], T);
+        srv.expect_stdout(&d[d.len().saturating_sub(8)..], T);
     }
-    assert_eq!(sha256(&srv.stdout()), sha256(&all));
-    assert!(srv.stderr().starts_with(&format!(
+    assert_eq!(sha256_bytes(&srv.stdout_now()), sha256_bytes(&all));
+    assert!(srv.stderr_text().starts_with(&format!(
         "Bound on 127.0.0.1 {port}\nConnection received on 127.0.0.1 "
     )));
     // The listener answers the nc.openbsd client.
     let back = payload(12_000, 300);
-    srv.write_stdin(&back);
-    c.wait_stdout(&back[back.len() - 8..], T);
-    assert_eq!(sha256(&c.stdout()), sha256(&back));
+    srv.write_stdin(&back).unwrap();
+    c.expect_stdout(&back[back.len() - 8..], T);
+    assert_eq!(sha256_bytes(&c.stdout_now()), sha256_bytes(&back));
 }
 
 #[test]
 fn interop_probe_lines_match_openbsd() {
-    if !openbsd() {
+    if !openbsd_required() {
         return;
     }
     let (_l, open) = listener();
@@ -425,12 +428,13 @@ fn interop_probe_lines_match_openbsd() {
         let (o, c) = (open.to_string(), closed.to_string());
         a.push(&o);
         a.push(&c);
-        let mut ours = nc(&a, In::Null);
-        let mut theirs = peer(&a, In::Null);
-        let (oc, tc) = (ours.code(T), theirs.code(T));
+        let mut ours = Cmd::ncrab(&a).spawn();
+        let mut theirs = Cmd::openbsd(&a).spawn();
+        let (ours, theirs) = (ours.expect_exit(T), theirs.expect_exit(T));
+        let (oc, tc) = (ours.exit_code(), theirs.exit_code());
         assert_eq!(
-            ours.stderr(),
-            theirs.stderr().replace("nc.openbsd: ", "nc: "),
+            ours.stderr_str(),
+            theirs.stderr_str().replace("nc.openbsd: ", "nc: "),
             "{a:?}"
         );
         if args[0] != "-uznvw0" {
@@ -454,105 +458,68 @@ fn has_dccp() -> bool {
 fn dccp_option_rules() {
     let dir = TempDir::new("dccp");
     let p = dir.join("x.sock");
-    let mut c = nc(&["-ZU", p.to_str().unwrap()], In::Null);
-    expect(&mut c, T, 1, "nc: cannot use -Z and -U\n", b"");
-    let mut c = nc(&["-Z", "-x", "127.0.0.1", "h", "1"], In::Null);
-    expect(&mut c, T, 1, "nc: no proxy support for DCCP mode\n", b"");
+    Cmd::ncrab(&["-ZU", p.to_str().unwrap()])
+        .run(T)
+        .assert(1, b"", b"nc: cannot use -Z and -U\n");
+    Cmd::ncrab(&["-Z", "-x", "127.0.0.1", "h", "1"])
+        .run(T)
+        .assert(1, b"", b"nc: no proxy support for DCCP mode\n");
     // -u wins over -Z.
-    let mut c = nc(&["-uZx", "127.0.0.1", "h", "1"], In::Null);
-    expect(&mut c, T, 1, "nc: no proxy support for UDP mode\n", b"");
+    Cmd::ncrab(&["-uZx", "127.0.0.1", "h", "1"]).run(T).assert(
+        1,
+        b"",
+        b"nc: no proxy support for UDP mode\n",
+    );
 }
 
 #[test]
 fn dccp_without_kernel_support_is_silent_client_and_m14_listener() {
     if has_dccp() {
-        eprintln!("SKIP: this kernel has DCCP; the no-DCCP texts cannot be checked");
+        skip("this kernel has DCCP; the no-DCCP texts cannot be checked");
         return;
     }
-    let mut c = nc(&["-Zv", "127.0.0.1", "80"], In::Null);
-    expect(&mut c, T, 1, "", b"");
-    let mut c = nc(&["-Zzv", "127.0.0.1", "80", "81"], In::Null);
-    expect(&mut c, T, 1, "", b"");
-    let mut c = nc(&["-lZv", "127.0.0.1", "0"], In::Null);
-    expect(&mut c, T, 1, "nc: Socket type not supported\n", b"");
+    Cmd::ncrab(&["-Zv", "127.0.0.1", "80"])
+        .run(T)
+        .assert(1, b"", b"");
+    Cmd::ncrab(&["-Zzv", "127.0.0.1", "80", "81"])
+        .run(T)
+        .assert(1, b"", b"");
+    Cmd::ncrab(&["-lZv", "127.0.0.1", "0"]).run(T).assert(
+        1,
+        b"",
+        b"nc: Socket type not supported\n",
+    );
 }
 
 /// A network namespace with a veth pair on 10.250.0.0/24 (broadcast
-/// 10.250.0.255), deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Option<Netns> {
-        let name = format!("ncr-udp-{}", std::process::id());
-        let ip = |args: &[&str]| {
-            std::process::Command::new("ip")
-                .args(args)
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        };
-        if !ip(&["netns", "add", &name]) {
+/// 10.250.0.255), deleted when dropped; None after a skip (a failure under
+/// CI=true) when it cannot be made.
+fn broadcast_netns() -> Option<Netns> {
+    let ns = Netns::create("udp")?;
+    for step in [
+        &["link", "add", "va", "type", "veth", "peer", "name", "vb"][..],
+        &["addr", "add", "10.250.0.1/24", "brd", "+", "dev", "va"],
+        &["link", "set", "va", "up"],
+        &["link", "set", "vb", "up"],
+    ] {
+        if let Err(e) = ns.ip(step) {
+            skip_or_fail_in_ci(&format!("cannot configure a network namespace: {e}"));
             return None;
         }
-        let ns = Netns(name.clone());
-        let ok = ip(&["-n", &name, "link", "set", "lo", "up"])
-            && ip(&[
-                "-n", &name, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-            ])
-            && ip(&[
-                "-n",
-                &name,
-                "addr",
-                "add",
-                "10.250.0.1/24",
-                "brd",
-                "+",
-                "dev",
-                "va",
-            ])
-            && ip(&["-n", &name, "link", "set", "va", "up"])
-            && ip(&["-n", &name, "link", "set", "vb", "up"]);
-        ok.then_some(ns)
     }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "del", &self.0])
-            .output();
-    }
+    Some(ns)
 }
 
 #[test]
 fn broadcast_needs_b() {
-    let Some(ns) = Netns::new() else {
-        let msg = "SKIP: cannot create a network namespace (needs root and iproute2)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg}");
-        }
-        eprintln!("{msg}");
+    let Some(ns) = broadcast_netns() else {
         return;
     };
-    let (_bin, link) = nc_link();
     let run = |extra: &str| {
-        let mut r = spawn(
-            std::path::Path::new("ip"),
-            &[
-                "netns",
-                "exec",
-                &ns.0,
-                link.to_str().unwrap(),
-                extra,
-                "-w0",
-                "10.250.0.255",
-                "9",
-            ],
-            In::Null,
-            Out::Capture,
-        );
-        let code = r.code(T);
-        (code, r.stderr())
+        let o = Cmd::ncrab(&[extra, "-w0", "10.250.0.255", "9"])
+            .netns(&ns)
+            .run(T);
+        (o.exit_code(), o.stderr_str())
     };
     // argv[0] is the symlink's path through ip netns exec: prefix `nc`.
     assert_eq!(

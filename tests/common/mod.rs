@@ -1,4 +1,5 @@
-//! Test harness shared by the integration tests.
+//! Test harness shared by the integration tests: every test file starts
+//! with `mod common; use common::*;`.
 //!
 //! Every test runs a real binary: ncrab (`CARGO_BIN_EXE_ncrab`) or, when the
 //! environment variable `NCRAB_TEST_BIN` names one, that binary (for example
@@ -14,21 +15,41 @@
 //! ```
 //!
 //! Tests of ncrab's deliberate departures and extensions (reference A.2,
-//! A.3) check `is_ncrab()` and do nothing for another binary. Tests with
-//! listeners run in private network namespaces (see [`Net`]), so they need
-//! root; without it they fall back to the host's loopback outside CI.
+//! A.3) check `is_ncrab()` and do nothing for another binary, or run
+//! [`Cmd::ncrab`], which is always ncrab. Tests with listeners run in
+//! private network namespaces (see [`Net`]), so they need root; without it
+//! they fall back to the host's loopback outside CI.
+//!
+//! One way to run a program: [`Cmd`] (what to run, with which stdin, stdout,
+//! environment, terminal, wrapper or namespace) starts a [`Proc`] (a running
+//! child: wait for its output, signal it, write to its stdin), which ends in
+//! an [`Outcome`] (exit status, stdout, stderr, asserted exactly). One skip
+//! policy: a missing peer tool or facility is a printed skip, and a failure
+//! under `CI=true` ([`skip_or_fail_in_ci`]).
+//!
+//! The submodules: `peers` (scripted TCP servers: closures per connection,
+//! or [`Step`] lists; a pseudo-terminal), `sockets` (socket pairs, fd
+//! passing, ports, test data and checksums).
 //!
 //! Everything here is bounded: every wait has a deadline, a child still
-//! running when its `Proc` is dropped is killed by PID, and every helper
-//! server thread stops by itself after a deadline. Only 127.0.0.0/8, ::1 and
-//! network namespaces created here are ever used.
+//! running when its `Proc` is dropped gets SIGTERM and then SIGKILL, by PID,
+//! and every helper server thread stops by itself after a deadline. Only
+//! 127.0.0.0/8, ::1, Unix sockets in private directories and network
+//! namespaces created here are ever used.
 #![allow(dead_code)]
+
+mod peers;
+mod sockets;
+#[allow(unused_imports)]
+pub use peers::*;
+#[allow(unused_imports)]
+pub use sockets::*;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -55,6 +76,28 @@ pub fn bin() -> PathBuf {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from(env!("CARGO_BIN_EXE_ncrab")),
     }
+}
+
+/// ncrab itself, whatever `NCRAB_TEST_BIN` says: for the tests of its
+/// departures and extensions, and for the tests that run ncrab and nc.openbsd
+/// side by side ([`ncrab_and_openbsd`]).
+pub fn ncrab() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ncrab"))
+}
+
+/// ncrab, and nc.openbsd when installed (required under CI=true): the
+/// binaries an nc-compatible expectation is checked against.
+pub fn ncrab_and_openbsd() -> Vec<PathBuf> {
+    let mut v = vec![ncrab()];
+    v.extend(tool(NC_OPENBSD, "netcat-openbsd"));
+    v
+}
+
+/// The file name of a binary (`ncrab`, `nc.openbsd`), for messages.
+pub fn bin_name(bin: &Path) -> String {
+    bin.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// True when the binary under test is ncrab itself: NCRAB_TEST_BIN unset,
@@ -95,16 +138,17 @@ pub fn current_test() -> String {
     thread::current().name().unwrap_or("?").to_string()
 }
 
-/// Is `name` an executable in PATH (or an absolute executable path)?
+/// Is `name` an executable in PATH, /usr/sbin or /sbin (or an absolute
+/// executable path)?
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         let p = PathBuf::from(name);
         return p.is_file().then_some(p);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Check that a peer tool exists. If not: print a reason and return false
@@ -115,6 +159,18 @@ pub fn peer_required(name: &str) -> bool {
     }
     skip_or_fail_in_ci(&format!("peer tool `{name}` is not installed"));
     false
+}
+
+/// A tool's path; or None after printing why the test is skipped (a
+/// failure under CI=true), naming the Debian package that brings it.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = find_in_path(name);
+    if found.is_none() {
+        skip_or_fail_in_ci(&format!(
+            "`{name}` is not installed (Debian package {package})"
+        ));
+    }
+    found
 }
 
 /// nc.openbsd as a peer: true when available (see [`peer_required`]).
@@ -157,6 +213,18 @@ impl TempDir {
     }
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
+    }
+    /// Names of the entries left in the directory, sorted.
+    pub fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&self.0)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 }
 
@@ -219,6 +287,9 @@ pub enum Input {
     PipeFrom(PathBuf),
     /// A pipe fed by a slow writer: each chunk after its delay, then closed.
     Slow(Vec<(Duration, Vec<u8>)>),
+    /// This descriptor (a terminal, a socket...). Its file-status flags at
+    /// spawn are recorded ([`Proc::stdin_flags_at_spawn`]).
+    Fd(OwnedFd),
 }
 
 /// Where the child's stdout goes.
@@ -229,9 +300,16 @@ pub enum OutputTo {
     File(PathBuf),
     /// fd 1 closed at exec (`>&-`).
     Closed,
+    /// This descriptor (a socket pair, a pipe, a terminal...).
+    Fd(OwnedFd),
 }
 
 /// A command to run: the binary under test, or a peer, through a symlink.
+///
+/// The child never has a controlling terminal unless [`Cmd::tty`] gives it
+/// one (it runs in a session of its own), so a prompt fails as it does
+/// under CI. `LC_ALL=C`; `POSIXLY_CORRECT` and `NCRAB_PROXY_PASSWORD` are
+/// removed unless set with [`Cmd::env`].
 pub struct Cmd {
     target: PathBuf,
     link_name: String,
@@ -241,6 +319,9 @@ pub struct Cmd {
     stdout: OutputTo,
     netns: Option<String>,
     envs: Vec<(OsString, OsString)>,
+    tty: Option<PathBuf>,
+    wrapper: Vec<OsString>,
+    nofile: Option<u64>,
     label: String,
 }
 
@@ -250,30 +331,45 @@ impl Cmd {
         Cmd::with_target(bin(), "nc", args)
     }
 
+    /// ncrab itself (whatever `NCRAB_TEST_BIN` says), invoked as `nc`.
+    pub fn ncrab<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
+        Cmd::with_target(ncrab(), "nc", args)
+    }
+
     /// nc.openbsd as a peer, also invoked as `nc`.
     pub fn openbsd<S: AsRef<OsStr>>(args: &[S]) -> Cmd {
         Cmd::with_target(PathBuf::from(NC_OPENBSD), "nc", args)
     }
 
+    /// This binary (e.g. one of [`ncrab_and_openbsd`]), invoked as `nc`.
+    pub fn as_nc<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Cmd {
+        Cmd::with_target(bin.to_path_buf(), "nc", args)
+    }
+
     /// Any program, through a symlink of the given name.
     pub fn with_target<S: AsRef<OsStr>>(target: PathBuf, link_name: &str, args: &[S]) -> Cmd {
-        let label = format!(
-            "{} {}",
-            link_name,
-            args.iter()
-                .map(|a| a.as_ref().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+        let mut label = link_name.to_string();
+        for a in &args {
+            label.push(' ');
+            label.push_str(&a.to_string_lossy());
+        }
+        let target_name = bin_name(&target);
+        if target_name != link_name {
+            label.push_str(&format!(" [{target_name}]"));
+        }
         Cmd {
             target,
             link_name: link_name.to_string(),
-            args: args.iter().map(|a| a.as_ref().to_os_string()).collect(),
+            args,
             arg0: None,
             stdin: Input::Null,
             stdout: OutputTo::Capture,
             netns: None,
             envs: Vec::new(),
+            tty: None,
+            wrapper: Vec::new(),
+            nofile: None,
             label,
         }
     }
@@ -305,6 +401,56 @@ impl Cmd {
             .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
+    /// Make this pty slave (see [`Pty`]) the child's controlling terminal.
+    pub fn tty(mut self, slave: &Path) -> Cmd {
+        self.tty = Some(slave.to_path_buf());
+        self
+    }
+    /// Run under another program (e.g. strace): `{}` in `wrapper` stands
+    /// for the symlink; the command's arguments follow the wrapper's.
+    /// argv[0] is then the symlink's path.
+    pub fn under<S: AsRef<OsStr>>(mut self, wrapper: &[S]) -> Cmd {
+        self.wrapper = wrapper.iter().map(|w| w.as_ref().to_os_string()).collect();
+        self
+    }
+    /// Limit the child's open files (RLIMIT_NOFILE, soft and hard, so the
+    /// child cannot raise it): `ulimit -n N`.
+    pub fn nofile(mut self, n: u64) -> Cmd {
+        self.nofile = Some(n);
+        self
+    }
+
+    /// The program and its argv[0], as `spawn` will run them.
+    fn command(&self, link: &Path) -> Command {
+        if let Some(ns) = &self.netns {
+            assert!(
+                self.arg0.is_none() && self.wrapper.is_empty(),
+                "arg0 and a wrapper cannot be used through ip netns exec"
+            );
+            let mut c = Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
+            c.arg("netns").arg("exec").arg(ns).arg(link);
+            return c;
+        }
+        if let Some((prog, rest)) = self.wrapper.split_first() {
+            assert!(self.arg0.is_none(), "arg0 cannot be set under a wrapper");
+            let mut c = Command::new(prog);
+            c.args(rest.iter().map(|w| {
+                if w == "{}" {
+                    link.as_os_str().to_os_string()
+                } else {
+                    w.clone()
+                }
+            }));
+            return c;
+        }
+        let mut c = Command::new(link);
+        c.arg0(
+            self.arg0
+                .clone()
+                .unwrap_or_else(|| OsString::from(&self.link_name)),
+        );
+        c
+    }
 
     /// Start the child.
     pub fn spawn(self) -> Proc {
@@ -312,31 +458,12 @@ impl Cmd {
         let link = dir.join(&self.link_name);
         symlink(&self.target, &link).expect("symlink the binary");
 
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                assert!(
-                    self.arg0.is_none(),
-                    "arg0 cannot be set through ip netns exec"
-                );
-                let mut c =
-                    Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
-                c.arg("netns").arg("exec").arg(ns).arg(&link);
-                c
-            }
-            None => {
-                let mut c = Command::new(&link);
-                c.arg0(
-                    self.arg0
-                        .clone()
-                        .unwrap_or_else(|| OsString::from(&self.link_name)),
-                );
-                c
-            }
-        };
+        let mut cmd = self.command(&link);
         cmd.args(&self.args)
             .current_dir(dir.path())
             .env("LC_ALL", "C");
         cmd.env_remove("POSIXLY_CORRECT");
+        cmd.env_remove("NCRAB_PROXY_PASSWORD");
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
@@ -356,6 +483,11 @@ impl Cmd {
             }
             Input::File(ref p) => {
                 cmd.stdin(File::open(p).expect("open stdin file"));
+            }
+            Input::Fd(fd) => {
+                stdin_r_dup = Some(fd.try_clone().expect("dup stdin fd"));
+                stdin_flags0 = Some(fd_flags(&fd));
+                cmd.stdin(Stdio::from(fd));
             }
             Input::Bytes(_) | Input::Pipe | Input::PipeFrom(_) | Input::Slow(_) => {
                 let (r, w) = pipe();
@@ -387,9 +519,19 @@ impl Cmd {
                 close_fds.push(1);
                 out.mark_done();
             }
+            OutputTo::Fd(fd) => {
+                cmd.stdout(Stdio::from(fd));
+                out.mark_done();
+            }
         }
         cmd.stderr(Stdio::piped());
-        // SAFETY: only async-signal-safe calls (signal, close) after fork.
+        let tty = self
+            .tty
+            .as_ref()
+            .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("pty path"));
+        let nofile = self.nofile;
+        // SAFETY: only async-signal-safe calls (signal, setsid, open, ioctl,
+        // close, setrlimit) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 // What an interactive shell does for a foreground command:
@@ -397,6 +539,26 @@ impl Cmd {
                 libc::signal(libc::SIGINT, libc::SIG_DFL);
                 libc::signal(libc::SIGTERM, libc::SIG_DFL);
                 libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                // A session of its own: no controlling terminal, unless
+                // the given pty becomes it.
+                libc::setsid();
+                if let Some(path) = &tty {
+                    let fd = libc::open(path.as_ptr(), libc::O_RDWR);
+                    if fd < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    libc::ioctl(fd, libc::TIOCSCTTY, 0);
+                    libc::close(fd);
+                }
+                if let Some(n) = nofile {
+                    let rl = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
                 for &fd in &close_fds {
                     libc::close(fd);
                 }
@@ -565,7 +727,9 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A running child. Killed (SIGKILL, by PID) if still running on drop.
+/// A running child. If still running when dropped, it gets SIGTERM (so
+/// ncrab removes its socket files even when a test failed half-way), then
+/// SIGKILL 3 s later, by PID.
 pub struct Proc {
     child: Child,
     pid: i32,
@@ -598,6 +762,10 @@ impl Proc {
     pub fn stderr_now(&self) -> Vec<u8> {
         self.err.snapshot()
     }
+    /// stderr so far, as text.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.err.snapshot()).into_owned()
+    }
 
     /// Write to a kept-open stdin pipe.
     pub fn write_stdin(&mut self, b: &[u8]) -> io::Result<()> {
@@ -623,6 +791,10 @@ impl Proc {
     /// Has it exited? (non-blocking)
     pub fn exited(&mut self) -> bool {
         self.poll_status().is_some()
+    }
+    /// Is it still running? (non-blocking)
+    pub fn running(&mut self) -> bool {
+        !self.exited()
     }
 
     fn poll_status(&mut self) -> Option<ExitStatus> {
@@ -735,6 +907,21 @@ impl Proc {
         }
     }
 
+    /// stdout must come to contain `needle` within `limit`.
+    #[track_caller]
+    pub fn expect_stdout(&mut self, needle: &[u8], limit: Duration) {
+        if !self.wait_stdout(needle, limit) {
+            let o = self.kill();
+            panic!(
+                "`{}`: stdout never contained {} within {:?}: {}",
+                self.label,
+                escape(needle),
+                limit,
+                o
+            );
+        }
+    }
+
     /// For a `-l -v` child: wait for its `Listening on`/`Bound on` line and
     /// return the port it printed last on that line.
     #[track_caller]
@@ -772,9 +959,12 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if self.poll_status().is_none() {
+            self.signal(libc::SIGTERM);
+            if self.wait_timeout(Duration::from_secs(3)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
         }
         self.stdin_w = None;
         // The feeder ends on EPIPE once the child is gone; do not join it
@@ -798,6 +988,12 @@ impl Outcome {
     }
     pub fn signal(&self) -> Option<i32> {
         self.status.signal()
+    }
+    /// The exit code; the test fails if a signal ended the child.
+    #[track_caller]
+    pub fn exit_code(&self) -> i32 {
+        self.code()
+            .unwrap_or_else(|| panic!("`{}`: killed by a signal: {self}", self.label))
     }
     pub fn stderr_str(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
@@ -1070,417 +1266,6 @@ impl Drop for FixedListener {
 }
 
 // ---------------------------------------------------------------------------
-// Scripted loopback servers
-// ---------------------------------------------------------------------------
-
-/// What a scripted server saw.
-pub struct Record {
-    started: Instant,
-    received: Mutex<Vec<u8>>,
-    eof_at: Mutex<Option<Instant>>,
-    conns: AtomicUsize,
-    done: AtomicBool,
-    peers: Mutex<Vec<SocketAddr>>,
-}
-
-/// One accepted connection, handed to the server's script.
-pub struct Conn {
-    pub stream: TcpStream,
-    rec: Arc<Record>,
-    stop: Arc<AtomicBool>,
-    deadline: Instant,
-}
-
-impl Conn {
-    pub fn send(&mut self, b: &[u8]) {
-        let _ = self.stream.write_all(b);
-    }
-    /// Send FIN.
-    pub fn shutdown_write(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
-    }
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
-    }
-    /// Read (recording) until EOF, an error, or `limit`. True on EOF.
-    pub fn read_to_eof(&mut self, limit: Duration) -> bool {
-        let end = Instant::now() + limit;
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(20)));
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < end && !self.stopped() {
-            match self.stream.read(&mut buf) {
-                Ok(0) => {
-                    *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
-                    return true;
-                }
-                Ok(n) => self
-                    .rec
-                    .received
-                    .lock()
-                    .unwrap()
-                    .extend_from_slice(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => return false,
-            }
-        }
-        false
-    }
-    /// Read until at least `n` bytes have been received in total (or limit).
-    pub fn read_at_least(&mut self, n: usize, limit: Duration) {
-        let end = Instant::now() + limit;
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(20)));
-        let mut buf = vec![0u8; 65536];
-        while self.rec.received.lock().unwrap().len() < n && Instant::now() < end && !self.stopped()
-        {
-            match self.stream.read(&mut buf) {
-                Ok(0) => {
-                    *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
-                    return;
-                }
-                Ok(k) => self
-                    .rec
-                    .received
-                    .lock()
-                    .unwrap()
-                    .extend_from_slice(&buf[..k]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => return,
-            }
-        }
-    }
-    /// Echo everything back until EOF (or limit), then send FIN.
-    pub fn echo_to_eof(&mut self, limit: Duration) {
-        let end = Instant::now() + limit;
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(20)));
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < end && !self.stopped() {
-            match self.stream.read(&mut buf) {
-                Ok(0) => {
-                    *self.rec.eof_at.lock().unwrap() = Some(Instant::now());
-                    break;
-                }
-                Ok(n) => {
-                    self.rec
-                        .received
-                        .lock()
-                        .unwrap()
-                        .extend_from_slice(&buf[..n]);
-                    if self.stream.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(_) => break,
-            }
-        }
-        self.shutdown_write();
-    }
-    /// Keep the connection open (not reading) for `d`.
-    pub fn hold(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        while Instant::now() < end && !self.stopped() {
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-    /// Abort the connection with an RST (SO_LINGER 0 + close).
-    pub fn reset(self) {
-        let l = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: setsockopt on our own socket with a properly sized struct.
-        unsafe {
-            libc::setsockopt(
-                self.stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                &l as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
-        drop(self.stream);
-    }
-}
-
-/// A loopback TCP server running a script per connection in a thread.
-pub struct Server {
-    addr: SocketAddr,
-    rec: Arc<Record>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-/// The longest any server thread lives.
-const SERVER_LIFETIME: Duration = Duration::from_secs(40);
-
-impl Server {
-    /// Listen on `bind` (e.g. "127.0.0.1:0") and serve `conns` connections
-    /// one after another with `script`.
-    pub fn start<F>(bind: &str, conns: usize, script: F) -> Server
-    where
-        F: FnMut(Conn) + Send + 'static,
-    {
-        Server::start_on(TcpListener::bind(bind).expect("bind server"), conns, script)
-    }
-
-    /// One connection on 127.0.0.1, ephemeral port.
-    pub fn one<F>(script: F) -> Server
-    where
-        F: FnMut(Conn) + Send + 'static,
-    {
-        Server::start("127.0.0.1:0", 1, script)
-    }
-
-    pub fn start_on<F>(l: TcpListener, conns: usize, mut script: F) -> Server
-    where
-        F: FnMut(Conn) + Send + 'static,
-    {
-        let addr = l.local_addr().unwrap();
-        let rec = Arc::new(Record {
-            started: Instant::now(),
-            received: Mutex::new(Vec::new()),
-            eof_at: Mutex::new(None),
-            conns: AtomicUsize::new(0),
-            done: AtomicBool::new(false),
-            peers: Mutex::new(Vec::new()),
-        });
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (rec.clone(), stop.clone());
-        l.set_nonblocking(true).unwrap();
-        let handle = thread::spawn(move || {
-            let deadline = Instant::now() + SERVER_LIFETIME;
-            let mut served = 0;
-            while served < conns && !s.load(Ordering::Relaxed) && Instant::now() < deadline {
-                match l.accept() {
-                    Ok((stream, peer)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        r.peers.lock().unwrap().push(peer);
-                        r.conns.fetch_add(1, Ordering::SeqCst);
-                        script(Conn {
-                            stream,
-                            rec: r.clone(),
-                            stop: s.clone(),
-                            deadline,
-                        });
-                        served += 1;
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(2)),
-                }
-            }
-            r.done.store(true, Ordering::SeqCst);
-        });
-        Server {
-            addr,
-            rec,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-    pub fn port_str(&self) -> String {
-        self.addr.port().to_string()
-    }
-    pub fn received(&self) -> Vec<u8> {
-        self.rec.received.lock().unwrap().clone()
-    }
-    pub fn conns(&self) -> usize {
-        self.rec.conns.load(Ordering::SeqCst)
-    }
-    pub fn peers(&self) -> Vec<SocketAddr> {
-        self.rec.peers.lock().unwrap().clone()
-    }
-    /// When the server saw EOF from the client, if it did.
-    pub fn eof_after(&self) -> Option<Duration> {
-        self.rec
-            .eof_at
-            .lock()
-            .unwrap()
-            .map(|t| t - self.rec.started)
-    }
-    pub fn eof_seen(&self) -> bool {
-        self.rec.eof_at.lock().unwrap().is_some()
-    }
-    /// Wait up to `limit` for the client's EOF.
-    pub fn wait_eof(&self, limit: Duration) -> bool {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if self.eof_seen() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        self.eof_seen()
-    }
-    /// Wait up to `limit` for all scripted connections to finish.
-    pub fn wait_done(&self, limit: Duration) -> bool {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if self.rec.done.load(Ordering::SeqCst) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        false
-    }
-    /// Wait until at least `n` bytes have arrived.
-    pub fn wait_received(&self, n: usize, limit: Duration) -> bool {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if self.rec.received.lock().unwrap().len() >= n {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        false
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-// Canned scripts -----------------------------------------------------------
-
-/// Send `banner`, send FIN, then read until the client's EOF (bounded).
-pub fn banner_then_fin(banner: &'static [u8]) -> impl FnMut(Conn) + Send {
-    move |mut c| {
-        c.send(banner);
-        c.shutdown_write();
-        c.read_to_eof(Duration::from_secs(15));
-    }
-}
-
-/// Send `banner`, read until EOF, then keep the socket open for `hold`.
-pub fn banner_read_eof_hold(banner: &'static [u8], hold: Duration) -> impl FnMut(Conn) + Send {
-    move |mut c| {
-        c.send(banner);
-        c.read_to_eof(Duration::from_secs(15));
-        c.hold(hold);
-    }
-}
-
-/// Read everything until EOF, then close.
-pub fn sink() -> impl FnMut(Conn) + Send {
-    |mut c| {
-        c.read_to_eof(Duration::from_secs(30));
-    }
-}
-
-/// Echo until EOF, then FIN and close.
-pub fn echo() -> impl FnMut(Conn) + Send {
-    |mut c| c.echo_to_eof(Duration::from_secs(15))
-}
-
-/// Connect to 127.0.0.1:port with bounded timeouts.
-pub fn connect(addr: &str) -> TcpStream {
-    let sa = addr.to_socket_addrs().unwrap().next().unwrap();
-    let s = TcpStream::connect_timeout(&sa, Duration::from_secs(3))
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
-}
-
-/// Read from a client stream until EOF or `limit`; returns (bytes, eof?).
-pub fn read_until_eof(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
-    let end = Instant::now() + limit;
-    let _ = s.set_read_timeout(Some(Duration::from_millis(20)));
-    let mut out = Vec::new();
-    let mut buf = [0u8; 65536];
-    while Instant::now() < end {
-        match s.read(&mut buf) {
-            Ok(0) => return (out, true),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => return (out, false),
-        }
-    }
-    (out, false)
-}
-
-// ---------------------------------------------------------------------------
-// Data files
-// ---------------------------------------------------------------------------
-
-/// Write `len` pseudo-random bytes (xorshift, seeded per call) to a file.
-pub fn random_file(path: &Path, len: usize) {
-    let mut x: u64 = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        ^ ((unique() as u64 + 1) << 32)
-        ^ 0x9E37_79B9_7F4A_7C15;
-    let mut f =
-        io::BufWriter::with_capacity(1 << 20, File::create(path).expect("create data file"));
-    let mut chunk = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for w in chunk.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            w.copy_from_slice(&x.to_le_bytes());
-        }
-        let n = left.min(chunk.len());
-        f.write_all(&chunk[..n]).unwrap();
-        left -= n;
-    }
-    f.flush().unwrap();
-}
-
-/// sha256 of a file, through `sha256sum`.
-pub fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("run sha256sum");
-    assert!(out.status.success(), "sha256sum failed");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
-// ---------------------------------------------------------------------------
 // Network namespaces
 // ---------------------------------------------------------------------------
 
@@ -1527,7 +1312,8 @@ impl Netns {
         }
     }
 
-    fn try_create(tag: &str) -> Result<Netns, String> {
+    /// Create a namespace with `lo` up; Err with the reason.
+    pub fn try_create(tag: &str) -> Result<Netns, String> {
         let name = format!("ncrabt-{}-{}-{}", std::process::id(), tag, unique());
         let _ = ip(&["netns", "del", &name]);
         ip(&["netns", "add", &name])?;
@@ -1553,7 +1339,9 @@ impl Netns {
         Some(ns)
     }
 
-    fn write_etc(&mut self, hosts: &str) -> io::Result<()> {
+    /// Give the namespace's processes (run through `ip netns exec`) their
+    /// own `/etc/hosts`, and a files-only name service.
+    pub fn write_etc(&mut self, hosts: &str) -> io::Result<()> {
         let mut g = etc_netns_lock();
         if !Path::new("/etc/netns").exists() {
             fs::create_dir("/etc/netns")?;
@@ -1768,6 +1556,20 @@ impl Net {
             let o = p.kill();
             panic!("`{}` never listened on port {port}: {o}", o.label);
         }
+    }
+}
+
+/// Wait until `cond` holds (polling every 10 ms), up to `limit`.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
