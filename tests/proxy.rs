@@ -881,6 +881,92 @@ fn scan_through_the_proxy() {
     );
 }
 
+/// Replaces every run of digits after `"ms":` or a tab with `N`, so timed
+/// lines compare exactly.
+fn without_times(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (head, tail) = rest.split_at(i);
+        let timed = head.ends_with("\"ms\":") || head.ends_with('\t');
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        out.push_str(if timed { "N" } else { &tail[..end] });
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Extension (A.3): `-vv` and `--json` for a scan through a proxy, judged
+/// by the proxy's answer.
+#[test]
+fn scan_through_the_proxy_json_and_diagnoses() {
+    if !is_ncrab() {
+        return;
+    }
+    let reply = |code| {
+        vec![
+            Step::Read(3),
+            send(&[5, 0]),
+            Step::Read(10),
+            Step::Send(socks5_reply(code)),
+        ]
+    };
+    let (out, _) = against(
+        &bin(),
+        &[reply(0), reply(4)],
+        &[
+            "-zvv",
+            "--json",
+            "-x",
+            "127.0.0.1:{P}",
+            "10.0.0.1",
+            "22",
+            "8080",
+        ],
+        b"",
+    );
+    out.assert_code(1);
+    assert_eq!(
+        without_times(&out.stdout_str()),
+        concat!(
+            r#"{"host":"10.0.0.1","ip":null,"port":22,"proto":"tcp","service":"ssh","state":"open","errno":null,"error":null,"ms":N}"#,
+            "\n",
+            r#"{"host":"10.0.0.1","ip":null,"port":8080,"proto":"tcp","service":"http-alt","state":"filtered","errno":"EHOSTUNREACH","error":"connection failed, SOCKSv5 error: Host unreachable","ms":N}"#,
+            "\n"
+        )
+    );
+    assert_eq!(
+        without_times(&out.stderr_str()),
+        "Connection to 10.0.0.1 22 port [tcp/ssh] succeeded!\n\
+         \tN ms: open: the proxy connected to the port\n\
+         nc: connection failed, SOCKSv5 error: Host unreachable\n\
+         \tN ms: no route or no answer: the proxy could not reach the destination; check the host and the firewalls beyond the proxy\n"
+    );
+    // A proxy that cannot be reached: an error object, and the scan goes on.
+    let port = reserved_closed_port();
+    let out = Cmd::nc(&[
+        "-z".to_string(),
+        "--json".to_string(),
+        "-x".to_string(),
+        format!("127.0.0.1:{}", port.1),
+        "10.0.0.1".to_string(),
+        "22".to_string(),
+    ])
+    .run(LIMIT);
+    out.assert_code(1);
+    assert_eq!(
+        without_times(&out.stdout_str()),
+        concat!(
+            r#"{"host":"10.0.0.1","ip":null,"port":22,"proto":"tcp","service":"ssh","state":"error","errno":null,"error":"the proxy could not be reached","ms":N}"#,
+            "\n"
+        )
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Real proxies
 // ---------------------------------------------------------------------------
