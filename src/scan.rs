@@ -33,6 +33,8 @@
 //!
 //! Back-pressure: when `socket()` fails with EMFILE/ENFILE the window
 //! shrinks to what is in flight and the slot is retried when a probe ends.
+//! With nothing in flight there is nothing to wait for: the address is
+//! skipped silently, as nc skips any address whose `socket()` fails.
 //!
 //! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
 //! then probed with nc's `X` datagrams ([`crate::udp`]), its seconds being
@@ -354,12 +356,8 @@ impl<'a> Scanner<'a> {
         let (sock, reused) = match self.socket_for(ai) {
             Ok(s) => s,
             Err(e) if is_fd_shortage(&e) && self.in_flight > 0 => return false,
-            Err(e) if is_fd_shortage(&e) => {
-                // Nothing in flight to wait for: the limit is too low.
-                let err = SetupError::Option(Some("socket"), Errno::of(&e));
-                self.finish_slot(slot, Found::Setup(err), started);
-                return true;
-            }
+            // Nothing in flight to wait for (or another error): nc skips
+            // the address without a word.
             Err(_) => {
                 self.finish_slot(slot, Found::Skipped, started);
                 return true;
