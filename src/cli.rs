@@ -587,17 +587,24 @@ fn generate(what: &str) -> Exit {
         return Exit::Fail(1);
     }
     let mut out = Vec::new();
-    let written = generate::render(what, &mut out).and_then(|()| {
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&out)?;
-        stdout.flush()
-    });
-    match written {
+    if let Err(e) = generate::render(what, &mut out) {
+        report::warn(format_args!("--generate"), report::Errno::of(&e));
+        return Exit::Fail(1);
+    }
+    print_text("--generate", &out)
+}
+
+/// Prints the text asked for (`-h`, `--version`, `--generate`) on stdout.
+/// A reader that stops early (`ncrab -h | head`: EPIPE) is fine; any
+/// other failure is reported as `PROG: WHAT: strerror`, status 1. Never a
+/// panic, which `print!` would be.
+fn print_text(what: &str, text: &[u8]) -> Exit {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
         Ok(()) => Exit::Done,
-        // `ncrab --generate man | head`: a reader that stops early is fine.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Done,
         Err(e) => {
-            report::warn(format_args!("--generate"), report::Errno::of(&e));
+            report::warn(format_args!("{what}"), report::Errno::of(&e));
             Exit::Fail(1)
         }
     }
@@ -692,13 +699,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "debug" => o.debug_socket = true,
             "detach" => o.detach_stdin = true,
             "pass_fd" => o.pass_fd = true,
-            "help" => {
-                print!("{}", help_text());
-                return Err(Exit::Done);
-            }
+            "help" => return Err(print_text("stdout", help_text().as_bytes())),
             "version" => {
-                println!("ncrab {}", env!("CARGO_PKG_VERSION"));
-                return Err(Exit::Done);
+                let v = format!("ncrab {}\n", env!("CARGO_PKG_VERSION"));
+                return Err(print_text("stdout", v.as_bytes()));
             }
             "generate" => return Err(generate(&v)),
             "rcvbuf" => o.rcvbuf = Some(num(raw, 1, 65536 << 14, "TCP receive window")? as u32),
