@@ -118,17 +118,44 @@ thread_local! {
 /// A held run larger than this is written at once.
 const HELD_MAX: usize = 64 * 1024;
 
-/// Writes bytes to a stream, ignoring failures (stderr may be closed or a
-/// full pipe; a message is never worth dying for).
+/// Writes bytes to a stream, ignoring failures (stderr may be closed; a
+/// message is never worth dying for).
+///
+/// The stream may also be a full pipe whose reader has stopped: the write
+/// then waits, but never past SIGINT or SIGTERM. It waits for room with
+/// poll(2), a fifth of a second at a time, looking at the pending signal
+/// in between, and writes at most PIPE_BUF bytes at once (which a pipe
+/// with room takes without blocking); a signal also interrupts a write
+/// that does block (see `signals`). Once a signal is pending the rest is
+/// dropped: the run is ending.
 fn write_to(stream: Stream, bytes: &[u8]) {
-    match stream {
-        Stream::Stderr => {
-            let _ = io::stderr().lock().write_all(bytes);
+    let fd = match stream {
+        Stream::Stdout => libc::STDOUT_FILENO,
+        Stream::Stderr => libc::STDERR_FILENO,
+    };
+    let mut rest = bytes;
+    while !rest.is_empty() && crate::signals::pending().is_none() {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
+            continue; // no room yet, or EINTR: look at the signal again
         }
-        Stream::Stdout => {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(bytes);
-            let _ = out.flush();
+        let n = rest.len().min(libc::PIPE_BUF);
+        // SAFETY: rest is valid for n bytes.
+        let w = unsafe { libc::write(fd, rest.as_ptr().cast(), n) };
+        if w > 0 {
+            rest = &rest[w as usize..];
+        } else if w == 0
+            || !matches!(
+                io::Error::last_os_error().raw_os_error(),
+                Some(libc::EINTR | libc::EAGAIN)
+            )
+        {
+            return;
         }
     }
 }

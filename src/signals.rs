@@ -8,8 +8,14 @@
 //! the shell sees a real signal death (departure 9: status 130 for SIGINT).
 //!
 //! ctrlc cannot tell which signal fired, so a tiny async-signal-safe handler
-//! is chained in front of its own: it stores the signal number, then calls
-//! ctrlc's handler.
+//! is chained in front of its own: it stores the signal number (and marks
+//! it pending at once), then calls ctrlc's handler.
+//!
+//! The signals are delivered to the main thread only (ctrlc's thread
+//! blocks them), and without SA_RESTART: a blocking system call the main
+//! thread is in, such as a message written to a full stderr pipe whose
+//! reader has stopped, returns EINTR instead of holding off the signal
+//! until the reader wakes up (nc, with no handlers, dies at once there).
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -34,6 +40,7 @@ static WAKER: OnceLock<Arc<Waker>> = OnceLock::new();
 /// writes to its pipe so its thread wakes up.
 extern "C" fn record(sig: libc::c_int) {
     LAST.store(sig, Ordering::SeqCst);
+    PENDING.store(sig, Ordering::SeqCst);
     if let Some(i) = SIGNALS.iter().position(|&s| s == sig) {
         let h = CHAINED[i].load(Ordering::SeqCst);
         if h > 1 {
@@ -47,6 +54,17 @@ extern "C" fn record(sig: libc::c_int) {
 /// Installs the handlers. Failure is not fatal: ncrab then simply dies by
 /// the signal's default action, as nc does.
 pub fn install() {
+    // ctrlc's thread inherits this mask: it never takes these signals, so
+    // the kernel delivers them to the main thread.
+    // SAFETY: building a signal set and changing this thread's mask.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for &sig in &SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
     let ok = ctrlc::set_handler(|| {
         let sig = match LAST.load(Ordering::SeqCst) {
             0 => libc::SIGINT,
@@ -57,6 +75,8 @@ pub fn install() {
             let _ = w.wake();
         }
     });
+    // SAFETY: unblocking what was blocked above, in this thread only.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
     if ok.is_err() {
         return;
     }
@@ -71,6 +91,7 @@ pub fn install() {
             CHAINED[i].store(old.sa_sigaction, Ordering::SeqCst);
             let mut new = old;
             new.sa_sigaction = record as extern "C" fn(libc::c_int) as usize;
+            new.sa_flags &= !libc::SA_RESTART;
             libc::sigaction(sig, &new, std::ptr::null_mut());
         }
     }
