@@ -290,6 +290,8 @@ pub enum Input {
     /// This descriptor (a terminal, a socket...). Its file-status flags at
     /// spawn are recorded ([`Proc::stdin_flags_at_spawn`]).
     Fd(OwnedFd),
+    /// A pipe fed with the first `len` bytes of a [`Pattern`], then closed.
+    Pattern(Pattern, u64),
 }
 
 /// Where the child's stdout goes.
@@ -302,6 +304,9 @@ pub enum OutputTo {
     Closed,
     /// This descriptor (a socket pair, a pipe, a terminal...).
     Fd(OwnedFd),
+    /// A pipe whose read end the test keeps and reads at its own pace
+    /// ([`Proc::take_stdout`]): a slow, stalled or vanishing reader.
+    Pipe,
 }
 
 /// A command to run: the binary under test, or a peer, through a symlink.
@@ -322,7 +327,18 @@ pub struct Cmd {
     tty: Option<PathBuf>,
     wrapper: Vec<OsString>,
     nofile: Option<u64>,
+    faults: Vec<Fault>,
+    stderr: ErrTo,
     label: String,
+}
+
+/// Where the child's stderr goes (captured unless said otherwise).
+enum ErrTo {
+    Capture,
+    /// fd 2 closed at exec (`2>&-`).
+    Closed,
+    /// This descriptor (e.g. a pipe nobody reads).
+    Fd(OwnedFd),
 }
 
 impl Cmd {
@@ -370,6 +386,8 @@ impl Cmd {
             tty: None,
             wrapper: Vec::new(),
             nofile: None,
+            faults: Vec::new(),
+            stderr: ErrTo::Capture,
             label,
         }
     }
@@ -414,10 +432,36 @@ impl Cmd {
         self
     }
     /// Limit the child's open files (RLIMIT_NOFILE, soft and hard, so the
-    /// child cannot raise it): `ulimit -n N`.
+    /// child cannot raise it): `ulimit -n N`. In a namespace the limit is
+    /// set after `ip netns exec` (which needs descriptors of its own), by
+    /// prlimit(1) when it is installed.
     pub fn nofile(mut self, n: u64) -> Cmd {
         self.nofile = Some(n);
         self
+    }
+    /// Make these system calls fail in the child (see [`Fault`]).
+    pub fn faults(mut self, f: &[Fault]) -> Cmd {
+        self.faults.extend_from_slice(f);
+        self
+    }
+    /// fd 2 closed at exec (`2>&-`); nothing is captured from it.
+    pub fn stderr_closed(mut self) -> Cmd {
+        self.stderr = ErrTo::Closed;
+        self
+    }
+    /// stderr goes to this descriptor (e.g. a pipe the test never reads);
+    /// nothing is captured from it.
+    pub fn stderr_to(mut self, fd: OwnedFd) -> Cmd {
+        self.stderr = ErrTo::Fd(fd);
+        self
+    }
+
+    /// prlimit(1), when the open-file limit must be set after `ip netns
+    /// exec` rather than before it.
+    fn prlimit(&self) -> Option<PathBuf> {
+        self.netns.as_ref()?;
+        self.nofile?;
+        find_in_path("prlimit")
     }
 
     /// The program and its argv[0], as `spawn` will run them.
@@ -428,7 +472,11 @@ impl Cmd {
                 "arg0 and a wrapper cannot be used through ip netns exec"
             );
             let mut c = Command::new(find_in_path("ip").unwrap_or_else(|| "/usr/sbin/ip".into()));
-            c.arg("netns").arg("exec").arg(ns).arg(link);
+            c.arg("netns").arg("exec").arg(ns);
+            if let (Some(prlimit), Some(n)) = (self.prlimit(), self.nofile) {
+                c.arg(prlimit).arg(format!("--nofile={n}:{n}")).arg("--");
+            }
+            c.arg(link);
             return c;
         }
         if let Some((prog, rest)) = self.wrapper.split_first() {
@@ -459,6 +507,11 @@ impl Cmd {
         symlink(&self.target, &link).expect("symlink the binary");
 
         let mut cmd = self.command(&link);
+        let nofile = if self.prlimit().is_some() {
+            None // set by prlimit, after ip
+        } else {
+            self.nofile
+        };
         cmd.args(&self.args)
             .current_dir(dir.path())
             .env("LC_ALL", "C");
@@ -489,7 +542,11 @@ impl Cmd {
                 stdin_flags0 = Some(fd_flags(&fd));
                 cmd.stdin(Stdio::from(fd));
             }
-            Input::Bytes(_) | Input::Pipe | Input::PipeFrom(_) | Input::Slow(_) => {
+            Input::Bytes(_)
+            | Input::Pipe
+            | Input::PipeFrom(_)
+            | Input::Slow(_)
+            | Input::Pattern(..) => {
                 let (r, w) = pipe();
                 stdin_r_dup = Some(r.try_clone().expect("dup pipe"));
                 stdin_flags0 = Some(fd_flags(&r));
@@ -499,12 +556,14 @@ impl Cmd {
                     Input::Bytes(b) => feeder = Some((w, Feed::Bytes(b))),
                     Input::PipeFrom(p) => feeder = Some((w, Feed::File(p))),
                     Input::Slow(chunks) => feeder = Some((w, Feed::Slow(chunks))),
+                    Input::Pattern(p, len) => feeder = Some((w, Feed::Pattern(p, len))),
                     _ => stdin_w = Some(w),
                 }
             }
         }
         let out = Capture::new();
         let mut out_pipe = None;
+        let mut stdout_r: Option<File> = None;
         match self.stdout {
             OutputTo::Capture => {
                 cmd.stdout(Stdio::piped());
@@ -523,15 +582,36 @@ impl Cmd {
                 cmd.stdout(Stdio::from(fd));
                 out.mark_done();
             }
+            OutputTo::Pipe => {
+                let (r, w) = pipe();
+                cmd.stdout(Stdio::from(w));
+                stdout_r = Some(File::from(r));
+                out.mark_done();
+            }
         }
-        cmd.stderr(Stdio::piped());
+        let err = Capture::new();
+        match self.stderr {
+            ErrTo::Capture => {
+                cmd.stderr(Stdio::piped());
+            }
+            ErrTo::Closed => {
+                cmd.stderr(Stdio::null());
+                close_fds.push(2);
+                err.mark_done();
+            }
+            ErrTo::Fd(fd) => {
+                cmd.stderr(Stdio::from(fd));
+                err.mark_done();
+            }
+        }
         let tty = self
             .tty
             .as_ref()
             .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("pty path"));
-        let nofile = self.nofile;
+        let filter = seccomp_filter(&self.faults);
         // SAFETY: only async-signal-safe calls (signal, setsid, open, ioctl,
-        // close, setrlimit) between fork and exec.
+        // close, close_range, setrlimit, prctl) between fork and exec; the
+        // seccomp filter was built before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 // What an interactive shell does for a foreground command:
@@ -562,6 +642,17 @@ impl Cmd {
                 for &fd in &close_fds {
                     libc::close(fd);
                 }
+                // Nothing but 0, 1 and 2 survives exec, whatever the test
+                // runner inherited: a clean start, and exact fd counts.
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
+                if let Some(f) = &filter {
+                    install_seccomp(f)?;
+                }
                 Ok(())
             });
         }
@@ -574,14 +665,16 @@ impl Cmd {
         if out_pipe.is_some() {
             out.clone().read_from(child.stdout.take().unwrap());
         }
-        let err = Capture::new();
-        err.clone().read_from(child.stderr.take().unwrap());
+        if let Some(e) = child.stderr.take() {
+            err.clone().read_from(e);
+        }
         let feeder = feeder.map(|(w, f)| thread::spawn(move || f.run(w)));
         Proc {
             child,
             pid,
             out,
             err,
+            stdout_r,
             stdin_w,
             stdin_r_dup,
             stdin_flags0,
@@ -605,6 +698,7 @@ enum Feed {
     Bytes(Vec<u8>),
     File(PathBuf),
     Slow(Vec<(Duration, Vec<u8>)>),
+    Pattern(Pattern, u64),
 }
 
 impl Feed {
@@ -626,6 +720,9 @@ impl Feed {
                         break;
                     }
                 }
+            }
+            Feed::Pattern(p, len) => {
+                let _ = p.write_to(&mut w, 0, len);
             }
         }
     }
@@ -735,6 +832,7 @@ pub struct Proc {
     pid: i32,
     out: Arc<Capture>,
     err: Arc<Capture>,
+    stdout_r: Option<File>,
     stdin_w: Option<File>,
     stdin_r_dup: Option<OwnedFd>,
     stdin_flags0: Option<i32>,
@@ -942,6 +1040,77 @@ impl Proc {
                 panic!("`{}`: no `Listening on` line: {}", self.label, o);
             }
             thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The read end of an [`OutputTo::Pipe`] stdout (once).
+    pub fn take_stdout(&mut self) -> File {
+        self.stdout_r.take().expect("stdout is not OutputTo::Pipe")
+    }
+
+    /// A `kB` field of /proc/PID/status (`VmHWM`, `VmRSS`...).
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let s = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let line = s.lines().find(|l| l.starts_with(&format!("{field}:")))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The open file descriptors: (number, what it points to), sorted.
+    pub fn fds(&self) -> Vec<(i32, String)> {
+        let dir = format!("/proc/{}/fd", self.pid);
+        let mut v: Vec<(i32, String)> = fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let n = e.file_name().to_str()?.parse().ok()?;
+                        let t = fs::read_link(e.path()).ok()?;
+                        Some((n, t.to_string_lossy().into_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// [`Proc::fds`] once it has stopped changing (two readings 20 ms
+    /// apart agree; at most a second): a session that just ended may still
+    /// be closing its last descriptors when its peer sees EOF.
+    pub fn settled_fds(&self) -> Vec<(i32, String)> {
+        let mut last = self.fds();
+        for _ in 0..50 {
+            thread::sleep(Duration::from_millis(20));
+            let now = self.fds();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        last
+    }
+
+    /// As [`Proc::expect_exit`], also returning the CPU ticks the child
+    /// used in all (read from /proc until it is reaped: a zombie still
+    /// shows its final times).
+    #[track_caller]
+    pub fn expect_exit_ticks(&mut self, limit: Duration) -> (Outcome, u64) {
+        let deadline = Instant::now() + limit;
+        let mut used = 0;
+        loop {
+            if let Some(t) = self.cpu_ticks() {
+                used = t;
+            }
+            if self.exited() {
+                return (self.expect_exit(Duration::ZERO), used);
+            }
+            if Instant::now() >= deadline {
+                let o = self.kill();
+                panic!(
+                    "`{}` did not exit within {limit:?}; killed. {o}",
+                    self.label
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -1539,6 +1708,40 @@ impl Net {
         })
     }
 
+    /// An IPv4 address in this namespace that never answers: a veth pair
+    /// whose far end has no address, and a permanent neighbour entry, so
+    /// SYNs to it leave and are dropped (a connect only ends by its own
+    /// timer, as behind a DROP rule). None on the host's network.
+    pub fn silent_ip(&self) -> Option<&'static str> {
+        let ns = self.ns.as_ref()?;
+        let setup = [
+            vec![
+                "link", "add", "sil0", "type", "veth", "peer", "name", "sil1",
+            ],
+            vec!["addr", "add", "10.255.0.1/24", "dev", "sil0"],
+            vec!["link", "set", "sil0", "up"],
+            vec!["link", "set", "sil1", "up"],
+            vec![
+                "neigh",
+                "add",
+                "10.255.0.2",
+                "lladdr",
+                "02:00:00:00:00:02",
+                "dev",
+                "sil0",
+                "nud",
+                "permanent",
+            ],
+        ];
+        for a in setup {
+            if let Err(e) = ns.ip(&a) {
+                skip_or_fail_in_ci(&format!("cannot build a silent address: {e}"));
+                return None;
+            }
+        }
+        Some("10.255.0.2")
+    }
+
     /// Wait until `p` (a child in this network) has a TCP socket listening
     /// on `port`, read from /proc/PID/net/tcp{,6}.
     pub fn wait_listen(&self, p: &Proc, port: u16, limit: Duration) -> bool {
@@ -1579,4 +1782,143 @@ pub fn ms(n: u64) -> Duration {
 }
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// One line of measured figures, visible in the test output:
+/// `FIGURE test: text`.
+pub fn figure(text: &str) {
+    note(&format!("FIGURE {}: {text}", current_test()));
+}
+
+// ---------------------------------------------------------------------------
+// Faults injected into a child
+// ---------------------------------------------------------------------------
+
+/// A system call made to fail with `errno` in a child, by a seccomp filter
+/// installed just before exec (so the dynamic loader is affected too: keep
+/// the rules narrow). `arg` restricts the rule to calls whose argument
+/// number `.0` (low 32 bits), masked with `.1`, equals `.2`.
+///
+/// This is how the tests reach errors that cannot be provoked safely:
+/// ENFILE (the system-wide file table is shared with everything else on
+/// the machine), or EMFILE at one precise call.
+#[derive(Clone, Copy, Debug)]
+pub struct Fault {
+    pub syscall: i64,
+    pub arg: Option<(u32, u32, u32)>,
+    pub errno: i32,
+}
+
+impl Fault {
+    /// socket() for IPv4 and IPv6 (netlink and Unix sockets still work).
+    pub fn inet_socket(errno: i32) -> Vec<Fault> {
+        [libc::AF_INET, libc::AF_INET6]
+            .iter()
+            .map(|&af| Fault {
+                syscall: libc::SYS_socket,
+                arg: Some((0, u32::MAX, af as u32)),
+                errno,
+            })
+            .collect()
+    }
+    /// accept() and accept4().
+    pub fn accept(errno: i32) -> Vec<Fault> {
+        [libc::SYS_accept, libc::SYS_accept4]
+            .iter()
+            .map(|&syscall| Fault {
+                syscall,
+                arg: None,
+                errno,
+            })
+            .collect()
+    }
+    /// openat() with O_NONBLOCK: ncrab's private reopening of a stdin or
+    /// stdout pipe or tty through /proc/self/fd fails, so it must fall back
+    /// to setting O_NONBLOCK on the shared description (and restore it).
+    pub fn nonblocking_open(errno: i32) -> Vec<Fault> {
+        vec![Fault {
+            syscall: libc::SYS_openat,
+            arg: Some((2, libc::O_NONBLOCK as u32, libc::O_NONBLOCK as u32)),
+            errno,
+        }]
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// The BPF program for `faults` (None when there are none).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn seccomp_filter(faults: &[Fault]) -> Option<Vec<libc::sock_filter>> {
+    if faults.is_empty() {
+        return None;
+    }
+    const LD_ABS_W: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k, jt, jf| libc::sock_filter {
+        code: JEQ_K,
+        jt,
+        jf,
+        k,
+    };
+    // struct seccomp_data: nr at 0, arch at 4, args[i] at 16 + 8 i (the
+    // low half first on these little-endian machines).
+    let mut p = vec![stmt(LD_ABS_W, 4), jeq(AUDIT_ARCH, 1, 0)];
+    p.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    for f in faults {
+        let ret = stmt(RET_K, libc::SECCOMP_RET_ERRNO | (f.errno as u32 & 0xffff));
+        p.push(stmt(LD_ABS_W, 0));
+        match f.arg {
+            None => {
+                p.push(jeq(f.syscall as u32, 0, 1));
+                p.push(ret);
+            }
+            Some((i, mask, value)) => {
+                p.push(jeq(f.syscall as u32, 0, 4));
+                p.push(stmt(LD_ABS_W, 16 + 8 * i));
+                p.push(stmt(AND_K, mask));
+                p.push(jeq(value, 0, 1));
+                p.push(ret);
+            }
+        }
+    }
+    p.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    Some(p)
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn seccomp_filter(faults: &[Fault]) -> Option<Vec<libc::sock_filter>> {
+    assert!(faults.is_empty(), "fault injection needs x86_64 or aarch64");
+    None
+}
+
+/// Installs the filter (in the child, between fork and exec).
+fn install_seccomp(f: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: f.len() as u16,
+        filter: f.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: prctl with a valid, live filter program.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::{contains, eventually};
+use super::{Checker, contains, eventually};
 
 /// What a scripted server saw.
 pub struct Record {
@@ -130,8 +130,7 @@ impl Conn {
     }
     /// Abort the connection with an RST (SO_LINGER 0 + close).
     pub fn reset(self) {
-        set_linger_zero(&self.stream);
-        drop(self.stream);
+        reset(self.stream);
     }
 
     /// Play `script` (see [`Step`]), then record whatever else arrives
@@ -572,5 +571,97 @@ impl Pty {
     pub fn screen(&mut self) -> Vec<u8> {
         self.drain();
         self.seen.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Plain sockets driven by the test itself
+// ---------------------------------------------------------------------------
+
+/// Aborts a TCP connection with an RST (SO_LINGER 0, then close).
+pub fn reset(s: TcpStream) {
+    set_linger_zero(&s);
+    drop(s);
+}
+
+/// Accepts one connection within `limit`; the stream is blocking.
+#[track_caller]
+pub fn accept_within(l: &TcpListener, limit: Duration) -> TcpStream {
+    l.set_nonblocking(true).expect("nonblocking listener");
+    let deadline = Instant::now() + limit;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                l.set_nonblocking(false).expect("blocking listener");
+                s.set_nonblocking(false).expect("blocking stream");
+                return s;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("no connection within {limit:?}: {e}"),
+        }
+    }
+}
+
+/// Waits up to `limit` for `fd` to have `events` (poll(2)); false on timeout.
+pub fn wait_fd(fd: &impl AsRawFd, events: i16, limit: Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) > 0 }
+}
+
+/// Reads `r` into `chk` until EOF, an error, or `limit`; true on EOF.
+/// Never blocks past the deadline (each read waits for POLLIN first).
+pub fn read_checked<R: Read + AsRawFd>(r: &mut R, chk: &mut Checker, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        if !wait_fd(r, libc::POLLIN, deadline - now) {
+            continue;
+        }
+        match r.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => chk.feed(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Bytes in a TCP socket's send queue that the peer has not acknowledged
+/// (SIOCOUTQ): 0 means the peer's kernel holds everything sent.
+pub fn unacked(s: &impl AsRawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (= SIOCOUTQ) writes one int.
+    let rc = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if rc != 0 { usize::MAX } else { n as usize }
+}
+
+/// Sets SO_RCVBUF; on a listener before the connection comes, it also
+/// fixes the window scale (a tiny buffer gives a window that stays small).
+pub fn set_rcvbuf(s: &impl AsRawFd, bytes: i32) {
+    // SAFETY: setsockopt with a live int.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&bytes as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
     }
 }

@@ -247,3 +247,148 @@ pub fn assert_sha256_known_answers() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Streams of test data, checked as they arrive
+// ---------------------------------------------------------------------------
+
+/// A deterministic, non-repeating byte stream of any length, cheap enough
+/// to generate and check at GiB scale in a debug build: blocks of
+/// [`Pattern::BLOCK`] bytes (a prime, so no page or buffer size divides
+/// it), each a per-pattern random block whose first 8 bytes are replaced
+/// by the block's index. A lost, duplicated, reordered or altered byte
+/// anywhere shows up at its offset (see [`Checker`]).
+#[derive(Clone)]
+pub struct Pattern {
+    base: std::sync::Arc<Vec<u8>>,
+}
+
+impl Pattern {
+    pub const BLOCK: usize = 65_521;
+
+    pub fn new(seed: u64) -> Pattern {
+        let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let mut base = vec![0u8; Pattern::BLOCK];
+        for b in base.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 24) as u8;
+        }
+        Pattern {
+            base: std::sync::Arc::new(base),
+        }
+    }
+
+    /// The bytes at stream offset `pos..pos + out.len()`.
+    pub fn fill(&self, mut pos: u64, out: &mut [u8]) {
+        let b = Pattern::BLOCK as u64;
+        let mut done = 0;
+        while done < out.len() {
+            let (block, off) = (pos / b, (pos % b) as usize);
+            let n = (Pattern::BLOCK - off).min(out.len() - done);
+            let dst = &mut out[done..done + n];
+            dst.copy_from_slice(&self.base[off..off + n]);
+            if off < 8 {
+                let idx = block.to_le_bytes();
+                let k = (8 - off).min(n);
+                dst[..k].copy_from_slice(&idx[off..off + k]);
+            }
+            done += n;
+            pos += n as u64;
+        }
+    }
+
+    /// Writes bytes `from..from + len` of the stream.
+    pub fn write_to(&self, w: &mut impl Write, from: u64, len: u64) -> io::Result<()> {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut pos = from;
+        while pos < from + len {
+            let n = (from + len - pos).min(buf.len() as u64) as usize;
+            self.fill(pos, &mut buf[..n]);
+            w.write_all(&buf[..n])?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// A regular file holding the first `len` bytes.
+    pub fn file(&self, path: &Path, len: u64) {
+        let mut f = File::create(path).expect("create pattern file");
+        self.write_to(&mut f, 0, len).expect("write pattern file");
+    }
+
+    pub fn checker(&self) -> Checker {
+        Checker {
+            pat: self.clone(),
+            pos: 0,
+            bad: None,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// Checks a received stream against a [`Pattern`], chunk by chunk.
+pub struct Checker {
+    pat: Pattern,
+    pos: u64,
+    bad: Option<u64>,
+    scratch: Vec<u8>,
+}
+
+impl Checker {
+    /// The next bytes of the stream.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.bad.is_none() {
+            self.scratch.resize(data.len(), 0);
+            self.pat.fill(self.pos, &mut self.scratch);
+            if self.scratch[..] != *data {
+                let at = data
+                    .iter()
+                    .zip(&self.scratch)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                self.bad = Some(self.pos + at as u64);
+            }
+        }
+        self.pos += data.len() as u64;
+    }
+    /// Bytes seen so far.
+    pub fn len(&self) -> u64 {
+        self.pos
+    }
+    /// Exactly the first `len` bytes of the pattern, nothing else?
+    #[track_caller]
+    pub fn assert_exact(&self, what: &str, len: u64) {
+        if let Some(at) = self.bad {
+            panic!("{what}: the data differs from what was sent at byte {at}");
+        }
+        assert_eq!(
+            self.pos, len,
+            "{what}: {} bytes received, {len} sent",
+            self.pos
+        );
+    }
+    /// Reads `r` to EOF (or an error), checking; returns the byte count.
+    pub fn read_all(&mut self, r: &mut impl io::Read) -> u64 {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.feed(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.pos
+    }
+}
+
+/// The terminal attributes of a tty fd (c_iflag, c_oflag, c_cflag, c_lflag).
+pub fn termios_of(fd: &impl AsRawFd) -> (u32, u32, u32, u32) {
+    // SAFETY: tcgetattr fills a zeroed termios.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) };
+    assert_eq!(rc, 0, "tcgetattr: {}", io::Error::last_os_error());
+    (t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag)
+}
