@@ -62,7 +62,8 @@ fn thousand_sequential_clients_against_one_keep_listener() {
             let mut c = net.run_in(|| TcpStream::connect(&addr)).expect("connect");
             c.set_read_timeout(Some(secs(5))).unwrap();
             c.write_all(&payload(i)).unwrap();
-            if i % 10 == 4 {
+            // Departure 5: only ncrab promises the data of these.
+            if i % 10 == 4 && is_ncrab() {
                 // Abort once ncrab's kernel has the data (departure 5).
                 let deadline = Instant::now() + secs(3);
                 while unacked(&c) != 0 && Instant::now() < deadline {
@@ -279,8 +280,12 @@ fn quarter_gib_to_each_kind_of_stdout() {
                 "{path} {kind:?}: the peer could not send"
             );
             o.assert_code(0);
+            // The -vv summary (an extension) counts what reached /dev/null.
             let summary = format!("received {MIB256} bytes");
-            assert!(o.stderr_str().contains(&summary), "{path} {kind:?}: {o}");
+            assert!(
+                !is_ncrab() || o.stderr_str().contains(&summary),
+                "{path} {kind:?}: {o}"
+            );
             match kind {
                 Kind::File => {
                     let mut chk = pat.checker();
