@@ -90,14 +90,14 @@ pub fn lookup(
     }
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
     // SAFETY: pointers are valid C strings or null; res receives a list we free.
-    let rc = unsafe {
+    let rc = crate::signals::during_lookup(|| unsafe {
         libc::getaddrinfo(
             chost.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             cport.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             &h,
             &mut res,
         )
-    };
+    });
     if rc != 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         return Err(GaiError { code: rc, errno });
@@ -149,7 +149,7 @@ pub fn name_info(addr: &SockAddr, numeric: bool) -> Result<(String, String), Gai
         flags |= libc::NI_NUMERICHOST;
     }
     // SAFETY: buffers and their lengths are valid; addr is a valid sockaddr.
-    let rc = unsafe {
+    let rc = crate::signals::during_lookup(|| unsafe {
         libc::getnameinfo(
             addr.as_ptr().cast(),
             addr.len(),
@@ -159,7 +159,7 @@ pub fn name_info(addr: &SockAddr, numeric: bool) -> Result<(String, String), Gai
             serv.len() as u32,
             flags,
         )
-    };
+    });
     if rc != 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         return Err(GaiError { code: rc, errno });

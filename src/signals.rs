@@ -16,8 +16,18 @@
 //! thread is in, such as a message written to a full stderr pipe whose
 //! reader has stopped, returns EINTR instead of holding off the signal
 //! until the reader wakes up (nc, with no handlers, dies at once there).
+//!
+//! Name lookups (getaddrinfo, getnameinfo) are the one place the main
+//! thread blocks outside the loop, possibly for many seconds when no name
+//! server answers, and the C library retries its calls after EINTR. A
+//! signal that arrives during one ([`during_lookup`]) ends the process at
+//! once, as it ends nc: the handler puts back any file-status flags ncrab
+//! changed on a shared stdin or stdout ([`remember_flags`]), which is all
+//! there can be to undo at that point (no socket file, temporary directory
+//! or terminal mode is ever set up around a lookup), and re-raises the
+//! signal with its default action.
 
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use mio::Waker;
@@ -35,12 +45,20 @@ static CHAINED: [AtomicUsize; 3] = [
     AtomicUsize::new(0),
 ];
 static WAKER: OnceLock<Arc<Waker>> = OnceLock::new();
+/// Set while the main thread is inside a name lookup.
+static IN_LOOKUP: AtomicBool = AtomicBool::new(false);
+/// File-status flags to put back on fds 0 and 1 (-1: nothing to restore).
+static SAVED_FLAGS: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
 
 /// Async-signal-safe: store the number, then run ctrlc's handler, which
 /// writes to its pipe so its thread wakes up.
 extern "C" fn record(sig: libc::c_int) {
     LAST.store(sig, Ordering::SeqCst);
     PENDING.store(sig, Ordering::SeqCst);
+    if IN_LOOKUP.load(Ordering::SeqCst) {
+        die_now(sig);
+        return;
+    }
     if let Some(i) = SIGNALS.iter().position(|&s| s == sig) {
         let h = CHAINED[i].load(Ordering::SeqCst);
         if h > 1 {
@@ -54,6 +72,17 @@ extern "C" fn record(sig: libc::c_int) {
 /// Installs the handlers. Failure is not fatal: ncrab then simply dies by
 /// the signal's default action, as nc does.
 pub fn install() {
+    // A signal ignored when ncrab starts stays ignored, as in nc, which
+    // installs no handlers: `nohup` (SIGHUP) and the background jobs of a
+    // non-interactive shell (SIGINT) rely on it.
+    let ignored = SIGNALS.map(|sig| {
+        // SAFETY: querying a disposition into a zeroed sigaction.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        }
+    });
     // ctrlc's thread inherits this mask: it never takes these signals, so
     // the kernel delivers them to the main thread.
     // SAFETY: building a signal set and changing this thread's mask.
@@ -81,6 +110,11 @@ pub fn install() {
         return;
     }
     for (i, &sig) in SIGNALS.iter().enumerate() {
+        if ignored[i] {
+            // SAFETY: putting back the ignored disposition.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
+            continue;
+        }
         // SAFETY: querying and replacing a signal disposition with valid
         // sigaction structures; `record` is async-signal-safe.
         unsafe {
@@ -95,6 +129,46 @@ pub fn install() {
             libc::sigaction(sig, &new, std::ptr::null_mut());
         }
     }
+}
+
+/// Async-signal-safe: restore the saved flags, then raise `sig` with its
+/// default action. Inside the handler the signal is blocked, so it is
+/// delivered, and ends the process, as soon as the handler returns.
+fn die_now(sig: libc::c_int) {
+    for (fd, saved) in SAVED_FLAGS.iter().enumerate() {
+        let flags = saved.load(Ordering::SeqCst);
+        if flags >= 0 {
+            // SAFETY: fcntl is async-signal-safe; fd is 0 or 1.
+            unsafe { libc::fcntl(fd as libc::c_int, libc::F_SETFL, flags) };
+        }
+    }
+    // SAFETY: signal and raise are async-signal-safe.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// Records the flags `fd` (0 or 1) had before ncrab set O_NONBLOCK on its
+/// shared description, for a death during a lookup; None forgets them.
+pub fn remember_flags(fd: i32, flags: Option<i32>) {
+    if let Some(slot) = usize::try_from(fd).ok().and_then(|i| SAVED_FLAGS.get(i)) {
+        slot.store(flags.unwrap_or(-1), Ordering::SeqCst);
+    }
+}
+
+/// Runs a blocking name lookup during which SIGINT, SIGTERM and SIGHUP end
+/// the process at once (see the module text). A signal already pending
+/// ends it before the lookup starts.
+pub fn during_lookup<T>(lookup: impl FnOnce() -> T) -> T {
+    IN_LOOKUP.store(true, Ordering::SeqCst);
+    if let Some(sig) = pending() {
+        die_now(sig);
+        die_by(sig);
+    }
+    let r = lookup();
+    IN_LOOKUP.store(false, Ordering::SeqCst);
+    r
 }
 
 /// Hands the loop's waker to the handler.

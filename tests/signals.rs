@@ -496,3 +496,61 @@ fn signals_end_a_busy_transfer() {
         }
     }
 }
+
+/// A name lookup waiting on a name server that never answers: SIGTERM ends
+/// it at once, as it ends nc (the C library retries its calls after a
+/// signal, so a handler alone would let the lookup run its 5 s first).
+/// Runs in a namespace whose resolver points at a silent address.
+#[test]
+fn sigterm_ends_a_slow_name_lookup_at_once() {
+    let net = Net::new("slowdns");
+    let (Some(ns), Some(ip)) = (net.ns.as_ref(), net.silent_ip()) else {
+        return;
+    };
+    let etc = std::path::Path::new("/etc/netns").join(&ns.name);
+    std::fs::write(etc.join("nsswitch.conf"), "hosts: files dns\n").unwrap();
+    std::fs::write(
+        etc.join("resolv.conf"),
+        format!("nameserver {ip}\noptions timeout:5 attempts:1\n"),
+    )
+    .unwrap();
+    let mut p = net.nc(&["-v", "slow.invalid", "80"]).spawn();
+    std::thread::sleep(ms(500));
+    assert!(p.running(), "the lookup did not wait for the name server");
+    let start = std::time::Instant::now();
+    p.signal(libc::SIGTERM);
+    let o = p.expect_exit(secs(4));
+    assert_eq!(o.signal(), Some(libc::SIGTERM), "{o}");
+    assert!(
+        start.elapsed() < secs(2),
+        "SIGTERM took {:?} to end the lookup",
+        start.elapsed()
+    );
+    assert_bytes("stderr", b"", &o.stderr);
+}
+
+/// A signal ignored when nc starts stays ignored (nc installs no handlers):
+/// under `nohup`, SIGHUP changes nothing; SIGTERM still ends the run (a
+/// Unix listener: no network needed).
+#[test]
+fn a_signal_ignored_at_start_stays_ignored() {
+    let Some(nohup) = find_in_path("nohup") else {
+        skip_or_fail_in_ci("nohup is not installed");
+        return;
+    };
+    let dir = TempDir::new("nohup");
+    let sock = dir.join("l.sock");
+    let mut p = Cmd::nc(&["-lU".as_ref(), sock.as_os_str()])
+        .stdin(Input::Pipe)
+        .under(&[nohup.to_string_lossy().as_ref(), "{}"])
+        .spawn();
+    assert!(
+        eventually(secs(5), || sock.exists()),
+        "the listener never bound its socket"
+    );
+    p.signal(libc::SIGHUP);
+    p.expect_running(ms(500));
+    p.signal(libc::SIGTERM);
+    let o = p.expect_exit(secs(3));
+    assert_eq!(o.signal(), Some(libc::SIGTERM), "{o}");
+}
