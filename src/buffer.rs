@@ -10,6 +10,11 @@
 //! to the copying buffer, carrying over what the pipe already holds, so the
 //! switch is silent and loses nothing.
 //!
+//! A regular file on stdin takes a third kind of buffer: a window of the
+//! file mapped into memory and sent from there (see [`crate::filemap`]);
+//! it falls back to the copying buffer at the end of the file or on any
+//! refusal, again without losing or repeating a byte.
+//!
 //! A pipe counts its capacity in pages, not bytes, so it can refuse more
 //! data before `pending` reaches `cap`; a refused fill with data pending
 //! marks the pipe full until the next drain, so the loop never spins.
@@ -17,7 +22,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::stdio::Stdio;
+use crate::filemap::FileWindow;
+use crate::stdio::{Kind, Stdio};
 
 /// Each direction's buffer in copying mode. nc uses 16 KiB; larger
 /// buffers mean fewer system calls per byte.
@@ -170,6 +176,8 @@ fn unsupported(e: &io::Error) -> bool {
 pub enum Chan {
     Copy(Buf),
     Kernel(KernelPipe),
+    /// Stdin's regular file, mapped a window at a time (stdin to socket).
+    Mapped(FileWindow),
 }
 
 impl Chan {
@@ -184,6 +192,17 @@ impl Chan {
         Chan::Copy(Buf::new(BUF_SIZE))
     }
 
+    /// The buffer from `stdin` to the socket: a window of the file when
+    /// stdin is a regular file, otherwise as [`Chan::new`].
+    pub fn for_input(zero_copy: bool, stdin: &Stdio) -> Chan {
+        if zero_copy && stdin.kind == Kind::Regular {
+            if let Some(w) = FileWindow::new(stdin.fd) {
+                return Chan::Mapped(w);
+            }
+        }
+        Chan::new(zero_copy)
+    }
+
     /// Whether the bytes go through user space.
     #[cfg(test)]
     pub fn is_copy(&self) -> bool {
@@ -194,6 +213,7 @@ impl Chan {
         match self {
             Chan::Copy(b) => b.len(),
             Chan::Kernel(p) => p.pending,
+            Chan::Mapped(w) => w.pending(),
         }
     }
 
@@ -205,6 +225,8 @@ impl Chan {
         match self {
             Chan::Copy(b) => b.len() == b.data.len(),
             Chan::Kernel(p) => p.pending >= p.cap || p.stalled,
+            // The next window is mapped once this one is sent.
+            Chan::Mapped(w) => w.pending() > 0,
         }
     }
 
@@ -214,6 +236,8 @@ impl Chan {
             Chan::Copy(b) => b.data.len() - b.len(),
             Chan::Kernel(p) if p.stalled => 0,
             Chan::Kernel(p) => p.cap.saturating_sub(p.pending),
+            Chan::Mapped(w) if w.pending() > 0 => 0,
+            Chan::Mapped(_) => crate::filemap::WINDOW,
         }
     }
 
@@ -221,7 +245,7 @@ impl Chan {
     pub fn pending_bytes(&self) -> Option<&[u8]> {
         match self {
             Chan::Copy(b) => Some(b.pending()),
-            Chan::Kernel(_) => None,
+            Chan::Kernel(_) | Chan::Mapped(_) => None,
         }
     }
 
@@ -248,6 +272,7 @@ impl Chan {
                 p.pending = 0;
                 p.stalled = false;
             }
+            Chan::Mapped(w) => w.unmap(),
         }
     }
 
@@ -275,6 +300,15 @@ impl Chan {
                 }
                 Err(e) => Err(e),
             },
+            Chan::Mapped(w) => match w.map_next() {
+                Some(n) => Ok(n),
+                // The end of the file as known, or no mapping: read(2)
+                // goes on from stdin's offset.
+                None => {
+                    *self = Chan::Copy(Buf::new(BUF_SIZE));
+                    self.fill(src)
+                }
+            },
         }
     }
 
@@ -296,7 +330,7 @@ impl Chan {
                 b.end += n;
                 Ok(n)
             }
-            Chan::Kernel(_) => self.fill(src),
+            Chan::Kernel(_) | Chan::Mapped(_) => self.fill(src),
         }
     }
 
@@ -321,6 +355,22 @@ impl Chan {
                 }
                 Err(e) => Err(e),
             },
+            Chan::Mapped(w) => {
+                let r = match dst {
+                    Io::Sock(fd) => w.send(fd, max),
+                    Io::Stdio(_) => Err(io::Error::from_raw_os_error(libc::EFAULT)),
+                };
+                match r {
+                    // The window is gone (the file shrank): what was not
+                    // sent is read again from the file with read(2).
+                    Err(e) if e.raw_os_error() == Some(libc::EFAULT) => {
+                        w.rewind();
+                        *self = Chan::Copy(Buf::new(BUF_SIZE));
+                        Ok(0)
+                    }
+                    r => r,
+                }
+            }
         }
     }
 

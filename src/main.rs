@@ -16,6 +16,7 @@ mod config;
 mod connect;
 mod exit;
 mod fdpass;
+mod filemap;
 mod filter;
 mod generate;
 mod getopt;

@@ -150,7 +150,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             stdout,
             opts,
             open: [!opts.detach_stdin, true, true, true],
-            up: Chan::new(opts.zero_copy),
+            up: Chan::for_input(opts.zero_copy, stdin),
             down: Chan::new(opts.zero_copy),
             recv_count: 0,
             clear_keep: false,

@@ -4,12 +4,17 @@
 //! copies of the binary under test and between it and nc.openbsd in both
 //! roles. The sender uses -N so that both ends exit on their own.
 //!
+//! Also the regular-file stdin's details (it is sent from a memory window
+//! of the file on the default path): it goes out from the offset stdin had
+//! and leaves the offset at the end, as read(2) would.
+//!
 //! (No full-duplex case: a listener ends as soon as the client's data has
 //! ended, even with its own stdin unsent (B §6.1 rule c), so the outcome
 //! would depend on which side finishes first.)
 
 mod common;
 use common::*;
+use std::path::PathBuf;
 
 const SIZE: usize = 64 << 20;
 
@@ -117,4 +122,41 @@ fn bin_listener_file_to_openbsd_client() {
 #[test]
 fn openbsd_listener_pipe_to_bin_client() {
     transfer(Who::OpenBsd, Who::Bin, true, From::Pipe);
+}
+
+/// Regular-file stdin: the bytes go out from the offset the shell left
+/// (dd read 1000 bytes first), and afterwards the offset is at the end of
+/// the file: `cat` reading the same stdin finds nothing more.
+#[test]
+fn file_stdin_from_its_offset_leaves_the_offset_at_the_end() {
+    let net = Net::new("xoff");
+    let dir = TempDir::new("xoff");
+    let src = dir.join("src.bin");
+    let len = (3 << 20) + 777;
+    random_file(&src, len);
+    let data = std::fs::read(&src).unwrap();
+    let s = net.one(|mut c| {
+        c.read_to_eof(secs(30));
+    });
+    let script = format!(
+        "dd bs=1000 count=1 of=/dev/null 2>/dev/null; '{}' -N 127.0.0.1 {} && cat",
+        bin().display(),
+        s.port()
+    );
+    let o = net
+        .wrap(Cmd::with_target(
+            PathBuf::from("/bin/sh"),
+            "sh",
+            &["-c", script.as_str()],
+        ))
+        .stdin(Input::File(src.clone()))
+        .run(secs(60));
+    o.assert(0, b"", b"");
+    assert!(s.wait_eof(secs(10)), "the server never saw EOF");
+    let got = s.received();
+    assert_eq!(got.len(), len - 1000, "bytes received");
+    assert!(
+        got == data[1000..],
+        "the bytes differ from the file's after offset 1000"
+    );
 }
