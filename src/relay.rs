@@ -16,6 +16,17 @@
 //! kernel reports the error. `-C` and `-t` work on the byte stream (12):
 //! see [`crate::filter`].
 //!
+//! Bulk receiving: on loopback the bytes arrive faster than the relay wakes
+//! up for them, and each wake-up of a side that went idle costs more than
+//! the bytes it then reads. Once a network read returns at least
+//! [`BULK_READ`] bytes (a bulk transfer; interactive traffic never does),
+//! the relay asks the kernel (`SO_RCVLOWAT`) to report the TCP socket
+//! readable only when [`BATCH_LOWAT`] bytes are queued, or at its end, or
+//! on an error. So that a smaller tail is never held back, every wait in
+//! that state arms a [`BATCH_WAIT`] timer that puts the threshold back to
+//! one byte: a tail that follows a bulk transfer waits at most about a
+//! millisecond. Not with `-W` (which counts reads), nor with `-w 0`.
+//!
 //! Datagram sockets (UDP, Unix datagram): one read is one datagram and one
 //! send is one datagram, as in nc, but a datagram is never cut (departure
 //! 11): the socket is read only when the buffer has room for the largest
@@ -44,9 +55,17 @@ const PASSES_PER_TURN: usize = 64;
 /// Room a datagram read needs: the largest datagram is read whole.
 pub const DGRAM_READ: usize = 65_535;
 
+/// A network read at least this large starts receive batching.
+const BULK_READ: usize = 64 * 1024;
+/// While batching, the socket is readable once this much is queued.
+const BATCH_LOWAT: usize = 256 * 1024;
+/// While batching, the longest wait before reading what is there.
+const BATCH_WAIT: Duration = Duration::from_millis(1);
+
 const TIMER_IDLE: usize = 1;
 const TIMER_QUIT: usize = 2;
 const TIMER_INTERVAL: usize = 3;
+const TIMER_BATCH: usize = 4;
 
 /// The options that shape a relay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -138,6 +157,47 @@ pub struct Relay<'a, S: AsRawFd> {
     started: Instant,
     crlf: Option<Crlf>,
     telnet: Option<Telnet>,
+    batch: Batch,
+}
+
+/// Receive batching (see the module text).
+#[derive(Default)]
+struct Batch {
+    /// Not possible here, or given up (`SO_RCVLOWAT` refused).
+    off: bool,
+    /// `SO_RCVLOWAT` is raised.
+    on: bool,
+    timer: Option<TimerId>,
+}
+
+fn set_rcvlowat(fd: RawFd, bytes: usize) -> bool {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt with a valid int option value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    }
+}
+
+fn sockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt into a valid int.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(v)
 }
 
 impl<'a, S: AsRawFd> Relay<'a, S> {
@@ -169,6 +229,55 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             started: Instant::now(),
             crlf: opts.crlf.then(Crlf::new),
             telnet: opts.telnet.then(Telnet::new),
+            batch: Batch {
+                // A TCP byte stream whose reads nobody counts or times out.
+                off: !opts.zero_copy
+                    || opts.datagram.is_some()
+                    || opts.recv_limit.is_some()
+                    || opts.idle == Some(Duration::ZERO),
+                ..Batch::default()
+            },
+        }
+    }
+
+    /// After a network read of `n` bytes: a bulk read starts batching, as
+    /// long as the socket is TCP and its receive buffer is already large
+    /// enough for the threshold (raising the threshold beyond it would
+    /// also clamp the window the kernel advertises).
+    fn batch_after_read(&mut self, n: usize, cx: &mut Ctx<'_>) {
+        if let Some(t) = self.batch.timer.take() {
+            cx.timers.cancel(t);
+        }
+        if self.batch.off || self.batch.on || n < BULK_READ {
+            return;
+        }
+        let fd = self.net_fd;
+        let tcp = matches!(
+            sockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN),
+            Some(libc::AF_INET | libc::AF_INET6)
+        );
+        if !tcp {
+            self.batch.off = true;
+            return;
+        }
+        let room = sockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).unwrap_or(0);
+        if usize::try_from(room).unwrap_or(0) < 4 * BATCH_LOWAT {
+            return;
+        }
+        if set_rcvlowat(fd, BATCH_LOWAT) {
+            self.batch.on = true;
+        } else {
+            self.batch.off = true;
+        }
+    }
+
+    /// Ends batching: the socket is readable again from one byte.
+    fn batch_stop(&mut self) {
+        if self.batch.on {
+            self.batch.on = false;
+            if !set_rcvlowat(self.net_fd, 1) {
+                self.batch.off = true;
+            }
         }
     }
 
@@ -376,6 +485,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
                 Ok(n) => {
                     self.received += n as u64;
+                    self.batch_after_read(n, cx);
                     if let (Some(t), Some(p)) = (self.telnet.as_mut(), self.down.pending_bytes()) {
                         t.scan(&p[p.len().saturating_sub(n)..]);
                         self.flush_telnet();
@@ -527,6 +637,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             self.idle_timer.take(),
             self.quit_timer.take(),
             self.interval_timer.take(),
+            self.batch.timer.take(),
         ]
         .into_iter()
         .flatten()
@@ -576,6 +687,10 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
             TIMER_IDLE => self.idle_expired = true,
             TIMER_QUIT => self.quit_expired = true,
             TIMER_INTERVAL => self.hold_until = None,
+            TIMER_BATCH => {
+                self.batch.timer = None;
+                self.batch_stop();
+            }
             _ => {}
         }
     }
@@ -622,6 +737,11 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
                         cx.timers
                             .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
                     }
+                }
+                // A tail below the batching threshold waits no longer.
+                if self.batch.on && self.batch.timer.is_none() {
+                    let at = Instant::now() + BATCH_WAIT;
+                    cx.timers.reset(&mut self.batch.timer, at, TIMER_BATCH);
                 }
                 if let Err(e) = self.register(cx) {
                     report::warn(format_args!("polling error"), report::Errno::of(&e));

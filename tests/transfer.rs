@@ -6,7 +6,8 @@
 //!
 //! Also the regular-file stdin's details (it is sent from a memory window
 //! of the file on the default path): it goes out from the offset stdin had
-//! and leaves the offset at the end, as read(2) would.
+//! and leaves the offset at the end, as read(2) would; and a short tail
+//! after a bulk transfer is not held back by the receive batching.
 //!
 //! (No full-duplex case: a listener ends as soon as the client's data has
 //! ended, even with its own stdin unsent (B §6.1 rule c), so the outcome
@@ -159,4 +160,45 @@ fn file_stdin_from_its_offset_leaves_the_offset_at_the_end() {
         got == data[1000..],
         "the bytes differ from the file's after offset 1000"
     );
+}
+
+/// After a bulk transfer (which turns on receive batching), a short tail
+/// with no end of stream behind it still reaches stdout while the
+/// connection stays open. (Stdout is a file, so that the reads are as
+/// large as in a real bulk transfer.)
+#[test]
+fn a_short_tail_after_a_bulk_transfer_is_not_held_back() {
+    let net = Net::new("xtail");
+    let dir = TempDir::new("xtail");
+    let out = dir.join("out.bin");
+    let len = 32 << 20;
+    let s = net.one(move |mut c| {
+        c.send(&vec![b'b'; len]);
+        std::thread::sleep(ms(300));
+        c.send(b"TAIL\n");
+        c.hold(secs(8));
+    });
+    let mut p = net
+        .nc(&["127.0.0.1", &s.port_str()])
+        .stdin(Input::Pipe)
+        .stdout(OutputTo::File(out.clone()))
+        .spawn();
+    let start = std::time::Instant::now();
+    let size = || {
+        std::fs::metadata(&out)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0)
+    };
+    while size() < len + 5 && start.elapsed() < secs(5) {
+        std::thread::sleep(ms(20));
+    }
+    let got = size();
+    let o = p.kill();
+    assert_eq!(
+        got,
+        len + 5,
+        "bytes on stdout while the connection was open: {o}"
+    );
+    let data = std::fs::read(&out).unwrap();
+    assert!(data.ends_with(b"bTAIL\n"), "the tail is not last");
 }
