@@ -392,8 +392,8 @@ impl Chan {
     }
 }
 
-/// Whether `NCRAB_NO_SPLICE` forces the copying path (so tests can cover
-/// both paths).
+/// Whether `NCRAB_NO_SPLICE` forces the copying path: no splice, no file
+/// window, no receive batching (so tests can cover both paths).
 pub fn splice_disabled() -> bool {
     std::env::var_os("NCRAB_NO_SPLICE").is_some_and(|v| !v.is_empty() && v != "0")
 }
