@@ -1,5 +1,5 @@
 //! The one event loop: a single mio `Poll`, named tokens, one timer
-//! structure, and a `Waker` that signal handlers use to end a wait.
+//! structure, and a wake-up pipe that signal handlers use to end a wait.
 //!
 //! Work is done by state machines ([`Machine`]): a connect attempt, a relay,
 //! a listener, a scan. Each owns its sockets and buffers and registers the
@@ -12,15 +12,16 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::signals;
 
-/// The waker used by signal handlers.
+/// The wake-up pipe written by signal handlers.
 pub const WAKER: Token = Token(0);
 /// Standard input, while a relay reads it.
 pub const STDIN: Token = Token(1);
@@ -138,21 +139,44 @@ pub struct Reactor {
     timers: Timers,
     batch: Vec<Event>,
     expired: Vec<usize>,
+    /// The wake-up pipe: (read end, write end).
+    wake: (OwnedFd, OwnedFd),
 }
 
 impl Reactor {
-    /// Creates the loop and hands its waker to the signal handlers.
+    /// Creates the loop and hands its wake-up pipe to the signal handlers.
     pub fn new() -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        signals::set_waker(waker);
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two valid fds on success.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both fds are fresh and owned by nobody else.
+        let wake = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        poll.registry().register(
+            &mut SourceFd(&wake.0.as_raw_fd()),
+            WAKER,
+            Interest::READABLE,
+        )?;
+        signals::set_wake_fd(wake.1.as_raw_fd());
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
             timers: Timers::default(),
             batch: Vec::new(),
             expired: Vec::new(),
+            wake,
         })
+    }
+
+    /// Empties the wake-up pipe (the signal itself is in `signals`).
+    fn drain_wake(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reading into a valid buffer from our own non-blocking fd.
+        while unsafe { libc::read(self.wake.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0
+        {
+        }
     }
 
     /// Drives `m` until it finishes or a signal arrives.
@@ -172,6 +196,9 @@ impl Reactor {
                 Step::Wait => self.timers.next_timeout(Instant::now()),
             };
             self.wait(timeout)?;
+            if self.batch.iter().any(|e| e.token() == WAKER) {
+                self.drain_wake();
+            }
             if let Some(sig) = signals::pending() {
                 return Err(Stop::Signal(sig));
             }
@@ -208,6 +235,13 @@ impl Reactor {
         }
         self.batch.extend(self.events.iter().cloned());
         Ok(())
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        // The handler must not write to a closed (or reused) descriptor.
+        signals::set_wake_fd(-1);
     }
 }
 

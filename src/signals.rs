@@ -1,134 +1,96 @@
 //! SIGINT, SIGTERM and SIGHUP: wake the loop, clean up, die by the signal.
 //!
-//! ctrlc runs our handler on its own thread; the handler only records the
-//! signal and wakes the event loop through its mio `Waker`. The loop then
-//! returns [`crate::reactor::Stop::Signal`], every guard on the way up
-//! restores what ncrab changed (file-status flags, socket files, temporary
-//! directories), and `main` re-raises the signal with its default action so
-//! the shell sees a real signal death (departure 9: status 130 for SIGINT).
+//! The handler is async-signal-safe and tiny: it records the signal and
+//! writes one byte to a non-blocking pipe whose read end the event loop
+//! watches (token [`crate::reactor::WAKER`]), so a wait never sleeps
+//! through a signal, even one that lands just before the loop blocks. The
+//! loop then returns [`crate::reactor::Stop::Signal`], every guard on the
+//! way up restores what ncrab changed (file-status flags, socket files,
+//! temporary directories), and `main` re-raises the signal with its default
+//! action so the shell sees a real signal death (departure 9: status 130
+//! for SIGINT). No thread is involved: the whole program is the one loop.
 //!
-//! ctrlc cannot tell which signal fired, so a tiny async-signal-safe handler
-//! is chained in front of its own: it stores the signal number (and marks
-//! it pending at once), then calls ctrlc's handler.
-//!
-//! The signals are delivered to the main thread only (ctrlc's thread
-//! blocks them), and without SA_RESTART: a blocking system call the main
-//! thread is in, such as a message written to a full stderr pipe whose
+//! The handlers are installed without SA_RESTART: a blocking system call
+//! the program is in, such as a message written to a full stderr pipe whose
 //! reader has stopped, returns EINTR instead of holding off the signal
 //! until the reader wakes up (nc, with no handlers, dies at once there).
 //!
-//! Name lookups (getaddrinfo, getnameinfo) are the one place the main
-//! thread blocks outside the loop, possibly for many seconds when no name
-//! server answers, and the C library retries its calls after EINTR. A
-//! signal that arrives during one ([`during_lookup`]) ends the process at
-//! once, as it ends nc: the handler puts back any file-status flags ncrab
-//! changed on a shared stdin or stdout ([`remember_flags`]), which is all
-//! there can be to undo at that point (no socket file, temporary directory
-//! or terminal mode is ever set up around a lookup), and re-raises the
-//! signal with its default action.
+//! A signal ignored when ncrab starts stays ignored, as in nc, which
+//! installs no handlers: `nohup` (SIGHUP) and the background jobs of a
+//! non-interactive shell (SIGINT) rely on it.
+//!
+//! Name lookups (getaddrinfo, getnameinfo) are the one place the program
+//! blocks outside the loop, possibly for many seconds when no name server
+//! answers, and the C library retries its calls after EINTR. A signal that
+//! arrives during one ([`during_lookup`]) ends the process at once, as it
+//! ends nc: the handler puts back any file-status flags ncrab changed on a
+//! shared stdin or stdout ([`remember_flags`]), which is all there can be
+//! to undo at that point (no socket file, temporary directory or terminal
+//! mode is ever set up around a lookup), and re-raises the signal with its
+//! default action.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use mio::Waker;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 const SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// The last signal recorded by [`record`].
-static LAST: AtomicI32 = AtomicI32::new(0);
 /// The signal the loop should act on (0 = none).
 static PENDING: AtomicI32 = AtomicI32::new(0);
-/// ctrlc's own handlers, by index in [`SIGNALS`].
-static CHAINED: [AtomicUsize; 3] = [
-    AtomicUsize::new(0),
-    AtomicUsize::new(0),
-    AtomicUsize::new(0),
-];
-static WAKER: OnceLock<Arc<Waker>> = OnceLock::new();
-/// Set while the main thread is inside a name lookup.
+/// The write end of the loop's wake-up pipe (-1 = none yet).
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// Set while the program is inside a name lookup.
 static IN_LOOKUP: AtomicBool = AtomicBool::new(false);
 /// File-status flags to put back on fds 0 and 1 (-1: nothing to restore).
 static SAVED_FLAGS: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
 
-/// Async-signal-safe: store the number, then run ctrlc's handler, which
-/// writes to its pipe so its thread wakes up.
+/// The handler. Async-signal-safe: atomics, write(2), and errno saved and
+/// put back so the interrupted code sees its own.
 extern "C" fn record(sig: libc::c_int) {
-    LAST.store(sig, Ordering::SeqCst);
     PENDING.store(sig, Ordering::SeqCst);
     if IN_LOOKUP.load(Ordering::SeqCst) {
         die_now(sig);
         return;
     }
-    if let Some(i) = SIGNALS.iter().position(|&s| s == sig) {
-        let h = CHAINED[i].load(Ordering::SeqCst);
-        if h > 1 {
-            // SAFETY: h is the sa_handler ctrlc installed for this signal.
-            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
-            f(sig);
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: errno is thread-local and valid; write(2) of one byte
+        // from a valid buffer to our own pipe (a full pipe just fails).
+        unsafe {
+            let errno = *libc::__errno_location();
+            let _ = libc::write(fd, [1u8].as_ptr().cast(), 1);
+            *libc::__errno_location() = errno;
         }
     }
 }
 
-/// Installs the handlers. Failure is not fatal: ncrab then simply dies by
-/// the signal's default action, as nc does.
+/// Installs the handlers. A failure is not fatal: ncrab then simply dies
+/// by the signal's default action, as nc does.
 pub fn install() {
-    // A signal ignored when ncrab starts stays ignored, as in nc, which
-    // installs no handlers: `nohup` (SIGHUP) and the background jobs of a
-    // non-interactive shell (SIGINT) rely on it.
-    let ignored = SIGNALS.map(|sig| {
-        // SAFETY: querying a disposition into a zeroed sigaction.
-        unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                && old.sa_sigaction == libc::SIG_IGN
-        }
-    });
-    // ctrlc's thread inherits this mask: it never takes these signals, so
-    // the kernel delivers them to the main thread.
-    // SAFETY: building a signal set and changing this thread's mask.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigaction with zeroed then filled structures; `record` is
+    // async-signal-safe.
     unsafe {
-        libc::sigemptyset(&mut set);
+        let mut new: libc::sigaction = std::mem::zeroed();
+        new.sa_sigaction = record as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut new.sa_mask);
         for &sig in &SIGNALS {
-            libc::sigaddset(&mut set, sig);
+            libc::sigaddset(&mut new.sa_mask, sig);
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-    let ok = ctrlc::set_handler(|| {
-        let sig = match LAST.load(Ordering::SeqCst) {
-            0 => libc::SIGINT,
-            s => s,
-        };
-        PENDING.store(sig, Ordering::SeqCst);
-        if let Some(w) = WAKER.get() {
-            let _ = w.wake();
-        }
-    });
-    // SAFETY: unblocking what was blocked above, in this thread only.
-    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
-    if ok.is_err() {
-        return;
-    }
-    for (i, &sig) in SIGNALS.iter().enumerate() {
-        if ignored[i] {
-            // SAFETY: putting back the ignored disposition.
-            unsafe { libc::signal(sig, libc::SIG_IGN) };
-            continue;
-        }
-        // SAFETY: querying and replacing a signal disposition with valid
-        // sigaction structures; `record` is async-signal-safe.
-        unsafe {
+        new.sa_flags = 0; // no SA_RESTART (see the module text)
+        for &sig in &SIGNALS {
             let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction == libc::SIG_IGN
+            {
                 continue;
             }
-            CHAINED[i].store(old.sa_sigaction, Ordering::SeqCst);
-            let mut new = old;
-            new.sa_sigaction = record as extern "C" fn(libc::c_int) as usize;
-            new.sa_flags &= !libc::SA_RESTART;
             libc::sigaction(sig, &new, std::ptr::null_mut());
         }
     }
+}
+
+/// The loop's wake-up pipe: the handler writes to `fd`.
+pub fn set_wake_fd(fd: RawFd) {
+    WAKE_FD.store(fd, Ordering::SeqCst);
 }
 
 /// Async-signal-safe: restore the saved flags, then raise `sig` with its
@@ -169,11 +131,6 @@ pub fn during_lookup<T>(lookup: impl FnOnce() -> T) -> T {
     let r = lookup();
     IN_LOOKUP.store(false, Ordering::SeqCst);
     r
-}
-
-/// Hands the loop's waker to the handler.
-pub fn set_waker(w: Arc<Waker>) {
-    let _ = WAKER.set(w);
 }
 
 /// The signal waiting to be acted on, if any.
