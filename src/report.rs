@@ -340,27 +340,22 @@ pub fn connect_succeeded(dest: &Dest<'_>, port: u16, proto: &str, service: &str)
 
 /// M2/M2b: `PROG: connect to HOST[ (IP)] port PORT (PROTO) failed: STRERROR`
 pub fn connect_failed(dest: &Dest<'_>, port: impl AsRef<OsStr>, proto: &str, errno: Errno) {
-    let tail = format!(" ({proto}) failed: {errno}");
-    let port = port.as_ref().as_bytes();
-    let parts: [&[u8]; 5] = [
-        b"connect to ",
-        &dest.bytes(),
-        b" port ",
-        port,
-        tail.as_bytes(),
-    ];
-    emit_parts(true, &parts);
+    connect_line(dest, port.as_ref(), &format!(" ({proto}) failed: {errno}"));
 }
 
 /// M3: the `-w` connect timer expired. The stale errno is EINPROGRESS.
 pub fn connect_timed_out(dest: &Dest<'_>, port: impl AsRef<OsStr>, proto: &str) {
     let tail = format!(" ({proto}) timed out: {}", Errno(libc::EINPROGRESS));
-    let port = port.as_ref().as_bytes();
+    connect_line(dest, port.as_ref(), &tail);
+}
+
+/// `PROG: connect to HOST[ (IP)] port PORT` and `tail` (M2, M3).
+fn connect_line(dest: &Dest<'_>, port: &OsStr, tail: &str) {
     let parts: [&[u8]; 5] = [
         b"connect to ",
         &dest.bytes(),
         b" port ",
-        port,
+        port.as_bytes(),
         tail.as_bytes(),
     ];
     emit_parts(true, &parts);
