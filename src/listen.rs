@@ -167,6 +167,27 @@ fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
     Ok((sock, addr))
 }
 
+/// Relays one accepted session. True when the listener goes on to the
+/// next client (`-k`, unless nc's `-q` rule cleared it: B §6.2).
+fn session<S: std::os::fd::AsRawFd>(
+    rx: &mut Reactor,
+    cfg: &Config,
+    conn: S,
+    stdin: &Stdio,
+    stdout: &Stdio,
+    keep: &mut bool,
+) -> Result<bool, Abort> {
+    let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
+    let outcome = rx.run(&mut relay)?;
+    if outcome.end == End::QuitTimer {
+        return Err(Abort::QuitTimer);
+    }
+    if outcome.clear_keep {
+        *keep = false;
+    }
+    Ok(*keep)
+}
+
 /// The relay options of a listener's sessions.
 pub fn relay_opts(cfg: &Config) -> RelayOpts {
     let o = &cfg.opts;
@@ -238,15 +259,7 @@ pub fn serve_streams(
         if cfg.opts.verbose > 0 {
             received(&peer);
         }
-        let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
-        let outcome = rx.run(&mut relay)?;
-        if outcome.end == End::QuitTimer {
-            return Err(Abort::QuitTimer);
-        }
-        if outcome.clear_keep {
-            keep = false;
-        }
-        if !keep {
+        if !session(rx, cfg, conn, stdin, stdout, &mut keep)? {
             return Ok(0);
         }
     }
@@ -300,15 +313,7 @@ pub fn serve_datagrams(
                 None => break,
             }
         };
-        let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
-        let outcome = rx.run(&mut relay)?;
-        if outcome.end == End::QuitTimer {
-            return Err(Abort::QuitTimer);
-        }
-        if outcome.clear_keep {
-            keep = false;
-        }
-        if !keep {
+        if !session(rx, cfg, conn, stdin, stdout, &mut keep)? {
             break;
         }
     }
