@@ -376,35 +376,8 @@ impl<'a> Scanner<'a> {
         let addr = self.addr_for(slot);
         let result = match net::start_connect(&sock, &addr) {
             Ok(true) if ai.socktype != libc::SOCK_STREAM => {
-                // UDP connects at once; with `-v` the port is then probed.
-                let Some(secs) = self.probe_secs else {
-                    self.finish_slot(slot, Found::Open, started);
-                    return true;
-                };
-                return match XProbe::start(sock.as_raw_fd(), secs) {
-                    (_, Tick::Passed) => {
-                        self.finish_slot(slot, Found::Open, started);
-                        true
-                    }
-                    (_, Tick::Failed) => {
-                        self.finish_slot(slot, Found::ProbeFailed, started);
-                        true
-                    }
-                    (x, Tick::Later) => {
-                        // The next `X` is a timer; the socket needs no events.
-                        let id = self.free_id();
-                        let timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
-                        self.probes[id] = Some(Probe {
-                            sock,
-                            slot,
-                            started,
-                            timer,
-                            xprobe: Some(x),
-                        });
-                        self.in_flight += 1;
-                        true
-                    }
-                };
+                self.start_udp(cx, slot, sock, started);
+                return true;
             }
             Ok(true) => Some((net::check_self_connect(&sock), false)),
             // Refused at once (no route...): the socket is still unused.
@@ -433,15 +406,50 @@ impl<'a> Scanner<'a> {
             return true;
         }
         let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
-        self.probes[id] = Some(Probe {
-            sock,
-            slot,
-            started,
-            timer,
-            xprobe: None,
-        });
-        self.in_flight += 1;
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+            },
+        );
         true
+    }
+
+    /// A UDP socket connects at once: without `-v` its port counts as
+    /// open; with it, nc's `X` probe decides, its later `X`s sent by timer
+    /// (the socket itself needs no events).
+    fn start_udp(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some(secs) = self.probe_secs else {
+            return self.finish_slot(slot, Found::Open, started);
+        };
+        match XProbe::start(sock.as_raw_fd(), secs) {
+            (_, Tick::Passed) => self.finish_slot(slot, Found::Open, started),
+            (_, Tick::Failed) => self.finish_slot(slot, Found::ProbeFailed, started),
+            (x, Tick::Later) => {
+                let id = self.free_id();
+                let timer = cx.timers.add(Instant::now() + XProbe::INTERVAL, id);
+                self.track(
+                    id,
+                    Probe {
+                        sock,
+                        slot,
+                        started,
+                        timer: Some(timer),
+                        xprobe: Some(x),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Puts a started probe in flight under `id`.
+    fn track(&mut self, id: usize, probe: Probe) {
+        self.probes[id] = Some(probe);
+        self.in_flight += 1;
     }
 
     /// A free probe id (a new one when none is free).
