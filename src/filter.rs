@@ -240,6 +240,33 @@ pub mod tests {
         assert_eq!(c.commit(rest, 2), 2);
     }
 
+    /// One write of what is pending in which `n(encoded length)` bytes of
+    /// its encoding go out, as a socket may take any prefix.
+    fn partial_write(
+        c: &mut Crlf,
+        pending: &mut Vec<u8>,
+        wire: &mut Vec<u8>,
+        n: impl FnOnce(usize) -> usize,
+    ) {
+        let enc = c.encode(pending).to_vec();
+        let n = n(enc.len());
+        wire.extend_from_slice(&enc[..n]);
+        let done = c.commit(pending, n);
+        pending.drain(..done);
+    }
+
+    /// Writes everything pending in random partial writes of at least one
+    /// byte; returns how many writes it took (bounded by 1,000 so a lack of
+    /// progress fails the caller's assertion instead of hanging).
+    fn write_all(c: &mut Crlf, pending: &mut Vec<u8>, wire: &mut Vec<u8>, rng: &mut Rng) -> usize {
+        let mut rounds = 0;
+        while !pending.is_empty() && rounds < 1000 {
+            partial_write(c, pending, wire, |len| 1 + rng.below(len));
+            rounds += 1;
+        }
+        rounds
+    }
+
     /// Any input, cut into any reads and written in any partial writes,
     /// puts the same bytes on the wire as one read and one write.
     #[test]
@@ -256,23 +283,11 @@ pub mod tests {
                 pending.extend_from_slice(part);
                 // Write some of what is pending, maybe in several writes.
                 while !pending.is_empty() && rng.below(3) != 0 {
-                    let enc = c.encode(&pending).to_vec();
-                    let n = rng.below(enc.len() + 1);
-                    wire.extend_from_slice(&enc[..n]);
-                    let done = c.commit(&pending, n);
-                    pending.drain(..done);
+                    partial_write(&mut c, &mut pending, &mut wire, |len| rng.below(len + 1));
                 }
             }
-            let mut guard = 0;
-            while !pending.is_empty() {
-                let enc = c.encode(&pending).to_vec();
-                let n = 1 + rng.below(enc.len());
-                wire.extend_from_slice(&enc[..n]);
-                let done = c.commit(&pending, n);
-                pending.drain(..done);
-                guard += 1;
-                assert!(guard < 1000, "no progress (seed {seed})");
-            }
+            let rounds = write_all(&mut c, &mut pending, &mut wire, &mut rng);
+            assert!(rounds < 1000, "no progress (seed {seed})");
             assert_eq!(wire, expected, "seed {seed}: input {input:?}");
         }
     }
@@ -397,16 +412,8 @@ pub mod tests {
             let mut c = Crlf::new();
             let mut wire = Vec::new();
             let mut pending = input.clone();
-            let mut rounds = 0;
-            while !pending.is_empty() {
-                let enc = c.encode(&pending).to_vec();
-                let n = 1 + rng.below(enc.len());
-                wire.extend_from_slice(&enc[..n]);
-                let done = c.commit(&pending, n);
-                pending.drain(..done);
-                rounds += 1;
-                assert!(rounds <= 2 * input.len() + 1, "seed {seed}: no progress");
-            }
+            let rounds = write_all(&mut c, &mut pending, &mut wire, &mut rng);
+            assert!(rounds <= 2 * input.len() + 1, "seed {seed}: no progress");
             assert_eq!(wire, model_crlf(&input), "seed {seed}");
         }
     }
