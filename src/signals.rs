@@ -97,17 +97,22 @@ pub fn set_wake_fd(fd: RawFd) {
 /// default action. Inside the handler the signal is blocked, so it is
 /// delivered, and ends the process, as soon as the handler returns.
 fn die_now(sig: libc::c_int) {
+    restore_saved_flags();
+    // SAFETY: signal and raise are async-signal-safe.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// Async-signal-safe: puts back the flags [`remember_flags`] recorded.
+fn restore_saved_flags() {
     for (fd, saved) in SAVED_FLAGS.iter().enumerate() {
         let flags = saved.load(Ordering::SeqCst);
         if flags >= 0 {
             // SAFETY: fcntl is async-signal-safe; fd is 0 or 1.
             unsafe { libc::fcntl(fd as libc::c_int, libc::F_SETFL, flags) };
         }
-    }
-    // SAFETY: signal and raise are async-signal-safe.
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        libc::raise(sig);
     }
 }
 
@@ -125,7 +130,6 @@ pub fn remember_flags(fd: i32, flags: Option<i32>) {
 pub fn during_lookup<T>(lookup: impl FnOnce() -> T) -> T {
     IN_LOOKUP.store(true, Ordering::SeqCst);
     if let Some(sig) = pending() {
-        die_now(sig);
         die_by(sig);
     }
     let r = lookup();
@@ -141,8 +145,11 @@ pub fn pending() -> Option<i32> {
     }
 }
 
-/// Ends the process by `sig` with its default action.
+/// Ends the process by `sig` with its default action. Flags still
+/// recorded by [`remember_flags`] (none once the guards have run) are put
+/// back first.
 pub fn die_by(sig: i32) -> ! {
+    restore_saved_flags();
     // SAFETY: resetting a disposition, unblocking and raising are plain
     // libc calls with valid arguments.
     unsafe {
