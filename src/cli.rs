@@ -16,6 +16,7 @@ use clap::{Arg, ArgAction, Command};
 use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
 use crate::generate;
 use crate::getopt::{Getopt, Item, OptDef};
+use crate::net::targets::Targets;
 use crate::passphrase::{self, PromptError};
 use crate::ports::{self, strtonum};
 use crate::report;
@@ -408,14 +409,14 @@ const DEFS: &[Def] = &[
         long_help: "End the session after this many reads from the network (datagrams, for UDP).",
     },
     Def {
-        id: "wait",
+        id: "timeout",
         short: Some('w'),
-        long: "wait",
+        long: "timeout",
         value: Some("timeout"),
         values: &[],
         hide: false,
         help: "Timeout for connects and final net reads",
-        long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l.",
+        long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l. With -z, auto learns each host's connect timeout from its answers: the smoothed round-trip time plus four deviations, between 100 ms and 3 s, starting at 1 s.",
     },
     Def {
         id: "proxy_proto",
@@ -476,6 +477,56 @@ const DEFS: &[Def] = &[
         hide: false,
         help: "Probes in flight at once during a scan",
         long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
+    },
+    Def {
+        id: "hosts",
+        short: None,
+        long: "hosts",
+        value: Some("file"),
+        values: &[],
+        hide: false,
+        help: "Scan the hosts listed in file (- for stdin)",
+        long_help: "With -z, read the destinations from file (- for standard input), one per line: a host name, an address, a CIDR block or an IPv4 range (or a comma list of them). Text from # to the end of a line is a comment. Every operand is then a port.",
+    },
+    Def {
+        id: "rate",
+        short: None,
+        long: "rate",
+        value: Some("count"),
+        values: &[],
+        hide: false,
+        help: "Start at most count connects per second during a scan",
+        long_help: "With -z, start at most count connects per second (1 to 1000000), spread evenly; --window still caps the probes in flight.",
+    },
+    Def {
+        id: "wait_for",
+        short: None,
+        long: "wait",
+        value: Some("seconds"),
+        values: &[],
+        hide: false,
+        help: "With -z, retry each port until it accepts, for up to seconds",
+        long_help: "With -z, retry every listed port until it accepts a connection, backing off from 50 ms to 1 s, for at most seconds. Exit 0 as soon as every port has accepted, 1 at the deadline. With -v, nc's line for each port once it is known, and the last failure of each port that never opened.",
+    },
+    Def {
+        id: "progress",
+        short: None,
+        long: "progress",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Show a transfer's progress on stderr",
+        long_help: "Show the bytes sent and received and the rate on standard error while relaying (with a regular-file standard input, also the percentage and the time left), cleared at the end. Scans show their own status line on a terminal without this option.",
+    },
+    Def {
+        id: "no_progress",
+        short: None,
+        long: "no-progress",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "No scan status line on a terminal",
+        long_help: "Do not show the status line a scan longer than a second shows on a terminal standard error (probes done, open ports, rate, time left).",
     },
     Def {
         id: "version",
@@ -757,7 +808,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "recv_limit" => {
                 o.recv_limit = Some(num(raw, 1, i32::MAX as i64, "receive limit")? as u32)
             }
-            "wait" => o.timeout = Some(num(raw, 0, (i32::MAX / 1000) as i64, "timeout")? as u32),
+            "timeout" if raw == b"auto" => {
+                o.timeout = None;
+                o.timeout_auto = true;
+            }
+            "timeout" => {
+                o.timeout = Some(num(raw, 0, (i32::MAX / 1000) as i64, "timeout")? as u32);
+                o.timeout_auto = false;
+            }
+            "hosts" => o.hosts_file = val.clone(),
+            "rate" => o.rate = Some(num(raw, 1, 1_000_000, "rate")? as u32),
+            "wait_for" => o.wait_for = Some(num(raw, 1, (i32::MAX / 1000) as i64, "wait")? as u32),
+            "progress" => o.progress = true,
+            "no_progress" => o.no_progress = true,
             "proxy_proto" => {
                 o.proxy_proto = if raw.eq_ignore_ascii_case(b"connect") {
                     ProxyProto::HttpConnect
@@ -797,7 +860,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
 fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     let is_unix = o.family == Family::Unix;
     let argc = argv.len();
-    let (host, ports): (Option<OsString>, Vec<OsString>) = if argc == 0 && o.listen {
+    let hosts_file = o.hosts_file.is_some() && !o.listen && !is_unix;
+    let (host, ports): (Option<OsString>, Vec<OsString>) = if hosts_file && argc > 0 {
+        // `--hosts`: every operand is a port.
+        (Some(OsString::new()), argv)
+    } else if argc == 0 && o.listen {
         (
             o.source_addr.clone(),
             o.source_port.iter().map(OsString::from).collect(),
@@ -881,13 +948,66 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
         if o.randomize {
             ports::shuffle(&mut list);
         }
-        Target::Connect { host, ports: list }
+        let hosts = destinations(&o, &host)?;
+        Target::Connect {
+            host,
+            ports: list,
+            hosts,
+        }
     };
     Ok(Config {
         opts: o,
         target,
         proxy,
     })
+}
+
+/// The extension forms of the destination (a CIDR block, a range, a
+/// comma list, `--hosts`), checked whole, and the options that only a
+/// scan takes. `None`: one ordinary host, exactly as nc.
+fn destinations(o: &Options, host: &OsString) -> Result<Option<Targets>, Exit> {
+    let scan_only = |what: &str| fail(format_args!("{what} needs -z"));
+    if o.timeout_auto && !o.zero_io {
+        return Err(scan_only("-w auto"));
+    }
+    if o.rate.is_some() && !o.zero_io {
+        return Err(scan_only("--rate"));
+    }
+    if o.wait_for.is_some() && !o.zero_io {
+        return Err(scan_only("--wait"));
+    }
+    let hosts = match &o.hosts_file {
+        Some(path) => match Targets::read_file(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                report::hosts_file_error(path, &e);
+                return Err(Exit::Fail(1));
+            }
+        },
+        None => match Targets::parse_operand(host) {
+            Ok(t) => t,
+            Err(e) => {
+                report::target_error(&e);
+                return Err(Exit::Fail(1));
+            }
+        },
+    };
+    if hosts.is_some() {
+        if !o.zero_io {
+            return Err(scan_only("a list of destinations"));
+        }
+        if o.proxy_arg.is_some() {
+            return Err(fail(format_args!(
+                "no proxy support for a list of destinations"
+            )));
+        }
+        if o.pass_fd {
+            return Err(fail(format_args!(
+                "cannot use -F with a list of destinations"
+            )));
+        }
+    }
+    Ok(hosts)
 }
 
 /// nc's `-x` checks, in its order (B §1.3 step 7, §7.1).
@@ -993,7 +1113,8 @@ mod tests {
             c.target,
             Target::Connect {
                 host: path.clone(),
-                ports: vec![1]
+                ports: vec![1],
+                hosts: None,
             }
         );
         let c = parse(vec!["-l".into(), path.clone(), path.clone()]).unwrap();
@@ -1050,7 +1171,8 @@ mod tests {
             c.target,
             Target::Connect {
                 host: "host".into(),
-                ports: vec![80, 22, 23]
+                ports: vec![80, 22, 23],
+                hosts: None,
             }
         );
         assert_eq!(c.opts.verbose, 1);

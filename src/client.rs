@@ -31,7 +31,7 @@ use crate::stdio::Stdio;
 use crate::udp;
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
-    let Target::Connect { host, ports } = &cfg.target else {
+    let Target::Connect { host, ports, .. } = &cfg.target else {
         return Err(Abort::Failed);
     };
     // `-zF` connects and passes the socket like `-F` alone (nc).

@@ -14,6 +14,7 @@ use crate::config::{Family, Options};
 use crate::report::{self, Errno};
 use crate::resolve::{self, Hints};
 
+pub mod targets;
 /// The error has been reported; the program exits 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failed;

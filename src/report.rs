@@ -843,3 +843,43 @@ pub fn stdout_line(line: &str) {
     bytes.push(b'\n');
     output(Stream::Stdout, &bytes);
 }
+
+// ---------------------------------------------------------------------------
+// Lists of destinations, readiness waits, progress (extensions)
+// ---------------------------------------------------------------------------
+
+fn target_error_text(e: &crate::net::targets::TargetError) -> String {
+    use crate::net::targets::{MAX_BLOCK, TargetError as E};
+    match e {
+        E::Empty => "empty destination in list".to_string(),
+        E::Prefix { item, max } => format!("{item}: prefix length must be 0 to {max}"),
+        E::HostBits { item } => format!("{item}: address has bits set beyond the prefix"),
+        E::Range { item } => {
+            format!("{item}: bad range: each part must be N or A-B with A <= B <= 255")
+        }
+        E::TooLarge { item } => {
+            format!("{item}: too many addresses (at most {MAX_BLOCK} in one block or range)")
+        }
+        E::NoHosts => "no destinations".to_string(),
+    }
+}
+
+/// A destination operand that looks like a list, block or range but is
+/// not a valid one.
+pub fn target_error(e: &crate::net::targets::TargetError) {
+    warnx(format_args!("{}", target_error_text(e)));
+}
+
+/// `--hosts FILE` could not be read, or a line of it is bad (named by
+/// its number).
+pub fn hosts_file_error(path: &OsStr, e: &crate::net::targets::HostsFileError) {
+    use crate::net::targets::{HostsFileError as E, MAX_HOSTS_FILE};
+    let path = path.as_bytes();
+    let tail = match e {
+        E::Read(err) => format!(": {}", Errno::of(err)),
+        E::TooBig => format!(": larger than {} MiB", MAX_HOSTS_FILE >> 20),
+        E::Line { line, err } => format!(":{line}: {}", target_error_text(err)),
+        E::NoHosts => ": no destinations".to_string(),
+    };
+    emit_parts(true, &[path, tail.as_bytes()]);
+}
