@@ -44,6 +44,7 @@ mod relay;
 mod report;
 mod resolve;
 mod scan;
+mod scan_pace;
 mod signals;
 mod stdio;
 mod udp;

@@ -198,14 +198,6 @@ impl Targets {
             pos: 0,
         }
     }
-
-    /// A list of exactly one name (as `--hosts` with one line makes).
-    pub fn single_name(&self) -> Option<&OsStr> {
-        match self.items.as_slice() {
-            [Item::Name(n)] => Some(n),
-            _ => None,
-        }
-    }
 }
 
 /// The lazy walk over a [`Targets`].
