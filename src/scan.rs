@@ -361,7 +361,11 @@ impl<'a> Scanner<'a> {
         if self.results.is_empty() {
             self.base = self.base.max(self.next_emit.saturating_sub(1));
         }
-        while self.units.front().is_some_and(|u| u.end() <= self.next_emit) {
+        while self
+            .units
+            .front()
+            .is_some_and(|u| u.end() <= self.next_emit)
+        {
             self.units.pop_front();
         }
     }
@@ -502,9 +506,7 @@ impl<'a> Scanner<'a> {
         }
         let unit = match &mut self.source {
             Source::One(u) => u.take(),
-            Source::Many(hosts) => hosts
-                .next()
-                .map(|h| make_unit(self.cfg, h, self.ports[0])),
+            Source::Many(hosts) => hosts.next().map(|h| make_unit(self.cfg, h, self.ports[0])),
         };
         let Some(mut unit) = unit else {
             self.exhausted = true;
@@ -1161,7 +1163,8 @@ impl Machine for Scanner<'_> {
             KEY_STATUS => {
                 if let Some(s) = self.status_line.as_mut() {
                     s.draw(self.done, self.total, self.open);
-                    cx.timers.add(Instant::now() + StatusLine::EVERY, KEY_STATUS);
+                    cx.timers
+                        .add(Instant::now() + StatusLine::EVERY, KEY_STATUS);
                 }
                 return;
             }
@@ -1195,12 +1198,13 @@ impl Machine for Scanner<'_> {
     }
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
+        let more = self.start_probes(cx);
         if let Some(w) = self.wait.as_mut() {
+            // The rounds that just failed wait for their pause.
             for (first, when) in w.due.drain(..) {
                 cx.timers.add(when, KEY_RETRY + first);
             }
         }
-        let more = self.start_probes(cx);
         self.emit();
         // Starts the lookahead held back may go now that the report moved.
         let more = more

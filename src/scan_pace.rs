@@ -156,9 +156,8 @@ impl StatusLine {
     pub fn draw(&mut self, done: u64, total: u64, open: u64) {
         let secs = self.started.elapsed().as_secs_f64();
         let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-        let left = (rate > 0.0).then(|| {
-            Duration::from_secs_f64((total.saturating_sub(done)) as f64 / rate)
-        });
+        let left = (rate > 0.0)
+            .then(|| Duration::from_secs_f64((total.saturating_sub(done)) as f64 / rate));
         report::scan_status(done, total, open, rate, left);
     }
 
@@ -185,7 +184,10 @@ mod tests {
         }
         // Steady 200 ms: the deviation decays toward 0.
         let t = r.timeout();
-        assert!(t >= Duration::from_millis(200) && t < Duration::from_millis(300), "{t:?}");
+        assert!(
+            t >= Duration::from_millis(200) && t < Duration::from_millis(300),
+            "{t:?}"
+        );
         r.sample(Duration::from_secs(10));
         assert_eq!(r.timeout(), Rtt::MAX);
     }
