@@ -16,7 +16,7 @@ use clap::{Arg, ArgAction, Command};
 use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
 use crate::generate;
 use crate::getopt::{Getopt, Item, OptDef};
-use crate::passphrase::{self, PromptError};
+use crate::sys::passphrase::{self, PromptError};
 use crate::ports::{self, strtonum};
 use crate::report;
 
@@ -738,7 +738,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                         report::md5sig_no_tty();
                         return Err(Exit::Fail(1));
                     }
-                    Err(PromptError::Signal(sig)) => crate::signals::die_by(sig),
+                    Err(PromptError::Signal(sig)) => crate::sys::signals::die_by(sig),
                 }
             }
             "source" => o.source_addr = val.clone(),

@@ -18,11 +18,11 @@ use socket2::Socket;
 
 use crate::config::{Config, Proto, Target};
 use crate::connect;
-use crate::exit::{Abort, Status};
+use crate::sys::exit::{Abort, Status};
 use crate::fdpass;
 use crate::listen::relay_opts;
 use crate::proxy;
-use crate::reactor::Reactor;
+use crate::sys::reactor::Reactor;
 use crate::relay::{End, Relay};
 use crate::report;
 use crate::resolve;

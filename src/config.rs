@@ -105,7 +105,7 @@ pub struct Options {
     pub broadcast: bool,
     pub debug_socket: bool,
     /// `-S`: the TCP MD5 signature key read from the terminal.
-    pub md5sig: Option<crate::passphrase::Secret>,
+    pub md5sig: Option<crate::sys::passphrase::Secret>,
     pub rcvbuf: Option<u32>,
     pub sndbuf: Option<u32>,
     pub ttl: Option<u8>,

@@ -14,9 +14,9 @@ use mio::event::Event;
 use socket2::Socket;
 
 use crate::config::{Config, Proto};
-use crate::exit::Abort;
+use crate::sys::exit::Abort;
 use crate::net::{self, ConnectResult};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest};
 use crate::resolve::{self, AddrInfo, Hints};
 

@@ -13,8 +13,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use mio::Interest;
 use socket2::Socket;
 
-use crate::exit::{Abort, Status};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::report::{self, Errno};
 use crate::stdio::{Kind, Stdio};
 

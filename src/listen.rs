@@ -18,9 +18,9 @@ use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Family, Proto, Target};
-use crate::exit::{Abort, Status};
+use crate::sys::exit::{Abort, Status};
 use crate::net::{self, Failed};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
 use crate::resolve::{self, Hints};

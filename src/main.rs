@@ -27,7 +27,6 @@ mod cli;
 mod client;
 mod config;
 mod connect;
-mod exit;
 mod fdpass;
 mod filemap;
 mod filter;
@@ -36,22 +35,20 @@ mod getopt;
 mod listen;
 mod manual;
 mod net;
-mod passphrase;
 mod ports;
 mod proxy;
-mod reactor;
 mod relay;
 mod report;
 mod resolve;
 mod scan;
-mod signals;
 mod stdio;
+mod sys;
 mod udp;
 mod unix;
 
 use config::{Config, Target};
-use exit::{Abort, Status};
-use reactor::Reactor;
+use sys::exit::{Abort, Status};
+use sys::reactor::Reactor;
 use stdio::Stdio;
 
 /// The process entry point, called by the C library (unit tests use the
@@ -75,12 +72,12 @@ fn ncrab_main() -> u8 {
         Err(cli::Exit::Done) => return 0,
         Err(cli::Exit::Fail(n)) => return n,
     };
-    signals::install();
+    sys::signals::install();
     match run(&cfg) {
         Ok(status) => status,
         Err(Abort::Failed) => 1,
         Err(Abort::QuitTimer) => 0,
-        Err(Abort::Signal(sig)) => signals::die_by(sig),
+        Err(Abort::Signal(sig)) => sys::signals::die_by(sig),
     }
 }
 

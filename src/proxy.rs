@@ -40,9 +40,9 @@ use socket2::Socket;
 
 use crate::config::{Config, Family, Proto, Proxy, ProxyProto};
 use crate::connect::{self, client_hints};
-use crate::exit::Abort;
-use crate::passphrase::{self, PromptError, Secret};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::sys::exit::Abort;
+use crate::sys::passphrase::{self, PromptError, Secret};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::relay::would_block;
 use crate::report::{self, Errno, ProxyError};
 use crate::resolve::{self, Hints};

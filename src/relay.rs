@@ -44,7 +44,7 @@ use mio::Interest;
 
 use crate::buffer::{Chan, Io};
 use crate::filter::{Crlf, Telnet};
-use crate::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
 use crate::report;
 use crate::stdio::Stdio;
 

@@ -134,7 +134,7 @@ fn write_to(stream: Stream, bytes: &[u8]) {
         Stream::Stderr => libc::STDERR_FILENO,
     };
     let mut rest = bytes;
-    while !rest.is_empty() && crate::signals::pending().is_none() {
+    while !rest.is_empty() && crate::sys::signals::pending().is_none() {
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLOUT,

@@ -55,10 +55,10 @@ use socket2::{SockAddr, Socket};
 
 use crate::config::Config;
 use crate::connect::{self, client_hints, connect_timeout};
-use crate::exit::{Abort, Status};
+use crate::sys::exit::{Abort, Status};
 use crate::net::{self, ConnectResult, SetupError};
 use crate::ports::ServiceNames;
-use crate::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
+use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
 use crate::resolve::{self, AddrInfo};
 use crate::udp::{self, Tick, XProbe};

@@ -118,7 +118,7 @@ impl Stdio {
                     // SAFETY: as above.
                     unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
                     s.restore = Some((fd, flags));
-                    crate::signals::remember_flags(fd, Some(flags));
+                    crate::sys::signals::remember_flags(fd, Some(flags));
                 }
             }
         }
@@ -181,7 +181,7 @@ impl Drop for Stdio {
         if let Some((fd, flags)) = self.restore.take() {
             // SAFETY: restoring the flags we read from this fd.
             unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
-            crate::signals::remember_flags(fd, None);
+            crate::sys::signals::remember_flags(fd, None);
         }
         if self.owned {
             // SAFETY: the reopened fd is ours and closed once.

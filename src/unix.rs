@@ -27,10 +27,10 @@ use std::path::PathBuf;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Proto, Target};
-use crate::exit::{Abort, Status};
+use crate::sys::exit::{Abort, Status};
 use crate::listen::{relay_opts, serve_datagrams, serve_streams};
 use crate::net;
-use crate::reactor::Reactor;
+use crate::sys::reactor::Reactor;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
 use crate::scan;

@@ -1,6 +1,6 @@
 //! How a run ends, and the exit status each ending gives (B §4).
 
-use crate::reactor::Stop;
+use crate::sys::reactor::Stop;
 use crate::report;
 
 /// Why a run stopped early. Each variant unwinds to `main` through the

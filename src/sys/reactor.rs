@@ -19,7 +19,7 @@ use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use crate::signals;
+use crate::sys::signals;
 
 /// The wake-up pipe written by signal handlers.
 pub const WAKER: Token = Token(0);
