@@ -16,9 +16,9 @@ use clap::{Arg, ArgAction, Command};
 use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
 use crate::generate;
 use crate::getopt::{Getopt, Item, OptDef};
-use crate::sys::passphrase::{self, PromptError};
 use crate::ports::{self, strtonum};
 use crate::report;
+use crate::sys::passphrase::{self, PromptError};
 
 /// How parsing ended when it did not produce a configuration.
 #[derive(Debug, PartialEq, Eq)]
@@ -1081,7 +1081,7 @@ mod tests {
 
     // --- Property tests against reference models --------------------------
 
-    use crate::filter::tests::Rng;
+    use crate::relay::filter::tests::Rng;
 
     /// [`split_proxy`] on text (the cuts fall on ASCII bytes).
     fn split(arg: &str) -> Result<(&str, Option<&str>), &'static str> {

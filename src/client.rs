@@ -18,16 +18,16 @@ use socket2::Socket;
 
 use crate::config::{Config, Proto, Target};
 use crate::connect;
-use crate::sys::exit::{Abort, Status};
 use crate::fdpass;
 use crate::listen::relay_opts;
 use crate::proxy;
-use crate::sys::reactor::Reactor;
+use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report;
 use crate::resolve;
 use crate::scan;
-use crate::stdio::Stdio;
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::Reactor;
 use crate::udp;
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {

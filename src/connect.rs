@@ -14,11 +14,11 @@ use mio::event::Event;
 use socket2::Socket;
 
 use crate::config::{Config, Proto};
-use crate::sys::exit::Abort;
 use crate::net::{self, ConnectResult};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest};
 use crate::resolve::{self, AddrInfo, Hints};
+use crate::sys::exit::Abort;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
 const TIMER_CONNECT: usize = 1;
 

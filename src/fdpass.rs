@@ -13,10 +13,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use mio::Interest;
 use socket2::Socket;
 
+use crate::relay::stdio::{Kind, Stdio};
+use crate::report::{self, Errno};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
-use crate::report::{self, Errno};
-use crate::stdio::{Kind, Stdio};
 
 /// Passes `sock` over standard output; Ok(0) once it is sent.
 pub fn pass(rx: &mut Reactor, stdout: &Stdio, sock: &Socket) -> Result<Status, Abort> {

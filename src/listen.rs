@@ -18,13 +18,13 @@ use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Family, Proto, Target};
-use crate::sys::exit::{Abort, Status};
 use crate::net::{self, Failed};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
 use crate::resolve::{self, Hints};
-use crate::stdio::Stdio;
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::udp;
 
 /// nc's `local_listen`: bind the first address that binds, then listen.
@@ -205,7 +205,7 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
             && !o.crlf
             && !o.telnet
             && o.interval.is_none()
-            && !crate::buffer::splice_disabled(),
+            && !crate::relay::buffer::splice_disabled(),
         crlf: o.crlf,
         telnet: o.telnet,
         datagram: crate::udp::datagram_limit(cfg),

@@ -22,14 +22,11 @@
 
 #![cfg_attr(not(test), no_main)]
 
-mod buffer;
 mod cli;
 mod client;
 mod config;
 mod connect;
 mod fdpass;
-mod filemap;
-mod filter;
 mod generate;
 mod getopt;
 mod listen;
@@ -41,15 +38,14 @@ mod relay;
 mod report;
 mod resolve;
 mod scan;
-mod stdio;
 mod sys;
 mod udp;
 mod unix;
 
 use config::{Config, Target};
+use relay::stdio::{self, Stdio};
 use sys::exit::{Abort, Status};
 use sys::reactor::Reactor;
-use stdio::Stdio;
 
 /// The process entry point, called by the C library (unit tests use the
 /// test harness's own).

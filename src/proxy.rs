@@ -40,12 +40,12 @@ use socket2::Socket;
 
 use crate::config::{Config, Family, Proto, Proxy, ProxyProto};
 use crate::connect::{self, client_hints};
-use crate::sys::exit::Abort;
-use crate::sys::passphrase::{self, PromptError, Secret};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::relay::would_block;
 use crate::report::{self, Errno, ProxyError};
 use crate::resolve::{self, Hints};
+use crate::sys::exit::Abort;
+use crate::sys::passphrase::{self, PromptError, Secret};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 
 /// The environment variable that answers the password prompt.
 pub const PASSWORD_ENV: &str = "NCRAB_PROXY_PASSWORD";
@@ -818,7 +818,7 @@ pub fn scan_result(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::tests::Rng;
+    use crate::relay::filter::tests::Rng;
 
     /// What a dialog did against a scripted reply: every write, and how it
     /// ended, with how many reply bytes it consumed.

@@ -55,12 +55,12 @@ use socket2::{SockAddr, Socket};
 
 use crate::config::Config;
 use crate::connect::{self, client_hints, connect_timeout};
-use crate::sys::exit::{Abort, Status};
 use crate::net::{self, ConnectResult, SetupError};
 use crate::ports::ServiceNames;
-use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
 use crate::resolve::{self, AddrInfo};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::udp::{self, Tick, XProbe};
 
 /// The most probes in flight when the open-file limit allows more.

@@ -22,9 +22,9 @@ use mio::Interest;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Family, Proto};
+use crate::relay::stdio::{Kind, Stdio};
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
-use crate::stdio::{Kind, Stdio};
 
 /// The largest UDP payload over IPv4 (65,535 - 20 - 8).
 pub const UDP4_MAX: usize = 65_507;

@@ -27,14 +27,14 @@ use std::path::PathBuf;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Proto, Target};
-use crate::sys::exit::{Abort, Status};
 use crate::listen::{relay_opts, serve_datagrams, serve_streams};
 use crate::net;
-use crate::sys::reactor::Reactor;
+use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
 use crate::scan;
-use crate::stdio::Stdio;
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::Reactor;
 
 /// The size of `sun_path`.
 const SUN_PATH_LEN: usize = 108;

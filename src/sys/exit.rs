@@ -1,7 +1,7 @@
 //! How a run ends, and the exit status each ending gives (B §4).
 
-use crate::sys::reactor::Stop;
 use crate::report;
+use crate::sys::reactor::Stop;
 
 /// Why a run stopped early. Each variant unwinds to `main` through the
 /// normal return path, so every guard on the way (file-status flags,

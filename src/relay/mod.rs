@@ -1,3 +1,13 @@
+//! The relay layer: moving bytes between the local ends and a connected
+//! socket. It owns the relay state machine ([`Relay`], [`End`],
+//! [`RelayOpts`]), the per-direction buffers in user memory or a kernel
+//! pipe ([`buffer::Chan`]), the window onto a regular-file stdin
+//! ([`filemap::FileWindow`]), the `-C`/`-t` filters ([`filter::Crlf`],
+//! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]).
+//!
+//! It may use `report` and `sys`; it never imports `net`, a mode or `cli`
+//! (a mode hands it a connected socket and a [`RelayOpts`]).
+//!
 //! The relay: standard input to the socket, the socket to standard output.
 //!
 //! This is nc's `readwrite` (B §6.1) as a state machine in the event loop.
@@ -14,7 +24,7 @@
 //! Departures from nc (Part A.2): an error on the socket does not throw
 //! away data the kernel already received (5): the socket is read until the
 //! kernel reports the error. `-C` and `-t` work on the byte stream (12):
-//! see [`crate::filter`].
+//! see [`crate::relay::filter`].
 //!
 //! Bulk receiving: on loopback the bytes arrive faster than the relay wakes
 //! up for them, and each wake-up of a side that went idle costs more than
@@ -36,17 +46,22 @@
 //! the wire, and the flag would stay set and make the next read of a `-k`
 //! listener return at once, forever (nc spins there).
 
+pub mod buffer;
+pub mod filemap;
+pub mod filter;
+pub mod stdio;
+
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use crate::buffer::{Chan, Io};
-use crate::filter::{Crlf, Telnet};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+use crate::relay::buffer::{Chan, Io};
+use crate::relay::filter::{Crlf, Telnet};
+use crate::relay::stdio::Stdio;
 use crate::report;
-use crate::stdio::Stdio;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
 
 /// How many passes to run before letting the loop look at signals and
 /// timers, when data keeps flowing.
