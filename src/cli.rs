@@ -16,7 +16,7 @@ use clap::{Arg, ArgAction, Command};
 use crate::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Target};
 use crate::generate;
 use crate::getopt::{Getopt, Item, OptDef};
-use crate::ports::{self, strtonum};
+use crate::net::ports::{self, strtonum};
 use crate::report;
 use crate::sys::passphrase::{self, PromptError};
 

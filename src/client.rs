@@ -17,14 +17,14 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::config::{Config, Proto, Target};
-use crate::connect;
 use crate::fdpass;
 use crate::listen::relay_opts;
-use crate::proxy;
+use crate::net::connect;
+use crate::net::proxy;
+use crate::net::resolve;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report;
-use crate::resolve;
 use crate::scan;
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;

@@ -18,11 +18,11 @@ use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Family, Proto, Target};
+use crate::net::resolve::{self, Hints};
 use crate::net::{self, Failed};
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
-use crate::resolve::{self, Hints};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::udp;

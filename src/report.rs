@@ -577,7 +577,7 @@ pub fn md5sig_no_tty() {
 /// and the port numeric. A getnameinfo failure only warns (Debian) and the
 /// line is skipped.
 pub fn sock_line(msg: &str, addr: &socket2::SockAddr, numeric: bool) {
-    match crate::resolve::name_info(addr, numeric) {
+    match crate::net::resolve::name_info(addr, numeric) {
         Ok((host, port)) => note(format_args!("{msg} on {host} {port}")),
         Err(e) if e.code == libc::EAI_SYSTEM => warn(format_args!("getnameinfo"), Errno(e.errno)),
         Err(e) => warnx(format_args!("getnameinfo: {e}")),

@@ -54,11 +54,11 @@ use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::config::Config;
-use crate::connect::{self, client_hints, connect_timeout};
+use crate::net::connect::{self, client_hints, connect_timeout};
+use crate::net::ports::ServiceNames;
+use crate::net::resolve::{self, AddrInfo};
 use crate::net::{self, ConnectResult, SetupError};
-use crate::ports::ServiceNames;
 use crate::report::{self, Dest, Errno};
-use crate::resolve::{self, AddrInfo};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::udp::{self, Tick, XProbe};
@@ -779,7 +779,7 @@ pub fn run(
                     ip: None,
                     port: first,
                     proto: cfg.opts.proto.name(),
-                    service: &crate::ports::service_name(first, cfg.opts.proto),
+                    service: &crate::net::ports::service_name(first, cfg.opts.proto),
                     state: "error",
                     errno: None,
                     error: Some(e.to_string()),

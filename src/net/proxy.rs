@@ -39,10 +39,10 @@ use mio::Interest;
 use socket2::Socket;
 
 use crate::config::{Config, Family, Proto, Proxy, ProxyProto};
-use crate::connect::{self, client_hints};
+use crate::net::connect::{self, client_hints};
+use crate::net::resolve::{self, Hints};
 use crate::relay::would_block;
 use crate::report::{self, Errno, ProxyError};
-use crate::resolve::{self, Hints};
 use crate::sys::exit::Abort;
 use crate::sys::passphrase::{self, PromptError, Secret};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
@@ -806,7 +806,7 @@ pub fn scan_result(
             ip: None,
             port,
             proto: o.proto.name(),
-            service: &crate::ports::service_name(port, o.proto),
+            service: &crate::net::ports::service_name(port, o.proto),
             state,
             errno: errno.map(Errno::name),
             error,

@@ -1,8 +1,25 @@
+//! The network layer: ways of getting a connected or bound socket. It owns
+//! socket creation and nc's common socket options (this file: [`Failed`],
+//! [`SetupError`], [`ConnectResult`]), name resolution
+//! ([`resolve::lookup`], [`resolve::Hints`]), port lists ([`ports`]), the
+//! non-blocking connect over every address of a name ([`connect`]) and
+//! the proxy dialogues ([`proxy::Dialog`]).
+//!
+//! A way of connecting returns a connected socket or an error and leaves
+//! the verdict's wording to its caller. This layer may use `report` and
+//! `sys`; it never imports `relay`, a mode or `cli`, and it takes small
+//! option structs, never the whole `Config`.
+//!
 //! Sockets: creation, nc's common socket options, source binds.
 //!
 //! Every socket ncrab creates is non-blocking and close-on-exec. The
 //! options of `set_common_sockopts` (B §6.3: -b -S -D -T -I -O -M -m) are set
 //! on every client and listening socket, with nc's fatal error texts.
+
+pub mod connect;
+pub mod ports;
+pub mod proxy;
+pub mod resolve;
 
 use std::ffi::OsStr;
 use std::io;
@@ -12,7 +29,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::config::{Family, Options};
 use crate::report::{self, Errno};
-use crate::resolve::{self, Hints};
+use resolve::Hints;
 
 /// The error has been reported; the program exits 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

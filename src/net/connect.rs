@@ -14,9 +14,9 @@ use mio::event::Event;
 use socket2::Socket;
 
 use crate::config::{Config, Proto};
+use crate::net::resolve::{self, AddrInfo, Hints};
 use crate::net::{self, ConnectResult};
 use crate::report::{self, Dest};
-use crate::resolve::{self, AddrInfo, Hints};
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
@@ -171,7 +171,7 @@ pub fn report_success(cfg: &Config, host: &OsStr, port: u16, ip: Option<&str>) {
     let service = if cfg.opts.numeric || proto == Proto::Dccp {
         "*".to_string()
     } else {
-        crate::ports::service_name(port, proto)
+        crate::net::ports::service_name(port, proto)
     };
     let dest = Dest {
         host,
