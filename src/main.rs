@@ -23,20 +23,15 @@
 #![cfg_attr(not(test), no_main)]
 
 mod cli;
-mod client;
 mod config;
-mod fdpass;
 mod generate;
 mod getopt;
-mod listen;
 mod manual;
+mod modes;
 mod net;
 mod relay;
 mod report;
-mod scan;
 mod sys;
-mod udp;
-mod unix;
 
 use config::{Config, Target};
 use relay::stdio::{self, Stdio};
@@ -86,9 +81,9 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
     let stdin = Stdio::input();
     let stdout = Stdio::output();
     match cfg.target {
-        Target::Connect { .. } => client::run(&mut rx, cfg, &stdin, &stdout),
-        Target::Listen { .. } => listen::run(&mut rx, cfg, &stdin, &stdout),
-        Target::UnixConnect { .. } => unix::run_client(&mut rx, cfg, &stdin, &stdout),
-        Target::UnixListen { .. } => unix::run_listener(&mut rx, cfg, &stdin, &stdout),
+        Target::Connect { .. } => modes::client::run(&mut rx, cfg, &stdin, &stdout),
+        Target::Listen { .. } => modes::listen::run(&mut rx, cfg, &stdin, &stdout),
+        Target::UnixConnect { .. } => modes::unix::run_client(&mut rx, cfg, &stdin, &stdout),
+        Target::UnixListen { .. } => modes::unix::run_listener(&mut rx, cfg, &stdin, &stdout),
     }
 }

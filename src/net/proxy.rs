@@ -801,7 +801,7 @@ pub fn scan_result(
             }
             Err(None) => Some("the proxy could not be reached".to_string()),
         };
-        crate::scan::json_probe(&crate::scan::JsonProbe {
+        crate::modes::scan::json_probe(&crate::modes::scan::JsonProbe {
             host,
             ip: None,
             port,

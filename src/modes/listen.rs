@@ -6,7 +6,7 @@
 //! socket to its sender and relay, the first datagram then being read as
 //! any other; with `-k` the socket stays unconnected and receives from
 //! every peer (its sends fail with EDESTADDRREQ, which silently ends the
-//! stdin side, as in nc). The Unix-domain listeners of [`crate::unix`] use
+//! stdin side, as in nc). The Unix-domain listeners of [`crate::modes::unix`] use
 //! the same two loops.
 
 use std::ffi::OsStr;
@@ -18,6 +18,7 @@ use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Family, Proto, Target};
+use crate::modes::udp;
 use crate::net::resolve::{self, Hints};
 use crate::net::{self, Failed};
 use crate::relay::stdio::Stdio;
@@ -25,7 +26,6 @@ use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
-use crate::udp;
 
 /// nc's `local_listen`: bind the first address that binds, then listen.
 pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<Socket, Failed> {
@@ -208,7 +208,7 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
             && !crate::relay::buffer::splice_disabled(),
         crlf: o.crlf,
         telnet: o.telnet,
-        datagram: crate::udp::datagram_limit(cfg),
+        datagram: crate::modes::udp::datagram_limit(cfg),
     }
 }
 

@@ -4,12 +4,12 @@
 //! With `-x` every port gets its own connection through the proxy and its
 //! own handshake (B §7), `-z` included: nc's scan through a proxy is that
 //! same sequential loop, closing each tunnel once it is open. Without a
-//! proxy, `-z` is the concurrent scanner of [`crate::scan`].
+//! proxy, `-z` is the concurrent scanner of [`crate::modes::scan`].
 //!
 //! UDP (B §6.4): the connect is immediate; with `-v` the port is first
-//! probed with `X` datagrams ([`crate::udp`]) when the probe applies, and
+//! probed with `X` datagrams ([`crate::modes::udp`]) when the probe applies, and
 //! a refused probe moves on to the next port with status 1. `-F` hands the
-//! first connected socket over stdout and ends the run ([`crate::fdpass`]).
+//! first connected socket over stdout and ends the run ([`crate::modes::fdpass`]).
 
 use std::ffi::OsStr;
 use std::time::{Duration, Instant};
@@ -17,18 +17,18 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::config::{Config, Proto, Target};
-use crate::fdpass;
-use crate::listen::relay_opts;
+use crate::modes::fdpass;
+use crate::modes::listen::relay_opts;
+use crate::modes::scan;
+use crate::modes::udp;
 use crate::net::connect;
 use crate::net::proxy;
 use crate::net::resolve;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report;
-use crate::scan;
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
-use crate::udp;
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
     let Target::Connect { host, ports } = &cfg.target else {

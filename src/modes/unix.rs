@@ -27,12 +27,12 @@ use std::path::PathBuf;
 use socket2::{SockAddr, Socket};
 
 use crate::config::{Config, Proto, Target};
-use crate::listen::{relay_opts, serve_datagrams, serve_streams};
+use crate::modes::listen::{relay_opts, serve_datagrams, serve_streams};
+use crate::modes::scan;
 use crate::net;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
-use crate::scan;
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
 

@@ -37,7 +37,7 @@
 //! skipped silently, as nc skips any address whose `socket()` fails.
 //!
 //! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
-//! then probed with nc's `X` datagrams ([`crate::udp`]), its seconds being
+//! then probed with nc's `X` datagrams ([`crate::modes::udp`]), its seconds being
 //! the probe's own timers, so the probes of a window run side by side. A
 //! refused probe prints nothing and sets the status to 1, a passed one
 //! prints the success line and sets it to 0: the last connected port
@@ -54,6 +54,7 @@ use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::config::Config;
+use crate::modes::udp::{self, Tick, XProbe};
 use crate::net::connect::{self, client_hints, connect_timeout};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
@@ -61,7 +62,6 @@ use crate::net::{self, ConnectResult, SetupError};
 use crate::report::{self, Dest, Errno};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
-use crate::udp::{self, Tick, XProbe};
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
