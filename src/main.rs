@@ -23,17 +23,13 @@
 #![cfg_attr(not(test), no_main)]
 
 mod cli;
-mod config;
-mod generate;
-mod getopt;
-mod manual;
 mod modes;
 mod net;
 mod relay;
 mod report;
 mod sys;
 
-use config::{Config, Target};
+use cli::config::{Config, Target};
 use relay::stdio::{self, Stdio};
 use sys::exit::{Abort, Status};
 use sys::reactor::Reactor;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use crate::config::{Config, Proto, Target};
+use crate::cli::config::{Config, Proto, Target};
 use crate::modes::fdpass;
 use crate::modes::listen::relay_opts;
 use crate::modes::scan;

@@ -17,7 +17,7 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Family, Proto, Target};
+use crate::cli::config::{Config, Family, Proto, Target};
 use crate::modes::udp;
 use crate::net::resolve::{self, Hints};
 use crate::net::{self, Failed};

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Family, Proto};
+use crate::cli::config::{Config, Family, Proto};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};

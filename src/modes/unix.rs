@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Proto, Target};
+use crate::cli::config::{Config, Proto, Target};
 use crate::modes::listen::{relay_opts, serve_datagrams, serve_streams};
 use crate::modes::scan;
 use crate::net;

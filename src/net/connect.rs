@@ -13,7 +13,7 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::Socket;
 
-use crate::config::{Config, Proto};
+use crate::cli::config::{Config, Proto};
 use crate::net::resolve::{self, AddrInfo, Hints};
 use crate::net::{self, ConnectResult};
 use crate::report::{self, Dest};

@@ -27,7 +27,7 @@ use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::config::{Family, Options};
+use crate::cli::config::{Family, Options};
 use crate::report::{self, Errno};
 use resolve::Hints;
 

@@ -38,7 +38,7 @@ use std::time::Instant;
 use mio::Interest;
 use socket2::Socket;
 
-use crate::config::{Config, Family, Proto, Proxy, ProxyProto};
+use crate::cli::config::{Config, Family, Proto, Proxy, ProxyProto};
 use crate::net::connect::{self, client_hints};
 use crate::net::resolve::{self, Hints};
 use crate::relay::would_block;

@@ -1,6 +1,6 @@
 //! The hand-written parts of the manual page, as roff.
 //!
-//! `--generate man` ([`crate::generate`]) renders NAME, SYNOPSIS, the first
+//! `--generate man` ([`crate::cli::generate`]) renders NAME, SYNOPSIS, the first
 //! paragraph of DESCRIPTION and OPTIONS from the option definitions in
 //! `cli.rs`, and adds the text kept here: the rest of DESCRIPTION after the
 //! generated paragraph, and every section after OPTIONS. The facts come from
