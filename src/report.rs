@@ -575,9 +575,9 @@ pub fn md5sig_no_tty() {
 /// M7/M8/M9: nc's `report_sock`: `MSG on HOST PORT` (`Listening`,
 /// `Bound`, `Connection received`), the host reverse-resolved unless `-n`
 /// and the port numeric. A getnameinfo failure only warns (Debian) and the
-/// line is skipped.
-pub fn sock_line(msg: &str, addr: &socket2::SockAddr, numeric: bool) {
-    match crate::net::resolve::name_info(addr, numeric) {
+/// line is skipped. The caller does the lookup (`resolve::name_info`).
+pub fn sock_line(msg: &str, name: Result<(String, String), GaiError>) {
+    match name {
         Ok((host, port)) => note(format_args!("{msg} on {host} {port}")),
         Err(e) if e.code == libc::EAI_SYSTEM => warn(format_args!("getnameinfo"), Errno(e.errno)),
         Err(e) => warnx(format_args!("getnameinfo: {e}")),
@@ -842,4 +842,18 @@ pub fn stdout_line(line: &str) {
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
     output(Stream::Stdout, &bytes);
+}
+
+/// A stopped loop ends the run: a signal unwinds to die by it, a failed
+/// `epoll_wait` is reported (`polling error`) and fails the run.
+impl From<crate::sys::reactor::Stop> for crate::sys::exit::Abort {
+    fn from(s: crate::sys::reactor::Stop) -> crate::sys::exit::Abort {
+        match s {
+            crate::sys::reactor::Stop::Signal(sig) => crate::sys::exit::Abort::Signal(sig),
+            crate::sys::reactor::Stop::Poll(e) => {
+                warn(format_args!("polling error"), Errno::of(&e));
+                crate::sys::exit::Abort::Failed
+            }
+        }
+    }
 }

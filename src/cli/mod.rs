@@ -542,7 +542,7 @@ mod tests {
 
     // --- Property tests against reference models --------------------------
 
-    use crate::relay::filter::tests::Rng;
+    use crate::sys::testing::Rng;
 
     /// [`split_proxy`] on text (the cuts fall on ASCII bytes).
     fn split(arg: &str) -> Result<(&str, Option<&str>), &'static str> {

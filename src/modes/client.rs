@@ -28,7 +28,7 @@ use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report;
 use crate::sys::exit::{Abort, Status};
-use crate::sys::reactor::Reactor;
+use crate::sys::reactor::{self, Reactor};
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
     let Target::Connect { host, ports } = &cfg.target else {
@@ -42,7 +42,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     for (i, &port) in ports.iter().enumerate() {
         if i > 0 {
             if let Some(secs) = cfg.opts.interval {
-                scan::pause(rx, Duration::from_secs(u64::from(secs)))?;
+                reactor::pause(rx, Duration::from_secs(u64::from(secs)))?;
             }
         }
         let started = Instant::now();

@@ -75,7 +75,7 @@ pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<
                     };
                     // The bound address, so port 0 shows the port chosen.
                     match sock.local_addr() {
-                        Ok(bound) => report::sock_line(what, &bound, o.numeric),
+                        Ok(bound) => report::sock_line(what, resolve::name_info(&bound, o.numeric)),
                         Err(e) => {
                             report::warn(format_args!("getsockname"), Errno::of(&e));
                             return Err(Failed);
@@ -219,7 +219,9 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     };
     let listener = local_listen(cfg, host.as_deref(), port)?;
     let numeric = cfg.opts.numeric;
-    let received = |peer: &SockAddr| report::sock_line("Connection received", peer, numeric);
+    let received = |peer: &SockAddr| {
+        report::sock_line("Connection received", resolve::name_info(peer, numeric))
+    };
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(rx, cfg, listener, stdin, stdout, &received)
     } else {

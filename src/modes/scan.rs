@@ -816,7 +816,7 @@ fn sequential_with_interval(
     let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
     for (i, port) in ports.iter().enumerate() {
         if i > 0 {
-            pause(rx, delay)?;
+            reactor::pause(rx, delay)?;
         }
         let one = [*port];
         let mut s = Scanner::new(cfg, host, &one, addrs, 1);
@@ -829,30 +829,4 @@ fn sequential_with_interval(
         }
     }
     Ok(status)
-}
-
-/// Waits `d` in the loop (signals still end the wait).
-pub fn pause(rx: &mut Reactor, d: Duration) -> std::result::Result<(), Abort> {
-    struct Pause {
-        until: Instant,
-        armed: bool,
-    }
-    impl Machine for Pause {
-        type Output = ();
-        fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
-            if Instant::now() >= self.until {
-                return Step::Done(());
-            }
-            if !self.armed {
-                cx.timers.add(self.until, 0);
-                self.armed = true;
-            }
-            Step::Wait
-        }
-    }
-    rx.run(&mut Pause {
-        until: Instant::now() + d,
-        armed: false,
-    })?;
-    Ok(())
 }

@@ -28,7 +28,6 @@ use socket2::{SockAddr, Socket};
 
 use crate::cli::config::{Config, Proto, Target};
 use crate::modes::listen::{relay_opts, serve_datagrams, serve_streams};
-use crate::modes::scan;
 use crate::net;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
@@ -192,7 +191,9 @@ fn connect(rx: &mut Reactor, sock: &Socket, addr: &SockAddr) -> Result<Result<()
         match sock.connect(addr) {
             Ok(()) => return Ok(Ok(())),
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => scan::pause(rx, BACKLOG_RETRY)?,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                crate::sys::reactor::pause(rx, BACKLOG_RETRY)?
+            }
             Err(e) => return Ok(Err(Errno::of(&e))),
         }
     }

@@ -35,6 +35,12 @@ use resolve::Hints;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failed;
 
+impl From<Failed> for crate::sys::exit::Abort {
+    fn from(_: Failed) -> crate::sys::exit::Abort {
+        crate::sys::exit::Abort::Failed
+    }
+}
+
 /// A new non-blocking, close-on-exec socket.
 pub fn socket(family: i32, socktype: i32, protocol: i32) -> io::Result<Socket> {
     let ty = Type::from(socktype).nonblocking().cloexec();

@@ -358,7 +358,7 @@ mod tests {
 
     // --- Property tests against a reference model ------------------------
 
-    use crate::relay::filter::tests::Rng;
+    use crate::sys::testing::Rng;
 
     /// The model of libbsd's strtonum (NetBSD's strtoi over strtoll): C's
     /// isspace, an optional sign, the longest run of digits; none is

@@ -41,11 +41,10 @@ use socket2::Socket;
 use crate::cli::config::{Config, Family, Proto, Proxy, ProxyProto};
 use crate::net::connect::{self, client_hints};
 use crate::net::resolve::{self, Hints};
-use crate::relay::would_block;
 use crate::report::{self, Errno, ProxyError};
 use crate::sys::exit::Abort;
 use crate::sys::passphrase::{self, PromptError, Secret};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, would_block};
 
 /// The environment variable that answers the password prompt.
 pub const PASSWORD_ENV: &str = "NCRAB_PROXY_PASSWORD";
@@ -818,7 +817,7 @@ pub fn scan_result(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::filter::tests::Rng;
+    use crate::sys::testing::Rng;
 
     /// What a dialog did against a scripted reply: every write, and how it
     /// ended, with how many reply bytes it consumed.

@@ -61,7 +61,7 @@ use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::stdio::Stdio;
 use crate::report;
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId, would_block};
 
 /// How many passes to run before letting the loop look at signals and
 /// timers, when data keeps flowing.
@@ -776,11 +776,4 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
         }
         Step::Again
     }
-}
-
-pub fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }

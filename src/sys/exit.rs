@@ -1,8 +1,5 @@
 //! How a run ends, and the exit status each ending gives (B §4).
 
-use crate::report;
-use crate::sys::reactor::Stop;
-
 /// Why a run stopped early. Each variant unwinds to `main` through the
 /// normal return path, so every guard on the way (file-status flags,
 /// socket files, temporary directories) is restored or removed.
@@ -14,24 +11,6 @@ pub enum Abort {
     Signal(i32),
     /// The `-q` timer fired: nc exits 0 from its alarm handler.
     QuitTimer,
-}
-
-impl From<Stop> for Abort {
-    fn from(s: Stop) -> Abort {
-        match s {
-            Stop::Signal(sig) => Abort::Signal(sig),
-            Stop::Poll(e) => {
-                report::warn(format_args!("polling error"), report::Errno::of(&e));
-                Abort::Failed
-            }
-        }
-    }
-}
-
-impl From<crate::net::Failed> for Abort {
-    fn from(_: crate::net::Failed) -> Abort {
-        Abort::Failed
-    }
 }
 
 /// The exit status of a finished run.

@@ -10,3 +10,5 @@ pub mod exit;
 pub mod passphrase;
 pub mod reactor;
 pub mod signals;
+#[cfg(test)]
+pub mod testing;

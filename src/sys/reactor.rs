@@ -292,3 +292,36 @@ pub fn interest(read: bool, write: bool) -> Option<Interest> {
         (false, false) => None,
     }
 }
+
+pub fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Waits `d` in the loop (signals still end the wait).
+pub fn pause(rx: &mut Reactor, d: Duration) -> Result<(), Stop> {
+    struct Pause {
+        until: Instant,
+        armed: bool,
+    }
+    impl Machine for Pause {
+        type Output = ();
+        fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
+            if Instant::now() >= self.until {
+                return Step::Done(());
+            }
+            if !self.armed {
+                cx.timers.add(self.until, 0);
+                self.armed = true;
+            }
+            Step::Wait
+        }
+    }
+    rx.run(&mut Pause {
+        until: Instant::now() + d,
+        armed: false,
+    })?;
+    Ok(())
+}
