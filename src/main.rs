@@ -77,6 +77,13 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
     let stdin = Stdio::input();
     let stdout = Stdio::output();
     match cfg.target {
+        // `-zF` connects and passes the socket like `-F` alone (nc).
+        Target::Connect {
+            ref host,
+            ref ports,
+        } if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd => {
+            modes::scan::run(&mut rx, cfg, host, ports)
+        }
         Target::Connect { .. } => modes::client::run(&mut rx, cfg, &stdin, &stdout),
         Target::Listen { .. } => modes::listen::run(&mut rx, cfg, &stdin, &stdout),
         Target::UnixConnect { .. } => modes::unix::run_client(&mut rx, cfg, &stdin, &stdout),

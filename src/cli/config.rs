@@ -8,35 +8,10 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-/// Address family requested by `-4`, `-6` or `-U` (the last one wins).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Family {
-    #[default]
-    Any,
-    Inet,
-    Inet6,
-    Unix,
-}
+use crate::relay::RelayOpts;
+use crate::relay::serve::ServeOpts;
 
-/// Socket protocol: `-u` (UDP) wins over `-Z` (DCCP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Proto {
-    #[default]
-    Tcp,
-    Udp,
-    Dccp,
-}
-
-impl Proto {
-    /// The name used in messages (`[tcp/ssh]`, `(udp)`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Dccp => "dccp",
-        }
-    }
-}
+pub use crate::net::{Family, Proto};
 
 /// `-X`: the proxy protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -137,5 +112,42 @@ impl Options {
     /// The `-w` value as a duration, if given.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout.map(|s| Duration::from_secs(s as u64))
+    }
+}
+
+/// The small option structs of the lower layers, derived from the whole
+/// command line once, where a mode starts.
+impl Config {
+    /// The options of every relay (client and listener sessions).
+    pub fn relay_opts(&self) -> RelayOpts {
+        let o = &self.opts;
+        RelayOpts {
+            shutdown_on_eof: o.shutdown_on_eof,
+            quit_after: o.quit_after,
+            idle: o.timeout(),
+            recv_limit: o.recv_limit,
+            listen: o.listen,
+            udp: o.proto == Proto::Udp,
+            detach_stdin: o.detach_stdin,
+            interval: o.interval,
+            summary: o.verbose >= 2,
+            zero_copy: o.proto == Proto::Tcp
+                && !o.crlf
+                && !o.telnet
+                && o.interval.is_none()
+                && !crate::relay::buffer::splice_disabled(),
+            crlf: o.crlf,
+            telnet: o.telnet,
+            datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+        }
+    }
+
+    /// The options of a listener's session loop.
+    pub fn serve_opts(&self) -> ServeOpts {
+        ServeOpts {
+            keep: self.opts.keep,
+            verbose: self.opts.verbose > 0,
+            relay: self.relay_opts(),
+        }
     }
 }

@@ -17,14 +17,12 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::cli::config::{Config, Proto, Target};
-use crate::modes::fdpass;
-use crate::modes::listen::relay_opts;
-use crate::modes::scan;
-use crate::modes::udp;
 use crate::net::connect;
 use crate::net::proxy;
 use crate::net::resolve;
-use crate::relay::stdio::Stdio;
+use crate::net::udp;
+use crate::relay::fdpass;
+use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::{End, Relay};
 use crate::report;
 use crate::sys::exit::{Abort, Status};
@@ -34,10 +32,6 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let Target::Connect { host, ports } = &cfg.target else {
         return Err(Abort::Failed);
     };
-    // `-zF` connects and passes the socket like `-F` alone (nc).
-    if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd {
-        return scan::run(rx, cfg, host, ports);
-    }
     let mut status = 1;
     for (i, &port) in ports.iter().enumerate() {
         if i > 0 {
@@ -52,8 +46,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         status = 0;
         if cfg.opts.verbose > 0 {
             if cfg.opts.proto == Proto::Udp
-                && udp::wants_probe(cfg, stdin)
-                && !udp::probe(rx, &sock, udp::probe_secs(cfg))?
+                && wants_probe(cfg, stdin)
+                && !udp::probe(rx, &sock, udp::probe_secs(cfg.opts.timeout))?
             {
                 status = 1;
                 continue;
@@ -69,7 +63,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         if cfg.opts.zero_io {
             continue; // the tunnel closes here
         }
-        let mut relay = Relay::new(sock, stdin, stdout, relay_opts(cfg));
+        let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts());
         let outcome = rx.run(&mut relay)?;
         if outcome.end == End::QuitTimer {
             return Err(Abort::QuitTimer);
@@ -100,4 +94,11 @@ fn connect_port(
     };
     let c = connect::remote_connect(rx, cfg, host, port_s, &addrs, true)?;
     Ok(c.map(|c| (c.sock, Some(c.ip))))
+}
+
+/// Whether a UDP client probes the port before reporting success: nc does
+/// with `-v`; ncrab skips it in data mode when stdin is not a terminal.
+fn wants_probe(cfg: &Config, stdin: &Stdio) -> bool {
+    let o = &cfg.opts;
+    o.proto == Proto::Udp && o.verbose > 0 && (o.zero_io || stdin.kind == Kind::Tty)
 }

@@ -11,8 +11,6 @@
 //! share lives in the layer below.
 
 pub mod client;
-pub mod fdpass;
 pub mod listen;
 pub mod scan;
-pub mod udp;
 pub mod unix;

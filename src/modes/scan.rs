@@ -54,10 +54,10 @@ use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::cli::config::Config;
-use crate::modes::udp::{self, Tick, XProbe};
 use crate::net::connect::{self, client_hints, connect_timeout};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
+use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, SetupError};
 use crate::report::{self, Dest, Errno};
 use crate::sys::exit::{Abort, Status};
@@ -718,7 +718,7 @@ impl Machine for Scanner<'_> {
 /// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
 fn probe_secs(cfg: &Config) -> Option<u32> {
     let o = &cfg.opts;
-    (o.proto == crate::cli::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(cfg))
+    (o.proto == crate::cli::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(o.timeout))
 }
 
 /// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the

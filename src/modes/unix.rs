@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use socket2::{SockAddr, Socket};
 
 use crate::cli::config::{Config, Proto, Target};
-use crate::modes::listen::{relay_opts, serve_datagrams, serve_streams};
 use crate::net;
+use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
@@ -276,7 +276,7 @@ pub fn run_client(
     if cfg.opts.zero_io {
         return Ok(0);
     }
-    let mut relay = Relay::new(sock, stdin, stdout, relay_opts(cfg));
+    let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts());
     if rx.run(&mut relay)?.end == End::QuitTimer {
         return Err(Abort::QuitTimer);
     }
@@ -322,7 +322,7 @@ pub fn run_listener(
     }
     let received = |_: &SockAddr| report::path_line("Connection received", path.as_bytes());
     if cfg.opts.proto == Proto::Udp {
-        return serve_datagrams(rx, cfg, sock, stdin, stdout, &received);
+        return serve_datagrams(rx, &cfg.serve_opts(), sock, stdin, stdout, &received);
     }
     if let Err(e) = sock.listen(5) {
         return fatal(Errno::of(&e));
@@ -330,7 +330,7 @@ pub fn run_listener(
     if verbose {
         report::path_line("Listening", path.as_bytes());
     }
-    serve_streams(rx, cfg, &sock, stdin, stdout, &received)
+    serve_streams(rx, &cfg.serve_opts(), &sock, stdin, stdout, &received)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod connect;
 pub mod ports;
 pub mod proxy;
 pub mod resolve;
+pub mod udp;
 
 use std::ffi::OsStr;
 use std::io;
@@ -27,9 +28,39 @@ use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::cli::config::{Family, Options};
+use crate::cli::config::Options;
 use crate::report::{self, Errno};
 use resolve::Hints;
+
+/// Address family requested by `-4`, `-6` or `-U` (the last one wins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    #[default]
+    Any,
+    Inet,
+    Inet6,
+    Unix,
+}
+
+/// Socket protocol: `-u` (UDP) wins over `-Z` (DCCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+    Dccp,
+}
+
+impl Proto {
+    /// The name used in messages (`[tcp/ssh]`, `(udp)`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Dccp => "dccp",
+        }
+    }
+}
 
 /// The error has been reported; the program exits 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 
-use crate::cli::config::Proto;
+use crate::net::Proto;
 
 /// Why a port specification was refused: nc's message and the text it
 /// echoes, as the user typed it (bytes, which need not be UTF-8).

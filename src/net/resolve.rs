@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use socket2::SockAddr;
 
-use crate::cli::config::{Family, Proto};
+use crate::net::{Family, Proto};
 use crate::report::GaiError;
 
 /// One getaddrinfo result.

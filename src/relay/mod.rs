@@ -47,8 +47,10 @@
 //! listener return at once, forever (nc spins there).
 
 pub mod buffer;
+pub mod fdpass;
 pub mod filemap;
 pub mod filter;
+pub mod serve;
 pub mod stdio;
 
 use std::io;

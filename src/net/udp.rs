@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 use socket2::{SockAddr, Socket};
 
-use crate::cli::config::{Config, Family, Proto};
-use crate::relay::stdio::{Kind, Stdio};
+use crate::net::{Family, Proto};
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
@@ -36,9 +35,8 @@ pub const UNIX_DGRAM_MAX: usize = 65_535;
 pub const PROBE_SECS: u32 = 3;
 
 /// The largest datagram one send carries, or None for a stream socket.
-pub fn datagram_limit(cfg: &Config) -> Option<usize> {
-    let o = &cfg.opts;
-    match (o.proto, o.family) {
+pub fn datagram_limit(proto: Proto, family: Family) -> Option<usize> {
+    match (proto, family) {
         (Proto::Udp, Family::Unix) => Some(UNIX_DGRAM_MAX),
         (Proto::Udp, Family::Inet6) => Some(UDP6_MAX),
         (Proto::Udp, _) => Some(UDP4_MAX),
@@ -46,16 +44,9 @@ pub fn datagram_limit(cfg: &Config) -> Option<usize> {
     }
 }
 
-/// Whether a UDP client probes the port before reporting success: nc does
-/// with `-v`; ncrab skips it in data mode when stdin is not a terminal.
-pub fn wants_probe(cfg: &Config, stdin: &Stdio) -> bool {
-    let o = &cfg.opts;
-    o.proto == Proto::Udp && o.verbose > 0 && (o.zero_io || stdin.kind == Kind::Tty)
-}
-
-/// The probe's length in seconds: `-w`, or 3.
-pub fn probe_secs(cfg: &Config) -> u32 {
-    cfg.opts.timeout.unwrap_or(PROBE_SECS)
+/// The probe's length in seconds: `-w` (`timeout`), or 3.
+pub fn probe_secs(timeout: Option<u32>) -> u32 {
+    timeout.unwrap_or(PROBE_SECS)
 }
 
 /// Where a probe stands after a step.
