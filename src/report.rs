@@ -809,6 +809,45 @@ pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// One `--json` line.
+pub struct JsonProbe<'a> {
+    /// As typed (JSON text is UTF-8: other bytes become U+FFFD).
+    pub host: &'a OsStr,
+    pub ip: Option<&'a str>,
+    pub port: u16,
+    pub proto: &'a str,
+    pub service: &'a str,
+    pub state: &'a str,
+    pub errno: Option<&'a str>,
+    pub error: Option<String>,
+    pub ms: u128,
+}
+
+/// Prints one probe as a JSON object on its own line of stdout.
+pub fn json_probe(p: &JsonProbe<'_>) {
+    let mut s = String::with_capacity(160);
+    let opt = |s: &mut String, v: Option<&str>| match v {
+        Some(v) => json_str(s, v),
+        None => s.push_str("null"),
+    };
+    s.push_str("{\"host\":");
+    json_str(&mut s, &p.host.to_string_lossy());
+    s.push_str(",\"ip\":");
+    opt(&mut s, p.ip);
+    s.push_str(&format!(",\"port\":{},\"proto\":", p.port));
+    json_str(&mut s, p.proto);
+    s.push_str(",\"service\":");
+    json_str(&mut s, p.service);
+    s.push_str(",\"state\":");
+    json_str(&mut s, p.state);
+    s.push_str(",\"errno\":");
+    opt(&mut s, p.errno);
+    s.push_str(",\"error\":");
+    opt(&mut s, p.error.as_deref());
+    s.push_str(&format!(",\"ms\":{}}}", p.ms));
+    stdout_line(&s);
+}
+
 /// The symbolic name of an errno value.
 pub fn errno_name(e: i32) -> &'static str {
     match e {

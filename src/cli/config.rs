@@ -8,30 +8,14 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
+use crate::net::SockOpts;
+use crate::net::connect::ConnectOpts;
 use crate::relay::RelayOpts;
 use crate::relay::serve::ServeOpts;
 
 pub use crate::net::{Family, Proto};
 
-/// `-X`: the proxy protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ProxyProto {
-    Socks4,
-    #[default]
-    Socks5,
-    HttpConnect,
-}
-
-/// `-x host[:port]` with `-X` and `-P`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Proxy {
-    /// The host as typed.
-    pub host: OsString,
-    /// The port text exactly as given (may be empty: `host:`).
-    pub port: OsString,
-    pub proto: ProxyProto,
-    pub user: Option<String>,
-}
+pub use crate::net::proxy::{Proxy, ProxyProto};
 
 /// What to connect to or listen on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +123,37 @@ impl Config {
             crlf: o.crlf,
             telnet: o.telnet,
             datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+        }
+    }
+
+    /// The socket options and source bind of every socket.
+    pub fn sock_opts(&self) -> SockOpts {
+        let o = &self.opts;
+        SockOpts {
+            broadcast: o.broadcast,
+            md5sig: o.md5sig.clone(),
+            debug_socket: o.debug_socket,
+            tos: o.tos,
+            rcvbuf: o.rcvbuf,
+            sndbuf: o.sndbuf,
+            ttl: o.ttl,
+            minttl: o.minttl,
+            source_addr: o.source_addr.clone(),
+            source_port: o.source_port.clone(),
+        }
+    }
+
+    /// The options of a client's connects (direct, through a proxy, or a
+    /// scan's probes).
+    pub fn connect_opts(&self) -> ConnectOpts {
+        let o = &self.opts;
+        ConnectOpts {
+            family: o.family,
+            proto: o.proto,
+            numeric: o.numeric,
+            verbose: o.verbose > 0,
+            timeout: o.timeout().filter(|t| !t.is_zero()),
+            sock: self.sock_opts(),
         }
     }
 

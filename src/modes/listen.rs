@@ -27,6 +27,7 @@ use crate::sys::reactor::Reactor;
 /// nc's `local_listen`: bind the first address that binds, then listen.
 pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<Socket, Failed> {
     let o = &cfg.opts;
+    let sock_opts = cfg.sock_opts();
     let mut family = o.family;
     // A wildcard bind defaults to IPv4 (B §8).
     if host.is_none() && family == Family::Any {
@@ -54,7 +55,7 @@ pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<
         if let Err(e) = sock.set_reuse_port(true) {
             report::couldnt_set("SO_REUSEPORT", Errno::of(&e));
         }
-        net::set_common_options(&sock, &ai.addr, o).map_err(Failed::from)?;
+        net::set_common_options(&sock, &ai.addr, &sock_opts).map_err(Failed::from)?;
         match sock.bind(&ai.addr) {
             Ok(()) => {
                 // TCP and DCCP listen; UDP does not (nc: `if (!uflag)`).

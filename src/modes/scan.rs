@@ -37,7 +37,7 @@
 //! skipped silently, as nc skips any address whose `socket()` fails.
 //!
 //! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
-//! then probed with nc's `X` datagrams ([`crate::modes::udp`]), its seconds being
+//! then probed with nc's `X` datagrams ([`crate::net::udp`]), its seconds being
 //! the probe's own timers, so the probes of a window run side by side. A
 //! refused probe prints nothing and sets the status to 1, a passed one
 //! prints the success line and sets it to 0: the last connected port
@@ -54,7 +54,7 @@ use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::cli::config::Config;
-use crate::net::connect::{self, client_hints, connect_timeout};
+use crate::net::connect::{self, ConnectOpts};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
 use crate::net::udp::{self, Tick, XProbe};
@@ -109,6 +109,8 @@ struct Probe {
 
 struct Scanner<'a> {
     cfg: &'a Config,
+    /// The connect options of every probe, derived once.
+    conn: ConnectOpts,
     host: &'a OsStr,
     ports: &'a [u16],
     addrs: &'a [AddrInfo],
@@ -158,6 +160,7 @@ impl<'a> Scanner<'a> {
         let o = &cfg.opts;
         Scanner {
             cfg,
+            conn: cfg.connect_opts(),
             host,
             ports,
             addrs,
@@ -181,7 +184,7 @@ impl<'a> Scanner<'a> {
             services: o.json.then(|| ServiceNames::load(o.proto)),
             in_flight: 0,
             window,
-            timeout: connect_timeout(cfg),
+            timeout: cfg.connect_opts().timeout,
             status: 1,
             fatal_slot: None,
             fatal: false,
@@ -364,8 +367,8 @@ impl<'a> Scanner<'a> {
             }
         };
         if !reused {
-            let hints = client_hints(self.cfg);
-            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.cfg.opts) {
+            let hints = self.conn.hints();
+            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.conn.sock) {
                 self.finish_slot(slot, Found::Setup(e), started);
                 return true;
             }
@@ -540,7 +543,7 @@ impl<'a> Scanner<'a> {
                 ip: if o.numeric { None } else { Some(ip) },
             };
             match r.found {
-                Found::Open => connect::report_success(self.cfg, self.host, port, Some(ip)),
+                Found::Open => connect::report_success(&self.conn, self.host, port, Some(ip)),
                 Found::Failed(errno) => {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
@@ -590,7 +593,7 @@ impl<'a> Scanner<'a> {
             Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
             Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
         };
-        json_probe(&JsonProbe {
+        report::json_probe(&report::JsonProbe {
             host: self.host,
             ip: Some(ip),
             port,
@@ -610,45 +613,6 @@ impl<'a> Scanner<'a> {
 
 fn is_fd_shortage(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-}
-
-/// One `--json` line.
-pub struct JsonProbe<'a> {
-    /// As typed (JSON text is UTF-8: other bytes become U+FFFD).
-    pub host: &'a OsStr,
-    pub ip: Option<&'a str>,
-    pub port: u16,
-    pub proto: &'a str,
-    pub service: &'a str,
-    pub state: &'a str,
-    pub errno: Option<&'a str>,
-    pub error: Option<String>,
-    pub ms: u128,
-}
-
-/// Prints one probe as a JSON object on its own line of stdout.
-pub fn json_probe(p: &JsonProbe<'_>) {
-    let mut s = String::with_capacity(160);
-    let opt = |s: &mut String, v: Option<&str>| match v {
-        Some(v) => report::json_str(s, v),
-        None => s.push_str("null"),
-    };
-    s.push_str("{\"host\":");
-    report::json_str(&mut s, &p.host.to_string_lossy());
-    s.push_str(",\"ip\":");
-    opt(&mut s, p.ip);
-    s.push_str(&format!(",\"port\":{},\"proto\":", p.port));
-    report::json_str(&mut s, p.proto);
-    s.push_str(",\"service\":");
-    report::json_str(&mut s, p.service);
-    s.push_str(",\"state\":");
-    report::json_str(&mut s, p.state);
-    s.push_str(",\"errno\":");
-    opt(&mut s, p.errno);
-    s.push_str(",\"error\":");
-    opt(&mut s, p.error.as_deref());
-    s.push_str(&format!(",\"ms\":{}}}", p.ms));
-    report::stdout_line(&s);
 }
 
 fn to_found(r: ConnectResult) -> Found {
@@ -766,7 +730,7 @@ pub fn run(
     // only the host can make it fail, and nc would fail on the first port.
     let first_s = first.to_string();
     let first_s = OsStr::new(&first_s);
-    let addrs = match resolve::lookup(Some(host), Some(first_s), client_hints(cfg)) {
+    let addrs = match resolve::lookup(Some(host), Some(first_s), cfg.connect_opts().hints()) {
         Ok(a) => a,
         Err(e) => {
             report::getaddrinfo_host_failed(host, first_s, e);
@@ -774,7 +738,7 @@ pub fn run(
                 report::dns_detail(e, cfg.opts.numeric);
             }
             if cfg.opts.json {
-                json_probe(&JsonProbe {
+                report::json_probe(&report::JsonProbe {
                     host,
                     ip: None,
                     port: first,

@@ -22,14 +22,14 @@ pub mod proxy;
 pub mod resolve;
 pub mod udp;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::cli::config::Options;
 use crate::report::{self, Errno};
+use crate::sys::passphrase::Secret;
 use resolve::Hints;
 
 /// Address family requested by `-4`, `-6` or `-U` (the last one wins).
@@ -60,6 +60,25 @@ impl Proto {
             Proto::Dccp => "dccp",
         }
     }
+}
+
+/// nc's common socket options (`-b -S -D -T -I -O -M -m`) and a client's
+/// source bind (`-s`, `-p`): what this layer reads of the command line,
+/// derived from the `Config` once (`Config::sock_opts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SockOpts {
+    pub broadcast: bool,
+    /// `-S`: the TCP MD5 signature key.
+    pub md5sig: Option<Secret>,
+    pub debug_socket: bool,
+    pub tos: Option<u8>,
+    pub rcvbuf: Option<u32>,
+    pub sndbuf: Option<u32>,
+    pub ttl: Option<u8>,
+    pub minttl: Option<u8>,
+    /// `-s` as typed.
+    pub source_addr: Option<OsString>,
+    pub source_port: Option<String>,
 }
 
 /// The error has been reported; the program exits 1.
@@ -190,7 +209,7 @@ fn set_md5sig(sock: &Socket, addr: &SockAddr, key: &[u8]) -> io::Result<()> {
 
 /// nc's `set_common_sockopts` for a socket that will connect to (or bind)
 /// `addr`: any failure is fatal with nc's text.
-pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &Options) -> Result<(), SetupError> {
+pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &SockOpts) -> Result<(), SetupError> {
     let set = |level, name, value, what: Option<&'static str>| {
         setsockopt_int(sock, level, name, value)
             .map_err(|e| SetupError::Option(what, Errno::of(&e)))
@@ -277,7 +296,7 @@ pub fn bind_source(
     sock: &Socket,
     family: i32,
     hints: Hints,
-    o: &Options,
+    o: &SockOpts,
 ) -> Result<(), SetupError> {
     if o.source_addr.is_none() && o.source_port.is_none() {
         return Ok(());
@@ -309,7 +328,7 @@ pub fn prepare_client(
     sock: &Socket,
     peer: &SockAddr,
     hints: Hints,
-    o: &Options,
+    o: &SockOpts,
 ) -> Result<(), SetupError> {
     bind_source(sock, i32::from(peer.family()), hints, o)?;
     set_common_options(sock, peer, o)
