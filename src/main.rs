@@ -2,12 +2,13 @@
 //!
 //! The flow: `cli` turns the arguments into one validated `Config`; `main`
 //! prepares the process (valid fds 0-2, signal handlers, the event loop)
-//! and hands the config to the mode it asks for: `client` (connect and
-//! relay on each port), `scan` (`-z`), `listen`, or `unix` (`-U`). Every
-//! mode runs its state machines on the one `reactor`; `relay` moves the
-//! bytes; `report` holds every message. A run ends in a status (B §4) or an `Abort` that
-//! unwinds through every cleanup guard before the process exits or dies by
-//! the signal that stopped it.
+//! and hands the config to the mode it asks for (`modes`: `client`,
+//! `scan` for `-z`, `listen`, `unix` for `-U`). Every mode runs its state
+//! machines on the one `sys::reactor`; `relay` moves the bytes, `net` gets
+//! the sockets; `report` holds every message. A run ends in a status
+//! (docs/compatibility.md §4) or an `Abort` that unwinds through every
+//! cleanup guard before the process exits or dies by the signal that
+//! stopped it. The layers and their rules: ARCHITECTURE.md.
 //!
 //! Start-up: ncrab is often run once per tiny exchange (`printf x | nc -N
 //! host port`), where process start-up is most of the time. Rust's own
@@ -48,7 +49,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 fn ncrab_main() -> u8 {
     let mut args = std::env::args_os();
     report::set_argv0(args.next().unwrap_or_default());
-    // Departure 7: never let a socket become fd 0, 1 or 2.
+    // docs/compatibility.md departure 7: never let a socket become fd 0, 1 or 2.
     stdio::fix_closed_fds();
     let cfg = match cli::parse(args.collect()) {
         Ok(cfg) => cfg,

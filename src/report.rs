@@ -1,7 +1,7 @@
 //! Every user-visible text ncrab prints, in one place.
 //!
 //! This module is the readable form of the behaviour contract
-//! (`nc-reference.md` Part B §2): each function here prints one message of
+//! (docs/compatibility.md §2): each function here prints one message of
 //! the catalogue, byte for byte as OpenBSD netcat does, or one of ncrab's
 //! opt-in extensions (`-vv` diagnoses, `--json`). Error texts always come from
 //! the C library (`strerror`, `gai_strerror`), never from Rust's `Display`
@@ -253,7 +253,7 @@ pub fn note(msg: fmt::Arguments<'_>) {
 }
 
 // ---------------------------------------------------------------------------
-// Command line (B §1)
+// Command line (docs/compatibility.md §1)
 // ---------------------------------------------------------------------------
 
 /// getopt's errors, prefixed with the full argv[0]. The message may hold
@@ -267,7 +267,7 @@ pub fn getopt_error(msg: &[u8]) {
     emit(&line);
 }
 
-/// The usage synopsis printed after every usage error (B §1.4, departure 1:
+/// The usage synopsis printed after every usage error (docs/compatibility.md §1.4 and departure 1:
 /// it names ncrab's options, which include `-b` and the long-only ones).
 /// nc always says `usage: nc` whatever its argv[0]; so does ncrab, unless
 /// it was run under its own name.
@@ -296,7 +296,7 @@ pub fn generate_unknown(what: &str, targets: &[&str]) {
 }
 
 // ---------------------------------------------------------------------------
-// Connecting (B §2 M1-M6, §3)
+// Connecting (docs/compatibility.md §2 M1-M6, §3)
 // ---------------------------------------------------------------------------
 
 /// How a destination is named in connect messages: `HOST` or `HOST (IP)`.
@@ -385,7 +385,7 @@ pub fn bind_failed(errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
-// Proxies (B §7)
+// Proxies (docs/compatibility.md §7)
 // ---------------------------------------------------------------------------
 
 /// Why a proxy handshake failed: one of nc's socks.c messages, or one of
@@ -552,7 +552,7 @@ pub fn proxy_auth_failed() {
 }
 
 // ---------------------------------------------------------------------------
-// Relay filters and -S (B §6.3)
+// Relay filters and -S (docs/compatibility.md §6.3)
 // ---------------------------------------------------------------------------
 
 /// M20: writing a `-t` reply failed (a warning only).
@@ -569,7 +569,7 @@ pub fn md5sig_no_tty() {
 }
 
 // ---------------------------------------------------------------------------
-// Listening (B §2 M7-M17, §8)
+// Listening (docs/compatibility.md §2 M7-M17, §8)
 // ---------------------------------------------------------------------------
 
 /// M7/M8/M9: nc's `report_sock`: `MSG on HOST PORT` (`Listening`,
@@ -608,7 +608,7 @@ pub fn couldnt_set(opt: &str, errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
-// Unix-domain sockets (B §2 M10-M13, M26, §6.5) and -F (M21)
+// Unix-domain sockets (docs/compatibility.md §2 M10-M13, M26, §6.5) and -F (M21)
 // ---------------------------------------------------------------------------
 
 /// `PROG: PATH: STRERROR`: M13 (a `-U` client's connect failed) and M26
@@ -660,7 +660,7 @@ pub fn fdpass_poll_failed(errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
-// Extensions (Part A.3): `-vv` diagnoses and relay summary
+// Extensions (docs/compatibility.md §A.3): `-vv` diagnoses and relay summary
 // ---------------------------------------------------------------------------
 
 /// What a probe's outcome means, in plain words, and what to check next.

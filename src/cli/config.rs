@@ -3,7 +3,7 @@
 //!
 //! [`crate::cli`] walks the arguments and validates each option as nc does;
 //! this module holds the result and applies nc's positional-argument rules
-//! and conflict checks, in nc's order (B §1.3).
+//! and conflict checks, in nc's order (docs/compatibility.md §1.3).
 
 use std::ffi::OsString;
 use std::time::Duration;

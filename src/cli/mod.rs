@@ -191,7 +191,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             }
             "randomize" => o.randomize = true,
             "md5sig" => {
-                // nc asks for the key as soon as it meets -S (B §1.2).
+                // nc asks for the key as soon as it meets -S (docs/compatibility.md §1.2).
                 match passphrase::read(report::MD5SIG_PROMPT, libc::TCP_MD5SIG_MAXKEYLEN) {
                     Ok(key) => o.md5sig = Some(key),
                     Err(PromptError::NoTty) => {
@@ -251,7 +251,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
     finish(o, walk.operands(), dccp)
 }
 
-/// nc's positional rules and conflict checks, in nc's order (B §1.3).
+/// nc's positional rules and conflict checks, in nc's order (docs/compatibility.md §1.3).
 /// The operands stay as typed: a Unix path or a port spec that is not
 /// UTF-8 is used, or echoed in a message, byte for byte.
 fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
@@ -350,7 +350,7 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     })
 }
 
-/// nc's `-x` checks, in its order (B §1.3 step 7, §7.1).
+/// nc's `-x` checks, in its order (docs/compatibility.md §1.3 step 7, §7.1).
 fn proxy_config(o: &Options, arg: &OsString, is_unix: bool) -> Result<Proxy, Exit> {
     if o.proto == Proto::Udp {
         return Err(fail(format_args!("no proxy support for UDP mode")));
@@ -390,7 +390,7 @@ fn proxy_config(o: &Options, arg: &OsString, is_unix: bool) -> Result<Proxy, Exi
 }
 
 /// nc's split of `-x`: `[host]`, `[host]:port`, or `host[:port]` at the
-/// last colon (B §7.1), on the bytes as typed. The error is nc's message.
+/// last colon (docs/compatibility.md §7.1), on the bytes as typed. The error is nc's message.
 fn split_proxy(arg: &[u8]) -> Result<(&[u8], Option<&[u8]>), &'static str> {
     let Some(rest) = arg.strip_prefix(b"[") else {
         return Ok(match arg.iter().rposition(|&b| b == b':') {
@@ -550,7 +550,7 @@ mod tests {
         split_proxy(arg.as_bytes()).map(|(h, p)| (text(h), p.map(text)))
     }
 
-    /// nc's `-T` keyword table (B §1.2), written out again for the model.
+    /// nc's `-T` keyword table (docs/compatibility.md §1.2), written out again for the model.
     const NC_TOS: &[(&str, u8)] = &[
         ("af11", 40),
         ("af12", 48),
@@ -718,7 +718,7 @@ mod tests {
         }
     }
 
-    /// Hosts and ports written the ways B §7.1 allows come back out.
+    /// Hosts and ports written the ways docs/compatibility.md §7.1 allows come back out.
     #[test]
     fn property_proxy_split_round_trip() {
         for seed in 0..10_000u64 {

@@ -25,7 +25,7 @@ pub(super) struct Def {
     hide: bool,
 }
 
-/// The `-T` keywords and their values (B §1.2).
+/// The `-T` keywords and their values (docs/compatibility.md §1.2).
 pub const TOS_KEYWORDS: &[(&str, u8)] = &[
     ("af11", 0x28),
     ("af12", 0x30),

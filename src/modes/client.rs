@@ -1,12 +1,12 @@
 //! Client mode: each port of the list in turn, connect, report, relay
-//! (B §5: without `-z`, nc relays on every port that connects).
+//! (docs/compatibility.md §5: without `-z`, nc relays on every port that connects).
 //!
 //! With `-x` every port gets its own connection through the proxy and its
-//! own handshake (B §7), `-z` included: nc's scan through a proxy is that
+//! own handshake (docs/compatibility.md §7), `-z` included: nc's scan through a proxy is that
 //! same sequential loop, closing each tunnel once it is open. Without a
-//! proxy, `-z` is the concurrent scanner of [`crate::modes::scan`].
+//! proxy, `-z` is the scan mode (`main` dispatches it).
 //!
-//! UDP (B §6.4): the connect is immediate; with `-v` the port is first
+//! UDP (docs/compatibility.md §6.4): the connect is immediate; with `-v` the port is first
 //! probed with `X` datagrams ([`crate::net::udp`]) when the probe applies, and
 //! a refused probe moves on to the next port with status 1. `-F` hands the
 //! first connected socket over stdout and ends the run ([`crate::relay::fdpass`]).

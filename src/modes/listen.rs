@@ -1,7 +1,7 @@
-//! Listen mode (B §8): bind, listen, accept in the loop, relay, and with
+//! Listen mode (docs/compatibility.md §8): bind, listen, accept in the loop, relay, and with
 //! `-k` serve the next client on the same listening socket.
 //!
-//! Datagram listeners (`-lu`, `-lUu`, B §6.2, §6.4) have no accept: without
+//! Datagram listeners (`-lu`, `-lUu`, docs/compatibility.md §6.2, §6.4) have no accept: without
 //! `-k` they wait (with no time limit) for the first datagram, connect the
 //! socket to its sender and relay, the first datagram then being read as
 //! any other; with `-k` the socket stays unconnected and receives from
@@ -29,7 +29,7 @@ pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<
     let o = &cfg.opts;
     let sock_opts = cfg.sock_opts();
     let mut family = o.family;
-    // A wildcard bind defaults to IPv4 (B §8).
+    // A wildcard bind defaults to IPv4 (docs/compatibility.md §8).
     if host.is_none() && family == Family::Any {
         family = Family::Inet;
     }

@@ -1,7 +1,7 @@
 //! Zero-I/O scans (`-z`): many probes at once, nc's report in nc's order.
 //!
 //! A sequential nc tries each port of the list in turn and, for each port,
-//! each address of the host until one connects (B §3.2, §5). ncrab lays
+//! each address of the host until one connects (docs/compatibility.md §3.2, §5). ncrab lays
 //! the same attempts out as numbered slots (port-major, address-minor) and
 //! runs a window of them at once in the one event loop: each probe is a
 //! non-blocking connect with its own deadline in the loop's timer heap.
@@ -41,7 +41,7 @@
 //! the probe's own timers, so the probes of a window run side by side. A
 //! refused probe prints nothing and sets the status to 1, a passed one
 //! prints the success line and sets it to 0: the last connected port
-//! decides, as in nc (B §4). A connected UDP socket decides its port: the
+//! decides, as in nc (docs/compatibility.md §4). A connected UDP socket decides its port: the
 //! port's later addresses are not tried, as nc breaks out of its loop.
 
 use std::collections::VecDeque;
@@ -473,7 +473,7 @@ impl<'a> Scanner<'a> {
         }
         if self.cfg.opts.source_port.is_some() {
             // A fixed source port: close abortively so no TIME_WAIT is left
-            // to block the same port's next probe (departure 8).
+            // to block the same port's next probe (docs/compatibility.md departure 8).
             let _ = sock.set_linger(Some(Duration::ZERO));
         }
         // The socket closes here, as nc closes it after a -z connect.
@@ -768,7 +768,7 @@ pub fn run(
     Ok(s.status)
 }
 
-/// `-i`: one port at a time, with the delay between ports (departure 3).
+/// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
 fn sequential_with_interval(
     rx: &mut Reactor,
     cfg: &Config,

@@ -1,4 +1,4 @@
-//! Unix-domain sockets (`-U`, B §6.5): addresses, the stream and datagram
+//! Unix-domain sockets (`-U`, docs/compatibility.md §6.5): addresses, the stream and datagram
 //! clients and listeners, and the files they create.
 //!
 //! Addresses: a path shorter than 108 bytes, or an abstract name written
@@ -7,7 +7,7 @@
 //! is the empty abstract name). An empty path is EINVAL, a longer one
 //! ENAMETOOLONG. Messages print the path as given.
 //!
-//! Files (departure 4): every socket file ncrab binds is removed when the
+//! Files (docs/compatibility.md departure 4): every socket file ncrab binds is removed when the
 //! run ends, whatever ends it (normal end, `-q` timer, error, SIGINT or
 //! SIGTERM, which all unwind through the guards below): a listener's
 //! socket, the `-Uu` client's private directory with its `recv.sock`, and

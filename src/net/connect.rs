@@ -1,7 +1,7 @@
 //! Connecting: one non-blocking connect per address, in the event loop.
 //!
 //! nc tries every address of a name in order, each with its own `-w`
-//! budget, and prints one failure line per address (B §3.2-3.3). A connect
+//! budget, and prints one failure line per address (docs/compatibility.md §3.2-3.3). A connect
 //! is started non-blocking; the loop waits for the socket to become
 //! writable (or the `-w` deadline), and the result is read from the socket
 //! itself with `getsockopt(SO_ERROR)`.
@@ -105,7 +105,7 @@ pub struct ConnectOpts {
     pub numeric: bool,
     /// `-v`: one failure line per address.
     pub verbose: bool,
-    /// The `-w` connect budget: none for no `-w` or `-w 0` (B §3.3).
+    /// The `-w` connect budget: none for no `-w` or `-w 0` (docs/compatibility.md §3.3).
     pub timeout: Option<Duration>,
     pub sock: SockOpts,
 }

@@ -13,7 +13,7 @@
 //! Sockets: creation, nc's common socket options, source binds.
 //!
 //! Every socket ncrab creates is non-blocking and close-on-exec. The
-//! options of `set_common_sockopts` (B §6.3: -b -S -D -T -I -O -M -m) are set
+//! options of `set_common_sockopts` (docs/compatibility.md §6.3: -b -S -D -T -I -O -M -m) are set
 //! on every client and listening socket, with nc's fatal error texts.
 
 pub mod connect;
@@ -287,11 +287,11 @@ pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &SockOpts) -> Resul
     Ok(())
 }
 
-/// Binds a client socket to `-s`/`-p` (B §3.2 step 2): lookup with the
+/// Binds a client socket to `-s`/`-p` (docs/compatibility.md §3.2 step 2): lookup with the
 /// socket's family and type and AI_PASSIVE, bind the first result; any
 /// error is fatal (M5/M6). SO_REUSEADDR is set first so a `-p` port in
 /// TIME_WAIT from an earlier port of the same run does not kill the run
-/// (departure 8).
+/// (docs/compatibility.md departure 8).
 pub fn bind_source(
     sock: &Socket,
     family: i32,
@@ -409,7 +409,7 @@ pub fn finish_connect(sock: &Socket) -> Option<ConnectResult> {
     }
 }
 
-/// Departure 10: a TCP socket connected to itself (simultaneous open when
+/// docs/compatibility.md departure 10: a TCP socket connected to itself (simultaneous open when
 /// the scanned port equals the ephemeral source port) is not an open port.
 pub fn check_self_connect(sock: &Socket) -> ConnectResult {
     if let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) {

@@ -1,4 +1,4 @@
-//! Proxies (`-x`, `-X`, `-P`): SOCKS v5, SOCKS v4 and HTTP CONNECT (B §7).
+//! Proxies (`-x`, `-X`, `-P`): SOCKS v5, SOCKS v4 and HTTP CONNECT (docs/compatibility.md §7).
 //!
 //! Two layers. [`Dialog`] is the conversation with the proxy and nothing
 //! else: it says what to send, how many bytes it wants to read, and turns
@@ -15,7 +15,7 @@
 //! any host (one failure line per address, never an `(IP)` part), run the
 //! dialog, and for an HTTP 407 with `-P` start over with a password, at
 //! most three times. The wire bytes, the error texts and their order are
-//! nc's, with two extensions (Part A.3): with `-P`, SOCKS5 also offers
+//! nc's, with two extensions (docs/compatibility.md §A.3): with `-P`, SOCKS5 also offers
 //! username/password authentication (RFC 1929), and a SOCKS5 reply whose
 //! bound address is a domain name is accepted. The password comes from the
 //! terminal, or from the environment variable `NCRAB_PROXY_PASSWORD` when
@@ -23,7 +23,7 @@
 //!
 //! A scan through a proxy (`-z -x`) is nc's sequential loop; with `-vv`
 //! and `--json` each port also gets its diagnosis line and JSON object
-//! (Part A.3), judged by what the proxy said: SOCKS "connection refused"
+//! (docs/compatibility.md §A.3), judged by what the proxy said: SOCKS "connection refused"
 //! is a closed port, "network/host unreachable" and "TTL expired" are
 //! filtered, any other refusal is an error. The address is the proxy's
 //! business, so the JSON `ip` is null.
@@ -443,7 +443,7 @@ impl Dialog {
     }
 }
 
-/// The SOCKS5 CONNECT request (B §7.2).
+/// The SOCKS5 CONNECT request (docs/compatibility.md §7.2).
 fn socks5_request(host: &[u8], dest: Option<SocketAddr>, port: u16) -> Result<Vec<u8>, ProxyError> {
     let mut req = vec![5, 1, 0];
     match dest {

@@ -1,4 +1,4 @@
-//! Name resolution through the C library, with nc's hints (B §3.1).
+//! Name resolution through the C library, with nc's hints (docs/compatibility.md §3.1).
 //!
 //! nc hands every lookup to `getaddrinfo` (family from `-4`/`-6`,
 //! `AI_NUMERICHOST` with `-n`, `AI_PASSIVE` for binds) and tries every

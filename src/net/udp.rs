@@ -1,15 +1,15 @@
 //! Datagram specifics: sizes, nc's UDP probe, and a datagram listener's
-//! wait for its first datagram (B §6.4).
+//! wait for its first datagram (docs/compatibility.md §6.4).
 //!
 //! The probe is nc's `udptest`: two `X` datagrams at once, then one more
 //! each second for `-w` seconds (3 without `-w`); a send refused by an
 //! ICMP port-unreachable (ECONNREFUSED) fails it. It runs only with `-v`,
-//! and (departure 6, as upstream nc from 1.226) only for `-z` or when
+//! and (docs/compatibility.md departure 6, as upstream nc from 1.226) only for `-z` or when
 //! stdin is a terminal: piped data is never preceded by junk datagrams.
 //! The seconds between datagrams are timers in the event loop, so several
 //! probes can run at once (see `scan`) and a signal ends the wait at once.
 //!
-//! Sizes (departure 11): a datagram is read whole up to 65,535 bytes; what
+//! Sizes (docs/compatibility.md departure 11): a datagram is read whole up to 65,535 bytes; what
 //! stdin gives is sent as one datagram of at most what one send can carry
 //! (65,507 bytes over IPv4, 65,527 over IPv6).
 

@@ -2,7 +2,7 @@
 //!
 //! nc's `fdpass`: standard output must be a Unix-domain socket; the
 //! connected socket travels as SCM_RIGHTS ancillary data with one data
-//! byte, NUL, and the run ends with status 0 (B §6.3). A terminal on stdout
+//! byte, NUL, and the run ends with status 0 (docs/compatibility.md §6.3). A terminal on stdout
 //! is refused before trying; anything else that is not a socket fails in
 //! sendmsg (`sendmsg: Socket operation on non-socket`). When the receiver's
 //! queue is full, the loop waits for stdout to become writable.

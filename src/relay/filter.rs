@@ -1,5 +1,5 @@
 //! The relay's two byte-stream filters: `-C` (CRLF line endings) and `-t`
-//! (TELNET negotiation replies), B §6.3 with departure 12.
+//! (TELNET negotiation replies), docs/compatibility.md §6.3 and departure 12.
 //!
 //! nc applies both to whatever one read(2) returned, so its output depends
 //! on how the kernel split the stream: a CR at the end of one read and the
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn crlf_pair_across_reads_is_kept() {
-        // Departure 12: `a\r` then `\nb` is an existing CRLF.
+        // docs/compatibility.md departure 12: `a\r` then `\nb` is an existing CRLF.
         let mut c = Crlf::new();
         let mut wire = Vec::new();
         for part in [&b"a\r"[..], b"\nb"] {
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn telnet_reference_example() {
-        // B §6.3: the server sent this and got back these replies.
+        // docs/compatibility.md §6.3: the server sent this and got back these replies.
         let input = [
             0xFF, 0xFD, 0x01, 0xFF, 0xFB, 0x03, 0x41, 0xFF, 0xFE, 0x05, 0xFF, 0xFC, 0x06, 0xFF,
             0xFA, 0x07,
@@ -374,7 +374,7 @@ mod tests {
         }
     }
 
-    /// nc's reply rules on one whole buffer (B §6.3), as the model of the
+    /// nc's reply rules on one whole buffer (docs/compatibility.md §6.3), as the model of the
     /// stream: IAC WILL/WONT x → IAC DONT x, IAC DO/DONT x → IAC WONT x,
     /// IAC and any other byte is skipped; a command cut off by the end of
     /// the stream gets nothing.

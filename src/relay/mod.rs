@@ -10,7 +10,7 @@
 //!
 //! The relay: standard input to the socket, the socket to standard output.
 //!
-//! This is nc's `readwrite` (B §6.1) as a state machine in the event loop.
+//! This is nc's `readwrite` (docs/compatibility.md §6.1) as a state machine in the event loop.
 //! nc's end-of-file rules are defined in terms of level-triggered `poll`
 //! results (POLLIN, POLLOUT, POLLHUP, POLLERR per end), so each pass takes
 //! a snapshot of exactly those with a zero-timeout `poll(2)` over the same
@@ -21,7 +21,7 @@
 //! `/dev/null` cannot be registered with epoll; `poll` reports them ready,
 //! so they simply never make the loop wait.
 //!
-//! Departures from nc (Part A.2): an error on the socket does not throw
+//! Departures from nc (docs/compatibility.md §A.2): an error on the socket does not throw
 //! away data the kernel already received (5): the socket is read until the
 //! kernel reports the error. `-C` and `-t` work on the byte stream (12):
 //! see [`crate::relay::filter`].
@@ -38,11 +38,11 @@
 //! millisecond. Not with `-W` (which counts reads), nor with `-w 0`.
 //!
 //! Datagram sockets (UDP, Unix datagram): one read is one datagram and one
-//! send is one datagram, as in nc, but a datagram is never cut (departure
-//! 11): the socket is read only when the buffer has room for the largest
-//! datagram ([`DGRAM_READ`] bytes), and stdin is buffered only up to what
-//! one send can carry, so everything buffered leaves as one datagram. A
-//! datagram socket is never shut down for reading: that changes nothing on
+//! send is one datagram, as in nc, but a datagram is never cut
+//! (docs/compatibility.md departure 11): the socket is read only when the
+//! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
+//! stdin is buffered only up to what one send can carry, so everything
+//! buffered leaves as one datagram. A datagram socket is never shut down for reading: that changes nothing on
 //! the wire, and the flag would stay set and make the next read of a `-k`
 //! listener return at once, forever (nc spins there).
 
@@ -422,7 +422,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         let (pin, pout, hup) = (libc::POLLIN, libc::POLLOUT, libc::POLLHUP);
         let mut rev = rev;
         // POLLERR/POLLNVAL close an end. For the socket's input this is
-        // departure 5: keep reading until the kernel reports the error.
+        // docs/compatibility.md departure 5: keep reading until the kernel reports the error.
         for (i, r) in rev.iter_mut().enumerate() {
             if *r & ERR != 0 {
                 if i == NETIN {

@@ -105,7 +105,7 @@ fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
 }
 
 /// Relays one accepted session. True when the listener goes on to the
-/// next client (`-k`, unless nc's `-q` rule cleared it: B §6.2).
+/// next client (`-k`, unless nc's `-q` rule cleared it: docs/compatibility.md §6.2).
 fn session<S: std::os::fd::AsRawFd>(
     rx: &mut Reactor,
     o: &ServeOpts,
@@ -166,7 +166,7 @@ pub fn serve_streams(
 /// A datagram listener (`-lu`, `-lUu`): without `-k`, wait for the first
 /// datagram, connect to its sender, report (`received`, with `-v`) and
 /// relay one session; with `-k`, relay on the unconnected socket, session
-/// after session. A session ends cleanly (departure 2: no `connect:
+/// after session. A session ends cleanly (docs/compatibility.md departure 2: no `connect:
 /// Invalid argument` after a `-lUu` session).
 pub fn serve_datagrams(
     rx: &mut Reactor,

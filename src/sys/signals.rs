@@ -7,7 +7,7 @@
 //! loop then returns [`crate::sys::reactor::Stop::Signal`], every guard on the
 //! way up restores what ncrab changed (file-status flags, socket files,
 //! temporary directories), and `main` re-raises the signal with its default
-//! action so the shell sees a real signal death (departure 9: status 130
+//! action so the shell sees a real signal death (docs/compatibility.md departure 9: status 130
 //! for SIGINT). No thread is involved: the whole program is the one loop.
 //!
 //! The handlers are installed without SA_RESTART: a blocking system call
