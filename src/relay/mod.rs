@@ -42,9 +42,9 @@
 //! (docs/compatibility.md departure 11): the socket is read only when the
 //! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
 //! stdin is buffered only up to what one send can carry, so everything
-//! buffered leaves as one datagram. A datagram socket is never shut down for reading: that changes nothing on
-//! the wire, and the flag would stay set and make the next read of a `-k`
-//! listener return at once, forever (nc spins there).
+//! buffered leaves as one datagram. A datagram socket is never shut down
+//! for reading: that changes nothing on the wire, and the flag would stay
+//! set and make the next read of a `-k` listener return at once, forever (nc spins there).
 
 pub mod buffer;
 pub mod fdpass;
