@@ -4,9 +4,10 @@
 //! shell completions generated from the same definitions ([`generate`],
 //! [`manual`]).
 //!
-//! This is the top layer under `main`: it may use `net` (port lists),
-//! `report` and `sys` (the passphrase prompt); nothing below imports it
-//! except for the `Config` a mode is handed (`cli::config`).
+//! This is the top layer under `main`: it may use every layer below (port
+//! lists from `net`, the option structs of `relay` and `net` it derives in
+//! `config.rs`, `report`, the passphrase prompt of `sys`); nothing below
+//! imports it except for the `Config` a mode is handed (`cli::config`).
 //!
 //! This file is the parser: it walks the options in command-line order and
 //! validates each one as nc does inside its getopt loop, so the first bad

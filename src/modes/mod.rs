@@ -1,14 +1,15 @@
-//! The modes: what a run does once the command line is a `Config`. Each
-//! mode is entered from `main` with the whole `Config` and derives the small
-//! option structs the lower layers take: [`client`] (connect to each port
-//! and relay), [`scan`] (`-z`, many probes at once), [`listen`] (bind,
-//! accept, relay, `-k`), [`udp`] (datagram probes and the datagram
-//! listener's first datagram), [`unix`] (`-U` clients and listeners) and
-//! [`fdpass`] (`-F`).
+//! The modes: what a run does once the command line is a `Config`. `main`
+//! enters one with the whole `Config`, and the mode derives the small option
+//! structs the lower layers take (`Config::relay_opts`, `connect_opts`, ...):
+//! [`client`] (connect to each port in turn, directly or through a proxy,
+//! and relay or pass the socket), [`scan`] (`-z`: many probes at once, nc's
+//! report in nc's order), [`listen`] (bind, then serve clients) and
+//! [`unix`] (`-U` clients and listeners, and the files they create).
 //!
 //! A mode may use `relay`, `net`, `report` and `sys`, and `cli::config` for
 //! the `Config` it is handed; it never imports another mode: what two modes
-//! share lives in the layer below.
+//! share lives in the layer below (the listener sessions in
+//! `relay::serve`, the UDP probe in `net::udp`).
 
 pub mod client;
 pub mod listen;

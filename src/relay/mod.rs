@@ -3,14 +3,17 @@
 //! [`RelayOpts`]), the per-direction buffers in user memory or a kernel
 //! pipe ([`buffer::Chan`]), the window onto a regular-file stdin
 //! ([`filemap::FileWindow`]), the `-C`/`-t` filters ([`filter::Crlf`],
-//! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]).
+//! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
+//! a listener's session loop ([`serve`]: accept, relay, the `-k`/`-q`
+//! rule) and `-F`, which hands the socket over instead ([`fdpass`]).
 //!
-//! It may use `report` and `sys`; it never imports `net`, a mode or `cli`
-//! (a mode hands it a connected socket and a [`RelayOpts`]).
+//! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
+//! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).
 //!
 //! The relay: standard input to the socket, the socket to standard output.
 //!
-//! This is nc's `readwrite` (docs/compatibility.md §6.1) as a state machine in the event loop.
+//! This is nc's `readwrite` (docs/compatibility.md §6.1) as a state
+//! machine in the event loop.
 //! nc's end-of-file rules are defined in terms of level-triggered `poll`
 //! results (POLLIN, POLLOUT, POLLHUP, POLLERR per end), so each pass takes
 //! a snapshot of exactly those with a zero-timeout `poll(2)` over the same
