@@ -91,3 +91,67 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
         Target::UnixListen { .. } => modes::unix::run_listener(&mut rx, cfg, &stdin, &stdout),
     }
 }
+
+/// The layer rule of ARCHITECTURE.md, checked on the sources: a file
+/// names (`crate::X`) only its own folder or the layers below it, and a
+/// mode never names another mode; the one exception is the `Config` a
+/// mode is handed (`crate::cli::config`).
+#[cfg(test)]
+mod layers {
+    const ORDER: &[&str] = &["main", "cli", "modes", "relay", "net", "report", "sys"];
+
+    fn rank(layer: &str) -> usize {
+        ORDER.iter().position(|l| *l == layer).unwrap_or(0)
+    }
+
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn dependencies_point_down() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src, &mut all);
+        let mut bad = Vec::new();
+        for f in &all {
+            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            if rel == "main.rs" {
+                continue; // the top: it may name every layer
+            }
+            let (layer, name) = match rel.split_once('/') {
+                Some((dir, file)) => (dir.to_string(), file.trim_end_matches(".rs").to_string()),
+                None => (rel.trim_end_matches(".rs").to_string(), String::new()),
+            };
+            let text = std::fs::read_to_string(f).unwrap();
+            for (i, _) in text.match_indices("crate::") {
+                let path: Vec<&str> = text[i + 7..]
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .next()
+                    .unwrap_or("")
+                    .split("::")
+                    .collect();
+                let (to, sub) = (path[0], path.get(1).copied().unwrap_or(""));
+                let upward = to != layer && rank(to) <= rank(&layer);
+                let sibling_mode = layer == "modes"
+                    && to == "modes"
+                    && name != "mod"
+                    && !sub.is_empty()
+                    && sub != name;
+                let config = layer == "modes" && to == "cli" && sub == "config";
+                if (upward && !config) || sibling_mode {
+                    bad.push(format!("{rel} -> crate::{to}::{sub}"));
+                }
+            }
+        }
+        assert!(all.len() > 20, "sources found: {}", all.len());
+        assert!(bad.is_empty(), "imports against the layer order: {bad:#?}");
+    }
+}

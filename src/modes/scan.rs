@@ -158,9 +158,11 @@ impl<'a> Scanner<'a> {
         window: usize,
     ) -> Scanner<'a> {
         let o = &cfg.opts;
+        let conn = cfg.connect_opts();
         Scanner {
             cfg,
-            conn: cfg.connect_opts(),
+            timeout: conn.timeout,
+            conn,
             host,
             ports,
             addrs,
@@ -184,7 +186,6 @@ impl<'a> Scanner<'a> {
             services: o.json.then(|| ServiceNames::load(o.proto)),
             in_flight: 0,
             window,
-            timeout: cfg.connect_opts().timeout,
             status: 1,
             fatal_slot: None,
             fatal: false,
