@@ -15,18 +15,23 @@
 //! any host (one failure line per address, never an `(IP)` part), run the
 //! dialog, and for an HTTP 407 with `-P` start over with a password, at
 //! most three times. The wire bytes, the error texts and their order are
-//! nc's, with two extensions (docs/compatibility.md §A.3): with `-P`, SOCKS5 also offers
-//! username/password authentication (RFC 1929), and a SOCKS5 reply whose
-//! bound address is a domain name is accepted. The password comes from the
-//! terminal, or from the environment variable `NCRAB_PROXY_PASSWORD` when
-//! it is set; it never appears in any output.
+//! nc's, with two extensions (docs/compatibility.md §A.3): with `-P`,
+//! SOCKS5 also offers username/password authentication (RFC 1929), and a
+//! SOCKS5 reply whose bound address is a domain name is accepted. The
+//! password comes from the terminal, or from the environment variable
+//! `NCRAB_PROXY_PASSWORD` when it is set; it never appears in any output.
 //!
-//! A scan through a proxy (`-z -x`) is nc's sequential loop; with `-vv`
-//! and `--json` each port also gets its diagnosis line and JSON object
-//! (docs/compatibility.md §A.3), judged by what the proxy said: SOCKS "connection refused"
-//! is a closed port, "network/host unreachable" and "TTL expired" are
-//! filtered, any other refusal is an error. The address is the proxy's
-//! business, so the JSON `ip` is null.
+//! [`connect`] returns an [`Outcome`] and leaves the verdict on the
+//! destination to its caller (nc's handshake error included). What is
+//! fatal before a verdict (the proxy's name does not resolve, too many
+//! authentication failures, no terminal for the password) is still
+//! reported here and ends the run, as in nc. A scan through a proxy
+//! (`-z -x`) is nc's sequential loop in the client mode; with `-vv` and
+//! `--json` each port also gets its diagnosis line and JSON object
+//! (docs/compatibility.md §A.3), judged by what the proxy said: SOCKS
+//! "connection refused" is a closed port, "network/host unreachable" and
+//! "TTL expired" are filtered, any other refusal is an error. The address
+//! is the proxy's business, so the JSON `ip` is null.
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
