@@ -19,7 +19,7 @@ use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use crate::signals;
+use crate::sys::signals;
 
 /// The wake-up pipe written by signal handlers.
 pub const WAKER: Token = Token(0);
@@ -291,4 +291,37 @@ pub fn interest(read: bool, write: bool) -> Option<Interest> {
         (false, true) => Some(Interest::WRITABLE),
         (false, false) => None,
     }
+}
+
+pub fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Waits `d` in the loop (signals still end the wait).
+pub fn pause(rx: &mut Reactor, d: Duration) -> Result<(), Stop> {
+    struct Pause {
+        until: Instant,
+        armed: bool,
+    }
+    impl Machine for Pause {
+        type Output = ();
+        fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
+            if Instant::now() >= self.until {
+                return Step::Done(());
+            }
+            if !self.armed {
+                cx.timers.add(self.until, 0);
+                self.armed = true;
+            }
+            Step::Wait
+        }
+    }
+    rx.run(&mut Pause {
+        until: Instant::now() + d,
+        armed: false,
+    })?;
+    Ok(())
 }

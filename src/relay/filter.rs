@@ -1,5 +1,5 @@
 //! The relay's two byte-stream filters: `-C` (CRLF line endings) and `-t`
-//! (TELNET negotiation replies), B §6.3 with departure 12.
+//! (TELNET negotiation replies), docs/compatibility.md §6.3 and departure 12.
 //!
 //! nc applies both to whatever one read(2) returned, so its output depends
 //! on how the kernel split the stream: a CR at the end of one read and the
@@ -150,53 +150,9 @@ impl Telnet {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
     use super::*;
-
-    /// A small deterministic generator (xorshift64*), so property tests
-    /// need no extra crate and every failure is reproducible by seed.
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Rng {
-            Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-        pub fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.0 = x;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        /// A number in `0..n` (`n > 0`).
-        pub fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        /// Bytes drawn mostly from `alphabet`, sometimes any byte.
-        pub fn bytes(&mut self, len: usize, alphabet: &[u8]) -> Vec<u8> {
-            (0..len)
-                .map(|_| {
-                    if self.below(8) == 0 {
-                        self.next() as u8
-                    } else {
-                        alphabet[self.below(alphabet.len())]
-                    }
-                })
-                .collect()
-        }
-        /// Cuts `data` into random pieces (empty ones included).
-        pub fn split<'a>(&mut self, data: &'a [u8]) -> Vec<&'a [u8]> {
-            let mut out = Vec::new();
-            let mut rest = data;
-            while !rest.is_empty() {
-                let n = self.below(rest.len().min(7) + 1);
-                out.push(&rest[..n]);
-                rest = &rest[n..];
-            }
-            out
-        }
-    }
+    use crate::sys::testing::Rng;
 
     fn crlf_once(input: &[u8]) -> Vec<u8> {
         let mut c = Crlf::new();
@@ -217,7 +173,7 @@ pub mod tests {
 
     #[test]
     fn crlf_pair_across_reads_is_kept() {
-        // Departure 12: `a\r` then `\nb` is an existing CRLF.
+        // docs/compatibility.md departure 12: `a\r` then `\nb` is an existing CRLF.
         let mut c = Crlf::new();
         let mut wire = Vec::new();
         for part in [&b"a\r"[..], b"\nb"] {
@@ -300,7 +256,7 @@ pub mod tests {
 
     #[test]
     fn telnet_reference_example() {
-        // B §6.3: the server sent this and got back these replies.
+        // docs/compatibility.md §6.3: the server sent this and got back these replies.
         let input = [
             0xFF, 0xFD, 0x01, 0xFF, 0xFB, 0x03, 0x41, 0xFF, 0xFE, 0x05, 0xFF, 0xFC, 0x06, 0xFF,
             0xFA, 0x07,
@@ -418,7 +374,7 @@ pub mod tests {
         }
     }
 
-    /// nc's reply rules on one whole buffer (B §6.3), as the model of the
+    /// nc's reply rules on one whole buffer (docs/compatibility.md §6.3), as the model of the
     /// stream: IAC WILL/WONT x → IAC DONT x, IAC DO/DONT x → IAC WONT x,
     /// IAC and any other byte is skipped; a command cut off by the end of
     /// the stream gets nothing.

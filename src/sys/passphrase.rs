@@ -1,5 +1,5 @@
 //! Secrets typed at the terminal: the `-S` TCP MD5 key and the proxy
-//! password (B §6.3, §7.4).
+//! password (docs/compatibility.md §6.3, §7.4).
 //!
 //! nc reads both with readpassphrase(3) and RPP_REQUIRE_TTY: the prompt is
 //! written to `/dev/tty` and the answer read from it with echo off, so a

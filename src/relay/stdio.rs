@@ -15,7 +15,7 @@
 //!   happens on every exit path including Ctrl-C (see `signals`).
 //!
 //! [`fix_closed_fds`] makes fds 0, 1 and 2 valid before any socket exists
-//! (departure 7), so a closed stdin never turns a socket into "stdin".
+//! (docs/compatibility.md departure 7), so a closed stdin never turns a socket into "stdin".
 
 use std::ffi::CString;
 use std::io;
@@ -45,7 +45,7 @@ pub struct Stdio {
     restore: Option<(RawFd, i32)>,
 }
 
-/// Opens /dev/null onto each of fds 0, 1, 2 that is closed (departure 7).
+/// Opens /dev/null onto each of fds 0, 1, 2 that is closed (docs/compatibility.md departure 7).
 pub fn fix_closed_fds() {
     for fd in 0..3 {
         // SAFETY: F_GETFD on a possibly closed fd only reports EBADF.
@@ -118,7 +118,7 @@ impl Stdio {
                     // SAFETY: as above.
                     unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
                     s.restore = Some((fd, flags));
-                    crate::signals::remember_flags(fd, Some(flags));
+                    crate::sys::signals::remember_flags(fd, Some(flags));
                 }
             }
         }
@@ -181,7 +181,7 @@ impl Drop for Stdio {
         if let Some((fd, flags)) = self.restore.take() {
             // SAFETY: restoring the flags we read from this fd.
             unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
-            crate::signals::remember_flags(fd, None);
+            crate::sys::signals::remember_flags(fd, None);
         }
         if self.owned {
             // SAFETY: the reopened fd is ours and closed once.

@@ -1,15 +1,15 @@
 //! Datagram specifics: sizes, nc's UDP probe, and a datagram listener's
-//! wait for its first datagram (B §6.4).
+//! wait for its first datagram (docs/compatibility.md §6.4).
 //!
 //! The probe is nc's `udptest`: two `X` datagrams at once, then one more
 //! each second for `-w` seconds (3 without `-w`); a send refused by an
 //! ICMP port-unreachable (ECONNREFUSED) fails it. It runs only with `-v`,
-//! and (departure 6, as upstream nc from 1.226) only for `-z` or when
+//! and (docs/compatibility.md departure 6, as upstream nc from 1.226) only for `-z` or when
 //! stdin is a terminal: piped data is never preceded by junk datagrams.
 //! The seconds between datagrams are timers in the event loop, so several
 //! probes can run at once (see `scan`) and a signal ends the wait at once.
 //!
-//! Sizes (departure 11): a datagram is read whole up to 65,535 bytes; what
+//! Sizes (docs/compatibility.md departure 11): a datagram is read whole up to 65,535 bytes; what
 //! stdin gives is sent as one datagram of at most what one send can carry
 //! (65,507 bytes over IPv4, 65,527 over IPv6).
 
@@ -21,10 +21,9 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Family, Proto};
-use crate::exit::Abort;
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
-use crate::stdio::{Kind, Stdio};
+use crate::net::{Family, Proto};
+use crate::sys::exit::Abort;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
 /// The largest UDP payload over IPv4 (65,535 - 20 - 8).
 pub const UDP4_MAX: usize = 65_507;
@@ -36,9 +35,8 @@ pub const UNIX_DGRAM_MAX: usize = 65_535;
 pub const PROBE_SECS: u32 = 3;
 
 /// The largest datagram one send carries, or None for a stream socket.
-pub fn datagram_limit(cfg: &Config) -> Option<usize> {
-    let o = &cfg.opts;
-    match (o.proto, o.family) {
+pub fn datagram_limit(proto: Proto, family: Family) -> Option<usize> {
+    match (proto, family) {
         (Proto::Udp, Family::Unix) => Some(UNIX_DGRAM_MAX),
         (Proto::Udp, Family::Inet6) => Some(UDP6_MAX),
         (Proto::Udp, _) => Some(UDP4_MAX),
@@ -46,16 +44,9 @@ pub fn datagram_limit(cfg: &Config) -> Option<usize> {
     }
 }
 
-/// Whether a UDP client probes the port before reporting success: nc does
-/// with `-v`; ncrab skips it in data mode when stdin is not a terminal.
-pub fn wants_probe(cfg: &Config, stdin: &Stdio) -> bool {
-    let o = &cfg.opts;
-    o.proto == Proto::Udp && o.verbose > 0 && (o.zero_io || stdin.kind == Kind::Tty)
-}
-
-/// The probe's length in seconds: `-w`, or 3.
-pub fn probe_secs(cfg: &Config) -> u32 {
-    cfg.opts.timeout.unwrap_or(PROBE_SECS)
+/// The probe's length in seconds: `-w` (`timeout`), or 3.
+pub fn probe_secs(timeout: Option<u32>) -> u32 {
+    timeout.unwrap_or(PROBE_SECS)
 }
 
 /// Where a probe stands after a step.

@@ -2,7 +2,7 @@
 //!
 //! nc's `fdpass`: standard output must be a Unix-domain socket; the
 //! connected socket travels as SCM_RIGHTS ancillary data with one data
-//! byte, NUL, and the run ends with status 0 (B §6.3). A terminal on stdout
+//! byte, NUL, and the run ends with status 0 (docs/compatibility.md §6.3). A terminal on stdout
 //! is refused before trying; anything else that is not a socket fails in
 //! sendmsg (`sendmsg: Socket operation on non-socket`). When the receiver's
 //! queue is full, the loop waits for stdout to become writable.
@@ -13,10 +13,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use mio::Interest;
 use socket2::Socket;
 
-use crate::exit::{Abort, Status};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::relay::stdio::{Kind, Stdio};
 use crate::report::{self, Errno};
-use crate::stdio::{Kind, Stdio};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 
 /// Passes `sock` over standard output; Ok(0) once it is sent.
 pub fn pass(rx: &mut Reactor, stdout: &Stdio, sock: &Socket) -> Result<Status, Abort> {

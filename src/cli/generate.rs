@@ -1,11 +1,11 @@
 //! `--generate`: the manual page and the shell completion scripts, rendered
 //! from the one definition of the options.
 //!
-//! `cli::command()` is the single source of every option; clap renders it
+//! `options::command()` is the single source of every option; clap renders it
 //! as `--help`, clap_mangen as the NAME, SYNOPSIS, DESCRIPTION and OPTIONS
 //! of `man/ncrab.1`, and clap_complete as the scripts in `completions/`.
 //! The rest of the manual (the EOF rules, the scan report, exit statuses,
-//! examples...) is hand-written roff kept in [`crate::manual`] and appended
+//! examples...) is hand-written roff kept in [`crate::cli::manual`] and appended
 //! here. The committed files are exactly this output (`man/generate.sh`
 //! writes them, `tests/docs.rs` fails when they differ), so the manual and
 //! the completions cannot drift from the options the parser accepts.
@@ -16,12 +16,10 @@ use clap::Command;
 use clap_complete::Shell;
 use clap_mangen::Man;
 
-use crate::{cli, manual};
+use crate::cli::manual;
+use crate::cli::options;
 
-/// What `--generate` can print: the manual page or a shell's completions.
-pub const TARGETS: &[&str] = &["man", "bash", "zsh", "fish", "elvish", "powershell"];
-
-/// Renders `target` (one of [`TARGETS`]) into `out`.
+/// Renders `target` (one of [`options::GENERATE_TARGETS`]) into `out`.
 pub fn render(target: &str, out: &mut Vec<u8>) -> io::Result<()> {
     if target == "man" {
         return man(out);
@@ -37,12 +35,12 @@ pub fn render(target: &str, out: &mut Vec<u8>) -> io::Result<()> {
 /// The command as the manual and the completions present it: every option,
 /// including those `--help` leaves out (`--generate`), which packagers use.
 fn documented() -> Command {
-    let hidden: Vec<String> = cli::command()
+    let hidden: Vec<String> = options::command()
         .get_arguments()
         .filter(|a| a.is_hide_set())
         .map(|a| a.get_id().to_string())
         .collect();
-    let mut cmd = cli::command();
+    let mut cmd = options::command();
     for id in hidden {
         cmd = cmd.mut_arg(id, |a| a.hide(false));
     }
@@ -153,6 +151,7 @@ fn words(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::options::GENERATE_TARGETS;
 
     #[test]
     fn long_text_lines_break_at_plain_spaces() {
@@ -174,7 +173,7 @@ mod tests {
 
     #[test]
     fn every_target_renders() {
-        for t in TARGETS {
+        for t in GENERATE_TARGETS {
             let mut out = Vec::new();
             render(t, &mut out).unwrap();
             assert!(out.len() > 1000, "{t}");
@@ -187,7 +186,7 @@ mod tests {
         render("man", &mut out).unwrap();
         let page = String::from_utf8(out).unwrap();
         assert_eq!(page.matches(".ds Aq").count(), 2, "one .ie/.el pair");
-        for a in cli::command().get_arguments() {
+        for a in options::command().get_arguments() {
             if let Some(l) = a.get_long() {
                 let l = l.replace('-', "\\-");
                 assert!(page.contains(&format!("\\-\\-{l}")), "--{l}");

@@ -1,6 +1,19 @@
+//! The relay layer: moving bytes between the local ends and a connected
+//! socket. It owns the relay state machine ([`Relay`], [`End`],
+//! [`RelayOpts`]), the per-direction buffers in user memory or a kernel
+//! pipe ([`buffer::Chan`]), the window onto a regular-file stdin
+//! ([`filemap::FileWindow`]), the `-C`/`-t` filters ([`filter::Crlf`],
+//! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
+//! a listener's session loop ([`serve`]: accept, relay, the `-k`/`-q`
+//! rule) and `-F`, which hands the socket over instead ([`fdpass`]).
+//!
+//! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
+//! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).
+//!
 //! The relay: standard input to the socket, the socket to standard output.
 //!
-//! This is nc's `readwrite` (B §6.1) as a state machine in the event loop.
+//! This is nc's `readwrite` (docs/compatibility.md §6.1) as a state
+//! machine in the event loop.
 //! nc's end-of-file rules are defined in terms of level-triggered `poll`
 //! results (POLLIN, POLLOUT, POLLHUP, POLLERR per end), so each pass takes
 //! a snapshot of exactly those with a zero-timeout `poll(2)` over the same
@@ -11,10 +24,10 @@
 //! `/dev/null` cannot be registered with epoll; `poll` reports them ready,
 //! so they simply never make the loop wait.
 //!
-//! Departures from nc (Part A.2): an error on the socket does not throw
+//! Departures from nc (docs/compatibility.md §A.2): an error on the socket does not throw
 //! away data the kernel already received (5): the socket is read until the
 //! kernel reports the error. `-C` and `-t` work on the byte stream (12):
-//! see [`crate::filter`].
+//! see [`crate::relay::filter`].
 //!
 //! Bulk receiving: on loopback the bytes arrive faster than the relay wakes
 //! up for them, and each wake-up of a side that went idle costs more than
@@ -28,13 +41,20 @@
 //! millisecond. Not with `-W` (which counts reads), nor with `-w 0`.
 //!
 //! Datagram sockets (UDP, Unix datagram): one read is one datagram and one
-//! send is one datagram, as in nc, but a datagram is never cut (departure
-//! 11): the socket is read only when the buffer has room for the largest
-//! datagram ([`DGRAM_READ`] bytes), and stdin is buffered only up to what
-//! one send can carry, so everything buffered leaves as one datagram. A
-//! datagram socket is never shut down for reading: that changes nothing on
-//! the wire, and the flag would stay set and make the next read of a `-k`
-//! listener return at once, forever (nc spins there).
+//! send is one datagram, as in nc, but a datagram is never cut
+//! (docs/compatibility.md departure 11): the socket is read only when the
+//! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
+//! stdin is buffered only up to what one send can carry, so everything
+//! buffered leaves as one datagram. A datagram socket is never shut down
+//! for reading: that changes nothing on the wire, and the flag would stay
+//! set and make the next read of a `-k` listener return at once, forever (nc spins there).
+
+pub mod buffer;
+pub mod fdpass;
+pub mod filemap;
+pub mod filter;
+pub mod serve;
+pub mod stdio;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -42,11 +62,11 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use crate::buffer::{Chan, Io};
-use crate::filter::{Crlf, Telnet};
-use crate::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+use crate::relay::buffer::{Chan, Io};
+use crate::relay::filter::{Crlf, Telnet};
+use crate::relay::stdio::Stdio;
 use crate::report;
-use crate::stdio::Stdio;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId, would_block};
 
 /// How many passes to run before letting the loop look at signals and
 /// timers, when data keeps flowing.
@@ -405,7 +425,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         let (pin, pout, hup) = (libc::POLLIN, libc::POLLOUT, libc::POLLHUP);
         let mut rev = rev;
         // POLLERR/POLLNVAL close an end. For the socket's input this is
-        // departure 5: keep reading until the kernel reports the error.
+        // docs/compatibility.md departure 5: keep reading until the kernel reports the error.
         for (i, r) in rev.iter_mut().enumerate() {
             if *r & ERR != 0 {
                 if i == NETIN {
@@ -761,11 +781,4 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
         }
         Step::Again
     }
-}
-
-pub fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }

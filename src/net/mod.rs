@@ -1,22 +1,95 @@
+//! The network layer: ways of getting a connected or bound socket. It owns
+//! socket creation and nc's common socket options (this file: [`Failed`],
+//! [`SetupError`], [`ConnectResult`]), name resolution
+//! ([`resolve::lookup`], [`resolve::Hints`]), port lists ([`ports`]), the
+//! non-blocking connect over every address of a name ([`connect`]) and
+//! the proxy dialogues ([`proxy::Dialog`]).
+//!
+//! A way of connecting returns a connected socket or an error and leaves
+//! the verdict's wording to its caller. This layer may use `report` and
+//! `sys`; it never imports `relay`, a mode or `cli`, and it takes small
+//! option structs, never the whole `Config`.
+//!
 //! Sockets: creation, nc's common socket options, source binds.
 //!
 //! Every socket ncrab creates is non-blocking and close-on-exec. The
-//! options of `set_common_sockopts` (B §6.3: -b -S -D -T -I -O -M -m) are set
+//! options of `set_common_sockopts` (docs/compatibility.md §6.3: -b -S -D -T -I -O -M -m) are set
 //! on every client and listening socket, with nc's fatal error texts.
 
-use std::ffi::OsStr;
+pub mod connect;
+pub mod ports;
+pub mod proxy;
+pub mod resolve;
+pub mod udp;
+
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::config::{Family, Options};
 use crate::report::{self, Errno};
-use crate::resolve::{self, Hints};
+use crate::sys::passphrase::Secret;
+use resolve::Hints;
+
+/// Address family requested by `-4`, `-6` or `-U` (the last one wins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    #[default]
+    Any,
+    Inet,
+    Inet6,
+    Unix,
+}
+
+/// Socket protocol: `-u` (UDP) wins over `-Z` (DCCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+    Dccp,
+}
+
+impl Proto {
+    /// The name used in messages (`[tcp/ssh]`, `(udp)`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Dccp => "dccp",
+        }
+    }
+}
+
+/// nc's common socket options (`-b -S -D -T -I -O -M -m`) and a client's
+/// source bind (`-s`, `-p`): what this layer reads of the command line,
+/// derived from the `Config` once (`Config::sock_opts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SockOpts {
+    pub broadcast: bool,
+    /// `-S`: the TCP MD5 signature key.
+    pub md5sig: Option<Secret>,
+    pub debug_socket: bool,
+    pub tos: Option<u8>,
+    pub rcvbuf: Option<u32>,
+    pub sndbuf: Option<u32>,
+    pub ttl: Option<u8>,
+    pub minttl: Option<u8>,
+    /// `-s` as typed.
+    pub source_addr: Option<OsString>,
+    pub source_port: Option<String>,
+}
 
 /// The error has been reported; the program exits 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failed;
+
+impl From<Failed> for crate::sys::exit::Abort {
+    fn from(_: Failed) -> crate::sys::exit::Abort {
+        crate::sys::exit::Abort::Failed
+    }
+}
 
 /// A new non-blocking, close-on-exec socket.
 pub fn socket(family: i32, socktype: i32, protocol: i32) -> io::Result<Socket> {
@@ -136,7 +209,7 @@ fn set_md5sig(sock: &Socket, addr: &SockAddr, key: &[u8]) -> io::Result<()> {
 
 /// nc's `set_common_sockopts` for a socket that will connect to (or bind)
 /// `addr`: any failure is fatal with nc's text.
-pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &Options) -> Result<(), SetupError> {
+pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &SockOpts) -> Result<(), SetupError> {
     let set = |level, name, value, what: Option<&'static str>| {
         setsockopt_int(sock, level, name, value)
             .map_err(|e| SetupError::Option(what, Errno::of(&e)))
@@ -214,16 +287,16 @@ pub fn set_common_options(sock: &Socket, addr: &SockAddr, o: &Options) -> Result
     Ok(())
 }
 
-/// Binds a client socket to `-s`/`-p` (B §3.2 step 2): lookup with the
+/// Binds a client socket to `-s`/`-p` (docs/compatibility.md §3.2 step 2): lookup with the
 /// socket's family and type and AI_PASSIVE, bind the first result; any
 /// error is fatal (M5/M6). SO_REUSEADDR is set first so a `-p` port in
 /// TIME_WAIT from an earlier port of the same run does not kill the run
-/// (departure 8).
+/// (docs/compatibility.md departure 8).
 pub fn bind_source(
     sock: &Socket,
     family: i32,
     hints: Hints,
-    o: &Options,
+    o: &SockOpts,
 ) -> Result<(), SetupError> {
     if o.source_addr.is_none() && o.source_port.is_none() {
         return Ok(());
@@ -255,7 +328,7 @@ pub fn prepare_client(
     sock: &Socket,
     peer: &SockAddr,
     hints: Hints,
-    o: &Options,
+    o: &SockOpts,
 ) -> Result<(), SetupError> {
     bind_source(sock, i32::from(peer.family()), hints, o)?;
     set_common_options(sock, peer, o)
@@ -336,7 +409,7 @@ pub fn finish_connect(sock: &Socket) -> Option<ConnectResult> {
     }
 }
 
-/// Departure 10: a TCP socket connected to itself (simultaneous open when
+/// docs/compatibility.md departure 10: a TCP socket connected to itself (simultaneous open when
 /// the scanned port equals the ephemeral source port) is not an open port.
 pub fn check_self_connect(sock: &Socket) -> ConnectResult {
     if let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) {

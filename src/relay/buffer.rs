@@ -11,7 +11,7 @@
 //! switch is silent and loses nothing.
 //!
 //! A regular file on stdin takes a third kind of buffer: a window of the
-//! file mapped into memory and sent from there (see [`crate::filemap`]);
+//! file mapped into memory and sent from there (see [`crate::relay::filemap`]);
 //! it falls back to the copying buffer at the end of the file or on any
 //! refusal, again without losing or repeating a byte.
 //!
@@ -22,8 +22,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::filemap::FileWindow;
-use crate::stdio::{Kind, Stdio};
+use crate::relay::filemap::FileWindow;
+use crate::relay::stdio::{Kind, Stdio};
 
 /// Each direction's buffer in copying mode. nc uses 16 KiB; larger
 /// buffers mean fewer system calls per byte.
@@ -237,7 +237,7 @@ impl Chan {
             Chan::Kernel(p) if p.stalled => 0,
             Chan::Kernel(p) => p.cap.saturating_sub(p.pending),
             Chan::Mapped(w) if w.pending() > 0 => 0,
-            Chan::Mapped(_) => crate::filemap::WINDOW,
+            Chan::Mapped(_) => crate::relay::filemap::WINDOW,
         }
     }
 

@@ -1,11 +1,12 @@
 //! The hand-written parts of the manual page, as roff.
 //!
-//! `--generate man` ([`crate::generate`]) renders NAME, SYNOPSIS, the first
+//! `--generate man` ([`crate::cli::generate`]) renders NAME, SYNOPSIS, the first
 //! paragraph of DESCRIPTION and OPTIONS from the option definitions in
-//! `cli.rs`, and adds the text kept here: the rest of DESCRIPTION after the
+//! `cli/options.rs`, and adds the text kept here: the rest of DESCRIPTION after the
 //! generated paragraph, and every section after OPTIONS. The facts come from
-//! the behaviour contract (`nc-reference.md`: Part A for ncrab's departures
-//! and extensions, B §4 for exit statuses, B §6.2 for the EOF rules) and
+//! the behaviour contract: docs/compatibility.md §A.2 (departures),
+//! docs/compatibility.md §A.3 (extensions), docs/compatibility.md §4 (exit
+//! statuses) and docs/compatibility.md §6.2 (the EOF rules); and
 //! from the message texts in `report.rs`; change them together.
 //!
 //! The text is man(7) roff checked with `mandoc -T lint` and `groff -ww`
@@ -596,7 +597,10 @@ Installed as a symlink named
 .BR nc ,
 it names itself nc in its messages.
 .SS "Deliberate departures"
-These are nc bugs ncrab does not copy:
+These are nc bugs ncrab does not copy, numbered as in
+.I docs/compatibility.md
+in ncrab's source, which also lists what ncrab matches and each
+extension:
 .IP 1. 4
 .B \-h
 and

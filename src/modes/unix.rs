@@ -1,4 +1,4 @@
-//! Unix-domain sockets (`-U`, B §6.5): addresses, the stream and datagram
+//! Unix-domain sockets (`-U`, docs/compatibility.md §6.5): addresses, the stream and datagram
 //! clients and listeners, and the files they create.
 //!
 //! Addresses: a path shorter than 108 bytes, or an abstract name written
@@ -7,7 +7,7 @@
 //! is the empty abstract name). An empty path is EINVAL, a longer one
 //! ENAMETOOLONG. Messages print the path as given.
 //!
-//! Files (departure 4): every socket file ncrab binds is removed when the
+//! Files (docs/compatibility.md departure 4): every socket file ncrab binds is removed when the
 //! run ends, whatever ends it (normal end, `-q` timer, error, SIGINT or
 //! SIGTERM, which all unwind through the guards below): a listener's
 //! socket, the `-Uu` client's private directory with its `recv.sock`, and
@@ -26,15 +26,14 @@ use std::path::PathBuf;
 
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Proto, Target};
-use crate::exit::{Abort, Status};
-use crate::listen::{relay_opts, serve_datagrams, serve_streams};
+use crate::cli::config::{Config, Proto, Target};
 use crate::net;
-use crate::reactor::Reactor;
+use crate::relay::serve::{serve_datagrams, serve_streams};
+use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
-use crate::scan;
-use crate::stdio::Stdio;
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::Reactor;
 
 /// The size of `sun_path`.
 const SUN_PATH_LEN: usize = 108;
@@ -192,7 +191,9 @@ fn connect(rx: &mut Reactor, sock: &Socket, addr: &SockAddr) -> Result<Result<()
         match sock.connect(addr) {
             Ok(()) => return Ok(Ok(())),
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => scan::pause(rx, BACKLOG_RETRY)?,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                crate::sys::reactor::pause(rx, BACKLOG_RETRY)?
+            }
             Err(e) => return Ok(Err(Errno::of(&e))),
         }
     }
@@ -275,7 +276,7 @@ pub fn run_client(
     if cfg.opts.zero_io {
         return Ok(0);
     }
-    let mut relay = Relay::new(sock, stdin, stdout, relay_opts(cfg));
+    let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts());
     if rx.run(&mut relay)?.end == End::QuitTimer {
         return Err(Abort::QuitTimer);
     }
@@ -321,7 +322,7 @@ pub fn run_listener(
     }
     let received = |_: &SockAddr| report::path_line("Connection received", path.as_bytes());
     if cfg.opts.proto == Proto::Udp {
-        return serve_datagrams(rx, cfg, sock, stdin, stdout, &received);
+        return serve_datagrams(rx, &cfg.serve_opts(), sock, stdin, stdout, &received);
     }
     if let Err(e) = sock.listen(5) {
         return fatal(Errno::of(&e));
@@ -329,7 +330,7 @@ pub fn run_listener(
     if verbose {
         report::path_line("Listening", path.as_bytes());
     }
-    serve_streams(rx, cfg, &sock, stdin, stdout, &received)
+    serve_streams(rx, &cfg.serve_opts(), &sock, stdin, stdout, &received)
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //!
 //! The handler is async-signal-safe and tiny: it records the signal and
 //! writes one byte to a non-blocking pipe whose read end the event loop
-//! watches (token [`crate::reactor::WAKER`]), so a wait never sleeps
+//! watches (token [`crate::sys::reactor::WAKER`]), so a wait never sleeps
 //! through a signal, even one that lands just before the loop blocks. The
-//! loop then returns [`crate::reactor::Stop::Signal`], every guard on the
+//! loop then returns [`crate::sys::reactor::Stop::Signal`], every guard on the
 //! way up restores what ncrab changed (file-status flags, socket files,
 //! temporary directories), and `main` re-raises the signal with its default
-//! action so the shell sees a real signal death (departure 9: status 130
+//! action so the shell sees a real signal death (docs/compatibility.md departure 9: status 130
 //! for SIGINT). No thread is involved: the whole program is the one loop.
 //!
 //! The handlers are installed without SA_RESTART: a blocking system call

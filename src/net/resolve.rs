@@ -1,4 +1,4 @@
-//! Name resolution through the C library, with nc's hints (B §3.1).
+//! Name resolution through the C library, with nc's hints (docs/compatibility.md §3.1).
 //!
 //! nc hands every lookup to `getaddrinfo` (family from `-4`/`-6`,
 //! `AI_NUMERICHOST` with `-n`, `AI_PASSIVE` for binds) and tries every
@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use socket2::SockAddr;
 
-use crate::config::{Family, Proto};
+use crate::net::{Family, Proto};
 use crate::report::GaiError;
 
 /// One getaddrinfo result.
@@ -90,7 +90,7 @@ pub fn lookup(
     }
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
     // SAFETY: pointers are valid C strings or null; res receives a list we free.
-    let rc = crate::signals::during_lookup(|| unsafe {
+    let rc = crate::sys::signals::during_lookup(|| unsafe {
         libc::getaddrinfo(
             chost.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
             cport.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
@@ -149,7 +149,7 @@ pub fn name_info(addr: &SockAddr, numeric: bool) -> Result<(String, String), Gai
         flags |= libc::NI_NUMERICHOST;
     }
     // SAFETY: buffers and their lengths are valid; addr is a valid sockaddr.
-    let rc = crate::signals::during_lookup(|| unsafe {
+    let rc = crate::sys::signals::during_lookup(|| unsafe {
         libc::getnameinfo(
             addr.as_ptr().cast(),
             addr.len(),

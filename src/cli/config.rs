@@ -3,60 +3,19 @@
 //!
 //! [`crate::cli`] walks the arguments and validates each option as nc does;
 //! this module holds the result and applies nc's positional-argument rules
-//! and conflict checks, in nc's order (B §1.3).
+//! and conflict checks, in nc's order (docs/compatibility.md §1.3).
 
 use std::ffi::OsString;
 use std::time::Duration;
 
-/// Address family requested by `-4`, `-6` or `-U` (the last one wins).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Family {
-    #[default]
-    Any,
-    Inet,
-    Inet6,
-    Unix,
-}
+use crate::net::SockOpts;
+use crate::net::connect::ConnectOpts;
+use crate::relay::RelayOpts;
+use crate::relay::serve::ServeOpts;
 
-/// Socket protocol: `-u` (UDP) wins over `-Z` (DCCP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Proto {
-    #[default]
-    Tcp,
-    Udp,
-    Dccp,
-}
+pub use crate::net::{Family, Proto};
 
-impl Proto {
-    /// The name used in messages (`[tcp/ssh]`, `(udp)`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Dccp => "dccp",
-        }
-    }
-}
-
-/// `-X`: the proxy protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ProxyProto {
-    Socks4,
-    #[default]
-    Socks5,
-    HttpConnect,
-}
-
-/// `-x host[:port]` with `-X` and `-P`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Proxy {
-    /// The host as typed.
-    pub host: OsString,
-    /// The port text exactly as given (may be empty: `host:`).
-    pub port: OsString,
-    pub proto: ProxyProto,
-    pub user: Option<String>,
-}
+pub use crate::net::proxy::{Proxy, ProxyProto};
 
 /// What to connect to or listen on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +64,7 @@ pub struct Options {
     pub broadcast: bool,
     pub debug_socket: bool,
     /// `-S`: the TCP MD5 signature key read from the terminal.
-    pub md5sig: Option<crate::passphrase::Secret>,
+    pub md5sig: Option<crate::sys::passphrase::Secret>,
     pub rcvbuf: Option<u32>,
     pub sndbuf: Option<u32>,
     pub ttl: Option<u8>,
@@ -137,5 +96,73 @@ impl Options {
     /// The `-w` value as a duration, if given.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout.map(|s| Duration::from_secs(s as u64))
+    }
+}
+
+/// The small option structs of the lower layers, derived from the whole
+/// command line once, where a mode starts.
+impl Config {
+    /// The options of every relay (client and listener sessions).
+    pub fn relay_opts(&self) -> RelayOpts {
+        let o = &self.opts;
+        RelayOpts {
+            shutdown_on_eof: o.shutdown_on_eof,
+            quit_after: o.quit_after,
+            idle: o.timeout(),
+            recv_limit: o.recv_limit,
+            listen: o.listen,
+            udp: o.proto == Proto::Udp,
+            detach_stdin: o.detach_stdin,
+            interval: o.interval,
+            summary: o.verbose >= 2,
+            zero_copy: o.proto == Proto::Tcp
+                && !o.crlf
+                && !o.telnet
+                && o.interval.is_none()
+                && !crate::relay::buffer::splice_disabled(),
+            crlf: o.crlf,
+            telnet: o.telnet,
+            datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+        }
+    }
+
+    /// The socket options and source bind of every socket.
+    pub fn sock_opts(&self) -> SockOpts {
+        let o = &self.opts;
+        SockOpts {
+            broadcast: o.broadcast,
+            md5sig: o.md5sig.clone(),
+            debug_socket: o.debug_socket,
+            tos: o.tos,
+            rcvbuf: o.rcvbuf,
+            sndbuf: o.sndbuf,
+            ttl: o.ttl,
+            minttl: o.minttl,
+            source_addr: o.source_addr.clone(),
+            source_port: o.source_port.clone(),
+        }
+    }
+
+    /// The options of a client's connects (direct, through a proxy, or a
+    /// scan's probes).
+    pub fn connect_opts(&self) -> ConnectOpts {
+        let o = &self.opts;
+        ConnectOpts {
+            family: o.family,
+            proto: o.proto,
+            numeric: o.numeric,
+            verbose: o.verbose > 0,
+            timeout: o.timeout().filter(|t| !t.is_zero()),
+            sock: self.sock_opts(),
+        }
+    }
+
+    /// The options of a listener's session loop.
+    pub fn serve_opts(&self) -> ServeOpts {
+        ServeOpts {
+            keep: self.opts.keep,
+            verbose: self.opts.verbose > 0,
+            relay: self.relay_opts(),
+        }
     }
 }

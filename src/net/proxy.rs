@@ -1,4 +1,4 @@
-//! Proxies (`-x`, `-X`, `-P`): SOCKS v5, SOCKS v4 and HTTP CONNECT (B §7).
+//! Proxies (`-x`, `-X`, `-P`): SOCKS v5, SOCKS v4 and HTTP CONNECT (docs/compatibility.md §7).
 //!
 //! Two layers. [`Dialog`] is the conversation with the proxy and nothing
 //! else: it says what to send, how many bytes it wants to read, and turns
@@ -15,37 +15,40 @@
 //! any host (one failure line per address, never an `(IP)` part), run the
 //! dialog, and for an HTTP 407 with `-P` start over with a password, at
 //! most three times. The wire bytes, the error texts and their order are
-//! nc's, with two extensions (Part A.3): with `-P`, SOCKS5 also offers
-//! username/password authentication (RFC 1929), and a SOCKS5 reply whose
-//! bound address is a domain name is accepted. The password comes from the
-//! terminal, or from the environment variable `NCRAB_PROXY_PASSWORD` when
-//! it is set; it never appears in any output.
+//! nc's, with two extensions (docs/compatibility.md §A.3): with `-P`,
+//! SOCKS5 also offers username/password authentication (RFC 1929), and a
+//! SOCKS5 reply whose bound address is a domain name is accepted. The
+//! password comes from the terminal, or from the environment variable
+//! `NCRAB_PROXY_PASSWORD` when it is set; it never appears in any output.
 //!
-//! A scan through a proxy (`-z -x`) is nc's sequential loop; with `-vv`
-//! and `--json` each port also gets its diagnosis line and JSON object
-//! (Part A.3), judged by what the proxy said: SOCKS "connection refused"
-//! is a closed port, "network/host unreachable" and "TTL expired" are
-//! filtered, any other refusal is an error. The address is the proxy's
-//! business, so the JSON `ip` is null.
+//! [`connect`] returns an [`Outcome`] and leaves the verdict on the
+//! destination to its caller (nc's handshake error included). What is
+//! fatal before a verdict (the proxy's name does not resolve, too many
+//! authentication failures, no terminal for the password) is still
+//! reported here and ends the run, as in nc. A scan through a proxy
+//! (`-z -x`) is nc's sequential loop in the client mode; with `-vv` and
+//! `--json` each port also gets its diagnosis line and JSON object
+//! (docs/compatibility.md §A.3), judged by what the proxy said: SOCKS
+//! "connection refused" is a closed port, "network/host unreachable" and
+//! "TTL expired" are filtered, any other refusal is an error. The address
+//! is the proxy's business, so the JSON `ip` is null.
 
 use std::collections::VecDeque;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::time::Instant;
 
 use mio::Interest;
 use socket2::Socket;
 
-use crate::config::{Config, Family, Proto, Proxy, ProxyProto};
-use crate::connect::{self, client_hints};
-use crate::exit::Abort;
-use crate::passphrase::{self, PromptError, Secret};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
-use crate::relay::would_block;
+use crate::net::connect::{self, ConnectOpts};
+use crate::net::resolve::{self, Hints};
+use crate::net::{Family, Proto};
 use crate::report::{self, Errno, ProxyError};
-use crate::resolve::{self, Hints};
+use crate::sys::exit::Abort;
+use crate::sys::passphrase::{self, PromptError, Secret};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, would_block};
 
 /// The environment variable that answers the password prompt.
 pub const PASSWORD_ENV: &str = "NCRAB_PROXY_PASSWORD";
@@ -445,7 +448,7 @@ impl Dialog {
     }
 }
 
-/// The SOCKS5 CONNECT request (B §7.2).
+/// The SOCKS5 CONNECT request (docs/compatibility.md §7.2).
 fn socks5_request(host: &[u8], dest: Option<SocketAddr>, port: u16) -> Result<Vec<u8>, ProxyError> {
     let mut req = vec![5, 1, 0];
     match dest {
@@ -691,19 +694,49 @@ fn socks4_lookup(host: &OsStr, port: &str) -> Result<std::net::Ipv4Addr, ProxyEr
     }
 }
 
+/// `-X`: the proxy protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProxyProto {
+    Socks4,
+    #[default]
+    Socks5,
+    HttpConnect,
+}
+
+/// `-x host[:port]` with `-X` and `-P`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proxy {
+    /// The host as typed.
+    pub host: OsString,
+    /// The port text exactly as given (may be empty: `host:`).
+    pub port: OsString,
+    pub proto: ProxyProto,
+    pub user: Option<String>,
+}
+
+/// How a connection through the proxy ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The tunnel to the destination is open.
+    Connected(Socket),
+    /// No address of the proxy accepted a connection (each failure already
+    /// reported under `-v`, as nc's `remote_connect` does).
+    Unreachable,
+    /// The handshake failed: the caller reports it and the run fails.
+    Refused(ProxyError),
+}
+
 /// nc's `socks_connect`: a socket connected through the proxy to `host`
-/// `port`, or None when no proxy address accepted the connection (each
-/// failure already reported). Handshake errors are fatal.
+/// `port`. The caller reports the verdict (`Refused` is fatal in nc).
 pub fn connect(
     rx: &mut Reactor,
-    cfg: &Config,
+    o: &ConnectOpts,
     proxy: &Proxy,
     host: &OsStr,
     port: u16,
-) -> Result<Option<Socket>, Abort> {
+) -> Result<Outcome, Abort> {
     let port_s = port.to_string();
     let user = proxy.user.as_deref();
-    let started = Instant::now();
     let mut attempts = 0;
     loop {
         if attempts > 3 {
@@ -711,17 +744,16 @@ pub fn connect(
             return Err(Abort::Failed);
         }
         attempts += 1;
-        let addrs = match resolve::lookup(Some(&proxy.host), Some(&proxy.port), client_hints(cfg)) {
+        let addrs = match resolve::lookup(Some(&proxy.host), Some(&proxy.port), o.hints()) {
             Ok(a) => a,
             Err(e) => {
                 report::getaddrinfo_host_failed(&proxy.host, &proxy.port, e);
                 return Err(Abort::Failed);
             }
         };
-        let Some(conn) = connect::remote_connect(rx, cfg, &proxy.host, &proxy.port, &addrs, false)?
+        let Some(conn) = connect::remote_connect(rx, o, &proxy.host, &proxy.port, &addrs, false)?
         else {
-            scan_result(cfg, host, port, started, Err(None));
-            return Ok(None);
+            return Ok(Outcome::Unreachable);
         };
         let mut dialog = match proxy.proto {
             ProxyProto::Socks5 => {
@@ -746,12 +778,8 @@ pub fn connect(
                 reg: Interests::default(),
             };
             match rx.run(&mut hs)? {
-                Paused::Done => return Ok(Some(conn.sock)),
-                Paused::Failed(e) => {
-                    report::proxy_failed(&e);
-                    scan_result(cfg, host, port, started, Err(Some(&e)));
-                    return Err(Abort::Failed);
-                }
+                Paused::Done => return Ok(Outcome::Connected(conn.sock)),
+                Paused::Failed(e) => return Ok(Outcome::Refused(e)),
                 Paused::Password => {
                     let pw = password(proxy, user.unwrap_or_default())?;
                     dialog.password(&pw);
@@ -767,58 +795,10 @@ pub fn connect(
     }
 }
 
-/// `-z` through a proxy: the `-vv` line and the `--json` object of one
-/// port. `Err(None)`: the proxy itself could not be reached. A success
-/// is the caller's to report, after nc's line.
-pub fn scan_result(
-    cfg: &Config,
-    host: &OsStr,
-    port: u16,
-    started: Instant,
-    result: Result<(), Option<&ProxyError>>,
-) {
-    let o = &cfg.opts;
-    if !o.zero_io || (o.verbose < 2 && !o.json) {
-        return;
-    }
-    let (state, errno) = match result {
-        Ok(()) => ("open", None),
-        Err(Some(ProxyError::Socks5(5))) => ("closed", Some(Errno(libc::ECONNREFUSED))),
-        Err(Some(ProxyError::Socks5(3))) => ("filtered", Some(Errno(libc::ENETUNREACH))),
-        Err(Some(ProxyError::Socks5(4))) => ("filtered", Some(Errno(libc::EHOSTUNREACH))),
-        Err(Some(ProxyError::Socks5(6))) => ("filtered", Some(Errno(libc::ETIMEDOUT))),
-        Err(_) => ("error", None),
-    };
-    let elapsed = started.elapsed();
-    if o.verbose >= 2 {
-        report::proxy_probe_detail(elapsed, state, !matches!(result, Err(None)));
-    }
-    if o.json {
-        let error = match result {
-            Ok(()) => None,
-            Err(Some(e)) => {
-                Some(String::from_utf8_lossy(&report::proxy_error_text(e)).into_owned())
-            }
-            Err(None) => Some("the proxy could not be reached".to_string()),
-        };
-        crate::scan::json_probe(&crate::scan::JsonProbe {
-            host,
-            ip: None,
-            port,
-            proto: o.proto.name(),
-            service: &crate::ports::service_name(port, o.proto),
-            state,
-            errno: errno.map(Errno::name),
-            error,
-            ms: elapsed.as_millis(),
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::tests::Rng;
+    use crate::sys::testing::Rng;
 
     /// What a dialog did against a scripted reply: every write, and how it
     /// ended, with how many reply bytes it consumed.

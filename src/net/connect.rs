@@ -1,7 +1,7 @@
 //! Connecting: one non-blocking connect per address, in the event loop.
 //!
 //! nc tries every address of a name in order, each with its own `-w`
-//! budget, and prints one failure line per address (B §3.2-3.3). A connect
+//! budget, and prints one failure line per address (docs/compatibility.md §3.2-3.3). A connect
 //! is started non-blocking; the loop waits for the socket to become
 //! writable (or the `-w` deadline), and the result is read from the socket
 //! itself with `getsockopt(SO_ERROR)`.
@@ -13,12 +13,11 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::Socket;
 
-use crate::config::{Config, Proto};
-use crate::exit::Abort;
-use crate::net::{self, ConnectResult};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+use crate::net::resolve::{self, AddrInfo, Hints};
+use crate::net::{self, ConnectResult, Family, Proto, SockOpts};
 use crate::report::{self, Dest};
-use crate::resolve::{self, AddrInfo, Hints};
+use crate::sys::exit::Abort;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
 const TIMER_CONNECT: usize = 1;
 
@@ -96,18 +95,30 @@ pub fn connect(
     }
 }
 
-/// The `-w` connect budget: none for no `-w` or `-w 0` (B §3.3).
-pub fn connect_timeout(cfg: &Config) -> Option<Duration> {
-    cfg.opts.timeout().filter(|t| !t.is_zero())
+/// What connecting reads of the command line, derived from the `Config`
+/// once (`Config::connect_opts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectOpts {
+    pub family: Family,
+    pub proto: Proto,
+    /// `-n`: no name lookups, no `(IP)` or service name in M1.
+    pub numeric: bool,
+    /// `-v`: one failure line per address.
+    pub verbose: bool,
+    /// The `-w` connect budget: none for no `-w` or `-w 0` (docs/compatibility.md §3.3).
+    pub timeout: Option<Duration>,
+    pub sock: SockOpts,
 }
 
-/// The lookup hints of a client.
-pub fn client_hints(cfg: &Config) -> Hints {
-    Hints {
-        family: cfg.opts.family,
-        proto: cfg.opts.proto,
-        numeric: cfg.opts.numeric,
-        passive: false,
+impl ConnectOpts {
+    /// The lookup hints of a client.
+    pub fn hints(&self) -> Hints {
+        Hints {
+            family: self.family,
+            proto: self.proto,
+            numeric: self.numeric,
+            passive: false,
+        }
     }
 }
 
@@ -124,21 +135,20 @@ pub struct Connected {
 /// connections, whose lines never show `(IP)`.
 pub fn remote_connect(
     rx: &mut Reactor,
-    cfg: &Config,
+    o: &ConnectOpts,
     host: &OsStr,
     port: &OsStr,
     addrs: &[AddrInfo],
     show_ip: bool,
 ) -> Result<Option<Connected>, Abort> {
-    let o = &cfg.opts;
-    let hints = client_hints(cfg);
+    let hints = o.hints();
     for ai in addrs {
         let Ok(sock) = net::socket(ai.family, ai.socktype, ai.protocol) else {
             continue; // nc skips an address whose socket() fails, silently
         };
-        net::prepare_client(&sock, &ai.addr, hints, o).map_err(net::Failed::from)?;
+        net::prepare_client(&sock, &ai.addr, hints, &o.sock).map_err(net::Failed::from)?;
         let ip = resolve::numeric_host(&ai.addr);
-        let result = connect(rx, &sock, ai, connect_timeout(cfg))?;
+        let result = connect(rx, &sock, ai, o.timeout)?;
         let dest = Dest {
             host,
             ip: if show_ip && !o.numeric {
@@ -151,12 +161,12 @@ pub fn remote_connect(
         match result {
             ConnectResult::Connected => return Ok(Some(Connected { sock, ip })),
             ConnectResult::Failed(errno) => {
-                if o.verbose > 0 {
+                if o.verbose {
                     report::connect_failed(&dest, port, proto, errno);
                 }
             }
             ConnectResult::TimedOut => {
-                if o.verbose > 0 {
+                if o.verbose {
                     report::connect_timed_out(&dest, port, proto);
                 }
             }
@@ -166,16 +176,16 @@ pub fn remote_connect(
 }
 
 /// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.
-pub fn report_success(cfg: &Config, host: &OsStr, port: u16, ip: Option<&str>) {
-    let proto = cfg.opts.proto;
-    let service = if cfg.opts.numeric || proto == Proto::Dccp {
+pub fn report_success(o: &ConnectOpts, host: &OsStr, port: u16, ip: Option<&str>) {
+    let proto = o.proto;
+    let service = if o.numeric || proto == Proto::Dccp {
         "*".to_string()
     } else {
-        crate::ports::service_name(port, proto)
+        crate::net::ports::service_name(port, proto)
     };
     let dest = Dest {
         host,
-        ip: if cfg.opts.numeric { None } else { ip },
+        ip: if o.numeric { None } else { ip },
     };
     report::connect_succeeded(&dest, port, proto.name(), &service);
 }

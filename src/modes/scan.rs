@@ -1,7 +1,7 @@
 //! Zero-I/O scans (`-z`): many probes at once, nc's report in nc's order.
 //!
 //! A sequential nc tries each port of the list in turn and, for each port,
-//! each address of the host until one connects (B §3.2, §5). ncrab lays
+//! each address of the host until one connects (docs/compatibility.md §3.2, §5). ncrab lays
 //! the same attempts out as numbered slots (port-major, address-minor) and
 //! runs a window of them at once in the one event loop: each probe is a
 //! non-blocking connect with its own deadline in the loop's timer heap.
@@ -37,11 +37,11 @@
 //! skipped silently, as nc skips any address whose `socket()` fails.
 //!
 //! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
-//! then probed with nc's `X` datagrams ([`crate::udp`]), its seconds being
+//! then probed with nc's `X` datagrams ([`crate::net::udp`]), its seconds being
 //! the probe's own timers, so the probes of a window run side by side. A
 //! refused probe prints nothing and sets the status to 1, a passed one
 //! prints the success line and sets it to 0: the last connected port
-//! decides, as in nc (B §4). A connected UDP socket decides its port: the
+//! decides, as in nc (docs/compatibility.md §4). A connected UDP socket decides its port: the
 //! port's later addresses are not tried, as nc breaks out of its loop.
 
 use std::collections::VecDeque;
@@ -53,15 +53,15 @@ use mio::event::Event;
 use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
-use crate::config::Config;
-use crate::connect::{self, client_hints, connect_timeout};
-use crate::exit::{Abort, Status};
+use crate::cli::config::Config;
+use crate::net::connect::{self, ConnectOpts};
+use crate::net::ports::ServiceNames;
+use crate::net::resolve::{self, AddrInfo};
+use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, SetupError};
-use crate::ports::ServiceNames;
-use crate::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
-use crate::resolve::{self, AddrInfo};
-use crate::udp::{self, Tick, XProbe};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
@@ -109,6 +109,8 @@ struct Probe {
 
 struct Scanner<'a> {
     cfg: &'a Config,
+    /// The connect options of every probe, derived once.
+    conn: ConnectOpts,
     host: &'a OsStr,
     ports: &'a [u16],
     addrs: &'a [AddrInfo],
@@ -156,8 +158,11 @@ impl<'a> Scanner<'a> {
         window: usize,
     ) -> Scanner<'a> {
         let o = &cfg.opts;
+        let conn = cfg.connect_opts();
         Scanner {
             cfg,
+            timeout: conn.timeout,
+            conn,
             host,
             ports,
             addrs,
@@ -181,7 +186,6 @@ impl<'a> Scanner<'a> {
             services: o.json.then(|| ServiceNames::load(o.proto)),
             in_flight: 0,
             window,
-            timeout: connect_timeout(cfg),
             status: 1,
             fatal_slot: None,
             fatal: false,
@@ -364,8 +368,8 @@ impl<'a> Scanner<'a> {
             }
         };
         if !reused {
-            let hints = client_hints(self.cfg);
-            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.cfg.opts) {
+            let hints = self.conn.hints();
+            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.conn.sock) {
                 self.finish_slot(slot, Found::Setup(e), started);
                 return true;
             }
@@ -470,7 +474,7 @@ impl<'a> Scanner<'a> {
         }
         if self.cfg.opts.source_port.is_some() {
             // A fixed source port: close abortively so no TIME_WAIT is left
-            // to block the same port's next probe (departure 8).
+            // to block the same port's next probe (docs/compatibility.md departure 8).
             let _ = sock.set_linger(Some(Duration::ZERO));
         }
         // The socket closes here, as nc closes it after a -z connect.
@@ -540,7 +544,7 @@ impl<'a> Scanner<'a> {
                 ip: if o.numeric { None } else { Some(ip) },
             };
             match r.found {
-                Found::Open => connect::report_success(self.cfg, self.host, port, Some(ip)),
+                Found::Open => connect::report_success(&self.conn, self.host, port, Some(ip)),
                 Found::Failed(errno) => {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
@@ -590,7 +594,7 @@ impl<'a> Scanner<'a> {
             Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
             Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
         };
-        json_probe(&JsonProbe {
+        report::json_probe(&report::JsonProbe {
             host: self.host,
             ip: Some(ip),
             port,
@@ -610,45 +614,6 @@ impl<'a> Scanner<'a> {
 
 fn is_fd_shortage(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-}
-
-/// One `--json` line.
-pub struct JsonProbe<'a> {
-    /// As typed (JSON text is UTF-8: other bytes become U+FFFD).
-    pub host: &'a OsStr,
-    pub ip: Option<&'a str>,
-    pub port: u16,
-    pub proto: &'a str,
-    pub service: &'a str,
-    pub state: &'a str,
-    pub errno: Option<&'a str>,
-    pub error: Option<String>,
-    pub ms: u128,
-}
-
-/// Prints one probe as a JSON object on its own line of stdout.
-pub fn json_probe(p: &JsonProbe<'_>) {
-    let mut s = String::with_capacity(160);
-    let opt = |s: &mut String, v: Option<&str>| match v {
-        Some(v) => report::json_str(s, v),
-        None => s.push_str("null"),
-    };
-    s.push_str("{\"host\":");
-    report::json_str(&mut s, &p.host.to_string_lossy());
-    s.push_str(",\"ip\":");
-    opt(&mut s, p.ip);
-    s.push_str(&format!(",\"port\":{},\"proto\":", p.port));
-    report::json_str(&mut s, p.proto);
-    s.push_str(",\"service\":");
-    report::json_str(&mut s, p.service);
-    s.push_str(",\"state\":");
-    report::json_str(&mut s, p.state);
-    s.push_str(",\"errno\":");
-    opt(&mut s, p.errno);
-    s.push_str(",\"error\":");
-    opt(&mut s, p.error.as_deref());
-    s.push_str(&format!(",\"ms\":{}}}", p.ms));
-    report::stdout_line(&s);
 }
 
 fn to_found(r: ConnectResult) -> Found {
@@ -718,7 +683,7 @@ impl Machine for Scanner<'_> {
 /// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
 fn probe_secs(cfg: &Config) -> Option<u32> {
     let o = &cfg.opts;
-    (o.proto == crate::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(cfg))
+    (o.proto == crate::cli::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(o.timeout))
 }
 
 /// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the
@@ -766,7 +731,7 @@ pub fn run(
     // only the host can make it fail, and nc would fail on the first port.
     let first_s = first.to_string();
     let first_s = OsStr::new(&first_s);
-    let addrs = match resolve::lookup(Some(host), Some(first_s), client_hints(cfg)) {
+    let addrs = match resolve::lookup(Some(host), Some(first_s), cfg.connect_opts().hints()) {
         Ok(a) => a,
         Err(e) => {
             report::getaddrinfo_host_failed(host, first_s, e);
@@ -774,12 +739,12 @@ pub fn run(
                 report::dns_detail(e, cfg.opts.numeric);
             }
             if cfg.opts.json {
-                json_probe(&JsonProbe {
+                report::json_probe(&report::JsonProbe {
                     host,
                     ip: None,
                     port: first,
                     proto: cfg.opts.proto.name(),
-                    service: &crate::ports::service_name(first, cfg.opts.proto),
+                    service: &crate::net::ports::service_name(first, cfg.opts.proto),
                     state: "error",
                     errno: None,
                     error: Some(e.to_string()),
@@ -804,7 +769,7 @@ pub fn run(
     Ok(s.status)
 }
 
-/// `-i`: one port at a time, with the delay between ports (departure 3).
+/// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
 fn sequential_with_interval(
     rx: &mut Reactor,
     cfg: &Config,
@@ -816,7 +781,7 @@ fn sequential_with_interval(
     let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
     for (i, port) in ports.iter().enumerate() {
         if i > 0 {
-            pause(rx, delay)?;
+            reactor::pause(rx, delay)?;
         }
         let one = [*port];
         let mut s = Scanner::new(cfg, host, &one, addrs, 1);
@@ -829,30 +794,4 @@ fn sequential_with_interval(
         }
     }
     Ok(status)
-}
-
-/// Waits `d` in the loop (signals still end the wait).
-pub fn pause(rx: &mut Reactor, d: Duration) -> std::result::Result<(), Abort> {
-    struct Pause {
-        until: Instant,
-        armed: bool,
-    }
-    impl Machine for Pause {
-        type Output = ();
-        fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
-            if Instant::now() >= self.until {
-                return Step::Done(());
-            }
-            if !self.armed {
-                cx.timers.add(self.until, 0);
-                self.armed = true;
-            }
-            Step::Wait
-        }
-    }
-    rx.run(&mut Pause {
-        until: Instant::now() + d,
-        armed: false,
-    })?;
-    Ok(())
 }

@@ -1,12 +1,12 @@
 //! Port specifications, as nc's `build_ports` and `strtoport` read them
-//! (B §5): service names first, then `lo-hi` ranges (swapped when reversed,
+//! (docs/compatibility.md §5): service names first, then `lo-hi` ranges (swapped when reversed,
 //! the high end checked first), then single ports through `strtonum`.
 //! Also the service-name lookups for the `[tcp/SERVICE]` part of messages.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 
-use crate::config::Proto;
+use crate::net::Proto;
 
 /// Why a port specification was refused: nc's message and the text it
 /// echoes, as the user typed it (bytes, which need not be UTF-8).
@@ -358,7 +358,7 @@ mod tests {
 
     // --- Property tests against a reference model ------------------------
 
-    use crate::filter::tests::Rng;
+    use crate::sys::testing::Rng;
 
     /// The model of libbsd's strtonum (NetBSD's strtoi over strtoll): C's
     /// isspace, an optional sign, the longest run of digits; none is
@@ -411,7 +411,7 @@ mod tests {
     }
 
     /// The model of build_ports for one argument that is not a service
-    /// name (B §5): a range when it starts with a digit and holds a `-`
+    /// name (docs/compatibility.md §5): a range when it starts with a digit and holds a `-`
     /// (the part after the first `-` checked first, ends swapped), else
     /// one port; every port 1..65535.
     fn model_spec(spec: &[u8]) -> Result<Vec<u16>, PortError> {

@@ -1,15 +1,9 @@
-//! Listen mode (B §8): bind, listen, accept in the loop, relay, and with
-//! `-k` serve the next client on the same listening socket.
-//!
-//! Datagram listeners (`-lu`, `-lUu`, B §6.2, §6.4) have no accept: without
-//! `-k` they wait (with no time limit) for the first datagram, connect the
-//! socket to its sender and relay, the first datagram then being read as
-//! any other; with `-k` the socket stays unconnected and receives from
-//! every peer (its sends fail with EDESTADDRREQ, which silently ends the
-//! stdin side, as in nc). The Unix-domain listeners of [`crate::unix`] use
-//! the same two loops.
+//! A listener's sessions: accept (or, for a datagram socket, wait for the
+//! first datagram), report the peer through the caller's `received`, relay,
+//! and with `-k` go on to the next client, unless nc's `-q` rule cleared it
+//! (docs/compatibility.md §6.2). Shared by the TCP/UDP and the Unix-domain
+//! listeners of `modes`.
 
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -17,81 +11,24 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
-use crate::config::{Config, Family, Proto, Target};
-use crate::exit::{Abort, Status};
-use crate::net::{self, Failed};
-use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::net::udp;
+use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
-use crate::resolve::{self, Hints};
-use crate::stdio::Stdio;
-use crate::udp;
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 
-/// nc's `local_listen`: bind the first address that binds, then listen.
-pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<Socket, Failed> {
-    let o = &cfg.opts;
-    let mut family = o.family;
-    // A wildcard bind defaults to IPv4 (B §8).
-    if host.is_none() && family == Family::Any {
-        family = Family::Inet;
-    }
-    let hints = Hints {
-        family,
-        proto: o.proto,
-        numeric: o.numeric,
-        passive: true,
-    };
-    let addrs = resolve::lookup(host, Some(port), hints).map_err(|e| {
-        report::getaddrinfo_failed(e);
-        Failed
-    })?;
-    let mut last_err = Errno(libc::EADDRNOTAVAIL);
-    for ai in &addrs {
-        let Ok(sock) = net::socket(ai.family, ai.socktype, ai.protocol) else {
-            last_err = Errno::of(&io::Error::last_os_error());
-            continue;
-        };
-        if let Err(e) = sock.set_reuse_address(true) {
-            report::couldnt_set("SO_REUSEADDR", Errno::of(&e));
-        }
-        if let Err(e) = sock.set_reuse_port(true) {
-            report::couldnt_set("SO_REUSEPORT", Errno::of(&e));
-        }
-        net::set_common_options(&sock, &ai.addr, o).map_err(Failed::from)?;
-        match sock.bind(&ai.addr) {
-            Ok(()) => {
-                // TCP and DCCP listen; UDP does not (nc: `if (!uflag)`).
-                if ai.socktype != libc::SOCK_DGRAM {
-                    if let Err(e) = sock.listen(1) {
-                        report::warn(format_args!("listen"), Errno::of(&e));
-                        return Err(Failed);
-                    }
-                }
-                if o.verbose > 0 {
-                    let what = if ai.socktype == libc::SOCK_DGRAM {
-                        "Bound"
-                    } else {
-                        "Listening"
-                    };
-                    // The bound address, so port 0 shows the port chosen.
-                    match sock.local_addr() {
-                        Ok(bound) => report::sock_line(what, &bound, o.numeric),
-                        Err(e) => {
-                            report::warn(format_args!("getsockname"), Errno::of(&e));
-                            return Err(Failed);
-                        }
-                    }
-                }
-                return Ok(sock);
-            }
-            Err(e) => last_err = Errno::of(&e),
-        }
-    }
-    report::warn_errno(last_err);
-    Err(Failed)
+/// What a listener's session loop needs from the command line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServeOpts {
+    /// `-k`: serve the next client after a session.
+    pub keep: bool,
+    /// `-v`: report each client (`received`).
+    pub verbose: bool,
+    /// The options of each session's relay.
+    pub relay: RelayOpts,
 }
 
-/// Waits for one connection on the listening socket.
 struct Accepting<'a> {
     listener: &'a Socket,
     reg: Interests,
@@ -168,16 +105,16 @@ fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
 }
 
 /// Relays one accepted session. True when the listener goes on to the
-/// next client (`-k`, unless nc's `-q` rule cleared it: B §6.2).
+/// next client (`-k`, unless nc's `-q` rule cleared it: docs/compatibility.md §6.2).
 fn session<S: std::os::fd::AsRawFd>(
     rx: &mut Reactor,
-    cfg: &Config,
+    o: &ServeOpts,
     conn: S,
     stdin: &Stdio,
     stdout: &Stdio,
     keep: &mut bool,
 ) -> Result<bool, Abort> {
-    let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
+    let mut relay = Relay::new(conn, stdin, stdout, o.relay);
     let outcome = rx.run(&mut relay)?;
     if outcome.end == End::QuitTimer {
         return Err(Abort::QuitTimer);
@@ -186,45 +123,6 @@ fn session<S: std::os::fd::AsRawFd>(
         *keep = false;
     }
     Ok(*keep)
-}
-
-/// The relay options of a listener's sessions.
-pub fn relay_opts(cfg: &Config) -> RelayOpts {
-    let o = &cfg.opts;
-    RelayOpts {
-        shutdown_on_eof: o.shutdown_on_eof,
-        quit_after: o.quit_after,
-        idle: o.timeout(),
-        recv_limit: o.recv_limit,
-        listen: o.listen,
-        udp: o.proto == Proto::Udp,
-        detach_stdin: o.detach_stdin,
-        interval: o.interval,
-        summary: o.verbose >= 2,
-        zero_copy: o.proto == Proto::Tcp
-            && !o.crlf
-            && !o.telnet
-            && o.interval.is_none()
-            && !crate::buffer::splice_disabled(),
-        crlf: o.crlf,
-        telnet: o.telnet,
-        datagram: crate::udp::datagram_limit(cfg),
-    }
-}
-
-/// Listen mode on an address and port: TCP, UDP or DCCP.
-pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
-    let Target::Listen { host, port } = &cfg.target else {
-        return Err(Abort::Failed);
-    };
-    let listener = local_listen(cfg, host.as_deref(), port)?;
-    let numeric = cfg.opts.numeric;
-    let received = |peer: &SockAddr| report::sock_line("Connection received", peer, numeric);
-    if cfg.opts.proto == Proto::Udp {
-        serve_datagrams(rx, cfg, listener, stdin, stdout, &received)
-    } else {
-        serve_streams(rx, cfg, &listener, stdin, stdout, &received)
-    }
 }
 
 /// Waits for one connection on `listener`; an error is reported (M15).
@@ -247,19 +145,19 @@ pub fn accept_one(rx: &mut Reactor, listener: &Socket) -> Result<(Socket, SockAd
 /// `-k` the next connection, on the same listening socket (Debian).
 pub fn serve_streams(
     rx: &mut Reactor,
-    cfg: &Config,
+    o: &ServeOpts,
     listener: &Socket,
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
 ) -> Result<Status, Abort> {
-    let mut keep = cfg.opts.keep;
+    let mut keep = o.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
-        if cfg.opts.verbose > 0 {
+        if o.verbose {
             received(&peer);
         }
-        if !session(rx, cfg, conn, stdin, stdout, &mut keep)? {
+        if !session(rx, o, conn, stdin, stdout, &mut keep)? {
             return Ok(0);
         }
     }
@@ -268,20 +166,20 @@ pub fn serve_streams(
 /// A datagram listener (`-lu`, `-lUu`): without `-k`, wait for the first
 /// datagram, connect to its sender, report (`received`, with `-v`) and
 /// relay one session; with `-k`, relay on the unconnected socket, session
-/// after session. A session ends cleanly (departure 2: no `connect:
+/// after session. A session ends cleanly (docs/compatibility.md departure 2: no `connect:
 /// Invalid argument` after a `-lUu` session).
 pub fn serve_datagrams(
     rx: &mut Reactor,
-    cfg: &Config,
+    o: &ServeOpts,
     sock: Socket,
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
 ) -> Result<Status, Abort> {
-    let mut keep = cfg.opts.keep;
+    let mut keep = o.keep;
     let mut sock = Some(sock);
     while let Some(s) = sock.as_ref() {
-        if !cfg.opts.keep {
+        if !o.keep {
             let peer = match udp::first_datagram(rx, s)? {
                 Ok(peer) => peer,
                 Err(e) => {
@@ -293,7 +191,7 @@ pub fn serve_datagrams(
                 report::listener_call_failed(ListenerCall::Connect, Errno::of(&e));
                 return Err(Abort::Failed);
             }
-            if cfg.opts.verbose > 0 {
+            if o.verbose {
                 received(&peer);
             }
         }
@@ -313,7 +211,7 @@ pub fn serve_datagrams(
                 None => break,
             }
         };
-        if !session(rx, cfg, conn, stdin, stdout, &mut keep)? {
+        if !session(rx, o, conn, stdin, stdout, &mut keep)? {
             break;
         }
     }
