@@ -1,8 +1,8 @@
-//! The relay's EOF rules (reference B §6.1-6.2, §12 rows 34-36): who exits
-//! when, with which status, and which bytes arrive, for a client and a
+//! The relay's EOF rules (docs/compatibility.md §6.1-6.2, §12 rows 34-36): who
+//! exits when, with which status, and which bytes arrive, for a client and a
 //! listener, across kinds of stdin (immediate EOF, open and silent, a slow
-//! writer, a regular file, /dev/null, closed) and the options -N, -q, -d,
-//! -w, -W. Peers are scripted Rust servers and clients, plus nc.openbsd for
+//! writer, a regular file, /dev/null, closed) and the options -N, -q, -d, -w,
+//! -W. Peers are scripted Rust servers and clients, plus nc.openbsd for
 //! a subset.
 //!
 //! Timing is coarse on purpose: "exits within X s" or "still running after
