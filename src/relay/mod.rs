@@ -347,7 +347,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             // POLLERR would then spin the loop until the buffer drains.
             entry(
                 self.open[STDIN] && !self.up_full(),
-                self.stdin.fd,
+                self.stdin.poll_fd,
                 libc::POLLIN,
             ),
             // `-t` replies go out even once NETOUT is closed, as in nc.
@@ -367,7 +367,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             ),
             entry(
                 self.open[STDOUT],
-                self.stdout.fd,
+                self.stdout.poll_fd,
                 if self.down.is_empty() {
                     0
                 } else {
@@ -622,7 +622,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         let stdin_want = self.open[STDIN] && self.stdin.pollable();
         self.reg_stdin.set(
             cx.registry,
-            self.stdin.fd,
+            self.stdin.poll_fd,
             reactor::STDIN,
             reactor::interest(stdin_want, false),
         )?;
@@ -642,7 +642,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         let stdout_want = self.open[STDOUT] && self.stdout.pollable();
         self.reg_stdout.set(
             cx.registry,
-            self.stdout.fd,
+            self.stdout.poll_fd,
             reactor::STDOUT,
             reactor::interest(false, stdout_want),
         )?;
@@ -650,9 +650,9 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
     }
 
     fn unregister(&mut self, cx: &mut Ctx<'_>) {
-        self.reg_stdin.clear(cx.registry, self.stdin.fd);
+        self.reg_stdin.clear(cx.registry, self.stdin.poll_fd);
         self.reg_net.clear(cx.registry, self.net_fd);
-        self.reg_stdout.clear(cx.registry, self.stdout.fd);
+        self.reg_stdout.clear(cx.registry, self.stdout.poll_fd);
         for t in [
             self.idle_timer.take(),
             self.quit_timer.take(),

@@ -5,7 +5,9 @@
 //! file-status flags belong to whoever shares them (the shell's tty, the
 //! other end's process), so ncrab avoids changing them:
 //! - a pipe, FIFO or tty is reopened through `/proc/self/fd/N` with
-//!   `O_NONBLOCK`, which gives ncrab its own open file description;
+//!   `O_NONBLOCK`, which gives ncrab its own open file description for
+//!   reading and writing; readiness is still polled on the original fd
+//!   (see [`Stdio::poll_fd`]);
 //! - a socket is read and written with `MSG_DONTWAIT`;
 //! - a regular file or a device such as `/dev/null` never blocks for long
 //!   and cannot be registered with epoll: it takes the always-ready path
@@ -38,6 +40,15 @@ pub enum Kind {
 pub struct Stdio {
     /// The fd ncrab reads or writes (fd 0/1, or a private reopened fd).
     pub fd: RawFd,
+    /// The fd whose readiness decides when `fd` is read or written: always
+    /// the original fd 0 or 1, the one nc polls. Readiness is not the same
+    /// on every description of a FIFO: Linux reports the hang-up of a
+    /// FIFO's last writer (POLLHUP) only to a reader that has seen a
+    /// writer since it opened, and a description opened with `O_NONBLOCK`
+    /// while no writer exists has not. The shell's blocking open has, so
+    /// nc sees the EOF of a writer gone before it started; a reopened fd
+    /// would wait for a writer that may never come.
+    pub poll_fd: RawFd,
     pub kind: Kind,
     /// The reopened fd is ours to close.
     owned: bool,
@@ -103,6 +114,7 @@ impl Stdio {
         let kind = kind_of(fd);
         let mut s = Stdio {
             fd,
+            poll_fd: fd,
             kind,
             owned: false,
             restore: None,
