@@ -620,18 +620,13 @@ also delays between the ports of a scan, as its help text says.
 ncrab cleans up on every exit path (normal end,
 .B \-q
 timer, error, Ctrl-C): the temporary directory and socket of
-.BR \-Uu ,
-its receiving socket named with
-.BR \-s ,
+.B \-Uu
 and the socket file of a
 .B \-lU
-listener (nc leaves all but the first behind).
+listener.
 It never deletes anything but a socket:
 .B \-lU
 .I path
-(or
-.B \-Uu \-s
-.IR path )
 on a regular file or a directory fails with
 .IB path ": File exists" .
 .IP 5. 4
@@ -674,6 +669,17 @@ A client port list may hold up to 1048576 ports (sixteen full ranges);
 past that ncrab fails with
 .BI "too many ports: " spec
 (nc overflows its 65536-entry list and crashes).
+.IP 14. 4
+The receiving socket that
+.B \-Uu \-s
+.I path
+creates is removed when ncrab exits (nc leaves it behind).
+.IP 15. 4
+.B \-Uu \-s
+.I path
+naming a regular file fails with
+.IB path ": File exists"
+(nc deletes the file and binds over it).
 .SS Extensions
 Without these, the output is nc's:
 .IP \(bu 2
