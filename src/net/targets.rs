@@ -23,6 +23,8 @@ use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+pub use crate::report::{HostsFileError, TargetError};
+
 /// The most addresses one block or range may hold (a /8).
 pub const MAX_BLOCK: u64 = 1 << 24;
 
@@ -90,32 +92,6 @@ pub struct Targets {
     items: Vec<Item>,
 }
 
-/// Why a target list was refused. The text is in [`crate::report`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TargetError {
-    /// An empty item (`a,,b`, a trailing comma).
-    Empty,
-    /// `ADDR/N` with N not a prefix length of the address's family.
-    Prefix { item: String, max: u32 },
-    /// Host bits set below the prefix (`10.0.0.1/24`).
-    HostBits { item: String },
-    /// A range part that is not `N` or `A-B` with A <= B <= 255.
-    Range { item: String },
-    /// More than [`MAX_BLOCK`] addresses in one item.
-    TooLarge { item: String },
-    /// The list holds no address at all (every block trimmed empty).
-    NoHosts,
-}
-
-/// A `--hosts` failure: the file cannot be read, or line `line` is bad.
-#[derive(Debug)]
-pub enum HostsFileError {
-    Read(std::io::Error),
-    TooBig,
-    Line { line: usize, err: TargetError },
-    NoHosts,
-}
-
 impl Targets {
     /// Parses a destination operand. `None` when it is an ordinary host
     /// name or address, which keeps nc's behaviour untouched.
@@ -162,7 +138,9 @@ impl Targets {
         };
         r.map_err(HostsFileError::Read)?;
         if buf.len() > MAX_HOSTS_FILE {
-            return Err(HostsFileError::TooBig);
+            return Err(HostsFileError::TooBig {
+                max_mib: MAX_HOSTS_FILE >> 20,
+            });
         }
         Targets::parse_file(&buf)
     }
@@ -274,7 +252,10 @@ fn small_number(b: &[u8], digits: usize) -> Option<u32> {
 }
 
 fn too_large(item: &[u8]) -> Result<Item, TargetError> {
-    Err(TargetError::TooLarge { item: lossy(item) })
+    Err(TargetError::TooLarge {
+        item: lossy(item),
+        max: MAX_BLOCK,
+    })
 }
 
 fn parse_cidr(b: &[u8]) -> Result<Item, TargetError> {
@@ -367,7 +348,7 @@ fn parse_range(b: &[u8]) -> Result<Item, TargetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::tests::Rng;
+    use crate::sys::testing::Rng;
 
     fn parse(s: &str) -> Result<Option<Targets>, TargetError> {
         Targets::parse_operand(OsStr::new(s))
