@@ -564,3 +564,66 @@ fn status_line_only_on_a_terminal_and_cleared_at_the_end() {
         String::from_utf8_lossy(&seen)
     );
 }
+
+// ---------------------------------------------------------------------------
+// --progress on a transfer
+// ---------------------------------------------------------------------------
+
+/// A listener that reads slowly (about 3 MB/s) and counts what came.
+fn slow_sink(net: &Net) -> (u16, std::thread::JoinHandle<usize>) {
+    let l = net.listen("127.0.0.1:0").expect("listen");
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().expect("accept");
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut n = 0;
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => return n,
+                Ok(k) => n += k,
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    (port, t)
+}
+
+#[test]
+fn transfer_progress_on_a_terminal_then_cleared_before_the_summary() {
+    let net = Net::new("progress");
+    let dir = TempDir::new("progress");
+    let file = dir.join("data");
+    let size = 6 * 1024 * 1024;
+    std::fs::write(&file, vec![7u8; size]).unwrap();
+    let (port, sink) = slow_sink(&net);
+    let term = Term::open();
+    let mut p = net
+        .wrap(
+            Cmd::ncrab(&["-N", "-vv", "--progress", "127.0.0.1", &port.to_string()])
+                .stdin(Input::File(file.clone()))
+                .stderr_to(term.slave_fd()),
+        )
+        .spawn();
+    p.expect_exit(LIMIT).assert_code(0);
+    assert_eq!(sink.join().unwrap(), size);
+    let text = String::from_utf8_lossy(&term.read_all()).into_owned();
+    let draws = text.matches("\x1b[K").count();
+    assert!(draws >= 3, "expected progress lines: {text:?}");
+    assert!(text.contains("% of 6.0 MiB"), "{text:?}");
+    assert!(text.contains(" left)\x1b[K"), "{text:?}");
+    // The last draw is erased, then the -vv summary follows on a clean line.
+    let summary = text.find("Sent 6291456 bytes").expect("summary");
+    assert!(text[..summary].ends_with("\r\x1b[K"), "{text:?}");
+    // Not a terminal: no progress at all, the summary alone.
+    let (port, sink) = slow_sink(&net);
+    let o = net
+        .wrap(
+            Cmd::ncrab(&["-N", "-vv", "--progress", "127.0.0.1", &port.to_string()])
+                .stdin(Input::File(file.clone())),
+        )
+        .run(LIMIT);
+    o.assert_code(0);
+    assert_eq!(sink.join().unwrap(), size);
+    assert!(!contains(&o.stderr, b"\x1b"), "{o}");
+    assert!(o.stderr_str().starts_with("Connection to 127.0.0.1"), "{o}");
+}

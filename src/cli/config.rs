@@ -141,6 +141,7 @@ impl Config {
             crlf: o.crlf,
             telnet: o.telnet,
             datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+            progress: o.progress,
         }
     }
 
