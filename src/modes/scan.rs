@@ -1148,6 +1148,16 @@ impl Machine for Scanner<'_> {
         p.timer = None;
         let fd = p.sock.as_raw_fd();
         let Some(x) = p.xprobe.as_mut() else {
+            // The answer may have come while this pass handled other
+            // events: ask the socket before calling it a timeout.
+            let slot = p.slot;
+            let answer = self.addr_for(slot).and_then(|addr| {
+                let p = self.probes.get(id)?.as_ref()?;
+                net::connect_again(&p.sock, &addr)
+            });
+            if let Some((r, reusable)) = answer {
+                return self.end_probe(cx, id, to_found(r), reusable);
+            }
             if !self.retry_lost(cx, id) {
                 self.end_probe(cx, id, Found::TimedOut, false);
             }
