@@ -37,12 +37,15 @@ reliability\t''
 throughput\t''"
 complete -c ncrab -s V -l rtable -d 'Specify alternate routing table' -r
 complete -c ncrab -s W -l recv-limit -d 'Terminate after receiving a number of packets' -r
-complete -c ncrab -s w -l wait -d 'Timeout for connects and final net reads' -r
+complete -c ncrab -s w -l timeout -d 'Timeout for connects and final net reads' -r
 complete -c ncrab -s X -l proxy-type -d 'Proxy protocol: "4", "5" (SOCKS) or "connect"' -r -f -a "4\t''
 5\t''
 connect\t''"
 complete -c ncrab -s x -l proxy -d 'Specify proxy address and port' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
+complete -c ncrab -l hosts -d 'Scan the hosts listed in file (- for stdin)' -r
+complete -c ncrab -l rate -d 'Start at most count connects per second during a scan' -r
+complete -c ncrab -l wait -d 'With -z, retry each port until it accepts, for up to seconds' -r
 complete -c ncrab -l generate -d 'Print the manual page or a shell\'s completion script' -r -f -a "man\t''
 bash\t''
 zsh\t''
@@ -70,4 +73,6 @@ complete -c ncrab -s v -l verbose -d 'Verbose'
 complete -c ncrab -s Z -l dccp -d 'DCCP mode'
 complete -c ncrab -s z -l zero-io -d 'Zero-I/O mode [used for scanning]'
 complete -c ncrab -l json -d 'Print one JSON object per probe on stdout'
+complete -c ncrab -l progress -d 'Show a transfer\'s progress on stderr'
+complete -c ncrab -l no-progress -d 'No scan status line on a terminal'
 complete -c ncrab -l version -d 'Print the version and exit'
