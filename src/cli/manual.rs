@@ -513,7 +513,7 @@ The list is checked whole first, then walked one address at a time, so a
 .PP
 All the probes of all the hosts share the one window
 .RB ( \-\-window ;
-for a list the default allows up to 4096 in flight).
+for a list the default allows up to 8192 in flight).
 The report is in input order, host by host and, for each host, port by
 port, with nc's lines; each line is printed as soon as every line before
 it is known.

@@ -457,7 +457,7 @@ const DEFS: &[Def] = &[
         values: &[],
         hide: false,
         help: "Probes in flight at once during a scan",
-        long_help: "How many probes of a scan run at once. The default follows the open-file limit, up to 1024 (4096 for a list of destinations); 1 makes the scan sequential, as nc.",
+        long_help: "How many probes of a scan run at once. The default follows the open-file limit, up to 1024 (8192 for a list of destinations); 1 makes the scan sequential, as nc.",
     },
     Def {
         id: "hosts",

@@ -69,8 +69,9 @@ use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
 /// The same for a list of destinations, where most probes wait on
-/// silent hosts: more in flight is what makes a network scan fast.
-const MAX_WINDOW_MANY: usize = 4096;
+/// silent hosts: more in flight is what makes a network scan fast (a
+/// silent /24 of 1000 ports at `-w 1` takes 254,000 / window seconds).
+const MAX_WINDOW_MANY: usize = 8192;
 /// File descriptors kept free for everything else.
 const FD_RESERVE: usize = 16;
 /// The most probes started in one pass of the loop.
