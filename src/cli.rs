@@ -478,6 +478,146 @@ const DEFS: &[Def] = &[
         long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
     },
     Def {
+        id: "exec",
+        short: None,
+        long: "exec",
+        value: Some("command"),
+        values: &[],
+        hide: false,
+        help: "Serve each connection with a program (split on spaces, no shell)",
+        long_help: "Run the program for each connection, its standard input and output relayed to and from the connection (-C and the logs apply); its standard error stays ncrab's. The command is split on spaces, with no shell. The child's environment names the connection: NCRAB_REMOTE_ADDR, NCRAB_REMOTE_PORT, NCRAB_LOCAL_ADDR, NCRAB_LOCAL_PORT, NCRAB_PROTO, and the same under ncat's NCAT_ names. The peer's end of stream closes the child's input; the child's exit ends the session once its output is sent; when the peer or -w ends the session first, a child still running a second later gets SIGTERM. With -l -k, clients are served at the same time, one child each. Not with -u, -U or -z.",
+    },
+    Def {
+        id: "sh_exec",
+        short: None,
+        long: "sh-exec",
+        value: Some("command"),
+        values: &[],
+        hide: false,
+        help: "Serve each connection with a /bin/sh -c command",
+        long_help: "As --exec, but the command is run by /bin/sh -c, so it may use pipes, redirections and variables.",
+    },
+    Def {
+        id: "max_conns",
+        short: None,
+        long: "max-conns",
+        value: Some("count"),
+        values: &[],
+        hide: false,
+        help: "Most connections served at once (default 100)",
+        long_help: "With -l -k --exec or --broker: how many connections are served at once, 1 to 65536 (default 100). A connection over the limit is accepted and closed at once, with a line under -v.",
+    },
+    Def {
+        id: "broker",
+        short: None,
+        long: "broker",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Relay what each client sends to all the others",
+        long_help: "Listen (implies -l) and accept many clients at once: what each one sends goes to every other one and to standard output, and standard input goes to all of them. A client that reads slower than the others send is dropped once 1 MiB waits for it for a second (a line under -v). Not with --exec, -u or -U.",
+    },
+    Def {
+        id: "chat",
+        short: None,
+        long: "chat",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "A broker for people: a chat room",
+        long_help: "A --broker that starts each line a client sends with <userN> (N is the client's file descriptor, as in ncat; standard input is <user0>), shows control characters as \\ooo, and announces who joins and leaves.",
+    },
+    Def {
+        id: "allow",
+        short: None,
+        long: "allow",
+        value: Some("list"),
+        values: &[],
+        hide: false,
+        help: "Accept connections only from these hosts",
+        long_help: "A listener accepts only peers matching an entry of the list: addresses, CIDR blocks (10.0.0.0/8, fd00::/8) and host names (resolved once, at start), separated by commas or spaces. IPv4-mapped IPv6 peers match their IPv4 form. A refused connection is closed at once, with one line under -v. May be repeated.",
+    },
+    Def {
+        id: "allowfile",
+        short: None,
+        long: "allowfile",
+        value: Some("file"),
+        values: &[],
+        hide: false,
+        help: "Read --allow entries from a file",
+        long_help: "As --allow, with the entries read from a file (one or more per line; # starts a comment).",
+    },
+    Def {
+        id: "deny",
+        short: None,
+        long: "deny",
+        value: Some("list"),
+        values: &[],
+        hide: false,
+        help: "Refuse connections from these hosts",
+        long_help: "A listener refuses peers matching an entry of the list (same forms as --allow), whatever --allow says. An entry that is not an address, a CIDR block or a known host name is an error at start.",
+    },
+    Def {
+        id: "denyfile",
+        short: None,
+        long: "denyfile",
+        value: Some("file"),
+        values: &[],
+        hide: false,
+        help: "Read --deny entries from a file",
+        long_help: "As --deny, with the entries read from a file (one or more per line; # starts a comment).",
+    },
+    Def {
+        id: "send_only",
+        short: None,
+        long: "send-only",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Only send: discard what arrives, end after stdin's EOF",
+        long_help: "Only send data: what the peer sends is read and thrown away, and the session ends once standard input reaches end of file and everything read from it is sent.",
+    },
+    Def {
+        id: "recv_only",
+        short: None,
+        long: "recv-only",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Only receive: never read stdin",
+        long_help: "Only receive data: standard input is never read (as -d).",
+    },
+    Def {
+        id: "output",
+        short: None,
+        long: "output",
+        value: Some("file"),
+        values: &[],
+        hide: false,
+        help: "Write everything sent and received to a file",
+        long_help: "Write every byte sent and received, in the order they passed, to the file (truncated first, unless --append-output).",
+    },
+    Def {
+        id: "hex_dump",
+        short: None,
+        long: "hex-dump",
+        value: Some("file"),
+        values: &[],
+        hide: false,
+        help: "Write a hex dump of everything sent and received to a file",
+        long_help: "Write a hex dump of every chunk sent and received to the file: a line giving the direction and length (> 12 bytes sent, < 3 bytes received), then ncat's layout: offset, 16 bytes in hex, the same as text.",
+    },
+    Def {
+        id: "append_output",
+        short: None,
+        long: "append-output",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Append to the --output and --hex-dump files",
+        long_help: "Append to the --output and --hex-dump files instead of truncating them.",
+    },
+    Def {
         id: "version",
         short: None,
         long: "version",
@@ -777,6 +917,43 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 Ok(n) => o.window = Some(n as usize),
                 Err(e) => return Err(fail_arg(format_args!("window {}: ", e.as_str()), raw)),
             },
+            "exec" | "sh_exec" => {
+                if o.serve.exec.is_some() {
+                    return Err(fail(format_args!("cannot use --exec and --sh-exec twice")));
+                }
+                o.serve.exec = Some(exec_arg(id, val.clone().unwrap_or_default())?);
+            }
+            "max_conns" => match strtonum(raw, 1, 65536) {
+                Ok(n) => o.serve.max_conns = Some(n as usize),
+                Err(e) => return Err(fail_arg(format_args!("max-conns {}: ", e.as_str()), raw)),
+            },
+            "broker" => {
+                o.serve.broker = true;
+                o.listen = true;
+            }
+            "chat" => {
+                o.serve.chat = true;
+                o.serve.broker = true;
+                o.listen = true;
+            }
+            "allow" | "deny" => acl_add(&mut o, id, &v)?,
+            "allowfile" | "denyfile" => {
+                let path = val.clone().unwrap_or_default();
+                let text = match std::fs::read(&path) {
+                    Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+                    Err(e) => {
+                        report::acl_file_failed(&format!("--{id}"), &path, report::Errno::of(&e));
+                        return Err(Exit::Fail(1));
+                    }
+                };
+                let list = crate::serve::acl::file_text(&text);
+                acl_add(&mut o, id.trim_end_matches("file"), &list)?;
+            }
+            "send_only" => o.serve.send_only = true,
+            "recv_only" => o.serve.recv_only = true,
+            "output" => o.serve.log.output = val.clone(),
+            "hex_dump" => o.serve.log.hex_dump = val.clone(),
+            "append_output" => o.serve.log.append = true,
             other => unreachable!("option {other} has no handler"),
         }
     }
@@ -789,6 +966,40 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
         Proto::Tcp
     };
     finish(o, walk.operands(), dccp)
+}
+
+/// `--exec CMD` (split on spaces and tabs, no shell) or `--sh-exec CMD`.
+fn exec_arg(id: &str, v: OsString) -> Result<crate::serve::child::Exec, Exit> {
+    use crate::serve::child::Exec;
+    if id == "sh_exec" {
+        if v.is_empty() {
+            return Err(fail(format_args!("--sh-exec: empty command")));
+        }
+        return Ok(Exec::Shell(v));
+    }
+    let argv: Vec<OsString> = v
+        .as_bytes()
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+        .map(|w| OsString::from_vec(w.to_vec()))
+        .collect();
+    if argv.is_empty() {
+        return Err(fail(format_args!("--exec: empty command")));
+    }
+    Ok(Exec::Argv(argv))
+}
+
+/// Adds an `--allow` or `--deny` list; a bad entry is a fatal error.
+fn acl_add(o: &mut Options, id: &str, list: &str) -> Result<(), Exit> {
+    let r = if id == "allow" {
+        o.serve.acl.allow(list)
+    } else {
+        o.serve.acl.deny(list)
+    };
+    r.map_err(|e| {
+        report::acl_bad_entry(&format!("--{id}"), &e.entry, e.why);
+        Exit::Fail(1)
+    })
 }
 
 /// nc's positional rules and conflict checks, in nc's order (B §1.3).
@@ -844,6 +1055,7 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     if is_unix && o.pass_fd {
         return Err(fail(format_args!("cannot use -F and -U")));
     }
+    serve_checks(&o, is_unix)?;
 
     let proxy = match &o.proxy_arg {
         None => None,
@@ -888,6 +1100,41 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
         target,
         proxy,
     })
+}
+
+/// The serving options' conflicts (ncrab's extensions, checked after nc's).
+fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
+    let s = &o.serve;
+    let udp = o.proto == Proto::Udp;
+    if s.exec.is_some() {
+        if s.broker {
+            return Err(fail(format_args!("cannot use --exec and --broker")));
+        }
+        if udp {
+            return Err(fail(format_args!("cannot use --exec and -u")));
+        }
+        if is_unix {
+            return Err(fail(format_args!("cannot use --exec and -U")));
+        }
+        if o.zero_io {
+            return Err(fail(format_args!("cannot use --exec and -z")));
+        }
+    }
+    if s.broker {
+        if udp {
+            return Err(fail(format_args!("cannot use --broker and -u")));
+        }
+        if is_unix {
+            return Err(fail(format_args!("cannot use --broker and -U")));
+        }
+    }
+    if s.send_only && s.recv_only {
+        return Err(fail(format_args!("cannot use --send-only and --recv-only")));
+    }
+    if !s.acl.is_empty() && !o.listen {
+        return Err(fail(format_args!("--allow and --deny need -l")));
+    }
+    Ok(())
 }
 
 /// nc's `-x` checks, in its order (B §1.3 step 7, §7.1).

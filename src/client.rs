@@ -27,6 +27,7 @@ use crate::relay::{End, Relay};
 use crate::report;
 use crate::resolve;
 use crate::scan;
+use crate::serve::log::Log;
 use crate::stdio::Stdio;
 use crate::udp;
 
@@ -38,6 +39,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd {
         return scan::run(rx, cfg, host, ports);
     }
+    let log = Log::open(&cfg.opts.serve.log).map_err(|()| Abort::Failed)?;
     let mut status = 1;
     for (i, &port) in ports.iter().enumerate() {
         if i > 0 {
@@ -69,7 +71,14 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         if cfg.opts.zero_io {
             continue; // the tunnel closes here
         }
-        let mut relay = Relay::new(sock, stdin, stdout, relay_opts(cfg));
+        if cfg.opts.serve.exec.is_some() {
+            // `--exec`: a child serves the connection instead of stdio.
+            if crate::serve::run_client(rx, cfg, sock)? != 0 {
+                status = 1;
+            }
+            continue;
+        }
+        let mut relay = Relay::new(sock, stdin, stdout, relay_opts(cfg)).with_log(log.as_ref());
         let outcome = rx.run(&mut relay)?;
         if outcome.end == End::QuitTimer {
             return Err(Abort::QuitTimer);

@@ -123,6 +123,8 @@ pub struct Options {
     pub json: bool,
     /// `--window N`: probes in flight at once (1 = sequential, as nc).
     pub window: Option<usize>,
+    /// Listeners that serve: exec, broker, access lists, logs.
+    pub serve: crate::serve::ServeOpts,
 }
 
 /// The whole validated command line.

@@ -24,6 +24,7 @@ use crate::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
 use crate::resolve::{self, Hints};
+use crate::serve::log::Log;
 use crate::stdio::Stdio;
 use crate::udp;
 
@@ -143,7 +144,7 @@ impl Machine for Accepting<'_> {
 }
 
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`.
-fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
+pub fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
     let mut fd = -1;
     // SAFETY: accept4 fills at most `len` bytes of the storage socket2
     // hands us and sets `len`; the new fd is wrapped at once below.
@@ -176,8 +177,9 @@ fn session<S: std::os::fd::AsRawFd>(
     stdin: &Stdio,
     stdout: &Stdio,
     keep: &mut bool,
+    log: Option<&Log>,
 ) -> Result<bool, Abort> {
-    let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg));
+    let mut relay = Relay::new(conn, stdin, stdout, relay_opts(cfg)).with_log(log);
     let outcome = rx.run(&mut relay)?;
     if outcome.end == End::QuitTimer {
         return Err(Abort::QuitTimer);
@@ -198,10 +200,11 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
         recv_limit: o.recv_limit,
         listen: o.listen,
         udp: o.proto == Proto::Udp,
-        detach_stdin: o.detach_stdin,
+        detach_stdin: o.detach_stdin || o.serve.recv_only,
         interval: o.interval,
         summary: o.verbose >= 2,
         zero_copy: o.proto == Proto::Tcp
+            && !o.serve.log.any()
             && !o.crlf
             && !o.telnet
             && o.interval.is_none()
@@ -209,6 +212,7 @@ pub fn relay_opts(cfg: &Config) -> RelayOpts {
         crlf: o.crlf,
         telnet: o.telnet,
         datagram: crate::udp::datagram_limit(cfg),
+        send_only: o.serve.send_only,
     }
 }
 
@@ -218,12 +222,17 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         return Err(Abort::Failed);
     };
     let listener = local_listen(cfg, host.as_deref(), port)?;
+    if crate::serve::serves(cfg) {
+        return crate::serve::run_listener(rx, cfg, &listener, stdin, stdout);
+    }
+    let log = Log::open(&cfg.opts.serve.log).map_err(|()| Abort::Failed)?;
+    let log = log.as_ref();
     let numeric = cfg.opts.numeric;
     let received = |peer: &SockAddr| report::sock_line("Connection received", peer, numeric);
     if cfg.opts.proto == Proto::Udp {
-        serve_datagrams(rx, cfg, listener, stdin, stdout, &received)
+        serve_datagrams(rx, cfg, listener, stdin, stdout, &received, log)
     } else {
-        serve_streams(rx, cfg, &listener, stdin, stdout, &received)
+        serve_streams(rx, cfg, &listener, stdin, stdout, &received, log)
     }
 }
 
@@ -252,14 +261,19 @@ pub fn serve_streams(
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
+    log: Option<&Log>,
 ) -> Result<Status, Abort> {
     let mut keep = cfg.opts.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
+        // Refused by --allow/--deny: closed at once, never relayed.
+        if !crate::serve::admit(cfg, &peer) {
+            continue;
+        }
         if cfg.opts.verbose > 0 {
             received(&peer);
         }
-        if !session(rx, cfg, conn, stdin, stdout, &mut keep)? {
+        if !session(rx, cfg, conn, stdin, stdout, &mut keep, log)? {
             return Ok(0);
         }
     }
@@ -277,6 +291,7 @@ pub fn serve_datagrams(
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
+    log: Option<&Log>,
 ) -> Result<Status, Abort> {
     let mut keep = cfg.opts.keep;
     let mut sock = Some(sock);
@@ -313,7 +328,7 @@ pub fn serve_datagrams(
                 None => break,
             }
         };
-        if !session(rx, cfg, conn, stdin, stdout, &mut keep)? {
+        if !session(rx, cfg, conn, stdin, stdout, &mut keep, log)? {
             break;
         }
     }

@@ -44,6 +44,7 @@ mod relay;
 mod report;
 mod resolve;
 mod scan;
+mod serve;
 mod signals;
 mod stdio;
 mod udp;
@@ -95,7 +96,11 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
         }
     };
     let stdin = Stdio::input();
-    let stdout = Stdio::output();
+    let stdout = if cfg.opts.serve.send_only {
+        Stdio::null_output()
+    } else {
+        Stdio::output()
+    };
     match cfg.target {
         Target::Connect { .. } => client::run(&mut rx, cfg, &stdin, &stdout),
         Target::Listen { .. } => listen::run(&mut rx, cfg, &stdin, &stdout),

@@ -320,8 +320,10 @@ pub fn run_listener(
         report::path_line("Bound", path.as_bytes());
     }
     let received = |_: &SockAddr| report::path_line("Connection received", path.as_bytes());
+    let log = crate::serve::log::Log::open(&cfg.opts.serve.log).map_err(|()| Abort::Failed)?;
+    let log = log.as_ref();
     if cfg.opts.proto == Proto::Udp {
-        return serve_datagrams(rx, cfg, sock, stdin, stdout, &received);
+        return serve_datagrams(rx, cfg, sock, stdin, stdout, &received, log);
     }
     if let Err(e) = sock.listen(5) {
         return fatal(Errno::of(&e));
@@ -329,7 +331,7 @@ pub fn run_listener(
     if verbose {
         report::path_line("Listening", path.as_bytes());
     }
-    serve_streams(rx, cfg, &sock, stdin, stdout, &received)
+    serve_streams(rx, cfg, &sock, stdin, stdout, &received, log)
 }
 
 #[cfg(test)]
