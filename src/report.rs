@@ -867,7 +867,7 @@ pub fn conn_refused_acl(peer: &socket2::SockAddr) {
 /// `-v`: a connection over `--max-conns` (closed at once).
 pub fn conn_refused_limit(peer: &socket2::SockAddr, max: usize) {
     note(format_args!(
-        "Connection from {} refused: {max} connections already open (--max-conns)",
+        "Connection from {} refused: connection limit ({max}) reached",
         peer_text(peer)
     ));
 }

@@ -20,6 +20,7 @@ use std::ffi::OsString;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -138,6 +139,9 @@ impl Child {
             }
             cmd.env(var("PROTO"), ends.proto.to_ascii_uppercase());
         }
+        // Its own process group, so that SIGTERM reaches what a shell
+        // command started too.
+        cmd.process_group(0);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -198,12 +202,12 @@ impl Child {
         self.stdout = None;
     }
 
-    /// Sends SIGTERM, unless the child is already reaped.
+    /// Sends SIGTERM to the child's process group, unless it is reaped.
     pub fn terminate(&self) {
         if self.status.is_none() {
-            // SAFETY: kill on our own unreaped child (the pid cannot be
-            // reused before we reap it).
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+            // SAFETY: kill on our own unreaped child's process group (the
+            // pid, hence the group id, cannot be reused before we reap it).
+            unsafe { libc::kill(-self.pid, libc::SIGTERM) };
         }
     }
 }
