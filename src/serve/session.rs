@@ -42,6 +42,8 @@ const BUF: usize = 64 * 1024;
 const PASSES: usize = 16;
 /// How long a child may outlive its session before SIGTERM.
 pub const TERM_DELAY: Duration = Duration::from_secs(1);
+/// Reads (of 4 KiB) that drain unread input before a close.
+const DRAIN_READS: usize = 64;
 /// Without a pidfd: how often to look whether the child exited.
 const REAP_POLL: Duration = Duration::from_millis(50);
 
@@ -288,8 +290,19 @@ impl Session {
     /// Ends the connection: close it and the child's pipes; a child still
     /// running gets SIGTERM after [`TERM_DELAY`].
     fn end(&mut self, cx: &mut Ctx<'_>) {
-        if let Some(conn) = self.conn.take() {
+        if let Some(mut conn) = self.conn.take() {
             dereg(cx.registry, conn.fd());
+            // What the peer sent and nobody will read: taking it first
+            // lets the close be a FIN, not a reset that could destroy the
+            // answer still on its way (an HTTP responder that never reads
+            // the request).
+            let mut scratch = [0u8; 4096];
+            for _ in 0..DRAIN_READS {
+                match conn.read(&mut scratch) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
         }
         for fd in [&self.child.stdin, &self.child.stdout]
             .into_iter()
