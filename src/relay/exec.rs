@@ -1,0 +1,368 @@
+//! `--exec`/`--sh-exec`: connections served by child processes, one
+//! child per connection, many at once with `-lk`, up to `--max-conns`.
+//!
+//! Everything runs on the one event loop: the [`Server`] machine owns the
+//! listening socket's interest, a table of [`Session`]s (each a
+//! connection, a child and two buffers, see [`crate::relay::session`]) and
+//! hands each readiness event to the session its token names. Tokens and
+//! timer keys of slot `s` are `SESSION_BASE + s * KINDS + k`. A session's
+//! slot is freed once its connection is closed and its child reaped, so a
+//! finished run leaves no zombie and no fd behind.
+//!
+//! With `-l -k --exec` the server accepts while sessions run, up to
+//! `--max-conns` open connections (default 100); a connection over the
+//! limit, or refused by the access lists, is accepted and closed at once,
+//! with a `-v` line. Without `-k` one connection is served, and a client
+//! (`--exec` without `-l`) serves the connection it made.
+//! (docs/compatibility.md §A.3)
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use mio::event::Event;
+use socket2::Socket;
+
+use crate::net::acl::Acl;
+use crate::relay::child::{self, Child, Ends, Exec};
+use crate::relay::log::Log;
+use crate::relay::session::{KINDS, Session, SessionOpts, State};
+use crate::relay::stream::Conn;
+use crate::report::{self, Errno, ListenerCall};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+
+/// The first token (and timer key) of session slots.
+const SESSION_BASE: usize = 1024;
+/// The server's own timer: accepting again after EMFILE.
+const T_ACCEPT: usize = 1;
+/// How long accepting pauses when the process is out of fds.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// The listen backlog of a concurrent listener (nc's is 1).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// What an exec server needs from the command line.
+#[derive(Clone, Debug)]
+pub struct ExecOpts {
+    pub exec: Exec,
+    pub acl: Acl,
+    /// `--max-conns`.
+    pub max_conns: usize,
+    /// `-v`: a line per connection received or refused.
+    pub verbose: bool,
+    /// `-n`: no reverse lookup for the `-v` lines.
+    pub numeric: bool,
+    /// `-k`: serve connection after connection.
+    pub keep: bool,
+    pub session: SessionOpts,
+    /// `tcp`, for the children's environment.
+    pub proto: &'static str,
+}
+
+/// A listener with `--exec`/`--sh-exec`.
+pub fn run_listener(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    listener: &Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    if opts.keep {
+        let _ = listener.listen(LISTEN_BACKLOG);
+    }
+    child::cloexec_inherited();
+    let mut server = Server::new(opts, log, Some(listener));
+    rx.run(&mut server).map_err(Abort::from)?
+}
+
+/// A client with `--exec`: the connected socket served by one child.
+pub fn run_client(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    sock: Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    child::cloexec_inherited();
+    let mut server = Server::new(opts, log, None);
+    server.pending = Some(Conn::Plain(sock));
+    rx.run(&mut server).map_err(Abort::from)?
+}
+
+/// The serving machine: accepts (when it has a listener), starts a child
+/// per connection and steps the sessions.
+struct Server<'a> {
+    plan: &'a ExecOpts,
+    log: Option<&'a Log>,
+    listener: Option<&'a Socket>,
+    listener_reg: Interests,
+    accept_ready: bool,
+    accept_paused: Option<TimerId>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    /// Slots with an event or timer since their last step.
+    ready: Vec<usize>,
+    /// Connections open now (what `--max-conns` counts).
+    open: usize,
+    /// Connections served so far.
+    served: usize,
+    /// A connection could not be served (its child did not start).
+    failed: bool,
+    /// A fatal accept error.
+    fatal: Option<io::Error>,
+    /// A client's connection, served at the first step.
+    pending: Option<Conn>,
+}
+
+struct Slot {
+    session: Session,
+    queued: bool,
+    counted: bool,
+}
+
+impl<'a> Server<'a> {
+    fn new(plan: &'a ExecOpts, log: Option<&'a Log>, listener: Option<&'a Socket>) -> Server<'a> {
+        Server {
+            plan,
+            log,
+            listener,
+            listener_reg: Interests::default(),
+            accept_ready: true,
+            accept_paused: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            ready: Vec::new(),
+            open: 0,
+            served: 0,
+            failed: false,
+            fatal: None,
+            pending: None,
+        }
+    }
+
+    /// Starts a child for `conn` and puts the session in a slot.
+    fn serve(&mut self, cx: &mut Ctx<'_>, conn: Conn) -> Result<(), ()> {
+        self.served += 1;
+        let ends = Ends {
+            local: conn.local_addr(),
+            remote: conn.peer_addr(),
+            proto: self.plan.proto,
+        };
+        let child = match Child::spawn(&self.plan.exec, &ends) {
+            Ok(c) => c,
+            Err(e) => {
+                report::exec_failed(self.plan.exec.program(), Errno::of(&e));
+                self.failed = true;
+                return Err(());
+            }
+        };
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        let base = SESSION_BASE + slot * KINDS;
+        let mut session = Session::new(conn, child, base, self.plan.session);
+        if let Err(e) = session.register(cx) {
+            report::warn(format_args!("epoll"), Errno::of(&e));
+            session.terminate();
+            self.free.push(slot);
+            self.failed = true;
+            return Err(());
+        }
+        self.slots[slot] = Some(Slot {
+            session,
+            queued: true,
+            counted: true,
+        });
+        self.open += 1;
+        self.ready.push(slot);
+        Ok(())
+    }
+
+    fn slot_of(key: usize) -> Option<(usize, usize)> {
+        let k = key.checked_sub(SESSION_BASE)?;
+        Some((k / KINDS, k % KINDS))
+    }
+
+    fn queue(&mut self, slot: usize) {
+        if let Some(Some(s)) = self.slots.get_mut(slot) {
+            if !s.queued {
+                s.queued = true;
+                self.ready.push(slot);
+            }
+        }
+    }
+
+    /// Whether this server still takes connections.
+    fn accepting(&self) -> bool {
+        self.listener.is_some() && (self.plan.keep || self.served == 0) && self.fatal.is_none()
+    }
+
+    /// Nothing left to do: no connection to accept or serve.
+    fn finished(&self) -> bool {
+        !self.accepting() && self.pending.is_none() && !self.live()
+    }
+
+    /// Accepts every pending connection.
+    fn accept_all(&mut self, cx: &mut Ctx<'_>) {
+        let Some(listener) = self.listener else {
+            return;
+        };
+        while self.accepting() && self.accept_ready && self.accept_paused.is_none() {
+            let (sock, peer) = match crate::relay::serve::accept(listener) {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_ready = false;
+                    break;
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // Out of fds: back-pressure, not an error. Try again
+                    // once sessions had time to end.
+                    self.accept_paused =
+                        Some(cx.timers.add(Instant::now() + ACCEPT_PAUSE, T_ACCEPT));
+                    break;
+                }
+                Err(e) => {
+                    self.fatal = Some(e);
+                    break;
+                }
+            };
+            if !crate::relay::serve::admit(&self.plan.acl, self.plan.verbose, &peer) {
+                continue;
+            }
+            if self.open >= self.plan.max_conns {
+                if self.plan.verbose {
+                    report::conn_refused_limit(&peer, self.plan.max_conns);
+                }
+                continue;
+            }
+            if self.plan.verbose {
+                let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
+                report::sock_line("Connection received", name);
+            }
+            let _ = self.serve(cx, Conn::Plain(sock));
+        }
+    }
+
+    /// Keeps the listener registered while accepting, not otherwise.
+    fn register_listener(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        let Some(l) = self.listener else {
+            return Ok(());
+        };
+        let want = (self.accepting() && self.accept_paused.is_none()).then_some(Interest::READABLE);
+        self.listener_reg
+            .set(cx.registry, l.as_raw_fd(), reactor::LISTENER, want)
+    }
+
+    /// Steps every session with news.
+    fn step_sessions(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let mut again = false;
+        let batch = std::mem::take(&mut self.ready);
+        for slot in batch {
+            let Some(Some(s)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            s.queued = false;
+            match s.session.step(cx, self.log) {
+                State::Running => {}
+                State::Busy => {
+                    s.queued = true;
+                    self.ready.push(slot);
+                    again = true;
+                }
+                State::Closed => {
+                    if std::mem::take(&mut s.counted) {
+                        self.open -= 1;
+                    }
+                }
+                State::Gone => {
+                    if s.counted {
+                        self.open -= 1;
+                    }
+                    self.slots[slot] = None;
+                    self.free.push(slot);
+                }
+            }
+        }
+        again
+    }
+
+    fn live(&self) -> bool {
+        self.slots.iter().any(Option::is_some)
+    }
+}
+
+impl Machine for Server<'_> {
+    type Output = Result<Status, Abort>;
+
+    fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
+        if ev.token() == reactor::LISTENER {
+            self.accept_ready = true;
+            return;
+        }
+        if let Some((slot, k)) = Self::slot_of(ev.token().0) {
+            if let Some(Some(s)) = self.slots.get_mut(slot) {
+                s.session.on_event(k, ev);
+            }
+            self.queue(slot);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, key: usize) {
+        if key == T_ACCEPT {
+            self.accept_paused = None;
+            self.accept_ready = true;
+            return;
+        }
+        if let Some((slot, k)) = Self::slot_of(key) {
+            if let Some(Some(s)) = self.slots.get_mut(slot) {
+                s.session.on_timer(cx, k);
+            }
+            self.queue(slot);
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
+        if let Some(conn) = self.pending.take() {
+            let _ = self.serve(cx, conn);
+        }
+        self.accept_all(cx);
+        let again = self.step_sessions(cx);
+        if let Some(e) = self.fatal.take() {
+            report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
+            return Step::Done(Err(Abort::Failed));
+        }
+        if let Err(e) = self.register_listener(cx) {
+            report::warn(format_args!("epoll"), Errno::of(&e));
+            return Step::Done(Err(Abort::Failed));
+        }
+        if self.finished() {
+            if let Some(l) = self.listener {
+                self.listener_reg.clear(cx.registry, l.as_raw_fd());
+            }
+            return Step::Done(Ok(if self.failed && !self.plan.keep { 1 } else { 0 }));
+        }
+        if again { Step::Again } else { Step::Wait }
+    }
+}
+
+impl Drop for Server<'_> {
+    fn drop(&mut self) {
+        // SIGTERM every child first, so they end together; dropping each
+        // then reaps it (bounded wait).
+        for s in self.slots.iter_mut().flatten() {
+            s.session.terminate();
+        }
+        self.slots.clear();
+    }
+}
