@@ -851,3 +851,24 @@ fn broker_drops_a_client_that_stops_reading() {
     drop(stalled);
     srv.kill();
 }
+
+/// SIGINT during one session whose child never reads and never exits:
+/// the child ends, ncrab dies by SIGINT.
+#[test]
+fn sigint_during_a_single_session() {
+    let net = Net::new("exec_sigint");
+    let (mut srv, port) = listener(&net, &["-l", "--sh-exec", "trap '' PIPE; exec sleep 60"]);
+    let mut c = net.connect(&addr(port));
+    c.write_all(b"data nobody reads\n").unwrap();
+    let end = Instant::now() + secs(5);
+    while children(srv.pid()).is_empty() && Instant::now() < end {
+        thread::sleep(ms(10));
+    }
+    let kids: Vec<i32> = children(srv.pid()).iter().map(|k| k.0).collect();
+    assert_eq!(kids.len(), 1);
+    srv.signal(libc::SIGINT);
+    let o = srv.expect_exit(secs(5));
+    assert_eq!(o.signal(), Some(libc::SIGINT), "{o}");
+    assert!(!Path::new(&format!("/proc/{}", kids[0])).exists());
+    let _ = read_until_eof(&mut c, secs(2));
+}

@@ -1,5 +1,6 @@
 //! Access control for listeners: `--allow`, `--deny`, `--allowfile`,
-//! `--denyfile`.
+//! `--denyfile`. An extension:
+//! docs/compatibility.md §A.3.
 //!
 //! A list holds addresses, CIDR blocks and host names, separated by
 //! commas or white space (a file: the same, with `#` starting a comment).

@@ -3,7 +3,8 @@
 //! [`SetupError`], [`ConnectResult`]), name resolution
 //! ([`resolve::lookup`], [`resolve::Hints`]), port lists ([`ports`]), the
 //! non-blocking connect over every address of a name ([`connect`]) and
-//! the proxy dialogues ([`proxy::Dialog`]).
+//! the proxy dialogues ([`proxy::Dialog`]), and the access lists of
+//! listeners ([`acl::Acl`]).
 //!
 //! A way of connecting returns a connected socket or an error and leaves
 //! the verdict's wording to its caller. This layer may use `report` and

@@ -1,4 +1,5 @@
-//! The broker (`--broker`) and the chat room (`--chat`).
+//! The broker (`--broker`) and the chat room (`--chat`). An extension:
+//! docs/compatibility.md §A.3.
 //!
 //! A broker accepts many clients at once and sends what each one sends
 //! to every other one; ncrab's stdin goes to all of them and everything

@@ -1,4 +1,5 @@
-//! A child process that serves one connection (`--exec`, `--sh-exec`).
+//! A child process that serves one connection (`--exec`, `--sh-exec`). An extension:
+//! docs/compatibility.md §A.3.
 //!
 //! The child's stdin and stdout are pipes whose other ends ncrab keeps,
 //! non-blocking, for the event loop; its stderr is ncrab's. Every fd ncrab

@@ -200,9 +200,17 @@ impl<'a> Server<'a> {
         self.listener.is_some() && (self.plan.keep || self.served == 0) && self.fatal.is_none()
     }
 
-    /// Nothing left to do: no connection to accept or serve.
+    /// Nothing left to do: no connection to accept or serve, and every
+    /// child reaped or already sent its SIGTERM (dropping the server waits
+    /// a bounded time for those).
     fn finished(&self) -> bool {
-        !self.accepting() && self.pending.is_none() && !self.live()
+        !self.accepting()
+            && self.pending.is_none()
+            && self
+                .slots
+                .iter()
+                .flatten()
+                .all(|s| !s.counted && s.session.term_sent())
     }
 
     /// Accepts every pending connection.
@@ -295,10 +303,6 @@ impl<'a> Server<'a> {
             }
         }
         again
-    }
-
-    fn live(&self) -> bool {
-        self.slots.iter().any(Option::is_some)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Session logs: `--output FILE` and `--hex-dump FILE`.
+//! Session logs: `--output FILE` and `--hex-dump FILE`. An extension:
+//! docs/compatibility.md §A.3.
 //!
 //! `--output` gets every byte sent and received, in the order they passed,
 //! as ncat writes it. `--hex-dump` gets the same bytes as ncat's hex dump

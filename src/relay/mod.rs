@@ -6,6 +6,10 @@
 //! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
 //! a listener's session loop ([`serve`]: accept, relay, the `-k`/`-q`
 //! rule) and `-F`, which hands the socket over instead ([`fdpass`]).
+//! The listeners that serve are here too: connections served by child
+//! processes ([`exec`], [`session`], [`child`]), the broker and chat room
+//! ([`broker`]), session logs ([`log`]) and the byte-stream end they relay
+//! ([`stream::Conn`]).
 //!
 //! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
 //! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).

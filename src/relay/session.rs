@@ -1,4 +1,5 @@
-//! One served connection: the network stream relayed to and from a child.
+//! One served connection: the network stream relayed to and from a child. An extension:
+//! docs/compatibility.md §A.3.
 //!
 //! The EOF rules (issue 15):
 //! - the peer's end of stream closes the child's stdin, once everything
@@ -105,6 +106,8 @@ pub struct Session {
     idle_timer: Option<TimerId>,
     term_timer: Option<TimerId>,
     reap_timer: Option<TimerId>,
+    /// The child got its SIGTERM (it outlived the session).
+    term_sent: bool,
 }
 
 fn reg(registry: &Registry, fd: RawFd, token: usize, i: Interest) -> io::Result<()> {
@@ -147,7 +150,13 @@ impl Session {
             idle_timer: None,
             term_timer: None,
             reap_timer: None,
+            term_sent: false,
         }
+    }
+
+    /// The session is over and its child, still running, was sent SIGTERM.
+    pub fn term_sent(&self) -> bool {
+        self.term_sent
     }
 
     /// Registers every fd once, for all it may need.
@@ -211,6 +220,7 @@ impl Session {
             T_IDLE => self.idle_timer = None,
             T_TERM => {
                 self.term_timer = None;
+                self.term_sent = true;
                 self.child.terminate();
             }
             T_REAP => {
