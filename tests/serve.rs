@@ -293,8 +293,9 @@ fn child_closes_stdout_but_keeps_running() {
     assert!(eof && got.is_empty());
     assert!(t.elapsed() < secs(3), "EOF took {:?}", t.elapsed());
     let kids = children(srv.pid());
+    // Still running (as sh, or already as sleep), not a zombie.
     assert_eq!(kids.len(), 1, "{kids:?}");
-    assert_eq!(kids[0].2, "sleep");
+    assert_ne!(kids[0].1, 'Z', "{kids:?}");
     drop(c);
     expect_no_children(srv.pid(), secs(5));
     assert_eq!(srv.settled_fds(), before);
