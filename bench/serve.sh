@@ -4,7 +4,8 @@
 #  - An echo service (`--exec /bin/cat`: one child per connection) under
 #    request/response clients: SEQ exchanges one after another, then PAR
 #    clients at once doing PER exchanges each. One exchange: connect, send
-#    64 bytes, half-close, read the echo to the end, close. Servers:
+#    64 bytes, read the 64-byte echo, close (no half-close: ncat's --exec
+#    drops the child's answer once the client half-closes). Servers:
 #      ncrab  -lk 127.0.0.1 PORT --max-conns 1000 --exec /bin/cat
 #      ncat   -lk 127.0.0.1 PORT --max-conns 1000 --exec /bin/cat
 #      socat  TCP-LISTEN:PORT,bind=127.0.0.1,fork,reuseaddr,backlog=1024 EXEC:cat
@@ -90,9 +91,8 @@ def one(lat):
     t = time.perf_counter()
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(msg)
-    s.shutdown(socket.SHUT_WR)
     got = b""
-    while True:
+    while len(got) < len(msg):
         b = s.recv(4096)
         if not b:
             break
