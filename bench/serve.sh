@@ -11,8 +11,13 @@
 #      socat  TCP-LISTEN:PORT,bind=127.0.0.1,fork,reuseaddr,backlog=1024 EXEC:cat
 #    (--max-conns 1000 for both: the load, not the limit, is measured.)
 #    The client is one Python process (threads for the parallel load), the
-#    same for every server. Figures: connections per second and the 99th
-#    percentile of one exchange's latency. Every echo is checked.
+#    same for every server. Figures: connections per second, the 99th
+#    percentile of one exchange's latency, and the CPU time of the server
+#    with its children per exchange (/proc/PID/stat, children reaped);
+#    CPU time is the figure the machine's other load disturbs least
+#    (n/a for ncat: it lets the kernel reap its children, so their time is
+#    counted nowhere).
+#    Every echo is checked.
 #  - Broker fan-out: 10 clients (`nc.openbsd -d ... | head -c SIZE`)
 #    connected to `--broker`, then SIZE bytes (64 MiB) from a file on the
 #    broker's stdin; the time until every client has all of them, and the
@@ -146,9 +151,13 @@ echo_run() {
     else
         out=$(python3 "$work/client.py" "$port" par "$PAR" "$PER")
     fi
+    # CPU of the server and its reaped children (the cats, socat's forks),
+    # in clock ticks, before it is stopped.
+    local cpu
+    cpu=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$spid/stat" 2>/dev/null || echo 0)
     kill "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
-    echo "$name $mode $out" >> "$work/echo"
+    echo "$name $mode $out $cpu" >> "$work/echo"
 }
 
 declare -A BROKER
@@ -184,8 +193,10 @@ fanout_run() {
     for h in "${heads[@]}"; do wait "$h" || true; done
     t1=$EPOCHREALTIME
     exec 3>&-
-    pkill -P "$bpid" 2>/dev/null || true # /usr/bin/time's child: the broker
-    kill "$bpid" 2>/dev/null || true
+    # Stop the broker (/usr/bin/time's child); time then writes its line.
+    local child
+    child=$(pgrep -P "$bpid" || true)
+    [ -n "$child" ] && kill "$child" 2>/dev/null
     wait "$bpid" 2>/dev/null || true
     for i in $(seq 10); do
         if [ "$(cat "$work/count.$i")" != "$SIZE" ]; then
@@ -193,7 +204,9 @@ fanout_run() {
             exit 1
         fi
     done
-    echo "$name $(echo "$t1 - $t0" | bc -l) $(tail -1 "$work/broker.time" 2>/dev/null || echo 0)" >> "$work/fanout"
+    local rss
+    rss=$(tail -1 "$work/broker.time" 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
+    echo "$name $(echo "$t1 - $t0" | bc -l) $rss" >> "$work/fanout"
 }
 
 echo "== echo service: $SEQ sequential exchanges; $PAR clients x $PER in parallel; $ROUNDS rounds; $(nproc) cores, Linux $(uname -r)"
@@ -211,26 +224,31 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-python3 - "$work/echo" "$work/fanout" "$MIB" <<'PY'
+python3 - "$work/echo" "$work/fanout" "$MIB" "$SEQ" "$((PAR * PER))" <<'PY'
 import statistics, sys
 echo = {}
+n_ex = {"seq": int(sys.argv[4]), "par": int(sys.argv[5])}
 for line in open(sys.argv[1]):
-    name, mode, cps, p99 = line.split()
-    echo.setdefault((name, mode), []).append((float(cps), float(p99)))
-print("\n== echo service (median of rounds)")
-print(f"{'server':8} {'mode':4} {'conn/s':>9} {'p99 ms':>8}")
+    name, mode, cps, p99, ticks = line.split()
+    cpu_ms = float(ticks) * 10 / n_ex[mode]  # 100 ticks per second
+    echo.setdefault((name, mode), []).append((float(cps), float(p99), cpu_ms))
+print("\n== echo service (median of rounds; CPU: server and children, per exchange)")
+print(f"{'server':8} {'mode':4} {'conn/s':>9} {'p99 ms':>8} {'CPU ms':>7}")
 med = {}
 for (name, mode), v in sorted(echo.items()):
     cps = statistics.median(x[0] for x in v)
     p99 = statistics.median(x[1] for x in v)
-    med[(name, mode)] = (cps, p99)
-    print(f"{name:8} {mode:4} {cps:9.1f} {p99:8.2f}")
+    cpu = statistics.median(x[2] for x in v)
+    med[(name, mode)] = (cps, p99, cpu)
+    shown = "n/a" if name == "ncat" else f"{cpu:.2f}"
+    print(f"{name:8} {mode:4} {cps:9.1f} {p99:8.2f} {shown:>7}")
 for mode in ("seq", "par"):
     for peer in ("ncat", "socat"):
         a, b = med.get(("ncrab", mode)), med.get((peer, mode))
         if a and b:
+            cpu = "" if peer == "ncat" else f", CPU x{a[2] / max(b[2], 1e-9):.2f}"
             print(f"ncrab/{peer} {mode}: conn/s x{a[0] / b[0]:.2f} (higher is better), "
-                  f"p99 x{a[1] / b[1]:.2f} (lower is better)")
+                  f"p99 x{a[1] / b[1]:.2f}{cpu} (lower is better)")
 fan = {}
 for line in open(sys.argv[2]):
     name, secs, rss = line.split()
