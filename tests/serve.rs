@@ -873,3 +873,67 @@ fn sigint_during_a_single_session() {
     assert!(!Path::new(&format!("/proc/{}", kids[0])).exists());
     let _ = read_until_eof(&mut c, secs(2));
 }
+
+/// A `-lu` listener drops the datagrams of a refused peer (one -v line)
+/// and talks with the first allowed one; access lists with `-U` or
+/// `-u -k` are refused at start.
+#[test]
+fn access_lists_and_datagrams() {
+    if !openbsd_required() {
+        return;
+    }
+    let net = Net::new("acl_udp");
+    let port = free_port();
+    let ps = port.to_string();
+    let mut srv = net
+        .wrap(Cmd::ncrab(&[
+            "-lu",
+            "-vn",
+            "--deny",
+            "127.0.0.1",
+            "127.0.0.1",
+            &ps,
+        ]))
+        .stdin(Input::Null)
+        .spawn();
+    srv.expect_stderr(&format!("Bound on 127.0.0.1 {port}\n"), secs(5));
+    let udp = |src: &str, data: &[u8]| {
+        let s = net.run_in(|| std::net::UdpSocket::bind(format!("{src}:0")).unwrap());
+        s.send_to(data, format!("127.0.0.1:{port}")).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let p1 = udp("127.0.0.1", b"refused\n");
+    srv.expect_stderr(
+        &format!("Connection from 127.0.0.1 {p1} refused: not allowed\n"),
+        secs(5),
+    );
+    let p2 = udp("127.0.0.2", b"welcome\n");
+    srv.expect_stderr(&format!("Connection received on 127.0.0.2 {p2}\n"), secs(5));
+    assert!(srv.wait_stdout(b"welcome\n", secs(5)));
+    let o = srv.kill();
+    assert_bytes("stdout", b"welcome\n", &o.stdout);
+    for (args, err) in [
+        (
+            &["-lU", "--deny", "10.0.0.1", "/tmp/x.sock"][..],
+            "nc: cannot use --allow and --deny with -U\n",
+        ),
+        (
+            &["-luk", "--allow", "10.0.0.1", "1"][..],
+            "nc: cannot use --allow and --deny with -u -k\n",
+        ),
+    ] {
+        Cmd::ncrab(args).run(secs(5)).assert(1, b"", err.as_bytes());
+    }
+}
+
+/// `-C` applies to what the child sends.
+#[test]
+fn crlf_applies_to_the_child_output() {
+    let net = Net::new("exec_crlf");
+    let (mut srv, port) = listener(&net, &["-l", "-C", "--sh-exec", "printf 'a\\nb\\r\\nc\\n'"]);
+    let mut c = net.connect(&addr(port));
+    let (got, eof) = read_until_eof(&mut c, secs(5));
+    assert!(eof);
+    assert_bytes("wire", b"a\r\nb\r\nc\r\n", &got);
+    srv.expect_exit(secs(5)).assert(0, b"", b"");
+}

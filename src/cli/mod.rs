@@ -452,8 +452,20 @@ fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
     if s.send_only && s.recv_only {
         return Err(fail(format_args!("cannot use --send-only and --recv-only")));
     }
-    if !s.acl.is_empty() && !o.listen {
-        return Err(fail(format_args!("--allow and --deny need -l")));
+    if !s.acl.is_empty() {
+        if !o.listen {
+            return Err(fail(format_args!("--allow and --deny need -l")));
+        }
+        // A Unix-domain peer has no address to match; a -luk listener
+        // relays datagrams from every peer on one socket.
+        if is_unix {
+            return Err(fail(format_args!("cannot use --allow and --deny with -U")));
+        }
+        if udp && o.keep {
+            return Err(fail(format_args!(
+                "cannot use --allow and --deny with -u -k"
+            )));
+        }
     }
     Ok(())
 }

@@ -212,6 +212,22 @@ pub fn serve_datagrams(
                     return Err(Abort::Failed);
                 }
             };
+            // A datagram from a refused peer is taken off the queue and
+            // dropped; the listener waits for the next one.
+            if !admit(&o.acl, o.verbose, &peer) {
+                let mut scratch = [0u8; 1];
+                // SAFETY: recv into a valid one-byte buffer; the rest of
+                // the datagram is discarded by the kernel.
+                unsafe {
+                    libc::recv(
+                        s.as_raw_fd(),
+                        scratch.as_mut_ptr().cast(),
+                        1,
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                continue;
+            }
             if let Err(e) = s.connect(&peer) {
                 report::listener_call_failed(ListenerCall::Connect, Errno::of(&e));
                 return Err(Abort::Failed);
