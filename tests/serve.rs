@@ -937,3 +937,37 @@ fn crlf_applies_to_the_child_output() {
     assert_bytes("wire", b"a\r\nb\r\nc\r\n", &got);
     srv.expect_exit(secs(5)).assert(0, b"", b"");
 }
+
+/// A low open-file limit is back-pressure, not an error: with room for
+/// six sessions, thirty clients at once are all served, the later ones
+/// from the backlog as the earlier ones end; nothing is printed.
+#[test]
+fn open_file_limit_is_back_pressure() {
+    let net = Net::new("exec_nofile");
+    let port = free_port();
+    let ps = port.to_string();
+    let mut srv = net
+        .wrap(Cmd::ncrab(&["-lk", "--exec", "/bin/cat", &ps]))
+        .stdin(Input::Null)
+        .nofile(46)
+        .spawn();
+    net.expect_listen(&mut srv, port);
+    let mut conns: Vec<TcpStream> = (0..30).map(|_| net.connect(&addr(port))).collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(format!("client {i}\n").as_bytes()).unwrap();
+    }
+    let end = Instant::now() + secs(2);
+    while children(srv.pid()).len() < 6 && Instant::now() < end {
+        thread::sleep(ms(10));
+    }
+    assert!(children(srv.pid()).len() <= 6, "{:?}", children(srv.pid()));
+    for (i, mut c) in conns.drain(..).enumerate() {
+        let want = format!("client {i}\n");
+        let mut got = vec![0u8; want.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_bytes("echo", want.as_bytes(), &got);
+    }
+    expect_no_children(srv.pid(), secs(5));
+    let o = srv.kill();
+    assert_bytes("stderr", b"", &o.stderr);
+}

@@ -39,6 +39,11 @@ const SESSION_BASE: usize = 1024;
 const T_ACCEPT: usize = 1;
 /// How long accepting pauses when the process is out of fds.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Descriptors one session holds: the socket, two pipes, the pidfd, and
+/// one spare for the moment a child starts.
+const FDS_PER_SESSION: usize = 5;
+/// Descriptors kept free for everything else (stdio, epoll, logs).
+const FDS_RESERVED: usize = 16;
 /// The listen backlog of a concurrent listener (nc's is 1).
 pub const LISTEN_BACKLOG: i32 = 1024;
 
@@ -111,6 +116,21 @@ struct Server<'a> {
     fatal: Option<io::Error>,
     /// A client's connection, served at the first step.
     pending: Option<Conn>,
+    /// Sessions the open-file limit has room for: past it the listener
+    /// waits (connections queue in the backlog) instead of accepting
+    /// connections it could not serve.
+    fd_room: usize,
+}
+
+/// How many sessions fit in the open-file limit.
+fn sessions_in_fd_limit() -> usize {
+    // SAFETY: getrlimit fills a zeroed rlimit.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return usize::MAX;
+    }
+    let cur = usize::try_from(r.rlim_cur).unwrap_or(usize::MAX);
+    (cur.saturating_sub(FDS_RESERVED) / FDS_PER_SESSION).max(1)
 }
 
 struct Slot {
@@ -136,6 +156,7 @@ impl<'a> Server<'a> {
             failed: false,
             fatal: None,
             pending: None,
+            fd_room: sessions_in_fd_limit(),
         }
     }
 
@@ -200,6 +221,11 @@ impl<'a> Server<'a> {
         self.listener.is_some() && (self.plan.keep || self.served == 0) && self.fatal.is_none()
     }
 
+    /// Room for one more session's descriptors (lingering children count).
+    fn fd_room(&self) -> bool {
+        self.slots.iter().flatten().count() < self.fd_room
+    }
+
     /// Nothing left to do: no connection to accept or serve, and every
     /// child reaped or already sent its SIGTERM (dropping the server waits
     /// a bounded time for those).
@@ -218,7 +244,11 @@ impl<'a> Server<'a> {
         let Some(listener) = self.listener else {
             return;
         };
-        while self.accepting() && self.accept_ready && self.accept_paused.is_none() {
+        while self.accepting()
+            && self.accept_ready
+            && self.accept_paused.is_none()
+            && self.fd_room()
+        {
             let (sock, peer) = match crate::relay::serve::accept(listener) {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -267,7 +297,8 @@ impl<'a> Server<'a> {
         let Some(l) = self.listener else {
             return Ok(());
         };
-        let want = (self.accepting() && self.accept_paused.is_none()).then_some(Interest::READABLE);
+        let want = (self.accepting() && self.accept_paused.is_none() && self.fd_room())
+            .then_some(Interest::READABLE);
         self.listener_reg
             .set(cx.registry, l.as_raw_fd(), reactor::LISTENER, want)
     }
