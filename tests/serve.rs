@@ -971,3 +971,67 @@ fn open_file_limit_is_back_pressure() {
     let o = srv.kill();
     assert_bytes("stderr", b"", &o.stderr);
 }
+
+/// A descriptor ncrab inherited without close-on-exec (from a careless
+/// parent) does not reach the children either.
+#[test]
+fn inherited_fds_do_not_reach_the_child() {
+    let port = free_port();
+    let ps = port.to_string();
+    let mut srv = Cmd::ncrab(&["-l", "127.0.0.1", &ps, "--sh-exec", "ls /proc/$$/fd"])
+        .under(&[
+            "/bin/sh",
+            "-c",
+            "exec 7</dev/null 9>/dev/null; exec \"$@\"",
+            "sh",
+            "{}",
+        ])
+        .stdin(Input::Null)
+        .spawn();
+    assert!(wait_tcp_listen(port, secs(5)), "no listener");
+    let fds: Vec<i32> = srv.fds().iter().map(|f| f.0).collect();
+    assert!(fds.contains(&7) && fds.contains(&9), "{fds:?}");
+    let mut c = TcpStream::connect(addr(port)).unwrap();
+    let (got, eof) = read_until_eof(&mut c, secs(5));
+    assert!(eof);
+    assert_bytes("child's fds", b"0\n1\n2\n", &got);
+    srv.expect_exit(secs(5)).assert(0, b"", b"");
+}
+
+/// ncat and nc.openbsd as broker clients: what one sends, the other gets.
+#[test]
+fn broker_with_ncat_and_openbsd_clients() {
+    let Some(ncat) = tool("ncat", "ncat") else {
+        return;
+    };
+    if !openbsd_required() {
+        return;
+    }
+    let net = Net::new("broker_peers");
+    let (mut srv, port) = listener(&net, &["--broker", "-v"]);
+    // The receiver: nc.openbsd, reading until it has the line.
+    let mut rcv = net
+        .openbsd(&["-d", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Null)
+        .spawn();
+    let end = Instant::now() + secs(5);
+    while srv.stderr_text().matches("Connection received").count() < 1 && Instant::now() < end {
+        thread::sleep(ms(10));
+    }
+    // The sender: ncat, which closes after its stdin (--send-only).
+    let o = client(
+        &net,
+        &ncat,
+        &["--send-only", "127.0.0.1", &port.to_string()],
+        b"via the broker\n",
+    );
+    o.assert_code(0);
+    assert!(
+        rcv.wait_stdout(b"via the broker\n", secs(5)),
+        "{}",
+        escape(&rcv.stdout_now())
+    );
+    assert!(srv.wait_stdout(b"via the broker\n", secs(5)));
+    rcv.kill();
+    srv.kill();
+}
