@@ -194,8 +194,8 @@ fn exec_bad_combinations() {
             "nc: --exec: empty command\n",
         ),
         (
-            &["-lu", "--exec", "/bin/cat", "1"][..],
-            "nc: cannot use --exec and -u\n",
+            &["-luk", "--exec", "/bin/cat", "1"][..],
+            "nc: cannot use --exec and -u -k\n",
         ),
         (
             &["--broker", "--exec", "/bin/cat", "1"][..],
@@ -1034,4 +1034,60 @@ fn broker_with_ncat_and_openbsd_clients() {
     assert!(srv.wait_stdout(b"via the broker\n", secs(5)));
     rcv.kill();
     srv.kill();
+}
+
+/// `-lu --exec`: the first datagram's sender is served by one child (its
+/// environment says UDP); `-u --exec` as a client sends the child's
+/// output as datagrams.
+#[test]
+fn exec_over_udp() {
+    if !openbsd_required() {
+        return;
+    }
+    let net = Net::new("exec_udp");
+    let port = free_port();
+    let ps = port.to_string();
+    let mut srv = net
+        .wrap(Cmd::ncrab(&[
+            "-lu",
+            "127.0.0.1",
+            &ps,
+            "--sh-exec",
+            "read x; echo \"got $x from $NCRAB_REMOTE_ADDR $NCRAB_PROTO\"",
+        ]))
+        .stdin(Input::Null)
+        .spawn();
+    let end = Instant::now() + secs(5);
+    while !fs::read_to_string(format!("/proc/{}/net/udp", srv.pid()))
+        .unwrap_or_default()
+        .contains(&format!(":{port:04X} "))
+        && Instant::now() < end
+    {
+        thread::sleep(ms(10));
+    }
+    let s = net.run_in(|| std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    s.set_read_timeout(Some(secs(5))).unwrap();
+    s.send_to(b"hello\n", format!("127.0.0.1:{port}")).unwrap();
+    let mut buf = [0u8; 100];
+    let (n, _) = s.recv_from(&mut buf).unwrap();
+    assert_bytes("reply", b"got hello from 127.0.0.1 UDP\n", &buf[..n]);
+    srv.expect_exit(secs(5)).assert(0, b"", b"");
+    // The client side, against nc.openbsd's -lu.
+    let port = free_port();
+    let mut nc = net
+        .openbsd(&["-lu", "127.0.0.1", &port.to_string()])
+        .stdin(Input::Null)
+        .spawn();
+    thread::sleep(ms(200));
+    net.wrap(Cmd::ncrab(&[
+        "-u",
+        "127.0.0.1",
+        &port.to_string(),
+        "--sh-exec",
+        "echo from child",
+    ]))
+    .run(secs(10))
+    .assert(0, b"", b"");
+    assert!(nc.wait_stdout(b"from child\n", secs(5)));
+    nc.kill();
 }

@@ -467,7 +467,7 @@ const DEFS: &[Def] = &[
         values: &[],
         hide: false,
         help: "Serve each connection with a program (split on spaces, no shell)",
-        long_help: "Run the program for each connection, its standard input and output relayed to and from the connection (-C and the logs apply); its standard error stays ncrab's. The command is split on spaces, with no shell. The child's environment names the connection: NCRAB_REMOTE_ADDR, NCRAB_REMOTE_PORT, NCRAB_LOCAL_ADDR, NCRAB_LOCAL_PORT, NCRAB_PROTO, and the same under ncat's NCAT_ names. The peer's end of stream closes the child's input; the child's exit ends the session once its output is sent; when the peer or -w ends the session first, a child still running a second later gets SIGTERM. With -l -k, clients are served at the same time, one child each. Not with -u, -U or -z.",
+        long_help: "Run the program for each connection, its standard input and output relayed to and from the connection (-C and the logs apply); its standard error stays ncrab's. The command is split on spaces, with no shell. The child's environment names the connection: NCRAB_REMOTE_ADDR, NCRAB_REMOTE_PORT, NCRAB_LOCAL_ADDR, NCRAB_LOCAL_PORT, NCRAB_PROTO, and the same under ncat's NCAT_ names. The peer's end of stream closes the child's input; the child's exit ends the session once its output is sent; when the peer or -w ends the session first, a child still running a second later gets SIGTERM. With -l -k, clients are served at the same time, one child each. With -u the child talks in datagrams: a client's, or a -lu listener's first peer (not with -u -k). Not with -U, -Z or -z.",
     },
     Def {
         id: "sh_exec",

@@ -105,6 +105,9 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         return broker::run(rx, &o, &listener, log, stdin, stdout);
     }
     if let Some(o) = cfg.exec_opts() {
+        if cfg.opts.proto == Proto::Udp {
+            return exec::run_datagram_listener(rx, &o, listener, log);
+        }
         return exec::run_listener(rx, &o, &listener, log);
     }
     let numeric = cfg.opts.numeric;

@@ -80,6 +80,39 @@ pub fn run_listener(
     rx.run(&mut server).map_err(Abort::from)?
 }
 
+/// `-lu --exec`: waits for the first datagram, connects the socket to its
+/// sender (as nc's `-lu`) and serves that peer with one child; datagrams
+/// from refused peers are dropped.
+pub fn run_datagram_listener(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    sock: Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    loop {
+        let peer = match crate::net::udp::first_datagram(rx, &sock)? {
+            Ok(peer) => peer,
+            Err(e) => {
+                report::listener_call_failed(ListenerCall::Recvfrom, Errno::of(&e));
+                return Err(Abort::Failed);
+            }
+        };
+        if !crate::relay::serve::admit(&opts.acl, opts.verbose, &peer) {
+            crate::relay::serve::drop_datagram(&sock);
+            continue;
+        }
+        if let Err(e) = sock.connect(&peer) {
+            report::listener_call_failed(ListenerCall::Connect, Errno::of(&e));
+            return Err(Abort::Failed);
+        }
+        if opts.verbose {
+            let name = crate::net::resolve::name_info(&peer, opts.numeric);
+            report::sock_line("Connection received", name);
+        }
+        return run_client(rx, opts, sock, log);
+    }
+}
+
 /// A client with `--exec`: the connected socket served by one child.
 pub fn run_client(
     rx: &mut Reactor,

@@ -130,6 +130,21 @@ fn session<S: std::os::fd::AsRawFd>(
     Ok(*keep)
 }
 
+/// Takes the next datagram off `sock`'s queue and throws it away.
+pub fn drop_datagram(sock: &Socket) {
+    let mut scratch = [0u8; 1];
+    // SAFETY: recv into a valid one-byte buffer; the kernel discards the
+    // rest of the datagram.
+    unsafe {
+        libc::recv(
+            sock.as_raw_fd(),
+            scratch.as_mut_ptr().cast(),
+            1,
+            libc::MSG_DONTWAIT,
+        )
+    };
+}
+
 /// Checks an accepted peer against the access lists: false, with a `-v`
 /// line, when it is refused (the caller then drops the connection, which
 /// closes it at once). A Unix-domain peer has no address: always allowed.
@@ -215,17 +230,7 @@ pub fn serve_datagrams(
             // A datagram from a refused peer is taken off the queue and
             // dropped; the listener waits for the next one.
             if !admit(&o.acl, o.verbose, &peer) {
-                let mut scratch = [0u8; 1];
-                // SAFETY: recv into a valid one-byte buffer; the rest of
-                // the datagram is discarded by the kernel.
-                unsafe {
-                    libc::recv(
-                        s.as_raw_fd(),
-                        scratch.as_mut_ptr().cast(),
-                        1,
-                        libc::MSG_DONTWAIT,
-                    )
-                };
+                drop_datagram(s);
                 continue;
             }
             if let Err(e) = s.connect(&peer) {

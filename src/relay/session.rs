@@ -39,6 +39,8 @@ use crate::sys::reactor::{Ctx, TimerId};
 
 /// Each direction's buffer.
 const BUF: usize = 64 * 1024;
+/// The largest UDP payload: one write of a datagram session.
+const MAX_DATAGRAM: usize = 65_507;
 /// Steps of the pump before letting the loop serve others.
 const PASSES: usize = 16;
 /// How long a child may outlive its session before SIGTERM.
@@ -102,6 +104,8 @@ pub struct Session {
     exit_seen: bool,
     net_in_open: bool,
     net_out_open: bool,
+    /// A connected UDP socket (`-u --exec`): datagrams, no end of stream.
+    datagram: bool,
     last_activity: Instant,
     idle_timer: Option<TimerId>,
     term_timer: Option<TimerId>,
@@ -130,7 +134,9 @@ impl Session {
     /// (and timer key), `KINDS` of each in a row.
     pub fn new(conn: Conn, child: Child, base: usize, opts: SessionOpts) -> Session {
         let net_fd = conn.fd();
+        let datagram = conn.is_datagram();
         Session {
+            datagram,
             conn: Some(conn),
             net_fd,
             child,
@@ -339,8 +345,15 @@ impl Session {
         };
         let mut progress = false;
         // Network → buffer toward the child.
-        if self.net_in_open && self.net_r && self.up.has_room() {
+        // (A datagram is read whole, so only into an empty buffer.)
+        let room = if self.datagram {
+            self.up.is_empty()
+        } else {
+            self.up.has_room()
+        };
+        if self.net_in_open && self.net_r && room {
             match conn.read(self.up.space()) {
+                Ok(0) if self.datagram => progress = true, // an empty datagram
                 Ok(0) => {
                     self.net_in_open = false;
                     progress = true;
@@ -416,6 +429,12 @@ impl Session {
             let r = match self.crlf.as_mut() {
                 Some(c) => {
                     let input = self.down.pending();
+                    // (-C may double a datagram: it must still fit one.)
+                    let input = if self.datagram {
+                        &input[..input.len().min(MAX_DATAGRAM / 2)]
+                    } else {
+                        input
+                    };
                     let wire = c.encode(input);
                     match conn.write(wire) {
                         Ok(w) => {
@@ -426,6 +445,15 @@ impl Session {
                         }
                         Err(e) => Err(e),
                     }
+                }
+                None if self.datagram => {
+                    let p = self.down.pending();
+                    let chunk = &p[..p.len().min(MAX_DATAGRAM)];
+                    conn.write(chunk).inspect(|&w| {
+                        if let Some(l) = log {
+                            l.record(Dir::Sent, &chunk[..w]);
+                        }
+                    })
                 }
                 None => conn.write(self.down.pending()).inspect(|&w| {
                     if let Some(l) = log {

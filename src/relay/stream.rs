@@ -72,6 +72,14 @@ impl Conn {
         }
     }
 
+    /// A (connected) datagram socket: one read is one datagram, one write
+    /// one datagram, and there is no end of stream.
+    pub fn is_datagram(&self) -> bool {
+        match self {
+            Conn::Plain(s) => matches!(s.r#type(), Ok(t) if t == socket2::Type::DGRAM),
+        }
+    }
+
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
             Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
