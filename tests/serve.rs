@@ -194,8 +194,8 @@ fn exec_bad_combinations() {
             "nc: --exec: empty command\n",
         ),
         (
-            &["-luk", "--exec", "/bin/cat", "1"][..],
-            "nc: cannot use --exec and -u -k\n",
+            &["-lZ", "--exec", "/bin/cat", "1"][..],
+            "nc: cannot use --exec and -Z\n",
         ),
         (
             &["--broker", "--exec", "/bin/cat", "1"][..],
@@ -1090,4 +1090,73 @@ fn exec_over_udp() {
     .assert(0, b"", b"");
     assert!(nc.wait_stdout(b"from child\n", secs(5)));
     nc.kill();
+}
+
+/// `-luk --exec`: one child per UDP peer, at the same time, each knowing
+/// its peer; `-w` ends an idle peer's session (its child then ends), and
+/// SIGINT ends the rest.
+#[test]
+fn exec_one_child_per_udp_peer() {
+    let net = Net::new("exec_udp_peers");
+    let port = free_port();
+    let ps = port.to_string();
+    let mut srv = net
+        .wrap(Cmd::ncrab(&[
+            "-luk",
+            "-w",
+            "2",
+            "127.0.0.1",
+            &ps,
+            "--sh-exec",
+            "while read x; do echo \"$NCRAB_REMOTE_PORT: $x\"; done",
+        ]))
+        .stdin(Input::Null)
+        .spawn();
+    let end = Instant::now() + secs(5);
+    while !fs::read_to_string(format!("/proc/{}/net/udp", srv.pid()))
+        .unwrap_or_default()
+        .contains(&format!(":{port:04X} "))
+        && Instant::now() < end
+    {
+        thread::sleep(ms(10));
+    }
+    let peers: Vec<std::net::UdpSocket> = (0..3)
+        .map(|_| {
+            let s = net.run_in(|| std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+            s.set_read_timeout(Some(secs(5))).unwrap();
+            s
+        })
+        .collect();
+    for round in 0..3 {
+        for (i, p) in peers.iter().enumerate() {
+            p.send_to(
+                format!("m{i}.{round}\n").as_bytes(),
+                format!("127.0.0.1:{port}"),
+            )
+            .unwrap();
+        }
+        for (i, p) in peers.iter().enumerate() {
+            let mut buf = [0u8; 100];
+            let (n, _) = p.recv_from(&mut buf).unwrap();
+            let me = p.local_addr().unwrap().port();
+            assert_bytes(
+                "reply",
+                format!("{me}: m{i}.{round}\n").as_bytes(),
+                &buf[..n],
+            );
+        }
+    }
+    assert_eq!(children(srv.pid()).len(), 3);
+    // Idle for -w 2: the sessions end, their children with them.
+    expect_no_children(srv.pid(), secs(6));
+    // A new datagram from a known peer starts a new session.
+    peers[0]
+        .send_to(b"again\n", format!("127.0.0.1:{port}"))
+        .unwrap();
+    let mut buf = [0u8; 100];
+    let (n, _) = peers[0].recv_from(&mut buf).unwrap();
+    assert!(buf[..n].ends_with(b": again\n"));
+    srv.signal(libc::SIGINT);
+    let o = srv.expect_exit(secs(5));
+    assert_eq!(o.signal(), Some(libc::SIGINT), "{o}");
 }

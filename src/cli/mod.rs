@@ -431,10 +431,6 @@ fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
         if s.broker {
             return Err(fail(format_args!("cannot use --exec and --broker")));
         }
-        // One child per UDP peer at once (ncat's -luk) is not done yet.
-        if udp && o.keep {
-            return Err(fail(format_args!("cannot use --exec and -u -k")));
-        }
         if o.proto == Proto::Dccp {
             return Err(fail(format_args!("cannot use --exec and -Z")));
         }

@@ -16,13 +16,15 @@
 //! (`--exec` without `-l`) serves the connection it made.
 //! (docs/compatibility.md §A.3)
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::event::Event;
-use socket2::Socket;
+use socket2::{SockAddr, Socket};
 
 use crate::net::acl::Acl;
 use crate::relay::child::{self, Child, Ends, Exec};
@@ -37,6 +39,8 @@ use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId}
 const SESSION_BASE: usize = 1024;
 /// The server's own timer: accepting again after EMFILE.
 const T_ACCEPT: usize = 1;
+/// Datagrams read from a shared UDP socket per turn of the loop.
+const RECV_PER_TURN: usize = 64;
 /// How long accepting pauses when the process is out of fds.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Descriptors one session holds: the socket, two pipes, the pidfd, and
@@ -80,6 +84,20 @@ pub fn run_listener(
     rx.run(&mut server).map_err(Abort::from)?
 }
 
+/// `-luk --exec`: one child per UDP peer, many at once (as ncat), on the
+/// one unconnected socket; runs until a signal ends it.
+fn run_peers(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    sock: Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    child::cloexec_inherited();
+    let mut server = Server::new(opts, log, None);
+    server.udp = Some(Rc::new(sock));
+    rx.run(&mut server).map_err(Abort::from)?
+}
+
 /// `-lu --exec`: waits for the first datagram, connects the socket to its
 /// sender (as nc's `-lu`) and serves that peer with one child; datagrams
 /// from refused peers are dropped.
@@ -89,6 +107,9 @@ pub fn run_datagram_listener(
     sock: Socket,
     log: Option<&Log>,
 ) -> Result<Status, Abort> {
+    if opts.keep {
+        return run_peers(rx, opts, sock, log);
+    }
     loop {
         let peer = match crate::net::udp::first_datagram(rx, &sock)? {
             Ok(peer) => peer,
@@ -149,6 +170,11 @@ struct Server<'a> {
     fatal: Option<io::Error>,
     /// A client's connection, served at the first step.
     pending: Option<Conn>,
+    /// `-luk --exec`: the unconnected UDP socket every peer shares, its
+    /// readiness, and the session of each peer.
+    udp: Option<Rc<Socket>>,
+    udp_r: bool,
+    peers: HashMap<std::net::SocketAddr, usize>,
     /// Sessions the open-file limit has room for: past it the listener
     /// waits (connections queue in the backlog) instead of accepting
     /// connections it could not serve.
@@ -170,6 +196,8 @@ struct Slot {
     session: Session,
     queued: bool,
     counted: bool,
+    /// The UDP peer of a `-luk --exec` session, while it is open.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<'a> Server<'a> {
@@ -189,12 +217,15 @@ impl<'a> Server<'a> {
             failed: false,
             fatal: None,
             pending: None,
+            udp: None,
+            udp_r: true,
+            peers: HashMap::new(),
             fd_room: sessions_in_fd_limit(),
         }
     }
 
     /// Starts a child for `conn` and puts the session in a slot.
-    fn serve(&mut self, cx: &mut Ctx<'_>, conn: Conn) -> Result<(), ()> {
+    fn serve(&mut self, cx: &mut Ctx<'_>, conn: Conn) -> Result<usize, ()> {
         self.served += 1;
         let ends = Ends {
             local: conn.local_addr(),
@@ -229,10 +260,73 @@ impl<'a> Server<'a> {
             session,
             queued: true,
             counted: true,
+            peer: None,
         });
         self.open += 1;
         self.ready.push(slot);
-        Ok(())
+        Ok(slot)
+    }
+
+    /// `-luk --exec`: reads the datagrams waiting on the shared socket and
+    /// hands each to its peer's session, starting one (and its child) for
+    /// a new peer the access lists and `--max-conns` let in.
+    fn receive_all(&mut self, cx: &mut Ctx<'_>) {
+        let Some(sock) = self.udp.clone() else {
+            return;
+        };
+        let mut buf = vec![0u8; 65_536];
+        for _ in 0..RECV_PER_TURN {
+            if !self.udp_r {
+                return;
+            }
+            let (n, peer) = match recv_from(&sock, &mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.udp_r = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error of an earlier send (ECONNREFUSED...): not
+                // this socket's end.
+                Err(_) => continue,
+            };
+            let Some(addr) = peer.as_socket() else {
+                continue;
+            };
+            let data = buf[..n].to_vec();
+            if let Some(&slot) = self.peers.get(&addr) {
+                if let Some(Some(s)) = self.slots.get_mut(slot) {
+                    s.session.deliver(data);
+                }
+                self.queue(slot);
+                continue;
+            }
+            if !crate::relay::serve::admit(&self.plan.acl, self.plan.verbose, &peer) {
+                continue;
+            }
+            if self.open >= self.plan.max_conns || !self.fd_room() {
+                if self.plan.verbose {
+                    report::conn_refused_limit(&peer, self.plan.max_conns);
+                }
+                continue;
+            }
+            if self.plan.verbose {
+                let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
+                report::sock_line("Connection received", name);
+            }
+            let conn = Conn::Peer {
+                sock: sock.clone(),
+                peer,
+                inbox: std::collections::VecDeque::new(),
+            };
+            if let Ok(slot) = self.serve(cx, conn) {
+                if let Some(Some(s)) = self.slots.get_mut(slot) {
+                    s.session.deliver(data);
+                    s.peer = Some(addr);
+                }
+                self.peers.insert(addr, slot);
+            }
+        }
     }
 
     fn slot_of(key: usize) -> Option<(usize, usize)> {
@@ -263,7 +357,8 @@ impl<'a> Server<'a> {
     /// child reaped or already sent its SIGTERM (dropping the server waits
     /// a bounded time for those).
     fn finished(&self) -> bool {
-        !self.accepting()
+        self.udp.is_none()
+            && !self.accepting()
             && self.pending.is_none()
             && self
                 .slots
@@ -327,6 +422,14 @@ impl<'a> Server<'a> {
 
     /// Keeps the listener registered while accepting, not otherwise.
     fn register_listener(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        if let Some(u) = &self.udp {
+            // Registered once: readable for datagrams, writable for the
+            // sessions' sends (edge-triggered, flags kept by hand).
+            let both = Some(Interest::READABLE | Interest::WRITABLE);
+            return self
+                .listener_reg
+                .set(cx.registry, u.as_raw_fd(), reactor::LISTENER, both);
+        }
         let Some(l) = self.listener else {
             return Ok(());
         };
@@ -356,10 +459,17 @@ impl<'a> Server<'a> {
                     if std::mem::take(&mut s.counted) {
                         self.open -= 1;
                     }
+                    // The peer's next datagram starts a new session.
+                    if let Some(p) = s.peer.take() {
+                        self.peers.remove(&p);
+                    }
                 }
                 State::Gone => {
                     if s.counted {
                         self.open -= 1;
+                    }
+                    if let Some(p) = s.peer.take() {
+                        self.peers.remove(&p);
                     }
                     self.slots[slot] = None;
                     self.free.push(slot);
@@ -375,7 +485,25 @@ impl Machine for Server<'_> {
 
     fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
         if ev.token() == reactor::LISTENER {
-            self.accept_ready = true;
+            if self.udp.is_none() {
+                self.accept_ready = true;
+                return;
+            }
+            self.udp_r |= ev.is_readable() || ev.is_error();
+            if ev.is_writable() {
+                // The shared socket has room again: every session may send.
+                for (i, s) in self.slots.iter_mut().enumerate() {
+                    if let Some(s) = s {
+                        if s.peer.is_some() {
+                            s.session.net_writable();
+                            if !s.queued {
+                                s.queued = true;
+                                self.ready.push(i);
+                            }
+                        }
+                    }
+                }
+            }
             return;
         }
         if let Some((slot, k)) = Self::slot_of(ev.token().0) {
@@ -405,6 +533,7 @@ impl Machine for Server<'_> {
             let _ = self.serve(cx, conn);
         }
         self.accept_all(cx);
+        self.receive_all(cx);
         let again = self.step_sessions(cx);
         if let Some(e) = self.fatal.take() {
             report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
@@ -433,4 +562,29 @@ impl Drop for Server<'_> {
         }
         self.slots.clear();
     }
+}
+
+/// `recvfrom(MSG_DONTWAIT)`: one datagram and its sender.
+fn recv_from(sock: &Socket, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+    let mut n = 0isize;
+    // SAFETY: recvfrom fills at most `len` bytes of the storage socket2
+    // hands us and sets `len`; buf is valid for buf.len() bytes.
+    let ((), addr) = unsafe {
+        SockAddr::try_init(|storage, len| {
+            n = libc::recvfrom(
+                sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                storage.cast(),
+                len,
+            );
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        })?
+    };
+    Ok((n as usize, addr))
 }

@@ -106,6 +106,8 @@ pub struct Session {
     net_out_open: bool,
     /// A connected UDP socket (`-u --exec`): datagrams, no end of stream.
     datagram: bool,
+    /// The socket is shared with other sessions (`-luk --exec`).
+    shared: bool,
     last_activity: Instant,
     idle_timer: Option<TimerId>,
     term_timer: Option<TimerId>,
@@ -135,8 +137,10 @@ impl Session {
     pub fn new(conn: Conn, child: Child, base: usize, opts: SessionOpts) -> Session {
         let net_fd = conn.fd();
         let datagram = conn.is_datagram();
+        let shared = conn.is_shared();
         Session {
             datagram,
+            shared,
             conn: Some(conn),
             net_fd,
             child,
@@ -160,6 +164,17 @@ impl Session {
         }
     }
 
+    /// A datagram from the peer of a shared socket; false if dropped.
+    pub fn deliver(&mut self, d: Vec<u8>) -> bool {
+        self.net_r = true;
+        self.conn.as_mut().is_some_and(|c| c.deliver(d))
+    }
+
+    /// The shared socket can be written again.
+    pub fn net_writable(&mut self) {
+        self.net_w = true;
+    }
+
     /// The session is over and its child, still running, was sent SIGTERM.
     pub fn term_sent(&self) -> bool {
         self.term_sent
@@ -168,12 +183,16 @@ impl Session {
     /// Registers every fd once, for all it may need.
     pub fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
         let b = self.base;
-        reg(
-            cx.registry,
-            self.net_fd,
-            b + K_NET,
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
+        // A shared socket is its owner's to register (it reports our
+        // readiness through `deliver` and `net_writable`).
+        if !self.shared {
+            reg(
+                cx.registry,
+                self.net_fd,
+                b + K_NET,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
         if let Some(fd) = &self.child.stdin {
             reg(
                 cx.registry,
@@ -307,7 +326,9 @@ impl Session {
     /// running gets SIGTERM after [`TERM_DELAY`].
     fn end(&mut self, cx: &mut Ctx<'_>) {
         if let Some(mut conn) = self.conn.take() {
-            dereg(cx.registry, conn.fd());
+            if !self.shared {
+                dereg(cx.registry, conn.fd());
+            }
             // What the peer sent and nobody will read: taking it first
             // lets the close be a FIN, not a reset that could destroy the
             // answer still on its way (an HTTP responder that never reads

@@ -7,15 +7,28 @@
 //! and writes go through the TLS state machine, without any change to the
 //! code that serves it.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 
-use socket2::Socket;
+use socket2::{SockAddr, Socket};
+
+/// Datagrams waiting for a `-luk --exec` session (past it, dropped: UDP).
+pub const PEER_INBOX: usize = 64;
 
 /// A connected, non-blocking byte stream.
 pub enum Conn {
     Plain(Socket),
+    /// One peer of an unconnected UDP socket shared by many sessions
+    /// (`-luk --exec`): the server hands it the peer's datagrams
+    /// ([`Conn::deliver`]); writes go to the peer with `sendto`.
+    Peer {
+        sock: Rc<Socket>,
+        peer: SockAddr,
+        inbox: VecDeque<Vec<u8>>,
+    },
 }
 
 fn cvt(n: isize) -> io::Result<usize> {
@@ -30,6 +43,24 @@ impl Conn {
     pub fn fd(&self) -> RawFd {
         match self {
             Conn::Plain(s) => s.as_raw_fd(),
+            Conn::Peer { sock, .. } => sock.as_raw_fd(),
+        }
+    }
+
+    /// The fd is shared with other sessions: its owner registers it.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Conn::Peer { .. })
+    }
+
+    /// A datagram from the peer, for a shared socket's session. False when
+    /// the inbox is full (the datagram is dropped, as UDP may).
+    pub fn deliver(&mut self, d: Vec<u8>) -> bool {
+        match self {
+            Conn::Peer { inbox, .. } if inbox.len() < PEER_INBOX => {
+                inbox.push_back(d);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -45,6 +76,14 @@ impl Conn {
                     libc::MSG_DONTWAIT,
                 )
             }),
+            Conn::Peer { inbox, .. } => match inbox.pop_front() {
+                Some(d) => {
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    Ok(n)
+                }
+                None => Err(io::ErrorKind::WouldBlock.into()),
+            },
         }
     }
 
@@ -60,6 +99,18 @@ impl Conn {
                     libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
                 )
             }),
+            // SAFETY: buf is valid for buf.len() bytes; the address is a
+            // valid sockaddr of its stated length.
+            Conn::Peer { sock, peer, .. } => cvt(unsafe {
+                libc::sendto(
+                    sock.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    peer.as_ptr().cast(),
+                    peer.len(),
+                )
+            }),
         }
     }
 
@@ -69,6 +120,7 @@ impl Conn {
             Conn::Plain(s) => {
                 let _ = s.shutdown(std::net::Shutdown::Write);
             }
+            Conn::Peer { .. } => {}
         }
     }
 
@@ -77,18 +129,21 @@ impl Conn {
     pub fn is_datagram(&self) -> bool {
         match self {
             Conn::Plain(s) => matches!(s.r#type(), Ok(t) if t == socket2::Type::DGRAM),
+            Conn::Peer { .. } => true,
         }
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
             Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Peer { sock, .. } => sock.local_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         match self {
             Conn::Plain(s) => s.peer_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Peer { peer, .. } => peer.as_socket(),
         }
     }
 }
