@@ -13,8 +13,15 @@
 //! `--max-conns` open connections (default 100); a connection over the
 //! limit, or refused by the access lists, is accepted and closed at once,
 //! with a `-v` line. Without `-k` one connection is served, and a client
-//! (`--exec` without `-l`) serves the connection it made.
-//! (docs/compatibility.md §A.3)
+//! (`--exec` without `-l`) serves the connection it made. The open-file
+//! limit is back-pressure: while no session fits, the listener waits.
+//!
+//! UDP: a client's connected socket, or a `-lu` listener's first peer
+//! (the socket connected to it, as nc's `-lu`), is one session like any
+//! other, in datagrams. With `-luk`, the server reads the one unconnected
+//! socket itself and routes each datagram by its sender to that peer's
+//! session (a [`Conn::Peer`]), starting a session and a child for a new
+//! peer, as ncat does. (docs/compatibility.md §A.3)
 
 use std::collections::HashMap;
 use std::io;

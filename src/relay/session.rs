@@ -19,6 +19,10 @@
 //! back-pressure); one that stops reading for good (EPIPE) has what is
 //! sent to it thrown away. Memory per session is two fixed buffers.
 //!
+//! A datagram session (`-u --exec`) reads one datagram at a time into an
+//! empty buffer (never cutting one) and sends at most one datagram's worth
+//! per write; it has no end of stream, so the child's exit or `-w` ends it.
+//!
 //! Every fd is registered once, edge-triggered, for all it may ever need;
 //! the session keeps a readiness flag per direction, set by events and
 //! cleared by `EAGAIN`, so a step only makes the calls that can succeed.
