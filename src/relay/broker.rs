@@ -40,7 +40,7 @@ use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId}
 /// The most bytes queued for one client (or stdout).
 pub const QUEUE_MAX: usize = 1 << 20;
 /// The most one read takes in.
-const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 64 * 1024;
 /// The room an input needs in every queue it feeds: one chunk, in chat
 /// mode at worst four bytes per byte (`\ooo`) plus prefixes.
 const ROOM: usize = 4 * CHUNK + 4096;
