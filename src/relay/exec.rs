@@ -46,6 +46,8 @@ use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId}
 const SESSION_BASE: usize = 1024;
 /// The server's own timer: accepting again after EMFILE.
 const T_ACCEPT: usize = 1;
+/// Connections accepted per turn of the loop.
+const ACCEPTS_PER_TURN: usize = 8;
 /// Datagrams read from a shared UDP socket per turn of the loop.
 const RECV_PER_TURN: usize = 64;
 /// How long accepting pauses when the process is out of fds.
@@ -379,11 +381,14 @@ impl<'a> Server<'a> {
         let Some(listener) = self.listener else {
             return;
         };
+        let mut budget = ACCEPTS_PER_TURN;
         while self.accepting()
             && self.accept_ready
             && self.accept_paused.is_none()
             && self.fd_room()
+            && budget > 0
         {
+            budget -= 1;
             let (sock, peer) = match crate::relay::serve::accept(listener) {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -539,9 +544,14 @@ impl Machine for Server<'_> {
         if let Some(conn) = self.pending.take() {
             let _ = self.serve(cx, conn);
         }
+        // Sessions first, then a few new connections: a burst of clients
+        // never holds up the exchanges already under way (each start of
+        // a child waits for its exec).
+        let mut again = self.step_sessions(cx);
         self.accept_all(cx);
         self.receive_all(cx);
-        let again = self.step_sessions(cx);
+        again |= self.step_sessions(cx);
+        again |= self.accept_ready && self.accepting() && self.fd_room();
         if let Some(e) = self.fatal.take() {
             report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
             return Step::Done(Err(Abort::Failed));
