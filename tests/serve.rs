@@ -355,6 +355,10 @@ fn two_hundred_at_once() {
         assert_bytes("echo", want.as_bytes(), &got);
     }
     assert_eq!(children(srv.pid()).len(), 200);
+    let hwm = kib(&srv, "VmHWM");
+    println!("FIGURE 200 sessions at once: VmHWM {hwm} kB");
+    // Two 64 KiB buffers per session, and the table: bounded, small.
+    assert!(hwm < 64 * 1024, "VmHWM {hwm} kB");
     for c in &conns {
         c.shutdown(Shutdown::Write).unwrap();
     }
