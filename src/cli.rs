@@ -478,6 +478,16 @@ const DEFS: &[Def] = &[
         long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
     },
     Def {
+        id: "banner",
+        short: None,
+        long: "banner",
+        value: Some("ms"),
+        values: &[],
+        hide: false,
+        help: "With -z: report what an open port's server says first",
+        long_help: "With -z: after an open TCP port's handshake, wait up to ms milliseconds (default 500, written --banner=ms) for the server to speak first, and report its first line, escaped: on a -vv line and in --json's banner field. Nothing is sent. Probes stay concurrent.",
+    },
+    Def {
         id: "version",
         short: None,
         long: "version",
@@ -498,6 +508,12 @@ const DEFS: &[Def] = &[
         long_help: "Print the manual page (man) or the completion script of a shell (bash, zsh, fish, elvish, powershell) on standard output and exit 0. The files in man/ and completions/ are this output. Not listed by --help.",
     },
 ];
+
+/// Options whose value is optional, given as `--name=value` only.
+const OPTIONAL_VALUE: &[&str] = &["banner"];
+
+/// `--banner` without a value: milliseconds.
+const BANNER_DEFAULT_MS: u64 = 500;
 
 /// The clap command: the one definition of every option, rendered into
 /// `--help`, `man/ncrab.1` and `completions/`.
@@ -528,6 +544,11 @@ pub fn command() -> Command {
             a = a.hide(true);
         }
         a = match d.value {
+            Some(v) if OPTIONAL_VALUE.contains(&d.id) => a
+                .value_name(v)
+                .num_args(0..=1)
+                .require_equals(true)
+                .action(ArgAction::Append),
             Some(v) => {
                 let a = a.value_name(v).action(ArgAction::Append);
                 if d.values.is_empty() {
@@ -565,6 +586,7 @@ fn opt_defs() -> Vec<OptDef> {
             short: d.short,
             long: Some(d.long),
             takes_value: d.value.is_some(),
+            optional_value: OPTIONAL_VALUE.contains(&d.id),
         })
         .collect()
 }
@@ -777,6 +799,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 Ok(n) => o.window = Some(n as usize),
                 Err(e) => return Err(fail_arg(format_args!("window {}: ", e.as_str()), raw)),
             },
+            "banner" => {
+                let ms = match &val {
+                    None => BANNER_DEFAULT_MS,
+                    Some(_) => match strtonum(raw, 1, 60_000) {
+                        Ok(n) => n as u64,
+                        Err(e) => {
+                            return Err(fail_arg(format_args!("banner {}: ", e.as_str()), raw));
+                        }
+                    },
+                };
+                o.banner = Some(std::time::Duration::from_millis(ms));
+            }
             other => unreachable!("option {other} has no handler"),
         }
     }
@@ -838,6 +872,9 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     if o.listen && o.zero_io {
         return Err(fail(format_args!("cannot use -z and -l")));
     }
+    if o.banner.is_some() && !o.zero_io {
+        return Err(fail(format_args!("cannot use --banner without -z")));
+    }
     if !o.listen && o.keep {
         return Err(fail(format_args!("must use -l with -k")));
     }
@@ -875,7 +912,12 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
             Ok(l) => l,
             Err(e) => {
                 let (msg, arg) = e.parts();
-                return Err(fail_arg(format_args!("{msg}"), arg));
+                let exit = fail_arg(format_args!("{msg}"), arg);
+                if o.verbose >= 2 && arg.first().is_some_and(|c| !c.is_ascii_digit()) {
+                    let d = crate::diagnose::names::unknown_service(arg, o.proto.name());
+                    report::diagnosis::detail_line(&d);
+                }
+                return Err(exit);
             }
         };
         if o.randomize {

@@ -63,6 +63,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         if cfg.proxy.is_some() {
             proxy::scan_result(cfg, host, port, started, Ok(()));
         }
+        // The error queue served the diagnosis: the relay is nc's.
+        crate::diagnose::errqueue::disable(&sock);
         if cfg.opts.pass_fd {
             return fdpass::pass(rx, stdout, &sock);
         }
@@ -95,6 +97,11 @@ fn connect_port(
         Ok(a) => a,
         Err(e) => {
             report::getaddrinfo_host_failed(host, port_s, e);
+            if cfg.opts.verbose >= 2 {
+                let hints = connect::client_hints(cfg);
+                let d = crate::diagnose::names::lookup_failed(host, port, e, hints);
+                report::diagnosis::detail_line(&d);
+            }
             return Err(Abort::Failed);
         }
     };

@@ -123,6 +123,8 @@ pub struct Options {
     pub json: bool,
     /// `--window N`: probes in flight at once (1 = sequential, as nc).
     pub window: Option<usize>,
+    /// `--banner[=MS]`: how long an open port's server may take to speak.
+    pub banner: Option<Duration>,
 }
 
 /// The whole validated command line.

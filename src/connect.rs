@@ -70,19 +70,23 @@ impl Machine for Connecting<'_> {
 }
 
 /// Connects `sock` to `addr`, waiting in the loop for at most `timeout`.
+/// The flag says the kernel answered within connect() itself.
 pub fn connect(
     rx: &mut Reactor,
     sock: &Socket,
     ai: &AddrInfo,
     timeout: Option<Duration>,
-) -> Result<ConnectResult, Abort> {
+) -> Result<(ConnectResult, bool), Abort> {
     match net::start_connect(sock, &ai.addr) {
-        Ok(true) => Ok(if ai.socktype == libc::SOCK_STREAM {
-            net::check_self_connect(sock)
-        } else {
-            ConnectResult::Connected
-        }),
-        Err(errno) => Ok(ConnectResult::Failed(errno)),
+        Ok(true) => Ok((
+            if ai.socktype == libc::SOCK_STREAM {
+                net::check_self_connect(sock)
+            } else {
+                ConnectResult::Connected
+            },
+            true,
+        )),
+        Err(errno) => Ok((ConnectResult::Failed(errno), true)),
         Ok(false) => {
             let mut m = Connecting {
                 sock,
@@ -91,7 +95,7 @@ pub fn connect(
                 reg: Interests::default(),
                 result: None,
             };
-            Ok(rx.run(&mut m)?)
+            Ok((rx.run(&mut m)?, false))
         }
     }
 }
@@ -138,7 +142,8 @@ pub fn remote_connect(
         };
         net::prepare_client(&sock, &ai.addr, hints, o).map_err(net::Failed::from)?;
         let ip = resolve::numeric_host(&ai.addr);
-        let result = connect(rx, &sock, ai, connect_timeout(cfg))?;
+        let started = std::time::Instant::now();
+        let (result, immediate) = connect(rx, &sock, ai, connect_timeout(cfg))?;
         let dest = Dest {
             host,
             ip: if show_ip && !o.numeric {
@@ -149,7 +154,14 @@ pub fn remote_connect(
         };
         let proto = o.proto.name();
         match result {
-            ConnectResult::Connected => return Ok(Some(Connected { sock, ip })),
+            ConnectResult::Connected => {
+                if show_ip && o.verbose >= 2 {
+                    if let Some(a) = ai.addr.as_socket() {
+                        crate::diagnose::note_answer(a.ip());
+                    }
+                }
+                return Ok(Some(Connected { sock, ip }));
+            }
             ConnectResult::Failed(errno) => {
                 if o.verbose > 0 {
                     report::connect_failed(&dest, port, proto, errno);
@@ -161,8 +173,54 @@ pub fn remote_connect(
                 }
             }
         }
+        // -vv (not for a proxy's own address): why, as the kernel tells.
+        if show_ip && o.verbose >= 2 {
+            explain_failure(cfg, &sock, ai, &result, immediate, started.elapsed());
+        }
     }
     Ok(None)
+}
+
+/// The `-vv` lines after a failed connect: the facts the socket holds
+/// (TCP_INFO's SYN counters, the error queue's ICMP message) explained.
+fn explain_failure(
+    cfg: &Config,
+    sock: &Socket,
+    ai: &AddrInfo,
+    result: &ConnectResult,
+    immediate: bool,
+    elapsed: Duration,
+) {
+    use crate::diagnose::{self, Facts, Outcome, errqueue, tcpinfo};
+    let Some(sa) = ai.addr.as_socket() else {
+        return;
+    };
+    let outcome = match result {
+        ConnectResult::Connected => return,
+        ConnectResult::Failed(e) => Outcome::Failed(*e),
+        ConnectResult::TimedOut => Outcome::TimedOut,
+    };
+    let facts = Facts {
+        queued: errqueue::take(sock),
+        syns: if ai.socktype == libc::SOCK_STREAM {
+            tcpinfo::syns(sock)
+        } else {
+            None
+        },
+        immediate,
+        ..Facts::default()
+    };
+    diagnose::note_outcome(sa.ip(), outcome, &facts);
+    let probe = diagnose::Probe {
+        dest: sa.ip(),
+        port: sa.port(),
+        proto: cfg.opts.proto.name(),
+        elapsed,
+        broadcast: cfg.opts.broadcast,
+    };
+    if let Some(d) = diagnose::diagnose(&probe, outcome, &facts) {
+        report::diagnosis::probe_lines(&d);
+    }
 }
 
 /// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.

@@ -27,6 +27,7 @@ mod cli;
 mod client;
 mod config;
 mod connect;
+mod diagnose;
 mod exit;
 mod fdpass;
 mod filemap;

@@ -258,6 +258,7 @@ pub fn prepare_client(
     o: &Options,
 ) -> Result<(), SetupError> {
     bind_source(sock, i32::from(peer.family()), hints, o)?;
+    crate::diagnose::errqueue::enable(sock, i32::from(peer.family()));
     set_common_options(sock, peer, o)
 }
 

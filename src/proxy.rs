@@ -811,6 +811,8 @@ pub fn scan_result(
             errno: errno.map(Errno::name),
             error,
             ms: elapsed.as_millis(),
+            diagnosis: None,
+            banner: None,
         });
     }
 }

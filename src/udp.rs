@@ -73,6 +73,8 @@ pub enum Tick {
 #[derive(Debug)]
 pub struct XProbe {
     left: u32,
+    /// The errno of the send that failed the probe (for `-vv`).
+    pub error: Option<i32>,
 }
 
 impl XProbe {
@@ -81,11 +83,17 @@ impl XProbe {
     /// Sends the first two `X`s. The first must succeed; the second fails
     /// the probe only when refused, as in nc.
     pub fn start(fd: RawFd, secs: u32) -> (XProbe, Tick) {
-        let p = XProbe { left: secs };
-        if !sent(send_fd(fd, b"X")) {
+        let mut p = XProbe {
+            left: secs,
+            error: None,
+        };
+        let first = send_fd(fd, b"X");
+        if !sent(&first) {
+            p.error = first.err().and_then(|e| e.raw_os_error());
             return (p, Tick::Failed);
         }
-        if refused(send_fd(fd, b"X")) {
+        if refused(&send_fd(fd, b"X")) {
+            p.error = Some(libc::ECONNREFUSED);
             return (p, Tick::Failed);
         }
         let t = if p.left == 0 {
@@ -98,7 +106,8 @@ impl XProbe {
 
     /// One second later: the next `X`.
     pub fn tick(&mut self, fd: RawFd) -> Tick {
-        if refused(send_fd(fd, b"X")) {
+        if refused(&send_fd(fd, b"X")) {
+            self.error = Some(libc::ECONNREFUSED);
             return Tick::Failed;
         }
         self.left = self.left.saturating_sub(1);
@@ -121,12 +130,12 @@ fn send_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-fn sent(r: io::Result<usize>) -> bool {
+fn sent(r: &io::Result<usize>) -> bool {
     matches!(r, Ok(1))
 }
 
-fn refused(r: io::Result<usize>) -> bool {
-    matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED))
+fn refused(r: &io::Result<usize>) -> bool {
+    matches!(r, Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED))
 }
 
 /// Runs one probe on a connected UDP socket; true when it passed.
