@@ -976,7 +976,19 @@ impl Machine for Scanner<'_> {
         } else {
             None
         };
-        if let Some((r, reusable)) = net::connect_again(&p.sock, &self.addr_for(p.slot)) {
+        let mut result = net::connect_again(&p.sock, &self.addr_for(p.slot));
+        if result.is_none() && ev.is_error() {
+            // An ICMP error that came back while connect() still held the
+            // socket (a veth or a fast router answers within the call) is
+            // pending in SO_ERROR while the state stays SYN_SENT, so the
+            // second connect() says EALREADY: read it, as nc's select()
+            // and getsockopt(SO_ERROR) do, instead of waiting a second for
+            // the SYN's retransmission to fail again.
+            if let Ok(Some(e)) = p.sock.take_error() {
+                result = Some((ConnectResult::Failed(Errno::of(&e)), false));
+            }
+        }
+        if let Some((r, reusable)) = result {
             let connected = matches!(r, ConnectResult::Connected);
             if connected && self.banner.is_some() {
                 self.banner_in_place(cx, id);
