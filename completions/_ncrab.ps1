@@ -52,6 +52,7 @@ Register-ArgumentCompleter -Native -CommandName 'ncrab' -ScriptBlock {
             [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Specify proxy address and port')
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Specify proxy address and port')
             [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Probes in flight at once during a scan')
+            [CompletionResult]::new('--banner', '--banner', [CompletionResultType]::ParameterName, 'With -z: report what an open port''s server says first')
             [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Print the manual page or a shell''s completion script')
             [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 addresses only')
             [CompletionResult]::new('--ipv4', '--ipv4', [CompletionResultType]::ParameterName, 'Use IPv4 addresses only')

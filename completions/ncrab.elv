@@ -49,6 +49,7 @@ set edit:completion:arg-completer[ncrab] = {|@words|
             cand -x 'Specify proxy address and port'
             cand --proxy 'Specify proxy address and port'
             cand --window 'Probes in flight at once during a scan'
+            cand --banner 'With -z: report what an open port''s server says first'
             cand --generate 'Print the manual page or a shell''s completion script'
             cand -4 'Use IPv4 addresses only'
             cand --ipv4 'Use IPv4 addresses only'

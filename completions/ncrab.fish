@@ -43,6 +43,7 @@ complete -c ncrab -s X -l proxy-type -d 'Proxy protocol: "4", "5" (SOCKS) or "co
 connect\t''"
 complete -c ncrab -s x -l proxy -d 'Specify proxy address and port' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
+complete -c ncrab -l banner -d 'With -z: report what an open port\'s server says first' -r
 complete -c ncrab -l generate -d 'Print the manual page or a shell\'s completion script' -r -f -a "man\t''
 bash\t''
 zsh\t''

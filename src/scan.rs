@@ -108,7 +108,14 @@ struct Probe {
     xprobe: Option<XProbe>,
     /// `--banner`: the port is open and the server's first bytes are
     /// being read (the timer is the wait's end).
-    banner: Option<Vec<u8>>,
+    banner: Option<BannerRead>,
+}
+
+/// `--banner`: what has come so far, and how long the handshake took
+/// (the time the report shows for the open port).
+struct BannerRead {
+    buf: Vec<u8>,
+    handshake: Duration,
 }
 
 /// The most bytes of a banner kept: its first line, up to this.
@@ -535,7 +542,10 @@ impl<'a> Scanner<'a> {
                 started,
                 timer,
                 xprobe: None,
-                banner: Some(Vec::new()),
+                banner: Some(BannerRead {
+                    buf: Vec::new(),
+                    handshake: started.elapsed(),
+                }),
             },
         );
         self.read_banner(cx, id);
@@ -563,7 +573,10 @@ impl<'a> Scanner<'a> {
             cx.timers.cancel(t);
         }
         p.timer = Some(cx.timers.add(Instant::now() + wait, id));
-        p.banner = Some(Vec::new());
+        p.banner = Some(BannerRead {
+            buf: Vec::new(),
+            handshake: p.started.elapsed(),
+        });
         self.read_banner(cx, id);
     }
 
@@ -577,9 +590,10 @@ impl<'a> Scanner<'a> {
         let Some(Some(p)) = self.probes.get_mut(id) else {
             return;
         };
-        let Some(buf) = p.banner.as_mut() else {
+        let Some(BannerRead { buf, handshake }) = p.banner.as_mut() else {
             return;
         };
+        let handshake = *handshake;
         let mut closed = false;
         while buf.len() < BANNER_MAX && !buf.contains(&b'\n') {
             let mut chunk = [0u8; 512];
@@ -616,6 +630,8 @@ impl<'a> Scanner<'a> {
             Banner::Line(line)
         };
         let slot = p.slot;
+        // The report's time is the handshake's, not the wait's.
+        p.started = Instant::now().checked_sub(handshake).unwrap_or(p.started);
         self.keep_facts(
             slot,
             Found::Open,
@@ -781,8 +797,10 @@ impl<'a> Scanner<'a> {
         if let Found::Setup(e) = r.found {
             e.report();
         }
-        let diag = match (self.diag, facts) {
-            (true, Some(f)) => self.diagnose(slot, r, f),
+        let none = Facts::default();
+        let diag = match (self.diag, facts, r.found) {
+            (true, Some(f), _) => self.diagnose(slot, r, f),
+            (true, None, Found::Setup(_)) => self.diagnose(slot, r, &none),
             _ => None,
         };
         if o.verbose >= 2 {
@@ -849,6 +867,14 @@ impl<'a> Scanner<'a> {
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
+            // The probe's datagram could not be sent (EPERM...).
+            Found::ProbeFailed
+                if diag
+                    .and_then(|d| d.errno)
+                    .is_some_and(|e| e.0 != libc::ECONNREFUSED) =>
+            {
+                ("filtered", diag.and_then(|d| d.errno))
+            }
             Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
             Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
             Found::Failed(e)

@@ -190,6 +190,17 @@ pub fn broadcast_addrs() -> Vec<IpAddr> {
                 out.push(ip);
             }
         }
+        // The subnet's own broadcast address, which the kernel routes as
+        // broadcast even when none was configured.
+        // SAFETY: ifa_addr and ifa_netmask are null or valid sockaddrs.
+        if let (Some(IpAddr::V4(a)), Some(IpAddr::V4(m))) =
+            unsafe { (sockaddr_ip(ifa.ifa_addr), sockaddr_ip(ifa.ifa_netmask)) }
+        {
+            let b = u32::from(a) | !u32::from(m);
+            if u32::from(m) != u32::MAX {
+                out.push(IpAddr::V4(Ipv4Addr::from(b)));
+            }
+        }
         p = ifa.ifa_next;
     }
     // SAFETY: ifap came from getifaddrs.

@@ -423,3 +423,45 @@ pub fn unprivileged_port_start() -> u16 {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_in_the_manual() {
+        for code in Code::ALL {
+            let roff = format!(".B {}\n", code.name().replace('-', "\\-"));
+            assert!(
+                crate::manual::SECTIONS.contains(&roff),
+                "the manual's DIAGNOSIS section lacks {}",
+                code.name()
+            );
+        }
+    }
+
+    #[test]
+    fn icmp_messages_map_to_codes() {
+        let q = |origin, t, c| QueuedError {
+            errno: libc::EHOSTUNREACH,
+            origin,
+            icmp_type: t,
+            icmp_code: c,
+            info: 0,
+            reporter: None,
+        };
+        let v4 = libc::SO_EE_ORIGIN_ICMP;
+        let v6 = libc::SO_EE_ORIGIN_ICMP6;
+        assert_eq!(icmp_code(&q(v4, 3, 1)), Code::IcmpHostUnreachable);
+        assert_eq!(icmp_code(&q(v4, 3, 0)), Code::IcmpNetUnreachable);
+        assert_eq!(icmp_code(&q(v4, 3, 13)), Code::IcmpAdminProhibited);
+        assert_eq!(icmp_code(&q(v4, 3, 3)), Code::IcmpPortUnreachable);
+        assert_eq!(icmp_code(&q(v4, 3, 4)), Code::IcmpFragNeeded);
+        assert_eq!(icmp_code(&q(v4, 11, 0)), Code::IcmpTtlExceeded);
+        assert_eq!(icmp_code(&q(v6, 1, 3)), Code::IcmpHostUnreachable);
+        assert_eq!(icmp_code(&q(v6, 1, 0)), Code::IcmpNetUnreachable);
+        assert_eq!(icmp_code(&q(v6, 1, 1)), Code::IcmpAdminProhibited);
+        assert_eq!(icmp_code(&q(v6, 1, 4)), Code::IcmpPortUnreachable);
+        assert_eq!(icmp_code(&q(v6, 2, 0)), Code::IcmpFragNeeded);
+    }
+}

@@ -384,20 +384,26 @@ pub fn json_field(out: &mut String, d: Option<&Diagnosis>) {
             out.push(']');
         }
     }
+    out.push_str(",\"nearest\":");
+    match d.listeners.as_ref().map(|l| l.nearest) {
+        Some((a, b)) if a.is_some() || b.is_some() => {
+            let ports: Vec<String> = [a, b].iter().flatten().map(u16::to_string).collect();
+            let _ = write!(out, "[{}]", ports.join(","));
+        }
+        Some(_) => out.push_str("[]"),
+        None => out.push_str("null"),
+    }
     out.push_str(",\"text\":");
     json_str(out, &text(d));
     out.push('}');
 }
 
-/// Appends `,"banner":"..."` (or null) to a `--json` line: the line as
-/// text, bytes that are not UTF-8 escaped as in `-vv`.
+/// Appends `,"banner":"..."` (or null) to a `--json` line: the line
+/// escaped exactly as on the `-vv` line.
 pub fn json_banner(out: &mut String, b: Option<&Banner>) {
     out.push_str(",\"banner\":");
     match b {
-        Some(Banner::Line(l)) => match std::str::from_utf8(l) {
-            Ok(s) => json_str(out, s),
-            Err(_) => json_str(out, &escape_banner(l)),
-        },
+        Some(Banner::Line(l)) => json_str(out, &escape_banner(l)),
         _ => out.push_str("null"),
     }
 }
