@@ -226,6 +226,22 @@ thread_local! {
     /// Addresses that answered some probe of this run (a handshake, a
     /// reset or an ICMP error of their own).
     static ANSWERED: RefCell<HashSet<IpAddr>> = RefCell::new(HashSet::new());
+    /// This machine's addresses, read once per run.
+    static LOCALS: std::cell::OnceCell<Vec<IpAddr>> = const { std::cell::OnceCell::new() };
+    /// The listener tables (TCP, UDP), read once per run: a scan of many
+    /// refused local ports reads /proc once, not once per port.
+    static TABLES: RefCell<[Option<Vec<Listener>>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// This machine's addresses (cached for the run).
+fn local_addrs() -> Vec<IpAddr> {
+    LOCALS.with(|l| l.get_or_init(listeners::local_addrs).clone())
+}
+
+/// Runs `f` on the listeners of `proto` (read once for the run).
+fn with_listeners<R>(proto: &'static str, f: impl FnOnce(&[Listener]) -> R) -> R {
+    let i = usize::from(proto == "udp");
+    TABLES.with_borrow_mut(|t| f(t[i].get_or_insert_with(|| listeners::all(proto))))
 }
 
 /// Records that `ip` answered a probe.
@@ -308,7 +324,7 @@ pub fn diagnose(p: &Probe, outcome: Outcome, facts: &Facts) -> Option<Diagnosis>
     d.errno = errno;
     // An ICMP message (or this host's own error) explains it first.
     if let Some(q) = facts.queued.filter(|q| q.is_icmp()) {
-        let locals = listeners::local_addrs();
+        let locals = local_addrs();
         let role = match q.reporter {
             Some(r) if r == p.dest => Role::Destination,
             Some(r) if listeners::is_local(r, &locals) => Role::ThisHost,
@@ -372,32 +388,33 @@ pub fn diagnose(p: &Probe, outcome: Outcome, facts: &Facts) -> Option<Diagnosis>
 
 /// A refused port of this machine: what does listen, and who owns it.
 fn add_listeners(d: &mut Diagnosis, p: &Probe) {
-    let locals = listeners::local_addrs();
-    if !listeners::is_local(p.dest, &locals) {
+    if !listeners::is_local(p.dest, &local_addrs()) {
         return;
     }
-    let all = listeners::all(p.proto);
-    let mut on_port: Vec<Listener> = all
-        .iter()
-        .filter(|l| l.addr.port() == p.port)
-        .cloned()
-        .collect();
-    on_port.sort_by_key(|l| (l.addr.is_ipv6(), l.addr));
-    on_port.dedup_by(|a, b| a.addr == b.addr);
-    on_port.truncate(8);
-    listeners::find_owners(&mut on_port);
-    let mut nearest = (None, None);
-    if on_port.is_empty() {
-        for l in &all {
-            let q = l.addr.port();
-            if q < p.port && nearest.0.is_none_or(|n| q > n) {
-                nearest.0 = Some(q);
-            }
-            if q > p.port && nearest.1.is_none_or(|n| q < n) {
-                nearest.1 = Some(q);
+    let (mut on_port, nearest) = with_listeners(p.proto, |all| {
+        let mut on_port: Vec<Listener> = all
+            .iter()
+            .filter(|l| l.addr.port() == p.port)
+            .cloned()
+            .collect();
+        on_port.sort_by_key(|l| (l.addr.is_ipv6(), l.addr));
+        on_port.dedup_by(|a, b| a.addr == b.addr);
+        on_port.truncate(8);
+        let mut nearest = (None, None);
+        if on_port.is_empty() {
+            for l in all {
+                let q = l.addr.port();
+                if q < p.port && nearest.0.is_none_or(|n| q > n) {
+                    nearest.0 = Some(q);
+                }
+                if q > p.port && nearest.1.is_none_or(|n| q < n) {
+                    nearest.1 = Some(q);
+                }
             }
         }
-    }
+        (on_port, nearest)
+    });
+    listeners::find_owners(&mut on_port);
     d.listeners = Some(LocalListeners { on_port, nearest });
 }
 
