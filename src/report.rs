@@ -1,7 +1,7 @@
 //! Every user-visible text ncrab prints, in one place.
 //!
 //! This module is the readable form of the behaviour contract
-//! (`nc-reference.md` Part B §2): each function here prints one message of
+//! (docs/compatibility.md §2): each function here prints one message of
 //! the catalogue, byte for byte as OpenBSD netcat does, or one of ncrab's
 //! opt-in extensions (`-vv` diagnoses, `--json`). Error texts always come from
 //! the C library (`strerror`, `gai_strerror`), never from Rust's `Display`
@@ -136,7 +136,7 @@ fn write_to(stream: Stream, bytes: &[u8]) {
         Stream::Stderr => libc::STDERR_FILENO,
     };
     let mut rest = bytes;
-    while !rest.is_empty() && crate::signals::pending().is_none() {
+    while !rest.is_empty() && crate::sys::signals::pending().is_none() {
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLOUT,
@@ -255,7 +255,7 @@ pub fn note(msg: fmt::Arguments<'_>) {
 }
 
 // ---------------------------------------------------------------------------
-// Command line (B §1)
+// Command line (docs/compatibility.md §1)
 // ---------------------------------------------------------------------------
 
 /// getopt's errors, prefixed with the full argv[0]. The message may hold
@@ -269,7 +269,7 @@ pub fn getopt_error(msg: &[u8]) {
     emit(&line);
 }
 
-/// The usage synopsis printed after every usage error (B §1.4, departure 1:
+/// The usage synopsis printed after every usage error (docs/compatibility.md §1.4 and departure 1:
 /// it names ncrab's options, which include `-b` and the long-only ones).
 /// nc always says `usage: nc` whatever its argv[0]; so does ncrab, unless
 /// it was run under its own name.
@@ -298,7 +298,7 @@ pub fn generate_unknown(what: &str, targets: &[&str]) {
 }
 
 // ---------------------------------------------------------------------------
-// Connecting (B §2 M1-M6, §3)
+// Connecting (docs/compatibility.md §2 M1-M6, §3)
 // ---------------------------------------------------------------------------
 
 /// How a destination is named in connect messages: `HOST` or `HOST (IP)`.
@@ -387,7 +387,7 @@ pub fn bind_failed(errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
-// Proxies (B §7)
+// Proxies (docs/compatibility.md §7)
 // ---------------------------------------------------------------------------
 
 /// Why a proxy handshake failed: one of nc's socks.c messages, or one of
@@ -554,7 +554,7 @@ pub fn proxy_auth_failed() {
 }
 
 // ---------------------------------------------------------------------------
-// Relay filters and -S (B §6.3)
+// Relay filters and -S (docs/compatibility.md §6.3)
 // ---------------------------------------------------------------------------
 
 /// M20: writing a `-t` reply failed (a warning only).
@@ -571,15 +571,15 @@ pub fn md5sig_no_tty() {
 }
 
 // ---------------------------------------------------------------------------
-// Listening (B §2 M7-M17, §8)
+// Listening (docs/compatibility.md §2 M7-M17, §8)
 // ---------------------------------------------------------------------------
 
 /// M7/M8/M9: nc's `report_sock`: `MSG on HOST PORT` (`Listening`,
 /// `Bound`, `Connection received`), the host reverse-resolved unless `-n`
 /// and the port numeric. A getnameinfo failure only warns (Debian) and the
-/// line is skipped.
-pub fn sock_line(msg: &str, addr: &socket2::SockAddr, numeric: bool) {
-    match crate::resolve::name_info(addr, numeric) {
+/// line is skipped. The caller does the lookup (`resolve::name_info`).
+pub fn sock_line(msg: &str, name: Result<(String, String), GaiError>) {
+    match name {
         Ok((host, port)) => note(format_args!("{msg} on {host} {port}")),
         Err(e) if e.code == libc::EAI_SYSTEM => warn(format_args!("getnameinfo"), Errno(e.errno)),
         Err(e) => warnx(format_args!("getnameinfo: {e}")),
@@ -610,7 +610,7 @@ pub fn couldnt_set(opt: &str, errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
-// Unix-domain sockets (B §2 M10-M13, M26, §6.5) and -F (M21)
+// Unix-domain sockets (docs/compatibility.md §2 M10-M13, M26, §6.5) and -F (M21)
 // ---------------------------------------------------------------------------
 
 /// `PROG: PATH: STRERROR`: M13 (a `-U` client's connect failed) and M26
@@ -662,7 +662,7 @@ pub fn fdpass_poll_failed(errno: Errno) {
 }
 
 // ---------------------------------------------------------------------------
-// Extensions (Part A.3): `-vv` diagnoses and relay summary
+// Extensions (docs/compatibility.md §A.3): `-vv` diagnoses and relay summary
 // ---------------------------------------------------------------------------
 
 /// What a probe's outcome means, in plain words, and what to check next.
@@ -787,6 +787,52 @@ pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// One `--json` line.
+pub struct JsonProbe<'a> {
+    /// As typed (JSON text is UTF-8: other bytes become U+FFFD).
+    pub host: &'a OsStr,
+    pub ip: Option<&'a str>,
+    pub port: u16,
+    pub proto: &'a str,
+    pub service: &'a str,
+    pub state: &'a str,
+    pub errno: Option<&'a str>,
+    pub error: Option<String>,
+    pub ms: u128,
+    /// Extension: why it failed (null when open), see [`diagnosis`].
+    pub diagnosis: Option<&'a diagnosis::Diagnosis>,
+    /// `--banner`: the server's first line.
+    pub banner: Option<&'a diagnosis::Banner>,
+}
+
+/// Prints one probe as a JSON object on its own line of stdout.
+pub fn json_probe(p: &JsonProbe<'_>) {
+    let mut s = String::with_capacity(160);
+    let opt = |s: &mut String, v: Option<&str>| match v {
+        Some(v) => json_str(s, v),
+        None => s.push_str("null"),
+    };
+    s.push_str("{\"host\":");
+    json_str(&mut s, &p.host.to_string_lossy());
+    s.push_str(",\"ip\":");
+    opt(&mut s, p.ip);
+    s.push_str(&format!(",\"port\":{},\"proto\":", p.port));
+    json_str(&mut s, p.proto);
+    s.push_str(",\"service\":");
+    json_str(&mut s, p.service);
+    s.push_str(",\"state\":");
+    json_str(&mut s, p.state);
+    s.push_str(",\"errno\":");
+    opt(&mut s, p.errno);
+    s.push_str(",\"error\":");
+    opt(&mut s, p.error.as_deref());
+    s.push_str(&format!(",\"ms\":{}", p.ms));
+    diagnosis::json_field(&mut s, p.diagnosis);
+    diagnosis::json_banner(&mut s, p.banner);
+    s.push('}');
+    stdout_line(&s);
+}
+
 /// The symbolic name of an errno value.
 pub fn errno_name(e: i32) -> &'static str {
     match e {
@@ -820,4 +866,18 @@ pub fn stdout_line(line: &str) {
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
     output(Stream::Stdout, &bytes);
+}
+
+/// A stopped loop ends the run: a signal unwinds to die by it, a failed
+/// `epoll_wait` is reported (`polling error`) and fails the run.
+impl From<crate::sys::reactor::Stop> for crate::sys::exit::Abort {
+    fn from(s: crate::sys::reactor::Stop) -> crate::sys::exit::Abort {
+        match s {
+            crate::sys::reactor::Stop::Signal(sig) => crate::sys::exit::Abort::Signal(sig),
+            crate::sys::reactor::Stop::Poll(e) => {
+                warn(format_args!("polling error"), Errno::of(&e));
+                crate::sys::exit::Abort::Failed
+            }
+        }
+    }
 }

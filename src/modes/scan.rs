@@ -1,0 +1,1181 @@
+//! Zero-I/O scans (`-z`): many probes at once, nc's report in nc's order.
+//!
+//! A sequential nc tries each port of the list in turn and, for each port,
+//! each address of the host until one connects (docs/compatibility.md §3.2, §5). ncrab lays
+//! the same attempts out as numbered slots (port-major, address-minor) and
+//! runs a window of them at once in the one event loop: each probe is a
+//! non-blocking connect with its own deadline in the loop's timer heap.
+//! Results are held by slot and printed in slot order as soon as every
+//! earlier slot is known, with exactly the lines, the skipping (a port's
+//! later addresses are not reported once one connects), the fatal errors
+//! and the exit status a sequential nc would give. Only the wall time
+//! differs. `-i` or a fixed source port (`-p`) makes the window 1.
+//!
+//! ncrab makes no attempt nc would not make: a port's next address is
+//! probed only once the previous one has failed, as nc does, so a port that
+//! answers on its first address gets one connection, not one per address.
+//! Ports, not addresses, are what runs concurrently.
+//!
+//! Cost per probe: a probe's answer is often known as soon as connect()
+//! returns (on loopback the kernel handles the SYN and its RST within the
+//! call), so it is asked for at once and such a probe never touches epoll.
+//! The answer is read by calling connect() again on the same address (see
+//! [`net::connect_again`]); when the connect failed, that call also frees
+//! the socket for the next probe, so failed sockets are reused instead of
+//! closed and re-created. Each reusable socket is bound to an ephemeral
+//! port of its own once, which spares the kernel its port search on every
+//! connect. A socket that connected is closed, as nc closes it. Each pass
+//! of the loop starts a bounded number of probes, so the report streams
+//! and signals are seen promptly even when every answer is instant.
+//!
+//! `--json` lines are printed at the moment nc's line would be, so they
+//! come in nc's order too (one per attempt that nc would report).
+//!
+//! Back-pressure: when `socket()` fails with EMFILE/ENFILE the window
+//! shrinks to what is in flight and the slot is retried when a probe ends.
+//! With nothing in flight there is nothing to wait for: the address is
+//! skipped silently, as nc skips any address whose `socket()` fails.
+//!
+//! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
+//! then probed with nc's `X` datagrams ([`crate::net::udp`]), its seconds being
+//! the probe's own timers, so the probes of a window run side by side. A
+//! refused probe prints nothing and sets the status to 1, a passed one
+//! prints the success line and sets it to 0: the last connected port
+//! decides, as in nc (docs/compatibility.md §4). A connected UDP socket decides its port: the
+//! port's later addresses are not tried, as nc breaks out of its loop.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::{Interest, Token};
+use socket2::{SockAddr, Socket};
+
+use crate::cli::config::Config;
+use crate::net::connect::{self, ConnectOpts};
+use crate::net::diagnose::{self, Banner, Facts, errqueue, tcpinfo};
+use crate::net::ports::ServiceNames;
+use crate::net::resolve::{self, AddrInfo};
+use crate::net::udp::{self, Tick, XProbe};
+use crate::net::{self, ConnectResult, SetupError};
+use crate::report::{self, Dest, Errno, diagnosis};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
+
+/// The most probes in flight when the open-file limit allows more.
+const MAX_WINDOW: usize = 1024;
+/// File descriptors kept free for everything else.
+const FD_RESERVE: usize = 16;
+/// The most probes started in one pass of the loop.
+const STARTS_PER_PASS: usize = 256;
+/// The most idle sockets kept for reuse.
+const MAX_SPARES: usize = 8;
+/// How far past the first unreported attempt the scan may start others:
+/// the bound on the results it holds. Two full port ranges, so a scan of
+/// one or two addresses never waits on it; a name with thousands of
+/// addresses (a hostile DNS answer) costs megabytes, not gigabytes.
+const LOOKAHEAD: usize = 2 << 16;
+
+/// What one attempt found.
+#[derive(Clone, Copy, Debug)]
+enum Found {
+    Open,
+    Failed(Errno),
+    TimedOut,
+    /// A fatal setup error (bind, socket option): the scan ends there.
+    Setup(SetupError),
+    /// socket() failed: nc skips the address silently.
+    Skipped,
+    /// UDP: connected, but the probe was refused (status 1, no line).
+    ProbeFailed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Result {
+    found: Found,
+    elapsed: Duration,
+}
+
+/// One probe in flight.
+struct Probe {
+    sock: Socket,
+    slot: usize,
+    started: Instant,
+    timer: Option<TimerId>,
+    /// UDP: the `X` probe running on the connected socket.
+    xprobe: Option<XProbe>,
+    /// `--banner`: the port is open and the server's first bytes are
+    /// being read (the timer is the wait's end).
+    banner: Option<BannerRead>,
+}
+
+/// `--banner`: what has come so far, and how long the handshake took
+/// (the time the report shows for the open port).
+struct BannerRead {
+    buf: Vec<u8>,
+    handshake: Duration,
+}
+
+/// The most bytes of a banner kept: its first line, up to this.
+const BANNER_MAX: usize = 1024;
+
+struct Scanner<'a> {
+    cfg: &'a Config,
+    /// The connect options of every probe, derived once.
+    conn: ConnectOpts,
+    host: &'a OsStr,
+    ports: &'a [u16],
+    addrs: &'a [AddrInfo],
+    /// The numeric form of each address, for the report.
+    ips: Vec<String>,
+    /// Every attempt (slot) is one port at one address, in nc's order.
+    slots: usize,
+    /// The results of slots `base..`: the last one reported and those
+    /// after it, at most [`LOOKAHEAD`] of them.
+    results: VecDeque<Option<Result>>,
+    base: usize,
+    /// UDP with `-v`: probe each connected port, for this many seconds.
+    probe_secs: Option<u32>,
+    /// The next slot in order that has not been considered for starting.
+    next_start: usize,
+    /// Slots behind `next_start` that may start now, first in first: a
+    /// port's next address once the previous one failed, and slots put
+    /// back by back-pressure.
+    ready: VecDeque<usize>,
+    next_emit: usize,
+    probes: Vec<Option<Probe>>,
+    free: Vec<usize>,
+    /// Idle sockets (with their family) whose connect failed, for reuse.
+    spares: Vec<(i32, Socket)>,
+    /// Whether failed sockets may be reused: TCP with no `-s`/`-p` bind.
+    recycle: bool,
+    /// Service names for `--json`, read once.
+    services: Option<ServiceNames>,
+    in_flight: usize,
+    window: usize,
+    timeout: Option<Duration>,
+    status: Status,
+    /// The first slot that failed fatally: no slot after it is started.
+    fatal_slot: Option<usize>,
+    /// The fatal error has been reported.
+    fatal: bool,
+    /// `-vv` or `--json`: gather the facts of each failure.
+    diag: bool,
+    /// What each finished slot left behind, until it is reported.
+    facts: std::collections::HashMap<usize, Facts>,
+    /// `--banner`: how long an open port's server may take to speak.
+    banner: Option<Duration>,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(
+        cfg: &'a Config,
+        host: &'a OsStr,
+        ports: &'a [u16],
+        addrs: &'a [AddrInfo],
+        window: usize,
+    ) -> Scanner<'a> {
+        let o = &cfg.opts;
+        let conn = cfg.connect_opts();
+        Scanner {
+            cfg,
+            timeout: conn.timeout,
+            conn,
+            host,
+            ports,
+            addrs,
+            ips: addrs
+                .iter()
+                .map(|ai| resolve::numeric_host(&ai.addr))
+                .collect(),
+            slots: ports.len() * addrs.len(),
+            results: VecDeque::new(),
+            base: 0,
+            probe_secs: probe_secs(cfg),
+            next_start: 0,
+            ready: VecDeque::new(),
+            next_emit: 0,
+            probes: Vec::new(),
+            free: Vec::new(),
+            spares: Vec::new(),
+            recycle: o.source_addr.is_none()
+                && o.source_port.is_none()
+                && addrs.iter().all(|ai| ai.socktype == libc::SOCK_STREAM),
+            services: o.json.then(|| ServiceNames::load(o.proto)),
+            in_flight: 0,
+            window,
+            status: 1,
+            fatal_slot: None,
+            fatal: false,
+            diag: o.verbose >= 2 || o.json,
+            facts: std::collections::HashMap::new(),
+            banner: o
+                .banner
+                .filter(|_| o.proto == crate::cli::config::Proto::Tcp),
+        }
+    }
+
+    /// The address (without port) of `slot`'s attempt.
+    fn ip_of(&self, slot: usize) -> Option<std::net::IpAddr> {
+        let (_, a) = self.split(slot);
+        self.addrs[a].addr.as_socket().map(|s| s.ip())
+    }
+
+    /// Keeps what a finished probe left behind, for its report (only
+    /// when `-vv` or `--json` asks), and notes whether its host answered.
+    fn keep_facts(&mut self, slot: usize, found: Found, facts: Facts) {
+        if !self.diag {
+            return;
+        }
+        if let (Some(ip), Some(outcome)) = (self.ip_of(slot), outcome_of(found)) {
+            diagnose::note_outcome(ip, outcome, &facts);
+        }
+        self.facts.insert(slot, facts);
+    }
+
+    /// The facts of a TCP connect that just failed (or timed out):
+    /// `syns` was read before the result, the error queue now.
+    fn failure_facts(sock: &Socket, syns: Option<tcpinfo::Syns>, immediate: bool) -> Facts {
+        Facts {
+            queued: errqueue::take(sock),
+            syns,
+            immediate,
+            ..Facts::default()
+        }
+    }
+
+    fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The result of `slot`, if known and still held.
+    fn result(&self, slot: usize) -> Option<Result> {
+        let i = slot.checked_sub(self.base)?;
+        self.results.get(i).copied().flatten()
+    }
+
+    /// Slots up to here may start: [`LOOKAHEAD`] past the report.
+    fn start_limit(&self) -> usize {
+        self.slots.min(self.next_emit.saturating_add(LOOKAHEAD))
+    }
+
+    /// The report has reached `next_emit`: forget all but the last
+    /// result before it (the next address of its port looks at it).
+    fn forget_reported(&mut self) {
+        while self.base + 1 < self.next_emit && !self.results.is_empty() {
+            self.results.pop_front();
+            self.base += 1;
+        }
+        if self.results.is_empty() {
+            self.base = self.base.max(self.next_emit.saturating_sub(1));
+        }
+    }
+
+    fn split(&self, slot: usize) -> (usize, usize) {
+        (slot / self.addrs.len(), slot % self.addrs.len())
+    }
+
+    /// The address of `slot`'s attempt: its host address with its port.
+    fn addr_for(&self, slot: usize) -> SockAddr {
+        let (p, a) = self.split(slot);
+        let ai = &self.addrs[a];
+        match ai.addr.as_socket() {
+            Some(mut sa) => {
+                sa.set_port(self.ports[p]);
+                SockAddr::from(sa)
+            }
+            None => ai.addr.clone(),
+        }
+    }
+
+    /// Whether `slot` may start, judged by the port's previous address:
+    /// `Some(true)` start, `Some(false)` never (it connected, so nc would
+    /// not try this address), `None` not yet (its result is unknown).
+    fn may_start(&self, slot: usize) -> Option<bool> {
+        if self.fatal_slot.is_some_and(|f| slot > f) {
+            return Some(false);
+        }
+        // The report only ever passes a slot with no result when an
+        // earlier address of its port connected: never start it.
+        if slot < self.next_emit {
+            return Some(false);
+        }
+        let (_, a) = self.split(slot);
+        if a == 0 {
+            return Some(true);
+        }
+        match self.result(slot - 1) {
+            None => None,
+            Some(Result {
+                found: Found::Open | Found::ProbeFailed,
+                ..
+            }) => Some(false),
+            Some(_) => Some(true),
+        }
+    }
+
+    /// Records a result, and makes the port's next address startable.
+    fn finish_slot(&mut self, slot: usize, found: Found, started: Instant) {
+        if let Found::Setup(_) = found {
+            // Nothing after a fatal error is ever reported: start no more.
+            self.fatal_slot = Some(self.fatal_slot.map_or(slot, |f| f.min(slot)));
+        }
+        let Some(i) = slot.checked_sub(self.base) else {
+            return; // already passed by the report (cannot happen)
+        };
+        if self.results.len() <= i {
+            self.results.resize(i + 1, None);
+        }
+        self.results[i] = Some(Result {
+            found,
+            elapsed: started.elapsed(),
+        });
+        let (_, a) = self.split(slot);
+        let next = slot + 1;
+        // The cursor has passed the next address, which waited for this
+        // result: queue it (the cursor decides for itself otherwise).
+        if a + 1 < self.addrs.len()
+            && next < self.next_start
+            && !matches!(found, Found::Open | Found::ProbeFailed)
+        {
+            self.ready.push_back(next);
+        }
+    }
+
+    /// The next slot to start, if any may start now.
+    fn next_slot(&mut self) -> Option<usize> {
+        if let Some(slot) = self.ready.pop_front() {
+            return Some(slot);
+        }
+        while self.next_start < self.start_limit() {
+            let slot = self.next_start;
+            self.next_start += 1;
+            // Otherwise not yet (`finish_slot` queues it when its turn
+            // comes) or never (an earlier address connected, or a fatal
+            // error came before it).
+            if self.may_start(slot) == Some(true) {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// Starts probes until the window is full or this pass's share is
+    /// done. Returns true when more could be started at once.
+    fn start_probes(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let mut started = 0;
+        while self.in_flight < self.window {
+            if started == STARTS_PER_PASS {
+                return true;
+            }
+            let Some(slot) = self.next_slot() else {
+                return false;
+            };
+            if self.may_start(slot) == Some(false) {
+                continue;
+            }
+            started += 1;
+            if !self.start(cx, slot) {
+                // Back-pressure: the window is what is in flight now; the
+                // slot goes first when a probe ends.
+                self.ready.push_front(slot);
+                self.window = self.in_flight.max(1);
+                return false;
+            }
+        }
+        false
+    }
+
+    /// A socket for `ai`: a spare of its family, or a new one.
+    fn socket_for(&mut self, ai: &AddrInfo) -> std::io::Result<(Socket, bool)> {
+        if let Some(i) = self.spares.iter().position(|(f, _)| *f == ai.family) {
+            return Ok((self.spares.swap_remove(i).1, true));
+        }
+        match net::socket(ai.family, ai.socktype, ai.protocol) {
+            Err(e) if is_fd_shortage(&e) && !self.spares.is_empty() => {
+                // Idle sockets of another family hold descriptors: free them.
+                self.spares.clear();
+                net::socket(ai.family, ai.socktype, ai.protocol).map(|s| (s, false))
+            }
+            r => r.map(|s| (s, false)),
+        }
+    }
+
+    /// Starts the probe of `slot`; an instant answer is recorded at once.
+    /// False when out of file descriptors (or epoll entries) while probes
+    /// are in flight: retry the slot when one ends.
+    fn start(&mut self, cx: &mut Ctx<'_>, slot: usize) -> bool {
+        let (_, a) = self.split(slot);
+        let addrs = self.addrs;
+        let ai = &addrs[a];
+        let started = Instant::now();
+        let (sock, reused) = match self.socket_for(ai) {
+            Ok(s) => s,
+            Err(e) if is_fd_shortage(&e) && self.in_flight > 0 => return false,
+            // Nothing in flight to wait for (or another error): nc skips
+            // the address without a word.
+            Err(_) => {
+                self.finish_slot(slot, Found::Skipped, started);
+                return true;
+            }
+        };
+        if !reused {
+            let hints = self.conn.hints();
+            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.conn.sock) {
+                self.finish_slot(slot, Found::Setup(e), started);
+                return true;
+            }
+            if self.recycle {
+                net::pin_ephemeral_port(&sock, ai.family);
+            }
+        }
+        let addr = self.addr_for(slot);
+        let mut immediate = false;
+        let mut syns = None;
+        let result = match net::start_connect(&sock, &addr) {
+            Ok(true) if ai.socktype != libc::SOCK_STREAM => {
+                self.start_udp(cx, slot, sock, started);
+                return true;
+            }
+            Ok(true) => Some((net::check_self_connect(&sock), false)),
+            // Refused at once (no route...): the socket is still unused.
+            Err(errno) => {
+                immediate = true;
+                Some((ConnectResult::Failed(errno), true))
+            }
+            // Often already answered (loopback): no need to wait for it.
+            Ok(false) => {
+                if self.diag {
+                    syns = tcpinfo::syns(&sock);
+                }
+                net::connect_again(&sock, &addr)
+            }
+        };
+        if let Some((r, reusable)) = result {
+            if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
+                return self.wait_banner(cx, slot, sock, started);
+            }
+            self.finish_connect(slot, &sock, r, syns, immediate, started);
+            self.release(sock, ai.family, reusable);
+            return true;
+        }
+        let id = self.free_id();
+        let fd = sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if let Err(e) =
+            cx.registry
+                .register(&mut mio::unix::SourceFd(&fd), token, Interest::WRITABLE)
+        {
+            self.free.push(id);
+            if self.in_flight > 0 {
+                return false;
+            }
+            let err = SetupError::Option(Some("epoll"), Errno::of(&e));
+            self.finish_slot(slot, Found::Setup(err), started);
+            return true;
+        }
+        let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                banner: None,
+            },
+        );
+        true
+    }
+
+    /// Records the result of a TCP connect, with its facts when asked.
+    fn finish_connect(
+        &mut self,
+        slot: usize,
+        sock: &Socket,
+        r: ConnectResult,
+        syns: Option<tcpinfo::Syns>,
+        immediate: bool,
+        started: Instant,
+    ) {
+        let found = to_found(r);
+        if self.diag {
+            let facts = match found {
+                Found::Open => Facts::default(),
+                _ => Self::failure_facts(sock, syns, immediate),
+            };
+            self.keep_facts(slot, found, facts);
+        } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+            // An ICMP error may be queued: a reused socket starts clean.
+            errqueue::drain(sock);
+        }
+        self.finish_slot(slot, found, started);
+    }
+
+    /// `--banner`: the port answered at once; wait up to the banner time
+    /// for the server's first line, reading as it comes, in the loop.
+    fn wait_banner(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        slot: usize,
+        sock: Socket,
+        started: Instant,
+    ) -> bool {
+        let id = self.free_id();
+        let fd = sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if cx
+            .registry
+            .register(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            // No banner then: the port is open all the same.
+            self.free.push(id);
+            self.keep_facts(slot, Found::Open, Facts::default());
+            self.finish_slot(slot, Found::Open, started);
+            return true;
+        }
+        let wait = self.banner.unwrap_or_default();
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                banner: Some(BannerRead {
+                    buf: Vec::new(),
+                    handshake: started.elapsed(),
+                }),
+            },
+        );
+        self.read_banner(cx, id);
+        true
+    }
+
+    /// `--banner` for a probe in flight whose connect just completed.
+    fn banner_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let wait = self.banner.unwrap_or_default();
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let fd = p.sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if cx
+            .registry
+            .reregister(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            let slot = p.slot;
+            self.keep_facts(slot, Found::Open, Facts::default());
+            return self.end_probe(cx, id, Found::Open, false);
+        }
+        if let Some(t) = p.timer.take() {
+            cx.timers.cancel(t);
+        }
+        p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+        p.banner = Some(BannerRead {
+            buf: Vec::new(),
+            handshake: p.started.elapsed(),
+        });
+        self.read_banner(cx, id);
+    }
+
+    /// Reads what the server has sent; ends the probe once the first line
+    /// is complete, the server closed, or (`timed_out`) the wait is over.
+    fn read_banner(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        self.banner_step(cx, id, false);
+    }
+
+    fn banner_step(&mut self, cx: &mut Ctx<'_>, id: usize, timed_out: bool) {
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(BannerRead { buf, handshake }) = p.banner.as_mut() else {
+            return;
+        };
+        let handshake = *handshake;
+        let mut closed = false;
+        while buf.len() < BANNER_MAX && !buf.contains(&b'\n') {
+            let mut chunk = [0u8; 512];
+            let room = (BANNER_MAX - buf.len()).min(chunk.len());
+            // SAFETY: chunk is valid for `room` bytes.
+            let n = unsafe { libc::recv(p.sock.as_raw_fd(), chunk.as_mut_ptr().cast(), room, 0) };
+            if n > 0 {
+                buf.extend_from_slice(&chunk[..n as usize]);
+                continue;
+            }
+            let e = std::io::Error::last_os_error().raw_os_error();
+            if n < 0 && matches!(e, Some(libc::EINTR)) {
+                continue;
+            }
+            closed = n == 0 || !matches!(e, Some(libc::EAGAIN));
+            break;
+        }
+        let line_done = buf.len() >= BANNER_MAX || buf.contains(&b'\n');
+        if !(line_done || closed || timed_out) {
+            return;
+        }
+        let banner = if buf.is_empty() {
+            if closed {
+                Banner::Closed
+            } else {
+                Banner::Silent(self.banner.unwrap_or_default())
+            }
+        } else {
+            let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+            let mut line = buf[..end].to_vec();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            Banner::Line(line)
+        };
+        let slot = p.slot;
+        // The report's time is the handshake's, not the wait's.
+        p.started = Instant::now().checked_sub(handshake).unwrap_or(p.started);
+        self.keep_facts(
+            slot,
+            Found::Open,
+            Facts {
+                banner: Some(banner),
+                ..Facts::default()
+            },
+        );
+        self.end_probe(cx, id, Found::Open, false);
+    }
+
+    /// A UDP socket connects at once: without `-v` its port counts as
+    /// open; with it, nc's `X` probe decides, its later `X`s sent by timer
+    /// (the socket itself needs no events).
+    fn start_udp(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some(secs) = self.probe_secs else {
+            return self.finish_slot(slot, Found::Open, started);
+        };
+        match XProbe::start(sock.as_raw_fd(), secs) {
+            (x, Tick::Passed) => self.finish_udp(slot, &sock, &x, Found::Open, started),
+            (x, Tick::Failed) => self.finish_udp(slot, &sock, &x, Found::ProbeFailed, started),
+            (x, Tick::Later) => {
+                let id = self.free_id();
+                let timer = cx.timers.add(Instant::now() + XProbe::INTERVAL, id);
+                self.track(
+                    id,
+                    Probe {
+                        sock,
+                        slot,
+                        started,
+                        timer: Some(timer),
+                        xprobe: Some(x),
+                        banner: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Records the end of a UDP probe, with its facts when asked.
+    fn finish_udp(
+        &mut self,
+        slot: usize,
+        sock: &Socket,
+        x: &XProbe,
+        found: Found,
+        started: Instant,
+    ) {
+        if self.diag {
+            let facts = Facts {
+                queued: errqueue::take(sock),
+                send_errno: x.error.map(Errno),
+                ..Facts::default()
+            };
+            self.keep_facts(slot, found, facts);
+        }
+        self.finish_slot(slot, found, started);
+    }
+
+    /// Puts a started probe in flight under `id`.
+    fn track(&mut self, id: usize, probe: Probe) {
+        self.probes[id] = Some(probe);
+        self.in_flight += 1;
+    }
+
+    /// A free probe id (a new one when none is free).
+    fn free_id(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.probes.push(None);
+            self.probes.len() - 1
+        })
+    }
+
+    /// Done with a probe's socket: keep it for the next probe when its
+    /// connect failed and left it unconnected (`reusable`), else close it,
+    /// as nc closes it.
+    fn release(&mut self, sock: Socket, family: i32, reusable: bool) {
+        if self.recycle && reusable && self.spares.len() < MAX_SPARES {
+            self.spares.push((family, sock));
+            return;
+        }
+        if self.cfg.opts.source_port.is_some() {
+            // A fixed source port: close abortively so no TIME_WAIT is left
+            // to block the same port's next probe (docs/compatibility.md departure 8).
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+        // The socket closes here, as nc closes it after a -z connect.
+    }
+
+    /// Ends probe `id` with `found`; `reusable` as for [`Self::release`].
+    fn end_probe(&mut self, cx: &mut Ctx<'_>, id: usize, found: Found, reusable: bool) {
+        let Some(p) = self.probes.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        if p.xprobe.is_none() {
+            let fd = p.sock.as_raw_fd();
+            let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        }
+        if let Some(t) = p.timer {
+            cx.timers.cancel(t);
+        }
+        self.in_flight -= 1;
+        self.free.push(id);
+        self.finish_slot(p.slot, found, p.started);
+        let (_, a) = self.split(p.slot);
+        self.release(p.sock, self.addrs[a].family, reusable);
+    }
+
+    /// Prints every result whose predecessors are all known, in one write
+    /// per stream. Slots after an address of the same port connected are
+    /// never started; the success skips past them.
+    fn emit(&mut self) {
+        report::batch(|| self.emit_known());
+        self.forget_reported();
+    }
+
+    fn emit_known(&mut self) {
+        while self.next_emit < self.slots() {
+            let slot = self.next_emit;
+            let Some(r) = self.result(slot) else {
+                return;
+            };
+            self.next_emit += 1;
+            let facts = self.facts.remove(&slot);
+            self.report(slot, r, facts.as_ref());
+            match r.found {
+                Found::Open | Found::ProbeFailed => {
+                    self.status = if let Found::Open = r.found { 0 } else { 1 };
+                    let (p, _) = self.split(slot);
+                    self.next_emit = (p + 1) * self.addrs.len();
+                }
+                Found::Setup(_) => {
+                    self.fatal = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// nc's line for one attempt, plus `-vv` and `--json` when asked.
+    fn report(&self, slot: usize, r: Result, facts: Option<&Facts>) {
+        let o = &self.cfg.opts;
+        let (p, a) = self.split(slot);
+        let port = self.ports[p];
+        let ip = &self.ips[a];
+        let proto = o.proto.name();
+        let verbose = o.verbose > 0;
+        if verbose {
+            let dest = Dest {
+                host: self.host,
+                ip: if o.numeric { None } else { Some(ip) },
+            };
+            match r.found {
+                Found::Open => connect::report_success(&self.conn, self.host, port, Some(ip)),
+                Found::Failed(errno) => {
+                    report::connect_failed(&dest, port.to_string(), proto, errno)
+                }
+                Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
+                Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
+            }
+        }
+        if let Found::Setup(e) = r.found {
+            e.report();
+        }
+        let none = Facts::default();
+        let diag = match (self.diag, facts, r.found) {
+            (true, Some(f), _) => self.diagnose(slot, r, f),
+            (true, None, Found::Setup(_)) => self.diagnose(slot, r, &none),
+            _ => None,
+        };
+        if o.verbose >= 2 {
+            let udp = self.probe_secs.is_some();
+            match (r.found, &diag) {
+                (Found::Setup(_), Some(d)) => diagnosis::detail_line(d),
+                (Found::Open, _) if udp => report::udp_probe_detail(r.elapsed, true),
+                (Found::Open, _) => report::probe_detail(r.elapsed, None, false),
+                (_, Some(d)) => diagnosis::probe_lines(d),
+                (Found::ProbeFailed, None) => report::udp_probe_detail(r.elapsed, false),
+                (Found::Failed(errno), None) => report::probe_detail(r.elapsed, Some(errno), false),
+                (Found::TimedOut, None) => report::probe_detail(r.elapsed, None, true),
+                _ => {}
+            }
+            if let Some(b) = facts.and_then(|f| f.banner.as_ref()) {
+                diagnosis::banner_line(b);
+            }
+        }
+        if o.json && !matches!(r.found, Found::Skipped) {
+            self.json_line(
+                port,
+                ip,
+                r,
+                diag.as_ref(),
+                facts.and_then(|f| f.banner.as_ref()),
+            );
+        }
+    }
+
+    /// The diagnosis of a reported attempt.
+    fn diagnose(&self, slot: usize, r: Result, facts: &Facts) -> Option<diagnose::Diagnosis> {
+        let o = &self.cfg.opts;
+        if let Found::Setup(e) = r.found {
+            return match e {
+                SetupError::Bind(errno) => {
+                    Some(diagnose::bind_failed(errno, o.source_port.as_deref()))
+                }
+                SetupError::Lookup(g) if g.code == libc::EAI_SERVICE => o
+                    .source_port
+                    .as_deref()
+                    .map(|p| diagnose::names::unknown_service(p.as_bytes(), o.proto.name())),
+                _ => None,
+            };
+        }
+        let (p, _) = self.split(slot);
+        let probe = diagnose::Probe {
+            dest: self.ip_of(slot)?,
+            port: self.ports[p],
+            proto: o.proto.name(),
+            elapsed: r.elapsed,
+            broadcast: o.broadcast,
+        };
+        diagnose::diagnose(&probe, outcome_of(r.found)?, facts)
+    }
+
+    fn json_line(
+        &self,
+        port: u16,
+        ip: &str,
+        r: Result,
+        diag: Option<&diagnose::Diagnosis>,
+        banner: Option<&Banner>,
+    ) {
+        let proto = self.cfg.opts.proto;
+        let (state, errno) = match r.found {
+            Found::Open => ("open", None),
+            // The probe's datagram could not be sent (EPERM...).
+            Found::ProbeFailed
+                if diag
+                    .and_then(|d| d.errno)
+                    .is_some_and(|e| e.0 != libc::ECONNREFUSED) =>
+            {
+                ("filtered", diag.and_then(|d| d.errno))
+            }
+            Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
+            Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
+            Found::Failed(e)
+                if matches!(
+                    e.0,
+                    libc::ETIMEDOUT
+                        | libc::EHOSTUNREACH
+                        | libc::ENETUNREACH
+                        | libc::EACCES
+                        | libc::EPERM
+                ) =>
+            {
+                ("filtered", Some(e))
+            }
+            Found::Failed(e) => ("error", Some(e)),
+            Found::TimedOut => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+            Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
+            Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
+        };
+        report::json_probe(&report::JsonProbe {
+            host: self.host,
+            ip: Some(ip),
+            port,
+            proto: proto.name(),
+            service: self.services.as_ref().map_or("*", |s| s.get(port)),
+            state,
+            errno: errno.map(Errno::name),
+            error: match (r.found, errno) {
+                (Found::TimedOut, _) => Some("timed out".to_string()),
+                (_, Some(e)) => Some(e.to_string()),
+                _ => None,
+            },
+            ms: r.elapsed.as_millis(),
+            diagnosis: diag,
+            banner,
+        });
+    }
+}
+
+/// The diagnosis's view of an attempt's end.
+fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
+    Some(match found {
+        Found::Open => diagnose::Outcome::Open,
+        Found::Failed(e) => diagnose::Outcome::Failed(e),
+        Found::TimedOut => diagnose::Outcome::TimedOut,
+        Found::ProbeFailed => diagnose::Outcome::UdpClosed,
+        Found::Setup(_) | Found::Skipped => return None,
+    })
+}
+
+fn is_fd_shortage(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+fn to_found(r: ConnectResult) -> Found {
+    match r {
+        ConnectResult::Connected => Found::Open,
+        ConnectResult::Failed(e) => Found::Failed(e),
+        ConnectResult::TimedOut => Found::TimedOut,
+    }
+}
+
+impl Machine for Scanner<'_> {
+    type Output = ();
+
+    fn on_event(&mut self, cx: &mut Ctx<'_>, ev: &Event) {
+        let Some(id) = ev.token().0.checked_sub(reactor::PROBE_BASE) else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get(id) else {
+            return;
+        };
+        if p.banner.is_some() {
+            return self.read_banner(cx, id);
+        }
+        // TCP_INFO before the result: collecting it resets the counters.
+        let syns = if self.diag {
+            tcpinfo::syns(&p.sock)
+        } else {
+            None
+        };
+        let mut result = net::connect_again(&p.sock, &self.addr_for(p.slot));
+        if result.is_none() && ev.is_error() {
+            // An ICMP error that came back while connect() still held the
+            // socket (a veth or a fast router answers within the call) is
+            // pending in SO_ERROR while the state stays SYN_SENT, so the
+            // second connect() says EALREADY: read it, as nc's select()
+            // and getsockopt(SO_ERROR) do, instead of waiting a second for
+            // the SYN's retransmission to fail again.
+            if let Ok(Some(e)) = p.sock.take_error() {
+                result = Some((ConnectResult::Failed(Errno::of(&e)), false));
+            }
+        }
+        if let Some((r, reusable)) = result {
+            let connected = matches!(r, ConnectResult::Connected);
+            if connected && self.banner.is_some() {
+                self.banner_in_place(cx, id);
+                return;
+            }
+            let found = to_found(r);
+            if self.diag {
+                let facts = match found {
+                    Found::Open => Facts::default(),
+                    _ => Self::failure_facts(&p.sock, syns, false),
+                };
+                let slot = p.slot;
+                self.keep_facts(slot, found, facts);
+            } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+                errqueue::drain(&p.sock);
+            }
+            self.end_probe(cx, id, found, reusable);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        p.timer = None;
+        if p.banner.is_some() {
+            return self.banner_step(cx, id, true);
+        }
+        let fd = p.sock.as_raw_fd();
+        let Some(x) = p.xprobe.as_mut() else {
+            if self.diag {
+                let slot = p.slot;
+                let syns = tcpinfo::syns(&p.sock);
+                let f = Self::failure_facts(&p.sock, syns, false);
+                self.keep_facts(slot, Found::TimedOut, f);
+            }
+            self.end_probe(cx, id, Found::TimedOut, false);
+            return;
+        };
+        let tick = x.tick(fd);
+        let found = match tick {
+            Tick::Passed => Found::Open,
+            Tick::Failed => Found::ProbeFailed,
+            Tick::Later => {
+                p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
+                return;
+            }
+        };
+        if self.diag {
+            let slot = p.slot;
+            let facts = Facts {
+                queued: errqueue::take(&p.sock),
+                send_errno: p.xprobe.as_ref().and_then(|x| x.error).map(Errno),
+                ..Facts::default()
+            };
+            self.keep_facts(slot, found, facts);
+        }
+        self.end_probe(cx, id, found, false);
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
+        let more = self.start_probes(cx);
+        self.emit();
+        // Starts the lookahead held back may go now that the report moved.
+        let more = more
+            || (self.in_flight < self.window
+                && !self.fatal
+                && self.next_start < self.start_limit());
+        let finished = self.fatal || self.next_emit >= self.slots();
+        // With nothing in flight and nothing to start, every slot that will
+        // ever have a result has one: end rather than wait for nothing.
+        if finished || (self.in_flight == 0 && !more) {
+            // Close whatever is still in flight (probes after a fatal error).
+            for id in 0..self.probes.len() {
+                if self.probes[id].is_some() {
+                    self.end_probe(cx, id, Found::Skipped, false);
+                }
+            }
+            return Step::Done(());
+        }
+        if more { Step::Again } else { Step::Wait }
+    }
+}
+
+/// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
+fn probe_secs(cfg: &Config) -> Option<u32> {
+    let o = &cfg.opts;
+    (o.proto == crate::cli::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(o.timeout))
+}
+
+/// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the
+/// open-file limit allows (after raising the soft limit to the hard one).
+fn window(cfg: &Config) -> usize {
+    let o = &cfg.opts;
+    if o.interval.is_some() || o.source_port.is_some() {
+        return 1;
+    }
+    if let Some(w) = o.window {
+        return w;
+    }
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    let soft = unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 64;
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                rl.rlim_cur = rl.rlim_max;
+            }
+        }
+        rl.rlim_cur
+    };
+    let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+    soft.saturating_sub(FD_RESERVE).clamp(1, MAX_WINDOW)
+}
+
+/// Runs a `-z` scan of `host` over `ports`.
+pub fn run(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &OsStr,
+    ports: &[u16],
+) -> std::result::Result<Status, Abort> {
+    let Some(&first) = ports.first() else {
+        return Ok(1);
+    };
+    // One lookup serves every port: the port text is always numeric, so
+    // only the host can make it fail, and nc would fail on the first port.
+    let first_s = first.to_string();
+    let first_s = OsStr::new(&first_s);
+    let addrs = match resolve::lookup(Some(host), Some(first_s), cfg.connect_opts().hints()) {
+        Ok(a) => a,
+        Err(e) => {
+            report::getaddrinfo_host_failed(host, first_s, e);
+            let diag = (cfg.opts.verbose >= 2 || cfg.opts.json).then(|| {
+                diagnose::names::lookup_failed(host, first, e, cfg.connect_opts().hints())
+            });
+            if let (true, Some(d)) = (cfg.opts.verbose >= 2, &diag) {
+                diagnosis::detail_line(d);
+            }
+            if cfg.opts.json {
+                report::json_probe(&report::JsonProbe {
+                    host,
+                    ip: None,
+                    port: first,
+                    proto: cfg.opts.proto.name(),
+                    service: &crate::net::ports::service_name(first, cfg.opts.proto),
+                    state: "error",
+                    errno: None,
+                    error: Some(e.to_string()),
+                    ms: 0,
+                    diagnosis: diag.as_ref(),
+                    banner: None,
+                });
+            }
+            return Err(Abort::Failed);
+        }
+    };
+    if addrs.is_empty() {
+        return Ok(1);
+    }
+    let window = window(cfg);
+    if window == 1 && cfg.opts.interval.is_some() {
+        return sequential_with_interval(rx, cfg, host, ports, &addrs);
+    }
+    let mut s = Scanner::new(cfg, host, ports, &addrs, window);
+    rx.run(&mut s)?;
+    if s.fatal {
+        return Err(Abort::Failed);
+    }
+    Ok(s.status)
+}
+
+/// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
+fn sequential_with_interval(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &OsStr,
+    ports: &[u16],
+    addrs: &[AddrInfo],
+) -> std::result::Result<Status, Abort> {
+    let mut status = 1;
+    let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
+    for (i, port) in ports.iter().enumerate() {
+        if i > 0 {
+            reactor::pause(rx, delay)?;
+        }
+        let one = [*port];
+        let mut s = Scanner::new(cfg, host, &one, addrs, 1);
+        rx.run(&mut s)?;
+        if s.fatal {
+            return Err(Abort::Failed);
+        }
+        if s.status == 0 {
+            status = 0;
+        }
+    }
+    Ok(status)
+}
