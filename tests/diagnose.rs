@@ -113,6 +113,9 @@ impl Chain {
             // No ICMP rate limits: every probe of every run gets its answer.
             (r, "ipv4/icmp_ratelimit", "0"),
             (r, "ipv6/icmp/ratelimit", "0"),
+            // Nor the namespace's overall ICMP budget (burst 50).
+            (r, "ipv4/icmp_msgs_per_sec", "100000"),
+            (r, "ipv4/icmp_msgs_burst", "10000"),
             (s, "ipv4/icmp_ratelimit", "0"),
             (s, "ipv6/icmp/ratelimit", "0"),
             // The kernel's own SYN timeout is a few seconds.
@@ -525,6 +528,22 @@ fn router_and_server_answers_are_told_apart() {
             ("state", js("filtered")),
             ("errno", js("EPERM")),
         ],
+    });
+    // A client (no -z) explains its failure the same way.
+    let (v, vv, _) = router(
+        "admin",
+        SERVER,
+        PROHIBITED,
+        "ICMP communication administratively prohibited",
+        NO_ROUTE,
+    );
+    cases.push(Case {
+        what: "client mode, admin-prohibited",
+        args: s(&[SERVER, &PROHIBITED.to_string()]),
+        v,
+        vv,
+        status: 1,
+        json: vec![],
     });
     // UDP to the link's broadcast address without -b.
     let bcast = failed("10.79.0.255", 9, "udp", "failed: Permission denied");
