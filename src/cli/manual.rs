@@ -330,9 +330,14 @@ time the answer took, and what it means:
 .PP
 .EX
 ncrab: connect to 192.0.2.7 port 25 (tcp) failed: Connection refused
-	3 ms: closed: the host answered with a TCP reset, ...
+	3 ms: closed: 192.0.2.7 answered with a TCP reset: nothing listens ...
 .EE
 .PP
+What each error means in general, and what to check, is below; the
+explanation ncrab prints is more precise whenever the kernel tells more
+(which router sent which ICMP message, how many SYNs went unanswered,
+what listens on this machine instead): see
+.BR DIAGNOSIS .
 The outcomes and what to check:
 .TP
 .B succeeded
