@@ -1192,3 +1192,30 @@ mod json {
         Ok(v)
     }
 }
+
+/// A UDP client with a terminal on stdin probes as nc does (`-uv`); a
+/// refused probe is silent with `-v`, explained with `-vv`.
+#[test]
+fn a_refused_udp_client_probe_is_explained() {
+    let Some(ns) = Netns::create("du") else {
+        return;
+    };
+    let Ok(pty) = Pty::open() else {
+        skip_or_fail_in_ci("no pseudo-terminal");
+        return;
+    };
+    let run = |v: &str| {
+        Cmd::ncrab(&[v, "-w1", "127.0.0.1", "41006"])
+            .stdin(Input::Fd(pty.open_slave()))
+            .netns(&ns)
+            .run(secs(30))
+    };
+    run("-uv").assert(1, b"", b"");
+    let vv = run("-uvv");
+    assert_eq!(
+        untimed(&vv.stderr_str()),
+        "\tN ms: closed: 127.0.0.1 answered ICMP port unreachable: the host is up but nothing listens on udp port 41006; check that the service runs (ss -lun)\n\
+         \tnothing listens on udp port 41006, nor on any other\n"
+    );
+    assert_eq!(vv.code(), Some(1));
+}

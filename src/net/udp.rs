@@ -130,11 +130,14 @@ fn refused(r: &io::Result<usize>) -> bool {
 }
 
 /// Runs one probe on a connected UDP socket; true when it passed.
-pub fn probe(rx: &mut Reactor, sock: &Socket, secs: u32) -> Result<bool, Abort> {
+/// A failed probe carries the errno of the send that failed it.
+pub fn probe(rx: &mut Reactor, sock: &Socket, secs: u32) -> Result<Result<(), Option<i32>>, Abort> {
     let fd = sock.as_raw_fd();
     let (probe, tick) = XProbe::start(fd, secs);
-    if tick != Tick::Later {
-        return Ok(tick == Tick::Passed);
+    match tick {
+        Tick::Passed => return Ok(Ok(())),
+        Tick::Failed => return Ok(Err(probe.error)),
+        Tick::Later => {}
     }
     let mut m = Probing {
         fd,
@@ -150,22 +153,22 @@ struct Probing {
     fd: RawFd,
     probe: XProbe,
     timer: Option<TimerId>,
-    result: Option<bool>,
+    result: Option<Result<(), Option<i32>>>,
 }
 
 impl Machine for Probing {
-    type Output = bool;
+    type Output = Result<(), Option<i32>>;
 
     fn on_timer(&mut self, _cx: &mut Ctx<'_>, _key: usize) {
         self.timer = None;
         match self.probe.tick(self.fd) {
-            Tick::Passed => self.result = Some(true),
-            Tick::Failed => self.result = Some(false),
+            Tick::Passed => self.result = Some(Ok(())),
+            Tick::Failed => self.result = Some(Err(self.probe.error)),
             Tick::Later => {}
         }
     }
 
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<bool> {
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
         if let Some(r) = self.result {
             return Step::Done(r);
         }
