@@ -586,12 +586,14 @@ impl<'a> Scanner<'a> {
         self.read_banner(cx, id);
     }
 
-    /// Reads what the server has sent; ends the probe once the first line
-    /// is complete, the server closed, or (`timed_out`) the wait is over.
+    /// Reads what the server has sent so far (readiness, or the start).
     fn read_banner(&mut self, cx: &mut Ctx<'_>, id: usize) {
         self.banner_step(cx, id, false);
     }
 
+    /// Reads what the server has sent; ends the probe once the first line
+    /// is complete, the server closed, or (`timed_out`) the wait is over.
+    /// At most [`BANNER_MAX`] bytes are kept, whatever the server sends.
     fn banner_step(&mut self, cx: &mut Ctx<'_>, id: usize, timed_out: bool) {
         let Some(Some(p)) = self.probes.get_mut(id) else {
             return;
