@@ -55,6 +55,7 @@ use socket2::{SockAddr, Socket};
 
 use crate::cli::config::Config;
 use crate::net::connect::{self, ConnectOpts};
+use crate::net::diagnose::banner::BannerRead;
 use crate::net::diagnose::{self, Banner, Facts, errqueue, tcpinfo};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
@@ -110,16 +111,6 @@ struct Probe {
     /// being read (the timer is the wait's end).
     banner: Option<BannerRead>,
 }
-
-/// `--banner`: what has come so far, and how long the handshake took
-/// (the time the report shows for the open port).
-struct BannerRead {
-    buf: Vec<u8>,
-    handshake: Duration,
-}
-
-/// The most bytes of a banner kept: its first line, up to this.
-const BANNER_MAX: usize = 1024;
 
 struct Scanner<'a> {
     cfg: &'a Config,
@@ -548,10 +539,7 @@ impl<'a> Scanner<'a> {
                 started,
                 timer,
                 xprobe: None,
-                banner: Some(BannerRead {
-                    buf: Vec::new(),
-                    handshake: started.elapsed(),
-                }),
+                banner: Some(BannerRead::new(started.elapsed())),
             },
         );
         self.read_banner(cx, id);
@@ -579,10 +567,7 @@ impl<'a> Scanner<'a> {
             cx.timers.cancel(t);
         }
         p.timer = Some(cx.timers.add(Instant::now() + wait, id));
-        p.banner = Some(BannerRead {
-            buf: Vec::new(),
-            handshake: p.started.elapsed(),
-        });
+        p.banner = Some(BannerRead::new(p.started.elapsed()));
         self.read_banner(cx, id);
     }
 
@@ -593,50 +578,18 @@ impl<'a> Scanner<'a> {
 
     /// Reads what the server has sent; ends the probe once the first line
     /// is complete, the server closed, or (`timed_out`) the wait is over.
-    /// At most [`BANNER_MAX`] bytes are kept, whatever the server sends.
     fn banner_step(&mut self, cx: &mut Ctx<'_>, id: usize, timed_out: bool) {
+        let wait = self.banner.unwrap_or_default();
         let Some(Some(p)) = self.probes.get_mut(id) else {
             return;
         };
-        let Some(BannerRead { buf, handshake }) = p.banner.as_mut() else {
+        let Some(read) = p.banner.as_mut() else {
             return;
         };
-        let handshake = *handshake;
-        let mut closed = false;
-        while buf.len() < BANNER_MAX && !buf.contains(&b'\n') {
-            let mut chunk = [0u8; 512];
-            let room = (BANNER_MAX - buf.len()).min(chunk.len());
-            // SAFETY: chunk is valid for `room` bytes.
-            let n = unsafe { libc::recv(p.sock.as_raw_fd(), chunk.as_mut_ptr().cast(), room, 0) };
-            if n > 0 {
-                buf.extend_from_slice(&chunk[..n as usize]);
-                continue;
-            }
-            let e = std::io::Error::last_os_error().raw_os_error();
-            if n < 0 && matches!(e, Some(libc::EINTR)) {
-                continue;
-            }
-            closed = n == 0 || !matches!(e, Some(libc::EAGAIN));
-            break;
-        }
-        let line_done = buf.len() >= BANNER_MAX || buf.contains(&b'\n');
-        if !(line_done || closed || timed_out) {
+        let Some(banner) = read.step(&p.sock, timed_out, wait) else {
             return;
-        }
-        let banner = if buf.is_empty() {
-            if closed {
-                Banner::Closed
-            } else {
-                Banner::Silent(self.banner.unwrap_or_default())
-            }
-        } else {
-            let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-            let mut line = buf[..end].to_vec();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            Banner::Line(line)
         };
+        let handshake = read.handshake;
         let slot = p.slot;
         // The report's time is the handshake's, not the wait's.
         p.started = Instant::now().checked_sub(handshake).unwrap_or(p.started);

@@ -8,6 +8,7 @@
 //! `--json` wants the answer, and only for a probe that failed. The texts
 //! are in `report::diagnosis`.
 
+pub mod banner;
 pub mod errqueue;
 pub mod listeners;
 pub mod names;
