@@ -43,6 +43,7 @@ complete -c ncrab -s X -l proxy-type -d 'Proxy protocol: "4", "5" (SOCKS) or "co
 connect\t''"
 complete -c ncrab -s x -l proxy -d 'Specify proxy address and port' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
+complete -c ncrab -l banner -d 'With -z: report what an open port\'s server says first' -r
 complete -c ncrab -l exec -d 'Serve each connection with a program (split on spaces, no shell)' -r
 complete -c ncrab -l sh-exec -d 'Serve each connection with a /bin/sh -c command' -r
 complete -c ncrab -l max-conns -d 'Most connections served at once (default 100)' -r
