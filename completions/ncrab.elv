@@ -52,6 +52,7 @@ set edit:completion:arg-completer[ncrab] = {|@words|
             cand --hosts 'Scan the hosts listed in file (- for stdin)'
             cand --rate 'Start at most count connects per second during a scan'
             cand --wait 'With -z, retry each port until it accepts, for up to seconds'
+            cand --banner 'With -z: report what an open port''s server says first'
             cand --exec 'Serve each connection with a program (split on spaces, no shell)'
             cand --sh-exec 'Serve each connection with a /bin/sh -c command'
             cand --max-conns 'Most connections served at once (default 100)'

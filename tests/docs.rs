@@ -227,6 +227,7 @@ fn manual_has_every_section() {
             "OPTIONS",
             "EOF AND HALF-CLOSE",
             "SCAN REPORT",
+            "DIAGNOSIS",
             "SCANNING NETWORKS",
             "EXIT STATUS",
             "ENVIRONMENT",

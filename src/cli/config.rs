@@ -127,6 +127,8 @@ pub struct Options {
     pub progress: bool,
     /// `--no-progress`: no scan status line on a terminal.
     pub no_progress: bool,
+    /// `--banner[=MS]`: how long an open port's server may take to speak.
+    pub banner: Option<Duration>,
     /// Listeners that serve: exec, broker, access lists, logs.
     pub serving: Serving,
 }
@@ -203,6 +205,7 @@ impl Config {
             proto: o.proto,
             numeric: o.numeric,
             verbose: o.verbose > 0,
+            diagnose: o.verbose >= 2,
             timeout: o.timeout().filter(|t| !t.is_zero()),
             sock: self.sock_opts(),
         }

@@ -510,6 +510,16 @@ const DEFS: &[Def] = &[
         long_help: "Do not show the status line a scan longer than a second shows on a terminal standard error (probes done, open ports, rate, time left).",
     },
     Def {
+        id: "banner",
+        short: None,
+        long: "banner",
+        value: Some("ms"),
+        values: &[],
+        hide: false,
+        help: "With -z: report what an open port's server says first",
+        long_help: "With -z: after an open TCP port's handshake, wait up to ms milliseconds (default 500, written --banner=ms) for the server to speak first, and report its first line, escaped: on a -vv line and in --json's banner field. Nothing is sent. Probes stay concurrent.",
+    },
+    Def {
         id: "exec",
         short: None,
         long: "exec",
@@ -671,6 +681,12 @@ const DEFS: &[Def] = &[
     },
 ];
 
+/// Options whose value is optional, given as `--name=value` only.
+const OPTIONAL_VALUE: &[&str] = &["banner"];
+
+/// `--banner` without a value: milliseconds.
+pub const BANNER_DEFAULT_MS: u64 = 500;
+
 /// The clap command: the one definition of every option, rendered into
 /// `--help`, `man/ncrab.1` and `completions/`.
 pub fn command() -> Command {
@@ -700,6 +716,11 @@ pub fn command() -> Command {
             a = a.hide(true);
         }
         a = match d.value {
+            Some(v) if OPTIONAL_VALUE.contains(&d.id) => a
+                .value_name(v)
+                .num_args(0..=1)
+                .require_equals(true)
+                .action(ArgAction::Append),
             Some(v) => {
                 let a = a.value_name(v).action(ArgAction::Append);
                 if d.values.is_empty() {
@@ -737,6 +758,7 @@ pub(super) fn opt_defs() -> Vec<OptDef> {
             short: d.short,
             long: Some(d.long),
             takes_value: d.value.is_some(),
+            optional_value: OPTIONAL_VALUE.contains(&d.id),
         })
         .collect()
 }

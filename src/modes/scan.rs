@@ -56,13 +56,15 @@ use socket2::{SockAddr, Socket};
 
 use crate::cli::config::{Config, Target};
 use crate::net::connect::{self, ConnectOpts};
+use crate::net::diagnose::banner::BannerRead;
+use crate::net::diagnose::{self, Banner, Facts, errqueue, tcpinfo};
 use crate::net::pace::{Backoff, Bucket, Rtt};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
 use crate::net::targets::{Host, Hosts};
 use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, Family, Proto, SetupError};
-use crate::report::{self, Dest, Errno, GaiError, JsonProbe, json_probe};
+use crate::report::{self, Dest, Errno, GaiError, JsonProbe, diagnosis, json_probe};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 
@@ -134,6 +136,9 @@ struct Probe {
     timer: Option<TimerId>,
     /// UDP: the `X` probe running on the connected socket.
     xprobe: Option<XProbe>,
+    /// `--banner`: the port is open and the server's first bytes are
+    /// being read (the timer is the wait's end).
+    banner: Option<BannerRead>,
 }
 
 /// One destination's share of the slots: its ports at its addresses,
@@ -251,6 +256,12 @@ struct Scanner<'a> {
     fatal_slot: Option<usize>,
     /// The fatal error has been reported.
     fatal: bool,
+    /// `-vv` or `--json`: gather the facts of each failure.
+    diag: bool,
+    /// What each finished slot left behind, until it is reported.
+    facts: HashMap<usize, Facts>,
+    /// `--banner`: how long an open port's server may take to speak.
+    banner: Option<Duration>,
 }
 
 impl<'a> Scanner<'a> {
@@ -309,6 +320,38 @@ impl<'a> Scanner<'a> {
             status: 1,
             fatal_slot: None,
             fatal: false,
+            diag: o.verbose >= 2 || o.json,
+            facts: HashMap::new(),
+            banner: o.banner.filter(|_| o.proto == Proto::Tcp),
+        }
+    }
+
+    /// The address (without port) of `slot`'s attempt.
+    fn ip_of(&self, slot: usize) -> Option<std::net::IpAddr> {
+        let (u, _, a) = self.split(slot)?;
+        u.addrs.get(a)?.addr.as_socket().map(|s| s.ip())
+    }
+
+    /// Keeps what a finished probe left behind, for its report (only
+    /// when `-vv` or `--json` asks), and notes whether its host answered.
+    fn keep_facts(&mut self, slot: usize, found: Found, facts: Facts) {
+        if !self.diag {
+            return;
+        }
+        if let (Some(ip), Some(outcome)) = (self.ip_of(slot), outcome_of(found)) {
+            diagnose::note_outcome(ip, outcome, &facts);
+        }
+        self.facts.insert(slot, facts);
+    }
+
+    /// The facts of a TCP connect that just failed (or timed out):
+    /// `syns` was read before the result, the error queue now.
+    fn failure_facts(sock: &Socket, syns: Option<tcpinfo::Syns>, immediate: bool) -> Facts {
+        Facts {
+            queued: errqueue::take(sock),
+            syns,
+            immediate,
+            ..Facts::default()
         }
     }
 
@@ -686,6 +729,8 @@ impl<'a> Scanner<'a> {
         let Some(addr) = self.addr_for(slot) else {
             return true;
         };
+        let mut immediate = false;
+        let mut syns = None;
         let result = match net::start_connect(&sock, &addr) {
             Ok(true) if ai.socktype != libc::SOCK_STREAM => {
                 self.start_udp(cx, slot, sock, started);
@@ -693,12 +738,23 @@ impl<'a> Scanner<'a> {
             }
             Ok(true) => Some((net::check_self_connect(&sock), false)),
             // Refused at once (no route...): the socket is still unused.
-            Err(errno) => Some((ConnectResult::Failed(errno), true)),
+            Err(errno) => {
+                immediate = true;
+                Some((ConnectResult::Failed(errno), true))
+            }
             // Often already answered (loopback): no need to wait for it.
-            Ok(false) => net::connect_again(&sock, &addr),
+            Ok(false) => {
+                if self.diag {
+                    syns = tcpinfo::syns(&sock);
+                }
+                net::connect_again(&sock, &addr)
+            }
         };
         if let Some((r, reusable)) = result {
-            self.finish_slot(slot, to_found(r), started);
+            if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
+                return self.wait_banner(cx, slot, sock, started);
+            }
+            self.finish_connect(slot, &sock, r, syns, immediate, started);
             self.release(sock, ai.family, reusable);
             return true;
         }
@@ -726,9 +782,132 @@ impl<'a> Scanner<'a> {
                 started,
                 timer,
                 xprobe: None,
+                banner: None,
             },
         );
         true
+    }
+
+    /// Records the result of a TCP connect, with its facts when asked.
+    fn finish_connect(
+        &mut self,
+        slot: usize,
+        sock: &Socket,
+        r: ConnectResult,
+        syns: Option<tcpinfo::Syns>,
+        immediate: bool,
+        started: Instant,
+    ) {
+        let found = to_found(r);
+        if self.diag {
+            let facts = match found {
+                Found::Open => Facts::default(),
+                _ => Self::failure_facts(sock, syns, immediate),
+            };
+            self.keep_facts(slot, found, facts);
+        } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+            // An ICMP error may be queued: a reused socket starts clean.
+            errqueue::drain(sock);
+        }
+        self.finish_slot(slot, found, started);
+    }
+
+    /// `--banner`: the port answered at once; wait up to the banner time
+    /// for the server's first line, reading as it comes, in the loop.
+    fn wait_banner(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        slot: usize,
+        sock: Socket,
+        started: Instant,
+    ) -> bool {
+        let id = self.free_id();
+        let fd = sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if cx
+            .registry
+            .register(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            // No banner then: the port is open all the same.
+            self.free.push(id);
+            self.keep_facts(slot, Found::Open, Facts::default());
+            self.finish_slot(slot, Found::Open, started);
+            return true;
+        }
+        let wait = self.banner.unwrap_or_default();
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                banner: Some(BannerRead::new(started.elapsed())),
+            },
+        );
+        self.read_banner(cx, id);
+        true
+    }
+
+    /// `--banner` for a probe in flight whose connect just completed.
+    fn banner_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let wait = self.banner.unwrap_or_default();
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let fd = p.sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if cx
+            .registry
+            .reregister(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            let slot = p.slot;
+            self.keep_facts(slot, Found::Open, Facts::default());
+            return self.end_probe(cx, id, Found::Open, false);
+        }
+        if let Some(t) = p.timer.take() {
+            cx.timers.cancel(t);
+        }
+        p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+        p.banner = Some(BannerRead::new(p.started.elapsed()));
+        self.read_banner(cx, id);
+    }
+
+    /// Reads what the server has sent so far (readiness, or the start).
+    fn read_banner(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        self.banner_step(cx, id, false);
+    }
+
+    /// Reads what the server has sent; ends the probe once the first line
+    /// is complete, the server closed, or (`timed_out`) the wait is over.
+    fn banner_step(&mut self, cx: &mut Ctx<'_>, id: usize, timed_out: bool) {
+        let wait = self.banner.unwrap_or_default();
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(read) = p.banner.as_mut() else {
+            return;
+        };
+        let Some(banner) = read.step(&p.sock, timed_out, wait) else {
+            return;
+        };
+        let handshake = read.handshake;
+        let slot = p.slot;
+        // The report's time is the handshake's, not the wait's.
+        p.started = Instant::now().checked_sub(handshake).unwrap_or(p.started);
+        self.keep_facts(
+            slot,
+            Found::Open,
+            Facts {
+                banner: Some(banner),
+                ..Facts::default()
+            },
+        );
+        self.end_probe(cx, id, Found::Open, false);
     }
 
     /// A UDP socket connects at once: without `-v` its port counts as
@@ -739,8 +918,8 @@ impl<'a> Scanner<'a> {
             return self.finish_slot(slot, Found::Open, started);
         };
         match XProbe::start(sock.as_raw_fd(), secs) {
-            (_, Tick::Passed) => self.finish_slot(slot, Found::Open, started),
-            (_, Tick::Failed) => self.finish_slot(slot, Found::ProbeFailed, started),
+            (x, Tick::Passed) => self.finish_udp(slot, &sock, &x, Found::Open, started),
+            (x, Tick::Failed) => self.finish_udp(slot, &sock, &x, Found::ProbeFailed, started),
             (x, Tick::Later) => {
                 let id = self.free_id();
                 let timer = cx.timers.add(Instant::now() + XProbe::INTERVAL, id);
@@ -752,10 +931,31 @@ impl<'a> Scanner<'a> {
                         started,
                         timer: Some(timer),
                         xprobe: Some(x),
+                        banner: None,
                     },
                 );
             }
         }
+    }
+
+    /// Records the end of a UDP probe, with its facts when asked.
+    fn finish_udp(
+        &mut self,
+        slot: usize,
+        sock: &Socket,
+        x: &XProbe,
+        found: Found,
+        started: Instant,
+    ) {
+        if self.diag {
+            let facts = Facts {
+                queued: errqueue::take(sock),
+                send_errno: x.error.map(Errno),
+                ..Facts::default()
+            };
+            self.keep_facts(slot, found, facts);
+        }
+        self.finish_slot(slot, found, started);
     }
 
     /// Puts a started probe in flight under `id`.
@@ -877,6 +1077,67 @@ impl<'a> Scanner<'a> {
         self.ready.clear();
     }
 
+    /// A probe's connect has its answer: the banner wait when asked,
+    /// else the result, with its facts when `-vv` or `--json` wants them.
+    fn connect_done(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: usize,
+        r: ConnectResult,
+        reusable: bool,
+        syns: Option<tcpinfo::Syns>,
+    ) {
+        if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
+            return self.banner_in_place(cx, id);
+        }
+        let Some(Some(p)) = self.probes.get(id) else {
+            return;
+        };
+        let found = to_found(r);
+        if self.diag {
+            let facts = match found {
+                Found::Open => Facts::default(),
+                _ => Self::failure_facts(&p.sock, syns, false),
+            };
+            let slot = p.slot;
+            self.keep_facts(slot, found, facts);
+        } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+            errqueue::drain(&p.sock);
+        }
+        self.end_probe(cx, id, found, reusable);
+    }
+
+    /// A TCP probe's timer: the answer may have come while this pass
+    /// handled other events, so the socket is asked first; then `-w auto`
+    /// may try once more; else the port timed out.
+    fn connect_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some(Some(p)) = self.probes.get(id) else {
+            return;
+        };
+        let slot = p.slot;
+        let syns = if self.diag {
+            tcpinfo::syns(&p.sock)
+        } else {
+            None
+        };
+        let answer = self
+            .addr_for(slot)
+            .and_then(|addr| net::connect_again(&p.sock, &addr));
+        if let Some((r, reusable)) = answer {
+            return self.connect_done(cx, id, r, reusable, syns);
+        }
+        if self.retry_lost(cx, id) {
+            return;
+        }
+        if self.diag {
+            if let Some(Some(p)) = self.probes.get(id) {
+                let f = Self::failure_facts(&p.sock, syns, false);
+                self.keep_facts(slot, Found::TimedOut, f);
+            }
+        }
+        self.end_probe(cx, id, Found::TimedOut, false);
+    }
+
     /// Prints every result whose predecessors are all known, in one write
     /// per stream. Slots after an address of the same port connected are
     /// never started; the success skips past them.
@@ -892,7 +1153,8 @@ impl<'a> Scanner<'a> {
                 return;
             };
             self.next_emit += 1;
-            self.report(slot, r);
+            let facts = self.facts.remove(&slot);
+            self.report(slot, r, facts.as_ref());
             match r.found {
                 Found::Open | Found::ProbeFailed => {
                     self.status = if let Found::Open = r.found { 0 } else { 1 };
@@ -918,7 +1180,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// nc's line for one attempt, plus `-vv` and `--json` when asked.
-    fn report(&self, slot: usize, r: Result) {
+    fn report(&self, slot: usize, r: Result, facts: Option<&Facts>) {
         let Some((u, p, a)) = self.split(slot) else {
             return;
         };
@@ -948,20 +1210,64 @@ impl<'a> Scanner<'a> {
         if let Found::Setup(e) = r.found {
             e.report();
         }
+        let none = Facts::default();
+        let diag = match (self.diag, facts, r.found) {
+            (true, Some(f), _) => self.diagnose(slot, r, f),
+            (true, None, Found::Setup(_)) => self.diagnose(slot, r, &none),
+            _ => None,
+        };
         if o.verbose >= 2 {
             let udp = self.probe_secs.is_some();
-            match r.found {
-                Found::Open if udp => report::udp_probe_detail(r.elapsed, true),
-                Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
-                Found::Open => report::probe_detail(r.elapsed, None, false),
-                Found::Failed(errno) => report::probe_detail(r.elapsed, Some(errno), false),
-                Found::TimedOut => report::probe_detail(r.elapsed, None, true),
+            match (r.found, &diag) {
+                (Found::Setup(_), Some(d)) => diagnosis::detail_line(d),
+                (Found::Open, _) if udp => report::udp_probe_detail(r.elapsed, true),
+                (Found::Open, _) => report::probe_detail(r.elapsed, None, false),
+                (_, Some(d)) => diagnosis::probe_lines(d),
+                (Found::ProbeFailed, None) => report::udp_probe_detail(r.elapsed, false),
+                (Found::Failed(errno), None) => report::probe_detail(r.elapsed, Some(errno), false),
+                (Found::TimedOut, None) => report::probe_detail(r.elapsed, None, true),
                 _ => {}
+            }
+            if let Some(b) = facts.and_then(|f| f.banner.as_ref()) {
+                diagnosis::banner_line(b);
             }
         }
         if o.json && !matches!(r.found, Found::Skipped | Found::Superseded) {
-            self.json_line(host, port, ip, r);
+            self.json_line(
+                host,
+                port,
+                ip,
+                r,
+                diag.as_ref(),
+                facts.and_then(|f| f.banner.as_ref()),
+            );
         }
+    }
+
+    /// The diagnosis of a reported attempt.
+    fn diagnose(&self, slot: usize, r: Result, facts: &Facts) -> Option<diagnose::Diagnosis> {
+        let o = &self.cfg.opts;
+        if let Found::Setup(e) = r.found {
+            return match e {
+                SetupError::Bind(errno) => {
+                    Some(diagnose::bind_failed(errno, o.source_port.as_deref()))
+                }
+                SetupError::Lookup(g) if g.code == libc::EAI_SERVICE => o
+                    .source_port
+                    .as_deref()
+                    .map(|p| diagnose::names::unknown_service(p.as_bytes(), o.proto.name())),
+                _ => None,
+            };
+        }
+        let (_, p, _) = self.split(slot)?;
+        let probe = diagnose::Probe {
+            dest: self.ip_of(slot)?,
+            port: self.ports[p],
+            proto: o.proto.name(),
+            elapsed: r.elapsed,
+            broadcast: o.broadcast,
+        };
+        diagnose::diagnose(&probe, outcome_of(r.found)?, facts)
     }
 
     /// A list's destination that did not resolve: nc's line (and its
@@ -971,8 +1277,10 @@ impl<'a> Scanner<'a> {
         let port = u.lookup.map_or(self.ports[0], |(_, p)| p);
         let port_s = port.to_string();
         report::getaddrinfo_host_failed(&u.host, OsStr::new(&port_s), e);
-        if o.verbose >= 2 {
-            report::dns_detail(e, o.numeric);
+        let diag = (o.verbose >= 2 || o.json)
+            .then(|| diagnose::names::lookup_failed(&u.host, port, e, self.conn.hints()));
+        if let (true, Some(d)) = (o.verbose >= 2, &diag) {
+            diagnosis::detail_line(d);
         }
         if o.json {
             json_probe(&JsonProbe {
@@ -985,14 +1293,32 @@ impl<'a> Scanner<'a> {
                 errno: None,
                 error: Some(e.to_string()),
                 ms: 0,
+                diagnosis: diag.as_ref(),
+                banner: None,
             });
         }
     }
 
-    fn json_line(&self, host: &OsStr, port: u16, ip: &str, r: Result) {
+    fn json_line(
+        &self,
+        host: &OsStr,
+        port: u16,
+        ip: &str,
+        r: Result,
+        diag: Option<&diagnose::Diagnosis>,
+        banner: Option<&Banner>,
+    ) {
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
+            // The probe's datagram could not be sent (EPERM...).
+            Found::ProbeFailed
+                if diag
+                    .and_then(|d| d.errno)
+                    .is_some_and(|e| e.0 != libc::ECONNREFUSED) =>
+            {
+                ("filtered", diag.and_then(|d| d.errno))
+            }
             Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
             Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
             Found::Failed(e)
@@ -1029,8 +1355,21 @@ impl<'a> Scanner<'a> {
                 _ => None,
             },
             ms: r.elapsed.as_millis(),
+            diagnosis: diag,
+            banner,
         });
     }
+}
+
+/// The diagnosis's view of an attempt's end.
+fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
+    Some(match found {
+        Found::Open => diagnose::Outcome::Open,
+        Found::Failed(e) => diagnose::Outcome::Failed(e),
+        Found::TimedOut => diagnose::Outcome::TimedOut,
+        Found::ProbeFailed => diagnose::Outcome::UdpClosed,
+        Found::Setup(_) | Found::Skipped | Found::NoHost(_) | Found::Superseded => return None,
+    })
 }
 
 /// The unit of one destination of a list: a block's address as it is, a
@@ -1109,11 +1448,32 @@ impl Machine for Scanner<'_> {
         let Some(Some(p)) = self.probes.get(id) else {
             return;
         };
+        if p.banner.is_some() {
+            return self.read_banner(cx, id);
+        }
+        // TCP_INFO before the result: collecting it resets the counters.
+        let syns = if self.diag {
+            tcpinfo::syns(&p.sock)
+        } else {
+            None
+        };
         let Some(addr) = self.addr_for(p.slot) else {
             return;
         };
-        if let Some((r, reusable)) = net::connect_again(&p.sock, &addr) {
-            self.end_probe(cx, id, to_found(r), reusable);
+        let mut result = net::connect_again(&p.sock, &addr);
+        if result.is_none() && ev.is_error() {
+            // An ICMP error that came back while connect() still held the
+            // socket (a veth or a fast router answers within the call) is
+            // pending in SO_ERROR while the state stays SYN_SENT, so the
+            // second connect() says EALREADY: read it, as nc's select()
+            // and getsockopt(SO_ERROR) do, instead of waiting a second for
+            // the SYN's retransmission to fail again.
+            if let Ok(Some(e)) = p.sock.take_error() {
+                result = Some((ConnectResult::Failed(Errno::of(&e)), false));
+            }
+        }
+        if let Some((r, reusable)) = result {
+            self.connect_done(cx, id, r, reusable, syns);
         }
     }
 
@@ -1147,28 +1507,35 @@ impl Machine for Scanner<'_> {
             return;
         };
         p.timer = None;
+        if p.banner.is_some() {
+            return self.banner_step(cx, id, true);
+        }
+        if p.xprobe.is_none() {
+            return self.connect_timer(cx, id);
+        }
         let fd = p.sock.as_raw_fd();
         let Some(x) = p.xprobe.as_mut() else {
-            // The answer may have come while this pass handled other
-            // events: ask the socket before calling it a timeout.
-            let slot = p.slot;
-            let answer = self.addr_for(slot).and_then(|addr| {
-                let p = self.probes.get(id)?.as_ref()?;
-                net::connect_again(&p.sock, &addr)
-            });
-            if let Some((r, reusable)) = answer {
-                return self.end_probe(cx, id, to_found(r), reusable);
-            }
-            if !self.retry_lost(cx, id) {
-                self.end_probe(cx, id, Found::TimedOut, false);
-            }
             return;
         };
-        match x.tick(fd) {
-            Tick::Passed => self.end_probe(cx, id, Found::Open, false),
-            Tick::Failed => self.end_probe(cx, id, Found::ProbeFailed, false),
-            Tick::Later => p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id)),
+        let tick = x.tick(fd);
+        let found = match tick {
+            Tick::Passed => Found::Open,
+            Tick::Failed => Found::ProbeFailed,
+            Tick::Later => {
+                p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
+                return;
+            }
+        };
+        if self.diag {
+            let slot = p.slot;
+            let facts = Facts {
+                queued: errqueue::take(&p.sock),
+                send_errno: p.xprobe.as_ref().and_then(|x| x.error).map(Errno),
+                ..Facts::default()
+            };
+            self.keep_facts(slot, found, facts);
         }
+        self.end_probe(cx, id, found, false);
     }
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
@@ -1284,8 +1651,11 @@ pub fn run(
         Ok(a) => a,
         Err(e) => {
             report::getaddrinfo_host_failed(host, first_s, e);
-            if cfg.opts.verbose >= 2 {
-                report::dns_detail(e, cfg.opts.numeric);
+            let diag = (cfg.opts.verbose >= 2 || cfg.opts.json).then(|| {
+                diagnose::names::lookup_failed(host, first, e, cfg.connect_opts().hints())
+            });
+            if let (true, Some(d)) = (cfg.opts.verbose >= 2, &diag) {
+                diagnosis::detail_line(d);
             }
             if cfg.opts.json {
                 json_probe(&JsonProbe {
@@ -1298,6 +1668,8 @@ pub fn run(
                     errno: None,
                     error: Some(e.to_string()),
                     ms: 0,
+                    diagnosis: diag.as_ref(),
+                    banner: None,
                 });
             }
             return Err(Abort::Failed);
