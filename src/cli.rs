@@ -344,8 +344,8 @@ const DEFS: &[Def] = &[
         value: Some("keyword"),
         values: TOS_NAMES,
         hide: false,
-        help: "TOS value",
-        long_help: "Set the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
+        help: "TOS value or TLS options",
+        long_help: "A TLS keyword, tried first: noverify (do not verify the peer certificate), noname (do not check its name), clientcert (with -l: require a client certificate verified against -R), muststaple (require a stapled OCSP response), protocols=LIST (tlsv1.2, tlsv1.3, all, default, secure; separated by , or :, ! negates), ciphers=LIST (IANA or OpenSSL names, or secure, all), alpn=LIST. Otherwise the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
     },
     Def {
         id: "telnet",
@@ -458,6 +458,86 @@ const DEFS: &[Def] = &[
         long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order.",
     },
     Def {
+        id: "tls",
+        short: Some('c'),
+        long: "tls",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Use TLS",
+        long_help: "Use TLS over TCP: as a client the server certificate is verified against the trust anchors (-R, else the system store) and the name (-e, else the destination host); with -l, serve TLS (with --tls-cert and -K, or a throw-away self-signed certificate whose hash -v prints); with -z, a port is open when the handshake and verification succeed; with -x, TLS runs inside the proxy tunnel. Not with -u, -U or -F.",
+    },
+    Def {
+        id: "tls_cert",
+        short: None,
+        long: "tls-cert",
+        value: Some("certfile"),
+        values: &[],
+        hide: false,
+        help: "TLS certificate chain (PEM)",
+        long_help: "The PEM certificate chain to present (OpenBSD nc's -C, which here stays CRLF). Needs -c.",
+    },
+    Def {
+        id: "tls_key",
+        short: Some('K'),
+        long: "tls-key",
+        value: Some("keyfile"),
+        values: &[],
+        hide: false,
+        help: "TLS private key (PEM)",
+        long_help: "The PEM private key of --tls-cert (default: the certificate file itself). Needs -c.",
+    },
+    Def {
+        id: "tls_ca",
+        short: Some('R'),
+        long: "tls-ca",
+        value: Some("CAfile"),
+        values: &[],
+        hide: false,
+        help: "TLS trust anchors (PEM)",
+        long_help: "The PEM file of trust anchors. Default: the system store (/etc/ssl/certs/ca-certificates.crt, or SSL_CERT_FILE). A listener given -R asks clients for a certificate and verifies it. Needs -c.",
+    },
+    Def {
+        id: "tls_name",
+        short: Some('e'),
+        long: "tls-name",
+        value: Some("name"),
+        values: &[],
+        hide: false,
+        help: "Required name in peer certificate",
+        long_help: "The name the peer certificate must carry, and the SNI sent (default: the destination host; SNI only for a host name). A listener refuses a client certificate without it. Needs -c.",
+    },
+    Def {
+        id: "tls_pin",
+        short: Some('H'),
+        long: "tls-pin",
+        value: Some("hash"),
+        values: &[],
+        hide: false,
+        help: "Hash string of peer certificate",
+        long_help: "Accept only the peer certificate whose hash is this: SHA256: and the hex of SHA-256 over its DER, as -v prints it. A matching certificate is accepted even if it does not chain to a trust anchor or carry the name. Needs -c; not with -T noverify.",
+    },
+    Def {
+        id: "tls_staple",
+        short: Some('o'),
+        long: "tls-staple",
+        value: Some("staplefile"),
+        values: &[],
+        hide: false,
+        help: "OCSP response to staple",
+        long_help: "With -l, the DER OCSP response to staple to the certificate. Needs --tls-cert.",
+    },
+    Def {
+        id: "tls_alpn",
+        short: None,
+        long: "tls-alpn",
+        value: Some("protocols"),
+        values: &[],
+        hide: false,
+        help: "TLS ALPN protocols, comma-separated",
+        long_help: "The application protocols to offer (client) or accept (listener), comma-separated, most preferred first; the same as -T alpn=. Needs -c.",
+    },
+    Def {
         id: "json",
         short: None,
         long: "json",
@@ -499,6 +579,16 @@ const DEFS: &[Def] = &[
     },
 ];
 
+/// Long aliases: ncat's `--ssl*` names for the TLS options.
+const ALIASES: &[(&str, &str)] = &[
+    ("ssl", "tls"),
+    ("ssl-cert", "tls_cert"),
+    ("ssl-key", "tls_key"),
+    ("ssl-trustfile", "tls_ca"),
+    ("ssl-servername", "tls_name"),
+    ("ssl-alpn", "tls_alpn"),
+];
+
 /// The clap command: the one definition of every option, rendered into
 /// `--help`, `man/ncrab.1` and `completions/`.
 pub fn command() -> Command {
@@ -526,6 +616,9 @@ pub fn command() -> Command {
         }
         if d.hide {
             a = a.hide(true);
+        }
+        for (alias, _) in ALIASES.iter().filter(|(_, id)| *id == d.id) {
+            a = a.visible_alias(*alias);
         }
         a = match d.value {
             Some(v) => {
@@ -559,14 +652,26 @@ pub fn command() -> Command {
 
 /// The getopt view of the definitions.
 fn opt_defs() -> Vec<OptDef> {
-    DEFS.iter()
+    let mut defs: Vec<OptDef> = DEFS
+        .iter()
         .map(|d| OptDef {
             id: d.id,
             short: d.short,
             long: Some(d.long),
             takes_value: d.value.is_some(),
         })
-        .collect()
+        .collect();
+    for &(alias, id) in ALIASES {
+        if let Some(d) = DEFS.iter().find(|d| d.id == id) {
+            defs.push(OptDef {
+                id: d.id,
+                short: None,
+                long: Some(alias),
+                takes_value: d.value.is_some(),
+            });
+        }
+    }
+    defs
 }
 
 /// ncrab's help, on stdout, naming the program as it was run.
@@ -675,6 +780,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
     let mut unix = false;
     let mut udp = false;
     let mut dccp = false;
+    let mut tls = crate::tls::args::TlsArgs::default();
 
     for item in walk.by_ref() {
         let (id, val) = match item {
@@ -742,10 +848,23 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 }
             }
             "source" => o.source_addr = val.clone(),
-            "tos" => match parse_tos(raw) {
-                Some(t) => o.tos = Some(t),
-                None => return Err(fail_arg(format_args!("illegal tos value "), raw)),
+            // OpenBSD tries the TLS keywords first, then the TOS values.
+            "tos" => match crate::tls::keyword(raw) {
+                Ok(Some(k)) => tls.keywords.push(k),
+                Err(()) => return Err(fail(format_args!("invalid tls value `{v}'"))),
+                Ok(None) => match parse_tos(raw) {
+                    Some(t) => o.tos = Some(t),
+                    None => return Err(fail_arg(format_args!("illegal tos value "), raw)),
+                },
             },
+            "tls" => tls.usetls = true,
+            "tls_cert" => tls.cert = val.clone(),
+            "tls_key" => tls.key = val.clone(),
+            "tls_ca" => tls.ca = val.clone(),
+            "tls_name" => tls.name = Some(v),
+            "tls_pin" => tls.pin = Some(v),
+            "tls_staple" => tls.staple = val.clone(),
+            "tls_alpn" => tls.alpn = Some(v),
             "telnet" => o.telnet = true,
             "udp" => udp = true,
             "rtable" => {
@@ -788,13 +907,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
     } else {
         Proto::Tcp
     };
-    finish(o, walk.operands(), dccp)
+    finish(o, walk.operands(), dccp, tls)
 }
 
 /// nc's positional rules and conflict checks, in nc's order (B §1.3).
 /// The operands stay as typed: a Unix path or a port spec that is not
 /// UTF-8 is used, or echoed in a message, byte for byte.
-fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
+fn finish(
+    o: Options,
+    argv: Vec<OsString>,
+    dccp: bool,
+    tls: crate::tls::args::TlsArgs,
+) -> Result<Config, Exit> {
     let is_unix = o.family == Family::Unix;
     let argc = argv.len();
     let (host, ports): (Option<OsString>, Vec<OsString>) = if argc == 0 && o.listen {
@@ -841,9 +965,23 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     if !o.listen && o.keep {
         return Err(fail(format_args!("must use -l with -k")));
     }
+    let modes = crate::tls::args::Modes {
+        udp: o.proto == Proto::Udp,
+        unix: is_unix,
+        dccp,
+        pass_fd: o.pass_fd,
+        listen: o.listen,
+    };
+    if let Err(msg) = tls.check_modes(&modes) {
+        return Err(fail(format_args!("{msg}")));
+    }
     if is_unix && o.pass_fd {
         return Err(fail(format_args!("cannot use -F and -U")));
     }
+    let tls = match tls.validate(&modes) {
+        Ok(t) => t,
+        Err(msg) => return Err(fail(format_args!("{msg}"))),
+    };
 
     let proxy = match &o.proxy_arg {
         None => None,
@@ -887,6 +1025,7 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
         opts: o,
         target,
         proxy,
+        tls,
     })
 }
 

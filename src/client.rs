@@ -38,6 +38,10 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd {
         return scan::run(rx, cfg, host, ports);
     }
+    let tls = match &cfg.tls {
+        Some(t) => Some((t, crate::tls::client::config(t)?)),
+        None => None,
+    };
     let mut status = 1;
     for (i, &port) in ports.iter().enumerate() {
         if i > 0 {
@@ -65,6 +69,18 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         }
         if cfg.opts.pass_fd {
             return fdpass::pass(rx, stdout, &sock);
+        }
+        if let Some((t, tc)) = &tls {
+            let timeout = connect::connect_timeout(cfg);
+            let verbose = cfg.opts.verbose > 0;
+            let s = crate::tls::client::start(rx, t, tc, sock, host, timeout, verbose)?;
+            if !cfg.opts.zero_io {
+                let mut relay = crate::tls::relay::TlsRelay::new(s, stdin, stdout, relay_opts(cfg));
+                if rx.run(&mut relay)?.end == End::QuitTimer {
+                    return Err(Abort::QuitTimer);
+                }
+            }
+            continue;
         }
         if cfg.opts.zero_io {
             continue; // the tunnel closes here

@@ -131,6 +131,8 @@ pub struct Config {
     pub opts: Options,
     pub target: Target,
     pub proxy: Option<Proxy>,
+    /// `-c`: the validated TLS options.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Options {

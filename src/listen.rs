@@ -220,6 +220,17 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let listener = local_listen(cfg, host.as_deref(), port)?;
     let numeric = cfg.opts.numeric;
     let received = |peer: &SockAddr| report::sock_line("Connection received", peer, numeric);
+    if let Some(tls) = &cfg.tls {
+        let o = crate::tls::server::ListenOpts {
+            tls,
+            host: host.as_deref(),
+            keep: cfg.opts.keep,
+            verbose: cfg.opts.verbose,
+            timeout: cfg.opts.timeout().filter(|t| !t.is_zero()),
+            relay: relay_opts(cfg),
+        };
+        return crate::tls::server::serve(rx, &o, &listener, stdin, stdout, &received);
+    }
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(rx, cfg, listener, stdin, stdout, &received)
     } else {

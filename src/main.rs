@@ -46,6 +46,7 @@ mod resolve;
 mod scan;
 mod signals;
 mod stdio;
+mod tls;
 mod udp;
 mod unix;
 
