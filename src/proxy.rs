@@ -811,6 +811,7 @@ pub fn scan_result(
             errno: errno.map(Errno::name),
             error,
             ms: elapsed.as_millis(),
+            tls: None,
         });
     }
 }

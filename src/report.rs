@@ -350,7 +350,7 @@ pub fn connect_timed_out(dest: &Dest<'_>, port: impl AsRef<OsStr>, proto: &str) 
 }
 
 /// `PROG: connect to HOST[ (IP)] port PORT` and `tail` (M2, M3).
-fn connect_line(dest: &Dest<'_>, port: &OsStr, tail: &str) {
+pub fn connect_line(dest: &Dest<'_>, port: &OsStr, tail: &str) {
     let parts: [&[u8]; 5] = [
         b"connect to ",
         &dest.bytes(),

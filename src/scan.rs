@@ -44,9 +44,10 @@
 //! decides, as in nc (B §4). A connected UDP socket decides its port: the
 //! port's later addresses are not tried, as nc breaks out of its loop.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -61,7 +62,15 @@ use crate::ports::ServiceNames;
 use crate::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use crate::report::{self, Dest, Errno};
 use crate::resolve::{self, AddrInfo};
+use crate::tls::TlsConfig;
+use crate::tls::probe::{self as tls_probe, Next, TlsProbe};
+use crate::tls::report as tls_report;
 use crate::udp::{self, Tick, XProbe};
+use rustls::ClientConfig;
+
+/// `-zc` without `-w`: the longest a port may take to finish the TLS
+/// handshake once it took the connection.
+const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
@@ -89,6 +98,9 @@ enum Found {
     Skipped,
     /// UDP: connected, but the probe was refused (status 1, no line).
     ProbeFailed,
+    /// `-zc`: the TCP connection was taken, TLS failed (the reason is in
+    /// the scanner's TLS outcomes).
+    TlsFailed,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +117,8 @@ struct Probe {
     timer: Option<TimerId>,
     /// UDP: the `X` probe running on the connected socket.
     xprobe: Option<XProbe>,
+    /// `-zc`: the TLS handshake running on the connected socket.
+    tls: Option<TlsProbe>,
 }
 
 struct Scanner<'a> {
@@ -141,6 +155,10 @@ struct Scanner<'a> {
     window: usize,
     timeout: Option<Duration>,
     status: Status,
+    /// `-zc`: the client configuration, and each TLS probe's outcome
+    /// until it is reported.
+    tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    tls_out: HashMap<usize, tls_probe::Outcome>,
     /// The first slot that failed fatally: no slot after it is started.
     fatal_slot: Option<usize>,
     /// The fatal error has been reported.
@@ -154,6 +172,7 @@ impl<'a> Scanner<'a> {
         ports: &'a [u16],
         addrs: &'a [AddrInfo],
         window: usize,
+        tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
     ) -> Scanner<'a> {
         let o = &cfg.opts;
         Scanner {
@@ -183,6 +202,8 @@ impl<'a> Scanner<'a> {
             window,
             timeout: connect_timeout(cfg),
             status: 1,
+            tls,
+            tls_out: HashMap::new(),
             fatal_slot: None,
             fatal: false,
         }
@@ -251,7 +272,7 @@ impl<'a> Scanner<'a> {
         match self.result(slot - 1) {
             None => None,
             Some(Result {
-                found: Found::Open | Found::ProbeFailed,
+                found: Found::Open | Found::ProbeFailed | Found::TlsFailed,
                 ..
             }) => Some(false),
             Some(_) => Some(true),
@@ -280,7 +301,7 @@ impl<'a> Scanner<'a> {
         // result: queue it (the cursor decides for itself otherwise).
         if a + 1 < self.addrs.len()
             && next < self.next_start
-            && !matches!(found, Found::Open | Found::ProbeFailed)
+            && !matches!(found, Found::Open | Found::ProbeFailed | Found::TlsFailed)
         {
             self.ready.push_back(next);
         }
@@ -386,6 +407,10 @@ impl<'a> Scanner<'a> {
             Ok(false) => net::connect_again(&sock, &addr),
         };
         if let Some((r, reusable)) = result {
+            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+                self.start_tls(cx, slot, sock, started);
+                return true;
+            }
             self.finish_slot(slot, to_found(r), started);
             self.release(sock, ai.family, reusable);
             return true;
@@ -414,9 +439,105 @@ impl<'a> Scanner<'a> {
                 started,
                 timer,
                 xprobe: None,
+                tls: None,
             },
         );
         true
+    }
+
+    /// `-zc`: the port took the connection; its TLS handshake starts on
+    /// the same socket, with its own deadline (`-w`, else
+    /// [`TLS_SCAN_WAIT`]).
+    fn start_tls(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let probe = match TlsProbe::new(config, t, self.host) {
+            Ok(p) => p,
+            Err(why) => {
+                self.tls_out.insert(slot, Err(why));
+                return self.finish_slot(slot, Found::TlsFailed, started);
+            }
+        };
+        let id = self.free_id();
+        let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                tls: Some(probe),
+            },
+        );
+        self.tls_step(cx, id);
+    }
+
+    /// A probe whose connect just completed becomes a TLS probe.
+    fn begin_tls_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        match TlsProbe::new(config, t, self.host) {
+            Ok(tp) => {
+                p.tls = Some(tp);
+                if let Some(old) = p.timer.take() {
+                    cx.timers.cancel(old);
+                }
+                let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+                p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+                self.tls_step(cx, id);
+            }
+            Err(why) => {
+                let slot = p.slot;
+                self.tls_out.insert(slot, Err(why));
+                self.end_probe(cx, id, Found::TlsFailed, false);
+            }
+        }
+    }
+
+    /// Drives probe `id`'s handshake as far as it goes now.
+    fn tls_step(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, _)) = self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(tp) = p.tls.as_mut() else {
+            return;
+        };
+        match tp.step(&p.sock, t) {
+            Next::Wait(want) => {
+                let fd = p.sock.as_raw_fd();
+                let token = Token(reactor::PROBE_BASE + id);
+                let mut src = mio::unix::SourceFd(&fd);
+                let r = cx
+                    .registry
+                    .reregister(&mut src, token, want)
+                    .or_else(|_| cx.registry.register(&mut src, token, want));
+                if let Err(e) = r {
+                    let slot = p.slot;
+                    self.tls_out.insert(slot, Err(Errno::of(&e).to_string()));
+                    self.end_probe(cx, id, Found::TlsFailed, false);
+                }
+            }
+            Next::Finished(out) => {
+                let found = if out.is_ok() {
+                    Found::Open
+                } else {
+                    Found::TlsFailed
+                };
+                self.tls_out.insert(p.slot, out);
+                self.end_probe(cx, id, found, false);
+            }
+        }
     }
 
     /// A UDP socket connects at once: without `-v` its port counts as
@@ -440,6 +561,7 @@ impl<'a> Scanner<'a> {
                         started,
                         timer: Some(timer),
                         xprobe: Some(x),
+                        tls: None,
                     },
                 );
             }
@@ -517,6 +639,12 @@ impl<'a> Scanner<'a> {
                     let (p, _) = self.split(slot);
                     self.next_emit = (p + 1) * self.addrs.len();
                 }
+                // TLS failed on a port that took the connection: its other
+                // addresses are not tried; the status stays as it was.
+                Found::TlsFailed => {
+                    let (p, _) = self.split(slot);
+                    self.next_emit = (p + 1) * self.addrs.len();
+                }
                 Found::Setup(_) => {
                     self.fatal = true;
                     return;
@@ -527,7 +655,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// nc's line for one attempt, plus `-vv` and `--json` when asked.
-    fn report(&self, slot: usize, r: Result) {
+    fn report(&mut self, slot: usize, r: Result) {
+        let tls = self.tls_out.remove(&slot);
         let o = &self.cfg.opts;
         let (p, a) = self.split(slot);
         let port = self.ports[p];
@@ -545,6 +674,13 @@ impl<'a> Scanner<'a> {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
                 Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
+                Found::TlsFailed => {
+                    let why = match &tls {
+                        Some(Err(why)) => why.as_str(),
+                        _ => "",
+                    };
+                    tls_report::scan_failed(&dest, port, proto, why);
+                }
                 Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
             }
         }
@@ -553,7 +689,11 @@ impl<'a> Scanner<'a> {
         }
         if o.verbose >= 2 {
             let udp = self.probe_secs.is_some();
+            if let (Found::Open | Found::TlsFailed, Some(out)) = (r.found, &tls) {
+                tls_report::scan_detail(r.elapsed, out);
+            }
             match r.found {
+                _ if tls.is_some() => {}
                 Found::Open if udp => report::udp_probe_detail(r.elapsed, true),
                 Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
                 Found::Open => report::probe_detail(r.elapsed, None, false),
@@ -563,11 +703,11 @@ impl<'a> Scanner<'a> {
             }
         }
         if o.json && !matches!(r.found, Found::Skipped) {
-            self.json_line(port, ip, r);
+            self.json_line(port, ip, r, tls.as_ref());
         }
     }
 
-    fn json_line(&self, port: u16, ip: &str, r: Result) {
+    fn json_line(&self, port: u16, ip: &str, r: Result, tls: Option<&tls_probe::Outcome>) {
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
@@ -587,6 +727,7 @@ impl<'a> Scanner<'a> {
             }
             Found::Failed(e) => ("error", Some(e)),
             Found::TimedOut => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+            Found::TlsFailed => ("error", None),
             Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
             Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
         };
@@ -600,10 +741,15 @@ impl<'a> Scanner<'a> {
             errno: errno.map(Errno::name),
             error: match (r.found, errno) {
                 (Found::TimedOut, _) => Some("timed out".to_string()),
+                (Found::TlsFailed, _) => match tls {
+                    Some(Err(why)) => Some(format!("tls handshake failed ({why})")),
+                    _ => Some("tls handshake failed".to_string()),
+                },
                 (_, Some(e)) => Some(e.to_string()),
                 _ => None,
             },
             ms: r.elapsed.as_millis(),
+            tls: tls.map(tls_report::scan_json),
         });
     }
 }
@@ -624,6 +770,8 @@ pub struct JsonProbe<'a> {
     pub errno: Option<&'a str>,
     pub error: Option<String>,
     pub ms: u128,
+    /// `-zc`: the `"tls"` object, as JSON text.
+    pub tls: Option<String>,
 }
 
 /// Prints one probe as a JSON object on its own line of stdout.
@@ -647,7 +795,12 @@ pub fn json_probe(p: &JsonProbe<'_>) {
     opt(&mut s, p.errno);
     s.push_str(",\"error\":");
     opt(&mut s, p.error.as_deref());
-    s.push_str(&format!(",\"ms\":{}}}", p.ms));
+    s.push_str(&format!(",\"ms\":{}", p.ms));
+    if let Some(t) = &p.tls {
+        s.push_str(",\"tls\":");
+        s.push_str(t);
+    }
+    s.push('}');
     report::stdout_line(&s);
 }
 
@@ -669,7 +822,14 @@ impl Machine for Scanner<'_> {
         let Some(Some(p)) = self.probes.get(id) else {
             return;
         };
+        if p.tls.is_some() {
+            return self.tls_step(cx, id);
+        }
         if let Some((r, reusable)) = net::connect_again(&p.sock, &self.addr_for(p.slot)) {
+            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+                self.begin_tls_in_place(cx, id);
+                return;
+            }
             self.end_probe(cx, id, to_found(r), reusable);
         }
     }
@@ -680,6 +840,14 @@ impl Machine for Scanner<'_> {
         };
         p.timer = None;
         let fd = p.sock.as_raw_fd();
+        if p.tls.is_some() {
+            let slot = p.slot;
+            let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+            let why = format!("no TLS answer within {} s", wait.as_secs());
+            self.tls_out.insert(slot, Err(why));
+            self.end_probe(cx, id, Found::TlsFailed, false);
+            return;
+        }
         let Some(x) = p.xprobe.as_mut() else {
             self.end_probe(cx, id, Found::TimedOut, false);
             return;
@@ -784,6 +952,7 @@ pub fn run(
                     errno: None,
                     error: Some(e.to_string()),
                     ms: 0,
+                    tls: None,
                 });
             }
             return Err(Abort::Failed);
@@ -796,12 +965,20 @@ pub fn run(
     if window == 1 && cfg.opts.interval.is_some() {
         return sequential_with_interval(rx, cfg, host, ports, &addrs);
     }
-    let mut s = Scanner::new(cfg, host, ports, &addrs, window);
+    let mut s = Scanner::new(cfg, host, ports, &addrs, window, tls_client(cfg)?);
     rx.run(&mut s)?;
     if s.fatal {
         return Err(Abort::Failed);
     }
     Ok(s.status)
+}
+
+/// `-zc`: the TLS client configuration, built once for the whole scan.
+fn tls_client(cfg: &Config) -> std::result::Result<Option<(&TlsConfig, Arc<ClientConfig>)>, Abort> {
+    match &cfg.tls {
+        Some(t) => Ok(Some((t, crate::tls::client::config(t)?))),
+        None => Ok(None),
+    }
 }
 
 /// `-i`: one port at a time, with the delay between ports (departure 3).
@@ -819,7 +996,7 @@ fn sequential_with_interval(
             pause(rx, delay)?;
         }
         let one = [*port];
-        let mut s = Scanner::new(cfg, host, &one, addrs, 1);
+        let mut s = Scanner::new(cfg, host, &one, addrs, 1, tls_client(cfg)?);
         rx.run(&mut s)?;
         if s.fatal {
             return Err(Abort::Failed);

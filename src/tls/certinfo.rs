@@ -137,6 +137,15 @@ pub fn utc(t: i64) -> String {
     )
 }
 
+/// Whole days from now until `t` (negative once past).
+pub fn days_left(t: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    (t - now).div_euclid(86_400)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@
 pub mod args;
 pub mod certinfo;
 pub mod client;
+pub mod probe;
 pub mod relay;
 pub mod report;
 pub mod server;

@@ -208,3 +208,88 @@ pub fn truncated() {
 pub fn stream_error(e: &Error) {
     report::note(format_args!("\tTLS error: {}", tls_error_text(e)));
 }
+
+/// A scanned port that took the TCP connection but failed TLS: nc's
+/// failure line with the TLS reason in place of the error.
+pub fn scan_failed(dest: &crate::report::Dest<'_>, port: u16, proto: &str, reason: &str) {
+    report::connect_line(
+        dest,
+        std::ffi::OsStr::new(&port.to_string()),
+        &format!(" ({proto}) failed: tls handshake failed ({reason})"),
+    );
+}
+
+/// `-vv` after a scanned port's line.
+pub fn scan_detail(elapsed: std::time::Duration, outcome: &super::probe::Outcome) {
+    let ms = elapsed.as_millis();
+    match outcome {
+        Err(why) => report::note(format_args!(
+            "\t{ms} ms: the port accepts TCP connections but TLS failed: {why}"
+        )),
+        Ok(d) => {
+            report::note(format_args!(
+                "\t{ms} ms: open: the TLS handshake and the certificate checks succeeded"
+            ));
+            report::note(format_args!("\tTLS: {} {}", d.version, d.cipher));
+            report::note(format_args!("\tsubject: {}", d.subject));
+            report::note(format_args!("\tissuer: {}", d.issuer));
+            report::note(format_args!("\tnames: {}", d.sans.join(", ")));
+            if let Some(t) = d.not_after {
+                report::note(format_args!(
+                    "\texpires: {} (in {} days)",
+                    certinfo::utc(t),
+                    certinfo::days_left(t)
+                ));
+            }
+            if let Some(p) = &d.alpn {
+                report::note(format_args!("\tALPN: {p}"));
+            }
+        }
+    }
+}
+
+/// The `"tls"` member of a scan's `--json` line.
+pub fn scan_json(outcome: &super::probe::Outcome) -> String {
+    let mut s = String::from("{");
+    match outcome {
+        Err(why) => {
+            s.push_str("\"error\":");
+            report::json_str(&mut s, why);
+        }
+        Ok(d) => {
+            let field = |s: &mut String, k: &str, v: &str| {
+                report::json_str(s, k);
+                s.push(':');
+                report::json_str(s, v);
+                s.push(',');
+            };
+            field(&mut s, "version", d.version);
+            field(&mut s, "cipher", &d.cipher);
+            field(&mut s, "subject", &d.subject);
+            field(&mut s, "issuer", &d.issuer);
+            s.push_str("\"sans\":[");
+            for (i, n) in d.sans.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                report::json_str(&mut s, n);
+            }
+            s.push_str("],");
+            match d.not_after {
+                Some(t) => {
+                    field(&mut s, "not_after", &certinfo::utc(t));
+                    s.push_str(&format!("\"days_left\":{},", certinfo::days_left(t)));
+                }
+                None => s.push_str("\"not_after\":null,\"days_left\":null,"),
+            }
+            s.push_str("\"alpn\":");
+            match &d.alpn {
+                Some(p) => report::json_str(&mut s, p),
+                None => s.push_str("null"),
+            }
+            s.push_str(",\"error\":null");
+        }
+    }
+    s.push('}');
+    s
+}

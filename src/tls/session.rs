@@ -113,57 +113,12 @@ impl Session {
     /// Writes what rustls has queued until the socket is full; the
     /// number of bytes written.
     pub fn flush(&mut self) -> io::Result<usize> {
-        let mut total = 0;
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut SockIo(&self.sock)) {
-                Ok(n) => total += n,
-                Err(e) if would_block(&e) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
+        flush_conn(&mut self.conn, &self.sock)
     }
 
     /// One handshake step: all the work possible now.
     pub fn drive(&mut self) -> Progress {
-        loop {
-            if let Err(e) = self.flush() {
-                return Progress::Failed(HandshakeError::Io(e));
-            }
-            if !self.conn.is_handshaking() {
-                return if self.conn.wants_write() {
-                    Progress::Wait(Interest::WRITABLE)
-                } else {
-                    Progress::Done
-                };
-            }
-            if !self.conn.wants_read() {
-                return Progress::Wait(Interest::WRITABLE);
-            }
-            match self.conn.read_tls(&mut SockIo(&self.sock)) {
-                Ok(0) => {
-                    return Progress::Failed(HandshakeError::Eof {
-                        got_any: self.got_any,
-                    });
-                }
-                Ok(_) => {
-                    self.got_any = true;
-                    if let Err(e) = self.conn.process_new_packets() {
-                        // Send the alert rustls queued, if the socket takes it.
-                        let _ = self.flush();
-                        return Progress::Failed(HandshakeError::Tls(e));
-                    }
-                }
-                Err(e) if would_block(&e) => {
-                    return Progress::Wait(if self.conn.wants_write() {
-                        Interest::READABLE | Interest::WRITABLE
-                    } else {
-                        Interest::READABLE
-                    });
-                }
-                Err(e) => return Progress::Failed(HandshakeError::Io(e)),
-            }
-        }
+        drive(&mut self.conn, &self.sock, &mut self.got_any)
     }
 
     /// The peer's end-entity certificate, when it sent one.
@@ -172,6 +127,60 @@ impl Session {
             .peer_certificates()
             .and_then(|c| c.first())
             .map(|c| c.as_ref())
+    }
+}
+
+/// Writes what `conn` has queued until the socket is full.
+fn flush_conn(conn: &mut Connection, sock: &Socket) -> io::Result<usize> {
+    let mut total = 0;
+    while conn.wants_write() {
+        match conn.write_tls(&mut SockIo(sock)) {
+            Ok(n) => total += n,
+            Err(e) if would_block(&e) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+/// One handshake step of `conn` on `sock`: all the work possible now.
+/// `got_any` records that the peer sent something.
+pub fn drive(conn: &mut Connection, sock: &Socket, got_any: &mut bool) -> Progress {
+    loop {
+        if let Err(e) = flush_conn(conn, sock) {
+            return Progress::Failed(HandshakeError::Io(e));
+        }
+        if !conn.is_handshaking() {
+            return if conn.wants_write() {
+                Progress::Wait(Interest::WRITABLE)
+            } else {
+                Progress::Done
+            };
+        }
+        if !conn.wants_read() {
+            return Progress::Wait(Interest::WRITABLE);
+        }
+        match conn.read_tls(&mut SockIo(sock)) {
+            Ok(0) => {
+                return Progress::Failed(HandshakeError::Eof { got_any: *got_any });
+            }
+            Ok(_) => {
+                *got_any = true;
+                if let Err(e) = conn.process_new_packets() {
+                    // Send the alert rustls queued, if the socket takes it.
+                    let _ = flush_conn(conn, sock);
+                    return Progress::Failed(HandshakeError::Tls(e));
+                }
+            }
+            Err(e) if would_block(&e) => {
+                return Progress::Wait(if conn.wants_write() {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                });
+            }
+            Err(e) => return Progress::Failed(HandshakeError::Io(e)),
+        }
     }
 }
 
