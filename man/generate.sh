@@ -2,8 +2,8 @@
 # Regenerates the manual page and the shell completions.
 #
 # Both are rendered by ncrab itself (`ncrab --generate WHAT`) from the one
-# definition of its options (src/cli.rs) and the manual's hand-written text
-# (src/manual.rs). Run this after changing either, and commit the result:
+# definition of its options (src/cli/options.rs) and the manual's hand-written text
+# (src/cli/manual.rs). Run this after changing either, and commit the result:
 # tests/docs.rs fails while a committed file differs from what the code
 # generates.
 #

@@ -2,12 +2,13 @@
 //!
 //! The flow: `cli` turns the arguments into one validated `Config`; `main`
 //! prepares the process (valid fds 0-2, signal handlers, the event loop)
-//! and hands the config to the mode it asks for: `client` (connect and
-//! relay on each port), `scan` (`-z`), `listen`, or `unix` (`-U`). Every
-//! mode runs its state machines on the one `reactor`; `relay` moves the
-//! bytes; `report` holds every message. A run ends in a status (B §4) or an `Abort` that
-//! unwinds through every cleanup guard before the process exits or dies by
-//! the signal that stopped it.
+//! and hands the config to the mode it asks for (`modes`: `client`,
+//! `scan` for `-z`, `listen`, `unix` for `-U`). Every mode runs its state
+//! machines on the one `sys::reactor`; `relay` moves the bytes, `net` gets
+//! the sockets; `report` holds every message. A run ends in a status
+//! (docs/compatibility.md §4) or an `Abort` that unwinds through every
+//! cleanup guard before the process exits or dies by the signal that
+//! stopped it. The layers and their rules: ARCHITECTURE.md.
 //!
 //! Start-up: ncrab is often run once per tiny exchange (`printf x | nc -N
 //! host port`), where process start-up is most of the time. Rust's own
@@ -22,38 +23,17 @@
 
 #![cfg_attr(not(test), no_main)]
 
-mod buffer;
 mod cli;
-mod client;
-mod config;
-mod connect;
-mod exit;
-mod fdpass;
-mod filemap;
-mod filter;
-mod generate;
-mod getopt;
-mod listen;
-mod manual;
+mod modes;
 mod net;
-mod passphrase;
-mod ports;
-mod proxy;
-mod reactor;
 mod relay;
 mod report;
-mod resolve;
-mod scan;
-mod signals;
-mod stdio;
-mod tls;
-mod udp;
-mod unix;
+mod sys;
 
-use config::{Config, Target};
-use exit::{Abort, Status};
-use reactor::Reactor;
-use stdio::Stdio;
+use cli::config::{Config, Target};
+use relay::stdio::{self, Stdio};
+use sys::exit::{Abort, Status};
+use sys::reactor::Reactor;
 
 /// The process entry point, called by the C library (unit tests use the
 /// test harness's own).
@@ -69,19 +49,19 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 fn ncrab_main() -> u8 {
     let mut args = std::env::args_os();
     report::set_argv0(args.next().unwrap_or_default());
-    // Departure 7: never let a socket become fd 0, 1 or 2.
+    // docs/compatibility.md departure 7: never let a socket become fd 0, 1 or 2.
     stdio::fix_closed_fds();
     let cfg = match cli::parse(args.collect()) {
         Ok(cfg) => cfg,
         Err(cli::Exit::Done) => return 0,
         Err(cli::Exit::Fail(n)) => return n,
     };
-    signals::install();
+    sys::signals::install();
     match run(&cfg) {
         Ok(status) => status,
         Err(Abort::Failed) => 1,
         Err(Abort::QuitTimer) => 0,
-        Err(Abort::Signal(sig)) => signals::die_by(sig),
+        Err(Abort::Signal(sig)) => sys::signals::die_by(sig),
     }
 }
 
@@ -98,9 +78,80 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
     let stdin = Stdio::input();
     let stdout = Stdio::output();
     match cfg.target {
-        Target::Connect { .. } => client::run(&mut rx, cfg, &stdin, &stdout),
-        Target::Listen { .. } => listen::run(&mut rx, cfg, &stdin, &stdout),
-        Target::UnixConnect { .. } => unix::run_client(&mut rx, cfg, &stdin, &stdout),
-        Target::UnixListen { .. } => unix::run_listener(&mut rx, cfg, &stdin, &stdout),
+        // `-zF` connects and passes the socket like `-F` alone (nc).
+        Target::Connect {
+            ref host,
+            ref ports,
+        } if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd => {
+            modes::scan::run(&mut rx, cfg, host, ports)
+        }
+        Target::Connect { .. } => modes::client::run(&mut rx, cfg, &stdin, &stdout),
+        Target::Listen { .. } => modes::listen::run(&mut rx, cfg, &stdin, &stdout),
+        Target::UnixConnect { .. } => modes::unix::run_client(&mut rx, cfg, &stdin, &stdout),
+        Target::UnixListen { .. } => modes::unix::run_listener(&mut rx, cfg, &stdin, &stdout),
+    }
+}
+
+/// The layer rule of ARCHITECTURE.md, checked on the sources: a file
+/// names (`crate::X`) only its own folder or the layers below it, and a
+/// mode never names another mode; the one exception is the `Config` a
+/// mode is handed (`crate::cli::config`).
+#[cfg(test)]
+mod layers {
+    const ORDER: &[&str] = &["main", "cli", "modes", "relay", "net", "report", "sys"];
+
+    fn rank(layer: &str) -> usize {
+        ORDER.iter().position(|l| *l == layer).unwrap_or(0)
+    }
+
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn dependencies_point_down() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src, &mut all);
+        let mut bad = Vec::new();
+        for f in &all {
+            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            if rel == "main.rs" {
+                continue; // the top: it may name every layer
+            }
+            let (layer, name) = match rel.split_once('/') {
+                Some((dir, file)) => (dir.to_string(), file.trim_end_matches(".rs").to_string()),
+                None => (rel.trim_end_matches(".rs").to_string(), String::new()),
+            };
+            let text = std::fs::read_to_string(f).unwrap();
+            for (i, _) in text.match_indices("crate::") {
+                let path: Vec<&str> = text[i + 7..]
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .next()
+                    .unwrap_or("")
+                    .split("::")
+                    .collect();
+                let (to, sub) = (path[0], path.get(1).copied().unwrap_or(""));
+                let upward = to != layer && rank(to) <= rank(&layer);
+                let sibling_mode = layer == "modes"
+                    && to == "modes"
+                    && name != "mod"
+                    && !sub.is_empty()
+                    && sub != name;
+                let config = layer == "modes" && to == "cli" && sub == "config";
+                if (upward && !config) || sibling_mode {
+                    bad.push(format!("{rel} -> crate::{to}::{sub}"));
+                }
+            }
+        }
+        assert!(all.len() > 20, "sources found: {}", all.len());
+        assert!(bad.is_empty(), "imports against the layer order: {bad:#?}");
     }
 }

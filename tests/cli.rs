@@ -1,7 +1,8 @@
 //! Command-line behaviour: getopt, option-argument validation, positional
 //! rules, port specifications, and the texts and exit codes of every error
-//! (reference B §1, §5; §12 rows 1-14). Nothing here touches the network:
-//! every case fails (or is shown to be accepted) before any socket exists.
+//! (docs/compatibility.md §1, §5; §12 rows 1-14). Nothing here touches the
+//! network: every case fails (or is shown to be accepted) before any socket
+//! exists.
 //!
 //! A value is shown to be *accepted* by adding `-k` without `-l`: nc then
 //! fails later, with `must use -l with -k`, which it only reaches once every
@@ -151,7 +152,7 @@ fn row06_listen_with_p_and_port_is_usage() {
     assert_usage_error(&Cmd::nc(&["-l", "-p", "1234", "5678"]).run(secs(5)), "");
 }
 
-// --- B §1.1: getopt ---------------------------------------------------------
+// --- §1.1: getopt ----------------------------------------------------------
 
 #[test]
 fn getopt_errors_use_full_argv0_others_the_basename() {
@@ -266,7 +267,7 @@ fn double_dash_ends_options() {
     );
 }
 
-// --- B §1.2: option-argument validation -------------------------------------
+// --- §1.2: option-argument validation --------------------------------------
 
 #[test]
 fn option_argument_errors() {
@@ -422,7 +423,7 @@ fn first_bad_option_wins() {
     );
 }
 
-// --- B §1.3: positional rules and conflict checks ---------------------------
+// --- §1.3: positional rules and conflict checks ----------------------------
 
 #[test]
 fn positional_usage_errors() {
@@ -500,7 +501,7 @@ fn proxy_conflicts_in_order() {
     ]);
 }
 
-// --- B §5: port specifications ---------------------------------------------
+// --- §5: port specifications -----------------------------------------------
 
 #[test]
 fn port_spec_errors() {

@@ -1,5 +1,6 @@
-//! Client mode: connecting, scanning and the report lines (reference B §2,
-//! §3, §4, §5; §12 rows 15-23, 26-28, 37; rows 34-36 are in eof.rs).
+//! Client mode: connecting, scanning and the report lines
+//! (docs/compatibility.md §2, §3, §4, §5; §12 rows 15-23, 26-28, 37; rows 34-36
+//! are in eof.rs).
 //!
 //! Every test with a listener runs in its own private network namespace
 //! (see `Net` in common): files-only name service, `localhost` = ::1 and
@@ -36,7 +37,7 @@ fn refused(host: &str, port: u16) -> String {
     format!("nc: connect to {host} port {port} (tcp) failed: Connection refused\n")
 }
 
-// --- rows 15-23: scanning -------------------------------------------------
+// --- rows 15-23: scanning --------------------------------------------------
 
 #[test]
 fn row15_16_closed_port() {

@@ -2,7 +2,7 @@
 //!
 //! `man/ncrab.1` and `completions/*` are committed copies of what
 //! `ncrab --generate WHAT` renders from the option definitions (`DEFS` in
-//! src/cli.rs). These tests fail when a committed file differs from that
+//! src/cli/options.rs). These tests fail when a committed file differs from that
 //! output (run `man/generate.sh`), when the bash completion does not
 //! complete option values, when the page does not render cleanly with
 //! mandoc, groff and man, or when `--help` misses an option.
@@ -241,19 +241,19 @@ fn manual_has_every_section() {
 // (d) --help lists every option of the definitions but the hidden ones.
 // ---------------------------------------------------------------------------
 
-/// One entry of `DEFS` in src/cli.rs, read from the source.
+/// One entry of `DEFS` in src/cli/options.rs, read from the source.
 struct Def {
     short: Option<char>,
     long: String,
     hide: bool,
 }
 
-/// The option definitions, read from the `DEFS` table of src/cli.rs.
+/// The option definitions, read from the `DEFS` table of src/cli/options.rs.
 fn defs() -> Vec<Def> {
-    let src = std::fs::read_to_string(repo("src/cli.rs")).unwrap_or_default();
+    let src = std::fs::read_to_string(repo("src/cli/options.rs")).unwrap_or_default();
     let start = src
         .find("const DEFS: &[Def] = &[")
-        .expect("DEFS in src/cli.rs");
+        .expect("DEFS in src/cli/options.rs");
     let end = start + src[start..].find("\n];").expect("end of DEFS");
     let field = |block: &str, name: &str| -> Option<String> {
         block

@@ -1,18 +1,23 @@
-//! The relay's EOF rules (reference B §6.1-6.2, §12 rows 34-36): who exits
-//! when, with which status, and which bytes arrive, for a client and a
+//! The relay's EOF rules (docs/compatibility.md §6.1-6.2, §12 rows 34-36): who
+//! exits when, with which status, and which bytes arrive, for a client and a
 //! listener, across kinds of stdin (immediate EOF, open and silent, a slow
-//! writer, a regular file, /dev/null, closed) and the options -N, -q, -d,
-//! -w, -W. Peers are scripted Rust servers and clients, plus nc.openbsd for
-//! a subset.
+//! writer, a regular file, /dev/null, closed, a named FIFO) and the options
+//! -N, -q, -d, -w, -W, and a named FIFO as stdout. Peers are scripted Rust
+//! servers and clients, plus nc.openbsd for a subset.
 //!
 //! Timing is coarse on purpose: "exits within X s" or "still running after
 //! Y s", never tight bounds.
 
 mod common;
 use common::*;
-use std::io::Write;
-use std::net::Shutdown;
-use std::time::Instant;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 fn client(net: &Net, opts: &[&str], s: &Server, stdin: Input) -> Proc {
     let port = s.port_str();
@@ -644,4 +649,378 @@ fn peer_openbsd_client_listener_q0() {
     cli.expect_running(ms(500));
     cli.close_stdin();
     cli.expect_exit(secs(3)).assert(0, b"two\n", b"");
+}
+
+// --- Named FIFOs as stdin and stdout -------------------------------------------
+//
+// A FIFO's ends are opened the way a shell's `<fifo` and `>fifo` leave them
+// (each end open once the other exists, blocking). On Linux the hang-up of
+// a FIFO's last writer is reported (POLLHUP) only to a reader that has seen
+// a writer since its open, which is why these cases are not the same as a
+// pipe's (issue 12).
+
+/// The option sets whose EOF rules differ.
+const FIFO_OPTS: [&[&str]; 4] = [&[], &["-N"], &["-q", "0"], &["-q", "1"]];
+
+/// ncrab's two data paths (label, NCRAB_NO_SPLICE); nc.openbsd has one.
+fn data_paths() -> Vec<(&'static str, &'static str)> {
+    if is_ncrab() {
+        vec![("splice", "0"), ("copy", "1")]
+    } else {
+        vec![("", "0")]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Role {
+    Client,
+    Listener,
+}
+
+/// A named FIFO in a directory of its own.
+struct Fifo {
+    _dir: TempDir,
+    path: PathBuf,
+}
+
+impl Fifo {
+    fn new() -> Fifo {
+        let dir = TempDir::new("fifo");
+        let path = dir.join("f");
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo on a valid C path.
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(rc, 0, "mkfifo: {}", io::Error::last_os_error());
+        Fifo { _dir: dir, path }
+    }
+
+    /// Opens one end. Non-blocking for a reader opened first (a blocking one
+    /// would wait for a writer); see [`blocking`].
+    fn open(&self, flags: i32) -> io::Result<OwnedFd> {
+        let c = CString::new(self.path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: open on a valid C path; the fd is owned at once.
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just opened and is ours.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// Clears O_NONBLOCK, as a shell's blocking open would have left the end.
+fn blocking(fd: OwnedFd) -> OwnedFd {
+    // SAFETY: fcntl on a valid fd.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+    }
+    fd
+}
+
+/// Starts the binary under test with these options, stdin and stdout, as a
+/// client or a listener, and returns it with the test's end of the
+/// connection.
+fn start_fifo_case(
+    net: &Net,
+    role: Role,
+    opts: &[&str],
+    no_splice: &str,
+    stdin: Input,
+    stdout: OutputTo,
+) -> (Proc, TcpStream) {
+    let mut a: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+    match role {
+        Role::Client => {
+            let l = net.listen("127.0.0.1:0").expect("listen");
+            let port = l.local_addr().unwrap().port();
+            a.extend(["127.0.0.1".to_string(), port.to_string()]);
+            let mut p = net
+                .nc(&a)
+                .env("NCRAB_NO_SPLICE", no_splice)
+                .stdin(stdin)
+                .stdout(stdout)
+                .spawn();
+            l.set_nonblocking(true).unwrap();
+            let end = Instant::now() + secs(5);
+            loop {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        c.set_nonblocking(false).unwrap();
+                        return (p, c);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < end => {
+                        std::thread::sleep(ms(10));
+                    }
+                    Err(e) => {
+                        let o = p.kill();
+                        panic!("the client never connected ({e}): {o}");
+                    }
+                }
+            }
+        }
+        Role::Listener => {
+            let port = free_port();
+            a.insert(0, "-l".to_string());
+            a.push(port.to_string());
+            let mut p = net
+                .nc(&a)
+                .env("NCRAB_NO_SPLICE", no_splice)
+                .stdin(stdin)
+                .stdout(stdout)
+                .spawn();
+            net.expect_listen(&mut p, port);
+            let c = net.connect(&format!("127.0.0.1:{port}"));
+            (p, c)
+        }
+    }
+}
+
+/// Exactly `expected`, with a short report (the data may be large).
+#[track_caller]
+fn assert_same(what: &str, expected: &[u8], got: &[u8]) {
+    if expected.len() < 64 && got.len() < 64 {
+        assert_bytes(what, expected, got);
+    }
+    let at = expected.iter().zip(got).take_while(|(a, b)| a == b).count();
+    assert!(
+        got == expected,
+        "{what}: {} bytes, {} expected, first difference at byte {at}",
+        got.len(),
+        expected.len()
+    );
+}
+
+/// Reads a non-blocking FIFO until `n` bytes, its EOF or `limit`; returns
+/// the bytes and whether EOF was seen.
+fn read_fifo(r: &mut File, n: usize, limit: Duration) -> (Vec<u8>, bool) {
+    let end = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while out.len() < n && Instant::now() < end {
+        match r.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ms(5)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("reading the FIFO: {e}"),
+        }
+    }
+    (out, false)
+}
+
+/// The writer of a FIFO on stdin.
+#[derive(Clone, Copy, Debug)]
+enum Writer {
+    /// Present when the binary starts; writes three chunks 300 ms apart
+    /// once connected, then closes.
+    Slow,
+    /// Wrote its data and closed before the binary started.
+    Gone,
+    /// Writes 1 MiB once connected and closes while it is being relayed.
+    MidRun,
+    /// No writer when the binary starts; one comes 300 ms after the
+    /// connection, writes and closes.
+    Late,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl Writer {
+    /// The binary's stdin, what the writer does once the connection is up,
+    /// and the bytes it writes in all.
+    fn prepare(self, fifo: &Fifo) -> (Input, Job, Vec<u8>) {
+        let r = fifo
+            .open(libc::O_RDONLY | libc::O_NONBLOCK)
+            .expect("open the FIFO for reading");
+        if let Writer::Late = self {
+            let path = fifo.path.clone();
+            let job = Box::new(move || {
+                std::thread::sleep(ms(300));
+                // Non-blocking: fails (ENXIO) rather than waits if the
+                // binary is gone already.
+                let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+                // SAFETY: open on a valid C path; the fd is owned at once.
+                let fd = unsafe {
+                    libc::open(
+                        c.as_ptr(),
+                        libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+                    )
+                };
+                if fd >= 0 {
+                    // SAFETY: fd was just opened and is ours.
+                    let mut w = File::from(blocking(unsafe { OwnedFd::from_raw_fd(fd) }));
+                    let _ = w.write_all(b"late\n");
+                }
+            });
+            return (Input::Fd(blocking(r)), job, b"late\n".to_vec());
+        }
+        let w = fifo
+            .open(libc::O_WRONLY)
+            .expect("open the FIFO for writing");
+        let mut w = File::from(w);
+        let stdin = Input::Fd(blocking(r));
+        match self {
+            Writer::Gone => {
+                w.write_all(b"early\n").unwrap();
+                drop(w);
+                (stdin, Box::new(|| {}), b"early\n".to_vec())
+            }
+            Writer::Slow => {
+                let job = Box::new(move || {
+                    for (i, chunk) in [&b"a"[..], b"b", b"c\n"].iter().enumerate() {
+                        if i > 0 {
+                            std::thread::sleep(ms(300));
+                        }
+                        if w.write_all(chunk).is_err() {
+                            return;
+                        }
+                    }
+                });
+                (stdin, job, b"abc\n".to_vec())
+            }
+            Writer::MidRun => {
+                const LEN: usize = 1 << 20;
+                let pat = Pattern::new(12);
+                let mut data = vec![0u8; LEN];
+                pat.fill(0, &mut data);
+                let job = Box::new(move || {
+                    let _ = pat.write_to(&mut w, 0, LEN as u64);
+                });
+                (stdin, job, data)
+            }
+            Writer::Late => unreachable!(),
+        }
+    }
+}
+
+/// One stdin case: the peer receives exactly what the writer wrote; with
+/// -N or -q it then sees EOF, without them it does not (no FIN). A listener
+/// with -q then exits by itself; otherwise the binary waits for the peer to
+/// close, then exits 0 (a client without -N could not, had it missed its
+/// stdin's EOF).
+fn fifo_stdin_case(role: Role, opts: &[&str], writer: Writer, no_splice: &str) {
+    let net = Net::new("case");
+    let fifo = Fifo::new();
+    let (stdin, job, data) = writer.prepare(&fifo);
+    let (mut p, mut c) = start_fifo_case(&net, role, opts, no_splice, stdin, OutputTo::Capture);
+    let feeder = std::thread::spawn(job);
+    if opts.is_empty() {
+        let mut got = Vec::new();
+        let end = Instant::now() + secs(6);
+        while got.len() < data.len() && Instant::now() < end {
+            let (more, eof) = read_until_eof(&mut c, ms(100));
+            got.extend_from_slice(&more);
+            assert!(!eof, "the peer saw EOF without -N or -q");
+        }
+        let (more, eof) = read_until_eof(&mut c, ms(500));
+        got.extend_from_slice(&more);
+        assert!(!eof, "the peer saw EOF without -N or -q");
+        assert_same("peer received", &data, &got);
+    } else {
+        let (got, eof) = read_until_eof(&mut c, secs(6));
+        assert_same("peer received", &data, &got);
+        assert!(eof, "the peer saw no EOF after stdin's end");
+    }
+    if !(role == Role::Listener && opts.contains(&"-q")) {
+        p.expect_running(ms(300));
+        let _ = c.shutdown(Shutdown::Write);
+    }
+    p.expect_exit(secs(4)).assert(0, b"", b"");
+    feeder.join().unwrap();
+}
+
+fn fifo_stdin_cases(role: Role) {
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for opts in FIFO_OPTS {
+            for writer in [Writer::Slow, Writer::Gone, Writer::MidRun, Writer::Late] {
+                cases.push(case!(format!("{path} {opts:?} {writer:?}"), move || {
+                    fifo_stdin_case(role, opts, writer, no_splice)
+                }));
+            }
+        }
+    }
+    parallel(cases);
+}
+
+/// A client's stdin is a named FIFO (issue 12: a writer gone before the
+/// start hung ncrab).
+#[test]
+fn fifo_stdin_client() {
+    fifo_stdin_cases(Role::Client);
+}
+
+/// A listener's stdin is a named FIFO.
+#[test]
+fn fifo_stdin_listener() {
+    fifo_stdin_cases(Role::Listener);
+}
+
+/// stdout is a named FIFO whose reader is there (and reads everything) or
+/// gone before the start; stdin is an open pipe; the peer sends 300 kB and
+/// its FIN. A gone reader is POLLERR on stdout: nothing is written (no
+/// SIGPIPE, no message), the socket is no longer read. The listener then
+/// ends at once (at the peer's FIN, or its stdout's end); the client
+/// waits for its stdin's EOF, then exits 0.
+#[test]
+fn fifo_stdout() {
+    const LEN: usize = 300_000;
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for opts in FIFO_OPTS {
+            for role in [Role::Client, Role::Listener] {
+                for present in [true, false] {
+                    let reader = if present { "reader" } else { "reader gone" };
+                    cases.push(case!(
+                        format!("{path} {opts:?} {role:?} {reader}"),
+                        move || {
+                            let net = Net::new("case");
+                            let fifo = Fifo::new();
+                            let r = fifo.open(libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+                            let w = fifo.open(libc::O_WRONLY).unwrap();
+                            let mut r = present.then(|| File::from(r));
+                            let (mut p, c) = start_fifo_case(
+                                &net,
+                                role,
+                                opts,
+                                no_splice,
+                                Input::Pipe,
+                                OutputTo::Fd(w),
+                            );
+                            let mut data = vec![0u8; LEN];
+                            Pattern::new(13).fill(0, &mut data);
+                            let mut cw = c.try_clone().unwrap();
+                            cw.set_write_timeout(Some(secs(8))).unwrap();
+                            let sent = data.clone();
+                            let sender = std::thread::spawn(move || {
+                                let _ = cw.write_all(&sent);
+                                let _ = cw.shutdown(Shutdown::Write);
+                            });
+                            if let Some(r) = r.as_mut() {
+                                let (got, _) = read_fifo(r, LEN, secs(6));
+                                assert_same("the FIFO received", &data, &got);
+                            }
+                            if role == Role::Client {
+                                p.expect_running(ms(300));
+                                p.close_stdin();
+                            }
+                            p.expect_exit(secs(4)).assert(0, b"", b"");
+                            if let Some(r) = r.as_mut() {
+                                let (more, eof) = read_fifo(r, usize::MAX, secs(2));
+                                assert!(
+                                    more.is_empty() && eof,
+                                    "{} more bytes on the FIFO, EOF {eof}",
+                                    more.len()
+                                );
+                            }
+                            drop(c);
+                            sender.join().unwrap();
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    parallel(cases);
 }

@@ -5,7 +5,7 @@
 //! What every test checks, besides the exit status and messages of nc:
 //! - every byte arrives, in order (a [`Pattern`] stream checked as it
 //!   arrives), or with a reset, every byte the kernel had already
-//!   received (departure 5);
+//!   received (departure 5 of docs/compatibility.md);
 //! - while blocked, memory stays bounded (VmHWM from /proc/PID/status, with
 //!   a source of 64 MiB: back-pressure, never unbounded buffering) and no
 //!   CPU is used (utime + stime ticks over the stall);
@@ -751,14 +751,14 @@ struct AfterEpipe {
     stderr: String,
 }
 
-/// stdout's reader goes away in the middle of a transfer (EPIPE; SIGPIPE
-/// is ignored, as nc ignores it): no panic, no message. nc then stops
-/// reading the network but keeps sending stdin until its EOF (B §6.1:
-/// rule a needs stdin gone), then exits 0. A listener does the same while
-/// it holds network data it could not deliver (rule c needs both buffers
-/// empty); nc.openbsd's 16 KiB buffer is often empty at that moment (it
-/// alternates read and write), and it then ends at once, so for a listener
-/// only its status and stderr are compared.
+/// stdout's reader goes away in the middle of a transfer (EPIPE; SIGPIPE is
+/// ignored, as nc ignores it): no panic, no message. nc then stops reading
+/// the network but keeps sending stdin until its EOF (docs/compatibility.md
+/// §6.1: rule a needs stdin gone), then exits 0. A listener does the same
+/// while it holds network data it could not deliver (rule c needs both
+/// buffers empty); nc.openbsd's 16 KiB buffer is often empty at that moment
+/// (it alternates read and write), and it then ends at once, so for a
+/// listener only its status and stderr are compared.
 #[test]
 fn stdout_closed_under_way() {
     for who in runners() {

@@ -3,9 +3,10 @@
 //! value, hostile positionals (host, port, path), hostile option names and
 //! clusters. Each run must end within a few seconds with exit 1, at most
 //! one line on stderr (plus the usage text where nc prints it), nothing on
-//! stdout, and never a panic or a signal; and it must do what nc.openbsd
-//! does: the same exit status and the same stderr, but for ncrab's own
-//! usage synopsis (departure 1) and the differences listed in [`KNOWN`].
+//! stdout, and never a panic or a signal; and it must do what nc.openbsd does:
+//! the same exit status and the same stderr, but for ncrab's own usage synopsis
+//! (departure 1 of docs/compatibility.md) and the differences listed in
+//! [`KNOWN`].
 //!
 //! Options are read from `nc --help` (plus the hidden `--generate`), so a
 //! new option joins the sweep by itself. Runs that stop at the command line

@@ -1,4 +1,4 @@
-//! Listen mode (reference B §8, §5 listen ports, §12 rows 29-30).
+//! Listen mode (docs/compatibility.md §8, §5 listen ports, §12 rows 29-30).
 //!
 //! Every test runs in a private network namespace (see `Net` in common):
 //! nobody else connects to its listeners, and `-l -v` without `-n` (which

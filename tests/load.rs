@@ -62,7 +62,8 @@ fn thousand_sequential_clients_against_one_keep_listener() {
             let mut c = net.run_in(|| TcpStream::connect(&addr)).expect("connect");
             c.set_read_timeout(Some(secs(5))).unwrap();
             c.write_all(&payload(i)).unwrap();
-            // Departure 5: only ncrab promises the data of these.
+            // Departure 5 of docs/compatibility.md: only ncrab promises the
+            // data of these.
             if i % 10 == 4 && is_ncrab() {
                 // Abort once ncrab's kernel has the data (departure 5).
                 let deadline = Instant::now() + secs(3);

@@ -1,5 +1,5 @@
-//! Connect failures that need a network of our own (reference B §3.3-3.4,
-//! §12 rows 24-25), built in a private pair of network namespaces:
+//! Connect failures that need a network of our own (docs/compatibility.md
+//! §3.3-3.4, §12 rows 24-25), built in a private pair of network namespaces:
 //!
 //! - `A` has `vA` 10.200.0.1/24, joined by a veth pair to `B` (`vB`
 //!   10.200.0.2/24). A permanent neighbour entry sends 10.200.0.3 to a MAC

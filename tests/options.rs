@@ -1,7 +1,7 @@
-//! The remaining options (B §6.3): `-C` and `-t` on the byte stream
-//! (departure 12), `-S` (TCP MD5 signatures, with a pseudo-terminal for the
-//! key prompt), and the socket options of `-D -T -I -O -M -m`, checked with
-//! strace against what nc.openbsd sets.
+//! The remaining options (docs/compatibility.md §6.3): `-C` and `-t` on the
+//! byte stream (departure 12), `-S` (TCP MD5 signatures, with a pseudo-terminal
+//! for the key prompt), and the socket options of `-D -T -I -O -M -m`, checked
+//! with strace against what nc.openbsd sets.
 
 mod common;
 use common::*;
@@ -18,7 +18,7 @@ const LIMIT: Duration = Duration::from_secs(15);
 // -C
 // ---------------------------------------------------------------------------
 
-/// B §12 row 37 and the §6.3 examples: the sink receives CRLF line ends.
+/// §12 row 37 and the §6.3 examples: the sink receives CRLF line ends.
 #[test]
 fn crlf_line_endings() {
     for bin in ncrab_and_openbsd() {
@@ -130,7 +130,7 @@ fn crlf_listen_and_interval() {
 // -t
 // ---------------------------------------------------------------------------
 
-/// B §6.3: the server's negotiation gets these replies; stdout gets the
+/// §6.3: the server's negotiation gets these replies; stdout gets the
 /// server's bytes unchanged.
 #[test]
 fn telnet_replies() {

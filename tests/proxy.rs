@@ -1,7 +1,7 @@
-//! Proxies (`-x`, `-X`, `-P`, B §7): scripted fake proxies for every reply
-//! and every malformed or truncated reply, run against ncrab and against
-//! nc.openbsd with the same expectations (stderr, exit status, and the
-//! exact bytes the proxy received); then real proxies from Debian packages
+//! Proxies (`-x`, `-X`, `-P`, docs/compatibility.md §7): scripted fake proxies
+//! for every reply and every malformed or truncated reply, run against ncrab
+//! and against nc.openbsd with the same expectations (stderr, exit status, and
+//! the exact bytes the proxy received); then real proxies from Debian packages
 //! (dante-server for SOCKS5/SOCKS4, ncat's and tinyproxy's HTTP CONNECT).
 //!
 //! Tests of ncrab's extensions (SOCKS5 username/password, SOCKS5 domain
@@ -72,7 +72,7 @@ fn send(b: &[u8]) -> Step {
 }
 
 // ---------------------------------------------------------------------------
-// SOCKS5 (B §7.2)
+// SOCKS5 (§7.2)
 // ---------------------------------------------------------------------------
 
 const GREETING: &[u8] = &[5, 1, 0];
@@ -336,7 +336,7 @@ fn socks5_unknown_address_type_in_reply() {
 }
 
 /// Extension: a reply with a domain-name bound address is accepted
-/// (nc.openbsd rejects it, B §9.22).
+/// (nc.openbsd rejects it, §9.22).
 #[test]
 fn socks5_domain_name_reply_is_accepted() {
     let mut reply = vec![5, 0, 0, 3, 9];
@@ -420,7 +420,7 @@ fn socks5_username_password_extension() {
 }
 
 // ---------------------------------------------------------------------------
-// SOCKS4 (B §7.3)
+// SOCKS4 (§7.3)
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -492,7 +492,7 @@ fn socks4_resolves_locally_ipv4_only() {
 }
 
 // ---------------------------------------------------------------------------
-// HTTP CONNECT (B §7.4)
+// HTTP CONNECT (§7.4)
 // ---------------------------------------------------------------------------
 
 const CONNECT_V4: &[u8] = b"CONNECT 10.0.0.1:80 HTTP/1.0\r\n\r\n";
@@ -525,7 +525,7 @@ fn http_case(reply: &[u8], code: i32, stdout: &[u8], stderr: &str) {
 
 #[test]
 fn http_status_lines() {
-    // B §12 row 40.
+    // §12 row 40.
     http_case(
         b"HTTP/1.1 403 Forbidden\r\n\r\n",
         1,
@@ -654,7 +654,7 @@ fn http_host_forms() {
 
 const R407: &[u8] = b"HTTP/1.0 407 Proxy Authentication Required\r\n\r\n";
 const R200: &[u8] = b"HTTP/1.0 200 OK\r\n\r\n";
-/// `bob:s3cr3t` in base64 (B §7.4).
+/// `bob:s3cr3t` in base64 (§7.4).
 const AUTH: &[u8] =
     b"CONNECT 10.0.0.1:80 HTTP/1.0\r\nProxy-Authorization: Basic Ym9iOnMzY3IzdA==\r\n\r\n";
 
@@ -794,7 +794,7 @@ fn http_407_password_typed_at_the_terminal() {
 }
 
 // ---------------------------------------------------------------------------
-// Reaching the proxy (B §7.1)
+// Reaching the proxy (§7.1)
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -900,8 +900,8 @@ fn without_times(s: &str) -> String {
     out
 }
 
-/// Extension (A.3): `-vv` and `--json` for a scan through a proxy, judged
-/// by the proxy's answer.
+/// Extension (docs/compatibility.md §A.3): `-vv` and `--json` for a scan
+/// through a proxy, judged by the proxy's answer.
 #[test]
 fn scan_through_the_proxy_json_and_diagnoses() {
     if !is_ncrab() {

@@ -195,7 +195,8 @@ fn success(p: u16) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// nc's lines and exit statuses (B §12 rows 15-23, on ports of our own)
+// nc's lines and exit statuses (docs/compatibility.md §12 rows 15-23, on
+// ports of our own)
 // ---------------------------------------------------------------------------
 
 #[test]

@@ -1,7 +1,7 @@
 //! Scans through network namespaces built by the test: every outcome of
-//! B §3.4 (DROP, REJECT with tcp-reset, ICMP from a router, local
-//! unreachable / prohibit / blackhole routes, no route, an on-link address
-//! nobody answers, the kernel's own SYN timeout) with nc's exact text,
+//! docs/compatibility.md §3.4 (DROP, REJECT with tcp-reset, ICMP from a router,
+//! local unreachable / prohibit / blackhole routes, no route, an on-link
+//! address nobody answers, the kernel's own SYN timeout) with nc's exact text,
 //! checked against ncrab and, in the same namespace, nc.openbsd.
 //!
 //! The topology, private to this run (names carry the pid):
@@ -180,7 +180,7 @@ fn run_in(ns: &Netns, bin: &Path, args: &[&str]) -> Outcome {
     Cmd::as_nc(bin, args).netns(ns).run(secs(30))
 }
 
-/// One scenario of B §3.4.
+/// One scenario of §3.4.
 struct Case {
     what: &'static str,
     args: Vec<String>,

@@ -2,11 +2,11 @@
 //!
 //! - Ctrl-C (SIGINT) and SIGTERM kill nc by that same signal, so the shell
 //!   sees a signal death (nc.openbsd has no handlers; ncrab cleans up and
-//!   re-raises: departure 9), and the file-status flags of stdin (a pipe;
-//!   checked through our own dup of the child's read end) are unchanged.
-//!   This holds in every mode: connect relay, listener (idle, in a
-//!   session, `-k` between sessions), a `-z` scan in progress, UDP client
-//!   and listener, `-lU` (its socket file is removed), `-Uu` (its
+//!   re-raises: departure 9 of docs/compatibility.md), and the file-status
+//!   flags of stdin (a pipe; checked through our own dup of the child's read
+//!   end) are unchanged. This holds in every mode: connect relay, listener
+//!   (idle, in a session, `-k` between sessions), a `-z` scan in progress,
+//!   UDP client and listener, `-lU` (its socket file is removed), `-Uu` (its
 //!   temporary directory is removed), a proxy handshake waiting for its
 //!   answer; with a terminal as stdin (its modes unchanged); and when the
 //!   private reopening of stdin and stdout fails, so that ncrab has to set

@@ -10,8 +10,8 @@
 //! after a bulk transfer is not held back by the receive batching.
 //!
 //! (No full-duplex case: a listener ends as soon as the client's data has
-//! ended, even with its own stdin unsent (B §6.1 rule c), so the outcome
-//! would depend on which side finishes first.)
+//! ended, even with its own stdin unsent (docs/compatibility.md §6.1 rule c),
+//! so the outcome would depend on which side finishes first.)
 
 mod common;
 use common::*;

@@ -1,7 +1,7 @@
 //! UDP (`-u`), DCCP (`-Z`) and `-b`: exact messages, exit statuses and
-//! datagrams, against the contract (nc-reference.md B §2, §4, §6.2, §6.4,
-//! §12 rows 31-33; departures 6 and 11), and interoperation with
-//! nc.openbsd both ways.
+//! datagrams, against the contract (docs/compatibility.md §2, §4, §6.2, §6.4,
+//! §12 rows 31-33; departures 6 and 11), and interoperation with nc.openbsd
+//! both ways.
 
 mod common;
 use common::*;
@@ -175,7 +175,7 @@ fn success_line_names_the_udp_service() {
 
 #[test]
 fn scan_status_is_the_last_connected_port() {
-    // B §4: with -v each connected port sets 0 and a refused probe sets 1.
+    // §4: with -v each connected port sets 0 and a refused probe sets 1.
     let (_l1, open) = listener();
     let closed = closed_udp_port();
     let line = format!("Connection to 127.0.0.1 {open} port [udp/*] succeeded!\n");

@@ -1,6 +1,6 @@
 //! Unix-domain sockets (`-U`, `-lU`, `-Uu`, `-lUu`, abstract names) and
 //! `-F`: exact messages and exit statuses against the contract
-//! (nc-reference.md B §2 M10-M13, M21, M26, §4, §6.5, §12 rows 38-39;
+//! (docs/compatibility.md §2 M10-M13, M21, M26, §4, §6.5, §12 rows 38-39;
 //! departures 2 and 4), cleanup on every exit path, and interoperation with
 //! nc.openbsd both ways.
 //!
@@ -347,7 +347,7 @@ fn dgram_client_private_dir_and_cleanup_on_every_exit() {
     assert!(!Path::new(&p).exists());
     assert!(!Path::new(&p).parent().unwrap().exists());
 
-    // The -q timer (nc leaves the directory here, B §9.4).
+    // The -q timer (nc leaves the directory here, §9.4).
     let mut c = Cmd::ncrab(&["-Uuv", "-q1", s(&target)])
         .stdin(Input::Bytes(b"two\n".to_vec()))
         .spawn();

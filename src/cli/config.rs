@@ -1,0 +1,187 @@
+//! The validated configuration: the only form of the command line the rest
+//! of ncrab sees.
+//!
+//! [`crate::cli`] walks the arguments and validates each option as nc does;
+//! this module holds the result and applies nc's positional-argument rules
+//! and conflict checks, in nc's order (docs/compatibility.md §1.3).
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::net::SockOpts;
+use crate::net::connect::ConnectOpts;
+use crate::relay::RelayOpts;
+use crate::relay::serve::ServeOpts;
+use crate::relay::tls_serve::TlsServeOpts;
+
+pub use crate::net::{Family, Proto};
+
+pub use crate::net::proxy::{Proxy, ProxyProto};
+
+/// What to connect to or listen on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Client: a host (as typed) and the port list built from the port
+    /// arguments.
+    Connect { host: OsString, ports: Vec<u16> },
+    /// Listener: an optional bind host and the port text, handed straight to
+    /// getaddrinfo (a service name, a number taken modulo 65536, or 0).
+    Listen {
+        host: Option<OsString>,
+        port: OsString,
+    },
+    /// Unix-domain client (`-U PATH`).
+    UnixConnect { path: OsString },
+    /// Unix-domain listener (`-lU PATH`).
+    UnixListen { path: OsString },
+}
+
+/// Every option, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Options {
+    pub family: Family,
+    pub proto: Proto,
+    pub listen: bool,
+    pub keep: bool,
+    pub zero_io: bool,
+    /// `-v` count; nc treats any count as on, `-vv` enables ncrab's diagnoses.
+    pub verbose: u8,
+    pub numeric: bool,
+    pub detach_stdin: bool,
+    /// `-N`, also set by `-q N` with N >= 0.
+    pub shutdown_on_eof: bool,
+    /// `-q`: -1 when not given (nc's default).
+    pub quit_after: i32,
+    /// `-w` in seconds; `None` when not given.
+    pub timeout: Option<u32>,
+    /// `-W`: number of network reads before the run ends.
+    pub recv_limit: Option<u32>,
+    /// `-i`: seconds to wait after each line sent and between ports.
+    pub interval: Option<u32>,
+    /// `-C`: LF sent as CR LF.
+    pub crlf: bool,
+    /// `-t`: answer TELNET negotiation.
+    pub telnet: bool,
+    pub broadcast: bool,
+    pub debug_socket: bool,
+    /// `-S`: the TCP MD5 signature key read from the terminal.
+    pub md5sig: Option<crate::sys::passphrase::Secret>,
+    pub rcvbuf: Option<u32>,
+    pub sndbuf: Option<u32>,
+    pub ttl: Option<u8>,
+    pub minttl: Option<u8>,
+    pub tos: Option<u8>,
+    pub randomize: bool,
+    pub pass_fd: bool,
+    /// `-s` as typed: an address, or with `-Uu` a path (never altered).
+    pub source_addr: Option<OsString>,
+    pub source_port: Option<String>,
+    pub proxy_proto: ProxyProto,
+    pub proxy_arg: Option<OsString>,
+    pub proxy_user: Option<String>,
+    /// `--json`: one JSON object per probe on stdout.
+    pub json: bool,
+    /// `--window N`: probes in flight at once (1 = sequential, as nc).
+    pub window: Option<usize>,
+}
+
+/// The whole validated command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub opts: Options,
+    pub target: Target,
+    pub proxy: Option<Proxy>,
+    /// `-c`: the validated TLS options.
+    pub tls: Option<crate::net::tls::TlsConfig>,
+}
+
+impl Options {
+    /// The `-w` value as a duration, if given.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout.map(|s| Duration::from_secs(s as u64))
+    }
+}
+
+/// The small option structs of the lower layers, derived from the whole
+/// command line once, where a mode starts.
+impl Config {
+    /// The options of every relay (client and listener sessions).
+    pub fn relay_opts(&self) -> RelayOpts {
+        let o = &self.opts;
+        RelayOpts {
+            shutdown_on_eof: o.shutdown_on_eof,
+            quit_after: o.quit_after,
+            idle: o.timeout(),
+            recv_limit: o.recv_limit,
+            listen: o.listen,
+            udp: o.proto == Proto::Udp,
+            detach_stdin: o.detach_stdin,
+            interval: o.interval,
+            summary: o.verbose >= 2,
+            zero_copy: o.proto == Proto::Tcp
+                && !o.crlf
+                && !o.telnet
+                && o.interval.is_none()
+                && !crate::relay::buffer::splice_disabled(),
+            crlf: o.crlf,
+            telnet: o.telnet,
+            datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+        }
+    }
+
+    /// The socket options and source bind of every socket.
+    pub fn sock_opts(&self) -> SockOpts {
+        let o = &self.opts;
+        SockOpts {
+            broadcast: o.broadcast,
+            md5sig: o.md5sig.clone(),
+            debug_socket: o.debug_socket,
+            tos: o.tos,
+            rcvbuf: o.rcvbuf,
+            sndbuf: o.sndbuf,
+            ttl: o.ttl,
+            minttl: o.minttl,
+            source_addr: o.source_addr.clone(),
+            source_port: o.source_port.clone(),
+        }
+    }
+
+    /// The options of a client's connects (direct, through a proxy, or a
+    /// scan's probes).
+    pub fn connect_opts(&self) -> ConnectOpts {
+        let o = &self.opts;
+        ConnectOpts {
+            family: o.family,
+            proto: o.proto,
+            numeric: o.numeric,
+            verbose: o.verbose > 0,
+            timeout: o.timeout().filter(|t| !t.is_zero()),
+            sock: self.sock_opts(),
+        }
+    }
+
+    /// `-lc`: the options of a TLS listener.
+    pub fn tls_serve_opts(&self) -> Option<TlsServeOpts<'_>> {
+        let tls = self.tls.as_ref()?;
+        let host = match &self.target {
+            Target::Listen { host, .. } => host.as_deref(),
+            _ => None,
+        };
+        Some(TlsServeOpts {
+            tls,
+            host,
+            verbose: self.opts.verbose > 0,
+            timeout: self.opts.timeout().filter(|t| !t.is_zero()),
+            serve: self.serve_opts(),
+        })
+    }
+
+    /// The options of a listener's session loop.
+    pub fn serve_opts(&self) -> ServeOpts {
+        ServeOpts {
+            keep: self.opts.keep,
+            verbose: self.opts.verbose > 0,
+            relay: self.relay_opts(),
+        }
+    }
+}

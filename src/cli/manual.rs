@@ -1,0 +1,717 @@
+//! The hand-written parts of the manual page, as roff.
+//!
+//! `--generate man` ([`crate::cli::generate`]) renders NAME, SYNOPSIS, the first
+//! paragraph of DESCRIPTION and OPTIONS from the option definitions in
+//! `cli/options.rs`, and adds the text kept here: the rest of DESCRIPTION after the
+//! generated paragraph, and every section after OPTIONS. The facts come from
+//! the behaviour contract: docs/compatibility.md §A.2 (departures),
+//! docs/compatibility.md §A.3 (extensions), docs/compatibility.md §4 (exit
+//! statuses) and docs/compatibility.md §6.2 (the EOF rules); and
+//! from the message texts in `report.rs`; change them together.
+//!
+//! The text is man(7) roff checked with `mandoc -T lint` and `groff -ww`
+//! (tests/docs.rs). Tables use tbl(1), which the page's first line asks
+//! man(1) to run. No blank lines (roff would warn): paragraphs are `.PP`.
+
+/// The date of the last change of the manual, shown in its footer.
+pub const DATE: &str = "2026-11-23";
+
+/// DESCRIPTION, after the generated first paragraph.
+pub const DESCRIPTION: &str = r#".PP
+It works in one of these modes:
+.TP
+.BR Client " (the default)"
+connects to each port of the list in turn, trying every
+address of
+.I destination
+in order until one connects, and relays: what it reads on standard input
+goes to the connection, what it receives goes to standard output.
+.TP
+.BR Scan " (" \-z )
+connects to the ports and closes again, sending nothing: the exit status
+says whether any port accepted.
+With
+.B \-v
+it prints nc's report, with
+.B \-vv
+a diagnosis of each answer, with
+.B \-\-json
+one JSON object per probe (see
+.BR "SCAN REPORT" ).
+.TP
+.BR Listen " (" \-l )
+waits for one client (with
+.BR \-k ,
+one after another) on
+.I port
+and relays as a client does.
+Without an address it binds 0.0.0.0 (IPv4 only);
+.B \-6
+binds :: and accepts IPv4 clients too.
+.TP
+.BR UDP " (" \-u ") and Unix-domain sockets (" \-U )
+work in each mode.
+With
+.BR \-U ,
+.I destination
+is the socket's path; a path starting with @ names an abstract socket.
+.PP
+A
+.I port
+is a number from 1 to 65535, a service name from
+.IR /etc/services ,
+or a range
+.IR lo \- hi
+(inclusive; 9\-7 is 7 to 9).
+Several ports are tried in the order given, ranges in ascending order,
+duplicates kept;
+.B \-r
+shuffles the whole list.
+A listener takes one port, and 0 picks a free one
+.RB ( \-v
+shows which).
+.PP
+Options follow GNU getopt: flags cluster
+.RB ( \-zvw1 ),
+values attach
+.RB ( \-q\-1 ),
+options may follow the operands unless
+.B POSIXLY_CORRECT
+is set, and
+.B \-\-
+ends them.
+Long options may be abbreviated to any unambiguous prefix.
+.PP
+Messages go to standard error, prefixed with the name ncrab was run as
+.RB ( "nc: "
+when it is installed as a symlink named nc);
+standard output carries only data, and
+.B \-\-json
+lines.
+"#;
+
+/// Every section after OPTIONS.
+pub const SECTIONS: &str = r#".SH "EOF AND HALF-CLOSE"
+These are nc's rules, and ncrab keeps them exactly.
+End of file on standard input does not by itself end a session, nor,
+without
+.B \-N
+or
+.BR \-q ,
+send the peer a FIN.
+A TCP client ends when the peer closes; a listener ends when its client
+has finished sending.
+The end of a session is not an error: the exit status is 0.
+.SS "TCP client"
+.na
+.TS
+allbox tab(|);
+lb lb lb
+lw(18n) lw(16n) lw(27n).
+Situation|On the network|When ncrab exits
+T{
+EOF on stdin, no \fB\-N\fR
+T}|T{
+no FIN is sent
+T}|T{
+when the peer closes; never, if the peer waits for our FIN (use \fB\-N\fR)
+T}
+T{
+EOF on stdin, with \fB\-N\fR or \fB\-q\fR
+T}|T{
+FIN sent at once
+T}|T{
+still only when the peer closes: \fB\-q\fR does not end a TCP client whose server keeps the connection open
+T}
+T{
+\fB\-q\fR \fIN\fR, session ended
+T}|T{
+\-
+T}|T{
+\fIN\fR seconds after the end; \fB\-q 0\fR at once
+T}
+T{
+peer closes, stdin still open
+T}|T{
+\-
+T}|T{
+at EOF on stdin; data sent after the peer closed draws a reset, which ends the session
+T}
+T{
+peer resets (RST)
+T}|T{
+\-
+T}|T{
+at once, silently
+T}
+T{
+\fB\-d\fR
+T}|T{
+stdin is never read; no FIN unless \fB\-N\fR
+T}|T{
+when the peer closes; with \fB\-q\fR \fIN\fR, \fIN\fR seconds later
+T}
+T{
+\fB\-w\fR \fIN\fR
+T}|T{
+\-
+T}|T{
+after \fIN\fR seconds with no data either way
+T}
+.TE
+.ad
+.SS "TCP listener"
+.na
+.TS
+allbox tab(|);
+lb lb
+lw(14n) lw(48n).
+Options|Behaviour
+T{
+(none)
+T}|T{
+EOF on stdin sends no FIN; ncrab waits for the client to close, then exits.
+When the client closes first, ncrab exits at once, even if stdin is still
+open; unread input is dropped.
+T}
+T{
+\fB\-N\fR
+T}|T{
+EOF on stdin sends a FIN.
+T}
+T{
+\fB\-q 0\fR
+T}|T{
+EOF on stdin sends a FIN, stops reading the network and exits at once:
+data the client sends later is lost.
+T}
+T{
+\fB\-q\fR \fIN\fR
+T}|T{
+as \fB\-q 0\fR, but exits \fIN\fR seconds later.
+T}
+T{
+\fB\-k\fR
+T}|T{
+serves clients one after another, sharing stdin: after its EOF, later
+clients see EOF at once.
+With \fB\-q\fR 0 or more, EOF on stdin during a session clears \fB\-k\fR:
+ncrab exits after that client.
+T}
+T{
+\fB\-w\fR \fIN\fR
+T}|T{
+does not limit the wait for a client; once one is connected, ends the
+session after \fIN\fR seconds with no data either way.
+T}
+.TE
+.ad
+.SS "UDP client"
+.na
+.TS
+allbox tab(|);
+lb lb
+lw(14n) lw(48n).
+Options|Behaviour
+T{
+(none)
+T}|T{
+EOF on stdin does not end the session (UDP has no EOF): it runs until
+\fB\-w\fR, an ICMP error or an empty datagram from the peer.
+T}
+T{
+\fB\-q 0\fR
+T}|T{
+exits at EOF on stdin, so a reply that arrives later is missed.
+T}
+T{
+\fB\-q\fR \fIN\fR
+T}|T{
+exits \fIN\fR seconds after EOF on stdin.
+T}
+T{
+\fB\-N\fR
+T}|T{
+no effect: a UDP socket cannot send an end of file.
+T}
+T{
+\fB\-w\fR \fIN\fR
+T}|T{
+exits after \fIN\fR seconds with no data either way.
+T}
+T{
+closed port
+T}|T{
+the ICMP port unreachable answer ends the session, silently.
+T}
+.TE
+.ad
+.SS "UDP listener"
+Without
+.BR \-k ,
+a UDP listener waits, with no time limit, for a first datagram, then
+talks only to its sender.
+An empty datagram from the peer ends the session; EOF on stdin ends it
+only under
+.B \-q
+(0 or more, after that many seconds).
+With
+.B \-k
+it receives from any number of peers but cannot answer them: its socket
+has no peer, so what it reads on stdin is dropped and stdin is no longer
+read.
+.SS "Other limits"
+.B \-W
+.I n
+ends the session after
+.I n
+reads from the network (datagrams, for UDP): reading stops at once, and
+whatever was received is still written out.
+When standard output cannot be written to any more, ncrab stops reading
+the network; when the network cannot be written to, it stops reading
+standard input.
+.SH "SCAN REPORT"
+With
+.BR \-z ,
+ncrab connects to each port and closes the connection again, sending
+nothing.
+Without
+.B \-v
+it prints nothing: the exit status says whether any port accepted (0) or
+none did (1).
+With
+.B \-v
+it prints nc's lines on standard error, one for each attempt:
+.TP
+\fBConnection to\fR \fIhost port\fR \fBport [\fR\fIproto\fR\fB/\fR\fIservice\fR\fB] succeeded!\fR
+The port accepted the connection.
+When the name differs from the address, the host appears as
+.IR "host " ( ip ).
+.I service
+is the port's name in
+.IR /etc/services ,
+or * when it has none and always with
+.BR \-n .
+.TP
+\fBncrab: connect to\fR \fIhost\fR \fBport\fR \fIport\fR \fB(\fR\fIproto\fR\fB) failed:\fR \fIerror\fR
+This address refused the connection or could not be reached;
+.I error
+is the system's text, explained below.
+A host with several addresses gets one line for each address that fails;
+once one connects, the port's other addresses are not tried.
+.TP
+\fBncrab: connect to\fR \fIhost\fR \fBport\fR \fIport\fR \fB(\fR\fIproto\fR\fB) timed out: Operation now in progress\fR
+No answer within the
+.B \-w
+timeout.
+The odd error text is nc's: the one left by the pending connect.
+.TP
+\fBncrab: getaddrinfo for host "\fR\fIhost\fR\fB" port\fR \fIport\fR\fB:\fR \fIerror\fR
+The name does not resolve.
+This is fatal: the rest of the list is not scanned, and the status is 1.
+.PP
+The lines come in nc's order: the ports in the order of the list and, for
+each port, its addresses in the order the resolver gave them.
+ncrab runs up to
+.B \-\-window
+probes at once, yet the lines, their order, the exit status and the
+meaning of
+.B \-w
+are exactly those of the sequential nc; only the wall time differs.
+.B \-i
+or a fixed
+.B \-p
+makes the scan sequential.
+.SS "Diagnoses (\-vv)"
+With
+.B \-vv
+each of the lines above is followed by one that starts with a tab, the
+time the answer took, and what it means:
+.PP
+.EX
+ncrab: connect to 192.0.2.7 port 25 (tcp) failed: Connection refused
+	3 ms: closed: the host answered with a TCP reset, ...
+.EE
+.PP
+The outcomes and what to check:
+.TP
+.B succeeded
+open: the host accepted the TCP handshake; something listens on the port.
+.TP
+.BR "Connection refused " (ECONNREFUSED)
+closed: the host answered with a TCP reset, so it is reachable, but
+nothing listens on the port, or a firewall rejects with a reset.
+Check that the service runs, and on which address it listens.
+.TP
+.BR "timed out" " (the \-w timeout)"
+no answer within the timeout: a firewall silently drops the packets, or
+the host is down.
+Check the host and any firewall on the way.
+.TP
+.BR "Connection timed out " (ETIMEDOUT)
+no answer: the kernel gave up waiting for the handshake.
+The causes are the same.
+.TP
+.BR "No route to host " (EHOSTUNREACH)
+a router answered with ICMP host unreachable or administratively
+prohibited, or nobody answered ARP on the local link.
+Check that the host is up, and the routes and firewalls on the way.
+.TP
+.BR "Network is unreachable " (ENETUNREACH)
+this machine has no route to that network.
+Check the routing table and the address.
+.TP
+.BR "Permission denied" ", " "Operation not permitted " "(EACCES, EPERM)"
+a local firewall or a prohibit route refused the packet, or the address
+is a broadcast address (see
+.BR \-b ).
+.TP
+.BR "Invalid argument " (EINVAL)
+the kernel refused the route (a blackhole route, for example) or the
+address.
+.TP
+.BR "Cannot assign requested address " (EADDRNOTAVAIL)
+no local address or port is available for the connection.
+Check
+.BR \-s ,
+.B \-p
+and the ephemeral port range.
+.TP
+.B getaddrinfo
+the name does not resolve.
+Check its spelling,
+.I /etc/hosts
+and the DNS configuration.
+.PP
+Outside a scan,
+.B \-vv
+ends each session with a summary on standard error:
+.PP
+.RS
+.BI "Sent " n " bytes, received " m " bytes in " s " s (" rate /s)
+.RE
+.SS "JSON (\-\-json)"
+With
+.B \-z
+and
+.BR \-\-json ,
+ncrab prints on standard output one JSON object per line for every
+probe; the lines on standard error do not change.
+Every object has all these fields, in this order:
+.TP
+.B host
+the destination as given.
+.TP
+.B ip
+the numeric address probed, or null when the name did not resolve or
+the probe went through a proxy.
+.TP
+.B port
+the port, a number.
+.TP
+.B proto
+"tcp" or "udp".
+.TP
+.B service
+the port's name in
+.IR /etc/services ,
+or "*".
+.TP
+.B state
+"open" (connected),
+"closed" (ECONNREFUSED),
+"filtered" (no answer: a timeout, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH,
+EACCES or EPERM)
+or "error" (any other failure, a name that does not resolve included).
+.TP
+.B errno
+the error's symbolic name, such as "ECONNREFUSED"; "ETIMEDOUT" for a
+.B \-w
+timeout; null when the port is open or the name did not resolve.
+.TP
+.B error
+the error's text, such as "Connection refused"; "timed out" for a
+.B \-w
+timeout; the resolver's text for a name that does not resolve; null when
+the port is open.
+.TP
+.B ms
+how long the probe took, in whole milliseconds.
+.PP
+Through a proxy
+.RB ( \-x ),
+the state is what the proxy answered: SOCKS "Connection refused" is
+"closed", "Network unreachable", "Host unreachable" and "TTL expired" are
+"filtered", and any other refusal, or a proxy that cannot be reached, is
+"error" with the proxy's message as the text.
+nc ends the scan at the first refusal; so does ncrab.
+.PP
+The lines come in nc's report order, the order of the
+.B \-v
+lines, whatever order the answers arrived in, and an attempt that nc would
+not make (a port's further addresses once one connected) has no line.
+For example:
+.PP
+.EX
+{"host":"localhost","ip":"127.0.0.1","port":22,"proto":"tcp",
+ "service":"ssh","state":"open","errno":null,"error":null,"ms":0}
+.EE
+.PP
+(one line in the real output).
+.SH "EXIT STATUS"
+.TP
+.B 0
+At least one port connected (failing ports never reset the status), and
+the session then ended for whatever reason: end of file, a reset, the
+.B \-w
+idle timeout or the
+.B \-q
+timer.
+Also: a listener that finished its session, a
+.B \-U
+client that connected, a passed descriptor
+.RB ( \-F ),
+and
+.BR \-h ,
+.BR \-\-help ,
+.BR \-\-version ,
+.BR \-\-generate .
+.TP
+.B 1
+A usage, option or conflict error; no port connected; a fatal error, even
+after an earlier port succeeded (a failed lookup, or
+.B bind failed
+on a later port); a
+.B \-U
+client that could not connect.
+.TP
+.RI "128 + " n
+Killed by signal
+.IR n .
+On SIGINT and SIGTERM ncrab cleans up first, then dies by the same
+signal: the shell shows 130 after Ctrl-C.
+.PP
+UDP has no handshake: without
+.BR \-v ,
+a UDP client exits 0 even for a closed port.
+With
+.BR \-v ,
+a port is first probed with X datagrams when
+.B \-z
+is given or standard input is a terminal (see COMPATIBILITY, 6), and the
+status is that of the last port whose probe ran: 1 if it drew an ICMP port
+unreachable.
+.SH ENVIRONMENT
+.TP
+.B NCRAB_PROXY_PASSWORD
+The password for proxy authentication as the user given with
+.BR \-P .
+When it is set, ncrab uses it instead of asking on the terminal, so
+.B \-P
+also works where there is none.
+Other processes of the same user can read a process's environment: prefer
+the prompt where there is a terminal.
+.TP
+.B POSIXLY_CORRECT
+When set, options end at the first operand, as with any GNU getopt
+program:
+.B ncrab 192.0.2.7 9 \-v
+then takes
+.B \-v
+for a port and fails with
+.BR "port number invalid: \-v" .
+.SH EXAMPLES
+Which of these ports are open, and why are the others not:
+.PP
+.EX
+ncrab \-zv host.example 20\-25 80 443
+ncrab \-zvv \-w 2 host.example 443
+ncrab \-z \-\-json 192.0.2.7 1\-1024 | grep \-F \(aq"state":"open"\(aq
+.EE
+.PP
+A throw\-away test listener, and a client that talks to it:
+.PP
+.EX
+ncrab \-lv 8080
+ncrab localhost 8080
+.EE
+.PP
+Copy a directory with tar: start the receiver, then the sender.
+.B \-N
+sends the end of the archive as a FIN, so both sides exit when it is done:
+.PP
+.EX
+ncrab \-l 9000 | tar xf \-
+tar cf \- project | ncrab \-N receiver.example 9000
+.EE
+.PP
+An HTTP request by hand:
+.PP
+.EX
+printf \(aqGET / HTTP/1.0\er\en\er\en\(aq | ncrab \-N host.example 80
+.EE
+.PP
+Through a SOCKS5 proxy (the default), and through an HTTP proxy with
+CONNECT, as the user alice:
+.PP
+.EX
+ncrab \-x proxy.example:1080 host.example 22
+ncrab \-X connect \-x proxy.example:3128 \-P alice host.example 443
+.EE
+.PP
+Reach an SSH server through a proxy: in
+.IR ~/.ssh/config ,
+.PP
+.EX
+Host internal.example
+    ProxyCommand ncrab \-X connect \-x proxy.example:3128 %h %p
+.EE
+.PP
+Unix-domain sockets: a listener and its client, an abstract socket, and a
+request to a local daemon:
+.PP
+.EX
+ncrab \-lU /tmp/demo.sock
+ncrab \-U /tmp/demo.sock
+ncrab \-lU @demo
+printf \(aqGET /version HTTP/1.0\er\en\er\en\(aq | ncrab \-U /run/docker.sock
+.EE
+.PP
+UDP: a listener, a client that sends one line and waits a second for the
+answer, a syslog message, and a UDP probe:
+.PP
+.EX
+ncrab \-luv 9999
+echo hello | ncrab \-u \-q 1 127.0.0.1 9999
+echo \(aq<14>backup done\(aq | ncrab \-u \-w 1 logs.example 514
+ncrab \-uzv \-w 1 host.example 53 123
+.EE
+.SH COMPATIBILITY
+ncrab is a drop\-in for OpenBSD netcat as Debian ships it (netcat\-openbsd
+1.219, the nc most Linux systems have).
+It takes the same options and matches nc byte for byte: every message and
+the condition that prints it, exit statuses, port lists, option checks,
+the order of addresses tried, the EOF rules, listen mode and the proxy
+protocols.
+Installed as a symlink named
+.BR nc ,
+it names itself nc in its messages.
+.SS "Deliberate departures"
+These are nc bugs ncrab does not copy, numbered as in
+.I docs/compatibility.md
+in ncrab's source, which also lists what ncrab matches and each
+extension:
+.IP 1. 4
+.B \-h
+and
+.B \-\-help
+print ncrab's help on standard output and exit 0; the usage synopsis after
+a usage error lists ncrab's options.
+.IP 2. 4
+A
+.B \-lUu
+session ends cleanly, with status 0 (nc prints
+.B "connect: Invalid argument"
+and exits 1).
+.IP 3. 4
+.B \-i
+also delays between the ports of a scan, as its help text says.
+.IP 4. 4
+ncrab cleans up on every exit path (normal end,
+.B \-q
+timer, error, Ctrl-C): the temporary directory and socket of
+.B \-Uu
+and the socket file of a
+.B \-lU
+listener.
+It never deletes anything but a socket:
+.B \-lU
+.I path
+on a regular file or a directory fails with
+.IB path ": File exists" .
+.IP 5. 4
+Data the kernel has already received is never thrown away: after an error
+or a reset, the socket is read until the kernel reports the error.
+.IP 6. 4
+.B \-uv
+with a standard input that is not a terminal sends no X probe datagrams
+(as OpenBSD does from nc 1.226);
+.B \-uz
+still probes.
+.IP 7. 4
+File descriptors 0, 1 and 2 are opened on
+.I /dev/null
+if they are closed, before any socket is created.
+.IP 8. 4
+With
+.B \-p
+and several ports, the later ports are not refused because of TIME_WAIT
+(SO_REUSEADDR on the client's bind).
+.IP 9. 4
+On SIGINT and SIGTERM ncrab cleans up as in 4, restores the terminal and
+file status flags it changed, and dies by the same signal.
+.IP 10. 4
+A TCP connect that ends up connected to itself (the kernel's simultaneous
+open, when a scanned port equals the source port) is reported as
+.BR "Connection refused" ,
+not as an open port.
+.IP 11. 4
+UDP datagrams are read whole, up to 65535 bytes (nc cuts them at 16384).
+.IP 12. 4
+.B \-C
+and
+.B \-t
+work on the byte stream, not on each read: a CR at the end of one read and
+an LF at the start of the next are an existing CRLF, and a telnet command
+split across reads is answered once.
+.IP 13. 4
+A client port list may hold up to 1048576 ports (sixteen full ranges);
+past that ncrab fails with
+.BI "too many ports: " spec
+(nc overflows its 65536-entry list and crashes).
+.IP 14. 4
+The receiving socket that
+.B \-Uu \-s
+.I path
+creates is removed when ncrab exits (nc leaves it behind).
+.IP 15. 4
+.B \-Uu \-s
+.I path
+naming a regular file fails with
+.IB path ": File exists"
+(nc deletes the file and binds over it).
+.SS Extensions
+Without these, the output is nc's:
+.IP \(bu 2
+a long option for every short option
+.RB ( \-\-listen ,
+.BR \-\-zero\-io ,
+.BR \-\-wait ", ...);"
+.IP \(bu 2
+concurrent scans
+.RB ( \-\-window ),
+with nc's report, order and status;
+.IP \(bu 2
+.BR \-vv :
+a timing and a diagnosis after each nc line of a scan, and a transfer
+summary after a session;
+.IP \(bu 2
+.BR \-\-json :
+one JSON object per probe on standard output;
+.IP \(bu 2
+SOCKS5 with
+.BR \-P :
+username/password authentication (RFC 1929) is offered too, and a reply
+whose bound address is a domain name is accepted;
+.IP \(bu 2
+.BR NCRAB_PROXY_PASSWORD ,
+and
+.B \-\-generate
+for the manual page and the shell completions.
+.SH "SEE ALSO"
+.BR nc (1),
+.BR socat (1),
+.BR ncat (1),
+.BR ssh_config (5),
+.BR services (5)
+"#;

@@ -1,0 +1,668 @@
+//! Every option defined once, as clap arguments: the single source of
+//! `--help` ([`help_text`]), the manual page and the shell completions
+//! ([`super::generate`]), and of the getopt table the parser walks
+//! ([`opt_defs`]).
+
+use clap::{Arg, ArgAction, Command};
+
+use crate::cli::getopt::OptDef;
+use crate::report;
+
+/// What `--generate` can print: the manual page or a shell's completions.
+pub const GENERATE_TARGETS: &[&str] = &["man", "bash", "zsh", "fish", "elvish", "powershell"];
+
+/// One option: its clap definition, built by [`command`].
+pub(super) struct Def {
+    id: &'static str,
+    short: Option<char>,
+    long: &'static str,
+    value: Option<&'static str>,
+    help: &'static str,
+    long_help: &'static str,
+    /// The finite set of values, offered by the shell completions.
+    values: &'static [&'static str],
+    /// Left out of `--help` (and the usage synopsis): for packagers only.
+    hide: bool,
+}
+
+/// The `-T` keywords and their values (docs/compatibility.md §1.2).
+pub const TOS_KEYWORDS: &[(&str, u8)] = &[
+    ("af11", 0x28),
+    ("af12", 0x30),
+    ("af13", 0x38),
+    ("af21", 0x48),
+    ("af22", 0x50),
+    ("af23", 0x58),
+    ("af31", 0x68),
+    ("af32", 0x70),
+    ("af33", 0x78),
+    ("af41", 0x88),
+    ("af42", 0x90),
+    ("af43", 0x98),
+    ("critical", 0xa0),
+    ("cs0", 0x00),
+    ("cs1", 0x20),
+    ("cs2", 0x40),
+    ("cs3", 0x60),
+    ("cs4", 0x80),
+    ("cs5", 0xa0),
+    ("cs6", 0xc0),
+    ("cs7", 0xe0),
+    ("ef", 0xb8),
+    ("inetcontrol", 0xc0),
+    ("lowcost", 0x02),
+    ("lowdelay", 0x10),
+    ("netcontrol", 0xe0),
+    ("reliability", 0x04),
+    ("throughput", 0x08),
+];
+
+pub(super) const TOS_NAMES: &[&str] = &[
+    "af11",
+    "af12",
+    "af13",
+    "af21",
+    "af22",
+    "af23",
+    "af31",
+    "af32",
+    "af33",
+    "af41",
+    "af42",
+    "af43",
+    "critical",
+    "cs0",
+    "cs1",
+    "cs2",
+    "cs3",
+    "cs4",
+    "cs5",
+    "cs6",
+    "cs7",
+    "ef",
+    "inetcontrol",
+    "lowcost",
+    "lowdelay",
+    "netcontrol",
+    "reliability",
+    "throughput",
+];
+
+const DEFS: &[Def] = &[
+    Def {
+        id: "ipv4",
+        short: Some('4'),
+        long: "ipv4",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Use IPv4 addresses only",
+        long_help: "Use IPv4 addresses only. A later -6 or -U overrides it.",
+    },
+    Def {
+        id: "ipv6",
+        short: Some('6'),
+        long: "ipv6",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Use IPv6 addresses only",
+        long_help: "Use IPv6 addresses only. A listener with -6 binds :: and is dual-stack: IPv4 clients appear as ::ffff:a.b.c.d.",
+    },
+    Def {
+        id: "broadcast",
+        short: Some('b'),
+        long: "broadcast",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Allow broadcast",
+        long_help: "Set SO_BROADCAST on the socket, so UDP datagrams may be sent to a broadcast address.",
+    },
+    Def {
+        id: "crlf",
+        short: Some('C'),
+        long: "crlf",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Send CRLF as line-ending",
+        long_help: "Send CRLF as line-ending: each LF read from standard input that is not already preceded by CR is sent as CR LF.",
+    },
+    Def {
+        id: "debug",
+        short: Some('D'),
+        long: "debug",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Enable the debug socket option",
+        long_help: "Enable the SO_DEBUG socket option (needs privileges).",
+    },
+    Def {
+        id: "detach",
+        short: Some('d'),
+        long: "detach",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Detach from stdin",
+        long_help: "Do not read from standard input: it counts as closed from the start.",
+    },
+    Def {
+        id: "pass_fd",
+        short: Some('F'),
+        long: "pass-fd",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Pass socket fd",
+        long_help: "Pass the connected socket over standard output (which must be a Unix-domain socket) with SCM_RIGHTS, then exit. Ignored with -l.",
+    },
+    Def {
+        id: "help",
+        short: Some('h'),
+        long: "help",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "This help text",
+        long_help: "Print this help to standard output and exit 0.",
+    },
+    Def {
+        id: "rcvbuf",
+        short: Some('I'),
+        long: "recv-buf",
+        value: Some("length"),
+        values: &[],
+        hide: false,
+        help: "TCP receive buffer length",
+        long_help: "Set the socket receive buffer (SO_RCVBUF) to length bytes, 1 to 1073741824.",
+    },
+    Def {
+        id: "interval",
+        short: Some('i'),
+        long: "interval",
+        value: Some("interval"),
+        values: &[],
+        hide: false,
+        help: "Delay interval for lines sent, ports scanned",
+        long_help: "Wait interval seconds after each line sent, and between the ports of a scan (which makes a scan sequential).",
+    },
+    Def {
+        id: "keep",
+        short: Some('k'),
+        long: "keep-open",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Keep inbound sockets open for multiple connects",
+        long_help: "With -l, serve one connection after another instead of exiting after the first. Standard input is shared between them.",
+    },
+    Def {
+        id: "listen",
+        short: Some('l'),
+        long: "listen",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Listen mode, for inbound connects",
+        long_help: "Listen for an incoming connection instead of connecting. The port is the operand or -p, the bind address the first of two operands or -s; without either, 0.0.0.0 (IPv4 only; -6 for dual stack).",
+    },
+    Def {
+        id: "ttl",
+        short: Some('M'),
+        long: "ttl",
+        value: Some("ttl"),
+        values: &[],
+        hide: false,
+        help: "Outgoing TTL / Hop Limit",
+        long_help: "Set the outgoing IP TTL or IPv6 hop limit, 0 to 255.",
+    },
+    Def {
+        id: "minttl",
+        short: Some('m'),
+        long: "min-ttl",
+        value: Some("minttl"),
+        values: &[],
+        hide: false,
+        help: "Minimum incoming TTL / Hop Limit",
+        long_help: "Drop incoming packets whose TTL or hop limit is below minttl, 0 to 255.",
+    },
+    Def {
+        id: "shutdown",
+        short: Some('N'),
+        long: "shutdown",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Shutdown the network socket after EOF on stdin",
+        long_help: "Send a FIN (shutdown the write side of the socket) once standard input reaches end of file and everything read from it has been sent.",
+    },
+    Def {
+        id: "numeric",
+        short: Some('n'),
+        long: "numeric",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Suppress name/port resolutions",
+        long_help: "Do not resolve names: hosts must be numeric addresses, and messages show numbers only.",
+    },
+    Def {
+        id: "sndbuf",
+        short: Some('O'),
+        long: "send-buf",
+        value: Some("length"),
+        values: &[],
+        hide: false,
+        help: "TCP send buffer length",
+        long_help: "Set the socket send buffer (SO_SNDBUF) to length bytes, 1 to 1073741824.",
+    },
+    Def {
+        id: "proxy_user",
+        short: Some('P'),
+        long: "proxy-user",
+        value: Some("proxy_username"),
+        values: &[],
+        hide: false,
+        help: "Username for proxy authentication",
+        long_help: "User name for proxy authentication (HTTP CONNECT 407, SOCKS5 username/password). The password is read from the terminal, or from NCRAB_PROXY_PASSWORD.",
+    },
+    Def {
+        id: "source_port",
+        short: Some('p'),
+        long: "source-port",
+        value: Some("source_port"),
+        values: &[],
+        hide: false,
+        help: "Specify local port for remote connects",
+        long_help: "Bind the client socket to this local port (a number or a service name), or give the port to listen on with -l.",
+    },
+    Def {
+        id: "quit",
+        short: Some('q'),
+        long: "quit",
+        value: Some("seconds"),
+        values: &[],
+        hide: false,
+        help: "quit after EOF on stdin and delay of secs",
+        long_help: "After end of file on standard input and the end of the session, wait seconds and quit. A value of 0 or more also implies -N. A negative value waits forever (the default).",
+    },
+    Def {
+        id: "randomize",
+        short: Some('r'),
+        long: "randomize",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Randomize remote ports",
+        long_help: "Visit the ports of the list in random order.",
+    },
+    Def {
+        id: "md5sig",
+        short: Some('S'),
+        long: "md5sig",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Enable the TCP MD5 signature option",
+        long_help: "Enable the TCP MD5 signature option (RFC 2385); the key is read from the terminal.",
+    },
+    Def {
+        id: "source",
+        short: Some('s'),
+        long: "source",
+        value: Some("sourceaddr"),
+        values: &[],
+        hide: false,
+        help: "Local source address",
+        long_help: "Bind the client socket to this local address, or listen on it with -l. With -Uu, the path of the client's receiving socket.",
+    },
+    Def {
+        id: "tos",
+        short: Some('T'),
+        long: "tos",
+        value: Some("keyword"),
+        values: TOS_NAMES,
+        hide: false,
+        help: "TOS value or TLS options",
+        long_help: "A TLS keyword, tried first: noverify (do not verify the peer certificate), noname (do not check its name), clientcert (with -l: require a client certificate verified against -R), muststaple (require a stapled OCSP response), protocols=LIST (tlsv1.2, tlsv1.3, all, default, secure; separated by , or :, ! negates), ciphers=LIST (IANA or OpenSSL names, or secure, all), alpn=LIST. Otherwise the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
+    },
+    Def {
+        id: "telnet",
+        short: Some('t'),
+        long: "telnet",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Answer TELNET negotiation",
+        long_help: "Refuse every TELNET option the peer proposes: answer WILL/WONT with DONT and DO/DONT with WONT.",
+    },
+    Def {
+        id: "unix",
+        short: Some('U'),
+        long: "unix",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Use UNIX domain socket",
+        long_help: "Use a Unix-domain socket: the operand is its path; a path starting with @ names an abstract socket.",
+    },
+    Def {
+        id: "udp",
+        short: Some('u'),
+        long: "udp",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "UDP mode",
+        long_help: "Use UDP (or Unix datagram sockets with -U) instead of a stream.",
+    },
+    Def {
+        id: "rtable",
+        short: Some('V'),
+        long: "rtable",
+        value: Some("rtable"),
+        values: &[],
+        hide: false,
+        help: "Specify alternate routing table",
+        long_help: "Select an alternate routing table. Linux has none: this always fails, as in nc.",
+    },
+    Def {
+        id: "verbose",
+        short: Some('v'),
+        long: "verbose",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Verbose",
+        long_help: "Report connections and failures on standard error, exactly as nc does. Twice (-vv): also explain each probe's outcome and what to check next, and summarise each transfer.",
+    },
+    Def {
+        id: "recv_limit",
+        short: Some('W'),
+        long: "recv-limit",
+        value: Some("recvlimit"),
+        values: &[],
+        hide: false,
+        help: "Terminate after receiving a number of packets",
+        long_help: "End the session after this many reads from the network (datagrams, for UDP).",
+    },
+    Def {
+        id: "wait",
+        short: Some('w'),
+        long: "wait",
+        value: Some("timeout"),
+        values: &[],
+        hide: false,
+        help: "Timeout for connects and final net reads",
+        long_help: "Give up a connection attempt after timeout seconds (per address), and end a session idle for that long. Also the duration of a UDP probe. It does not limit waiting for a client with -l.",
+    },
+    Def {
+        id: "proxy_proto",
+        short: Some('X'),
+        long: "proxy-type",
+        value: Some("proxy_protocol"),
+        values: &["4", "5", "connect"],
+        hide: false,
+        help: "Proxy protocol: \"4\", \"5\" (SOCKS) or \"connect\"",
+        long_help: "The protocol to speak to the proxy given with -x: 4 (SOCKS v4), 5 (SOCKS v5, the default) or connect (HTTP CONNECT).",
+    },
+    Def {
+        id: "proxy",
+        short: Some('x'),
+        long: "proxy",
+        value: Some("proxy_address[:port]"),
+        values: &[],
+        hide: false,
+        help: "Specify proxy address and port",
+        long_help: "Connect through this proxy; the port defaults to 1080 for SOCKS and 3128 for HTTP CONNECT. Write an IPv6 address in brackets: [::1]:1080.",
+    },
+    Def {
+        id: "dccp",
+        short: Some('Z'),
+        long: "dccp",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "DCCP mode",
+        long_help: "Use DCCP instead of TCP (needs kernel support).",
+    },
+    Def {
+        id: "zero_io",
+        short: Some('z'),
+        long: "zero-io",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Zero-I/O mode [used for scanning]",
+        long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order.",
+    },
+    Def {
+        id: "tls",
+        short: Some('c'),
+        long: "tls",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Use TLS",
+        long_help: "Use TLS over TCP: as a client the server certificate is verified against the trust anchors (-R, else the system store) and the name (-e, else the destination host); with -l, serve TLS (with --tls-cert and -K, or a throw-away self-signed certificate whose hash -v prints); with -z, a port is open when the handshake and verification succeed; with -x, TLS runs inside the proxy tunnel. Not with -u, -U or -F.",
+    },
+    Def {
+        id: "tls_cert",
+        short: None,
+        long: "tls-cert",
+        value: Some("certfile"),
+        values: &[],
+        hide: false,
+        help: "TLS certificate chain (PEM)",
+        long_help: "The PEM certificate chain to present (OpenBSD nc's -C, which here stays CRLF). Needs -c.",
+    },
+    Def {
+        id: "tls_key",
+        short: Some('K'),
+        long: "tls-key",
+        value: Some("keyfile"),
+        values: &[],
+        hide: false,
+        help: "TLS private key (PEM)",
+        long_help: "The PEM private key of --tls-cert (default: the certificate file itself). Needs -c.",
+    },
+    Def {
+        id: "tls_ca",
+        short: Some('R'),
+        long: "tls-ca",
+        value: Some("CAfile"),
+        values: &[],
+        hide: false,
+        help: "TLS trust anchors (PEM)",
+        long_help: "The PEM file of trust anchors. Default: the system store (/etc/ssl/certs/ca-certificates.crt, or SSL_CERT_FILE). A listener given -R asks clients for a certificate and verifies it. Needs -c.",
+    },
+    Def {
+        id: "tls_name",
+        short: Some('e'),
+        long: "tls-name",
+        value: Some("name"),
+        values: &[],
+        hide: false,
+        help: "Required name in peer certificate",
+        long_help: "The name the peer certificate must carry, and the SNI sent (default: the destination host; SNI only for a host name). A listener refuses a client certificate without it. Needs -c.",
+    },
+    Def {
+        id: "tls_pin",
+        short: Some('H'),
+        long: "tls-pin",
+        value: Some("hash"),
+        values: &[],
+        hide: false,
+        help: "Hash string of peer certificate",
+        long_help: "Accept only the peer certificate whose hash is this: SHA256: and the hex of SHA-256 over its DER, as -v prints it. A matching certificate is accepted even if it does not chain to a trust anchor or carry the name. Needs -c; not with -T noverify.",
+    },
+    Def {
+        id: "tls_staple",
+        short: Some('o'),
+        long: "tls-staple",
+        value: Some("staplefile"),
+        values: &[],
+        hide: false,
+        help: "OCSP response to staple",
+        long_help: "With -l, the DER OCSP response to staple to the certificate. Needs --tls-cert.",
+    },
+    Def {
+        id: "tls_alpn",
+        short: None,
+        long: "tls-alpn",
+        value: Some("protocols"),
+        values: &[],
+        hide: false,
+        help: "TLS ALPN protocols, comma-separated",
+        long_help: "The application protocols to offer (client) or accept (listener), comma-separated, most preferred first; the same as -T alpn=. Needs -c.",
+    },
+    Def {
+        id: "json",
+        short: None,
+        long: "json",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Print one JSON object per probe on stdout",
+        long_help: "With -z, print one JSON object per line on standard output for every probe: host, ip, port, proto, service, state (open, closed, filtered, error), errno, error, ms. Lines come in nc's report order.",
+    },
+    Def {
+        id: "window",
+        short: None,
+        long: "window",
+        value: Some("count"),
+        values: &[],
+        hide: false,
+        help: "Probes in flight at once during a scan",
+        long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
+    },
+    Def {
+        id: "version",
+        short: None,
+        long: "version",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Print the version and exit",
+        long_help: "Print the version and exit 0.",
+    },
+    Def {
+        id: "generate",
+        short: None,
+        long: "generate",
+        value: Some("what"),
+        values: GENERATE_TARGETS,
+        hide: true,
+        help: "Print the manual page or a shell's completion script",
+        long_help: "Print the manual page (man) or the completion script of a shell (bash, zsh, fish, elvish, powershell) on standard output and exit 0. The files in man/ and completions/ are this output. Not listed by --help.",
+    },
+];
+
+/// Long aliases: ncat's `--ssl*` names for the TLS options.
+const ALIASES: &[(&str, &str)] = &[
+    ("ssl", "tls"),
+    ("ssl-cert", "tls_cert"),
+    ("ssl-key", "tls_key"),
+    ("ssl-trustfile", "tls_ca"),
+    ("ssl-servername", "tls_name"),
+    ("ssl-alpn", "tls_alpn"),
+];
+
+/// The clap command: the one definition of every option, rendered into
+/// `--help`, `man/ncrab.1` and `completions/`.
+pub fn command() -> Command {
+    let mut cmd = Command::new("ncrab")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A netcat-style network tool: a drop-in for OpenBSD nc")
+        .long_about(
+            "ncrab connects to, listens on and scans TCP, UDP and Unix-domain sockets, \
+             relaying standard input and output. It accepts OpenBSD nc's options and prints \
+             nc's messages byte for byte; scans are concurrent and -vv explains each outcome.",
+        )
+        .override_usage(
+            "ncrab [options] destination port...\n       ncrab -l [options] [address] port\n       ncrab -U [options] path",
+        )
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .after_help("Port numbers can be individual or ranges: lo-hi [inclusive]");
+    for d in DEFS {
+        let mut a = Arg::new(d.id)
+            .long(d.long)
+            .help(d.help)
+            .long_help(d.long_help);
+        if let Some(s) = d.short {
+            a = a.short(s);
+        }
+        if d.hide {
+            a = a.hide(true);
+        }
+        for (alias, _) in ALIASES.iter().filter(|(_, id)| *id == d.id) {
+            a = a.visible_alias(*alias);
+        }
+        a = match d.value {
+            Some(v) => {
+                let a = a.value_name(v).action(ArgAction::Append);
+                if d.values.is_empty() {
+                    a
+                } else {
+                    a.value_parser(clap::builder::PossibleValuesParser::new(d.values))
+                        .hide_possible_values(true)
+                }
+            }
+            None if d.id == "verbose" => a.action(ArgAction::Count),
+            None if d.id == "help" => a.action(ArgAction::Help),
+            None if d.id == "version" => a.action(ArgAction::Version),
+            None => a.action(ArgAction::SetTrue),
+        };
+        cmd = cmd.arg(a);
+    }
+    cmd.arg(
+        Arg::new("destination")
+            .help("Host to connect to, or address to listen on with -l; the socket path with -U")
+            .value_name("destination"),
+    )
+    .arg(
+        Arg::new("port")
+            .help("Ports to connect to (numbers, service names or lo-hi ranges), or the port to listen on")
+            .value_name("port")
+            .num_args(0..),
+    )
+}
+
+/// The getopt view of the definitions.
+pub(super) fn opt_defs() -> Vec<OptDef> {
+    let mut defs: Vec<OptDef> = DEFS
+        .iter()
+        .map(|d| OptDef {
+            id: d.id,
+            short: d.short,
+            long: Some(d.long),
+            takes_value: d.value.is_some(),
+        })
+        .collect();
+    for &(alias, id) in ALIASES {
+        if let Some(d) = DEFS.iter().find(|d| d.id == id) {
+            defs.push(OptDef {
+                id: d.id,
+                short: None,
+                long: Some(alias),
+                takes_value: d.value.is_some(),
+            });
+        }
+    }
+    defs
+}
+
+/// ncrab's help, on stdout, naming the program as it was run.
+pub fn help_text() -> String {
+    let p = report::prog_str();
+    command()
+        .override_usage(format!(
+            "{p} [options] destination port...\n       {p} -l [options] [address] port\n       {p} -U [options] path"
+        ))
+        .render_help()
+        .to_string()
+}

@@ -1,0 +1,222 @@
+//! Client mode: each port of the list in turn, connect, report, relay
+//! (docs/compatibility.md §5: without `-z`, nc relays on every port that connects).
+//!
+//! With `-x` every port gets its own connection through the proxy and its
+//! own handshake (docs/compatibility.md §7), `-z` included: nc's scan through a proxy is that
+//! same sequential loop, closing each tunnel once it is open. Without a
+//! proxy, `-z` is the scan mode (`main` dispatches it).
+//!
+//! UDP (docs/compatibility.md §6.4): the connect is immediate; with `-v` the port is first
+//! probed with `X` datagrams ([`crate::net::udp`]) when the probe applies, and
+//! a refused probe moves on to the next port with status 1. `-F` hands the
+//! first connected socket over stdout and ends the run ([`crate::relay::fdpass`]).
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::ClientConfig;
+use socket2::Socket;
+
+use crate::cli::config::{Config, Proto, Target};
+use crate::net::connect;
+use crate::net::proxy;
+use crate::net::resolve;
+use crate::net::tls::{self, TlsConfig, session::Session};
+use crate::net::udp;
+use crate::relay::fdpass;
+use crate::relay::stdio::{Kind, Stdio};
+use crate::relay::tls::TlsRelay;
+use crate::relay::{End, Relay};
+use crate::report::{self, Errno, ProxyError};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Reactor};
+
+pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
+    let Target::Connect { host, ports } = &cfg.target else {
+        return Err(Abort::Failed);
+    };
+    let tls = match &cfg.tls {
+        Some(t) => Some((t, tls_client_config(t)?)),
+        None => None,
+    };
+    let mut status = 1;
+    for (i, &port) in ports.iter().enumerate() {
+        if i > 0 {
+            if let Some(secs) = cfg.opts.interval {
+                reactor::pause(rx, Duration::from_secs(u64::from(secs)))?;
+            }
+        }
+        let started = Instant::now();
+        let Some((sock, ip)) = connect_port(rx, cfg, host, port, started)? else {
+            continue;
+        };
+        status = 0;
+        if cfg.opts.verbose > 0 {
+            if cfg.opts.proto == Proto::Udp
+                && wants_probe(cfg, stdin)
+                && !udp::probe(rx, &sock, udp::probe_secs(cfg.opts.timeout))?
+            {
+                status = 1;
+                continue;
+            }
+            connect::report_success(&cfg.connect_opts(), host, port, ip.as_deref());
+        }
+        if cfg.proxy.is_some() {
+            proxy_scan_result(cfg, host, port, started, Ok(()));
+        }
+        if cfg.opts.pass_fd {
+            return fdpass::pass(rx, stdout, &sock);
+        }
+        if let Some((t, tc)) = &tls {
+            let s = tls_start(rx, cfg, t, tc, sock, host)?;
+            if !cfg.opts.zero_io {
+                let mut relay = TlsRelay::new(s, stdin, stdout, cfg.relay_opts());
+                if rx.run(&mut relay)?.end == End::QuitTimer {
+                    return Err(Abort::QuitTimer);
+                }
+            }
+            continue;
+        }
+        if cfg.opts.zero_io {
+            continue; // the tunnel closes here
+        }
+        let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts());
+        let outcome = rx.run(&mut relay)?;
+        if outcome.end == End::QuitTimer {
+            return Err(Abort::QuitTimer);
+        }
+    }
+    Ok(status)
+}
+
+/// `-c`: the TLS client configuration, built once per run; an unusable
+/// file or setting is reported (status 1).
+fn tls_client_config(t: &TlsConfig) -> Result<Arc<ClientConfig>, Abort> {
+    tls::setup::client(t).map_err(|e| {
+        e.print();
+        Abort::Failed
+    })
+}
+
+/// `-c`: the handshake on a connected socket, OpenBSD's `-v` lines and
+/// the `-H` verdict. A failure ends the run (OpenBSD's `errx`).
+fn tls_start(
+    rx: &mut Reactor,
+    cfg: &Config,
+    t: &TlsConfig,
+    tc: &Arc<ClientConfig>,
+    sock: Socket,
+    host: &OsStr,
+) -> Result<Session, Abort> {
+    let timeout = cfg.opts.timeout().filter(|t| !t.is_zero());
+    let s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
+        Ok(s) => s,
+        Err(f) => {
+            f.print();
+            return Err(Abort::Failed);
+        }
+    };
+    if cfg.opts.verbose > 0 {
+        let name = tls::client::peer_name(t, host);
+        tls::client::Summary::of(&s).print(&host.to_string_lossy(), &name);
+    }
+    if !tls::client::pin_matches(t, &s) {
+        report::tls::pin_mismatch(t.pin.as_deref().unwrap_or(""));
+        return Err(Abort::Failed);
+    }
+    Ok(s)
+}
+
+/// Connects to one port, directly or through the proxy. The numeric
+/// address comes back for M1's `(IP)`, which a proxied line never shows.
+fn connect_port(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &OsStr,
+    port: u16,
+    started: Instant,
+) -> Result<Option<(Socket, Option<String>)>, Abort> {
+    let o = cfg.connect_opts();
+    if let Some(p) = &cfg.proxy {
+        return match proxy::connect(rx, &o, p, host, port)? {
+            proxy::Outcome::Connected(s) => Ok(Some((s, None))),
+            proxy::Outcome::Unreachable => {
+                proxy_scan_result(cfg, host, port, started, Err(None));
+                Ok(None)
+            }
+            proxy::Outcome::Refused(e) => {
+                report::proxy_failed(&e);
+                proxy_scan_result(cfg, host, port, started, Err(Some(&e)));
+                Err(Abort::Failed)
+            }
+        };
+    }
+    let port_s = port.to_string();
+    let port_s = OsStr::new(&port_s);
+    let addrs = match resolve::lookup(Some(host), Some(port_s), o.hints()) {
+        Ok(a) => a,
+        Err(e) => {
+            report::getaddrinfo_host_failed(host, port_s, e);
+            return Err(Abort::Failed);
+        }
+    };
+    let c = connect::remote_connect(rx, &o, host, port_s, &addrs, true)?;
+    Ok(c.map(|c| (c.sock, Some(c.ip))))
+}
+
+/// Whether a UDP client probes the port before reporting success: nc does
+/// with `-v`; ncrab skips it in data mode when stdin is not a terminal.
+fn wants_probe(cfg: &Config, stdin: &Stdio) -> bool {
+    let o = &cfg.opts;
+    o.proto == Proto::Udp && o.verbose > 0 && (o.zero_io || stdin.kind == Kind::Tty)
+}
+
+/// `-z` through a proxy: the `-vv` line and the `--json` object of one
+/// port. `Err(None)`: the proxy itself could not be reached. A success
+/// is the caller's to report, after nc's line.
+fn proxy_scan_result(
+    cfg: &Config,
+    host: &OsStr,
+    port: u16,
+    started: Instant,
+    result: Result<(), Option<&ProxyError>>,
+) {
+    let o = &cfg.opts;
+    if !o.zero_io || (o.verbose < 2 && !o.json) {
+        return;
+    }
+    let (state, errno) = match result {
+        Ok(()) => ("open", None),
+        Err(Some(ProxyError::Socks5(5))) => ("closed", Some(Errno(libc::ECONNREFUSED))),
+        Err(Some(ProxyError::Socks5(3))) => ("filtered", Some(Errno(libc::ENETUNREACH))),
+        Err(Some(ProxyError::Socks5(4))) => ("filtered", Some(Errno(libc::EHOSTUNREACH))),
+        Err(Some(ProxyError::Socks5(6))) => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+        Err(_) => ("error", None),
+    };
+    let elapsed = started.elapsed();
+    if o.verbose >= 2 {
+        report::proxy_probe_detail(elapsed, state, !matches!(result, Err(None)));
+    }
+    if o.json {
+        let error = match result {
+            Ok(()) => None,
+            Err(Some(e)) => {
+                Some(String::from_utf8_lossy(&report::proxy_error_text(e)).into_owned())
+            }
+            Err(None) => Some("the proxy could not be reached".to_string()),
+        };
+        report::json_probe(&report::JsonProbe {
+            host,
+            ip: None,
+            port,
+            proto: o.proto.name(),
+            service: &crate::net::ports::service_name(port, o.proto),
+            state,
+            errno: errno.map(Errno::name),
+            error,
+            ms: elapsed.as_millis(),
+            tls: None,
+        });
+    }
+}

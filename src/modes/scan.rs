@@ -1,0 +1,974 @@
+//! Zero-I/O scans (`-z`): many probes at once, nc's report in nc's order.
+//!
+//! A sequential nc tries each port of the list in turn and, for each port,
+//! each address of the host until one connects (docs/compatibility.md §3.2, §5). ncrab lays
+//! the same attempts out as numbered slots (port-major, address-minor) and
+//! runs a window of them at once in the one event loop: each probe is a
+//! non-blocking connect with its own deadline in the loop's timer heap.
+//! Results are held by slot and printed in slot order as soon as every
+//! earlier slot is known, with exactly the lines, the skipping (a port's
+//! later addresses are not reported once one connects), the fatal errors
+//! and the exit status a sequential nc would give. Only the wall time
+//! differs. `-i` or a fixed source port (`-p`) makes the window 1.
+//!
+//! ncrab makes no attempt nc would not make: a port's next address is
+//! probed only once the previous one has failed, as nc does, so a port that
+//! answers on its first address gets one connection, not one per address.
+//! Ports, not addresses, are what runs concurrently.
+//!
+//! Cost per probe: a probe's answer is often known as soon as connect()
+//! returns (on loopback the kernel handles the SYN and its RST within the
+//! call), so it is asked for at once and such a probe never touches epoll.
+//! The answer is read by calling connect() again on the same address (see
+//! [`net::connect_again`]); when the connect failed, that call also frees
+//! the socket for the next probe, so failed sockets are reused instead of
+//! closed and re-created. Each reusable socket is bound to an ephemeral
+//! port of its own once, which spares the kernel its port search on every
+//! connect. A socket that connected is closed, as nc closes it. Each pass
+//! of the loop starts a bounded number of probes, so the report streams
+//! and signals are seen promptly even when every answer is instant.
+//!
+//! `--json` lines are printed at the moment nc's line would be, so they
+//! come in nc's order too (one per attempt that nc would report).
+//!
+//! Back-pressure: when `socket()` fails with EMFILE/ENFILE the window
+//! shrinks to what is in flight and the slot is retried when a probe ends.
+//! With nothing in flight there is nothing to wait for: the address is
+//! skipped silently, as nc skips any address whose `socket()` fails.
+//!
+//! UDP (`-uz`): the connect is immediate; with `-v` each connected port is
+//! then probed with nc's `X` datagrams ([`crate::net::udp`]), its seconds being
+//! the probe's own timers, so the probes of a window run side by side. A
+//! refused probe prints nothing and sets the status to 1, a passed one
+//! prints the success line and sets it to 0: the last connected port
+//! decides, as in nc (docs/compatibility.md §4). A connected UDP socket decides its port: the
+//! port's later addresses are not tried, as nc breaks out of its loop.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::{Interest, Token};
+use socket2::{SockAddr, Socket};
+
+use crate::cli::config::Config;
+use crate::net::connect::{self, ConnectOpts};
+use crate::net::ports::ServiceNames;
+use crate::net::resolve::{self, AddrInfo};
+use crate::net::tls::TlsConfig;
+use crate::net::tls::probe::{self as tls_probe, Next, TlsProbe};
+use crate::net::udp::{self, Tick, XProbe};
+use crate::net::{self, ConnectResult, SetupError};
+use crate::report::tls as tls_report;
+use crate::report::{self, Dest, Errno};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
+use rustls::ClientConfig;
+
+/// `-zc` without `-w`: the longest a port may take to finish the TLS
+/// handshake once it took the connection.
+const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
+
+/// The most probes in flight when the open-file limit allows more.
+const MAX_WINDOW: usize = 1024;
+/// File descriptors kept free for everything else.
+const FD_RESERVE: usize = 16;
+/// The most probes started in one pass of the loop.
+const STARTS_PER_PASS: usize = 256;
+/// The most idle sockets kept for reuse.
+const MAX_SPARES: usize = 8;
+/// How far past the first unreported attempt the scan may start others:
+/// the bound on the results it holds. Two full port ranges, so a scan of
+/// one or two addresses never waits on it; a name with thousands of
+/// addresses (a hostile DNS answer) costs megabytes, not gigabytes.
+const LOOKAHEAD: usize = 2 << 16;
+
+/// What one attempt found.
+#[derive(Clone, Copy, Debug)]
+enum Found {
+    Open,
+    Failed(Errno),
+    TimedOut,
+    /// A fatal setup error (bind, socket option): the scan ends there.
+    Setup(SetupError),
+    /// socket() failed: nc skips the address silently.
+    Skipped,
+    /// UDP: connected, but the probe was refused (status 1, no line).
+    ProbeFailed,
+    /// `-zc`: the TCP connection was taken, TLS failed (the reason is in
+    /// the scanner's TLS outcomes).
+    TlsFailed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Result {
+    found: Found,
+    elapsed: Duration,
+}
+
+/// One probe in flight.
+struct Probe {
+    sock: Socket,
+    slot: usize,
+    started: Instant,
+    timer: Option<TimerId>,
+    /// UDP: the `X` probe running on the connected socket.
+    xprobe: Option<XProbe>,
+    /// `-zc`: the TLS handshake running on the connected socket.
+    tls: Option<TlsProbe>,
+}
+
+struct Scanner<'a> {
+    cfg: &'a Config,
+    /// The connect options of every probe, derived once.
+    conn: ConnectOpts,
+    host: &'a OsStr,
+    ports: &'a [u16],
+    addrs: &'a [AddrInfo],
+    /// The numeric form of each address, for the report.
+    ips: Vec<String>,
+    /// Every attempt (slot) is one port at one address, in nc's order.
+    slots: usize,
+    /// The results of slots `base..`: the last one reported and those
+    /// after it, at most [`LOOKAHEAD`] of them.
+    results: VecDeque<Option<Result>>,
+    base: usize,
+    /// UDP with `-v`: probe each connected port, for this many seconds.
+    probe_secs: Option<u32>,
+    /// The next slot in order that has not been considered for starting.
+    next_start: usize,
+    /// Slots behind `next_start` that may start now, first in first: a
+    /// port's next address once the previous one failed, and slots put
+    /// back by back-pressure.
+    ready: VecDeque<usize>,
+    next_emit: usize,
+    probes: Vec<Option<Probe>>,
+    free: Vec<usize>,
+    /// Idle sockets (with their family) whose connect failed, for reuse.
+    spares: Vec<(i32, Socket)>,
+    /// Whether failed sockets may be reused: TCP with no `-s`/`-p` bind.
+    recycle: bool,
+    /// Service names for `--json`, read once.
+    services: Option<ServiceNames>,
+    in_flight: usize,
+    window: usize,
+    timeout: Option<Duration>,
+    status: Status,
+    /// `-zc`: the client configuration, and each TLS probe's outcome
+    /// until it is reported.
+    tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    tls_out: HashMap<usize, tls_probe::Outcome>,
+    /// The first slot that failed fatally: no slot after it is started.
+    fatal_slot: Option<usize>,
+    /// The fatal error has been reported.
+    fatal: bool,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(
+        cfg: &'a Config,
+        host: &'a OsStr,
+        ports: &'a [u16],
+        addrs: &'a [AddrInfo],
+        window: usize,
+        tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    ) -> Scanner<'a> {
+        let o = &cfg.opts;
+        let conn = cfg.connect_opts();
+        Scanner {
+            cfg,
+            timeout: conn.timeout,
+            conn,
+            host,
+            ports,
+            addrs,
+            ips: addrs
+                .iter()
+                .map(|ai| resolve::numeric_host(&ai.addr))
+                .collect(),
+            slots: ports.len() * addrs.len(),
+            results: VecDeque::new(),
+            base: 0,
+            probe_secs: probe_secs(cfg),
+            next_start: 0,
+            ready: VecDeque::new(),
+            next_emit: 0,
+            probes: Vec::new(),
+            free: Vec::new(),
+            spares: Vec::new(),
+            recycle: o.source_addr.is_none()
+                && o.source_port.is_none()
+                && addrs.iter().all(|ai| ai.socktype == libc::SOCK_STREAM),
+            services: o.json.then(|| ServiceNames::load(o.proto)),
+            in_flight: 0,
+            window,
+            status: 1,
+            tls,
+            tls_out: HashMap::new(),
+            fatal_slot: None,
+            fatal: false,
+        }
+    }
+
+    fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The result of `slot`, if known and still held.
+    fn result(&self, slot: usize) -> Option<Result> {
+        let i = slot.checked_sub(self.base)?;
+        self.results.get(i).copied().flatten()
+    }
+
+    /// Slots up to here may start: [`LOOKAHEAD`] past the report.
+    fn start_limit(&self) -> usize {
+        self.slots.min(self.next_emit.saturating_add(LOOKAHEAD))
+    }
+
+    /// The report has reached `next_emit`: forget all but the last
+    /// result before it (the next address of its port looks at it).
+    fn forget_reported(&mut self) {
+        while self.base + 1 < self.next_emit && !self.results.is_empty() {
+            self.results.pop_front();
+            self.base += 1;
+        }
+        if self.results.is_empty() {
+            self.base = self.base.max(self.next_emit.saturating_sub(1));
+        }
+    }
+
+    fn split(&self, slot: usize) -> (usize, usize) {
+        (slot / self.addrs.len(), slot % self.addrs.len())
+    }
+
+    /// The address of `slot`'s attempt: its host address with its port.
+    fn addr_for(&self, slot: usize) -> SockAddr {
+        let (p, a) = self.split(slot);
+        let ai = &self.addrs[a];
+        match ai.addr.as_socket() {
+            Some(mut sa) => {
+                sa.set_port(self.ports[p]);
+                SockAddr::from(sa)
+            }
+            None => ai.addr.clone(),
+        }
+    }
+
+    /// Whether `slot` may start, judged by the port's previous address:
+    /// `Some(true)` start, `Some(false)` never (it connected, so nc would
+    /// not try this address), `None` not yet (its result is unknown).
+    fn may_start(&self, slot: usize) -> Option<bool> {
+        if self.fatal_slot.is_some_and(|f| slot > f) {
+            return Some(false);
+        }
+        // The report only ever passes a slot with no result when an
+        // earlier address of its port connected: never start it.
+        if slot < self.next_emit {
+            return Some(false);
+        }
+        let (_, a) = self.split(slot);
+        if a == 0 {
+            return Some(true);
+        }
+        match self.result(slot - 1) {
+            None => None,
+            Some(Result {
+                found: Found::Open | Found::ProbeFailed | Found::TlsFailed,
+                ..
+            }) => Some(false),
+            Some(_) => Some(true),
+        }
+    }
+
+    /// Records a result, and makes the port's next address startable.
+    fn finish_slot(&mut self, slot: usize, found: Found, started: Instant) {
+        if let Found::Setup(_) = found {
+            // Nothing after a fatal error is ever reported: start no more.
+            self.fatal_slot = Some(self.fatal_slot.map_or(slot, |f| f.min(slot)));
+        }
+        let Some(i) = slot.checked_sub(self.base) else {
+            return; // already passed by the report (cannot happen)
+        };
+        if self.results.len() <= i {
+            self.results.resize(i + 1, None);
+        }
+        self.results[i] = Some(Result {
+            found,
+            elapsed: started.elapsed(),
+        });
+        let (_, a) = self.split(slot);
+        let next = slot + 1;
+        // The cursor has passed the next address, which waited for this
+        // result: queue it (the cursor decides for itself otherwise).
+        if a + 1 < self.addrs.len()
+            && next < self.next_start
+            && !matches!(found, Found::Open | Found::ProbeFailed | Found::TlsFailed)
+        {
+            self.ready.push_back(next);
+        }
+    }
+
+    /// The next slot to start, if any may start now.
+    fn next_slot(&mut self) -> Option<usize> {
+        if let Some(slot) = self.ready.pop_front() {
+            return Some(slot);
+        }
+        while self.next_start < self.start_limit() {
+            let slot = self.next_start;
+            self.next_start += 1;
+            // Otherwise not yet (`finish_slot` queues it when its turn
+            // comes) or never (an earlier address connected, or a fatal
+            // error came before it).
+            if self.may_start(slot) == Some(true) {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// Starts probes until the window is full or this pass's share is
+    /// done. Returns true when more could be started at once.
+    fn start_probes(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let mut started = 0;
+        while self.in_flight < self.window {
+            if started == STARTS_PER_PASS {
+                return true;
+            }
+            let Some(slot) = self.next_slot() else {
+                return false;
+            };
+            if self.may_start(slot) == Some(false) {
+                continue;
+            }
+            started += 1;
+            if !self.start(cx, slot) {
+                // Back-pressure: the window is what is in flight now; the
+                // slot goes first when a probe ends.
+                self.ready.push_front(slot);
+                self.window = self.in_flight.max(1);
+                return false;
+            }
+        }
+        false
+    }
+
+    /// A socket for `ai`: a spare of its family, or a new one.
+    fn socket_for(&mut self, ai: &AddrInfo) -> std::io::Result<(Socket, bool)> {
+        if let Some(i) = self.spares.iter().position(|(f, _)| *f == ai.family) {
+            return Ok((self.spares.swap_remove(i).1, true));
+        }
+        match net::socket(ai.family, ai.socktype, ai.protocol) {
+            Err(e) if is_fd_shortage(&e) && !self.spares.is_empty() => {
+                // Idle sockets of another family hold descriptors: free them.
+                self.spares.clear();
+                net::socket(ai.family, ai.socktype, ai.protocol).map(|s| (s, false))
+            }
+            r => r.map(|s| (s, false)),
+        }
+    }
+
+    /// Starts the probe of `slot`; an instant answer is recorded at once.
+    /// False when out of file descriptors (or epoll entries) while probes
+    /// are in flight: retry the slot when one ends.
+    fn start(&mut self, cx: &mut Ctx<'_>, slot: usize) -> bool {
+        let (_, a) = self.split(slot);
+        let addrs = self.addrs;
+        let ai = &addrs[a];
+        let started = Instant::now();
+        let (sock, reused) = match self.socket_for(ai) {
+            Ok(s) => s,
+            Err(e) if is_fd_shortage(&e) && self.in_flight > 0 => return false,
+            // Nothing in flight to wait for (or another error): nc skips
+            // the address without a word.
+            Err(_) => {
+                self.finish_slot(slot, Found::Skipped, started);
+                return true;
+            }
+        };
+        if !reused {
+            let hints = self.conn.hints();
+            if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &self.conn.sock) {
+                self.finish_slot(slot, Found::Setup(e), started);
+                return true;
+            }
+            if self.recycle {
+                net::pin_ephemeral_port(&sock, ai.family);
+            }
+        }
+        let addr = self.addr_for(slot);
+        let result = match net::start_connect(&sock, &addr) {
+            Ok(true) if ai.socktype != libc::SOCK_STREAM => {
+                self.start_udp(cx, slot, sock, started);
+                return true;
+            }
+            Ok(true) => Some((net::check_self_connect(&sock), false)),
+            // Refused at once (no route...): the socket is still unused.
+            Err(errno) => Some((ConnectResult::Failed(errno), true)),
+            // Often already answered (loopback): no need to wait for it.
+            Ok(false) => net::connect_again(&sock, &addr),
+        };
+        if let Some((r, reusable)) = result {
+            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+                self.start_tls(cx, slot, sock, started);
+                return true;
+            }
+            self.finish_slot(slot, to_found(r), started);
+            self.release(sock, ai.family, reusable);
+            return true;
+        }
+        let id = self.free_id();
+        let fd = sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if let Err(e) =
+            cx.registry
+                .register(&mut mio::unix::SourceFd(&fd), token, Interest::WRITABLE)
+        {
+            self.free.push(id);
+            if self.in_flight > 0 {
+                return false;
+            }
+            let err = SetupError::Option(Some("epoll"), Errno::of(&e));
+            self.finish_slot(slot, Found::Setup(err), started);
+            return true;
+        }
+        let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                tls: None,
+            },
+        );
+        true
+    }
+
+    /// `-zc`: the port took the connection; its TLS handshake starts on
+    /// the same socket, with its own deadline (`-w`, else
+    /// [`TLS_SCAN_WAIT`]).
+    fn start_tls(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let probe = match TlsProbe::new(config, t, self.host) {
+            Ok(p) => p,
+            Err(why) => {
+                self.tls_out.insert(slot, Err(why));
+                return self.finish_slot(slot, Found::TlsFailed, started);
+            }
+        };
+        let id = self.free_id();
+        let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                tls: Some(probe),
+            },
+        );
+        self.tls_step(cx, id);
+    }
+
+    /// A probe whose connect just completed becomes a TLS probe.
+    fn begin_tls_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        match TlsProbe::new(config, t, self.host) {
+            Ok(tp) => {
+                p.tls = Some(tp);
+                if let Some(old) = p.timer.take() {
+                    cx.timers.cancel(old);
+                }
+                let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+                p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+                self.tls_step(cx, id);
+            }
+            Err(why) => {
+                let slot = p.slot;
+                self.tls_out.insert(slot, Err(why));
+                self.end_probe(cx, id, Found::TlsFailed, false);
+            }
+        }
+    }
+
+    /// Drives probe `id`'s handshake as far as it goes now.
+    fn tls_step(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, _)) = self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(tp) = p.tls.as_mut() else {
+            return;
+        };
+        match tp.step(&p.sock, t) {
+            Next::Wait(want) => {
+                let fd = p.sock.as_raw_fd();
+                let token = Token(reactor::PROBE_BASE + id);
+                let mut src = mio::unix::SourceFd(&fd);
+                let r = cx
+                    .registry
+                    .reregister(&mut src, token, want)
+                    .or_else(|_| cx.registry.register(&mut src, token, want));
+                if let Err(e) = r {
+                    let slot = p.slot;
+                    self.tls_out.insert(slot, Err(Errno::of(&e).to_string()));
+                    self.end_probe(cx, id, Found::TlsFailed, false);
+                }
+            }
+            Next::Finished(out) => {
+                let found = if out.is_ok() {
+                    Found::Open
+                } else {
+                    Found::TlsFailed
+                };
+                self.tls_out.insert(p.slot, out);
+                self.end_probe(cx, id, found, false);
+            }
+        }
+    }
+
+    /// A UDP socket connects at once: without `-v` its port counts as
+    /// open; with it, nc's `X` probe decides, its later `X`s sent by timer
+    /// (the socket itself needs no events).
+    fn start_udp(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some(secs) = self.probe_secs else {
+            return self.finish_slot(slot, Found::Open, started);
+        };
+        match XProbe::start(sock.as_raw_fd(), secs) {
+            (_, Tick::Passed) => self.finish_slot(slot, Found::Open, started),
+            (_, Tick::Failed) => self.finish_slot(slot, Found::ProbeFailed, started),
+            (x, Tick::Later) => {
+                let id = self.free_id();
+                let timer = cx.timers.add(Instant::now() + XProbe::INTERVAL, id);
+                self.track(
+                    id,
+                    Probe {
+                        sock,
+                        slot,
+                        started,
+                        timer: Some(timer),
+                        xprobe: Some(x),
+                        tls: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Puts a started probe in flight under `id`.
+    fn track(&mut self, id: usize, probe: Probe) {
+        self.probes[id] = Some(probe);
+        self.in_flight += 1;
+    }
+
+    /// A free probe id (a new one when none is free).
+    fn free_id(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.probes.push(None);
+            self.probes.len() - 1
+        })
+    }
+
+    /// Done with a probe's socket: keep it for the next probe when its
+    /// connect failed and left it unconnected (`reusable`), else close it,
+    /// as nc closes it.
+    fn release(&mut self, sock: Socket, family: i32, reusable: bool) {
+        if self.recycle && reusable && self.spares.len() < MAX_SPARES {
+            self.spares.push((family, sock));
+            return;
+        }
+        if self.cfg.opts.source_port.is_some() {
+            // A fixed source port: close abortively so no TIME_WAIT is left
+            // to block the same port's next probe (docs/compatibility.md departure 8).
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+        // The socket closes here, as nc closes it after a -z connect.
+    }
+
+    /// Ends probe `id` with `found`; `reusable` as for [`Self::release`].
+    fn end_probe(&mut self, cx: &mut Ctx<'_>, id: usize, found: Found, reusable: bool) {
+        let Some(p) = self.probes.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        if p.xprobe.is_none() {
+            let fd = p.sock.as_raw_fd();
+            let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        }
+        if let Some(t) = p.timer {
+            cx.timers.cancel(t);
+        }
+        self.in_flight -= 1;
+        self.free.push(id);
+        self.finish_slot(p.slot, found, p.started);
+        let (_, a) = self.split(p.slot);
+        self.release(p.sock, self.addrs[a].family, reusable);
+    }
+
+    /// Prints every result whose predecessors are all known, in one write
+    /// per stream. Slots after an address of the same port connected are
+    /// never started; the success skips past them.
+    fn emit(&mut self) {
+        report::batch(|| self.emit_known());
+        self.forget_reported();
+    }
+
+    fn emit_known(&mut self) {
+        while self.next_emit < self.slots() {
+            let slot = self.next_emit;
+            let Some(r) = self.result(slot) else {
+                return;
+            };
+            self.next_emit += 1;
+            self.report(slot, r);
+            match r.found {
+                Found::Open | Found::ProbeFailed => {
+                    self.status = if let Found::Open = r.found { 0 } else { 1 };
+                    let (p, _) = self.split(slot);
+                    self.next_emit = (p + 1) * self.addrs.len();
+                }
+                // TLS failed on a port that took the connection: its other
+                // addresses are not tried; the status stays as it was.
+                Found::TlsFailed => {
+                    let (p, _) = self.split(slot);
+                    self.next_emit = (p + 1) * self.addrs.len();
+                }
+                Found::Setup(_) => {
+                    self.fatal = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// nc's line for one attempt, plus `-vv` and `--json` when asked.
+    fn report(&mut self, slot: usize, r: Result) {
+        let tls = self.tls_out.remove(&slot);
+        let o = &self.cfg.opts;
+        let (p, a) = self.split(slot);
+        let port = self.ports[p];
+        let ip = &self.ips[a];
+        let proto = o.proto.name();
+        let verbose = o.verbose > 0;
+        if verbose {
+            let dest = Dest {
+                host: self.host,
+                ip: if o.numeric { None } else { Some(ip) },
+            };
+            match r.found {
+                Found::Open => connect::report_success(&self.conn, self.host, port, Some(ip)),
+                Found::Failed(errno) => {
+                    report::connect_failed(&dest, port.to_string(), proto, errno)
+                }
+                Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
+                Found::TlsFailed => {
+                    let why = match &tls {
+                        Some(Err(why)) => why.as_str(),
+                        _ => "",
+                    };
+                    tls_report::scan_failed(&dest, port, proto, why);
+                }
+                Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
+            }
+        }
+        if let Found::Setup(e) = r.found {
+            e.report();
+        }
+        if o.verbose >= 2 {
+            let udp = self.probe_secs.is_some();
+            if let (Found::Open | Found::TlsFailed, Some(out)) = (r.found, &tls) {
+                tls_report::scan_detail(r.elapsed, out);
+            }
+            match r.found {
+                _ if tls.is_some() => {}
+                Found::Open if udp => report::udp_probe_detail(r.elapsed, true),
+                Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
+                Found::Open => report::probe_detail(r.elapsed, None, false),
+                Found::Failed(errno) => report::probe_detail(r.elapsed, Some(errno), false),
+                Found::TimedOut => report::probe_detail(r.elapsed, None, true),
+                _ => {}
+            }
+        }
+        if o.json && !matches!(r.found, Found::Skipped) {
+            self.json_line(port, ip, r, tls.as_ref());
+        }
+    }
+
+    fn json_line(&self, port: u16, ip: &str, r: Result, tls: Option<&tls_probe::Outcome>) {
+        let proto = self.cfg.opts.proto;
+        let (state, errno) = match r.found {
+            Found::Open => ("open", None),
+            Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
+            Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
+            Found::Failed(e)
+                if matches!(
+                    e.0,
+                    libc::ETIMEDOUT
+                        | libc::EHOSTUNREACH
+                        | libc::ENETUNREACH
+                        | libc::EACCES
+                        | libc::EPERM
+                ) =>
+            {
+                ("filtered", Some(e))
+            }
+            Found::Failed(e) => ("error", Some(e)),
+            Found::TimedOut => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+            Found::TlsFailed => ("error", None),
+            Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
+            Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
+        };
+        report::json_probe(&report::JsonProbe {
+            host: self.host,
+            ip: Some(ip),
+            port,
+            proto: proto.name(),
+            service: self.services.as_ref().map_or("*", |s| s.get(port)),
+            state,
+            errno: errno.map(Errno::name),
+            error: match (r.found, errno) {
+                (Found::TimedOut, _) => Some("timed out".to_string()),
+                (Found::TlsFailed, _) => match tls {
+                    Some(Err(why)) => Some(format!("tls handshake failed ({why})")),
+                    _ => Some("tls handshake failed".to_string()),
+                },
+                (_, Some(e)) => Some(e.to_string()),
+                _ => None,
+            },
+            ms: r.elapsed.as_millis(),
+            tls: tls.map(tls_report::scan_json),
+        });
+    }
+}
+
+fn is_fd_shortage(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+fn to_found(r: ConnectResult) -> Found {
+    match r {
+        ConnectResult::Connected => Found::Open,
+        ConnectResult::Failed(e) => Found::Failed(e),
+        ConnectResult::TimedOut => Found::TimedOut,
+    }
+}
+
+impl Machine for Scanner<'_> {
+    type Output = ();
+
+    fn on_event(&mut self, cx: &mut Ctx<'_>, ev: &Event) {
+        let Some(id) = ev.token().0.checked_sub(reactor::PROBE_BASE) else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get(id) else {
+            return;
+        };
+        if p.tls.is_some() {
+            return self.tls_step(cx, id);
+        }
+        if let Some((r, reusable)) = net::connect_again(&p.sock, &self.addr_for(p.slot)) {
+            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+                self.begin_tls_in_place(cx, id);
+                return;
+            }
+            self.end_probe(cx, id, to_found(r), reusable);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        p.timer = None;
+        let fd = p.sock.as_raw_fd();
+        if p.tls.is_some() {
+            let slot = p.slot;
+            let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+            let why = format!("no TLS answer within {} s", wait.as_secs());
+            self.tls_out.insert(slot, Err(why));
+            self.end_probe(cx, id, Found::TlsFailed, false);
+            return;
+        }
+        let Some(x) = p.xprobe.as_mut() else {
+            self.end_probe(cx, id, Found::TimedOut, false);
+            return;
+        };
+        match x.tick(fd) {
+            Tick::Passed => self.end_probe(cx, id, Found::Open, false),
+            Tick::Failed => self.end_probe(cx, id, Found::ProbeFailed, false),
+            Tick::Later => p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id)),
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
+        let more = self.start_probes(cx);
+        self.emit();
+        // Starts the lookahead held back may go now that the report moved.
+        let more = more
+            || (self.in_flight < self.window
+                && !self.fatal
+                && self.next_start < self.start_limit());
+        let finished = self.fatal || self.next_emit >= self.slots();
+        // With nothing in flight and nothing to start, every slot that will
+        // ever have a result has one: end rather than wait for nothing.
+        if finished || (self.in_flight == 0 && !more) {
+            // Close whatever is still in flight (probes after a fatal error).
+            for id in 0..self.probes.len() {
+                if self.probes[id].is_some() {
+                    self.end_probe(cx, id, Found::Skipped, false);
+                }
+            }
+            return Step::Done(());
+        }
+        if more { Step::Again } else { Step::Wait }
+    }
+}
+
+/// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
+fn probe_secs(cfg: &Config) -> Option<u32> {
+    let o = &cfg.opts;
+    (o.proto == crate::cli::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(o.timeout))
+}
+
+/// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the
+/// open-file limit allows (after raising the soft limit to the hard one).
+fn window(cfg: &Config) -> usize {
+    let o = &cfg.opts;
+    if o.interval.is_some() || o.source_port.is_some() {
+        return 1;
+    }
+    if let Some(w) = o.window {
+        return w;
+    }
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    let soft = unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 64;
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                rl.rlim_cur = rl.rlim_max;
+            }
+        }
+        rl.rlim_cur
+    };
+    let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+    soft.saturating_sub(FD_RESERVE).clamp(1, MAX_WINDOW)
+}
+
+/// Runs a `-z` scan of `host` over `ports`.
+pub fn run(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &OsStr,
+    ports: &[u16],
+) -> std::result::Result<Status, Abort> {
+    let Some(&first) = ports.first() else {
+        return Ok(1);
+    };
+    // One lookup serves every port: the port text is always numeric, so
+    // only the host can make it fail, and nc would fail on the first port.
+    let first_s = first.to_string();
+    let first_s = OsStr::new(&first_s);
+    let addrs = match resolve::lookup(Some(host), Some(first_s), cfg.connect_opts().hints()) {
+        Ok(a) => a,
+        Err(e) => {
+            report::getaddrinfo_host_failed(host, first_s, e);
+            if cfg.opts.verbose >= 2 {
+                report::dns_detail(e, cfg.opts.numeric);
+            }
+            if cfg.opts.json {
+                report::json_probe(&report::JsonProbe {
+                    host,
+                    ip: None,
+                    port: first,
+                    proto: cfg.opts.proto.name(),
+                    service: &crate::net::ports::service_name(first, cfg.opts.proto),
+                    state: "error",
+                    errno: None,
+                    error: Some(e.to_string()),
+                    ms: 0,
+                    tls: None,
+                });
+            }
+            return Err(Abort::Failed);
+        }
+    };
+    if addrs.is_empty() {
+        return Ok(1);
+    }
+    let window = window(cfg);
+    if window == 1 && cfg.opts.interval.is_some() {
+        return sequential_with_interval(rx, cfg, host, ports, &addrs);
+    }
+    let mut s = Scanner::new(cfg, host, ports, &addrs, window, tls_client(cfg)?);
+    rx.run(&mut s)?;
+    if s.fatal {
+        return Err(Abort::Failed);
+    }
+    Ok(s.status)
+}
+
+/// `-zc`: the TLS client configuration, built once for the whole scan;
+/// an unusable file or setting is reported (status 1).
+fn tls_client(cfg: &Config) -> std::result::Result<Option<(&TlsConfig, Arc<ClientConfig>)>, Abort> {
+    let Some(t) = &cfg.tls else {
+        return Ok(None);
+    };
+    match crate::net::tls::setup::client(t) {
+        Ok(c) => Ok(Some((t, c))),
+        Err(e) => {
+            e.print();
+            Err(Abort::Failed)
+        }
+    }
+}
+
+/// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
+fn sequential_with_interval(
+    rx: &mut Reactor,
+    cfg: &Config,
+    host: &OsStr,
+    ports: &[u16],
+    addrs: &[AddrInfo],
+) -> std::result::Result<Status, Abort> {
+    let mut status = 1;
+    let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
+    for (i, port) in ports.iter().enumerate() {
+        if i > 0 {
+            reactor::pause(rx, delay)?;
+        }
+        let one = [*port];
+        let mut s = Scanner::new(cfg, host, &one, addrs, 1, tls_client(cfg)?);
+        rx.run(&mut s)?;
+        if s.fatal {
+            return Err(Abort::Failed);
+        }
+        if s.status == 0 {
+            status = 0;
+        }
+    }
+    Ok(status)
+}

@@ -1,0 +1,191 @@
+//! Connecting: one non-blocking connect per address, in the event loop.
+//!
+//! nc tries every address of a name in order, each with its own `-w`
+//! budget, and prints one failure line per address (docs/compatibility.md §3.2-3.3). A connect
+//! is started non-blocking; the loop waits for the socket to become
+//! writable (or the `-w` deadline), and the result is read from the socket
+//! itself with `getsockopt(SO_ERROR)`.
+
+use std::ffi::OsStr;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use mio::event::Event;
+use socket2::Socket;
+
+use crate::net::resolve::{self, AddrInfo, Hints};
+use crate::net::{self, ConnectResult, Family, Proto, SockOpts};
+use crate::report::{self, Dest};
+use crate::sys::exit::Abort;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+
+const TIMER_CONNECT: usize = 1;
+
+/// Waits for one connect in progress.
+struct Connecting<'a> {
+    sock: &'a Socket,
+    deadline: Option<Duration>,
+    timer: Option<TimerId>,
+    reg: Interests,
+    result: Option<ConnectResult>,
+}
+
+impl Machine for Connecting<'_> {
+    type Output = ConnectResult;
+
+    fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
+        if ev.token() == reactor::NET && self.result.is_none() {
+            self.result = net::finish_connect(self.sock);
+        }
+    }
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        if key == TIMER_CONNECT && self.result.is_none() {
+            self.result = Some(ConnectResult::TimedOut);
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<ConnectResult> {
+        use std::os::fd::AsRawFd;
+        let fd = self.sock.as_raw_fd();
+        if let Some(r) = self.result.take() {
+            self.reg.clear(cx.registry, fd);
+            if let Some(t) = self.timer.take() {
+                cx.timers.cancel(t);
+            }
+            return Step::Done(r);
+        }
+        if let Err(e) = self
+            .reg
+            .set(cx.registry, fd, reactor::NET, Some(Interest::WRITABLE))
+        {
+            return Step::Done(ConnectResult::Failed(report::Errno::of(&e)));
+        }
+        if let (Some(d), None) = (self.deadline, self.timer) {
+            self.timer = Some(cx.timers.add(Instant::now() + d, TIMER_CONNECT));
+        }
+        Step::Wait
+    }
+}
+
+/// Connects `sock` to `addr`, waiting in the loop for at most `timeout`.
+pub fn connect(
+    rx: &mut Reactor,
+    sock: &Socket,
+    ai: &AddrInfo,
+    timeout: Option<Duration>,
+) -> Result<ConnectResult, Abort> {
+    match net::start_connect(sock, &ai.addr) {
+        Ok(true) => Ok(if ai.socktype == libc::SOCK_STREAM {
+            net::check_self_connect(sock)
+        } else {
+            ConnectResult::Connected
+        }),
+        Err(errno) => Ok(ConnectResult::Failed(errno)),
+        Ok(false) => {
+            let mut m = Connecting {
+                sock,
+                deadline: timeout,
+                timer: None,
+                reg: Interests::default(),
+                result: None,
+            };
+            Ok(rx.run(&mut m)?)
+        }
+    }
+}
+
+/// What connecting reads of the command line, derived from the `Config`
+/// once (`Config::connect_opts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectOpts {
+    pub family: Family,
+    pub proto: Proto,
+    /// `-n`: no name lookups, no `(IP)` or service name in M1.
+    pub numeric: bool,
+    /// `-v`: one failure line per address.
+    pub verbose: bool,
+    /// The `-w` connect budget: none for no `-w` or `-w 0` (docs/compatibility.md §3.3).
+    pub timeout: Option<Duration>,
+    pub sock: SockOpts,
+}
+
+impl ConnectOpts {
+    /// The lookup hints of a client.
+    pub fn hints(&self) -> Hints {
+        Hints {
+            family: self.family,
+            proto: self.proto,
+            numeric: self.numeric,
+            passive: false,
+        }
+    }
+}
+
+/// A connected socket and what the messages say about it.
+pub struct Connected {
+    pub sock: Socket,
+    /// The numeric address, for `(IP)` in M1.
+    pub ip: String,
+}
+
+/// nc's `remote_connect`: tries every address of `host` for `port`, with
+/// one failure line per address under `-v`. Returns the first socket that
+/// connects, or None when all failed. `show_ip` is false for proxy
+/// connections, whose lines never show `(IP)`.
+pub fn remote_connect(
+    rx: &mut Reactor,
+    o: &ConnectOpts,
+    host: &OsStr,
+    port: &OsStr,
+    addrs: &[AddrInfo],
+    show_ip: bool,
+) -> Result<Option<Connected>, Abort> {
+    let hints = o.hints();
+    for ai in addrs {
+        let Ok(sock) = net::socket(ai.family, ai.socktype, ai.protocol) else {
+            continue; // nc skips an address whose socket() fails, silently
+        };
+        net::prepare_client(&sock, &ai.addr, hints, &o.sock).map_err(net::Failed::from)?;
+        let ip = resolve::numeric_host(&ai.addr);
+        let result = connect(rx, &sock, ai, o.timeout)?;
+        let dest = Dest {
+            host,
+            ip: if show_ip && !o.numeric {
+                Some(&ip)
+            } else {
+                None
+            },
+        };
+        let proto = o.proto.name();
+        match result {
+            ConnectResult::Connected => return Ok(Some(Connected { sock, ip })),
+            ConnectResult::Failed(errno) => {
+                if o.verbose {
+                    report::connect_failed(&dest, port, proto, errno);
+                }
+            }
+            ConnectResult::TimedOut => {
+                if o.verbose {
+                    report::connect_timed_out(&dest, port, proto);
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.
+pub fn report_success(o: &ConnectOpts, host: &OsStr, port: u16, ip: Option<&str>) {
+    let proto = o.proto;
+    let service = if o.numeric || proto == Proto::Dccp {
+        "*".to_string()
+    } else {
+        crate::net::ports::service_name(port, proto)
+    };
+    let dest = Dest {
+        host,
+        ip: if o.numeric { None } else { ip },
+    };
+    report::connect_succeeded(&dest, port, proto.name(), &service);
+}

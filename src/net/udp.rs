@@ -1,0 +1,213 @@
+//! Datagram specifics: sizes, nc's UDP probe, and a datagram listener's
+//! wait for its first datagram (docs/compatibility.md §6.4).
+//!
+//! The probe is nc's `udptest`: two `X` datagrams at once, then one more
+//! each second for `-w` seconds (3 without `-w`); a send refused by an
+//! ICMP port-unreachable (ECONNREFUSED) fails it. It runs only with `-v`,
+//! and (docs/compatibility.md departure 6, as upstream nc from 1.226) only for `-z` or when
+//! stdin is a terminal: piped data is never preceded by junk datagrams.
+//! The seconds between datagrams are timers in the event loop, so several
+//! probes can run at once (see `scan`) and a signal ends the wait at once.
+//!
+//! Sizes (docs/compatibility.md departure 11): a datagram is read whole up to 65,535 bytes; what
+//! stdin gives is sent as one datagram of at most what one send can carry
+//! (65,507 bytes over IPv4, 65,527 over IPv6).
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use socket2::{SockAddr, Socket};
+
+use crate::net::{Family, Proto};
+use crate::sys::exit::Abort;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+
+/// The largest UDP payload over IPv4 (65,535 - 20 - 8).
+pub const UDP4_MAX: usize = 65_507;
+/// The largest UDP payload over IPv6 (65,535 - 8).
+pub const UDP6_MAX: usize = 65_527;
+/// The largest Unix datagram ncrab sends.
+pub const UNIX_DGRAM_MAX: usize = 65_535;
+/// nc's probe length without `-w` (UDP_SCAN_TIMEOUT).
+pub const PROBE_SECS: u32 = 3;
+
+/// The largest datagram one send carries, or None for a stream socket.
+pub fn datagram_limit(proto: Proto, family: Family) -> Option<usize> {
+    match (proto, family) {
+        (Proto::Udp, Family::Unix) => Some(UNIX_DGRAM_MAX),
+        (Proto::Udp, Family::Inet6) => Some(UDP6_MAX),
+        (Proto::Udp, _) => Some(UDP4_MAX),
+        _ => None,
+    }
+}
+
+/// The probe's length in seconds: `-w` (`timeout`), or 3.
+pub fn probe_secs(timeout: Option<u32>) -> u32 {
+    timeout.unwrap_or(PROBE_SECS)
+}
+
+/// Where a probe stands after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// Every `X` was sent without a refusal: the port counts as open.
+    Passed,
+    /// A send was refused (or the first one failed): no message, status 1.
+    Failed,
+    /// Send the next `X` in one second ([`XProbe::tick`]).
+    Later,
+}
+
+/// nc's `udptest` as a sequence of steps.
+#[derive(Debug)]
+pub struct XProbe {
+    left: u32,
+}
+
+impl XProbe {
+    pub const INTERVAL: Duration = Duration::from_secs(1);
+
+    /// Sends the first two `X`s. The first must succeed; the second fails
+    /// the probe only when refused, as in nc.
+    pub fn start(fd: RawFd, secs: u32) -> (XProbe, Tick) {
+        let p = XProbe { left: secs };
+        if !sent(send_fd(fd, b"X")) {
+            return (p, Tick::Failed);
+        }
+        if refused(send_fd(fd, b"X")) {
+            return (p, Tick::Failed);
+        }
+        let t = if p.left == 0 {
+            Tick::Passed
+        } else {
+            Tick::Later
+        };
+        (p, t)
+    }
+
+    /// One second later: the next `X`.
+    pub fn tick(&mut self, fd: RawFd) -> Tick {
+        if refused(send_fd(fd, b"X")) {
+            return Tick::Failed;
+        }
+        self.left = self.left.saturating_sub(1);
+        if self.left == 0 {
+            Tick::Passed
+        } else {
+            Tick::Later
+        }
+    }
+}
+
+/// One `send(2)` of a probe datagram.
+fn send_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn sent(r: io::Result<usize>) -> bool {
+    matches!(r, Ok(1))
+}
+
+fn refused(r: io::Result<usize>) -> bool {
+    matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED))
+}
+
+/// Runs one probe on a connected UDP socket; true when it passed.
+pub fn probe(rx: &mut Reactor, sock: &Socket, secs: u32) -> Result<bool, Abort> {
+    let fd = sock.as_raw_fd();
+    let (probe, tick) = XProbe::start(fd, secs);
+    if tick != Tick::Later {
+        return Ok(tick == Tick::Passed);
+    }
+    let mut m = Probing {
+        fd,
+        probe,
+        timer: None,
+        result: None,
+    };
+    Ok(rx.run(&mut m)?)
+}
+
+/// The seconds of one probe, in the loop.
+struct Probing {
+    fd: RawFd,
+    probe: XProbe,
+    timer: Option<TimerId>,
+    result: Option<bool>,
+}
+
+impl Machine for Probing {
+    type Output = bool;
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, _key: usize) {
+        self.timer = None;
+        match self.probe.tick(self.fd) {
+            Tick::Passed => self.result = Some(true),
+            Tick::Failed => self.result = Some(false),
+            Tick::Later => {}
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<bool> {
+        if let Some(r) = self.result {
+            return Step::Done(r);
+        }
+        if self.timer.is_none() {
+            self.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, 0));
+        }
+        Step::Wait
+    }
+}
+
+/// Waits, with no time limit, for a datagram on `sock` and returns its
+/// sender's address without consuming it (`recvfrom(MSG_PEEK)`).
+pub fn first_datagram(rx: &mut Reactor, sock: &Socket) -> Result<io::Result<SockAddr>, Abort> {
+    let mut m = Peeking {
+        sock,
+        reg: Interests::default(),
+    };
+    Ok(rx.run(&mut m)?)
+}
+
+struct Peeking<'a> {
+    sock: &'a Socket,
+    reg: Interests,
+}
+
+impl Machine for Peeking<'_> {
+    type Output = io::Result<SockAddr>;
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
+        let fd = self.sock.as_raw_fd();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 1];
+        loop {
+            match self.sock.peek_from(&mut buf) {
+                Ok((_, addr)) => {
+                    self.reg.clear(cx.registry, fd);
+                    return Step::Done(Ok(addr));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    self.reg.clear(cx.registry, fd);
+                    return Step::Done(Err(e));
+                }
+            }
+        }
+        if let Err(e) = self
+            .reg
+            .set(cx.registry, fd, reactor::LISTENER, Some(Interest::READABLE))
+        {
+            return Step::Done(Err(e));
+        }
+        Step::Wait
+    }
+}

@@ -1,0 +1,786 @@
+//! The relay layer: moving bytes between the local ends and a connected
+//! socket. It owns the relay state machine ([`Relay`], [`End`],
+//! [`RelayOpts`]), the per-direction buffers in user memory or a kernel
+//! pipe ([`buffer::Chan`]), the window onto a regular-file stdin
+//! ([`filemap::FileWindow`]), the `-C`/`-t` filters ([`filter::Crlf`],
+//! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
+//! a listener's session loop ([`serve`]: accept, relay, the `-k`/`-q`
+//! rule) and `-F`, which hands the socket over instead ([`fdpass`]).
+//!
+//! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
+//! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).
+//!
+//! The relay: standard input to the socket, the socket to standard output.
+//!
+//! This is nc's `readwrite` (docs/compatibility.md §6.1) as a state
+//! machine in the event loop.
+//! nc's end-of-file rules are defined in terms of level-triggered `poll`
+//! results (POLLIN, POLLOUT, POLLHUP, POLLERR per end), so each pass takes
+//! a snapshot of exactly those with a zero-timeout `poll(2)` over the same
+//! four entries nc uses, and applies nc's rules in nc's order. mio's
+//! edge-triggered epoll only decides when to take the next snapshot: the
+//! relay blocks in the loop only when the snapshot is empty, with its
+//! registered interest derived from its state. Regular files and
+//! `/dev/null` cannot be registered with epoll; `poll` reports them ready,
+//! so they simply never make the loop wait.
+//!
+//! Departures from nc (docs/compatibility.md §A.2): an error on the socket does not throw
+//! away data the kernel already received (5): the socket is read until the
+//! kernel reports the error. `-C` and `-t` work on the byte stream (12):
+//! see [`crate::relay::filter`].
+//!
+//! Bulk receiving: on loopback the bytes arrive faster than the relay wakes
+//! up for them, and each wake-up of a side that went idle costs more than
+//! the bytes it then reads. Once a network read returns at least
+//! [`BULK_READ`] bytes (a bulk transfer; interactive traffic never does),
+//! the relay asks the kernel (`SO_RCVLOWAT`) to report the TCP socket
+//! readable only when [`BATCH_LOWAT`] bytes are queued, or at its end, or
+//! on an error. So that a smaller tail is never held back, every wait in
+//! that state arms a [`BATCH_WAIT`] timer that puts the threshold back to
+//! one byte: a tail that follows a bulk transfer waits at most about a
+//! millisecond. Not with `-W` (which counts reads), nor with `-w 0`.
+//!
+//! Datagram sockets (UDP, Unix datagram): one read is one datagram and one
+//! send is one datagram, as in nc, but a datagram is never cut
+//! (docs/compatibility.md departure 11): the socket is read only when the
+//! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
+//! stdin is buffered only up to what one send can carry, so everything
+//! buffered leaves as one datagram. A datagram socket is never shut down
+//! for reading: that changes nothing on the wire, and the flag would stay
+//! set and make the next read of a `-k` listener return at once, forever (nc spins there).
+
+pub mod buffer;
+pub mod fdpass;
+pub mod filemap;
+pub mod filter;
+pub mod serve;
+pub mod stdio;
+pub mod tls;
+pub mod tls_serve;
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use crate::relay::buffer::{Chan, Io};
+use crate::relay::filter::{Crlf, Telnet};
+use crate::relay::stdio::Stdio;
+use crate::report;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId, would_block};
+
+/// How many passes to run before letting the loop look at signals and
+/// timers, when data keeps flowing.
+const PASSES_PER_TURN: usize = 64;
+
+/// Room a datagram read needs: the largest datagram is read whole.
+pub const DGRAM_READ: usize = 65_535;
+
+/// A network read at least this large starts receive batching.
+const BULK_READ: usize = 64 * 1024;
+/// While batching, the socket is readable once this much is queued.
+const BATCH_LOWAT: usize = 256 * 1024;
+/// While batching, the longest wait before reading what is there.
+const BATCH_WAIT: Duration = Duration::from_millis(1);
+
+const TIMER_IDLE: usize = 1;
+const TIMER_QUIT: usize = 2;
+const TIMER_INTERVAL: usize = 3;
+const TIMER_BATCH: usize = 4;
+
+/// The options that shape a relay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RelayOpts {
+    /// `-N`: shutdown(SHUT_WR) after stdin's EOF.
+    pub shutdown_on_eof: bool,
+    /// `-q`: -1 when not given.
+    pub quit_after: i32,
+    /// `-w`: the idle timeout.
+    pub idle: Option<Duration>,
+    /// `-W`: network reads before the end.
+    pub recv_limit: Option<u32>,
+    /// Listen mode (nc's rule c and #817050).
+    pub listen: bool,
+    /// UDP (#817050).
+    pub udp: bool,
+    /// `-d`: never read stdin.
+    pub detach_stdin: bool,
+    /// `-i`: seconds to wait after each line sent.
+    pub interval: Option<u32>,
+    /// `-vv`: print a summary at the end.
+    pub summary: bool,
+    /// Move the bytes through kernel pipes with splice(2) (TCP without
+    /// `-C`, `-t` or `-i`; see `buffer`).
+    pub zero_copy: bool,
+    /// `-C`: LF from stdin goes out as CR LF.
+    pub crlf: bool,
+    /// `-t`: answer TELNET negotiation.
+    pub telnet: bool,
+    /// A datagram socket: the largest datagram one send can carry.
+    pub datagram: Option<usize>,
+}
+
+/// How a relay ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The session is over; the program goes on (next port, next client).
+    Finished,
+    /// The `-q` timer fired: nc exits 0 from its alarm handler.
+    QuitTimer,
+}
+
+/// The result of a relay.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub end: End,
+    /// `-k` was cleared by stdin's EOF under `-q` (Debian #817050).
+    pub clear_keep: bool,
+}
+
+/// The four ends of nc's poll array.
+const STDIN: usize = 0;
+const NETOUT: usize = 1;
+const NETIN: usize = 2;
+const STDOUT: usize = 3;
+
+enum Phase {
+    Running,
+    /// `-q N > 0`: the session is over, waiting N seconds before exiting.
+    Quitting,
+}
+
+/// One relay between the local ends and a connected socket.
+pub struct Relay<'a, S: AsRawFd> {
+    sock: Option<S>,
+    net_fd: RawFd,
+    stdin: &'a Stdio,
+    stdout: &'a Stdio,
+    opts: RelayOpts,
+    /// nc's `pfd[i].fd != -1`.
+    open: [bool; 4],
+    up: Chan,
+    down: Chan,
+    recv_count: u32,
+    clear_keep: bool,
+    phase: Phase,
+    /// `-i`: no line is sent before this instant.
+    hold_until: Option<Instant>,
+    idle_timer: Option<TimerId>,
+    quit_timer: Option<TimerId>,
+    interval_timer: Option<TimerId>,
+    idle_expired: bool,
+    quit_expired: bool,
+    reg_stdin: Interests,
+    reg_net: Interests,
+    reg_stdout: Interests,
+    sent: u64,
+    received: u64,
+    started: Instant,
+    crlf: Option<Crlf>,
+    telnet: Option<Telnet>,
+    batch: Batch,
+}
+
+/// Receive batching (see the module text).
+#[derive(Default)]
+struct Batch {
+    /// Not possible here, or given up (`SO_RCVLOWAT` refused).
+    off: bool,
+    /// `SO_RCVLOWAT` is raised.
+    on: bool,
+    timer: Option<TimerId>,
+}
+
+fn set_rcvlowat(fd: RawFd, bytes: usize) -> bool {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt with a valid int option value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    }
+}
+
+fn sockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt into a valid int.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(v)
+}
+
+impl<'a, S: AsRawFd> Relay<'a, S> {
+    pub fn new(sock: S, stdin: &'a Stdio, stdout: &'a Stdio, opts: RelayOpts) -> Self {
+        let net_fd = sock.as_raw_fd();
+        Relay {
+            sock: Some(sock),
+            net_fd,
+            stdin,
+            stdout,
+            opts,
+            open: [!opts.detach_stdin, true, true, true],
+            up: Chan::for_input(opts.zero_copy, stdin),
+            down: Chan::new(opts.zero_copy),
+            recv_count: 0,
+            clear_keep: false,
+            phase: Phase::Running,
+            hold_until: None,
+            idle_timer: None,
+            quit_timer: None,
+            interval_timer: None,
+            idle_expired: false,
+            quit_expired: false,
+            reg_stdin: Interests::default(),
+            reg_net: Interests::default(),
+            reg_stdout: Interests::default(),
+            sent: 0,
+            received: 0,
+            started: Instant::now(),
+            crlf: opts.crlf.then(Crlf::new),
+            telnet: opts.telnet.then(Telnet::new),
+            batch: Batch {
+                // A TCP byte stream whose reads nobody counts or times out.
+                off: !opts.zero_copy
+                    || opts.datagram.is_some()
+                    || opts.recv_limit.is_some()
+                    || opts.idle == Some(Duration::ZERO),
+                ..Batch::default()
+            },
+        }
+    }
+
+    /// After a network read of `n` bytes: a bulk read starts batching, as
+    /// long as the socket is TCP and its receive buffer is already large
+    /// enough for the threshold (raising the threshold beyond it would
+    /// also clamp the window the kernel advertises).
+    fn batch_after_read(&mut self, n: usize, cx: &mut Ctx<'_>) {
+        if let Some(t) = self.batch.timer.take() {
+            cx.timers.cancel(t);
+        }
+        if self.batch.off || self.batch.on || n < BULK_READ {
+            return;
+        }
+        let fd = self.net_fd;
+        let tcp = matches!(
+            sockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN),
+            Some(libc::AF_INET | libc::AF_INET6)
+        );
+        if !tcp {
+            self.batch.off = true;
+            return;
+        }
+        let room = sockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).unwrap_or(0);
+        if usize::try_from(room).unwrap_or(0) < 4 * BATCH_LOWAT {
+            return;
+        }
+        if set_rcvlowat(fd, BATCH_LOWAT) {
+            self.batch.on = true;
+        } else {
+            self.batch.off = true;
+        }
+    }
+
+    /// Ends batching: the socket is readable again from one byte.
+    fn batch_stop(&mut self) {
+        if self.batch.on {
+            self.batch.on = false;
+            if !set_rcvlowat(self.net_fd, 1) {
+                self.batch.off = true;
+            }
+        }
+    }
+
+    /// No room for another stdin read: the buffer is full, or for a
+    /// datagram socket it already holds the largest datagram one send takes.
+    fn up_full(&self) -> bool {
+        match self.opts.datagram {
+            Some(max) => self.up.len() >= max,
+            None => self.up.is_full(),
+        }
+    }
+
+    /// No room for another network read: a datagram needs room for the
+    /// largest one.
+    fn down_full(&self) -> bool {
+        match self.opts.datagram {
+            Some(_) => self.down.free() < DGRAM_READ,
+            None => self.down.is_full(),
+        }
+    }
+
+    /// shutdown(SHUT_RD), except on datagram sockets (see the module text).
+    fn shutdown_read(&self) {
+        if self.opts.datagram.is_none() {
+            self.shutdown(libc::SHUT_RD);
+        }
+    }
+
+    /// nc's three "finish" conditions at the top of each pass.
+    fn finished(&self) -> bool {
+        let [stdin, netout, netin, stdout] = self.open;
+        (!stdin && !netin && self.up.is_empty() && self.down.is_empty())
+            || (!netout && !stdout)
+            || (self.opts.listen && !netin && self.up.is_empty() && self.down.is_empty())
+    }
+
+    /// The level-triggered view: nc's poll array, polled with no timeout.
+    fn snapshot(&self) -> io::Result<[i16; 4]> {
+        let entry = |open: bool, fd: RawFd, events: i16| libc::pollfd {
+            fd: if open { fd } else { -1 },
+            events,
+            revents: 0,
+        };
+        let mut pfd = [
+            // A full buffer takes its input out of the snapshot altogether:
+            // nc keeps polling it with no events, and a sticky POLLHUP or
+            // POLLERR would then spin the loop until the buffer drains.
+            entry(
+                self.open[STDIN] && !self.up_full(),
+                self.stdin.poll_fd,
+                libc::POLLIN,
+            ),
+            // `-t` replies go out even once NETOUT is closed, as in nc.
+            entry(
+                self.open[NETOUT] || self.telnet_pending(),
+                self.net_fd,
+                if self.wants_net_write() {
+                    libc::POLLOUT
+                } else {
+                    0
+                },
+            ),
+            entry(
+                self.open[NETIN] && self.net_room(),
+                self.net_fd,
+                libc::POLLIN,
+            ),
+            entry(
+                self.open[STDOUT],
+                self.stdout.poll_fd,
+                if self.down.is_empty() {
+                    0
+                } else {
+                    libc::POLLOUT
+                },
+            ),
+        ];
+        loop {
+            // SAFETY: pfd is a valid array of 4 pollfd entries.
+            let n = unsafe { libc::poll(pfd.as_mut_ptr(), 4, 0) };
+            if n >= 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok([
+            pfd[0].revents,
+            pfd[1].revents,
+            pfd[2].revents,
+            pfd[3].revents,
+        ])
+    }
+
+    /// `-t` replies wait to be written.
+    fn telnet_pending(&self) -> bool {
+        self.telnet
+            .as_ref()
+            .is_some_and(|t| !t.pending().is_empty())
+    }
+
+    /// The socket may be read: room in the buffer, and not too many `-t`
+    /// replies queued (what bounds a peer that never reads them).
+    fn net_room(&self) -> bool {
+        !self.down_full() && !self.telnet.as_ref().is_some_and(Telnet::backlogged)
+    }
+
+    /// Something waits to be written to the socket now: stdin data (unless
+    /// `-i` holds the next line back) or `-t` replies.
+    fn wants_net_write(&self) -> bool {
+        (self.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none())
+            || self.telnet_pending()
+    }
+
+    fn shutdown(&self, how: i32) {
+        // SAFETY: shutdown on our socket fd; errors are ignored as in nc.
+        unsafe { libc::shutdown(self.net_fd, how) };
+    }
+
+    /// One pass of nc's rules over a non-empty snapshot.
+    fn pass(&mut self, rev: [i16; 4], cx: &mut Ctx<'_>) {
+        const ERR: i16 = libc::POLLERR | libc::POLLNVAL;
+        let (pin, pout, hup) = (libc::POLLIN, libc::POLLOUT, libc::POLLHUP);
+        let mut rev = rev;
+        // POLLERR/POLLNVAL close an end. For the socket's input this is
+        // docs/compatibility.md departure 5: keep reading until the kernel reports the error.
+        for (i, r) in rev.iter_mut().enumerate() {
+            if *r & ERR != 0 {
+                if i == NETIN {
+                    *r |= pin;
+                } else {
+                    self.open[i] = false;
+                }
+            }
+        }
+        if self.open[STDIN] && !self.up_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0 {
+            self.open[STDIN] = false;
+        }
+        if self.open[NETIN] && self.net_room() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
+            self.open[NETIN] = false;
+        }
+        if rev[NETOUT] & hup != 0 {
+            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+                self.shutdown(libc::SHUT_WR);
+            }
+            self.open[NETOUT] = false;
+        }
+        if rev[STDOUT] & hup != 0 {
+            self.open[STDOUT] = false;
+        }
+        if !self.open[NETOUT] {
+            self.open[STDIN] = false;
+        }
+        if !self.open[STDOUT] {
+            if self.open[NETIN] {
+                self.shutdown_read();
+            }
+            self.open[NETIN] = false;
+        }
+
+        // Read stdin.
+        if self.open[STDIN] && rev[STDIN] & pin != 0 && !self.up_full() {
+            let src = Io::Stdio(self.stdin);
+            let r = match self.opts.datagram {
+                Some(max) => {
+                    // `-C` may double a datagram: it must still fit one send.
+                    let max = if self.crlf.is_some() { max / 2 } else { max };
+                    let left = max.saturating_sub(self.up.len());
+                    self.up.fill_bounded(src, 1, left)
+                }
+                None => self.up.fill(src),
+            };
+            match r {
+                Ok(0) => self.open[STDIN] = false,
+                Ok(_) => {}
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.open[STDIN] = false,
+            }
+        }
+        // Write to the network (`-t` replies first).
+        self.flush_telnet();
+        // (POLLOUT may be there for the `-t` replies while `-i` holds the
+        // next line back.)
+        if self.open[NETOUT]
+            && rev[NETOUT] & pout != 0
+            && !self.up.is_empty()
+            && self.hold_until.is_none()
+        {
+            self.write_net(cx);
+        }
+        // Read the network.
+        if self.open[NETIN] && rev[NETIN] & pin != 0 && self.net_room() {
+            let src = Io::Sock(self.net_fd);
+            let r = match self.opts.datagram {
+                Some(_) => self.down.fill_bounded(src, DGRAM_READ, usize::MAX),
+                None => self.down.fill(src),
+            };
+            let counted = !matches!(&r, Err(e) if would_block(e));
+            match r {
+                Ok(0) => {
+                    self.shutdown_read();
+                    self.open[NETIN] = false;
+                }
+                Ok(n) => {
+                    self.received += n as u64;
+                    self.batch_after_read(n, cx);
+                    if let (Some(t), Some(p)) = (self.telnet.as_mut(), self.down.pending_bytes()) {
+                        t.scan(&p[p.len().saturating_sub(n)..]);
+                        self.flush_telnet();
+                    }
+                }
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.open[NETIN] = false,
+            }
+            if counted {
+                if let Some(limit) = self.opts.recv_limit {
+                    self.recv_count += 1;
+                    if self.recv_count >= limit {
+                        if self.open[NETIN] {
+                            self.shutdown_read();
+                        }
+                        self.open[NETIN] = false;
+                        self.open[STDIN] = false;
+                    }
+                }
+            }
+        }
+        // Write stdout.
+        if self.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
+            match self.down.drain(Io::Stdio(self.stdout), usize::MAX) {
+                Ok(_) => {}
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.open[STDOUT] = false,
+            }
+        }
+        // Stdin gone and its buffer empty.
+        if !self.open[STDIN] && self.up.is_empty() {
+            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+                self.shutdown(libc::SHUT_WR);
+            }
+            self.open[NETOUT] = false;
+            if (self.opts.listen || self.opts.udp)
+                && self.open[NETIN]
+                && self.opts.quit_after >= 0
+                && self.down.is_empty()
+            {
+                self.shutdown_read();
+                self.open[NETIN] = false;
+                self.clear_keep = true;
+            }
+        }
+        // Network input gone and its buffer empty.
+        if !self.open[NETIN] && self.down.is_empty() {
+            self.open[STDOUT] = false;
+        }
+    }
+
+    /// Writes pending stdin data to the socket; with `-i`, one line at a
+    /// time followed by the delay.
+    fn write_net(&mut self, cx: &mut Ctx<'_>) {
+        // With -i, only up to the end of the first line (copying path).
+        let (len, line) = match (self.opts.interval, self.up.pending_bytes()) {
+            (Some(_), Some(p)) => match p.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (p.len(), false),
+            },
+            _ => (usize::MAX, false),
+        };
+        let result = match (self.crlf.as_mut(), self.up.pending_bytes()) {
+            (Some(c), Some(p)) => {
+                let chunk = &p[..len.min(p.len())];
+                let r = Io::Sock(self.net_fd)
+                    .write(c.encode(chunk))
+                    .map(|wire| (wire, c.commit(chunk, wire)));
+                if let Ok((_, n)) = r {
+                    self.up.consumed(n);
+                }
+                r
+            }
+            _ => self.up.drain(Io::Sock(self.net_fd), len).map(|n| (n, n)),
+        };
+        match result {
+            Ok((wire, n)) => {
+                self.sent += wire as u64;
+                if line && n == len {
+                    let secs = self.opts.interval.unwrap_or(0);
+                    let until = Instant::now() + Duration::from_secs(u64::from(secs));
+                    self.hold_until = Some(until);
+                    cx.timers
+                        .reset(&mut self.interval_timer, until, TIMER_INTERVAL);
+                }
+            }
+            Err(e) if would_block(&e) => {}
+            Err(_) => self.open[NETOUT] = false,
+        }
+    }
+
+    /// `-t`: writes the queued replies straight to the socket, as nc does
+    /// (even after stdin's EOF). What does not fit now goes at the next pass.
+    fn flush_telnet(&mut self) {
+        let Some(t) = self.telnet.as_mut() else {
+            return;
+        };
+        if t.pending().is_empty() {
+            return;
+        }
+        match Io::Sock(self.net_fd).write(t.pending()) {
+            Ok(n) => t.consumed(n),
+            Err(e) if would_block(&e) => {}
+            Err(e) => {
+                report::telnet_write_failed(report::Errno::of(&e));
+                let n = t.pending().len();
+                t.consumed(n);
+            }
+        }
+    }
+
+    /// Keeps each fd's registered interest equal to what the state needs.
+    fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        let stdin_want = self.open[STDIN] && self.stdin.pollable();
+        self.reg_stdin.set(
+            cx.registry,
+            self.stdin.poll_fd,
+            reactor::STDIN,
+            reactor::interest(stdin_want, false),
+        )?;
+        let net_open =
+            self.sock.is_some() && (self.open[NETIN] || self.open[NETOUT] || self.telnet_pending());
+        let net_want = if net_open {
+            Some(if self.wants_net_write() {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            })
+        } else {
+            None
+        };
+        self.reg_net
+            .set(cx.registry, self.net_fd, reactor::NET, net_want)?;
+        let stdout_want = self.open[STDOUT] && self.stdout.pollable();
+        self.reg_stdout.set(
+            cx.registry,
+            self.stdout.poll_fd,
+            reactor::STDOUT,
+            reactor::interest(false, stdout_want),
+        )?;
+        Ok(())
+    }
+
+    fn unregister(&mut self, cx: &mut Ctx<'_>) {
+        self.reg_stdin.clear(cx.registry, self.stdin.poll_fd);
+        self.reg_net.clear(cx.registry, self.net_fd);
+        self.reg_stdout.clear(cx.registry, self.stdout.poll_fd);
+        for t in [
+            self.idle_timer.take(),
+            self.quit_timer.take(),
+            self.interval_timer.take(),
+            self.batch.timer.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cx.timers.cancel(t);
+        }
+    }
+
+    fn done(&mut self, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
+        self.unregister(cx);
+        if self.opts.summary {
+            report::relay_summary(self.sent, self.received, self.started.elapsed());
+        }
+        Step::Done(Outcome {
+            end,
+            clear_keep: self.clear_keep,
+        })
+    }
+
+    /// nc's "finish": return, or with `-q N > 0` close the socket and wait.
+    fn finish(&mut self, cx: &mut Ctx<'_>) -> Option<Step<Outcome>> {
+        if self.opts.quit_after <= 0 {
+            return Some(self.done(cx, End::Finished));
+        }
+        self.unregister(cx);
+        self.sock = None; // close the socket, as nc does before alarm()
+        self.open = [false; 4];
+        self.up.clear();
+        self.down.clear();
+        self.phase = Phase::Quitting;
+        let q = Duration::from_secs(self.opts.quit_after as u64);
+        cx.timers
+            .reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
+        if let Some(idle) = self.opts.idle {
+            cx.timers
+                .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+        }
+        None
+    }
+}
+
+impl<S: AsRawFd> Machine for Relay<'_, S> {
+    type Output = Outcome;
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        match key {
+            TIMER_IDLE => self.idle_expired = true,
+            TIMER_QUIT => self.quit_expired = true,
+            TIMER_INTERVAL => self.hold_until = None,
+            TIMER_BATCH => {
+                self.batch.timer = None;
+                self.batch_stop();
+            }
+            _ => {}
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
+        if let Phase::Quitting = self.phase {
+            if self.quit_expired {
+                return self.done(cx, End::QuitTimer);
+            }
+            if self.idle_expired {
+                return self.done(cx, End::Finished);
+            }
+            return Step::Wait;
+        }
+        if self.idle_expired {
+            return self.done(cx, End::Finished);
+        }
+        if let Some(until) = self.hold_until {
+            if Instant::now() >= until {
+                self.hold_until = None;
+            }
+        }
+        for _ in 0..PASSES_PER_TURN {
+            if self.finished() {
+                match self.finish(cx) {
+                    Some(step) => return step,
+                    None => return Step::Wait,
+                }
+            }
+            let rev = match self.snapshot() {
+                Ok(r) => r,
+                Err(e) => {
+                    report::warn(format_args!("polling error"), report::Errno::of(&e));
+                    return self.done(cx, End::Finished);
+                }
+            };
+            if rev.iter().all(|&r| r == 0) {
+                // Nothing to do: arm the idle timer and wait.
+                if let Some(idle) = self.opts.idle {
+                    if idle.is_zero() {
+                        return self.done(cx, End::Finished);
+                    }
+                    if self.idle_timer.is_none() {
+                        cx.timers
+                            .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+                    }
+                }
+                // A tail below the batching threshold waits no longer.
+                if self.batch.on && self.batch.timer.is_none() {
+                    let at = Instant::now() + BATCH_WAIT;
+                    cx.timers.reset(&mut self.batch.timer, at, TIMER_BATCH);
+                }
+                if let Err(e) = self.register(cx) {
+                    report::warn(format_args!("polling error"), report::Errno::of(&e));
+                    return self.done(cx, End::Finished);
+                }
+                return Step::Wait;
+            }
+            // Activity: the idle clock starts again.
+            if let Some(t) = self.idle_timer.take() {
+                cx.timers.cancel(t);
+            }
+            self.pass(rev, cx);
+        }
+        if let Err(e) = self.register(cx) {
+            report::warn(format_args!("polling error"), report::Errno::of(&e));
+            return self.done(cx, End::Finished);
+        }
+        Step::Again
+    }
+}

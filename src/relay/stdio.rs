@@ -1,0 +1,235 @@
+//! Standard input and output as the relay's two local ends.
+//!
+//! They may be a tty, a pipe, a socket, a regular file, `/dev/null`, or
+//! closed at start-up. The loop must never block on them, yet their
+//! file-status flags belong to whoever shares them (the shell's tty, the
+//! other end's process), so ncrab avoids changing them:
+//! - a pipe, FIFO or tty is reopened through `/proc/self/fd/N` with
+//!   `O_NONBLOCK`, which gives ncrab its own open file description for
+//!   reading and writing; readiness is still polled on the original fd
+//!   (see [`Stdio::poll_fd`]);
+//! - a socket is read and written with `MSG_DONTWAIT`;
+//! - a regular file or a device such as `/dev/null` never blocks for long
+//!   and cannot be registered with epoll: it takes the always-ready path
+//!   (the relay's poll snapshot reports it ready);
+//! - only when reopening fails is `O_NONBLOCK` set on the shared
+//!   description, and then restored when this value is dropped, which
+//!   happens on every exit path including Ctrl-C (see `signals`).
+//!
+//! [`fix_closed_fds`] makes fds 0, 1 and 2 valid before any socket exists
+//! (docs/compatibility.md departure 7), so a closed stdin never turns a socket into "stdin".
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::RawFd;
+
+/// What kind of file an fd is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Regular,
+    Tty,
+    Pipe,
+    Socket,
+    /// A character device that is not a tty (`/dev/null`, `/dev/zero`).
+    Device,
+    Other,
+}
+
+/// One of the relay's local ends.
+#[derive(Debug)]
+pub struct Stdio {
+    /// The fd ncrab reads or writes (fd 0/1, or a private reopened fd).
+    pub fd: RawFd,
+    /// The fd whose readiness decides when `fd` is read or written: always
+    /// the original fd 0 or 1, the one nc polls. Readiness is not the same
+    /// on every description of a FIFO: Linux reports the hang-up of a
+    /// FIFO's last writer (POLLHUP) only to a reader that has seen a
+    /// writer since it opened, and a description opened with `O_NONBLOCK`
+    /// while no writer exists has not. The shell's blocking open has, so
+    /// nc sees the EOF of a writer gone before it started; a reopened fd
+    /// would wait for a writer that may never come.
+    pub poll_fd: RawFd,
+    pub kind: Kind,
+    /// The reopened fd is ours to close.
+    owned: bool,
+    /// Flags to put back on the original fd when we had to change them.
+    restore: Option<(RawFd, i32)>,
+}
+
+/// Opens /dev/null onto each of fds 0, 1, 2 that is closed (docs/compatibility.md departure 7).
+pub fn fix_closed_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on a possibly closed fd only reports EBADF.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+            continue;
+        }
+        let flags = if fd == 0 {
+            libc::O_RDONLY
+        } else {
+            libc::O_WRONLY
+        };
+        // SAFETY: opening a constant path; open returns the lowest free fd,
+        // which is `fd` because all lower ones are valid by now.
+        let n = unsafe { libc::open(c"/dev/null".as_ptr(), flags) };
+        if n >= 0 && n != fd {
+            // SAFETY: n is a valid fd we just opened.
+            unsafe {
+                libc::dup2(n, fd);
+                libc::close(n);
+            }
+        }
+    }
+}
+
+/// The kind of file behind `fd`.
+pub fn kind_of(fd: RawFd) -> Kind {
+    // SAFETY: fstat fills a zeroed stat buffer; failure leaves it unused.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Kind::Other;
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::Regular,
+        libc::S_IFIFO => Kind::Pipe,
+        libc::S_IFSOCK => Kind::Socket,
+        // SAFETY: isatty only inspects the fd.
+        libc::S_IFCHR if unsafe { libc::isatty(fd) } == 1 => Kind::Tty,
+        libc::S_IFCHR => Kind::Device,
+        _ => Kind::Other,
+    }
+}
+
+impl Stdio {
+    /// Standard input, ready for non-blocking reads.
+    pub fn input() -> Stdio {
+        Stdio::open(0, libc::O_RDONLY)
+    }
+
+    /// Standard output, ready for non-blocking writes.
+    pub fn output() -> Stdio {
+        Stdio::open(1, libc::O_WRONLY)
+    }
+
+    fn open(fd: RawFd, mode: i32) -> Stdio {
+        let kind = kind_of(fd);
+        let mut s = Stdio {
+            fd,
+            poll_fd: fd,
+            kind,
+            owned: false,
+            restore: None,
+        };
+        if matches!(kind, Kind::Pipe | Kind::Tty) {
+            if let Some(n) = reopen(fd, mode) {
+                s.fd = n;
+                s.owned = true;
+            } else {
+                // SAFETY: fcntl on a valid fd.
+                let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+                if flags >= 0 && flags & libc::O_NONBLOCK == 0 {
+                    // SAFETY: as above.
+                    unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+                    s.restore = Some((fd, flags));
+                    crate::sys::signals::remember_flags(fd, Some(flags));
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether epoll can watch this fd (regular files and devices such as
+    /// /dev/null are always ready and cannot be registered).
+    pub fn pollable(&self) -> bool {
+        matches!(self.kind, Kind::Tty | Kind::Pipe | Kind::Socket)
+    }
+
+    /// One non-blocking read.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe {
+            if self.kind == Kind::Socket {
+                libc::recv(
+                    self.fd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            } else {
+                libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len())
+            }
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// One non-blocking write.
+    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe {
+            if self.kind == Kind::Socket {
+                libc::send(
+                    self.fd,
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            } else {
+                libc::write(self.fd, buf.as_ptr().cast(), buf.len())
+            }
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl Drop for Stdio {
+    fn drop(&mut self) {
+        if let Some((fd, flags)) = self.restore.take() {
+            // SAFETY: restoring the flags we read from this fd.
+            unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+            crate::sys::signals::remember_flags(fd, None);
+        }
+        if self.owned {
+            // SAFETY: the reopened fd is ours and closed once.
+            unsafe { libc::close(self.fd) };
+        }
+    }
+}
+
+/// Opens a private, non-blocking description of the pipe or tty behind
+/// `fd`, or None when the system does not allow it.
+fn reopen(fd: RawFd, mode: i32) -> Option<RawFd> {
+    let path = CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+    // SAFETY: opening a valid C path; the result is checked.
+    let n = unsafe {
+        libc::open(
+            path.as_ptr(),
+            mode | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    };
+    if n < 0 {
+        return None;
+    }
+    // Make sure it is the same file (not, say, a pty that was reallocated).
+    // SAFETY: fstat on two valid fds with zeroed buffers.
+    let same = unsafe {
+        let mut a: libc::stat = std::mem::zeroed();
+        let mut b: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut a) == 0
+            && libc::fstat(n, &mut b) == 0
+            && a.st_dev == b.st_dev
+            && a.st_ino == b.st_ino
+    };
+    if !same {
+        // SAFETY: n is ours.
+        unsafe { libc::close(n) };
+        return None;
+    }
+    Some(n)
+}
