@@ -191,7 +191,7 @@ pub fn server(t: &TlsConfig, host: Option<&OsStr>) -> Result<Server, Failed> {
         .with_protocol_versions(&versions(t))
         .map_err(config_error)?;
     let b = if t.clientcert || t.ca.is_some() {
-        let check = ClientCheck::new(roots(t)?, provider).map_err(|why| Failed::Config(why))?;
+        let check = ClientCheck::new(roots(t)?, provider).map_err(Failed::Config)?;
         b.with_client_cert_verifier(Arc::new(check))
     } else {
         b.with_no_client_auth()
