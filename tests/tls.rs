@@ -192,6 +192,11 @@ fn option_checks_use_openbsds_texts() {
         (&["-c", "-u", "h", "1"], "nc: cannot use -c and -u\n"),
         (&["-c", "-U", "/tmp/x"], "nc: cannot use -c and -U\n"),
         (&["-c", "-F", "h", "1"], "nc: cannot use -c and -F\n"),
+        (&["-c", "-t", "h", "1"], "nc: cannot use -c and -t\n"),
+        (
+            &["-c", "-i", "1", "h", "1"],
+            "nc: cannot use -c and -i (except with -z)\n",
+        ),
         (
             &["-T", "noverify", "h", "1"],
             "nc: you must specify -c to use TLS options\n",
@@ -839,6 +844,27 @@ fn eof_rules() {
         let lo = l.expect_exit(LIMIT);
         assert_eq!(lo.stdout, b"hi\n", "{lo}");
     }
+}
+
+/// -C works on the plaintext: LF goes out as CR LF inside TLS.
+#[test]
+fn crlf_inside_tls() {
+    if !is_ncrab() {
+        return;
+    }
+    let net = Net::new("tls-crlf");
+    let port = free_port();
+    let p = port.to_string();
+    let mut l = net.nc(&["-lc", "-v", "127.0.0.1", &p]).spawn();
+    net.expect_listen(&mut l, port);
+    l.expect_stderr("Cert Hash: ", LIMIT);
+    let o = net
+        .nc(&["-c", "-C", "-N", "-T", "noverify", "127.0.0.1", &p])
+        .stdin_bytes(b"EHLO a\nQUIT\r\n")
+        .run(LIMIT);
+    assert_eq!(o.code(), Some(0), "{o}");
+    let lo = l.expect_exit(LIMIT);
+    assert_eq!(lo.stdout, b"EHLO a\r\nQUIT\r\n", "{lo}");
 }
 
 /// A peer that closes without close_notify (a forwarder in front of

@@ -323,6 +323,8 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         dccp,
         pass_fd: o.pass_fd,
         listen: o.listen,
+        telnet: o.telnet,
+        line_interval: o.interval.is_some() && !o.zero_io,
     };
     if let Err(msg) = tls.check_modes(&modes) {
         return Err(fail(format_args!("{msg}")));

@@ -29,6 +29,10 @@ pub struct Modes {
     pub dccp: bool,
     pub pass_fd: bool,
     pub listen: bool,
+    /// `-t`: TELNET answers are not sent inside TLS.
+    pub telnet: bool,
+    /// `-i` outside a scan: TLS sessions have no per-line delay.
+    pub line_interval: bool,
 }
 
 impl TlsArgs {
@@ -46,6 +50,12 @@ impl TlsArgs {
         }
         if m.unix {
             return Err("cannot use -c and -U".into());
+        }
+        if m.telnet {
+            return Err("cannot use -c and -t".into());
+        }
+        if m.line_interval {
+            return Err("cannot use -c and -i (except with -z)".into());
         }
         Ok(())
     }

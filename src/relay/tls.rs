@@ -17,7 +17,9 @@
 //!   (libtls treats it so; `-vv` notes the truncation);
 //! - a TLS error ends the network's read side only after every byte
 //!   decrypted before it went to stdout;
-//! - `-q`, `-w`, `-d`, `-W` and the listener's rules as in the plain relay.
+//! - `-q`, `-w`, `-d`, `-W` and the listener's rules as in the plain relay;
+//!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
+//!   refused with `-c` (`cli`).
 //!
 //! Both directions go through fixed buffers (one of [`BUF`] per
 //! direction, and rustls's own bounded by [`TLS_BUFFER_LIMIT`]).
@@ -27,6 +29,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::net::tls::session::{Session, SockIo};
+use crate::relay::filter::Crlf;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Outcome, RelayOpts};
 use crate::report::{self, tls as tls_report};
@@ -137,6 +140,8 @@ pub struct TlsRelay<'a> {
     sent: u64,
     received: u64,
     started: Instant,
+    /// `-C`: LF from stdin goes out as CR LF.
+    crlf: Option<Crlf>,
 }
 
 impl<'a> TlsRelay<'a> {
@@ -168,6 +173,7 @@ impl<'a> TlsRelay<'a> {
             sent: 0,
             received: 0,
             started: Instant::now(),
+            crlf: opts.crlf.then(Crlf::new),
         }
     }
 
@@ -218,13 +224,21 @@ impl<'a> TlsRelay<'a> {
         }
         // up -> rustls (bounded by its buffer limit)
         if self.open[NETOUT] && !self.up.is_empty() {
-            match s.conn.writer().write(self.up.pending()) {
-                Ok(n) if n > 0 => {
-                    self.up.consumed(n);
-                    self.sent += n as u64;
-                    progress = true;
-                }
-                _ => {}
+            let pending = self.up.pending();
+            let moved = match self.crlf.as_mut() {
+                Some(c) => match s.conn.writer().write(c.encode(pending)) {
+                    Ok(wire) if wire > 0 => Some((c.commit(pending, wire), wire)),
+                    _ => None,
+                },
+                None => match s.conn.writer().write(pending) {
+                    Ok(n) if n > 0 => Some((n, n)),
+                    _ => None,
+                },
+            };
+            if let Some((n, wire)) = moved {
+                self.up.consumed(n);
+                self.sent += wire as u64;
+                progress = true;
             }
         }
         // rustls -> socket
