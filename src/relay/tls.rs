@@ -142,6 +142,23 @@ pub struct TlsRelay<'a> {
     started: Instant,
     /// `-C`: LF from stdin goes out as CR LF.
     crlf: Option<Crlf>,
+    /// Records read from the socket, not yet handed to rustls: one
+    /// read(2) takes many records (rustls's own reads take one).
+    raw: Buf,
+    /// The socket said EOF (handed to rustls once `raw` is empty).
+    raw_eof: bool,
+}
+
+/// What one receive step found.
+enum Got {
+    Plain(usize),
+    /// close_notify (Ok(0) from rustls's reader).
+    CloseNotify,
+    /// The socket ended without close_notify.
+    Truncated,
+    Failed,
+    /// Nothing decrypted: feed rustls.
+    Nothing,
 }
 
 impl<'a> TlsRelay<'a> {
@@ -174,6 +191,8 @@ impl<'a> TlsRelay<'a> {
             received: 0,
             started: Instant::now(),
             crlf: opts.crlf.then(Crlf::new),
+            raw: Buf::new(),
+            raw_eof: false,
         }
     }
 
@@ -260,62 +279,7 @@ impl<'a> TlsRelay<'a> {
         }
 
         // socket -> rustls -> down
-        if self.open[NETIN] && self.down.has_room() {
-            // Plaintext rustls already holds comes first.
-            match s.conn.reader().read(self.down.space()) {
-                Ok(0) => {
-                    // close_notify: the network's EOF.
-                    self.close_netin();
-                    progress = true;
-                }
-                Ok(n) => {
-                    self.down.filled(n);
-                    self.received += n as u64;
-                    progress = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.net_draining {
-                        self.close_netin();
-                        progress = true;
-                    } else {
-                        match s.conn.read_tls(&mut SockIo(&s.sock)) {
-                            Ok(n) => {
-                                if n == 0 {
-                                    // A FIN: rustls then says UnexpectedEof
-                                    // (bare FIN) or 0 (after close_notify).
-                                    self.net_draining = true;
-                                }
-                                if let Err(e) = s.conn.process_new_packets() {
-                                    if self.opts.summary {
-                                        tls_report::stream_error(&e);
-                                    }
-                                    let _ = s.flush();
-                                    self.net_draining = true;
-                                }
-                                self.count_read();
-                                progress = true;
-                            }
-                            Err(e) if would_block(&e) => {}
-                            Err(_) => {
-                                self.net_draining = true;
-                                progress = true;
-                            }
-                        }
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    if self.opts.summary {
-                        tls_report::truncated();
-                    }
-                    self.close_netin();
-                    progress = true;
-                }
-                Err(_) => {
-                    self.close_netin();
-                    progress = true;
-                }
-            }
-        }
+        progress |= self.receive();
         // down -> stdout
         if self.open[STDOUT] && !self.down.is_empty() {
             match self.stdout.write(self.down.pending()) {
@@ -358,6 +322,92 @@ impl<'a> TlsRelay<'a> {
         }
         if !self.open[NETIN] && self.down.is_empty() {
             self.open[STDOUT] = false;
+        }
+        progress
+    }
+
+    /// The network into `down`: decrypted bytes first, then records
+    /// from `raw`, then one read(2) of the socket into `raw`, as long as
+    /// `down` has room. True when something moved.
+    fn receive(&mut self) -> bool {
+        let mut progress = false;
+        for _ in 0..PASSES_PER_TURN {
+            if !self.open[NETIN] || !self.down.has_room() {
+                break;
+            }
+            let Some(s) = self.s.as_mut() else {
+                break;
+            };
+            let got = match s.conn.reader().read(self.down.space()) {
+                Ok(0) => Got::CloseNotify,
+                Ok(n) => Got::Plain(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Nothing,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Got::Truncated,
+                Err(_) => Got::Failed,
+            };
+            match got {
+                Got::Plain(n) => {
+                    self.down.filled(n);
+                    self.received += n as u64;
+                    progress = true;
+                    continue;
+                }
+                Got::CloseNotify | Got::Failed => {
+                    self.close_netin();
+                    return true;
+                }
+                Got::Truncated => {
+                    if self.opts.summary {
+                        tls_report::truncated();
+                    }
+                    self.close_netin();
+                    return true;
+                }
+                Got::Nothing if self.net_draining => {
+                    self.close_netin();
+                    return true;
+                }
+                Got::Nothing => {}
+            }
+            if self.raw.is_empty() && !self.raw_eof {
+                match SockIo(&s.sock).read(self.raw.space()) {
+                    Ok(0) => self.raw_eof = true,
+                    Ok(n) => {
+                        self.raw.filled(n);
+                        self.count_read();
+                    }
+                    Err(e) if would_block(&e) => return progress,
+                    Err(_) => {
+                        self.net_draining = true;
+                        progress = true;
+                        continue;
+                    }
+                }
+            }
+            let Some(s) = self.s.as_mut() else {
+                break;
+            };
+            let fed = if self.raw.is_empty() {
+                // The socket's EOF: rustls decides close_notify or not.
+                self.net_draining = true;
+                s.conn.read_tls(&mut io::empty())
+            } else {
+                let mut src = self.raw.pending();
+                s.conn.read_tls(&mut src)
+            };
+            match fed {
+                Ok(n) if !self.raw.is_empty() => self.raw.consumed(n),
+                Ok(_) => {}
+                Err(_) => self.net_draining = true,
+            }
+            if let Err(e) = s.conn.process_new_packets() {
+                if self.opts.summary {
+                    tls_report::stream_error(&e);
+                }
+                let _ = s.flush();
+                self.net_draining = true;
+            }
+            progress = true;
         }
         progress
     }
