@@ -12,7 +12,8 @@
 //! them are kept as in `readwrite` (B §6.1):
 //!
 //! - stdin's EOF with its buffer empty ends the network's write side;
-//!   with `-N` that is close_notify, then shutdown(SHUT_WR) once it left;
+//!   with `-N` that is close_notify, then shutdown(SHUT_WR) once it left
+//!   (docs/compatibility.md departure 18);
 //! - a received close_notify is the network's EOF, and so is a bare FIN
 //!   (libtls treats it so; `-vv` notes the truncation);
 //! - a TLS error ends the network's read side only after every byte

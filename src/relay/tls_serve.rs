@@ -1,7 +1,8 @@
 //! A TLS listener's sessions (`-lc`): accept, handshake, OpenBSD's checks
 //! of a client certificate, relay; with `-k` the next client. A client
 //! whose handshake or certificate fails gets one line and the listener
-//! goes on (with `-k`) or ends with status 1.
+//! goes on (with `-k`) or ends with status 1 (docs/compatibility.md
+//! departure 19: OpenBSD exits 0).
 
 use std::ffi::OsStr;
 use std::time::Duration;

@@ -1,16 +1,17 @@
 //! Certificate checks and their reasons in plain words.
 //!
-//! The chain and name checks are rustls's (webpki); this layer decides
-//! what `noverify`, `noname` and `-H` change, and turns a refusal into the
-//! text inside `tls handshake failed (...)`: libtls's frame
-//! (`certificate verification failed: ...`, ``name `HOST' not present in
-//! server certificate``) with what exactly is wrong. The reason travels
-//! inside the rustls error ([`Reason`] as `CertificateError::Other`), so
-//! concurrent handshakes (scans) never mix them up.
+//! The chain and name checks are rustls's (webpki); this part decides
+//! what `noverify`, `noname` and `-H` change, and finds what exactly is
+//! wrong with a refused certificate ([`CertProblem`], worded by
+//! `report`). The problem travels inside the rustls error (as
+//! `CertificateError::Other`), so concurrent handshakes (scans) never mix
+//! them up.
 //!
 //! A certificate that matches the `-H` pin is accepted even when it does
 //! not chain to a trust anchor or carry the name: the pin names that exact
-//! certificate (OpenBSD nc requires both; a documented departure). A pin
+//! certificate (OpenBSD nc requires both: docs/compatibility.md departure
+//! 16). X.509 v1, CA-as-end-entity and CN-only certificates are refused
+//! with the problem named (departure 17). A pin
 //! that does not match lets the handshake finish, so that `-v` prints the
 //! certificate before the refusal `peer certificate is not HASH`.
 
