@@ -980,6 +980,15 @@ fn hostile_peers_one_line_and_status_1() {
             "nc: tls handshake failed (the peer closed the connection without a word of TLS)\n",
         ),
         (
+            "stall, then close (no -w)",
+            Box::new(|mut c: Conn| {
+                c.read_at_least(1, secs(2));
+                c.hold(secs(2));
+            }),
+            vec![],
+            "nc: tls handshake failed (the peer closed the connection without a word of TLS)\n",
+        ),
+        (
             "stall with -w",
             Box::new(|mut c: Conn| c.hold(secs(8))),
             vec!["-w", "1"],
@@ -1128,4 +1137,93 @@ fn tls_through_an_http_connect_proxy() {
     receives(&net, &args, b"through the tunnel\n");
     s.kill();
     proxy.kill();
+}
+
+/// -lkc: a client that does not speak TLS gets one line, and the listener
+/// serves the next one.
+#[test]
+fn listener_goes_on_after_a_failed_handshake() {
+    if !is_ncrab() {
+        return;
+    }
+    let net = Net::new("tls-lk");
+    let port = free_port();
+    let p = port.to_string();
+    let mut l = net.nc(&["-lkc", "-v", "127.0.0.1", &p]).spawn();
+    net.expect_listen(&mut l, port);
+    l.expect_stderr("Cert Hash: ", LIMIT);
+    let mut plain = net.connect(&format!("127.0.0.1:{port}"));
+    let _ = plain.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    l.expect_stderr(
+        "nc: tls handshake failed (the peer did not speak TLS)\n",
+        LIMIT,
+    );
+    drop(plain);
+    let o = net
+        .nc(&["-c", "-N", "-T", "noverify", "127.0.0.1", &p])
+        .stdin_bytes(b"second client\n")
+        .run(LIMIT);
+    assert_eq!(o.code(), Some(0), "{o}");
+    l.expect_stdout(b"second client\n", LIMIT);
+    let lo = l.kill();
+    let failures = lo.stderr_str().matches("tls handshake failed").count();
+    assert_eq!(failures, 1, "{lo}");
+}
+
+/// TLS inside a SOCKS5 tunnel (dante).
+#[test]
+fn tls_through_socks5() {
+    let Some(c) = certs() else { return };
+    let Some(danted) = tool("danted", "dante-server") else {
+        return;
+    };
+    let net = Net::new("tls-socks");
+    let dir = TempDir::new("tls-dante");
+    let pport = free_port();
+    let users = if unsafe { libc::geteuid() } == 0 {
+        "user.privileged: root\nuser.unprivileged: nobody\n"
+    } else {
+        ""
+    };
+    let conf = format!(
+        "logoutput: {log}\ninternal: 127.0.0.1 port = {pport}\nexternal: 127.0.0.1\n\
+         clientmethod: none\nsocksmethod: none\n{users}\
+         client pass {{\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n}}\n\
+         socks pass {{\n  from: 127.0.0.0/8 to: 127.0.0.0/8\n  protocol: tcp\n  command: connect\n}}\n",
+        log = dir.join("danted.log").display()
+    );
+    let cfg = dir.join("danted.conf");
+    std::fs::write(&cfg, conf).unwrap();
+    let pid = dir.join("danted.pid");
+    let (cf, pf) = (cfg.display().to_string(), pid.display().to_string());
+    let mut d = net
+        .wrap(Cmd::with_target(
+            danted,
+            "danted",
+            &["-f", &cf, "-p", &pf, "-N", "1"],
+        ))
+        .spawn();
+    net.expect_listen(&mut d, pport);
+    let port = free_port();
+    let mut s = s_server(&net, &c, "srv", port, &[], b"through socks\n");
+    let p = port.to_string();
+    let px = format!("127.0.0.1:{pport}");
+    let ca = c.path("ca.pem");
+    receives(
+        &net,
+        &[
+            "-c",
+            "-R",
+            &ca,
+            "-e",
+            "localhost",
+            "-x",
+            &px,
+            "127.0.0.1",
+            &p,
+        ],
+        b"through socks\n",
+    );
+    s.kill();
+    d.kill();
 }
