@@ -1227,3 +1227,65 @@ fn tls_through_socks5() {
     s.kill();
     d.kill();
 }
+
+/// -o staples an OCSP response (openssl s_client -status sees it);
+/// -T muststaple accepts a server that staples and refuses one that
+/// does not.
+#[test]
+fn ocsp_staple_and_muststaple() {
+    let Some(c) = certs() else { return };
+    if !is_ncrab() {
+        return;
+    }
+    // An OCSP response for srv.pem, signed by the CA.
+    let script = r#"set -e
+serial=$(openssl x509 -in srv.pem -noout -serial | cut -d= -f2)
+end=$(openssl x509 -in srv.pem -noout -enddate | cut -d= -f2)
+exp=$(date -u -d "$end" +%y%m%d%H%M%SZ)
+subj=$(openssl x509 -in srv.pem -noout -subject -nameopt compat | sed 's/^subject=//')
+printf 'V\t%s\t\t%s\tunknown\t%s\n' "$exp" "$serial" "$subj" > index.txt
+openssl ocsp -issuer ca.pem -cert srv.pem -reqout req.der >/dev/null 2>&1
+openssl ocsp -index index.txt -rsigner ca.pem -rkey ca.key -CA ca.pem -reqin req.der -respout resp.der -ndays 1 >/dev/null 2>&1
+"#;
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(c.dir.path())
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let net = Net::new("tls-ocsp");
+    let (cert, key, ca, resp) = (
+        c.path("srv.pem"),
+        c.path("srv.key"),
+        c.path("ca.pem"),
+        c.path("resp.der"),
+    );
+    for staple in [true, false] {
+        let port = free_port();
+        let p = port.to_string();
+        let mut args = vec!["-lc", "-N", "--tls-cert", &cert, "-K", &key];
+        if staple {
+            args.extend(["-o", &resp]);
+        }
+        args.extend(["127.0.0.1", &p]);
+        let mut l = net.nc(&args).stdin_bytes(b"stapled\n").spawn();
+        net.expect_listen(&mut l, port);
+        let o = net
+            .nc(&["-c", "-T", "muststaple", "-R", &ca, "-d", "localhost", &p])
+            .run(LIMIT);
+        l.kill();
+        if staple {
+            o.assert(0, b"stapled\n", b"");
+        } else {
+            o.assert(
+                1,
+                b"",
+                b"nc: tls handshake failed (no OCSP response stapled by the server (-T muststaple))\n",
+            );
+        }
+    }
+}
