@@ -1289,3 +1289,83 @@ openssl ocsp -index index.txt -rsigner ca.pem -rkey ca.key -CA ca.pem -reqin req
         }
     }
 }
+
+/// openssl s_client against ncrab -lc: verified by the CA, data both
+/// ways; with -T clientcert the client's certificate is required.
+#[test]
+fn s_client_against_the_listener() {
+    let Some(c) = certs() else { return };
+    if !is_ncrab() {
+        return;
+    }
+    let net = Net::new("tls-sclient");
+    let (cert, key, ca) = (c.path("srv.pem"), c.path("srv.key"), c.path("ca.pem"));
+    let (ccert, ckey) = (c.path("client.pem"), c.path("client.key"));
+    for with_cert in [false, true] {
+        let port = free_port();
+        let p = port.to_string();
+        let mut l = net
+            .nc(&[
+                "-lc",
+                "-N",
+                "-v",
+                "-T",
+                "clientcert",
+                "-R",
+                &ca,
+                "--tls-cert",
+                &cert,
+                "-K",
+                &key,
+                "127.0.0.1",
+                &p,
+            ])
+            .stdin_bytes(b"from the listener\n")
+            .spawn();
+        net.expect_listen(&mut l, port);
+        let connect = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "s_client",
+            "-quiet",
+            "-connect",
+            &connect,
+            "-CAfile",
+            &ca,
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ];
+        if with_cert {
+            args.extend(["-cert", &ccert, "-key", &ckey]);
+        }
+        let mut s = net
+            .wrap(Cmd::with_target(
+                PathBuf::from("/usr/bin/openssl"),
+                "openssl",
+                &args,
+            ))
+            .stdin(Input::Pipe)
+            .spawn();
+        s.write_stdin(b"from s_client\n").expect("s_client stdin");
+        let lo = l.expect_exit(LIMIT);
+        let so = s.kill();
+        if with_cert {
+            assert_eq!(lo.code(), Some(0), "{lo}");
+            assert_eq!(lo.stdout, b"from s_client\n", "{lo}");
+            assert!(contains(&so.stdout, b"from the listener\n"), "{so}");
+            let err = lo.stderr_str();
+            assert!(
+                err.contains("Subject: /O=Test/CN=client.example\n"),
+                "{err}"
+            );
+        } else {
+            assert_eq!(lo.code(), Some(1), "{lo}");
+            assert!(
+                lo.stderr_str()
+                    .ends_with("nc: No client certificate provided\n"),
+                "{lo}"
+            );
+            assert!(lo.stdout.is_empty(), "{lo}");
+        }
+    }
+}
