@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::net::tls::session::{Session, SockIo};
 use crate::relay::filter::Crlf;
-use crate::relay::stdio::Stdio;
+use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::{End, Outcome, RelayOpts};
 use crate::report::{self, tls as tls_report};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
@@ -165,6 +165,15 @@ enum Got {
 impl<'a> TlsRelay<'a> {
     pub fn new(mut s: Session, stdin: &'a Stdio, stdout: &'a Stdio, opts: RelayOpts) -> Self {
         s.conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
+        // A pipe on either side: a larger pipe buffer lets one read or
+        // write move a whole buffer's worth (the plain relay's splice
+        // path sizes its own pipes the same way).
+        for io in [stdin, stdout] {
+            if io.kind == Kind::Pipe {
+                // SAFETY: fcntl on our own fd; a refusal changes nothing.
+                unsafe { libc::fcntl(io.fd, libc::F_SETPIPE_SZ, BUF as libc::c_int) };
+            }
+        }
         let fd = s.sock.as_raw_fd();
         TlsRelay {
             s: Some(s),
