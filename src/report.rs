@@ -274,11 +274,12 @@ pub fn getopt_error(msg: &[u8]) {
 pub fn usage_text() -> String {
     let name = if prog() == b"ncrab" { "ncrab" } else { "nc" };
     format!(
-        "usage: {} [-46bCDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]\n\
-         \t  [-m minttl] [-O length] [-P proxy_username] [-p source_port]\n\
-         \t  [-q seconds] [-s sourceaddr] [-T keyword] [-V rtable] [-W recvlimit]\n\
+        "usage: {} [-46bCcDdFhklNnrStUuvZz] [-e name] [-H hash] [-I length]\n\
+         \t  [-i interval] [-K keyfile] [-M ttl] [-m minttl] [-O length]\n\
+         \t  [-o staplefile] [-P proxy_username] [-p source_port] [-q seconds]\n\
+         \t  [-R CAfile] [-s sourceaddr] [-T keyword] [-V rtable] [-W recvlimit]\n\
          \t  [-w timeout] [-X proxy_protocol] [-x proxy_address[:port]]\n\
-         \t  [--json] [--window count] [destination] [port]\n",
+         \t  [--json] [--tls-cert certfile] [--window count] [destination] [port]\n",
         name
     )
 }
