@@ -70,10 +70,12 @@ fn accept_session(
         return Ok(None);
     }
     let t = o.tls;
+    // OpenBSD prints the listening host, "(null)" when none was given
+    // (printf's rendering of a null string on glibc and OpenBSD).
     let host = o
         .host
         .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+        .unwrap_or_else(|| "(null)".into());
     let der = s.peer_cert().map(<[u8]>::to_vec);
     if o.verbose && der.is_some() {
         let name = t.name.clone().unwrap_or_else(|| host.clone());
