@@ -1369,3 +1369,46 @@ fn s_client_against_the_listener() {
         }
     }
 }
+
+/// Memory a peer can cause is bounded: a listener floods 64 MiB at a
+/// client whose stdout nobody reads, and a client floods a listener whose
+/// stdout nobody reads; each stalled side's peak RSS stays small.
+#[test]
+fn a_flood_into_a_stalled_stdout_is_bounded() {
+    if !is_ncrab() {
+        return;
+    }
+    let net = Net::new("tls-flood");
+    let dir = TempDir::new("tls-flood");
+    let src = dir.join("src.bin");
+    random_file(&src, 64 << 20);
+    for listener_floods in [true, false] {
+        let port = free_port();
+        let p = port.to_string();
+        let mut l = net.nc(&["-lc", "-v", "127.0.0.1", &p]);
+        let mut c = net.nc(&["-c", "-T", "noverify", "127.0.0.1", &p]);
+        if listener_floods {
+            l = l.stdin(Input::File(src.clone()));
+            c = c.stdin(Input::Pipe).stdout(OutputTo::Pipe);
+        } else {
+            l = l.stdin(Input::Pipe).stdout(OutputTo::Pipe);
+            c = c.stdin(Input::File(src.clone()));
+        }
+        let mut lp = l.spawn();
+        net.expect_listen(&mut lp, port);
+        lp.expect_stderr("Cert Hash: ", LIMIT);
+        let mut cp = c.spawn();
+        std::thread::sleep(secs(2));
+        let stalled = if listener_floods { &cp } else { &lp };
+        let hwm = stalled.status_kib("VmHWM").unwrap_or(0);
+        let _ = cp.kill();
+        let _ = lp.kill();
+        note(&format!(
+            "listener_floods {listener_floods}: stalled side peak RSS {hwm} KiB"
+        ));
+        assert!(
+            hwm > 0 && hwm < 24 * 1024,
+            "listener_floods {listener_floods}: the stalled side's peak RSS is {hwm} KiB"
+        );
+    }
+}
