@@ -872,6 +872,19 @@ fn crlf_inside_tls() {
 /// the run ends as at EOF, and -vv says the data may be truncated.
 #[test]
 fn bare_fin_is_eof_and_noted() {
+    forwarded_end(false);
+}
+
+/// A record that fails to decrypt after good data: every byte decrypted
+/// before it still comes out, the network side ends, -vv names the error.
+#[test]
+fn corrupt_record_after_data_loses_nothing_before_it() {
+    forwarded_end(true);
+}
+
+/// s_server behind a forwarder that, after 1.5 s, optionally sends a
+/// corrupt record, then a bare FIN.
+fn forwarded_end(corrupt: bool) {
     let Some(c) = certs() else { return };
     if !is_ncrab() {
         return;
@@ -903,6 +916,12 @@ fn bare_fin_is_eof_and_noted() {
                 }
             }
         }
+        if corrupt {
+            // An application-data record that cannot be decrypted.
+            let mut rec = vec![0x17, 0x03, 0x03, 0x00, 0x40];
+            rec.extend(payload(64, 9));
+            let _ = client.write_all(&rec);
+        }
         let _ = client.shutdown(std::net::Shutdown::Write);
         std::thread::sleep(secs(3));
     });
@@ -923,11 +942,12 @@ fn bare_fin_is_eof_and_noted() {
     let _ = fwd.join();
     assert_eq!(o.code(), Some(0), "{o}");
     assert_eq!(o.stdout, b"data before fin\n", "{o}");
-    assert!(
-        o.stderr_str()
-            .contains("the peer closed the connection without a TLS close_notify"),
-        "{o}"
-    );
+    let note = if corrupt {
+        "\tTLS error: decryption failed (corrupted record)\n"
+    } else {
+        "the peer closed the connection without a TLS close_notify"
+    };
+    assert!(o.stderr_str().contains(note), "{o}");
 }
 
 // ---------------------------------------------------------------------------
