@@ -50,6 +50,15 @@ complete -c ncrab -s H -l tls-pin -d 'Hash string of peer certificate' -r
 complete -c ncrab -s o -l tls-staple -d 'OCSP response to staple' -r
 complete -c ncrab -l tls-alpn -l ssl-alpn -d 'TLS ALPN protocols, comma-separated' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
+complete -c ncrab -l exec -d 'Serve each connection with a program (split on spaces, no shell)' -r
+complete -c ncrab -l sh-exec -d 'Serve each connection with a /bin/sh -c command' -r
+complete -c ncrab -l max-conns -d 'Most connections served at once (default 100)' -r
+complete -c ncrab -l allow -d 'Accept connections only from these hosts' -r
+complete -c ncrab -l allowfile -d 'Read --allow entries from a file' -r
+complete -c ncrab -l deny -d 'Refuse connections from these hosts' -r
+complete -c ncrab -l denyfile -d 'Read --deny entries from a file' -r
+complete -c ncrab -l output -d 'Write everything sent and received to a file' -r
+complete -c ncrab -l hex-dump -d 'Write a hex dump of everything sent and received to a file' -r
 complete -c ncrab -l generate -d 'Print the manual page or a shell\'s completion script' -r -f -a "man\t''
 bash\t''
 zsh\t''
@@ -78,4 +87,9 @@ complete -c ncrab -s Z -l dccp -d 'DCCP mode'
 complete -c ncrab -s z -l zero-io -d 'Zero-I/O mode [used for scanning]'
 complete -c ncrab -s c -l tls -l ssl -d 'Use TLS'
 complete -c ncrab -l json -d 'Print one JSON object per probe on stdout'
+complete -c ncrab -l broker -d 'Relay what each client sends to all the others'
+complete -c ncrab -l chat -d 'A broker for people: a chat room'
+complete -c ncrab -l send-only -d 'Only send: discard what arrives, end after stdin\'s EOF'
+complete -c ncrab -l recv-only -d 'Only receive: never read stdin'
+complete -c ncrab -l append-output -d 'Append to the --output and --hex-dump files'
 complete -c ncrab -l version -d 'Print the version and exit'

@@ -76,7 +76,12 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
         }
     };
     let stdin = Stdio::input();
-    let stdout = Stdio::output();
+    // --send-only: what arrives is read and thrown away.
+    let stdout = if cfg.opts.serving.send_only {
+        Stdio::null_output()
+    } else {
+        Stdio::output()
+    };
     match cfg.target {
         // `-zF` connects and passes the socket like `-F` alone (nc).
         Target::Connect {

@@ -505,8 +505,10 @@ fn every_flag_with_hostile_operands() {
         };
         let compare = opt.short.is_some();
         // -l makes the first operand a bind address and -U a path: those
-        // may start a listener on an accepted value.
-        let may_run = matches!(opt.short, Some('l' | 'k' | 'U'));
+        // may start a listener on an accepted value (so do --broker and
+        // --chat, which imply -l).
+        let may_run = matches!(opt.short, Some('l' | 'k' | 'U'))
+            || matches!(opt.long.as_str(), "broker" | "chat");
         for (_, v) in values() {
             let args = [os(&flag), os("127.0.0.1"), v.clone()];
             t.case(&args, Some(&ns), compare, may_run);

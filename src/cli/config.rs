@@ -9,10 +9,37 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::net::SockOpts;
+use crate::net::acl::Acl;
 use crate::net::connect::ConnectOpts;
 use crate::relay::RelayOpts;
+use crate::relay::broker::BrokerOpts;
+use crate::relay::child::Exec;
+use crate::relay::exec::ExecOpts;
+use crate::relay::log::LogOpts;
 use crate::relay::serve::ServeOpts;
+use crate::relay::session::SessionOpts;
 use crate::relay::tls_serve::TlsServeOpts;
+
+/// `--max-conns` when not given (ncat's default).
+pub const DEFAULT_MAX_CONNS: usize = 100;
+
+/// The options of listeners that serve (docs/compatibility.md §A.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Serving {
+    /// `--exec` or `--sh-exec`.
+    pub exec: Option<Exec>,
+    /// `--max-conns`; None: [`DEFAULT_MAX_CONNS`].
+    pub max_conns: Option<usize>,
+    /// `--broker` (also set by `--chat`).
+    pub broker: bool,
+    pub chat: bool,
+    /// `--allow`, `--deny` and their files.
+    pub acl: Acl,
+    pub send_only: bool,
+    pub recv_only: bool,
+    /// `--output`, `--hex-dump`, `--append-output`.
+    pub log: LogOpts,
+}
 
 pub use crate::net::{Family, Proto};
 
@@ -83,6 +110,8 @@ pub struct Options {
     pub json: bool,
     /// `--window N`: probes in flight at once (1 = sequential, as nc).
     pub window: Option<usize>,
+    /// Listeners that serve: exec, broker, access lists, logs.
+    pub serving: Serving,
 }
 
 /// The whole validated command line.
@@ -115,10 +144,12 @@ impl Config {
             recv_limit: o.recv_limit,
             listen: o.listen,
             udp: o.proto == Proto::Udp,
-            detach_stdin: o.detach_stdin,
+            detach_stdin: o.detach_stdin || o.serving.recv_only,
             interval: o.interval,
             summary: o.verbose >= 2,
+            // A session log needs the bytes in user space.
             zero_copy: o.proto == Proto::Tcp
+                && !o.serving.log.any()
                 && !o.crlf
                 && !o.telnet
                 && o.interval.is_none()
@@ -126,6 +157,7 @@ impl Config {
             crlf: o.crlf,
             telnet: o.telnet,
             datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+            send_only: o.serving.send_only,
         }
     }
 
@@ -179,9 +211,42 @@ impl Config {
     /// The options of a listener's session loop.
     pub fn serve_opts(&self) -> ServeOpts {
         ServeOpts {
+            acl: self.opts.serving.acl.clone(),
             keep: self.opts.keep,
             verbose: self.opts.verbose > 0,
             relay: self.relay_opts(),
         }
+    }
+
+    /// `--exec`/`--sh-exec`: the options of the exec server, if asked for.
+    pub fn exec_opts(&self) -> Option<ExecOpts> {
+        let o = &self.opts;
+        Some(ExecOpts {
+            exec: o.serving.exec.clone()?,
+            acl: o.serving.acl.clone(),
+            max_conns: o.serving.max_conns.unwrap_or(DEFAULT_MAX_CONNS),
+            verbose: o.verbose > 0,
+            numeric: o.numeric,
+            keep: o.keep,
+            session: SessionOpts {
+                idle: o.timeout(),
+                crlf: o.crlf,
+            },
+            proto: o.proto.name(),
+        })
+    }
+
+    /// `--broker`/`--chat`: the options of the broker, if asked for.
+    pub fn broker_opts(&self) -> Option<BrokerOpts> {
+        let o = &self.opts;
+        o.serving.broker.then(|| BrokerOpts {
+            chat: o.serving.chat,
+            acl: o.serving.acl.clone(),
+            max_conns: o.serving.max_conns.unwrap_or(DEFAULT_MAX_CONNS),
+            verbose: o.verbose > 0,
+            numeric: o.numeric,
+            read_stdin: !o.detach_stdin && !o.serving.recv_only,
+            write_stdout: !o.serving.send_only,
+        })
     }
 }

@@ -660,6 +660,16 @@ then takes
 .B \-v
 for a port and fails with
 .BR "port number invalid: \-v" .
+.TP
+.BR NCRAB_REMOTE_ADDR ", " NCRAB_REMOTE_PORT ", " NCRAB_LOCAL_ADDR ", " NCRAB_LOCAL_PORT ", " NCRAB_PROTO
+Set by ncrab for the child of
+.B \-\-exec
+and
+.BR \-\-sh\-exec :
+the peer's and the local address and port of its connection, and
+.BR TCP .
+The same values are also under ncat's names
+.RB ( NCAT_REMOTE_ADDR ", ...)."
 .SH EXAMPLES
 Which of these ports are open, and why are the others not:
 .PP
@@ -737,6 +747,30 @@ ncrab \-luv 9999
 echo hello | ncrab \-u \-q 1 127.0.0.1 9999
 echo \(aq<14>backup done\(aq | ncrab \-u \-w 1 logs.example 514
 ncrab \-uzv \-w 1 host.example 53 123
+.EE
+.PP
+Listeners that serve (with
+.BR \-k ,
+clients at the same time, each with its own child).
+An HTTP responder; an echo server; a file server for one client at a
+time (a second client while one downloads is refused, with a line under
+.BR \-v );
+a chat room; a broker that hands standard input to every client:
+.PP
+.EX
+ncrab \-lk 8080 \-\-sh\-exec \(aqprintf "HTTP/1.0 200 OK\er\en\er\enhello\en"\(aq
+ncrab \-lk 7000 \-\-exec /bin/cat
+ncrab \-lk 9000 \-\-sh\-exec \(aqcat /srv/file.tar\(aq \-\-max\-conns 1
+ncrab \-\-chat 4000
+tail \-f /var/log/syslog | ncrab \-\-broker \-\-recv\-only 5000
+.EE
+.PP
+Only the local network may connect, everything passing is logged, and
+each child knows its client:
+.PP
+.EX
+ncrab \-lkv 7000 \-\-allow 192.168.0.0/16,::1 \-\-deny 192.168.0.66 \e
+    \-\-hex\-dump session.hex \-\-sh\-exec \(aqecho hello $NCRAB_REMOTE_ADDR\(aq
 .EE
 .SH COMPATIBILITY
 ncrab is a drop\-in for OpenBSD netcat as Debian ships it (netcat\-openbsd
@@ -887,6 +921,33 @@ for OpenBSD's
 and ncat's
 .B \-\-ssl
 option names;
+.IP \(bu 2
+listeners that serve, with ncat's option names:
+.B \-\-exec
+and
+.B \-\-sh\-exec
+(client and listener; with
+.B \-lk
+one child per client, many at once,
+.BR \-\-max\-conns ),
+.B \-\-broker
+and
+.BR \-\-chat ,
+access lists
+.RB ( \-\-allow ,
+.BR \-\-deny ,
+.BR \-\-allowfile ,
+.BR \-\-denyfile ),
+.B \-\-send\-only
+and
+.BR \-\-recv\-only ,
+and session logs
+.RB ( \-\-output ,
+.BR \-\-hex\-dump ,
+.BR \-\-append\-output ).
+Plain
+.B \-k
+still serves one client after another, as nc;
 .IP \(bu 2
 .BR NCRAB_PROXY_PASSWORD ,
 and

@@ -253,6 +253,43 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 Ok(n) => o.window = Some(n as usize),
                 Err(e) => return Err(fail_arg(format_args!("window {}: ", e.as_str()), raw)),
             },
+            "exec" | "sh_exec" => {
+                if o.serving.exec.is_some() {
+                    return Err(fail(format_args!("cannot use --exec and --sh-exec twice")));
+                }
+                o.serving.exec = Some(exec_arg(id, val.clone().unwrap_or_default())?);
+            }
+            "max_conns" => match strtonum(raw, 1, 65536) {
+                Ok(n) => o.serving.max_conns = Some(n as usize),
+                Err(e) => return Err(fail_arg(format_args!("max-conns {}: ", e.as_str()), raw)),
+            },
+            "broker" => {
+                o.serving.broker = true;
+                o.listen = true;
+            }
+            "chat" => {
+                o.serving.chat = true;
+                o.serving.broker = true;
+                o.listen = true;
+            }
+            "allow" | "deny" => acl_add(&mut o, id, &v)?,
+            "allowfile" | "denyfile" => {
+                let path = val.clone().unwrap_or_default();
+                let text = match std::fs::read(&path) {
+                    Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+                    Err(e) => {
+                        report::acl_file_failed(&format!("--{id}"), &path, report::Errno::of(&e));
+                        return Err(Exit::Fail(1));
+                    }
+                };
+                let list = crate::net::acl::file_text(&text);
+                acl_add(&mut o, id.trim_end_matches("file"), &list)?;
+            }
+            "send_only" => o.serving.send_only = true,
+            "recv_only" => o.serving.recv_only = true,
+            "output" => o.serving.log.output = val.clone(),
+            "hex_dump" => o.serving.log.hex_dump = val.clone(),
+            "append_output" => o.serving.log.append = true,
             other => unreachable!("option {other} has no handler"),
         }
     }
@@ -265,6 +302,40 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
         Proto::Tcp
     };
     finish(o, walk.operands(), dccp, tls)
+}
+
+/// `--exec CMD` (split on spaces and tabs, no shell) or `--sh-exec CMD`.
+fn exec_arg(id: &str, v: OsString) -> Result<crate::relay::child::Exec, Exit> {
+    use crate::relay::child::Exec;
+    if id == "sh_exec" {
+        if v.is_empty() {
+            return Err(fail(format_args!("--sh-exec: empty command")));
+        }
+        return Ok(Exec::Shell(v));
+    }
+    let argv: Vec<OsString> = v
+        .as_bytes()
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+        .map(|w| OsString::from_vec(w.to_vec()))
+        .collect();
+    if argv.is_empty() {
+        return Err(fail(format_args!("--exec: empty command")));
+    }
+    Ok(Exec::Argv(argv))
+}
+
+/// Adds an `--allow` or `--deny` list; a bad entry is a fatal error.
+fn acl_add(o: &mut Options, id: &str, list: &str) -> Result<(), Exit> {
+    let r = if id == "allow" {
+        o.serving.acl.allow(list)
+    } else {
+        o.serving.acl.deny(list)
+    };
+    r.map_err(|e| {
+        report::acl_bad_entry(&format!("--{id}"), &e.entry, e.why);
+        Exit::Fail(1)
+    })
 }
 
 /// nc's positional rules and conflict checks, in nc's order (docs/compatibility.md §1.3).
@@ -336,6 +407,14 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         Ok(t) => t,
         Err(msg) => return Err(fail(format_args!("{msg}"))),
     };
+    serve_checks(&o, is_unix)?;
+    if tls.is_some() {
+        // The listeners that serve and the session logs have no TLS path:
+        // refused rather than served in clear text.
+        if let Some(opt) = tls::serving_option(&o.serving) {
+            return Err(fail(format_args!("cannot use -c and {opt}")));
+        }
+    }
 
     let proxy = match &o.proxy_arg {
         None => None,
@@ -381,6 +460,53 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         proxy,
         tls,
     })
+}
+
+/// The serving options' conflicts (ncrab's extensions, checked after nc's).
+fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
+    let s = &o.serving;
+    let udp = o.proto == Proto::Udp;
+    if s.exec.is_some() {
+        if s.broker {
+            return Err(fail(format_args!("cannot use --exec and --broker")));
+        }
+        if o.proto == Proto::Dccp {
+            return Err(fail(format_args!("cannot use --exec and -Z")));
+        }
+        if is_unix {
+            return Err(fail(format_args!("cannot use --exec and -U")));
+        }
+        if o.zero_io {
+            return Err(fail(format_args!("cannot use --exec and -z")));
+        }
+    }
+    if s.broker {
+        if udp {
+            return Err(fail(format_args!("cannot use --broker and -u")));
+        }
+        if is_unix {
+            return Err(fail(format_args!("cannot use --broker and -U")));
+        }
+    }
+    if s.send_only && s.recv_only {
+        return Err(fail(format_args!("cannot use --send-only and --recv-only")));
+    }
+    if !s.acl.is_empty() {
+        if !o.listen {
+            return Err(fail(format_args!("--allow and --deny need -l")));
+        }
+        // A Unix-domain peer has no address to match; a -luk listener
+        // relays datagrams from every peer on one socket.
+        if is_unix {
+            return Err(fail(format_args!("cannot use --allow and --deny with -U")));
+        }
+        if udp && o.keep {
+            return Err(fail(format_args!(
+                "cannot use --allow and --deny with -u -k"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// nc's `-x` checks, in its order (docs/compatibility.md §1.3 step 7, §7.1).

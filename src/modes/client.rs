@@ -24,7 +24,9 @@ use crate::net::proxy;
 use crate::net::resolve;
 use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
+use crate::relay::exec;
 use crate::relay::fdpass;
+use crate::relay::log::Log;
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay};
@@ -40,6 +42,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         Some(t) => Some((t, tls_client_config(t)?)),
         None => None,
     };
+    let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
+    let exec = cfg.exec_opts();
     let mut status = 1;
     for (i, &port) in ports.iter().enumerate() {
         if i > 0 {
@@ -81,7 +85,14 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         if cfg.opts.zero_io {
             continue; // the tunnel closes here
         }
-        let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts());
+        if let Some(exec) = &exec {
+            // `--exec`: a child serves the connection instead of stdio.
+            if exec::run_client(rx, exec, sock, log.as_ref())? != 0 {
+                status = 1;
+            }
+            continue;
+        }
+        let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts()).with_log(log.as_ref());
         let outcome = rx.run(&mut relay)?;
         if outcome.end == End::QuitTimer {
             return Err(Abort::QuitTimer);

@@ -18,8 +18,10 @@ use socket2::{SockAddr, Socket};
 use crate::cli::config::{Config, Family, Proto, Target};
 use crate::net::resolve::{self, Hints};
 use crate::net::{self, Failed};
+use crate::relay::log::Log;
 use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
+use crate::relay::{broker, exec};
 use crate::report::{self, Errno};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
@@ -96,6 +98,18 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         return Err(Abort::Failed);
     };
     let listener = local_listen(cfg, host.as_deref(), port)?;
+    let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
+    let log = log.as_ref();
+    // Listeners that serve (docs/compatibility.md §A.3).
+    if let Some(o) = cfg.broker_opts() {
+        return broker::run(rx, &o, &listener, log, stdin, stdout);
+    }
+    if let Some(o) = cfg.exec_opts() {
+        if cfg.opts.proto == Proto::Udp {
+            return exec::run_datagram_listener(rx, &o, listener, log);
+        }
+        return exec::run_listener(rx, &o, &listener, log);
+    }
     let numeric = cfg.opts.numeric;
     let received = |peer: &SockAddr| {
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
@@ -104,8 +118,24 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         return crate::relay::tls_serve::serve_tls(rx, &o, &listener, stdin, stdout, &received);
     }
     if cfg.opts.proto == Proto::Udp {
-        serve_datagrams(rx, &cfg.serve_opts(), listener, stdin, stdout, &received)
+        serve_datagrams(
+            rx,
+            &cfg.serve_opts(),
+            listener,
+            stdin,
+            stdout,
+            &received,
+            log,
+        )
     } else {
-        serve_streams(rx, &cfg.serve_opts(), &listener, stdin, stdout, &received)
+        serve_streams(
+            rx,
+            &cfg.serve_opts(),
+            &listener,
+            stdin,
+            stdout,
+            &received,
+            log,
+        )
     }
 }

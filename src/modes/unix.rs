@@ -28,6 +28,7 @@ use socket2::{SockAddr, Socket};
 
 use crate::cli::config::{Config, Proto, Target};
 use crate::net;
+use crate::relay::log::Log;
 use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
@@ -276,7 +277,8 @@ pub fn run_client(
     if cfg.opts.zero_io {
         return Ok(0);
     }
-    let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts());
+    let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
+    let mut relay = Relay::new(sock, stdin, stdout, cfg.relay_opts()).with_log(log.as_ref());
     if rx.run(&mut relay)?.end == End::QuitTimer {
         return Err(Abort::QuitTimer);
     }
@@ -321,8 +323,10 @@ pub fn run_listener(
         report::path_line("Bound", path.as_bytes());
     }
     let received = |_: &SockAddr| report::path_line("Connection received", path.as_bytes());
+    let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
+    let log = log.as_ref();
     if cfg.opts.proto == Proto::Udp {
-        return serve_datagrams(rx, &cfg.serve_opts(), sock, stdin, stdout, &received);
+        return serve_datagrams(rx, &cfg.serve_opts(), sock, stdin, stdout, &received, log);
     }
     if let Err(e) = sock.listen(5) {
         return fatal(Errno::of(&e));
@@ -330,7 +334,7 @@ pub fn run_listener(
     if verbose {
         report::path_line("Listening", path.as_bytes());
     }
-    serve_streams(rx, &cfg.serve_opts(), &sock, stdin, stdout, &received)
+    serve_streams(rx, &cfg.serve_opts(), &sock, stdin, stdout, &received, log)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! [`SetupError`], [`ConnectResult`]), name resolution
 //! ([`resolve::lookup`], [`resolve::Hints`]), port lists ([`ports`]), the
 //! non-blocking connect over every address of a name ([`connect`]) and
-//! the proxy dialogues ([`proxy::Dialog`]).
+//! the proxy dialogues ([`proxy::Dialog`]), and the access lists of
+//! listeners ([`acl::Acl`]).
 //!
 //! A way of connecting returns a connected socket or an error and leaves
 //! the verdict's wording to its caller. This layer may use `report` and
@@ -16,6 +17,7 @@
 //! options of `set_common_sockopts` (docs/compatibility.md §6.3: -b -S -D -T -I -O -M -m) are set
 //! on every client and listening socket, with nc's fatal error texts.
 
+pub mod acl;
 pub mod connect;
 pub mod ports;
 pub mod proxy;

@@ -6,6 +6,10 @@
 //! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
 //! a listener's session loop ([`serve`]: accept, relay, the `-k`/`-q`
 //! rule) and `-F`, which hands the socket over instead ([`fdpass`]).
+//! The listeners that serve are here too: connections served by child
+//! processes ([`exec`], [`session`], [`child`]), the broker and chat room
+//! ([`broker`]), session logs ([`log`]) and the byte-stream end they relay
+//! ([`stream::Conn`]).
 //!
 //! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
 //! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).
@@ -49,12 +53,18 @@
 //! for reading: that changes nothing on the wire, and the flag would stay
 //! set and make the next read of a `-k` listener return at once, forever (nc spins there).
 
+pub mod broker;
 pub mod buffer;
+pub mod child;
+pub mod exec;
 pub mod fdpass;
 pub mod filemap;
 pub mod filter;
+pub mod log;
 pub mod serve;
+pub mod session;
 pub mod stdio;
+pub mod stream;
 pub mod tls;
 pub mod tls_serve;
 
@@ -66,6 +76,7 @@ use mio::Interest;
 
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
+use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::Stdio;
 use crate::report;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId, would_block};
@@ -119,6 +130,9 @@ pub struct RelayOpts {
     pub telnet: bool,
     /// A datagram socket: the largest datagram one send can carry.
     pub datagram: Option<usize>,
+    /// `--send-only`: the session ends once stdin is sent (what arrives
+    /// goes to the null stdout `main` gives such a run).
+    pub send_only: bool,
 }
 
 /// How a relay ended.
@@ -180,6 +194,8 @@ pub struct Relay<'a, S: AsRawFd> {
     crlf: Option<Crlf>,
     telnet: Option<Telnet>,
     batch: Batch,
+    /// `--output`/`--hex-dump` (the copying path only: see `relay_opts`).
+    log: Option<&'a Log>,
 }
 
 /// Receive batching (see the module text).
@@ -259,7 +275,14 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                     || opts.idle == Some(Duration::ZERO),
                 ..Batch::default()
             },
+            log: None,
         }
+    }
+
+    /// Records what passes in the session log.
+    pub fn with_log(mut self, log: Option<&'a Log>) -> Self {
+        self.log = log;
+        self
     }
 
     /// After a network read of `n` bytes: a bulk read starts batching, as
@@ -507,6 +530,9 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
                 Ok(n) => {
                     self.received += n as u64;
+                    if let (Some(log), Some(p)) = (self.log, self.down.pending_bytes()) {
+                        log.record(Dir::Received, &p[p.len().saturating_sub(n)..]);
+                    }
                     self.batch_after_read(n, cx);
                     if let (Some(t), Some(p)) = (self.telnet.as_mut(), self.down.pending_bytes()) {
                         t.scan(&p[p.len().saturating_sub(n)..]);
@@ -539,10 +565,14 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         // Stdin gone and its buffer empty.
         if !self.open[STDIN] && self.up.is_empty() {
-            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+            if self.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
                 self.shutdown(libc::SHUT_WR);
             }
             self.open[NETOUT] = false;
+            // --send-only: the session is over once stdin is sent.
+            if self.opts.send_only {
+                self.open[NETIN] = false;
+            }
             if (self.opts.listen || self.opts.udp)
                 && self.open[NETIN]
                 && self.opts.quit_after >= 0
@@ -573,13 +603,27 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         let result = match (self.crlf.as_mut(), self.up.pending_bytes()) {
             (Some(c), Some(p)) => {
                 let chunk = &p[..len.min(p.len())];
-                let r = Io::Sock(self.net_fd)
-                    .write(c.encode(chunk))
-                    .map(|wire| (wire, c.commit(chunk, wire)));
+                let bytes = c.encode(chunk);
+                let r = Io::Sock(self.net_fd).write(bytes);
+                if let (Ok(wire), Some(log)) = (&r, self.log) {
+                    log.record(Dir::Sent, &bytes[..*wire]);
+                }
+                let r = r.map(|wire| (wire, c.commit(chunk, wire)));
                 if let Ok((_, n)) = r {
                     self.up.consumed(n);
                 }
                 r
+            }
+            (None, Some(p)) if self.log.is_some() => {
+                let chunk = &p[..len.min(p.len())];
+                let r = Io::Sock(self.net_fd).write(chunk);
+                if let (Ok(n), Some(log)) = (&r, self.log) {
+                    log.record(Dir::Sent, &chunk[..*n]);
+                }
+                if let Ok(n) = r {
+                    self.up.consumed(n);
+                }
+                r.map(|n| (n, n))
             }
             _ => self.up.drain(Io::Sock(self.net_fd), len).map(|n| (n, n)),
         };

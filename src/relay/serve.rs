@@ -11,7 +11,9 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
+use crate::net::acl::Acl;
 use crate::net::udp;
+use crate::relay::log::Log;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay, RelayOpts};
 use crate::report::{self, Errno, ListenerCall};
@@ -19,8 +21,10 @@ use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 
 /// What a listener's session loop needs from the command line.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ServeOpts {
+    /// `--allow`/`--deny`: who may connect.
+    pub acl: Acl,
     /// `-k`: serve the next client after a session.
     pub keep: bool,
     /// `-v`: report each client (`received`).
@@ -80,7 +84,7 @@ impl Machine for Accepting<'_> {
 }
 
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`.
-fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
+pub fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
     let mut fd = -1;
     // SAFETY: accept4 fills at most `len` bytes of the storage socket2
     // hands us and sets `len`; the new fd is wrapped at once below.
@@ -113,8 +117,9 @@ fn session<S: std::os::fd::AsRawFd>(
     stdin: &Stdio,
     stdout: &Stdio,
     keep: &mut bool,
+    log: Option<&Log>,
 ) -> Result<bool, Abort> {
-    let mut relay = Relay::new(conn, stdin, stdout, o.relay);
+    let mut relay = Relay::new(conn, stdin, stdout, o.relay).with_log(log);
     let outcome = rx.run(&mut relay)?;
     if outcome.end == End::QuitTimer {
         return Err(Abort::QuitTimer);
@@ -123,6 +128,35 @@ fn session<S: std::os::fd::AsRawFd>(
         *keep = false;
     }
     Ok(*keep)
+}
+
+/// Takes the next datagram off `sock`'s queue and throws it away.
+pub fn drop_datagram(sock: &Socket) {
+    let mut scratch = [0u8; 1];
+    // SAFETY: recv into a valid one-byte buffer; the kernel discards the
+    // rest of the datagram.
+    unsafe {
+        libc::recv(
+            sock.as_raw_fd(),
+            scratch.as_mut_ptr().cast(),
+            1,
+            libc::MSG_DONTWAIT,
+        )
+    };
+}
+
+/// Checks an accepted peer against the access lists: false, with a `-v`
+/// line, when it is refused (the caller then drops the connection, which
+/// closes it at once). A Unix-domain peer has no address: always allowed.
+pub fn admit(acl: &Acl, verbose: bool, peer: &SockAddr) -> bool {
+    if acl.is_empty() {
+        return true;
+    }
+    let ok = peer.as_socket().is_none_or(|a| acl.permits(a.ip()));
+    if !ok && verbose {
+        report::conn_refused_acl(peer);
+    }
+    ok
 }
 
 /// Waits for one connection on `listener`; an error is reported (M15).
@@ -150,14 +184,19 @@ pub fn serve_streams(
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
+    log: Option<&Log>,
 ) -> Result<Status, Abort> {
     let mut keep = o.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
+        // Refused by --allow/--deny: closed at once, never relayed.
+        if !admit(&o.acl, o.verbose, &peer) {
+            continue;
+        }
         if o.verbose {
             received(&peer);
         }
-        if !session(rx, o, conn, stdin, stdout, &mut keep)? {
+        if !session(rx, o, conn, stdin, stdout, &mut keep, log)? {
             return Ok(0);
         }
     }
@@ -175,6 +214,7 @@ pub fn serve_datagrams(
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
+    log: Option<&Log>,
 ) -> Result<Status, Abort> {
     let mut keep = o.keep;
     let mut sock = Some(sock);
@@ -187,6 +227,12 @@ pub fn serve_datagrams(
                     return Err(Abort::Failed);
                 }
             };
+            // A datagram from a refused peer is taken off the queue and
+            // dropped; the listener waits for the next one.
+            if !admit(&o.acl, o.verbose, &peer) {
+                drop_datagram(s);
+                continue;
+            }
             if let Err(e) = s.connect(&peer) {
                 report::listener_call_failed(ListenerCall::Connect, Errno::of(&e));
                 return Err(Abort::Failed);
@@ -211,7 +257,7 @@ pub fn serve_datagrams(
                 None => break,
             }
         };
-        if !session(rx, o, conn, stdin, stdout, &mut keep)? {
+        if !session(rx, o, conn, stdin, stdout, &mut keep, log)? {
             break;
         }
     }

@@ -110,6 +110,23 @@ impl Stdio {
         Stdio::open(1, libc::O_WRONLY)
     }
 
+    /// `/dev/null` as the output (`--send-only` throws away what
+    /// arrives); standard output itself if /dev/null cannot be opened.
+    pub fn null_output() -> Stdio {
+        // SAFETY: opening a constant path; the result is checked.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Stdio::output();
+        }
+        Stdio {
+            fd,
+            poll_fd: fd,
+            kind: Kind::Device,
+            owned: true,
+            restore: None,
+        }
+    }
+
     fn open(fd: RawFd, mode: i32) -> Stdio {
         let kind = kind_of(fd);
         let mut s = Stdio {

@@ -1,0 +1,607 @@
+//! `--exec`/`--sh-exec`: connections served by child processes, one
+//! child per connection, many at once with `-lk`, up to `--max-conns`.
+//!
+//! Everything runs on the one event loop: the [`Server`] machine owns the
+//! listening socket's interest, a table of [`Session`]s (each a
+//! connection, a child and two buffers, see [`crate::relay::session`]) and
+//! hands each readiness event to the session its token names. Tokens and
+//! timer keys of slot `s` are `SESSION_BASE + s * KINDS + k`. A session's
+//! slot is freed once its connection is closed and its child reaped, so a
+//! finished run leaves no zombie and no fd behind.
+//!
+//! With `-l -k --exec` the server accepts while sessions run, up to
+//! `--max-conns` open connections (default 100); a connection over the
+//! limit, or refused by the access lists, is accepted and closed at once,
+//! with a `-v` line. Without `-k` one connection is served, and a client
+//! (`--exec` without `-l`) serves the connection it made. The open-file
+//! limit is back-pressure: while no session fits, the listener waits.
+//!
+//! UDP: a client's connected socket, or a `-lu` listener's first peer
+//! (the socket connected to it, as nc's `-lu`), is one session like any
+//! other, in datagrams. With `-luk`, the server reads the one unconnected
+//! socket itself and routes each datagram by its sender to that peer's
+//! session (a [`Conn::Peer`]), starting a session and a child for a new
+//! peer, as ncat does. (docs/compatibility.md §A.3)
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use mio::event::Event;
+use socket2::{SockAddr, Socket};
+
+use crate::net::acl::Acl;
+use crate::relay::child::{self, Child, Ends, Exec};
+use crate::relay::log::Log;
+use crate::relay::session::{KINDS, Session, SessionOpts, State};
+use crate::relay::stream::Conn;
+use crate::report::{self, Errno, ListenerCall};
+use crate::sys::exit::{Abort, Status};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+
+/// The first token (and timer key) of session slots.
+const SESSION_BASE: usize = 1024;
+/// The server's own timer: accepting again after EMFILE.
+const T_ACCEPT: usize = 1;
+/// Connections accepted per turn of the loop.
+const ACCEPTS_PER_TURN: usize = 8;
+/// Datagrams read from a shared UDP socket per turn of the loop.
+const RECV_PER_TURN: usize = 64;
+/// How long accepting pauses when the process is out of fds.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Descriptors one session holds: the socket, two pipes, the pidfd, and
+/// one spare for the moment a child starts.
+const FDS_PER_SESSION: usize = 5;
+/// Descriptors kept free for everything else (stdio, epoll, logs).
+const FDS_RESERVED: usize = 16;
+/// The listen backlog of a concurrent listener (nc's is 1).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// What an exec server needs from the command line.
+#[derive(Clone, Debug)]
+pub struct ExecOpts {
+    pub exec: Exec,
+    pub acl: Acl,
+    /// `--max-conns`.
+    pub max_conns: usize,
+    /// `-v`: a line per connection received or refused.
+    pub verbose: bool,
+    /// `-n`: no reverse lookup for the `-v` lines.
+    pub numeric: bool,
+    /// `-k`: serve connection after connection.
+    pub keep: bool,
+    pub session: SessionOpts,
+    /// `tcp`, for the children's environment.
+    pub proto: &'static str,
+}
+
+/// A listener with `--exec`/`--sh-exec`.
+pub fn run_listener(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    listener: &Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    if opts.keep {
+        let _ = listener.listen(LISTEN_BACKLOG);
+    }
+    child::cloexec_inherited();
+    let mut server = Server::new(opts, log, Some(listener));
+    rx.run(&mut server).map_err(Abort::from)?
+}
+
+/// `-luk --exec`: one child per UDP peer, many at once (as ncat), on the
+/// one unconnected socket; runs until a signal ends it.
+fn run_peers(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    sock: Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    child::cloexec_inherited();
+    let mut server = Server::new(opts, log, None);
+    server.udp = Some(Rc::new(sock));
+    rx.run(&mut server).map_err(Abort::from)?
+}
+
+/// `-lu --exec`: waits for the first datagram, connects the socket to its
+/// sender (as nc's `-lu`) and serves that peer with one child; datagrams
+/// from refused peers are dropped.
+pub fn run_datagram_listener(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    sock: Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    if opts.keep {
+        return run_peers(rx, opts, sock, log);
+    }
+    loop {
+        let peer = match crate::net::udp::first_datagram(rx, &sock)? {
+            Ok(peer) => peer,
+            Err(e) => {
+                report::listener_call_failed(ListenerCall::Recvfrom, Errno::of(&e));
+                return Err(Abort::Failed);
+            }
+        };
+        if !crate::relay::serve::admit(&opts.acl, opts.verbose, &peer) {
+            crate::relay::serve::drop_datagram(&sock);
+            continue;
+        }
+        if let Err(e) = sock.connect(&peer) {
+            report::listener_call_failed(ListenerCall::Connect, Errno::of(&e));
+            return Err(Abort::Failed);
+        }
+        if opts.verbose {
+            let name = crate::net::resolve::name_info(&peer, opts.numeric);
+            report::sock_line("Connection received", name);
+        }
+        return run_client(rx, opts, sock, log);
+    }
+}
+
+/// A client with `--exec`: the connected socket served by one child.
+pub fn run_client(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    sock: Socket,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    child::cloexec_inherited();
+    let mut server = Server::new(opts, log, None);
+    server.pending = Some(Conn::Plain(sock));
+    rx.run(&mut server).map_err(Abort::from)?
+}
+
+/// The serving machine: accepts (when it has a listener), starts a child
+/// per connection and steps the sessions.
+struct Server<'a> {
+    plan: &'a ExecOpts,
+    log: Option<&'a Log>,
+    listener: Option<&'a Socket>,
+    listener_reg: Interests,
+    accept_ready: bool,
+    accept_paused: Option<TimerId>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    /// Slots with an event or timer since their last step.
+    ready: Vec<usize>,
+    /// Connections open now (what `--max-conns` counts).
+    open: usize,
+    /// Connections served so far.
+    served: usize,
+    /// A connection could not be served (its child did not start).
+    failed: bool,
+    /// A fatal accept error.
+    fatal: Option<io::Error>,
+    /// A client's connection, served at the first step.
+    pending: Option<Conn>,
+    /// `-luk --exec`: the unconnected UDP socket every peer shares, its
+    /// readiness, and the session of each peer.
+    udp: Option<Rc<Socket>>,
+    udp_r: bool,
+    peers: HashMap<std::net::SocketAddr, usize>,
+    /// Sessions the open-file limit has room for: past it the listener
+    /// waits (connections queue in the backlog) instead of accepting
+    /// connections it could not serve.
+    fd_room: usize,
+}
+
+/// How many sessions fit in the open-file limit.
+fn sessions_in_fd_limit() -> usize {
+    // SAFETY: getrlimit fills a zeroed rlimit.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return usize::MAX;
+    }
+    let cur = usize::try_from(r.rlim_cur).unwrap_or(usize::MAX);
+    (cur.saturating_sub(FDS_RESERVED) / FDS_PER_SESSION).max(1)
+}
+
+struct Slot {
+    session: Session,
+    queued: bool,
+    counted: bool,
+    /// The UDP peer of a `-luk --exec` session, while it is open.
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl<'a> Server<'a> {
+    fn new(plan: &'a ExecOpts, log: Option<&'a Log>, listener: Option<&'a Socket>) -> Server<'a> {
+        Server {
+            plan,
+            log,
+            listener,
+            listener_reg: Interests::default(),
+            accept_ready: true,
+            accept_paused: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            ready: Vec::new(),
+            open: 0,
+            served: 0,
+            failed: false,
+            fatal: None,
+            pending: None,
+            udp: None,
+            udp_r: true,
+            peers: HashMap::new(),
+            fd_room: sessions_in_fd_limit(),
+        }
+    }
+
+    /// Starts a child for `conn` and puts the session in a slot.
+    fn serve(&mut self, cx: &mut Ctx<'_>, conn: Conn) -> Result<usize, ()> {
+        self.served += 1;
+        let ends = Ends {
+            local: conn.local_addr(),
+            remote: conn.peer_addr(),
+            proto: self.plan.proto,
+        };
+        let child = match Child::spawn(&self.plan.exec, &ends) {
+            Ok(c) => c,
+            Err(e) => {
+                report::exec_failed(self.plan.exec.program(), Errno::of(&e));
+                self.failed = true;
+                return Err(());
+            }
+        };
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        let base = SESSION_BASE + slot * KINDS;
+        let mut session = Session::new(conn, child, base, self.plan.session);
+        if let Err(e) = session.register(cx) {
+            report::warn(format_args!("epoll"), Errno::of(&e));
+            session.terminate();
+            self.free.push(slot);
+            self.failed = true;
+            return Err(());
+        }
+        self.slots[slot] = Some(Slot {
+            session,
+            queued: true,
+            counted: true,
+            peer: None,
+        });
+        self.open += 1;
+        self.ready.push(slot);
+        Ok(slot)
+    }
+
+    /// `-luk --exec`: reads the datagrams waiting on the shared socket and
+    /// hands each to its peer's session, starting one (and its child) for
+    /// a new peer the access lists and `--max-conns` let in.
+    fn receive_all(&mut self, cx: &mut Ctx<'_>) {
+        let Some(sock) = self.udp.clone() else {
+            return;
+        };
+        let mut buf = vec![0u8; 65_536];
+        for _ in 0..RECV_PER_TURN {
+            if !self.udp_r {
+                return;
+            }
+            let (n, peer) = match recv_from(&sock, &mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.udp_r = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error of an earlier send (ECONNREFUSED...): not
+                // this socket's end.
+                Err(_) => continue,
+            };
+            let Some(addr) = peer.as_socket() else {
+                continue;
+            };
+            let data = buf[..n].to_vec();
+            if let Some(&slot) = self.peers.get(&addr) {
+                if let Some(Some(s)) = self.slots.get_mut(slot) {
+                    s.session.deliver(data);
+                }
+                self.queue(slot);
+                continue;
+            }
+            if !crate::relay::serve::admit(&self.plan.acl, self.plan.verbose, &peer) {
+                continue;
+            }
+            if self.open >= self.plan.max_conns || !self.fd_room() {
+                if self.plan.verbose {
+                    report::conn_refused_limit(&peer, self.plan.max_conns);
+                }
+                continue;
+            }
+            if self.plan.verbose {
+                let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
+                report::sock_line("Connection received", name);
+            }
+            let conn = Conn::Peer {
+                sock: sock.clone(),
+                peer,
+                inbox: std::collections::VecDeque::new(),
+            };
+            if let Ok(slot) = self.serve(cx, conn) {
+                if let Some(Some(s)) = self.slots.get_mut(slot) {
+                    s.session.deliver(data);
+                    s.peer = Some(addr);
+                }
+                self.peers.insert(addr, slot);
+            }
+        }
+    }
+
+    fn slot_of(key: usize) -> Option<(usize, usize)> {
+        let k = key.checked_sub(SESSION_BASE)?;
+        Some((k / KINDS, k % KINDS))
+    }
+
+    fn queue(&mut self, slot: usize) {
+        if let Some(Some(s)) = self.slots.get_mut(slot) {
+            if !s.queued {
+                s.queued = true;
+                self.ready.push(slot);
+            }
+        }
+    }
+
+    /// Whether this server still takes connections.
+    fn accepting(&self) -> bool {
+        self.listener.is_some() && (self.plan.keep || self.served == 0) && self.fatal.is_none()
+    }
+
+    /// Room for one more session's descriptors (lingering children count).
+    fn fd_room(&self) -> bool {
+        self.slots.iter().flatten().count() < self.fd_room
+    }
+
+    /// Nothing left to do: no connection to accept or serve, and every
+    /// child reaped or already sent its SIGTERM (dropping the server waits
+    /// a bounded time for those).
+    fn finished(&self) -> bool {
+        self.udp.is_none()
+            && !self.accepting()
+            && self.pending.is_none()
+            && self
+                .slots
+                .iter()
+                .flatten()
+                .all(|s| !s.counted && s.session.term_sent())
+    }
+
+    /// Accepts every pending connection.
+    fn accept_all(&mut self, cx: &mut Ctx<'_>) {
+        let Some(listener) = self.listener else {
+            return;
+        };
+        let mut budget = ACCEPTS_PER_TURN;
+        while self.accepting()
+            && self.accept_ready
+            && self.accept_paused.is_none()
+            && self.fd_room()
+            && budget > 0
+        {
+            budget -= 1;
+            let (sock, peer) = match crate::relay::serve::accept(listener) {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_ready = false;
+                    break;
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // Out of fds: back-pressure, not an error. Try again
+                    // once sessions had time to end.
+                    self.accept_paused =
+                        Some(cx.timers.add(Instant::now() + ACCEPT_PAUSE, T_ACCEPT));
+                    break;
+                }
+                Err(e) => {
+                    self.fatal = Some(e);
+                    break;
+                }
+            };
+            if !crate::relay::serve::admit(&self.plan.acl, self.plan.verbose, &peer) {
+                continue;
+            }
+            if self.open >= self.plan.max_conns {
+                if self.plan.verbose {
+                    report::conn_refused_limit(&peer, self.plan.max_conns);
+                }
+                continue;
+            }
+            if self.plan.verbose {
+                let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
+                report::sock_line("Connection received", name);
+            }
+            let _ = self.serve(cx, Conn::Plain(sock));
+        }
+    }
+
+    /// Keeps the listener registered while accepting, not otherwise.
+    fn register_listener(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        if let Some(u) = &self.udp {
+            // Registered once: readable for datagrams, writable for the
+            // sessions' sends (edge-triggered, flags kept by hand).
+            let both = Some(Interest::READABLE | Interest::WRITABLE);
+            return self
+                .listener_reg
+                .set(cx.registry, u.as_raw_fd(), reactor::LISTENER, both);
+        }
+        let Some(l) = self.listener else {
+            return Ok(());
+        };
+        let want = (self.accepting() && self.accept_paused.is_none() && self.fd_room())
+            .then_some(Interest::READABLE);
+        self.listener_reg
+            .set(cx.registry, l.as_raw_fd(), reactor::LISTENER, want)
+    }
+
+    /// Steps every session with news.
+    fn step_sessions(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let mut again = false;
+        let batch = std::mem::take(&mut self.ready);
+        for slot in batch {
+            let Some(Some(s)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            s.queued = false;
+            match s.session.step(cx, self.log) {
+                State::Running => {}
+                State::Busy => {
+                    s.queued = true;
+                    self.ready.push(slot);
+                    again = true;
+                }
+                State::Closed => {
+                    if std::mem::take(&mut s.counted) {
+                        self.open -= 1;
+                    }
+                    // The peer's next datagram starts a new session.
+                    if let Some(p) = s.peer.take() {
+                        self.peers.remove(&p);
+                    }
+                }
+                State::Gone => {
+                    if s.counted {
+                        self.open -= 1;
+                    }
+                    if let Some(p) = s.peer.take() {
+                        self.peers.remove(&p);
+                    }
+                    self.slots[slot] = None;
+                    self.free.push(slot);
+                }
+            }
+        }
+        again
+    }
+}
+
+impl Machine for Server<'_> {
+    type Output = Result<Status, Abort>;
+
+    fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
+        if ev.token() == reactor::LISTENER {
+            if self.udp.is_none() {
+                self.accept_ready = true;
+                return;
+            }
+            self.udp_r |= ev.is_readable() || ev.is_error();
+            if ev.is_writable() {
+                // The shared socket has room again: every session may send.
+                for (i, s) in self.slots.iter_mut().enumerate() {
+                    if let Some(s) = s {
+                        if s.peer.is_some() {
+                            s.session.net_writable();
+                            if !s.queued {
+                                s.queued = true;
+                                self.ready.push(i);
+                            }
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        if let Some((slot, k)) = Self::slot_of(ev.token().0) {
+            if let Some(Some(s)) = self.slots.get_mut(slot) {
+                s.session.on_event(k, ev);
+            }
+            self.queue(slot);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, key: usize) {
+        if key == T_ACCEPT {
+            self.accept_paused = None;
+            self.accept_ready = true;
+            return;
+        }
+        if let Some((slot, k)) = Self::slot_of(key) {
+            if let Some(Some(s)) = self.slots.get_mut(slot) {
+                s.session.on_timer(cx, k);
+            }
+            self.queue(slot);
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
+        if let Some(conn) = self.pending.take() {
+            let _ = self.serve(cx, conn);
+        }
+        // Sessions first, then a few new connections: a burst of clients
+        // never holds up the exchanges already under way (each start of
+        // a child waits for its exec).
+        let mut again = self.step_sessions(cx);
+        self.accept_all(cx);
+        self.receive_all(cx);
+        again |= self.step_sessions(cx);
+        again |= self.accept_ready && self.accepting() && self.fd_room();
+        if let Some(e) = self.fatal.take() {
+            report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
+            return Step::Done(Err(Abort::Failed));
+        }
+        if let Err(e) = self.register_listener(cx) {
+            report::warn(format_args!("epoll"), Errno::of(&e));
+            return Step::Done(Err(Abort::Failed));
+        }
+        if self.finished() {
+            if let Some(l) = self.listener {
+                self.listener_reg.clear(cx.registry, l.as_raw_fd());
+            }
+            return Step::Done(Ok(if self.failed && !self.plan.keep { 1 } else { 0 }));
+        }
+        if again { Step::Again } else { Step::Wait }
+    }
+}
+
+impl Drop for Server<'_> {
+    fn drop(&mut self) {
+        // SIGTERM every child first, so they end together; dropping each
+        // then reaps it (bounded wait).
+        for s in self.slots.iter_mut().flatten() {
+            s.session.terminate();
+        }
+        self.slots.clear();
+    }
+}
+
+/// `recvfrom(MSG_DONTWAIT)`: one datagram and its sender.
+fn recv_from(sock: &Socket, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+    let mut n = 0isize;
+    // SAFETY: recvfrom fills at most `len` bytes of the storage socket2
+    // hands us and sets `len`; buf is valid for buf.len() bytes.
+    let ((), addr) = unsafe {
+        SockAddr::try_init(|storage, len| {
+            n = libc::recvfrom(
+                sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                storage.cast(),
+                len,
+            );
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        })?
+    };
+    Ok((n as usize, addr))
+}

@@ -1,0 +1,526 @@
+//! One served connection: the network stream relayed to and from a child. An extension:
+//! docs/compatibility.md §A.3.
+//!
+//! The EOF rules (issue 15):
+//! - the peer's end of stream closes the child's stdin, once everything
+//!   read before it has been written there;
+//! - the child's stdout closing sends the peer our end of stream (FIN),
+//!   once everything read before it has gone out; the session goes on
+//!   while the peer still sends and the child still runs;
+//! - the child's exit ends the session once its output is flushed to the
+//!   peer (what it left in the pipe is read until the pipe is empty);
+//! - the peer going away (both directions closed, or a reset), or `-w`
+//!   seconds without traffic, ends the session first: the connection and
+//!   the child's pipes close, and a child still running a second later
+//!   gets SIGTERM.
+//!
+//! A child that never reads stalls the network input once the 64 KiB
+//! buffer toward it is full (the peer's sends then block: TCP's own
+//! back-pressure); one that stops reading for good (EPIPE) has what is
+//! sent to it thrown away. Memory per session is two fixed buffers.
+//!
+//! A datagram session (`-u --exec`) reads one datagram at a time into an
+//! empty buffer (never cutting one) and sends at most one datagram's worth
+//! per write; it has no end of stream, so the child's exit or `-w` ends it.
+//!
+//! Every fd is registered once, edge-triggered, for all it may ever need;
+//! the session keeps a readiness flag per direction, set by events and
+//! cleared by `EAGAIN`, so a step only makes the calls that can succeed.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::relay::child::Child;
+use crate::relay::filter::Crlf;
+use crate::relay::log::{Dir, Log};
+use crate::relay::stream::{Buf, Conn, read_fd, write_fd};
+use crate::sys::reactor::{Ctx, TimerId};
+
+/// Each direction's buffer.
+const BUF: usize = 64 * 1024;
+/// The largest UDP payload: one write of a datagram session.
+const MAX_DATAGRAM: usize = 65_507;
+/// Steps of the pump before letting the loop serve others.
+const PASSES: usize = 16;
+/// How long a child may outlive its session before SIGTERM.
+pub const TERM_DELAY: Duration = Duration::from_secs(1);
+/// Reads (of 4 KiB) that drain unread input before a close.
+const DRAIN_READS: usize = 64;
+/// Without a pidfd: how often to look whether the child exited.
+const REAP_POLL: Duration = Duration::from_millis(50);
+
+/// The fds of a session, as offsets from its base token.
+pub const K_NET: usize = 0;
+pub const K_CHILD_IN: usize = 1;
+pub const K_CHILD_OUT: usize = 2;
+pub const K_PIDFD: usize = 3;
+/// Tokens per session.
+pub const KINDS: usize = 4;
+
+/// Timers, as offsets from the session's base key.
+pub const T_IDLE: usize = 0;
+pub const T_TERM: usize = 1;
+pub const T_REAP: usize = 2;
+
+/// What a session's options are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionOpts {
+    /// `-w`: end the session after this long without traffic.
+    pub idle: Option<Duration>,
+    /// `-C`: LF from the child goes out as CR LF.
+    pub crlf: bool,
+}
+
+/// Where a session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Relaying.
+    Running,
+    /// The step stopped with work left: step again without waiting.
+    Busy,
+    /// The connection is closed; the child still runs.
+    Closed,
+    /// Connection closed and child reaped: the session can be dropped.
+    Gone,
+}
+
+pub struct Session {
+    conn: Option<Conn>,
+    net_fd: RawFd,
+    child: Child,
+    /// Token and timer-key base.
+    base: usize,
+    opts: SessionOpts,
+    up: Buf,
+    down: Buf,
+    crlf: Option<Crlf>,
+    // Readiness (edge-triggered: set by events, cleared by EAGAIN).
+    net_r: bool,
+    net_w: bool,
+    cin_w: bool,
+    cout_r: bool,
+    /// The child may have exited (pidfd readable, or no pidfd).
+    exit_seen: bool,
+    net_in_open: bool,
+    net_out_open: bool,
+    /// A connected UDP socket (`-u --exec`): datagrams, no end of stream.
+    datagram: bool,
+    /// The socket is shared with other sessions (`-luk --exec`).
+    shared: bool,
+    last_activity: Instant,
+    idle_timer: Option<TimerId>,
+    term_timer: Option<TimerId>,
+    reap_timer: Option<TimerId>,
+    /// The child got its SIGTERM (it outlived the session).
+    term_sent: bool,
+}
+
+fn reg(registry: &Registry, fd: RawFd, token: usize, i: Interest) -> io::Result<()> {
+    registry.register(&mut SourceFd(&fd), Token(token), i)
+}
+
+fn dereg(registry: &Registry, fd: RawFd) {
+    let _ = registry.deregister(&mut SourceFd(&fd));
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+impl Session {
+    /// A session for `conn` served by `child`; `base` is its first token
+    /// (and timer key), `KINDS` of each in a row.
+    pub fn new(conn: Conn, child: Child, base: usize, opts: SessionOpts) -> Session {
+        let net_fd = conn.fd();
+        let datagram = conn.is_datagram();
+        let shared = conn.is_shared();
+        Session {
+            datagram,
+            shared,
+            conn: Some(conn),
+            net_fd,
+            child,
+            base,
+            opts,
+            up: Buf::new(BUF),
+            down: Buf::new(BUF),
+            crlf: opts.crlf.then(Crlf::new),
+            net_r: true,
+            net_w: true,
+            cin_w: true,
+            cout_r: true,
+            exit_seen: false,
+            net_in_open: true,
+            net_out_open: true,
+            last_activity: Instant::now(),
+            idle_timer: None,
+            term_timer: None,
+            reap_timer: None,
+            term_sent: false,
+        }
+    }
+
+    /// A datagram from the peer of a shared socket; false if dropped.
+    pub fn deliver(&mut self, d: Vec<u8>) -> bool {
+        self.net_r = true;
+        self.conn.as_mut().is_some_and(|c| c.deliver(d))
+    }
+
+    /// The shared socket can be written again.
+    pub fn net_writable(&mut self) {
+        self.net_w = true;
+    }
+
+    /// The session is over and its child, still running, was sent SIGTERM.
+    pub fn term_sent(&self) -> bool {
+        self.term_sent
+    }
+
+    /// Registers every fd once, for all it may need.
+    pub fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        let b = self.base;
+        // A shared socket is its owner's to register (it reports our
+        // readiness through `deliver` and `net_writable`).
+        if !self.shared {
+            reg(
+                cx.registry,
+                self.net_fd,
+                b + K_NET,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
+        if let Some(fd) = &self.child.stdin {
+            reg(
+                cx.registry,
+                fd.as_raw_fd(),
+                b + K_CHILD_IN,
+                Interest::WRITABLE,
+            )?;
+        }
+        if let Some(fd) = &self.child.stdout {
+            reg(
+                cx.registry,
+                fd.as_raw_fd(),
+                b + K_CHILD_OUT,
+                Interest::READABLE,
+            )?;
+        }
+        match self.child.pidfd() {
+            Some(fd) => reg(cx.registry, fd, b + K_PIDFD, Interest::READABLE)?,
+            None => self.arm_reap_poll(cx),
+        }
+        Ok(())
+    }
+
+    fn arm_reap_poll(&mut self, cx: &mut Ctx<'_>) {
+        cx.timers.reset(
+            &mut self.reap_timer,
+            Instant::now() + REAP_POLL,
+            self.base + T_REAP,
+        );
+    }
+
+    /// A readiness event on one of the session's tokens (`k` = K_*).
+    pub fn on_event(&mut self, k: usize, ev: &Event) {
+        let hup = ev.is_error() || ev.is_read_closed() || ev.is_write_closed();
+        match k {
+            K_NET => {
+                self.net_r |= ev.is_readable() || hup;
+                self.net_w |= ev.is_writable() || hup;
+            }
+            K_CHILD_IN => self.cin_w = true,
+            K_CHILD_OUT => self.cout_r = true,
+            K_PIDFD => self.exit_seen = true,
+            _ => {}
+        }
+    }
+
+    /// A timer of the session expired (`k` = T_*).
+    pub fn on_timer(&mut self, cx: &mut Ctx<'_>, k: usize) {
+        match k {
+            T_IDLE => self.idle_timer = None,
+            T_TERM => {
+                self.term_timer = None;
+                self.term_sent = true;
+                self.child.terminate();
+            }
+            T_REAP => {
+                self.reap_timer = None;
+                self.exit_seen = true;
+                if !self.child.exited() {
+                    self.arm_reap_poll(cx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Does all the work possible now.
+    pub fn step(&mut self, cx: &mut Ctx<'_>, log: Option<&Log>) -> State {
+        // (Reaping closes the pidfd, which takes it out of epoll.)
+        if self.exit_seen && !self.child.exited() && self.child.try_reap() {
+            // Read what the child left in the pipe, whatever the events.
+            self.cout_r = true;
+        }
+        self.exit_seen = false;
+        if self.conn.is_some() {
+            let mut busy = true;
+            for _ in 0..PASSES {
+                match self.pump(log) {
+                    Pump::Progress => continue,
+                    Pump::Idle => {
+                        busy = false;
+                        break;
+                    }
+                    Pump::End => {
+                        self.end(cx);
+                        busy = false;
+                        break;
+                    }
+                }
+            }
+            if self.conn.is_some() {
+                if self.idle_expired(cx) {
+                    self.end(cx);
+                } else if busy {
+                    return State::Busy;
+                } else {
+                    return State::Running;
+                }
+            }
+        }
+        if self.child.exited() {
+            if let Some(t) = self.term_timer.take() {
+                cx.timers.cancel(t);
+            }
+            if let Some(t) = self.reap_timer.take() {
+                cx.timers.cancel(t);
+            }
+            State::Gone
+        } else {
+            State::Closed
+        }
+    }
+
+    /// `-w`: true when the session has been idle that long; otherwise the
+    /// timer is armed for the moment it would be.
+    fn idle_expired(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let Some(idle) = self.opts.idle else {
+            return false;
+        };
+        let due = self.last_activity + idle;
+        if Instant::now() >= due {
+            return true;
+        }
+        if self.idle_timer.is_none() {
+            self.idle_timer = Some(cx.timers.add(due, self.base + T_IDLE));
+        }
+        false
+    }
+
+    /// Ends the connection: close it and the child's pipes; a child still
+    /// running gets SIGTERM after [`TERM_DELAY`].
+    fn end(&mut self, cx: &mut Ctx<'_>) {
+        if let Some(mut conn) = self.conn.take() {
+            if !self.shared {
+                dereg(cx.registry, conn.fd());
+            }
+            // What the peer sent and nobody will read: taking it first
+            // lets the close be a FIN, not a reset that could destroy the
+            // answer still on its way (an HTTP responder that never reads
+            // the request).
+            let mut scratch = [0u8; 4096];
+            for _ in 0..DRAIN_READS {
+                match conn.read(&mut scratch) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+        }
+        for fd in [&self.child.stdin, &self.child.stdout]
+            .into_iter()
+            .flatten()
+        {
+            dereg(cx.registry, fd.as_raw_fd());
+        }
+        self.child.close_pipes();
+        if let Some(t) = self.idle_timer.take() {
+            cx.timers.cancel(t);
+        }
+        if !self.child.exited() && !self.child.try_reap() {
+            self.term_timer = Some(
+                cx.timers
+                    .add(Instant::now() + TERM_DELAY, self.base + T_TERM),
+            );
+        }
+    }
+
+    /// One round of the four transfers.
+    fn pump(&mut self, log: Option<&Log>) -> Pump {
+        let Some(conn) = self.conn.as_mut() else {
+            return Pump::End;
+        };
+        let mut progress = false;
+        // Network → buffer toward the child.
+        // (A datagram is read whole, so only into an empty buffer.)
+        let room = if self.datagram {
+            self.up.is_empty()
+        } else {
+            self.up.has_room()
+        };
+        if self.net_in_open && self.net_r && room {
+            match conn.read(self.up.space()) {
+                Ok(0) if self.datagram => progress = true, // an empty datagram
+                Ok(0) => {
+                    self.net_in_open = false;
+                    progress = true;
+                }
+                Ok(n) => {
+                    self.up.filled(n);
+                    if let Some(l) = log {
+                        let p = self.up.pending();
+                        l.record(Dir::Received, &p[p.len() - n..]);
+                    }
+                    progress = true;
+                }
+                Err(e) if would_block(&e) => self.net_r = false,
+                Err(_) => return Pump::End,
+            }
+        }
+        // Buffer → child's stdin.
+        if let Some(fd) = self.child.stdin.as_ref().map(|f| f.as_raw_fd()) {
+            if !self.up.is_empty() && self.cin_w {
+                match write_fd(fd, self.up.pending()) {
+                    Ok(n) => {
+                        self.up.consumed(n);
+                        progress = true;
+                    }
+                    Err(e) if would_block(&e) => self.cin_w = false,
+                    Err(_) => {
+                        // The child will never read again: what the peer
+                        // sends is thrown away from now on.
+                        self.child.stdin = None;
+                        self.up.clear();
+                        progress = true;
+                    }
+                }
+            }
+            if !self.net_in_open && self.up.is_empty() && self.child.stdin.is_some() {
+                self.child.stdin = None;
+                progress = true;
+            }
+        } else if !self.up.is_empty() {
+            self.up.clear();
+        }
+        // Child's stdout → buffer toward the network.
+        if let Some(fd) = self.child.stdout.as_ref().map(|f| f.as_raw_fd()) {
+            if self.cout_r && self.down.has_room() {
+                match read_fd(fd, self.down.space()) {
+                    Ok(0) => {
+                        self.child.stdout = None;
+                        progress = true;
+                    }
+                    Ok(n) => {
+                        self.down.filled(n);
+                        progress = true;
+                    }
+                    Err(e) if would_block(&e) => {
+                        self.cout_r = false;
+                        // An exited child's output is all read (a
+                        // grandchild keeping the pipe open does not hold
+                        // the session).
+                        if self.child.exited() {
+                            self.child.stdout = None;
+                            progress = true;
+                        }
+                    }
+                    Err(_) => {
+                        self.child.stdout = None;
+                        progress = true;
+                    }
+                }
+            }
+        }
+        // Buffer → network.
+        if self.net_out_open && self.net_w && !self.down.is_empty() {
+            let r = match self.crlf.as_mut() {
+                Some(c) => {
+                    let input = self.down.pending();
+                    // (-C may double a datagram: it must still fit one.)
+                    let input = if self.datagram {
+                        &input[..input.len().min(MAX_DATAGRAM / 2)]
+                    } else {
+                        input
+                    };
+                    let wire = c.encode(input);
+                    match conn.write(wire) {
+                        Ok(w) => {
+                            if let Some(l) = log {
+                                l.record(Dir::Sent, &wire[..w]);
+                            }
+                            Ok(c.commit(input, w))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                None if self.datagram => {
+                    let p = self.down.pending();
+                    let chunk = &p[..p.len().min(MAX_DATAGRAM)];
+                    conn.write(chunk).inspect(|&w| {
+                        if let Some(l) = log {
+                            l.record(Dir::Sent, &chunk[..w]);
+                        }
+                    })
+                }
+                None => conn.write(self.down.pending()).inspect(|&w| {
+                    if let Some(l) = log {
+                        l.record(Dir::Sent, &self.down.pending()[..w]);
+                    }
+                }),
+            };
+            match r {
+                Ok(n) => {
+                    self.down.consumed(n);
+                    progress = true;
+                }
+                Err(e) if would_block(&e) => self.net_w = false,
+                Err(_) => return Pump::End,
+            }
+        }
+        if self.net_out_open && self.child.stdout.is_none() && self.down.is_empty() {
+            conn.shutdown_write();
+            self.net_out_open = false;
+            progress = true;
+        }
+        if !self.net_out_open && (self.child.exited() || !self.net_in_open) {
+            return Pump::End;
+        }
+        if progress {
+            self.last_activity = Instant::now();
+            Pump::Progress
+        } else {
+            Pump::Idle
+        }
+    }
+
+    /// Closes everything at once (the run is ending): SIGTERM now.
+    pub fn terminate(&mut self) {
+        self.conn = None;
+        self.child.close_pipes();
+        self.child.terminate();
+    }
+}
+
+enum Pump {
+    Progress,
+    Idle,
+    End,
+}
