@@ -385,9 +385,12 @@ and
 .B \-i
 (outside scans) are refused, as are
 .BR \-u ,
-.B \-U
-and
-.BR \-F .
+.BR \-U ,
+.B \-F
+and the options of the listeners that serve and of the session logs
+.RB ( \-\-exec ,
+.BR \-\-broker ,
+.BR \-\-output ", ...)."
 .B \-T protocols=
 .RB ( tlsv1.2 ,
 .BR tlsv1.3 ,
