@@ -397,7 +397,7 @@ and the options of the listeners that serve and of the session logs
 .BR all ,
 .BR default ,
 .BR secure ),
-.BR \-T ciphers= ,
+.BR "\-T ciphers=" ,
 .B \-T alpn=
 (or
 .BR \-\-tls\-alpn )
