@@ -14,6 +14,10 @@
 # namespaces it creates, which are deleted on exit.
 #
 # Usage: bench/scan.sh [runs]     (runs per measurement, default 5)
+#
+# A/B: with NCRAB_BASE=/path/to/an/older/ncrab, that binary is timed too,
+# in the same rounds (interleaved), and the ratio of this build to it is
+# printed: a change's cost, measured under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +57,11 @@ NCRAB="$(cd "$(dirname "$NCRAB")" && pwd)/ncrab"
 mkdir -p "$TMP/ncrab" "$TMP/openbsd"
 ln -s "$NCRAB" "$TMP/ncrab/nc"
 ln -s "$NC_OPENBSD" "$TMP/openbsd/nc"
+BASE="${NCRAB_BASE:-}"
+if [ -n "$BASE" ]; then
+    mkdir -p "$TMP/base"
+    ln -s "$(cd "$(dirname "$BASE")" && pwd)/$(basename "$BASE")" "$TMP/base/nc"
+fi
 
 # --- helpers ----------------------------------------------------------------
 now() { echo "${EPOCHREALTIME/,/.}"; }
@@ -140,6 +149,7 @@ WANT_A="$(printf '%s\n' "${LA[@]}" | sort -n | tr '\n' ' ')"
 # all three alike.
 for _ in $(seq "$RUNS"); do
     timed "$NS_A" a.ncrab "$TMP/ncrab/nc" -zvn 127.0.0.1 1-65535
+    [ -n "$BASE" ] && timed "$NS_A" a.base "$TMP/base/nc" -zvn 127.0.0.1 1-65535
     timed "$NS_A" a.nc "$TMP/openbsd/nc" -zvn 127.0.0.1 1-65535
     timed "$NS_A" a.nmap "$NMAP" -sT -n -Pn -p 1-65535 -oG - 127.0.0.1
 done
@@ -147,6 +157,11 @@ ta_r=$(median a.ncrab); ta_n=$(median a.nc); ta_m=$(median a.nmap)
 report "(a) -z 1-65535 on 127.0.0.1, three listeners" "$WANT_A" \
     "$ta_r" "$TMP/a.ncrab.out" "$ta_n" "$TMP/a.nc.out" "$ta_m" "$TMP/a.nmap.out"
 echo "  target: ncrab <= 0.5 x nc.openbsd: $(awk -v a="$ta_r" -v b="$ta_n" 'BEGIN { print (a <= 0.5 * b) ? "met" : "NOT met" }')"
+if [ -n "$BASE" ]; then
+    ta_b=$(median a.base)
+    echo "  A/B: ncrab $ta_r s, base $ta_b s: ncrab/base = $(ratio "$ta_r" "$ta_b")"
+    cmp -s "$TMP/a.ncrab.out" "$TMP/a.base.out" && echo "  A/B: reports byte-identical" || echo "  A/B: reports DIFFER"
+fi
 
 # --- (b) 50 ports through a namespace pair -----------------------------------
 ip netns add "$NS_C"
@@ -191,6 +206,7 @@ WANT_B="$(printf '%s\n' "${OPEN[@]}" | sort -n | tr '\n' ' ')"
 RUNS_B=$(( RUNS < 3 ? RUNS : 3 ))   # nc.openbsd takes ~10 s per run
 for _ in $(seq "$RUNS_B"); do
     timed "$NS_C" b.ncrab "$TMP/ncrab/nc" -zvn -w 1 "$SERVER" 30001-30050
+    [ -n "$BASE" ] && timed "$NS_C" b.base "$TMP/base/nc" -zvn -w 1 "$SERVER" 30001-30050
     timed "$NS_C" b.nc "$TMP/openbsd/nc" -zvn -w 1 "$SERVER" 30001-30050
     timed "$NS_C" b.nmap "$NMAP" -sT -n -Pn -p 30001-30050 -oG - "$SERVER"
 done
@@ -198,6 +214,10 @@ tb_r=$(median b.ncrab); tb_n=$(median b.nc); tb_m=$(median b.nmap)
 report "(b) -z -w 1, 50 ports: 10 dropped, 10 rejected, 5 open, 25 closed (runs: $RUNS_B)" "$WANT_B" \
     "$tb_r" "$TMP/b.ncrab.out" "$tb_n" "$TMP/b.nc.out" "$tb_m" "$TMP/b.nmap.out"
 echo "  target: ncrab <= 1.1 s: $(awk -v a="$tb_r" 'BEGIN { print (a <= 1.1) ? "met" : "NOT met" }')"
+if [ -n "$BASE" ]; then
+    tb_b=$(median b.base)
+    echo "  A/B: ncrab $tb_r s, base $tb_b s: ncrab/base = $(ratio "$tb_r" "$tb_b")"
+fi
 # Same report lines as nc, in the same order.
 if cmp -s "$TMP/b.ncrab.out" "$TMP/b.nc.out"; then
     echo "  ncrab's report is byte-identical to nc.openbsd's"

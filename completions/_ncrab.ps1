@@ -69,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'ncrab' -ScriptBlock {
             [CompletionResult]::new('--tls-alpn', '--tls-alpn', [CompletionResultType]::ParameterName, 'TLS ALPN protocols, comma-separated')
             [CompletionResult]::new('--ssl-alpn', '--ssl-alpn', [CompletionResultType]::ParameterName, 'TLS ALPN protocols, comma-separated')
             [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Probes in flight at once during a scan')
+            [CompletionResult]::new('--banner', '--banner', [CompletionResultType]::ParameterName, 'With -z: report what an open port''s server says first')
             [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Serve each connection with a program (split on spaces, no shell)')
             [CompletionResult]::new('--sh-exec', '--sh-exec', [CompletionResultType]::ParameterName, 'Serve each connection with a /bin/sh -c command')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Most connections served at once (default 100)')

@@ -66,6 +66,7 @@ set edit:completion:arg-completer[ncrab] = {|@words|
             cand --tls-alpn 'TLS ALPN protocols, comma-separated'
             cand --ssl-alpn 'TLS ALPN protocols, comma-separated'
             cand --window 'Probes in flight at once during a scan'
+            cand --banner 'With -z: report what an open port''s server says first'
             cand --exec 'Serve each connection with a program (split on spaces, no shell)'
             cand --sh-exec 'Serve each connection with a /bin/sh -c command'
             cand --max-conns 'Most connections served at once (default 100)'

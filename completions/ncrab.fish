@@ -50,6 +50,7 @@ complete -c ncrab -s H -l tls-pin -d 'Hash string of peer certificate' -r
 complete -c ncrab -s o -l tls-staple -d 'OCSP response to staple' -r
 complete -c ncrab -l tls-alpn -l ssl-alpn -d 'TLS ALPN protocols, comma-separated' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
+complete -c ncrab -l banner -d 'With -z: report what an open port\'s server says first' -r
 complete -c ncrab -l exec -d 'Serve each connection with a program (split on spaces, no shell)' -r
 complete -c ncrab -l sh-exec -d 'Serve each connection with a /bin/sh -c command' -r
 complete -c ncrab -l max-conns -d 'Most connections served at once (default 100)' -r

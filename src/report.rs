@@ -18,6 +18,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod diagnosis;
+
 static ARGV0: OnceLock<OsString> = OnceLock::new();
 
 /// Records `argv[0]`; called once at start-up.
@@ -734,30 +736,6 @@ pub fn proxy_probe_detail(elapsed: Duration, state: &str, reached: bool) {
     note(format_args!("\t{} ms: {what}", elapsed.as_millis()));
 }
 
-/// glibc's EAI_ADDRFAMILY (a GNU extension the libc crate does not name).
-const EAI_ADDRFAMILY: i32 = -9;
-
-/// The `-vv` line after a failed host lookup (M4): what the
-/// getaddrinfo error means and what to check. `numeric` is `-n`.
-pub fn dns_detail(e: GaiError, numeric: bool) {
-    let what = match e.code {
-        libc::EAI_NONAME if numeric => {
-            "with -n the host must be a numeric address: drop -n to look the name up"
-        }
-        libc::EAI_NONAME | libc::EAI_NODATA => {
-            "the name does not resolve: check its spelling, /etc/hosts and the DNS configuration"
-        }
-        libc::EAI_AGAIN => {
-            "no name server answered: check the network, /etc/resolv.conf, or try again"
-        }
-        EAI_ADDRFAMILY | libc::EAI_FAMILY => {
-            "the host has no address of the family asked for: check -4 and -6"
-        }
-        _ => "the name could not be looked up: check /etc/hosts and the DNS configuration",
-    };
-    note(format_args!("\t{what}"));
-}
-
 /// Formats a byte count for people (`1.5 MiB`).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -824,6 +802,10 @@ pub struct JsonProbe<'a> {
     pub ms: u128,
     /// `-zc`: the `"tls"` object, as JSON text ([`tls::scan_json`]).
     pub tls: Option<String>,
+    /// Extension: why it failed (null when open), see [`diagnosis`].
+    pub diagnosis: Option<&'a diagnosis::Diagnosis>,
+    /// `--banner`: the server's first line.
+    pub banner: Option<&'a diagnosis::Banner>,
 }
 
 /// Prints one probe as a JSON object on its own line of stdout.
@@ -852,6 +834,8 @@ pub fn json_probe(p: &JsonProbe<'_>) {
         s.push_str(",\"tls\":");
         s.push_str(t);
     }
+    diagnosis::json_field(&mut s, p.diagnosis);
+    diagnosis::json_banner(&mut s, p.banner);
     s.push('}');
     stdout_line(&s);
 }

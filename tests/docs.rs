@@ -228,6 +228,7 @@ fn manual_has_every_section() {
             "EOF AND HALF-CLOSE",
             "TLS",
             "SCAN REPORT",
+            "DIAGNOSIS",
             "EXIT STATUS",
             "ENVIRONMENT",
             "EXAMPLES",

@@ -933,9 +933,9 @@ fn scan_through_the_proxy_json_and_diagnoses() {
     assert_eq!(
         without_times(&out.stdout_str()),
         concat!(
-            r#"{"host":"10.0.0.1","ip":null,"port":22,"proto":"tcp","service":"ssh","state":"open","errno":null,"error":null,"ms":N}"#,
+            r#"{"host":"10.0.0.1","ip":null,"port":22,"proto":"tcp","service":"ssh","state":"open","errno":null,"error":null,"ms":N,"diagnosis":null,"banner":null}"#,
             "\n",
-            r#"{"host":"10.0.0.1","ip":null,"port":8080,"proto":"tcp","service":"http-alt","state":"filtered","errno":"EHOSTUNREACH","error":"connection failed, SOCKSv5 error: Host unreachable","ms":N}"#,
+            r#"{"host":"10.0.0.1","ip":null,"port":8080,"proto":"tcp","service":"http-alt","state":"filtered","errno":"EHOSTUNREACH","error":"connection failed, SOCKSv5 error: Host unreachable","ms":N,"diagnosis":null,"banner":null}"#,
             "\n"
         )
     );
@@ -961,7 +961,7 @@ fn scan_through_the_proxy_json_and_diagnoses() {
     assert_eq!(
         without_times(&out.stdout_str()),
         concat!(
-            r#"{"host":"10.0.0.1","ip":null,"port":22,"proto":"tcp","service":"ssh","state":"error","errno":null,"error":"the proxy could not be reached","ms":N}"#,
+            r#"{"host":"10.0.0.1","ip":null,"port":22,"proto":"tcp","service":"ssh","state":"error","errno":null,"error":"the proxy could not be reached","ms":N,"diagnosis":null,"banner":null}"#,
             "\n"
         )
     );

@@ -655,7 +655,17 @@ fn json_lines_one_object_per_probe_in_order() {
         .map(|l| json::parse(l).unwrap_or_else(|e| panic!("invalid JSON {l:?}: {e}")))
         .collect();
     let keys = [
-        "host", "ip", "port", "proto", "service", "state", "errno", "error", "ms",
+        "host",
+        "ip",
+        "port",
+        "proto",
+        "service",
+        "state",
+        "errno",
+        "error",
+        "ms",
+        "diagnosis",
+        "banner",
     ];
     for (obj, &port) in objs.iter().zip(&ports) {
         assert_eq!(obj.keys(), keys, "fields");
@@ -737,9 +747,16 @@ fn vv_explains_each_line() {
     let got = run(&args);
     assert_eq!(got.exit_code(), 0);
     let stderr = got.stderr_str();
-    let lines: Vec<&str> = stderr.lines().collect();
+    // nc's lines, unchanged, each followed by its diagnosis (and, for a
+    // refused port of this machine, a line about what listens).
+    let mut lines: Vec<&str> = Vec::new();
+    for l in stderr.lines() {
+        let after_detail = lines.last().is_some_and(|p: &&str| p.starts_with('\t'));
+        if !(l.starts_with('\t') && after_detail) {
+            lines.push(l);
+        }
+    }
     assert_eq!(lines.len(), 6, "{stderr:?}");
-    // nc's lines, unchanged, at the even positions.
     let nc_lines: String = lines.iter().step_by(2).map(|l| format!("{l}\n")).collect();
     assert_eq!(
         nc_lines,
@@ -753,7 +770,7 @@ fn vv_explains_each_line() {
     };
     let (ms, t) = detail(lines[1]);
     assert!(ms >= 900, "timed out after {ms} ms");
-    assert!(t.contains("no answer") && t.contains("firewall"), "{t}");
+    assert!(t.contains("none answered") && t.contains("firewall"), "{t}");
     let (_, t) = detail(lines[3]);
     assert!(t.starts_with("open"), "{t}");
     let (_, t) = detail(lines[5]);
@@ -763,8 +780,8 @@ fn vv_explains_each_line() {
     );
 }
 
-/// Just enough JSON to check the `--json` lines: one flat object of
-/// strings, numbers and nulls, strictly parsed.
+/// Just enough JSON to check the `--json` lines: an object of strings,
+/// numbers, nulls and nested objects and arrays, strictly parsed.
 mod json {
     #[derive(Debug, PartialEq)]
     pub enum Value {
@@ -772,9 +789,11 @@ mod json {
         Num(f64),
         Null,
         Bool(bool),
+        Obj(Object),
+        Arr(Vec<Value>),
     }
 
-    #[derive(Debug)]
+    #[derive(Debug, PartialEq)]
     pub struct Object(Vec<(String, Value)>);
 
     impl Object {
@@ -870,10 +889,59 @@ mod json {
                 }
             }
         }
+        fn object(&mut self) -> Result<Object, String> {
+            let mut fields = Vec::new();
+            self.eat(b'{')?;
+            self.ws();
+            if self.s.get(self.i) == Some(&b'}') {
+                self.i += 1;
+                return Ok(Object(fields));
+            }
+            loop {
+                let k = self.string()?;
+                self.eat(b':')?;
+                let v = self.value()?;
+                if fields.iter().any(|(key, _)| *key == k) {
+                    return Err(format!("duplicate key {k}"));
+                }
+                fields.push((k, v));
+                self.ws();
+                match self.s.get(self.i) {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        return Ok(Object(fields));
+                    }
+                    _ => return Err(format!("expected ',' or '}}' at {}", self.i)),
+                }
+            }
+        }
         fn value(&mut self) -> Result<Value, String> {
             self.ws();
             match self.s.get(self.i) {
                 Some(b'"') => Ok(Value::Str(self.string()?)),
+                Some(b'{') => Ok(Value::Obj(self.object()?)),
+                Some(b'[') => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    self.ws();
+                    if self.s.get(self.i) == Some(&b']') {
+                        self.i += 1;
+                        return Ok(Value::Arr(items));
+                    }
+                    loop {
+                        items.push(self.value()?);
+                        self.ws();
+                        match self.s.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                return Ok(Value::Arr(items));
+                            }
+                            _ => return Err(format!("expected ',' or ']' at {}", self.i)),
+                        }
+                    }
+                }
                 Some(b'n') if self.s[self.i..].starts_with(b"null") => {
                     self.i += 4;
                     Ok(Value::Null)
@@ -911,35 +979,11 @@ mod json {
             s: line.as_bytes(),
             i: 0,
         };
-        let mut fields = Vec::new();
-        p.eat(b'{')?;
-        p.ws();
-        if p.s.get(p.i) == Some(&b'}') {
-            p.i += 1;
-        } else {
-            loop {
-                let k = p.string()?;
-                p.eat(b':')?;
-                let v = p.value()?;
-                if fields.iter().any(|(key, _)| *key == k) {
-                    return Err(format!("duplicate key {k}"));
-                }
-                fields.push((k, v));
-                p.ws();
-                match p.s.get(p.i) {
-                    Some(b',') => p.i += 1,
-                    Some(b'}') => {
-                        p.i += 1;
-                        break;
-                    }
-                    _ => return Err(format!("expected ',' or '}}' at {}", p.i)),
-                }
-            }
-        }
+        let obj = p.object()?;
         p.ws();
         if p.i != p.s.len() {
             return Err("text after the object".into());
         }
-        Ok(Object(fields))
+        Ok(obj)
     }
 }

@@ -199,6 +199,10 @@ fn option_checks_use_openbsds_texts() {
         ),
         (&["-c", "--broker", "1"], "nc: cannot use -c and --broker\n"),
         (
+            &["-zc", "--banner", "h", "1"],
+            "nc: cannot use -c and --banner\n",
+        ),
+        (
             &["-lc", "--hex-dump", "x", "1"],
             "nc: cannot use -c and --hex-dump\n",
         ),

@@ -110,6 +110,8 @@ pub struct Options {
     pub json: bool,
     /// `--window N`: probes in flight at once (1 = sequential, as nc).
     pub window: Option<usize>,
+    /// `--banner[=MS]`: how long an open port's server may take to speak.
+    pub banner: Option<Duration>,
     /// Listeners that serve: exec, broker, access lists, logs.
     pub serving: Serving,
 }
@@ -187,6 +189,7 @@ impl Config {
             proto: o.proto,
             numeric: o.numeric,
             verbose: o.verbose > 0,
+            diagnose: o.verbose >= 2,
             timeout: o.timeout().filter(|t| !t.is_zero()),
             sock: self.sock_opts(),
         }

@@ -21,6 +21,9 @@ pub struct OptDef {
     pub short: Option<char>,
     pub long: Option<&'static str>,
     pub takes_value: bool,
+    /// A long option whose value is optional (`--banner`, `--banner=MS`):
+    /// given only attached with `=`, never taken from the next word.
+    pub optional_value: bool,
 }
 
 /// What the walk found next.
@@ -211,6 +214,9 @@ impl<'a> Getopt<'a> {
         if let Some(v) = inline {
             return Some(Ok(Item::Opt(def.id, Some(v))));
         }
+        if def.optional_value {
+            return Some(Ok(Item::Opt(def.id, None)));
+        }
         if self.idx < self.args.len() {
             let v = std::mem::take(&mut self.args[self.idx]);
             self.idx += 1;
@@ -271,30 +277,35 @@ mod tests {
                 short: Some('z'),
                 long: Some("zero-io"),
                 takes_value: false,
+                optional_value: false,
             },
             OptDef {
                 id: "v",
                 short: Some('v'),
                 long: Some("verbose"),
                 takes_value: false,
+                optional_value: false,
             },
             OptDef {
                 id: "w",
                 short: Some('w'),
                 long: Some("wait"),
                 takes_value: true,
+                optional_value: false,
             },
             OptDef {
                 id: "q",
                 short: Some('q'),
                 long: Some("quit"),
                 takes_value: true,
+                optional_value: false,
             },
             OptDef {
                 id: "ver",
                 short: None,
                 long: Some("version"),
                 takes_value: false,
+                optional_value: false,
             },
         ]
     }

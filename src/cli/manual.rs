@@ -466,9 +466,14 @@ time the answer took, and what it means:
 .PP
 .EX
 ncrab: connect to 192.0.2.7 port 25 (tcp) failed: Connection refused
-	3 ms: closed: the host answered with a TCP reset, ...
+	3 ms: closed: 192.0.2.7 answered with a TCP reset: nothing listens ...
 .EE
 .PP
+What each error means in general, and what to check, is below; the
+explanation ncrab prints is more precise whenever the kernel tells more
+(which router sent which ICMP message, how many SYNs went unanswered,
+what listens on this machine instead): see
+.BR DIAGNOSIS .
 The outcomes and what to check:
 .TP
 .B succeeded
@@ -573,6 +578,18 @@ the port is open.
 .TP
 .B ms
 how long the probe took, in whole milliseconds.
+.TP
+.B diagnosis
+why the probe failed, as an object (see
+.BR DIAGNOSIS ),
+or null when the port is open or the probe went through a proxy.
+.TP
+.B banner
+with
+.BR \-\-banner ,
+the first line the server sent, escaped as on the
+.B \-vv
+line; null otherwise.
 .PP
 Through a proxy
 .RB ( \-x ),
@@ -594,6 +611,197 @@ For example:
 .EE
 .PP
 (one line in the real output).
+.SH DIAGNOSIS
+With
+.B \-vv
+or
+.BR \-\-json ,
+ncrab explains each failure as precisely as the kernel tells it, and
+says what to check next.
+The lines of
+.B \-v
+stay nc's; the explanation follows them on lines that start with a tab
+(for a scan, after the time the answer took).
+ncrab asks the kernel to keep the ICMP errors a connecting socket receives
+.RB ( IP_RECVERR ", " IPV6_RECVERR ;
+cleared again before a session relays, so the relay is nc's) and, for a
+probe that failed, reads who sent the error and what it said, how many
+SYNs went out
+.RB ( TCP_INFO ),
+and, for an address of this machine, what does listen
+.RI ( /proc/net/tcp ", " tcp6 ", " udp ", " udp6 ,
+with the owning process when
+.I /proc
+shows it).
+For example:
+.PP
+.EX
+ncrab: connect to 10.9.1.2 port 443 (tcp) failed: No route to host
+	0 ms: 10.9.0.1 (a router on the way) answered ICMP host unreachable: ...
+ncrab: connect to 127.0.0.1 port 8080 (tcp) failed: Connection refused
+	0 ms: closed: 127.0.0.1 answered with a TCP reset: ...
+	nothing listens on port 8080 of 127.0.0.1; a listener on [::1]:8080 accepts only IPv6 (pid 812, python3)
+.EE
+.PP
+With
+.BR \-\-json ,
+each object's
+.B diagnosis
+field holds
+.B code
+(below),
+.B reporter
+(the address that answered: the ICMP error's sender, or the host that
+reset; null when nobody did),
+.B role
+("destination", "router" or "this\-host"),
+.B icmp
+(version, type and code of the ICMP message, or null),
+.B syns
+(SYNs sent, from TCP_INFO, or null),
+.B listeners
+(for an address of this machine: the listeners on the port, each with
+address, pid and process, the last two null when not visible; null for
+other addresses),
+.B nearest
+(with no listener on the port: the nearest listening ports below and
+above),
+and
+.B text
+(the
+.B \-vv
+explanation).
+The codes are stable:
+.TP
+.B refused
+the host answered the SYN with a TCP reset: nothing listens on the port
+(or a firewall rejects with tcp\-reset).
+For an address of this machine, what listens instead is named.
+.TP
+.B icmp\-host\-unreachable
+ICMP host unreachable (ICMPv6 address unreachable) from a router: the
+last router cannot reach the host.
+From the destination itself: its firewall rejects the port.
+.TP
+.B icmp\-net\-unreachable
+ICMP network unreachable (ICMPv6 no route to destination): a router has
+no route to the destination's network.
+.TP
+.B icmp\-port\-unreachable
+ICMP port unreachable: from the destination, nothing listens on that
+UDP (or TCP) port; from a router, its firewall rejects the port.
+.TP
+.B icmp\-admin\-prohibited
+ICMP communication administratively prohibited (ICMPv6 administratively
+prohibited, policy failure, reject route): a firewall rejects the
+traffic.
+.TP
+.B icmp\-frag\-needed
+ICMP fragmentation needed (ICMPv6 packet too big): the packets are too
+big for a link on the way.
+.TP
+.B icmp\-ttl\-exceeded
+ICMP time exceeded: the packets ran out of hops (see
+.BR \-M )
+or the routes loop.
+.TP
+.B icmp\-other
+another ICMP error; its type and code are in the object.
+.TP
+.B neighbour\-unreachable
+this machine found nobody on the local link for the address (no ARP or
+neighbour discovery reply).
+.TP
+.B timeout\-no\-answer
+no answer to the SYNs (their number and the time are given): a firewall
+drops the packets, or the host is down or not on that network.
+.TP
+.B timeout\-host\-answers
+no answer, but the same address answered another probe of this run: a
+firewall drops this port.
+.TP
+.B local\-firewall
+this machine's own firewall (netfilter OUTPUT) dropped or rejected the
+packets: sending failed with EPERM, a reject rule answered from this
+machine, or SYN retransmissions never left it.
+.TP
+.B broadcast\-needs\-b
+permission denied for a broadcast address: use
+.BR \-b .
+.TP
+.B no\-route
+this machine has no route to the address (ENETUNREACH at once).
+.TP
+.B route\-unreachable
+this machine's routing table marks the address unreachable.
+.TP
+.B route\-prohibited
+this machine's routing table prohibits the address (EACCES at once).
+.TP
+.B route\-blackhole
+this machine's routing table drops the address (EINVAL at once).
+.TP
+.B bind\-privileged
+binding
+.B \-p
+below the unprivileged port limit (1024) needs root or
+CAP_NET_BIND_SERVICE.
+.TP
+.B bind\-in\-use
+the
+.B \-p
+port is in use.
+.TP
+.B bind\-address\-not\-local
+the
+.B \-s
+address is not one of this machine's.
+.TP
+.B dns\-nxdomain
+the name does not exist.
+.TP
+.B dns\-no\-answer
+no name server answered (EAI_AGAIN).
+.TP
+.B dns\-no\-address\-family
+the name has no address of the family asked with
+.B \-4
+or
+.BR \-6 ;
+the other family's address is named when it has one.
+.TP
+.B dns\-numeric\-only
+with
+.B \-n
+the host must be a numeric address.
+.TP
+.B dns\-failure
+any other lookup failure.
+.TP
+.B unknown\-service
+a port name (or
+.BR \-p )
+that /etc/services does not know.
+.TP
+.B other
+any other error; its errno is in the line.
+.PP
+An open port has no diagnosis; with
+.B \-\-banner
+(and
+.BR \-z ),
+ncrab waits up to the given milliseconds (500 by default) for the
+server to speak first, sends nothing, and reports the first line it
+sends, escaped (\e\e, \et, \er, \en and \exHH for other bytes outside
+printable ASCII):
+.PP
+.EX
+Connection to 192.0.2.7 22 port [tcp/ssh] succeeded!
+	1 ms: open: the host accepted the TCP handshake, ...
+	banner: SSH\-2.0\-OpenSSH_9.2p1 Debian\-2+deb12u3
+.EE
+.PP
+The probes stay concurrent while they wait.
 .SH "EXIT STATUS"
 .TP
 .B 0
@@ -963,3 +1171,20 @@ for the manual page and the shell completions.
 .BR ssh_config (5),
 .BR services (5)
 "#;
+
+#[cfg(test)]
+mod tests {
+    use crate::report::diagnosis::Code;
+
+    #[test]
+    fn every_diagnosis_code_is_in_the_manual() {
+        for code in Code::ALL {
+            let roff = format!(".B {}\n", code.name().replace('-', "\\-"));
+            assert!(
+                super::SECTIONS.contains(&roff),
+                "the manual's DIAGNOSIS section lacks {}",
+                code.name()
+            );
+        }
+    }
+}

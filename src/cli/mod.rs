@@ -253,6 +253,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 Ok(n) => o.window = Some(n as usize),
                 Err(e) => return Err(fail_arg(format_args!("window {}: ", e.as_str()), raw)),
             },
+            "banner" => {
+                let ms = match &val {
+                    None => options::BANNER_DEFAULT_MS,
+                    Some(_) => match strtonum(raw, 1, 60_000) {
+                        Ok(n) => n as u64,
+                        Err(e) => {
+                            return Err(fail_arg(format_args!("banner {}: ", e.as_str()), raw));
+                        }
+                    },
+                };
+                o.banner = Some(std::time::Duration::from_millis(ms));
+            }
             "exec" | "sh_exec" => {
                 if o.serving.exec.is_some() {
                     return Err(fail(format_args!("cannot use --exec and --sh-exec twice")));
@@ -385,6 +397,9 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
     if o.listen && o.zero_io {
         return Err(fail(format_args!("cannot use -z and -l")));
     }
+    if o.banner.is_some() && !o.zero_io {
+        return Err(fail(format_args!("cannot use --banner without -z")));
+    }
     if !o.listen && o.keep {
         return Err(fail(format_args!("must use -l with -k")));
     }
@@ -413,6 +428,10 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         // refused rather than served in clear text.
         if let Some(opt) = tls::serving_option(&o.serving) {
             return Err(fail(format_args!("cannot use -c and {opt}")));
+        }
+        // A scan's TLS probe speaks first; the banner wait would not.
+        if o.banner.is_some() {
+            return Err(fail(format_args!("cannot use -c and --banner")));
         }
     }
 
@@ -446,7 +465,12 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
             Ok(l) => l,
             Err(e) => {
                 let (msg, arg) = e.parts();
-                return Err(fail_arg(format_args!("{msg}"), arg));
+                let exit = fail_arg(format_args!("{msg}"), arg);
+                if o.verbose >= 2 && arg.first().is_some_and(|c| !c.is_ascii_digit()) {
+                    let d = crate::net::diagnose::names::unknown_service(arg, o.proto.name());
+                    report::diagnosis::detail_line(&d);
+                }
+                return Err(exit);
             }
         };
         if o.randomize {

@@ -540,6 +540,16 @@ const DEFS: &[Def] = &[
         long_help: "How many probes of a scan run at once. The default follows the open-file limit; 1 makes the scan sequential, as nc.",
     },
     Def {
+        id: "banner",
+        short: None,
+        long: "banner",
+        value: Some("ms"),
+        values: &[],
+        hide: false,
+        help: "With -z: report what an open port's server says first",
+        long_help: "With -z: after an open TCP port's handshake, wait up to ms milliseconds (default 500, written --banner=ms) for the server to speak first, and report its first line, escaped: on a -vv line and in --json's banner field. Nothing is sent. Probes stay concurrent.",
+    },
+    Def {
         id: "exec",
         short: None,
         long: "exec",
@@ -710,6 +720,11 @@ const ALIASES: &[(&str, &str)] = &[
     ("ssl-servername", "tls_name"),
     ("ssl-alpn", "tls_alpn"),
 ];
+/// Options whose value is optional, given as `--name=value` only.
+const OPTIONAL_VALUE: &[&str] = &["banner"];
+
+/// `--banner` without a value: milliseconds.
+pub const BANNER_DEFAULT_MS: u64 = 500;
 
 /// The clap command: the one definition of every option, rendered into
 /// `--help`, `man/ncrab.1` and `completions/`.
@@ -743,6 +758,11 @@ pub fn command() -> Command {
             a = a.visible_alias(*alias);
         }
         a = match d.value {
+            Some(v) if OPTIONAL_VALUE.contains(&d.id) => a
+                .value_name(v)
+                .num_args(0..=1)
+                .require_equals(true)
+                .action(ArgAction::Append),
             Some(v) => {
                 let a = a.value_name(v).action(ArgAction::Append);
                 if d.values.is_empty() {
@@ -781,6 +801,7 @@ pub(super) fn opt_defs() -> Vec<OptDef> {
             short: d.short,
             long: Some(d.long),
             takes_value: d.value.is_some(),
+            optional_value: OPTIONAL_VALUE.contains(&d.id),
         })
         .collect();
     for &(alias, id) in ALIASES {
@@ -790,6 +811,7 @@ pub(super) fn opt_defs() -> Vec<OptDef> {
                 short: None,
                 long: Some(alias),
                 takes_value: d.value.is_some(),
+                optional_value: false,
             });
         }
     }

@@ -57,18 +57,23 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         };
         status = 0;
         if cfg.opts.verbose > 0 {
-            if cfg.opts.proto == Proto::Udp
-                && wants_probe(cfg, stdin)
-                && !udp::probe(rx, &sock, udp::probe_secs(cfg.opts.timeout))?
-            {
-                status = 1;
-                continue;
+            if cfg.opts.proto == Proto::Udp && wants_probe(cfg, stdin) {
+                let probed = udp::probe(rx, &sock, udp::probe_secs(cfg.opts.timeout))?;
+                if let Err(errno) = probed {
+                    if cfg.opts.verbose >= 2 {
+                        explain_udp_refusal(cfg, &sock, errno, started.elapsed());
+                    }
+                    status = 1;
+                    continue;
+                }
             }
             connect::report_success(&cfg.connect_opts(), host, port, ip.as_deref());
         }
         if cfg.proxy.is_some() {
             proxy_scan_result(cfg, host, port, started, Ok(()));
         }
+        // The error queue served the diagnosis: the relay is nc's.
+        crate::net::diagnose::errqueue::disable(&sock);
         if cfg.opts.pass_fd {
             return fdpass::pass(rx, stdout, &sock);
         }
@@ -169,6 +174,10 @@ fn connect_port(
         Ok(a) => a,
         Err(e) => {
             report::getaddrinfo_host_failed(host, port_s, e);
+            if cfg.opts.verbose >= 2 {
+                let d = crate::net::diagnose::names::lookup_failed(host, port, e, o.hints());
+                report::diagnosis::detail_line(&d);
+            }
             return Err(Abort::Failed);
         }
     };
@@ -228,6 +237,32 @@ fn proxy_scan_result(
             error,
             ms: elapsed.as_millis(),
             tls: None,
+            diagnosis: None,
+            banner: None,
         });
+    }
+}
+
+/// `-vv` after a UDP probe that failed (nc prints nothing): who refused,
+/// from the socket's error queue, or the errno of the send.
+fn explain_udp_refusal(cfg: &Config, sock: &Socket, errno: Option<i32>, elapsed: Duration) {
+    use crate::net::diagnose::{self, Facts, Outcome, errqueue};
+    let Some(dest) = sock.peer_addr().ok().and_then(|a| a.as_socket()) else {
+        return;
+    };
+    let facts = Facts {
+        queued: errqueue::take(sock),
+        send_errno: errno.map(report::Errno),
+        ..Facts::default()
+    };
+    let probe = diagnose::Probe {
+        dest: dest.ip(),
+        port: dest.port(),
+        proto: cfg.opts.proto.name(),
+        elapsed,
+        broadcast: cfg.opts.broadcast,
+    };
+    if let Some(d) = diagnose::diagnose(&probe, Outcome::UdpClosed, &facts) {
+        report::diagnosis::probe_lines(&d);
     }
 }

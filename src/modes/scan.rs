@@ -56,6 +56,8 @@ use socket2::{SockAddr, Socket};
 
 use crate::cli::config::Config;
 use crate::net::connect::{self, ConnectOpts};
+use crate::net::diagnose::banner::BannerRead;
+use crate::net::diagnose::{self, Banner, Facts, errqueue, tcpinfo};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
 use crate::net::tls::TlsConfig;
@@ -63,7 +65,7 @@ use crate::net::tls::probe::{self as tls_probe, Next, TlsProbe};
 use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, SetupError};
 use crate::report::tls as tls_report;
-use crate::report::{self, Dest, Errno};
+use crate::report::{self, Dest, Errno, diagnosis};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use rustls::ClientConfig;
@@ -117,6 +119,9 @@ struct Probe {
     timer: Option<TimerId>,
     /// UDP: the `X` probe running on the connected socket.
     xprobe: Option<XProbe>,
+    /// `--banner`: the port is open and the server's first bytes are
+    /// being read (the timer is the wait's end).
+    banner: Option<BannerRead>,
     /// `-zc`: the TLS handshake running on the connected socket.
     tls: Option<TlsProbe>,
 }
@@ -165,6 +170,12 @@ struct Scanner<'a> {
     fatal_slot: Option<usize>,
     /// The fatal error has been reported.
     fatal: bool,
+    /// `-vv` or `--json`: gather the facts of each failure.
+    diag: bool,
+    /// What each finished slot left behind, until it is reported.
+    facts: std::collections::HashMap<usize, Facts>,
+    /// `--banner`: how long an open port's server may take to speak.
+    banner: Option<Duration>,
 }
 
 impl<'a> Scanner<'a> {
@@ -210,6 +221,40 @@ impl<'a> Scanner<'a> {
             tls_out: HashMap::new(),
             fatal_slot: None,
             fatal: false,
+            diag: o.verbose >= 2 || o.json,
+            facts: std::collections::HashMap::new(),
+            banner: o
+                .banner
+                .filter(|_| o.proto == crate::cli::config::Proto::Tcp),
+        }
+    }
+
+    /// The address (without port) of `slot`'s attempt.
+    fn ip_of(&self, slot: usize) -> Option<std::net::IpAddr> {
+        let (_, a) = self.split(slot);
+        self.addrs[a].addr.as_socket().map(|s| s.ip())
+    }
+
+    /// Keeps what a finished probe left behind, for its report (only
+    /// when `-vv` or `--json` asks), and notes whether its host answered.
+    fn keep_facts(&mut self, slot: usize, found: Found, facts: Facts) {
+        if !self.diag {
+            return;
+        }
+        if let (Some(ip), Some(outcome)) = (self.ip_of(slot), outcome_of(found)) {
+            diagnose::note_outcome(ip, outcome, &facts);
+        }
+        self.facts.insert(slot, facts);
+    }
+
+    /// The facts of a TCP connect that just failed (or timed out):
+    /// `syns` was read before the result, the error queue now.
+    fn failure_facts(sock: &Socket, syns: Option<tcpinfo::Syns>, immediate: bool) -> Facts {
+        Facts {
+            queued: errqueue::take(sock),
+            syns,
+            immediate,
+            ..Facts::default()
         }
     }
 
@@ -399,6 +444,8 @@ impl<'a> Scanner<'a> {
             }
         }
         let addr = self.addr_for(slot);
+        let mut immediate = false;
+        let mut syns = None;
         let result = match net::start_connect(&sock, &addr) {
             Ok(true) if ai.socktype != libc::SOCK_STREAM => {
                 self.start_udp(cx, slot, sock, started);
@@ -406,16 +453,27 @@ impl<'a> Scanner<'a> {
             }
             Ok(true) => Some((net::check_self_connect(&sock), false)),
             // Refused at once (no route...): the socket is still unused.
-            Err(errno) => Some((ConnectResult::Failed(errno), true)),
+            Err(errno) => {
+                immediate = true;
+                Some((ConnectResult::Failed(errno), true))
+            }
             // Often already answered (loopback): no need to wait for it.
-            Ok(false) => net::connect_again(&sock, &addr),
+            Ok(false) => {
+                if self.diag {
+                    syns = tcpinfo::syns(&sock);
+                }
+                net::connect_again(&sock, &addr)
+            }
         };
         if let Some((r, reusable)) = result {
             if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
                 self.start_tls(cx, slot, sock, started);
                 return true;
             }
-            self.finish_slot(slot, to_found(r), started);
+            if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
+                return self.wait_banner(cx, slot, sock, started);
+            }
+            self.finish_connect(slot, &sock, r, syns, immediate, started);
             self.release(sock, ai.family, reusable);
             return true;
         }
@@ -443,10 +501,134 @@ impl<'a> Scanner<'a> {
                 started,
                 timer,
                 xprobe: None,
+                banner: None,
                 tls: None,
             },
         );
         true
+    }
+
+    /// Records the result of a TCP connect, with its facts when asked.
+    fn finish_connect(
+        &mut self,
+        slot: usize,
+        sock: &Socket,
+        r: ConnectResult,
+        syns: Option<tcpinfo::Syns>,
+        immediate: bool,
+        started: Instant,
+    ) {
+        let found = to_found(r);
+        if self.diag {
+            let facts = match found {
+                Found::Open => Facts::default(),
+                _ => Self::failure_facts(sock, syns, immediate),
+            };
+            self.keep_facts(slot, found, facts);
+        } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+            // An ICMP error may be queued: a reused socket starts clean.
+            errqueue::drain(sock);
+        }
+        self.finish_slot(slot, found, started);
+    }
+
+    /// `--banner`: the port answered at once; wait up to the banner time
+    /// for the server's first line, reading as it comes, in the loop.
+    fn wait_banner(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        slot: usize,
+        sock: Socket,
+        started: Instant,
+    ) -> bool {
+        let id = self.free_id();
+        let fd = sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if cx
+            .registry
+            .register(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            // No banner then: the port is open all the same.
+            self.free.push(id);
+            self.keep_facts(slot, Found::Open, Facts::default());
+            self.finish_slot(slot, Found::Open, started);
+            return true;
+        }
+        let wait = self.banner.unwrap_or_default();
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                banner: Some(BannerRead::new(started.elapsed())),
+                tls: None,
+            },
+        );
+        self.read_banner(cx, id);
+        true
+    }
+
+    /// `--banner` for a probe in flight whose connect just completed.
+    fn banner_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let wait = self.banner.unwrap_or_default();
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let fd = p.sock.as_raw_fd();
+        let token = Token(reactor::PROBE_BASE + id);
+        if cx
+            .registry
+            .reregister(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            let slot = p.slot;
+            self.keep_facts(slot, Found::Open, Facts::default());
+            return self.end_probe(cx, id, Found::Open, false);
+        }
+        if let Some(t) = p.timer.take() {
+            cx.timers.cancel(t);
+        }
+        p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+        p.banner = Some(BannerRead::new(p.started.elapsed()));
+        self.read_banner(cx, id);
+    }
+
+    /// Reads what the server has sent so far (readiness, or the start).
+    fn read_banner(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        self.banner_step(cx, id, false);
+    }
+
+    /// Reads what the server has sent; ends the probe once the first line
+    /// is complete, the server closed, or (`timed_out`) the wait is over.
+    fn banner_step(&mut self, cx: &mut Ctx<'_>, id: usize, timed_out: bool) {
+        let wait = self.banner.unwrap_or_default();
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(read) = p.banner.as_mut() else {
+            return;
+        };
+        let Some(banner) = read.step(&p.sock, timed_out, wait) else {
+            return;
+        };
+        let handshake = read.handshake;
+        let slot = p.slot;
+        // The report's time is the handshake's, not the wait's.
+        p.started = Instant::now().checked_sub(handshake).unwrap_or(p.started);
+        self.keep_facts(
+            slot,
+            Found::Open,
+            Facts {
+                banner: Some(banner),
+                ..Facts::default()
+            },
+        );
+        self.end_probe(cx, id, Found::Open, false);
     }
 
     /// `-zc`: the port took the connection; its TLS handshake starts on
@@ -474,6 +656,7 @@ impl<'a> Scanner<'a> {
                 started,
                 timer,
                 xprobe: None,
+                banner: None,
                 tls: Some(probe),
             },
         );
@@ -552,8 +735,8 @@ impl<'a> Scanner<'a> {
             return self.finish_slot(slot, Found::Open, started);
         };
         match XProbe::start(sock.as_raw_fd(), secs) {
-            (_, Tick::Passed) => self.finish_slot(slot, Found::Open, started),
-            (_, Tick::Failed) => self.finish_slot(slot, Found::ProbeFailed, started),
+            (x, Tick::Passed) => self.finish_udp(slot, &sock, &x, Found::Open, started),
+            (x, Tick::Failed) => self.finish_udp(slot, &sock, &x, Found::ProbeFailed, started),
             (x, Tick::Later) => {
                 let id = self.free_id();
                 let timer = cx.timers.add(Instant::now() + XProbe::INTERVAL, id);
@@ -565,11 +748,32 @@ impl<'a> Scanner<'a> {
                         started,
                         timer: Some(timer),
                         xprobe: Some(x),
+                        banner: None,
                         tls: None,
                     },
                 );
             }
         }
+    }
+
+    /// Records the end of a UDP probe, with its facts when asked.
+    fn finish_udp(
+        &mut self,
+        slot: usize,
+        sock: &Socket,
+        x: &XProbe,
+        found: Found,
+        started: Instant,
+    ) {
+        if self.diag {
+            let facts = Facts {
+                queued: errqueue::take(sock),
+                send_errno: x.error.map(Errno),
+                ..Facts::default()
+            };
+            self.keep_facts(slot, found, facts);
+        }
+        self.finish_slot(slot, found, started);
     }
 
     /// Puts a started probe in flight under `id`.
@@ -636,7 +840,8 @@ impl<'a> Scanner<'a> {
                 return;
             };
             self.next_emit += 1;
-            self.report(slot, r);
+            let facts = self.facts.remove(&slot);
+            self.report(slot, r, facts.as_ref());
             match r.found {
                 Found::Open | Found::ProbeFailed => {
                     self.status = if let Found::Open = r.found { 0 } else { 1 };
@@ -659,7 +864,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// nc's line for one attempt, plus `-vv` and `--json` when asked.
-    fn report(&mut self, slot: usize, r: Result) {
+    fn report(&mut self, slot: usize, r: Result, facts: Option<&Facts>) {
         let tls = self.tls_out.remove(&slot);
         let o = &self.cfg.opts;
         let (p, a) = self.split(slot);
@@ -691,30 +896,90 @@ impl<'a> Scanner<'a> {
         if let Found::Setup(e) = r.found {
             e.report();
         }
+        let none = Facts::default();
+        let diag = match (self.diag, facts, r.found) {
+            (true, Some(f), _) => self.diagnose(slot, r, f),
+            (true, None, Found::Setup(_)) => self.diagnose(slot, r, &none),
+            _ => None,
+        };
         if o.verbose >= 2 {
             let udp = self.probe_secs.is_some();
             if let (Found::Open | Found::TlsFailed, Some(out)) = (r.found, &tls) {
                 tls_report::scan_detail(r.elapsed, out);
             }
-            match r.found {
+            match (r.found, &diag) {
                 _ if tls.is_some() => {}
-                Found::Open if udp => report::udp_probe_detail(r.elapsed, true),
-                Found::ProbeFailed => report::udp_probe_detail(r.elapsed, false),
-                Found::Open => report::probe_detail(r.elapsed, None, false),
-                Found::Failed(errno) => report::probe_detail(r.elapsed, Some(errno), false),
-                Found::TimedOut => report::probe_detail(r.elapsed, None, true),
+                (Found::Setup(_), Some(d)) => diagnosis::detail_line(d),
+                (Found::Open, _) if udp => report::udp_probe_detail(r.elapsed, true),
+                (Found::Open, _) => report::probe_detail(r.elapsed, None, false),
+                (_, Some(d)) => diagnosis::probe_lines(d),
+                (Found::ProbeFailed, None) => report::udp_probe_detail(r.elapsed, false),
+                (Found::Failed(errno), None) => report::probe_detail(r.elapsed, Some(errno), false),
+                (Found::TimedOut, None) => report::probe_detail(r.elapsed, None, true),
                 _ => {}
+            }
+            if let Some(b) = facts.and_then(|f| f.banner.as_ref()) {
+                diagnosis::banner_line(b);
             }
         }
         if o.json && !matches!(r.found, Found::Skipped) {
-            self.json_line(port, ip, r, tls.as_ref());
+            self.json_line(
+                port,
+                ip,
+                r,
+                diag.as_ref(),
+                facts.and_then(|f| f.banner.as_ref()),
+                tls.as_ref(),
+            );
         }
     }
 
-    fn json_line(&self, port: u16, ip: &str, r: Result, tls: Option<&tls_probe::Outcome>) {
+    /// The diagnosis of a reported attempt.
+    fn diagnose(&self, slot: usize, r: Result, facts: &Facts) -> Option<diagnose::Diagnosis> {
+        let o = &self.cfg.opts;
+        if let Found::Setup(e) = r.found {
+            return match e {
+                SetupError::Bind(errno) => {
+                    Some(diagnose::bind_failed(errno, o.source_port.as_deref()))
+                }
+                SetupError::Lookup(g) if g.code == libc::EAI_SERVICE => o
+                    .source_port
+                    .as_deref()
+                    .map(|p| diagnose::names::unknown_service(p.as_bytes(), o.proto.name())),
+                _ => None,
+            };
+        }
+        let (p, _) = self.split(slot);
+        let probe = diagnose::Probe {
+            dest: self.ip_of(slot)?,
+            port: self.ports[p],
+            proto: o.proto.name(),
+            elapsed: r.elapsed,
+            broadcast: o.broadcast,
+        };
+        diagnose::diagnose(&probe, outcome_of(r.found)?, facts)
+    }
+
+    fn json_line(
+        &self,
+        port: u16,
+        ip: &str,
+        r: Result,
+        diag: Option<&diagnose::Diagnosis>,
+        banner: Option<&Banner>,
+        tls: Option<&tls_probe::Outcome>,
+    ) {
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
+            // The probe's datagram could not be sent (EPERM...).
+            Found::ProbeFailed
+                if diag
+                    .and_then(|d| d.errno)
+                    .is_some_and(|e| e.0 != libc::ECONNREFUSED) =>
+            {
+                ("filtered", diag.and_then(|d| d.errno))
+            }
             Found::ProbeFailed => ("closed", Some(Errno(libc::ECONNREFUSED))),
             Found::Failed(e) if e.0 == libc::ECONNREFUSED => ("closed", Some(e)),
             Found::Failed(e)
@@ -753,9 +1018,23 @@ impl<'a> Scanner<'a> {
                 _ => None,
             },
             ms: r.elapsed.as_millis(),
+            diagnosis: diag,
+            banner,
             tls: tls.map(tls_report::scan_json),
         });
     }
+}
+
+/// The diagnosis's view of an attempt's end.
+fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
+    Some(match found {
+        Found::Open => diagnose::Outcome::Open,
+        Found::Failed(e) => diagnose::Outcome::Failed(e),
+        Found::TimedOut => diagnose::Outcome::TimedOut,
+        Found::ProbeFailed => diagnose::Outcome::UdpClosed,
+        // TLS failures have their own reason (the port is open).
+        Found::Setup(_) | Found::Skipped | Found::TlsFailed => return None,
+    })
 }
 
 fn is_fd_shortage(e: &std::io::Error) -> bool {
@@ -780,15 +1059,52 @@ impl Machine for Scanner<'_> {
         let Some(Some(p)) = self.probes.get(id) else {
             return;
         };
+        if p.banner.is_some() {
+            return self.read_banner(cx, id);
+        }
         if p.tls.is_some() {
             return self.tls_step(cx, id);
         }
-        if let Some((r, reusable)) = net::connect_again(&p.sock, &self.addr_for(p.slot)) {
-            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+        // TCP_INFO before the result: collecting it resets the counters.
+        let syns = if self.diag {
+            tcpinfo::syns(&p.sock)
+        } else {
+            None
+        };
+        let mut result = net::connect_again(&p.sock, &self.addr_for(p.slot));
+        if result.is_none() && ev.is_error() {
+            // An ICMP error that came back while connect() still held the
+            // socket (a veth or a fast router answers within the call) is
+            // pending in SO_ERROR while the state stays SYN_SENT, so the
+            // second connect() says EALREADY: read it, as nc's select()
+            // and getsockopt(SO_ERROR) do, instead of waiting a second for
+            // the SYN's retransmission to fail again.
+            if let Ok(Some(e)) = p.sock.take_error() {
+                result = Some((ConnectResult::Failed(Errno::of(&e)), false));
+            }
+        }
+        if let Some((r, reusable)) = result {
+            let connected = matches!(r, ConnectResult::Connected);
+            if connected && self.tls.is_some() {
                 self.begin_tls_in_place(cx, id);
                 return;
             }
-            self.end_probe(cx, id, to_found(r), reusable);
+            if connected && self.banner.is_some() {
+                self.banner_in_place(cx, id);
+                return;
+            }
+            let found = to_found(r);
+            if self.diag {
+                let facts = match found {
+                    Found::Open => Facts::default(),
+                    _ => Self::failure_facts(&p.sock, syns, false),
+                };
+                let slot = p.slot;
+                self.keep_facts(slot, found, facts);
+            } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+                errqueue::drain(&p.sock);
+            }
+            self.end_probe(cx, id, found, reusable);
         }
     }
 
@@ -797,6 +1113,9 @@ impl Machine for Scanner<'_> {
             return;
         };
         p.timer = None;
+        if p.banner.is_some() {
+            return self.banner_step(cx, id, true);
+        }
         let fd = p.sock.as_raw_fd();
         if p.tls.is_some() {
             let slot = p.slot;
@@ -807,14 +1126,34 @@ impl Machine for Scanner<'_> {
             return;
         }
         let Some(x) = p.xprobe.as_mut() else {
+            if self.diag {
+                let slot = p.slot;
+                let syns = tcpinfo::syns(&p.sock);
+                let f = Self::failure_facts(&p.sock, syns, false);
+                self.keep_facts(slot, Found::TimedOut, f);
+            }
             self.end_probe(cx, id, Found::TimedOut, false);
             return;
         };
-        match x.tick(fd) {
-            Tick::Passed => self.end_probe(cx, id, Found::Open, false),
-            Tick::Failed => self.end_probe(cx, id, Found::ProbeFailed, false),
-            Tick::Later => p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id)),
+        let tick = x.tick(fd);
+        let found = match tick {
+            Tick::Passed => Found::Open,
+            Tick::Failed => Found::ProbeFailed,
+            Tick::Later => {
+                p.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
+                return;
+            }
+        };
+        if self.diag {
+            let slot = p.slot;
+            let facts = Facts {
+                queued: errqueue::take(&p.sock),
+                send_errno: p.xprobe.as_ref().and_then(|x| x.error).map(Errno),
+                ..Facts::default()
+            };
+            self.keep_facts(slot, found, facts);
         }
+        self.end_probe(cx, id, found, false);
     }
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
@@ -896,8 +1235,11 @@ pub fn run(
         Ok(a) => a,
         Err(e) => {
             report::getaddrinfo_host_failed(host, first_s, e);
-            if cfg.opts.verbose >= 2 {
-                report::dns_detail(e, cfg.opts.numeric);
+            let diag = (cfg.opts.verbose >= 2 || cfg.opts.json).then(|| {
+                diagnose::names::lookup_failed(host, first, e, cfg.connect_opts().hints())
+            });
+            if let (true, Some(d)) = (cfg.opts.verbose >= 2, &diag) {
+                diagnosis::detail_line(d);
             }
             if cfg.opts.json {
                 report::json_probe(&report::JsonProbe {
@@ -910,6 +1252,8 @@ pub fn run(
                     errno: None,
                     error: Some(e.to_string()),
                     ms: 0,
+                    diagnosis: diag.as_ref(),
+                    banner: None,
                     tls: None,
                 });
             }

@@ -14,7 +14,7 @@ use mio::event::Event;
 use socket2::Socket;
 
 use crate::net::resolve::{self, AddrInfo, Hints};
-use crate::net::{self, ConnectResult, Family, Proto, SockOpts};
+use crate::net::{self, ConnectResult, Family, Proto, SockOpts, diagnose};
 use crate::report::{self, Dest};
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
@@ -69,19 +69,23 @@ impl Machine for Connecting<'_> {
 }
 
 /// Connects `sock` to `addr`, waiting in the loop for at most `timeout`.
+/// The flag says the kernel answered within connect() itself.
 pub fn connect(
     rx: &mut Reactor,
     sock: &Socket,
     ai: &AddrInfo,
     timeout: Option<Duration>,
-) -> Result<ConnectResult, Abort> {
+) -> Result<(ConnectResult, bool), Abort> {
     match net::start_connect(sock, &ai.addr) {
-        Ok(true) => Ok(if ai.socktype == libc::SOCK_STREAM {
-            net::check_self_connect(sock)
-        } else {
-            ConnectResult::Connected
-        }),
-        Err(errno) => Ok(ConnectResult::Failed(errno)),
+        Ok(true) => Ok((
+            if ai.socktype == libc::SOCK_STREAM {
+                net::check_self_connect(sock)
+            } else {
+                ConnectResult::Connected
+            },
+            true,
+        )),
+        Err(errno) => Ok((ConnectResult::Failed(errno), true)),
         Ok(false) => {
             let mut m = Connecting {
                 sock,
@@ -90,7 +94,7 @@ pub fn connect(
                 reg: Interests::default(),
                 result: None,
             };
-            Ok(rx.run(&mut m)?)
+            Ok((rx.run(&mut m)?, false))
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct ConnectOpts {
     pub numeric: bool,
     /// `-v`: one failure line per address.
     pub verbose: bool,
+    /// `-vv`: explain each failure after its line.
+    pub diagnose: bool,
     /// The `-w` connect budget: none for no `-w` or `-w 0` (docs/compatibility.md §3.3).
     pub timeout: Option<Duration>,
     pub sock: SockOpts,
@@ -148,7 +154,8 @@ pub fn remote_connect(
         };
         net::prepare_client(&sock, &ai.addr, hints, &o.sock).map_err(net::Failed::from)?;
         let ip = resolve::numeric_host(&ai.addr);
-        let result = connect(rx, &sock, ai, o.timeout)?;
+        let started = std::time::Instant::now();
+        let (result, immediate) = connect(rx, &sock, ai, o.timeout)?;
         let dest = Dest {
             host,
             ip: if show_ip && !o.numeric {
@@ -159,7 +166,14 @@ pub fn remote_connect(
         };
         let proto = o.proto.name();
         match result {
-            ConnectResult::Connected => return Ok(Some(Connected { sock, ip })),
+            ConnectResult::Connected => {
+                if show_ip && o.diagnose {
+                    if let Some(a) = ai.addr.as_socket() {
+                        diagnose::note_answer(a.ip());
+                    }
+                }
+                return Ok(Some(Connected { sock, ip }));
+            }
             ConnectResult::Failed(errno) => {
                 if o.verbose {
                     report::connect_failed(&dest, port, proto, errno);
@@ -171,8 +185,54 @@ pub fn remote_connect(
                 }
             }
         }
+        // -vv (not for a proxy's own address): why, as the kernel tells.
+        if show_ip && o.diagnose {
+            explain_failure(o, &sock, ai, &result, immediate, started.elapsed());
+        }
     }
     Ok(None)
+}
+
+/// The `-vv` lines after a failed connect: the facts the socket holds
+/// (TCP_INFO's SYN counters, the error queue's ICMP message) explained.
+fn explain_failure(
+    o: &ConnectOpts,
+    sock: &Socket,
+    ai: &AddrInfo,
+    result: &ConnectResult,
+    immediate: bool,
+    elapsed: Duration,
+) {
+    use diagnose::{Facts, Outcome, errqueue, tcpinfo};
+    let Some(sa) = ai.addr.as_socket() else {
+        return;
+    };
+    let outcome = match result {
+        ConnectResult::Connected => return,
+        ConnectResult::Failed(e) => Outcome::Failed(*e),
+        ConnectResult::TimedOut => Outcome::TimedOut,
+    };
+    let facts = Facts {
+        queued: errqueue::take(sock),
+        syns: if ai.socktype == libc::SOCK_STREAM {
+            tcpinfo::syns(sock)
+        } else {
+            None
+        },
+        immediate,
+        ..Facts::default()
+    };
+    diagnose::note_outcome(sa.ip(), outcome, &facts);
+    let probe = diagnose::Probe {
+        dest: sa.ip(),
+        port: sa.port(),
+        proto: o.proto.name(),
+        elapsed,
+        broadcast: o.sock.broadcast,
+    };
+    if let Some(d) = diagnose::diagnose(&probe, outcome, &facts) {
+        report::diagnosis::probe_lines(&d);
+    }
 }
 
 /// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.

@@ -19,6 +19,7 @@
 
 pub mod acl;
 pub mod connect;
+pub mod diagnose;
 pub mod ports;
 pub mod proxy;
 pub mod resolve;
@@ -334,6 +335,7 @@ pub fn prepare_client(
     o: &SockOpts,
 ) -> Result<(), SetupError> {
     bind_source(sock, i32::from(peer.family()), hints, o)?;
+    diagnose::errqueue::enable(sock, i32::from(peer.family()));
     set_common_options(sock, peer, o)
 }
 

@@ -64,6 +64,8 @@ pub enum Tick {
 #[derive(Debug)]
 pub struct XProbe {
     left: u32,
+    /// The errno of the send that failed the probe (for `-vv`).
+    pub error: Option<i32>,
 }
 
 impl XProbe {
@@ -72,11 +74,17 @@ impl XProbe {
     /// Sends the first two `X`s. The first must succeed; the second fails
     /// the probe only when refused, as in nc.
     pub fn start(fd: RawFd, secs: u32) -> (XProbe, Tick) {
-        let p = XProbe { left: secs };
-        if !sent(send_fd(fd, b"X")) {
+        let mut p = XProbe {
+            left: secs,
+            error: None,
+        };
+        let first = send_fd(fd, b"X");
+        if !sent(&first) {
+            p.error = first.err().and_then(|e| e.raw_os_error());
             return (p, Tick::Failed);
         }
-        if refused(send_fd(fd, b"X")) {
+        if refused(&send_fd(fd, b"X")) {
+            p.error = Some(libc::ECONNREFUSED);
             return (p, Tick::Failed);
         }
         let t = if p.left == 0 {
@@ -89,7 +97,8 @@ impl XProbe {
 
     /// One second later: the next `X`.
     pub fn tick(&mut self, fd: RawFd) -> Tick {
-        if refused(send_fd(fd, b"X")) {
+        if refused(&send_fd(fd, b"X")) {
+            self.error = Some(libc::ECONNREFUSED);
             return Tick::Failed;
         }
         self.left = self.left.saturating_sub(1);
@@ -112,20 +121,23 @@ fn send_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-fn sent(r: io::Result<usize>) -> bool {
+fn sent(r: &io::Result<usize>) -> bool {
     matches!(r, Ok(1))
 }
 
-fn refused(r: io::Result<usize>) -> bool {
-    matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED))
+fn refused(r: &io::Result<usize>) -> bool {
+    matches!(r, Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED))
 }
 
 /// Runs one probe on a connected UDP socket; true when it passed.
-pub fn probe(rx: &mut Reactor, sock: &Socket, secs: u32) -> Result<bool, Abort> {
+/// A failed probe carries the errno of the send that failed it.
+pub fn probe(rx: &mut Reactor, sock: &Socket, secs: u32) -> Result<Result<(), Option<i32>>, Abort> {
     let fd = sock.as_raw_fd();
     let (probe, tick) = XProbe::start(fd, secs);
-    if tick != Tick::Later {
-        return Ok(tick == Tick::Passed);
+    match tick {
+        Tick::Passed => return Ok(Ok(())),
+        Tick::Failed => return Ok(Err(probe.error)),
+        Tick::Later => {}
     }
     let mut m = Probing {
         fd,
@@ -141,22 +153,22 @@ struct Probing {
     fd: RawFd,
     probe: XProbe,
     timer: Option<TimerId>,
-    result: Option<bool>,
+    result: Option<Result<(), Option<i32>>>,
 }
 
 impl Machine for Probing {
-    type Output = bool;
+    type Output = Result<(), Option<i32>>;
 
     fn on_timer(&mut self, _cx: &mut Ctx<'_>, _key: usize) {
         self.timer = None;
         match self.probe.tick(self.fd) {
-            Tick::Passed => self.result = Some(true),
-            Tick::Failed => self.result = Some(false),
+            Tick::Passed => self.result = Some(Ok(())),
+            Tick::Failed => self.result = Some(Err(self.probe.error)),
             Tick::Later => {}
         }
     }
 
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<bool> {
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
         if let Some(r) = self.result {
             return Step::Done(r);
         }
