@@ -44,9 +44,10 @@
 //! decides, as in nc (docs/compatibility.md §4). A connected UDP socket decides its port: the
 //! port's later addresses are not tried, as nc breaks out of its loop.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -59,11 +60,19 @@ use crate::net::diagnose::banner::BannerRead;
 use crate::net::diagnose::{self, Banner, Facts, errqueue, tcpinfo};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
+use crate::net::tls::TlsConfig;
+use crate::net::tls::probe::{self as tls_probe, Next, TlsProbe};
 use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, SetupError};
+use crate::report::tls as tls_report;
 use crate::report::{self, Dest, Errno, diagnosis};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
+use rustls::ClientConfig;
+
+/// `-zc` without `-w`: the longest a port may take to finish the TLS
+/// handshake once it took the connection.
+const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
@@ -91,6 +100,9 @@ enum Found {
     Skipped,
     /// UDP: connected, but the probe was refused (status 1, no line).
     ProbeFailed,
+    /// `-zc`: the TCP connection was taken, TLS failed (the reason is in
+    /// the scanner's TLS outcomes).
+    TlsFailed,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +122,8 @@ struct Probe {
     /// `--banner`: the port is open and the server's first bytes are
     /// being read (the timer is the wait's end).
     banner: Option<BannerRead>,
+    /// `-zc`: the TLS handshake running on the connected socket.
+    tls: Option<TlsProbe>,
 }
 
 struct Scanner<'a> {
@@ -148,6 +162,10 @@ struct Scanner<'a> {
     window: usize,
     timeout: Option<Duration>,
     status: Status,
+    /// `-zc`: the client configuration, and each TLS probe's outcome
+    /// until it is reported.
+    tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    tls_out: HashMap<usize, tls_probe::Outcome>,
     /// The first slot that failed fatally: no slot after it is started.
     fatal_slot: Option<usize>,
     /// The fatal error has been reported.
@@ -167,6 +185,7 @@ impl<'a> Scanner<'a> {
         ports: &'a [u16],
         addrs: &'a [AddrInfo],
         window: usize,
+        tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
     ) -> Scanner<'a> {
         let o = &cfg.opts;
         let conn = cfg.connect_opts();
@@ -198,6 +217,8 @@ impl<'a> Scanner<'a> {
             in_flight: 0,
             window,
             status: 1,
+            tls,
+            tls_out: HashMap::new(),
             fatal_slot: None,
             fatal: false,
             diag: o.verbose >= 2 || o.json,
@@ -300,7 +321,7 @@ impl<'a> Scanner<'a> {
         match self.result(slot - 1) {
             None => None,
             Some(Result {
-                found: Found::Open | Found::ProbeFailed,
+                found: Found::Open | Found::ProbeFailed | Found::TlsFailed,
                 ..
             }) => Some(false),
             Some(_) => Some(true),
@@ -329,7 +350,7 @@ impl<'a> Scanner<'a> {
         // result: queue it (the cursor decides for itself otherwise).
         if a + 1 < self.addrs.len()
             && next < self.next_start
-            && !matches!(found, Found::Open | Found::ProbeFailed)
+            && !matches!(found, Found::Open | Found::ProbeFailed | Found::TlsFailed)
         {
             self.ready.push_back(next);
         }
@@ -445,6 +466,10 @@ impl<'a> Scanner<'a> {
             }
         };
         if let Some((r, reusable)) = result {
+            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+                self.start_tls(cx, slot, sock, started);
+                return true;
+            }
             if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
                 return self.wait_banner(cx, slot, sock, started);
             }
@@ -477,6 +502,7 @@ impl<'a> Scanner<'a> {
                 timer,
                 xprobe: None,
                 banner: None,
+                tls: None,
             },
         );
         true
@@ -540,6 +566,7 @@ impl<'a> Scanner<'a> {
                 timer,
                 xprobe: None,
                 banner: Some(BannerRead::new(started.elapsed())),
+                tls: None,
             },
         );
         self.read_banner(cx, id);
@@ -604,6 +631,102 @@ impl<'a> Scanner<'a> {
         self.end_probe(cx, id, Found::Open, false);
     }
 
+    /// `-zc`: the port took the connection; its TLS handshake starts on
+    /// the same socket, with its own deadline (`-w`, else
+    /// [`TLS_SCAN_WAIT`]).
+    fn start_tls(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let probe = match TlsProbe::new(config, t, self.host) {
+            Ok(p) => p,
+            Err(why) => {
+                self.tls_out.insert(slot, Err(why));
+                return self.finish_slot(slot, Found::TlsFailed, started);
+            }
+        };
+        let id = self.free_id();
+        let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                banner: None,
+                tls: Some(probe),
+            },
+        );
+        self.tls_step(cx, id);
+    }
+
+    /// A probe whose connect just completed becomes a TLS probe.
+    fn begin_tls_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        match TlsProbe::new(config, t, self.host) {
+            Ok(tp) => {
+                p.tls = Some(tp);
+                if let Some(old) = p.timer.take() {
+                    cx.timers.cancel(old);
+                }
+                let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+                p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+                self.tls_step(cx, id);
+            }
+            Err(why) => {
+                let slot = p.slot;
+                self.tls_out.insert(slot, Err(why));
+                self.end_probe(cx, id, Found::TlsFailed, false);
+            }
+        }
+    }
+
+    /// Drives probe `id`'s handshake as far as it goes now.
+    fn tls_step(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, _)) = self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(tp) = p.tls.as_mut() else {
+            return;
+        };
+        match tp.step(&p.sock, t) {
+            Next::Wait(want) => {
+                let fd = p.sock.as_raw_fd();
+                let token = Token(reactor::PROBE_BASE + id);
+                let mut src = mio::unix::SourceFd(&fd);
+                let r = cx
+                    .registry
+                    .reregister(&mut src, token, want)
+                    .or_else(|_| cx.registry.register(&mut src, token, want));
+                if let Err(e) = r {
+                    let slot = p.slot;
+                    self.tls_out.insert(slot, Err(Errno::of(&e).to_string()));
+                    self.end_probe(cx, id, Found::TlsFailed, false);
+                }
+            }
+            Next::Finished(out) => {
+                let found = if out.is_ok() {
+                    Found::Open
+                } else {
+                    Found::TlsFailed
+                };
+                self.tls_out.insert(p.slot, out);
+                self.end_probe(cx, id, found, false);
+            }
+        }
+    }
+
     /// A UDP socket connects at once: without `-v` its port counts as
     /// open; with it, nc's `X` probe decides, its later `X`s sent by timer
     /// (the socket itself needs no events).
@@ -626,6 +749,7 @@ impl<'a> Scanner<'a> {
                         timer: Some(timer),
                         xprobe: Some(x),
                         banner: None,
+                        tls: None,
                     },
                 );
             }
@@ -724,6 +848,12 @@ impl<'a> Scanner<'a> {
                     let (p, _) = self.split(slot);
                     self.next_emit = (p + 1) * self.addrs.len();
                 }
+                // TLS failed on a port that took the connection: its other
+                // addresses are not tried; the status stays as it was.
+                Found::TlsFailed => {
+                    let (p, _) = self.split(slot);
+                    self.next_emit = (p + 1) * self.addrs.len();
+                }
                 Found::Setup(_) => {
                     self.fatal = true;
                     return;
@@ -734,7 +864,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// nc's line for one attempt, plus `-vv` and `--json` when asked.
-    fn report(&self, slot: usize, r: Result, facts: Option<&Facts>) {
+    fn report(&mut self, slot: usize, r: Result, facts: Option<&Facts>) {
+        let tls = self.tls_out.remove(&slot);
         let o = &self.cfg.opts;
         let (p, a) = self.split(slot);
         let port = self.ports[p];
@@ -752,6 +883,13 @@ impl<'a> Scanner<'a> {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
                 Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
+                Found::TlsFailed => {
+                    let why = match &tls {
+                        Some(Err(why)) => why.as_str(),
+                        _ => "",
+                    };
+                    tls_report::scan_failed(&dest, port, proto, why);
+                }
                 Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
             }
         }
@@ -766,7 +904,11 @@ impl<'a> Scanner<'a> {
         };
         if o.verbose >= 2 {
             let udp = self.probe_secs.is_some();
+            if let (Found::Open | Found::TlsFailed, Some(out)) = (r.found, &tls) {
+                tls_report::scan_detail(r.elapsed, out);
+            }
             match (r.found, &diag) {
+                _ if tls.is_some() => {}
                 (Found::Setup(_), Some(d)) => diagnosis::detail_line(d),
                 (Found::Open, _) if udp => report::udp_probe_detail(r.elapsed, true),
                 (Found::Open, _) => report::probe_detail(r.elapsed, None, false),
@@ -787,6 +929,7 @@ impl<'a> Scanner<'a> {
                 r,
                 diag.as_ref(),
                 facts.and_then(|f| f.banner.as_ref()),
+                tls.as_ref(),
             );
         }
     }
@@ -824,6 +967,7 @@ impl<'a> Scanner<'a> {
         r: Result,
         diag: Option<&diagnose::Diagnosis>,
         banner: Option<&Banner>,
+        tls: Option<&tls_probe::Outcome>,
     ) {
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
@@ -852,6 +996,7 @@ impl<'a> Scanner<'a> {
             }
             Found::Failed(e) => ("error", Some(e)),
             Found::TimedOut => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+            Found::TlsFailed => ("error", None),
             Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
             Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
         };
@@ -865,12 +1010,17 @@ impl<'a> Scanner<'a> {
             errno: errno.map(Errno::name),
             error: match (r.found, errno) {
                 (Found::TimedOut, _) => Some("timed out".to_string()),
+                (Found::TlsFailed, _) => match tls {
+                    Some(Err(why)) => Some(format!("tls handshake failed ({why})")),
+                    _ => Some("tls handshake failed".to_string()),
+                },
                 (_, Some(e)) => Some(e.to_string()),
                 _ => None,
             },
             ms: r.elapsed.as_millis(),
             diagnosis: diag,
             banner,
+            tls: tls.map(tls_report::scan_json),
         });
     }
 }
@@ -882,7 +1032,8 @@ fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
         Found::Failed(e) => diagnose::Outcome::Failed(e),
         Found::TimedOut => diagnose::Outcome::TimedOut,
         Found::ProbeFailed => diagnose::Outcome::UdpClosed,
-        Found::Setup(_) | Found::Skipped => return None,
+        // TLS failures have their own reason (the port is open).
+        Found::Setup(_) | Found::Skipped | Found::TlsFailed => return None,
     })
 }
 
@@ -911,6 +1062,9 @@ impl Machine for Scanner<'_> {
         if p.banner.is_some() {
             return self.read_banner(cx, id);
         }
+        if p.tls.is_some() {
+            return self.tls_step(cx, id);
+        }
         // TCP_INFO before the result: collecting it resets the counters.
         let syns = if self.diag {
             tcpinfo::syns(&p.sock)
@@ -931,6 +1085,10 @@ impl Machine for Scanner<'_> {
         }
         if let Some((r, reusable)) = result {
             let connected = matches!(r, ConnectResult::Connected);
+            if connected && self.tls.is_some() {
+                self.begin_tls_in_place(cx, id);
+                return;
+            }
             if connected && self.banner.is_some() {
                 self.banner_in_place(cx, id);
                 return;
@@ -959,6 +1117,14 @@ impl Machine for Scanner<'_> {
             return self.banner_step(cx, id, true);
         }
         let fd = p.sock.as_raw_fd();
+        if p.tls.is_some() {
+            let slot = p.slot;
+            let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+            let why = format!("no TLS answer within {} s", wait.as_secs());
+            self.tls_out.insert(slot, Err(why));
+            self.end_probe(cx, id, Found::TlsFailed, false);
+            return;
+        }
         let Some(x) = p.xprobe.as_mut() else {
             if self.diag {
                 let slot = p.slot;
@@ -1088,6 +1254,7 @@ pub fn run(
                     ms: 0,
                     diagnosis: diag.as_ref(),
                     banner: None,
+                    tls: None,
                 });
             }
             return Err(Abort::Failed);
@@ -1100,12 +1267,27 @@ pub fn run(
     if window == 1 && cfg.opts.interval.is_some() {
         return sequential_with_interval(rx, cfg, host, ports, &addrs);
     }
-    let mut s = Scanner::new(cfg, host, ports, &addrs, window);
+    let mut s = Scanner::new(cfg, host, ports, &addrs, window, tls_client(cfg)?);
     rx.run(&mut s)?;
     if s.fatal {
         return Err(Abort::Failed);
     }
     Ok(s.status)
+}
+
+/// `-zc`: the TLS client configuration, built once for the whole scan;
+/// an unusable file or setting is reported (status 1).
+fn tls_client(cfg: &Config) -> std::result::Result<Option<(&TlsConfig, Arc<ClientConfig>)>, Abort> {
+    let Some(t) = &cfg.tls else {
+        return Ok(None);
+    };
+    match crate::net::tls::setup::client(t) {
+        Ok(c) => Ok(Some((t, c))),
+        Err(e) => {
+            e.print();
+            Err(Abort::Failed)
+        }
+    }
 }
 
 /// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
@@ -1123,7 +1305,7 @@ fn sequential_with_interval(
             reactor::pause(rx, delay)?;
         }
         let one = [*port];
-        let mut s = Scanner::new(cfg, host, &one, addrs, 1);
+        let mut s = Scanner::new(cfg, host, &one, addrs, 1, tls_client(cfg)?);
         rx.run(&mut s)?;
         if s.fatal {
             return Err(Abort::Failed);

@@ -23,6 +23,7 @@ pub mod diagnose;
 pub mod ports;
 pub mod proxy;
 pub mod resolve;
+pub mod tls;
 pub mod udp;
 
 use std::ffi::{OsStr, OsString};

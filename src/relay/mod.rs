@@ -65,6 +65,8 @@ pub mod serve;
 pub mod session;
 pub mod stdio;
 pub mod stream;
+pub mod tls;
+pub mod tls_serve;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
