@@ -7,7 +7,9 @@
 //! - a pipe, FIFO or tty is reopened through `/proc/self/fd/N` with
 //!   `O_NONBLOCK`, which gives ncrab its own open file description for
 //!   reading and writing; readiness is still polled on the original fd
-//!   (see [`Stdio::poll_fd`]);
+//!   (see [`Stdio::poll_fd`]). Only an fd open for that direction is
+//!   reopened: stdin that is the write end of a pipe stays as it is (its
+//!   reads fail, as nc's do), since reopening it would give the read end;
 //! - a socket is read and written with `MSG_DONTWAIT`;
 //! - a regular file or a device such as `/dev/null` never blocks for long
 //!   and cannot be registered with epoll: it takes the always-ready path
@@ -119,7 +121,11 @@ impl Stdio {
             owned: false,
             restore: None,
         };
-        if matches!(kind, Kind::Pipe | Kind::Tty) {
+        // An fd not open for this direction (stdin the write end of a pipe,
+        // stdout a tty opened read-only) is left as it is: its reads or
+        // writes fail with EBADF, as nc's do. Reopening it by path would
+        // give the other end of the pipe, or a tty opened the other way.
+        if matches!(kind, Kind::Pipe | Kind::Tty) && open_for(fd, mode) {
             if let Some(n) = reopen(fd, mode) {
                 s.fd = n;
                 s.owned = true;
@@ -200,6 +206,18 @@ impl Drop for Stdio {
             unsafe { libc::close(self.fd) };
         }
     }
+}
+
+/// Whether `fd` was opened for `mode` (O_RDONLY or O_WRONLY); O_RDWR
+/// allows both.
+fn open_for(fd: RawFd, mode: i32) -> bool {
+    // SAFETY: F_GETFL on an fd only reads its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return false;
+    }
+    let acc = flags & libc::O_ACCMODE;
+    acc == libc::O_RDWR || acc == mode
 }
 
 /// Opens a private, non-blocking description of the pipe or tty behind
