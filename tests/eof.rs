@@ -1116,3 +1116,45 @@ fn stdin_is_a_terminal_opened_write_only() {
     }
     parallel(cases);
 }
+
+/// stdin is a file that epoll can watch but that is neither a pipe, a tty
+/// nor a socket: an eventfd here, standing for a device that waits for
+/// data (`nc host port </dev/kmsg`). Its data is sent as soon as it comes,
+/// each time, with nothing else going on to wake the relay.
+#[test]
+fn stdin_an_eventfd_is_watched() {
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for role in [Role::Client, Role::Listener] {
+            cases.push(case!(format!("{path} {role:?}"), move || {
+                let net = Net::new("case");
+                // SAFETY: eventfd returns a new fd, owned at once.
+                let ev = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+                assert!(ev >= 0, "eventfd: {}", io::Error::last_os_error());
+                // SAFETY: ev is a fresh fd we own.
+                let ev = File::from(unsafe { OwnedFd::from_raw_fd(ev) });
+                let (mut p, mut c) = start_fifo_case(
+                    &net,
+                    role,
+                    &[],
+                    no_splice,
+                    Input::Fd(ev.try_clone().unwrap().into()),
+                    OutputTo::Capture,
+                );
+                c.set_read_timeout(Some(secs(3))).unwrap();
+                for n in [5u64, 7] {
+                    std::thread::sleep(ms(300));
+                    (&ev).write_all(&n.to_ne_bytes()).unwrap();
+                    let mut got = [0u8; 8];
+                    if let Err(e) = c.read_exact(&mut got) {
+                        let o = p.kill();
+                        panic!("the counter {n} never reached the peer ({e}): {o}");
+                    }
+                    assert_bytes("the peer received", &n.to_ne_bytes(), &got);
+                }
+                p.expect_running(ms(100));
+            }));
+        }
+    }
+    parallel(cases);
+}

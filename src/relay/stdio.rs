@@ -13,7 +13,10 @@
 //! - a socket is read and written with `MSG_DONTWAIT`;
 //! - a regular file or a device such as `/dev/null` never blocks for long
 //!   and cannot be registered with epoll: it takes the always-ready path
-//!   (the relay's poll snapshot reports it ready);
+//!   (the relay's poll snapshot reports it ready). Whether epoll can watch
+//!   a device or another kind of file is asked of epoll itself: a device
+//!   that does wait for data (`/dev/kmsg`, an input device) or an eventfd
+//!   is registered like a pipe, so its data wakes the loop;
 //! - only when reopening fails is `O_NONBLOCK` set on the shared
 //!   description, and then restored when this value is dropped, which
 //!   happens on every exit path including Ctrl-C (see `signals`).
@@ -52,6 +55,8 @@ pub struct Stdio {
     /// would wait for a writer that may never come.
     pub poll_fd: RawFd,
     pub kind: Kind,
+    /// epoll can watch it (see [`Stdio::pollable`]).
+    watchable: bool,
     /// The reopened fd is ours to close.
     owned: bool,
     /// Flags to put back on the original fd when we had to change them.
@@ -114,10 +119,16 @@ impl Stdio {
 
     fn open(fd: RawFd, mode: i32) -> Stdio {
         let kind = kind_of(fd);
+        let watchable = match kind {
+            Kind::Tty | Kind::Pipe | Kind::Socket => true,
+            Kind::Regular => false,
+            Kind::Device | Kind::Other => epoll_accepts(fd),
+        };
         let mut s = Stdio {
             fd,
             poll_fd: fd,
             kind,
+            watchable,
             owned: false,
             restore: None,
         };
@@ -143,10 +154,12 @@ impl Stdio {
         s
     }
 
-    /// Whether epoll can watch this fd (regular files and devices such as
-    /// /dev/null are always ready and cannot be registered).
+    /// Whether epoll can watch this fd. Regular files and devices such as
+    /// /dev/null cannot be registered; they are always ready. Any other
+    /// file (a device that waits for data, an eventfd) must be watched, or
+    /// its data would wait for something else to wake the loop.
     pub fn pollable(&self) -> bool {
-        matches!(self.kind, Kind::Tty | Kind::Pipe | Kind::Socket)
+        self.watchable
     }
 
     /// One non-blocking read.
@@ -205,6 +218,23 @@ impl Drop for Stdio {
             // SAFETY: the reopened fd is ours and closed once.
             unsafe { libc::close(self.fd) };
         }
+    }
+}
+
+/// Whether epoll accepts `fd` (it refuses, with EPERM, files whose driver
+/// has no poll method: regular files, directories, /dev/null, /dev/zero).
+fn epoll_accepts(fd: RawFd) -> bool {
+    // SAFETY: a fresh epoll instance, one registration with a zeroed event,
+    // closed before returning.
+    unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if ep < 0 {
+            return false;
+        }
+        let mut ev: libc::epoll_event = std::mem::zeroed();
+        let ok = libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) == 0;
+        libc::close(ep);
+        ok
     }
 }
 
