@@ -122,7 +122,7 @@ impl Config {
                 && !crate::relay::buffer::splice_disabled(),
             crlf: o.crlf,
             telnet: o.telnet,
-            datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+            datagram: crate::net::udp::datagram_limit(o.proto),
         }
     }
 

@@ -44,8 +44,9 @@
 //! send is one datagram, as in nc, but a datagram is never cut
 //! (docs/compatibility.md departure 11): the socket is read only when the
 //! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
-//! stdin is buffered only up to what one send can carry, so everything
-//! buffered leaves as one datagram. A datagram socket is never shut down
+//! stdin is buffered only up to the largest datagram ncrab sends (nc's
+//! 16,384 bytes, `RelayOpts::datagram`), so everything buffered leaves as
+//! one datagram that an nc peer reads whole. A datagram socket is never shut down
 //! for reading: that changes nothing on the wire, and the flag would stay
 //! set and make the next read of a `-k` listener return at once, forever (nc spins there).
 
