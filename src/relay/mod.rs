@@ -46,9 +46,10 @@
 //! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
 //! stdin is buffered only up to the largest datagram ncrab sends (nc's
 //! 16,384 bytes, `RelayOpts::datagram`), so everything buffered leaves as
-//! one datagram that an nc peer reads whole. A datagram socket is never shut down
-//! for reading: that changes nothing on the wire, and the flag would stay
-//! set and make the next read of a `-k` listener return at once, forever (nc spins there).
+//! one datagram that an nc peer reads whole. A datagram socket is never
+//! shut down for reading: that changes nothing on the wire, and the flag
+//! would stay set and make the next read of a `-k` listener return at
+//! once, forever (nc spins there).
 
 pub mod buffer;
 pub mod fdpass;
