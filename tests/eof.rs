@@ -3,7 +3,7 @@
 //! listener, across kinds of stdin (immediate EOF, open and silent, a slow
 //! writer, a regular file, /dev/null, closed, a named FIFO, an fd open only
 //! the other way) and the options
-//! -N, -q, -d, -w, -W, and a named FIFO as stdout. Peers are scripted Rust
+//! -N, -q, -d, -w, -W, and a named FIFO or a UDP socket as stdout. Peers are scripted Rust
 //! servers and clients, plus nc.openbsd for a subset.
 //!
 //! Timing is coarse on purpose: "exits within X s" or "still running after
@@ -1153,6 +1153,59 @@ fn stdin_an_eventfd_is_watched() {
                     assert_bytes("the peer received", &n.to_ne_bytes(), &got);
                 }
                 p.expect_running(ms(100));
+            }));
+        }
+    }
+    parallel(cases);
+}
+
+/// stdout is a connected UDP socket (bash's `>/dev/udp/HOST/PORT`); the
+/// peer sends 100 kB and its FIN. Each write is one datagram, at most nc's
+/// 16,384 bytes (larger ones could not be sent at all, EMSGSIZE, or be read
+/// whole by an nc at the other end), and everything arrives, in order.
+#[test]
+fn stdout_a_udp_socket_gets_datagrams_of_at_most_16384() {
+    const LEN: usize = 100_000;
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for role in [Role::Client, Role::Listener] {
+            cases.push(case!(format!("{path} {role:?}"), move || {
+                let net = Net::new("case");
+                let (rx, tx) = net.run_in(|| {
+                    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    tx.connect(rx.local_addr().unwrap()).unwrap();
+                    (rx, tx)
+                });
+                rx.set_read_timeout(Some(secs(2))).unwrap();
+                let reader = std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut buf = vec![0u8; 70_000];
+                    while let Ok(n) = rx.recv(&mut buf) {
+                        got.push(buf[..n].to_vec());
+                        if got.iter().map(Vec::len).sum::<usize>() >= LEN {
+                            break;
+                        }
+                    }
+                    got
+                });
+                let (mut p, mut c) = start_fifo_case(
+                    &net,
+                    role,
+                    &[],
+                    no_splice,
+                    Input::Null,
+                    OutputTo::Fd(tx.into()),
+                );
+                let mut data = vec![0u8; LEN];
+                Pattern::new(14).fill(0, &mut data);
+                c.write_all(&data).unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                p.expect_exit(secs(4)).assert(0, b"", b"");
+                let got = reader.join().unwrap();
+                let largest = got.iter().map(Vec::len).max().unwrap_or(0);
+                assert!(largest <= 16_384, "a datagram of {largest} bytes");
+                assert_same("the datagrams carried", &data, &got.concat());
             }));
         }
     }

@@ -64,6 +64,7 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
+use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::stdio::Stdio;
@@ -233,7 +234,9 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             opts,
             open: [!opts.detach_stdin, true, true, true],
             up: Chan::for_input(opts.zero_copy, stdin),
-            down: Chan::new(opts.zero_copy),
+            // Each splice into a datagram socket would be one datagram of
+            // whatever the pipe held: stdout is then written by copying.
+            down: Chan::new(opts.zero_copy && !stdout.datagram()),
             recv_count: 0,
             clear_keep: false,
             phase: Phase::Running,
@@ -531,7 +534,14 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         // Write stdout.
         if self.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
-            match self.down.drain(Io::Stdio(self.stdout), usize::MAX) {
+            // A datagram stdout gets nc's writes of at most 16,384 bytes:
+            // one datagram each, none too large to send or to read whole.
+            let max = if self.stdout.datagram() {
+                DGRAM_SEND_MAX
+            } else {
+                usize::MAX
+            };
+            match self.down.drain(Io::Stdio(self.stdout), max) {
                 Ok(_) => {}
                 Err(e) if would_block(&e) => {}
                 Err(_) => self.open[STDOUT] = false,

@@ -10,7 +10,10 @@
 //!   (see [`Stdio::poll_fd`]). Only an fd open for that direction is
 //!   reopened: stdin that is the write end of a pipe stays as it is (its
 //!   reads fail, as nc's do), since reopening it would give the read end;
-//! - a socket is read and written with `MSG_DONTWAIT`;
+//! - a socket is read and written with `MSG_DONTWAIT`; a datagram socket
+//!   (bash's `>/dev/udp/HOST/PORT`) takes each write as one datagram, so
+//!   the relay writes it at most nc's 16,384 bytes at a time
+//!   ([`Stdio::datagram`]);
 //! - a regular file or a device such as `/dev/null` never blocks for long
 //!   and cannot be registered with epoll: it takes the always-ready path
 //!   (the relay's poll snapshot reports it ready). Whether epoll can watch
@@ -57,6 +60,8 @@ pub struct Stdio {
     pub kind: Kind,
     /// epoll can watch it (see [`Stdio::pollable`]).
     watchable: bool,
+    /// A socket that keeps message boundaries (see [`Stdio::datagram`]).
+    dgram: bool,
     /// The reopened fd is ours to close.
     owned: bool,
     /// Flags to put back on the original fd when we had to change them.
@@ -129,6 +134,7 @@ impl Stdio {
             poll_fd: fd,
             kind,
             watchable,
+            dgram: kind == Kind::Socket && !is_stream_socket(fd),
             owned: false,
             restore: None,
         };
@@ -160,6 +166,13 @@ impl Stdio {
     /// its data would wait for something else to wake the loop.
     pub fn pollable(&self) -> bool {
         self.watchable
+    }
+
+    /// A socket where each write is one message (UDP, a Unix datagram or
+    /// seqpacket socket): a write must not be larger than a peer reads of
+    /// one, nor than the socket can send.
+    pub fn datagram(&self) -> bool {
+        self.dgram
     }
 
     /// One non-blocking read.
@@ -236,6 +249,23 @@ fn epoll_accepts(fd: RawFd) -> bool {
         libc::close(ep);
         ok
     }
+}
+
+/// Whether the socket `fd` is a byte stream (SOCK_STREAM).
+fn is_stream_socket(fd: RawFd) -> bool {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `v`.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r != 0 || v == libc::SOCK_STREAM
 }
 
 /// Whether `fd` was opened for `mode` (O_RDONLY or O_WRONLY); O_RDWR
