@@ -2,9 +2,9 @@
 //! exits when, with which status, and which bytes arrive, for a client and a
 //! listener, across kinds of stdin (immediate EOF, open and silent, a slow
 //! writer, a regular file, /dev/null, closed, a named FIFO, an fd open only
-//! the other way) and the options
-//! -N, -q, -d, -w, -W, and a named FIFO or a UDP socket as stdout. Peers are scripted Rust
-//! servers and clients, plus nc.openbsd for a subset.
+//! the other way, an eventfd) and the options -N, -q, -d, -w, -W, and a
+//! named FIFO or a UDP socket as stdout. Peers are scripted Rust servers
+//! and clients, plus nc.openbsd for a subset.
 //!
 //! Timing is coarse on purpose: "exits within X s" or "still running after
 //! Y s", never tight bounds.
