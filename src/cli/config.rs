@@ -158,7 +158,7 @@ impl Config {
                 && !crate::relay::buffer::splice_disabled(),
             crlf: o.crlf,
             telnet: o.telnet,
-            datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+            datagram: crate::net::udp::datagram_limit(o.proto),
             send_only: o.serving.send_only,
         }
     }

@@ -1053,7 +1053,8 @@ open, when a scanned port equals the source port) is reported as
 .BR "Connection refused" ,
 not as an open port.
 .IP 11. 4
-UDP datagrams are read whole, up to 65535 bytes (nc cuts them at 16384).
+UDP datagrams are read whole, up to 65535 bytes (nc cuts them at 16384);
+those sent from stdin hold at most 16384 bytes, as nc's do.
 .IP 12. 4
 .B \-C
 and
