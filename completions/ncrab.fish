@@ -7,7 +7,7 @@ complete -c ncrab -s P -l proxy-user -d 'Username for proxy authentication' -r
 complete -c ncrab -s p -l source-port -d 'Specify local port for remote connects' -r
 complete -c ncrab -s q -l quit -d 'quit after EOF on stdin and delay of secs' -r
 complete -c ncrab -s s -l source -d 'Local source address' -r
-complete -c ncrab -s T -l tos -d 'TOS value' -r -f -a "af11\t''
+complete -c ncrab -s T -l tos -d 'TOS value or TLS options' -r -f -a "af11\t''
 af12\t''
 af13\t''
 af21\t''
@@ -42,6 +42,13 @@ complete -c ncrab -s X -l proxy-type -d 'Proxy protocol: "4", "5" (SOCKS) or "co
 5\t''
 connect\t''"
 complete -c ncrab -s x -l proxy -d 'Specify proxy address and port' -r
+complete -c ncrab -l tls-cert -l ssl-cert -d 'TLS certificate chain (PEM)' -r
+complete -c ncrab -s K -l tls-key -l ssl-key -d 'TLS private key (PEM)' -r
+complete -c ncrab -s R -l tls-ca -l ssl-trustfile -d 'TLS trust anchors (PEM)' -r
+complete -c ncrab -s e -l tls-name -l ssl-servername -d 'Required name in peer certificate' -r
+complete -c ncrab -s H -l tls-pin -d 'Hash string of peer certificate' -r
+complete -c ncrab -s o -l tls-staple -d 'OCSP response to staple' -r
+complete -c ncrab -l tls-alpn -l ssl-alpn -d 'TLS ALPN protocols, comma-separated' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
 complete -c ncrab -l hosts -d 'Scan the hosts listed in file (- for stdin)' -r
 complete -c ncrab -l rate -d 'Start at most count connects per second during a scan' -r
@@ -82,6 +89,7 @@ complete -c ncrab -s u -l udp -d 'UDP mode'
 complete -c ncrab -s v -l verbose -d 'Verbose'
 complete -c ncrab -s Z -l dccp -d 'DCCP mode'
 complete -c ncrab -s z -l zero-io -d 'Zero-I/O mode [used for scanning]'
+complete -c ncrab -s c -l tls -l ssl -d 'Use TLS'
 complete -c ncrab -l json -d 'Print one JSON object per probe on stdout'
 complete -c ncrab -l progress -d 'Show a transfer\'s progress on stderr'
 complete -c ncrab -l no-progress -d 'No scan status line on a terminal'

@@ -226,6 +226,7 @@ fn manual_has_every_section() {
             "DESCRIPTION",
             "OPTIONS",
             "EOF AND HALF-CLOSE",
+            "TLS",
             "SCAN REPORT",
             "DIAGNOSIS",
             "SCANNING NETWORKS",

@@ -1,9 +1,10 @@
 //! The relay's EOF rules (docs/compatibility.md §6.1-6.2, §12 rows 34-36): who
 //! exits when, with which status, and which bytes arrive, for a client and a
 //! listener, across kinds of stdin (immediate EOF, open and silent, a slow
-//! writer, a regular file, /dev/null, closed, a named FIFO) and the options
-//! -N, -q, -d, -w, -W, and a named FIFO as stdout. Peers are scripted Rust
-//! servers and clients, plus nc.openbsd for a subset.
+//! writer, a regular file, /dev/null, closed, a named FIFO, an fd open only
+//! the other way, an eventfd) and the options -N, -q, -d, -w, -W, and a
+//! named FIFO or a UDP socket as stdout. Peers are scripted Rust servers
+//! and clients, plus nc.openbsd for a subset.
 //!
 //! Timing is coarse on purpose: "exits within X s" or "still running after
 //! Y s", never tight bounds.
@@ -16,6 +17,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -1020,6 +1022,191 @@ fn fifo_stdout() {
                     ));
                 }
             }
+        }
+    }
+    parallel(cases);
+}
+
+// --- stdin or stdout open the other way ---------------------------------------
+//
+// `nc ... 1<&0` or `nc ... 0>/dev/tty`: an fd 0 not open for reading or an
+// fd 1 not open for writing. nc's reads or writes on it fail (EBADF) and
+// that direction closes. ncrab reopens a pipe or tty through /proc to get a
+// non-blocking description of its own; reopening such an fd would give the
+// other end of the pipe, or the tty opened the other way.
+
+/// stdout is the read end of the pipe that is also stdin; the peer sends
+/// data and its FIN. Nothing is ever written into the pipe: when its writer
+/// (the test) closes, stdin ends and stdout hangs up, and the binary exits
+/// 0. The peer received exactly what the pipe carried.
+#[test]
+fn stdout_is_the_read_end_of_stdins_pipe() {
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for opts in [&[][..], &["-N"][..]] {
+            for role in [Role::Client, Role::Listener] {
+                cases.push(case!(format!("{path} {opts:?} {role:?}"), move || {
+                    let net = Net::new("case");
+                    let (r, w) = pipe();
+                    let probe = File::from(r.try_clone().unwrap());
+                    let (mut p, mut c) = start_fifo_case(
+                        &net,
+                        role,
+                        opts,
+                        no_splice,
+                        Input::Fd(r.try_clone().unwrap()),
+                        OutputTo::Fd(r),
+                    );
+                    c.write_all(b"from the peer\n").unwrap();
+                    c.shutdown(Shutdown::Write).unwrap();
+                    let mut w = File::from(w);
+                    w.write_all(b"from stdin\n").unwrap();
+                    std::thread::sleep(ms(300));
+                    drop(w);
+                    p.expect_exit(secs(4)).assert(0, b"", b"");
+                    let (got, eof) = read_until_eof(&mut c, secs(3));
+                    assert_bytes("the peer received", b"from stdin\n", &got);
+                    assert!(eof, "no EOF after the exit");
+                    // SAFETY: fcntl on a valid fd.
+                    unsafe { libc::fcntl(probe.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+                    let mut rest = Vec::new();
+                    let _ = (&probe).read_to_end(&mut rest);
+                    assert_bytes("left in the pipe", b"", &rest);
+                }));
+            }
+        }
+    }
+    parallel(cases);
+}
+
+/// stdin is a terminal opened write-only, and something is typed at it:
+/// the read fails, stdin is closed, nothing is sent; the peer's FIN ends
+/// the run, exit 0.
+#[test]
+fn stdin_is_a_terminal_opened_write_only() {
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for role in [Role::Client, Role::Listener] {
+            cases.push(case!(format!("{path} {role:?}"), move || {
+                let net = Net::new("case");
+                let pty = Pty::open().expect("a pseudo-terminal");
+                let wo = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOCTTY)
+                    .open(&pty.slave)
+                    .expect("open the terminal write-only");
+                let (mut p, mut c) = start_fifo_case(
+                    &net,
+                    role,
+                    &[],
+                    no_splice,
+                    Input::Fd(wo.into()),
+                    OutputTo::Capture,
+                );
+                pty.type_text(b"typed\n");
+                let (got, eof) = read_until_eof(&mut c, ms(700));
+                assert_bytes("the peer received", b"", &got);
+                assert!(!eof, "EOF before the peer's FIN");
+                c.shutdown(Shutdown::Write).unwrap();
+                p.expect_exit(secs(4)).assert(0, b"", b"");
+                let (got, _) = read_until_eof(&mut c, secs(2));
+                assert_bytes("the peer received", b"", &got);
+            }));
+        }
+    }
+    parallel(cases);
+}
+
+/// stdin is a file that epoll can watch but that is neither a pipe, a tty
+/// nor a socket: an eventfd here, standing for a device that waits for
+/// data (`nc host port </dev/kmsg`). Its data is sent as soon as it comes,
+/// each time, with nothing else going on to wake the relay.
+#[test]
+fn stdin_an_eventfd_is_watched() {
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for role in [Role::Client, Role::Listener] {
+            cases.push(case!(format!("{path} {role:?}"), move || {
+                let net = Net::new("case");
+                // SAFETY: eventfd returns a new fd, owned at once.
+                let ev = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+                assert!(ev >= 0, "eventfd: {}", io::Error::last_os_error());
+                // SAFETY: ev is a fresh fd we own.
+                let ev = File::from(unsafe { OwnedFd::from_raw_fd(ev) });
+                let (mut p, mut c) = start_fifo_case(
+                    &net,
+                    role,
+                    &[],
+                    no_splice,
+                    Input::Fd(ev.try_clone().unwrap().into()),
+                    OutputTo::Capture,
+                );
+                c.set_read_timeout(Some(secs(3))).unwrap();
+                for n in [5u64, 7] {
+                    std::thread::sleep(ms(300));
+                    (&ev).write_all(&n.to_ne_bytes()).unwrap();
+                    let mut got = [0u8; 8];
+                    if let Err(e) = c.read_exact(&mut got) {
+                        let o = p.kill();
+                        panic!("the counter {n} never reached the peer ({e}): {o}");
+                    }
+                    assert_bytes("the peer received", &n.to_ne_bytes(), &got);
+                }
+                p.expect_running(ms(100));
+            }));
+        }
+    }
+    parallel(cases);
+}
+
+/// stdout is a connected UDP socket (bash's `>/dev/udp/HOST/PORT`); the
+/// peer sends 100 kB and its FIN. Each write is one datagram, at most nc's
+/// 16,384 bytes (larger ones could not be sent at all, EMSGSIZE, or be read
+/// whole by an nc at the other end), and everything arrives, in order.
+#[test]
+fn stdout_a_udp_socket_gets_datagrams_of_at_most_16384() {
+    const LEN: usize = 100_000;
+    let mut cases = Vec::new();
+    for (path, no_splice) in data_paths() {
+        for role in [Role::Client, Role::Listener] {
+            cases.push(case!(format!("{path} {role:?}"), move || {
+                let net = Net::new("case");
+                let (rx, tx) = net.run_in(|| {
+                    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    tx.connect(rx.local_addr().unwrap()).unwrap();
+                    (rx, tx)
+                });
+                rx.set_read_timeout(Some(secs(2))).unwrap();
+                let reader = std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut buf = vec![0u8; 70_000];
+                    while let Ok(n) = rx.recv(&mut buf) {
+                        got.push(buf[..n].to_vec());
+                        if got.iter().map(Vec::len).sum::<usize>() >= LEN {
+                            break;
+                        }
+                    }
+                    got
+                });
+                let (mut p, mut c) = start_fifo_case(
+                    &net,
+                    role,
+                    &[],
+                    no_splice,
+                    Input::Null,
+                    OutputTo::Fd(tx.into()),
+                );
+                let mut data = vec![0u8; LEN];
+                Pattern::new(14).fill(0, &mut data);
+                c.write_all(&data).unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                p.expect_exit(secs(4)).assert(0, b"", b"");
+                let got = reader.join().unwrap();
+                let largest = got.iter().map(Vec::len).max().unwrap_or(0);
+                assert!(largest <= 16_384, "a datagram of {largest} bytes");
+                assert_same("the datagrams carried", &data, &got.concat());
+            }));
         }
     }
     parallel(cases);

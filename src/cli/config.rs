@@ -18,6 +18,7 @@ use crate::relay::exec::ExecOpts;
 use crate::relay::log::LogOpts;
 use crate::relay::serve::ServeOpts;
 use crate::relay::session::SessionOpts;
+use crate::relay::tls_serve::TlsServeOpts;
 
 /// `--max-conns` when not given (ncat's default).
 pub const DEFAULT_MAX_CONNS: usize = 100;
@@ -139,6 +140,8 @@ pub struct Config {
     pub opts: Options,
     pub target: Target,
     pub proxy: Option<Proxy>,
+    /// `-c`: the validated TLS options.
+    pub tls: Option<crate::net::tls::TlsConfig>,
 }
 
 impl Options {
@@ -173,7 +176,7 @@ impl Config {
                 && !crate::relay::buffer::splice_disabled(),
             crlf: o.crlf,
             telnet: o.telnet,
-            datagram: crate::net::udp::datagram_limit(o.proto, o.family),
+            datagram: crate::net::udp::datagram_limit(o.proto),
             progress: o.progress,
             send_only: o.serving.send_only,
         }
@@ -209,6 +212,22 @@ impl Config {
             timeout: o.timeout().filter(|t| !t.is_zero()),
             sock: self.sock_opts(),
         }
+    }
+
+    /// `-lc`: the options of a TLS listener.
+    pub fn tls_serve_opts(&self) -> Option<TlsServeOpts<'_>> {
+        let tls = self.tls.as_ref()?;
+        let host = match &self.target {
+            Target::Listen { host, .. } => host.as_deref(),
+            _ => None,
+        };
+        Some(TlsServeOpts {
+            tls,
+            host,
+            verbose: self.opts.verbose > 0,
+            timeout: self.opts.timeout().filter(|t| !t.is_zero()),
+            serve: self.serve_opts(),
+        })
     }
 
     /// The options of a listener's session loop.

@@ -280,6 +280,142 @@ whatever was received is still written out.
 When standard output cannot be written to any more, ncrab stops reading
 the network; when the network cannot be written to, it stops reading
 standard input.
+.SH TLS
+With
+.B \-c
+(or
+.BR \-\-tls ),
+ncrab speaks TLS over the TCP connection, with OpenBSD nc's options, checks
+and messages.
+.PP
+A client verifies the server's certificate chain against the trust
+anchors
+.RB ( \-R ,
+else the system store:
+.IR /etc/ssl/certs/ca\-certificates.crt ,
+or the file named by
+.BR SSL_CERT_FILE )
+and its name against
+.B \-e
+or else the destination host; the name is also sent as SNI when it is a
+host name.
+.B \-T noverify
+checks nothing,
+.B \-T noname
+skips the name.
+.B \-H
+.I hash
+accepts exactly the certificate whose hash is
+.I hash
+(SHA256: and the hex of SHA\-256 over its DER, as
+.B \-v
+prints it), even one that does not chain to a trust anchor; any other
+certificate is refused after the handshake with
+.BI "peer certificate is not " hash .
+A failed handshake ends the run with status 1 and
+.BI "ncrab: tls handshake failed (" reason )
+where
+.I reason
+says what failed: for example
+.BR "certificate verification failed: certificate expired on " \fIdate\fR,
+.BR "name `" \fIhost\fR "' not present in server certificate: certificate is for " \fInames\fR,
+.B certificate verification failed: unknown issuer
+or
+.BR "the peer did not speak TLS" .
+X.509 v1 certificates, CA certificates used as a server's own and
+certificates that carry their name only in the Common Name are refused,
+with the fix in the reason.
+.PP
+With
+.BR \-v ,
+after nc's
+.B Connection to
+line come OpenBSD's lines:
+.BR "TLS handshake negotiated" " \fIversion\fR/\fIcipher\fR " "with host" " \fIhost\fR,"
+.BR "Peer name:" ,
+.BR "Subject:" ,
+.BR "Issuer:" ,
+.BR "Valid From:" ,
+.BR "Valid Until:" ,
+.B Cert Hash:
+and, when ALPN agreed,
+.BR "Application Layer Protocol:" .
+.PP
+A listener
+.RB ( \-lc )
+serves the certificate chain of
+.B \-\-tls\-cert
+with the key of
+.BR \-K ;
+without them it makes a throw\-away self\-signed certificate for the
+listening name and localhost, in memory, and with
+.B \-v
+prints its
+.B Cert Hash:
+line so that a client can pin it with
+.BR \-H .
+.B \-T clientcert
+with
+.B \-R
+requires a client certificate signed by those anchors; a client without
+one is refused with
+.BR "No client certificate provided" ,
+and with
+.B \-e
+one without that name with
+.BI "name (" name ") not found in client cert" .
+A client whose handshake fails gets one line; with
+.B \-k
+the listener goes on to the next.
+.PP
+.B \-z \-c
+completes the handshake on each port that accepts the connection (no data
+is sent): the port is open when the handshake and the checks succeed;
+otherwise nc's failure line names the TLS reason.
+.B \-vv
+adds protocol, cipher, subject, issuer, names and days to expiry;
+.B \-\-json
+adds a "tls" object.
+.PP
+End of data: with
+.BR \-N ,
+standard input's end sends close_notify and then shuts the TCP write side;
+a close_notify from the peer is the network's end of file, and so is a
+plain FIN
+.RB ( \-vv
+notes that the data may be truncated).
+.BR \-q ,
+.BR \-w ,
+.B \-d
+and
+.B \-C
+work as without TLS;
+.B \-t
+and
+.B \-i
+(outside scans) are refused, as are
+.BR \-u ,
+.BR \-U ,
+.B \-F
+and the options of the listeners that serve and of the session logs
+.RB ( \-\-exec ,
+.BR \-\-broker ,
+.BR \-\-output ", ...)."
+.B \-T protocols=
+.RB ( tlsv1.2 ,
+.BR tlsv1.3 ,
+.BR all ,
+.BR default ,
+.BR secure ),
+.BR "\-T ciphers=" ,
+.B \-T alpn=
+(or
+.BR \-\-tls\-alpn )
+and
+.B \-T muststaple
+tune the handshake; with
+.B \-x
+TLS runs inside the proxy tunnel.
 .SH "SCAN REPORT"
 With
 .BR \-z ,
@@ -826,6 +962,13 @@ also works where there is none.
 Other processes of the same user can read a process's environment: prefer
 the prompt where there is a terminal.
 .TP
+.BR SSL_CERT_FILE ", " SSL_CERT_DIR
+The trust anchors of a TLS client
+.RB ( \-c )
+when
+.B \-R
+is not given, instead of the system store.
+.TP
 .B POSIXLY_CORRECT
 When set, options end at the first operand, as with any GNU getopt
 program:
@@ -886,6 +1029,18 @@ An HTTP request by hand:
 .PP
 .EX
 printf \(aqGET / HTTP/1.0\er\en\er\en\(aq | ncrab \-N host.example 80
+.EE
+.PP
+TLS: a verified connection, one pinned by hash, a throw\-away TLS listener
+(its
+.B \-v
+output gives the hash to pin), and a scan that reports certificates:
+.PP
+.EX
+printf \(aqHEAD / HTTP/1.0\er\en\er\en\(aq | ncrab \-c \-N example.org 443
+ncrab \-c \-H SHA256:3f1a... 192.0.2.7 8443
+ncrab \-lcv 8443
+ncrab \-zvvc \-w 3 host.example 443 993 8443
 .EE
 .PP
 Through a SOCKS5 proxy (the default), and through an HTTP proxy with
@@ -1017,7 +1172,8 @@ open, when a scanned port equals the source port) is reported as
 .BR "Connection refused" ,
 not as an open port.
 .IP 11. 4
-UDP datagrams are read whole, up to 65535 bytes (nc cuts them at 16384).
+UDP datagrams are read whole, up to 65535 bytes (nc cuts them at 16384);
+those sent from stdin hold at most 16384 bytes, as nc's do.
 .IP 12. 4
 .B \-C
 and
@@ -1041,6 +1197,28 @@ creates is removed when ncrab exits (nc leaves it behind).
 naming a regular file fails with
 .IB path ": File exists"
 (nc deletes the file and binds over it).
+.PP
+TLS follows OpenBSD nc's
+.B \-c
+(Debian's nc has none), except:
+.IP 16. 4
+a certificate matching
+.B \-H
+is accepted even if it does not chain to a trust anchor or carry the name;
+.IP 17. 4
+X.509 v1 certificates, CA certificates used as the peer's own and names
+only in the Common Name are refused, with the fix in the reason;
+.IP 18. 4
+.B \-N
+sends close_notify before shutting the TCP write side;
+.IP 19. 4
+a TLS listener without
+.B \-k
+whose client fails exits 1, asks for client certificates only with
+.B "\-T clientcert"
+or
+.BR \-R ,
+and a scan reports a port whose TLS fails and goes on.
 .SS Extensions
 Without these, the output is nc's:
 .IP \(bu 2
@@ -1074,6 +1252,16 @@ SOCKS5 with
 .BR \-P :
 username/password authentication (RFC 1929) is offered too, and a reply
 whose bound address is a domain name is accepted;
+.IP \(bu 2
+TLS
+.RB ( \-c ,
+see TLS), with
+.B \-\-tls\-cert
+for OpenBSD's
+.BR \-C ,
+and ncat's
+.B \-\-ssl
+option names;
 .IP \(bu 2
 listeners that serve, with ncat's option names:
 .B \-\-exec

@@ -20,6 +20,7 @@ pub mod generate;
 pub mod getopt;
 pub mod manual;
 pub mod options;
+pub mod tls;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -137,6 +138,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
     let mut unix = false;
     let mut udp = false;
     let mut dccp = false;
+    let mut tls = tls::TlsArgs::default();
 
     for item in walk.by_ref() {
         let (id, val) = match item {
@@ -204,10 +206,23 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 }
             }
             "source" => o.source_addr = val.clone(),
-            "tos" => match parse_tos(raw) {
-                Some(t) => o.tos = Some(t),
-                None => return Err(fail_arg(format_args!("illegal tos value "), raw)),
+            // OpenBSD tries the TLS keywords first, then the TOS values.
+            "tos" => match tls::keyword(raw) {
+                Ok(Some(k)) => tls.keywords.push(k),
+                Err(()) => return Err(fail(format_args!("invalid tls value `{v}'"))),
+                Ok(None) => match parse_tos(raw) {
+                    Some(t) => o.tos = Some(t),
+                    None => return Err(fail_arg(format_args!("illegal tos value "), raw)),
+                },
             },
+            "tls" => tls.usetls = true,
+            "tls_cert" => tls.cert = val.clone(),
+            "tls_key" => tls.key = val.clone(),
+            "tls_ca" => tls.ca = val.clone(),
+            "tls_name" => tls.name = Some(v),
+            "tls_pin" => tls.pin = Some(v),
+            "tls_staple" => tls.staple = val.clone(),
+            "tls_alpn" => tls.alpn = Some(v),
             "telnet" => o.telnet = true,
             "udp" => udp = true,
             "rtable" => {
@@ -311,7 +326,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
     } else {
         Proto::Tcp
     };
-    finish(o, walk.operands(), dccp)
+    finish(o, walk.operands(), dccp, tls)
 }
 
 /// `--exec CMD` (split on spaces and tabs, no shell) or `--sh-exec CMD`.
@@ -351,7 +366,7 @@ fn acl_add(o: &mut Options, id: &str, list: &str) -> Result<(), Exit> {
 /// nc's positional rules and conflict checks, in nc's order (docs/compatibility.md §1.3).
 /// The operands stay as typed: a Unix path or a port spec that is not
 /// UTF-8 is used, or echoed in a message, byte for byte.
-fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
+fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Result<Config, Exit> {
     let is_unix = o.family == Family::Unix;
     let argc = argv.len();
     let hosts_file = o.hosts_file.is_some() && !o.listen && !is_unix;
@@ -405,10 +420,37 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
     if !o.listen && o.keep {
         return Err(fail(format_args!("must use -l with -k")));
     }
+    let modes = tls::Modes {
+        udp: o.proto == Proto::Udp,
+        unix: is_unix,
+        dccp,
+        pass_fd: o.pass_fd,
+        listen: o.listen,
+        telnet: o.telnet,
+        line_interval: o.interval.is_some() && !o.zero_io,
+    };
+    if let Err(msg) = tls.check_modes(&modes) {
+        return Err(fail(format_args!("{msg}")));
+    }
     if is_unix && o.pass_fd {
         return Err(fail(format_args!("cannot use -F and -U")));
     }
+    let tls = match tls.validate(&modes) {
+        Ok(t) => t,
+        Err(msg) => return Err(fail(format_args!("{msg}"))),
+    };
     serve_checks(&o, is_unix)?;
+    if tls.is_some() {
+        // The listeners that serve and the session logs have no TLS path:
+        // refused rather than served in clear text.
+        if let Some(opt) = tls::serving_option(&o.serving) {
+            return Err(fail(format_args!("cannot use -c and {opt}")));
+        }
+        // A scan's TLS probe speaks first; the banner wait would not.
+        if o.banner.is_some() {
+            return Err(fail(format_args!("cannot use -c and --banner")));
+        }
+    }
 
     let proxy = match &o.proxy_arg {
         None => None,
@@ -462,6 +504,7 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool) -> Result<Config, Exit> {
         opts: o,
         target,
         proxy,
+        tls,
     })
 }
 

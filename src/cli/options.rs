@@ -326,8 +326,8 @@ const DEFS: &[Def] = &[
         value: Some("keyword"),
         values: TOS_NAMES,
         hide: false,
-        help: "TOS value",
-        long_help: "Set the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
+        help: "TOS value or TLS options",
+        long_help: "A TLS keyword, tried first: noverify (do not verify the peer certificate), noname (do not check its name), clientcert (with -l: require a client certificate verified against -R), muststaple (require a stapled OCSP response), protocols=LIST (tlsv1.2, tlsv1.3, all, default, secure; separated by , or :, ! negates), ciphers=LIST (IANA or OpenSSL names, or secure, all), alpn=LIST. Otherwise the IP type of service (IPv6 traffic class): a keyword (af11..af43, critical, cs0..cs7, ef, inetcontrol, lowcost, lowdelay, netcontrol, reliability, throughput), a number 0 to 255, or 0x followed by hexadecimal digits.",
     },
     Def {
         id: "telnet",
@@ -438,6 +438,86 @@ const DEFS: &[Def] = &[
         hide: false,
         help: "Zero-I/O mode [used for scanning]",
         long_help: "Only check that the ports accept a connection, sending no data. Probes run concurrently; the report is exactly nc's, in nc's order.",
+    },
+    Def {
+        id: "tls",
+        short: Some('c'),
+        long: "tls",
+        value: None,
+        values: &[],
+        hide: false,
+        help: "Use TLS",
+        long_help: "Use TLS over TCP: as a client the server certificate is verified against the trust anchors (-R, else the system store) and the name (-e, else the destination host); with -l, serve TLS (with --tls-cert and -K, or a throw-away self-signed certificate whose hash -v prints); with -z, a port is open when the handshake and verification succeed; with -x, TLS runs inside the proxy tunnel. Not with -u, -U or -F.",
+    },
+    Def {
+        id: "tls_cert",
+        short: None,
+        long: "tls-cert",
+        value: Some("certfile"),
+        values: &[],
+        hide: false,
+        help: "TLS certificate chain (PEM)",
+        long_help: "The PEM certificate chain to present (OpenBSD nc's -C, which here stays CRLF). Needs -c.",
+    },
+    Def {
+        id: "tls_key",
+        short: Some('K'),
+        long: "tls-key",
+        value: Some("keyfile"),
+        values: &[],
+        hide: false,
+        help: "TLS private key (PEM)",
+        long_help: "The PEM private key of --tls-cert (default: the certificate file itself). Needs -c.",
+    },
+    Def {
+        id: "tls_ca",
+        short: Some('R'),
+        long: "tls-ca",
+        value: Some("CAfile"),
+        values: &[],
+        hide: false,
+        help: "TLS trust anchors (PEM)",
+        long_help: "The PEM file of trust anchors. Default: the system store (/etc/ssl/certs/ca-certificates.crt, or SSL_CERT_FILE). A listener given -R asks clients for a certificate and verifies it. Needs -c.",
+    },
+    Def {
+        id: "tls_name",
+        short: Some('e'),
+        long: "tls-name",
+        value: Some("name"),
+        values: &[],
+        hide: false,
+        help: "Required name in peer certificate",
+        long_help: "The name the peer certificate must carry, and the SNI sent (default: the destination host; SNI only for a host name). A listener refuses a client certificate without it. Needs -c.",
+    },
+    Def {
+        id: "tls_pin",
+        short: Some('H'),
+        long: "tls-pin",
+        value: Some("hash"),
+        values: &[],
+        hide: false,
+        help: "Hash string of peer certificate",
+        long_help: "Accept only the peer certificate whose hash is this: SHA256: and the hex of SHA-256 over its DER, as -v prints it. A matching certificate is accepted even if it does not chain to a trust anchor or carry the name. Needs -c; not with -T noverify.",
+    },
+    Def {
+        id: "tls_staple",
+        short: Some('o'),
+        long: "tls-staple",
+        value: Some("staplefile"),
+        values: &[],
+        hide: false,
+        help: "OCSP response to staple",
+        long_help: "With -l, the DER OCSP response to staple to the certificate. Needs --tls-cert.",
+    },
+    Def {
+        id: "tls_alpn",
+        short: None,
+        long: "tls-alpn",
+        value: Some("protocols"),
+        values: &[],
+        hide: false,
+        help: "TLS ALPN protocols, comma-separated",
+        long_help: "The application protocols to offer (client) or accept (listener), comma-separated, most preferred first; the same as -T alpn=. Needs -c.",
     },
     Def {
         id: "json",
@@ -681,6 +761,15 @@ const DEFS: &[Def] = &[
     },
 ];
 
+/// Long aliases: ncat's `--ssl*` names for the TLS options.
+const ALIASES: &[(&str, &str)] = &[
+    ("ssl", "tls"),
+    ("ssl-cert", "tls_cert"),
+    ("ssl-key", "tls_key"),
+    ("ssl-trustfile", "tls_ca"),
+    ("ssl-servername", "tls_name"),
+    ("ssl-alpn", "tls_alpn"),
+];
 /// Options whose value is optional, given as `--name=value` only.
 const OPTIONAL_VALUE: &[&str] = &["banner"];
 
@@ -714,6 +803,9 @@ pub fn command() -> Command {
         }
         if d.hide {
             a = a.hide(true);
+        }
+        for (alias, _) in ALIASES.iter().filter(|(_, id)| *id == d.id) {
+            a = a.visible_alias(*alias);
         }
         a = match d.value {
             Some(v) if OPTIONAL_VALUE.contains(&d.id) => a
@@ -752,7 +844,8 @@ pub fn command() -> Command {
 
 /// The getopt view of the definitions.
 pub(super) fn opt_defs() -> Vec<OptDef> {
-    DEFS.iter()
+    let mut defs: Vec<OptDef> = DEFS
+        .iter()
         .map(|d| OptDef {
             id: d.id,
             short: d.short,
@@ -760,7 +853,19 @@ pub(super) fn opt_defs() -> Vec<OptDef> {
             takes_value: d.value.is_some(),
             optional_value: OPTIONAL_VALUE.contains(&d.id),
         })
-        .collect()
+        .collect();
+    for &(alias, id) in ALIASES {
+        if let Some(d) = DEFS.iter().find(|d| d.id == id) {
+            defs.push(OptDef {
+                id: d.id,
+                short: None,
+                long: Some(alias),
+                takes_value: d.value.is_some(),
+                optional_value: false,
+            });
+        }
+    }
+    defs
 }
 
 /// ncrab's help, on stdout, naming the program as it was run.

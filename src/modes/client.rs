@@ -12,19 +12,23 @@
 //! first connected socket over stdout and ends the run ([`crate::relay::fdpass`]).
 
 use std::ffi::OsStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::ClientConfig;
 use socket2::Socket;
 
 use crate::cli::config::{Config, Proto, Target};
 use crate::net::connect;
 use crate::net::proxy;
 use crate::net::resolve;
+use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
 use crate::relay::exec;
 use crate::relay::fdpass;
 use crate::relay::log::Log;
 use crate::relay::stdio::{Kind, Stdio};
+use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno, ProxyError};
 use crate::sys::exit::{Abort, Status};
@@ -33,6 +37,10 @@ use crate::sys::reactor::{self, Reactor};
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
     let Target::Connect { host, ports, .. } = &cfg.target else {
         return Err(Abort::Failed);
+    };
+    let tls = match &cfg.tls {
+        Some(t) => Some((t, tls_client_config(t)?)),
+        None => None,
     };
     let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
     let exec = cfg.exec_opts();
@@ -69,6 +77,16 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         if cfg.opts.pass_fd {
             return fdpass::pass(rx, stdout, &sock);
         }
+        if let Some((t, tc)) = &tls {
+            let s = tls_start(rx, cfg, t, tc, sock, host)?;
+            if !cfg.opts.zero_io {
+                let mut relay = TlsRelay::new(s, stdin, stdout, cfg.relay_opts());
+                if rx.run(&mut relay)?.end == End::QuitTimer {
+                    return Err(Abort::QuitTimer);
+                }
+            }
+            continue;
+        }
         if cfg.opts.zero_io {
             continue; // the tunnel closes here
         }
@@ -86,6 +104,44 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         }
     }
     Ok(status)
+}
+
+/// `-c`: the TLS client configuration, built once per run; an unusable
+/// file or setting is reported (status 1).
+fn tls_client_config(t: &TlsConfig) -> Result<Arc<ClientConfig>, Abort> {
+    tls::setup::client(t).map_err(|e| {
+        e.print();
+        Abort::Failed
+    })
+}
+
+/// `-c`: the handshake on a connected socket, OpenBSD's `-v` lines and
+/// the `-H` verdict. A failure ends the run (OpenBSD's `errx`).
+fn tls_start(
+    rx: &mut Reactor,
+    cfg: &Config,
+    t: &TlsConfig,
+    tc: &Arc<ClientConfig>,
+    sock: Socket,
+    host: &OsStr,
+) -> Result<Session, Abort> {
+    let timeout = cfg.opts.timeout().filter(|t| !t.is_zero());
+    let s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
+        Ok(s) => s,
+        Err(f) => {
+            f.print();
+            return Err(Abort::Failed);
+        }
+    };
+    if cfg.opts.verbose > 0 {
+        let name = tls::client::peer_name(t, host);
+        tls::client::Summary::of(&s).print(&host.to_string_lossy(), &name);
+    }
+    if !tls::client::pin_matches(t, &s) {
+        report::tls::pin_mismatch(t.pin.as_deref().unwrap_or(""));
+        return Err(Abort::Failed);
+    }
+    Ok(s)
 }
 
 /// Connects to one port, directly or through the proxy. The numeric
@@ -180,6 +236,7 @@ fn proxy_scan_result(
             errno: errno.map(Errno::name),
             error,
             ms: elapsed.as_millis(),
+            tls: None,
             diagnosis: None,
             banner: None,
         });

@@ -114,6 +114,9 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let received = |peer: &SockAddr| {
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
+    if let Some(o) = cfg.tls_serve_opts() {
+        return crate::relay::tls_serve::serve_tls(rx, &o, &listener, stdin, stdout, &received);
+    }
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(
             rx,

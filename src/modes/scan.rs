@@ -48,6 +48,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -62,11 +63,19 @@ use crate::net::pace::{Backoff, Bucket, Rtt};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
 use crate::net::targets::{Host, Hosts};
+use crate::net::tls::TlsConfig;
+use crate::net::tls::probe::{self as tls_probe, Next, TlsProbe};
 use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, Family, Proto, SetupError};
+use crate::report::tls as tls_report;
 use crate::report::{self, Dest, Errno, GaiError, JsonProbe, diagnosis, json_probe};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
+use rustls::ClientConfig;
+
+/// `-zc` without `-w`: the longest a port may take to finish the TLS
+/// handshake once it took the connection.
+const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
@@ -113,12 +122,15 @@ enum Found {
     /// `--wait`: an earlier address of a port that has now accepted; its
     /// failures are not reported.
     Superseded,
+    /// `-zc`: the TCP connection was taken, TLS failed (the reason is in
+    /// the scanner's TLS outcomes).
+    TlsFailed,
 }
 
 impl Found {
     /// The port is decided by this attempt: no later address is tried.
     fn connected(self) -> bool {
-        matches!(self, Found::Open | Found::ProbeFailed)
+        matches!(self, Found::Open | Found::ProbeFailed | Found::TlsFailed)
     }
 }
 
@@ -139,6 +151,8 @@ struct Probe {
     /// `--banner`: the port is open and the server's first bytes are
     /// being read (the timer is the wait's end).
     banner: Option<BannerRead>,
+    /// `-zc`: the TLS handshake running on the connected socket.
+    tls: Option<TlsProbe>,
 }
 
 /// One destination's share of the slots: its ports at its addresses,
@@ -262,10 +276,20 @@ struct Scanner<'a> {
     facts: HashMap<usize, Facts>,
     /// `--banner`: how long an open port's server may take to speak.
     banner: Option<Duration>,
+    /// `-zc`: the client configuration, and each TLS probe's outcome
+    /// until it is reported.
+    tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    tls_out: HashMap<usize, tls_probe::Outcome>,
 }
 
 impl<'a> Scanner<'a> {
-    fn new(cfg: &'a Config, ports: &'a [u16], source: Source<'a>, window: usize) -> Scanner<'a> {
+    fn new(
+        cfg: &'a Config,
+        ports: &'a [u16],
+        source: Source<'a>,
+        window: usize,
+        tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    ) -> Scanner<'a> {
         let o = &cfg.opts;
         let total = match (&source, &cfg.target) {
             (Source::Many(_), Target::Connect { hosts: Some(t), .. }) => {
@@ -323,6 +347,8 @@ impl<'a> Scanner<'a> {
             diag: o.verbose >= 2 || o.json,
             facts: HashMap::new(),
             banner: o.banner.filter(|_| o.proto == Proto::Tcp),
+            tls,
+            tls_out: HashMap::new(),
         }
     }
 
@@ -751,6 +777,10 @@ impl<'a> Scanner<'a> {
             }
         };
         if let Some((r, reusable)) = result {
+            if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+                self.start_tls(cx, slot, sock, started);
+                return true;
+            }
             if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
                 return self.wait_banner(cx, slot, sock, started);
             }
@@ -783,6 +813,7 @@ impl<'a> Scanner<'a> {
                 timer,
                 xprobe: None,
                 banner: None,
+                tls: None,
             },
         );
         true
@@ -846,6 +877,7 @@ impl<'a> Scanner<'a> {
                 timer,
                 xprobe: None,
                 banner: Some(BannerRead::new(started.elapsed())),
+                tls: None,
             },
         );
         self.read_banner(cx, id);
@@ -910,6 +942,111 @@ impl<'a> Scanner<'a> {
         self.end_probe(cx, id, Found::Open, false);
     }
 
+    /// `-zc`: the port took the connection; its TLS handshake starts on
+    /// the same socket, with its own deadline (`-w`, else
+    /// [`TLS_SCAN_WAIT`]).
+    fn start_tls(&mut self, cx: &mut Ctx<'_>, slot: usize, sock: Socket, started: Instant) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let Some(host) = self.unit(slot).map(|u| u.host.clone()) else {
+            return;
+        };
+        let probe = match TlsProbe::new(config, t, &host) {
+            Ok(p) => p,
+            Err(why) => {
+                self.tls_out.insert(slot, Err(why));
+                return self.finish_slot(slot, Found::TlsFailed, started);
+            }
+        };
+        let id = self.free_id();
+        let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+        let timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.track(
+            id,
+            Probe {
+                sock,
+                slot,
+                started,
+                timer,
+                xprobe: None,
+                banner: None,
+                tls: Some(probe),
+            },
+        );
+        self.tls_step(cx, id);
+    }
+
+    /// A probe whose connect just completed becomes a TLS probe.
+    fn begin_tls_in_place(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, config)) = &self.tls else {
+            return;
+        };
+        let Some(slot) = self.probes.get(id).and_then(|p| p.as_ref()).map(|p| p.slot) else {
+            return;
+        };
+        let Some(host) = self.unit(slot).map(|u| u.host.clone()) else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        match TlsProbe::new(config, t, &host) {
+            Ok(tp) => {
+                p.tls = Some(tp);
+                if let Some(old) = p.timer.take() {
+                    cx.timers.cancel(old);
+                }
+                let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+                p.timer = Some(cx.timers.add(Instant::now() + wait, id));
+                self.tls_step(cx, id);
+            }
+            Err(why) => {
+                let slot = p.slot;
+                self.tls_out.insert(slot, Err(why));
+                self.end_probe(cx, id, Found::TlsFailed, false);
+            }
+        }
+    }
+
+    /// Drives probe `id`'s handshake as far as it goes now.
+    fn tls_step(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some((t, _)) = self.tls else {
+            return;
+        };
+        let Some(Some(p)) = self.probes.get_mut(id) else {
+            return;
+        };
+        let Some(tp) = p.tls.as_mut() else {
+            return;
+        };
+        match tp.step(&p.sock, t) {
+            Next::Wait(want) => {
+                let fd = p.sock.as_raw_fd();
+                let token = Token(reactor::PROBE_BASE + id);
+                let mut src = mio::unix::SourceFd(&fd);
+                let r = cx
+                    .registry
+                    .reregister(&mut src, token, want)
+                    .or_else(|_| cx.registry.register(&mut src, token, want));
+                if let Err(e) = r {
+                    let slot = p.slot;
+                    self.tls_out.insert(slot, Err(Errno::of(&e).to_string()));
+                    self.end_probe(cx, id, Found::TlsFailed, false);
+                }
+            }
+            Next::Finished(out) => {
+                let found = if out.is_ok() {
+                    Found::Open
+                } else {
+                    Found::TlsFailed
+                };
+                self.tls_out.insert(p.slot, out);
+                self.end_probe(cx, id, found, false);
+            }
+        }
+    }
+
     /// A UDP socket connects at once: without `-v` its port counts as
     /// open; with it, nc's `X` probe decides, its later `X`s sent by timer
     /// (the socket itself needs no events).
@@ -932,6 +1069,7 @@ impl<'a> Scanner<'a> {
                         timer: Some(timer),
                         xprobe: Some(x),
                         banner: None,
+                        tls: None,
                     },
                 );
             }
@@ -1087,6 +1225,9 @@ impl<'a> Scanner<'a> {
         reusable: bool,
         syns: Option<tcpinfo::Syns>,
     ) {
+        if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+            return self.begin_tls_in_place(cx, id);
+        }
         if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
             return self.banner_in_place(cx, id);
         }
@@ -1162,6 +1303,13 @@ impl<'a> Scanner<'a> {
                         self.next_emit = u.first + (p + 1) * u.addrs.len();
                     }
                 }
+                // TLS failed on a port that took the connection: its other
+                // addresses are not tried; the status stays as it was.
+                Found::TlsFailed => {
+                    if let Some((u, p, _)) = self.split(slot) {
+                        self.next_emit = u.first + (p + 1) * u.addrs.len();
+                    }
+                }
                 Found::Setup(_) => {
                     self.fatal = true;
                     return;
@@ -1180,7 +1328,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// nc's line for one attempt, plus `-vv` and `--json` when asked.
-    fn report(&self, slot: usize, r: Result, facts: Option<&Facts>) {
+    fn report(&mut self, slot: usize, r: Result, facts: Option<&Facts>) {
+        let tls = self.tls_out.remove(&slot);
         let Some((u, p, a)) = self.split(slot) else {
             return;
         };
@@ -1204,6 +1353,13 @@ impl<'a> Scanner<'a> {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
                 Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
+                Found::TlsFailed => {
+                    let why = match &tls {
+                        Some(Err(why)) => why.as_str(),
+                        _ => "",
+                    };
+                    tls_report::scan_failed(&dest, port, proto, why);
+                }
                 _ => {}
             }
         }
@@ -1218,7 +1374,11 @@ impl<'a> Scanner<'a> {
         };
         if o.verbose >= 2 {
             let udp = self.probe_secs.is_some();
+            if let (Found::Open | Found::TlsFailed, Some(out)) = (r.found, &tls) {
+                tls_report::scan_detail(r.elapsed, out);
+            }
             match (r.found, &diag) {
+                _ if tls.is_some() => {}
                 (Found::Setup(_), Some(d)) => diagnosis::detail_line(d),
                 (Found::Open, _) if udp => report::udp_probe_detail(r.elapsed, true),
                 (Found::Open, _) => report::probe_detail(r.elapsed, None, false),
@@ -1234,12 +1394,11 @@ impl<'a> Scanner<'a> {
         }
         if o.json && !matches!(r.found, Found::Skipped | Found::Superseded) {
             self.json_line(
-                host,
-                port,
-                ip,
+                slot,
                 r,
                 diag.as_ref(),
                 facts.and_then(|f| f.banner.as_ref()),
+                tls.as_ref(),
             );
         }
     }
@@ -1295,19 +1454,23 @@ impl<'a> Scanner<'a> {
                 ms: 0,
                 diagnosis: diag.as_ref(),
                 banner: None,
+                tls: None,
             });
         }
     }
 
     fn json_line(
         &self,
-        host: &OsStr,
-        port: u16,
-        ip: &str,
+        slot: usize,
         r: Result,
         diag: Option<&diagnose::Diagnosis>,
         banner: Option<&Banner>,
+        tls: Option<&tls_probe::Outcome>,
     ) {
+        let Some((u, p, a)) = self.split(slot) else {
+            return;
+        };
+        let (host, port, ip) = (u.host.as_os_str(), self.ports[p], u.ips[a].as_str());
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
@@ -1335,6 +1498,7 @@ impl<'a> Scanner<'a> {
             }
             Found::Failed(e) => ("error", Some(e)),
             Found::TimedOut => ("filtered", Some(Errno(libc::ETIMEDOUT))),
+            Found::TlsFailed => ("error", None),
             Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
             Found::Setup(SetupError::Lookup(_))
             | Found::Skipped
@@ -1351,12 +1515,17 @@ impl<'a> Scanner<'a> {
             errno: errno.map(Errno::name),
             error: match (r.found, errno) {
                 (Found::TimedOut, _) => Some("timed out".to_string()),
+                (Found::TlsFailed, _) => match tls {
+                    Some(Err(why)) => Some(format!("tls handshake failed ({why})")),
+                    _ => Some("tls handshake failed".to_string()),
+                },
                 (_, Some(e)) => Some(e.to_string()),
                 _ => None,
             },
             ms: r.elapsed.as_millis(),
             diagnosis: diag,
             banner,
+            tls: tls.map(tls_report::scan_json),
         });
     }
 }
@@ -1368,7 +1537,12 @@ fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
         Found::Failed(e) => diagnose::Outcome::Failed(e),
         Found::TimedOut => diagnose::Outcome::TimedOut,
         Found::ProbeFailed => diagnose::Outcome::UdpClosed,
-        Found::Setup(_) | Found::Skipped | Found::NoHost(_) | Found::Superseded => return None,
+        // TLS failures have their own reason (the port is open).
+        Found::Setup(_)
+        | Found::Skipped
+        | Found::NoHost(_)
+        | Found::Superseded
+        | Found::TlsFailed => return None,
     })
 }
 
@@ -1451,6 +1625,9 @@ impl Machine for Scanner<'_> {
         if p.banner.is_some() {
             return self.read_banner(cx, id);
         }
+        if p.tls.is_some() {
+            return self.tls_step(cx, id);
+        }
         // TCP_INFO before the result: collecting it resets the counters.
         let syns = if self.diag {
             tcpinfo::syns(&p.sock)
@@ -1509,6 +1686,14 @@ impl Machine for Scanner<'_> {
         p.timer = None;
         if p.banner.is_some() {
             return self.banner_step(cx, id, true);
+        }
+        if p.tls.is_some() {
+            let slot = p.slot;
+            let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
+            let why = format!("no TLS answer within {} s", wait.as_secs());
+            self.tls_out.insert(slot, Err(why));
+            self.end_probe(cx, id, Found::TlsFailed, false);
+            return;
         }
         if p.xprobe.is_none() {
             return self.connect_timer(cx, id);
@@ -1640,7 +1825,7 @@ pub fn run(
         if window == 1 && cfg.opts.interval.is_some() {
             return sequential_with_interval(rx, cfg, ports, || Source::Many(t.iter()));
         }
-        let mut s = Scanner::new(cfg, ports, Source::Many(t.iter()), window);
+        let mut s = Scanner::new(cfg, ports, Source::Many(t.iter()), window, tls_client(cfg)?);
         return finish_run(rx, &mut s);
     }
     // One lookup serves every port: the port text is always numeric, so
@@ -1670,6 +1855,7 @@ pub fn run(
                     ms: 0,
                     diagnosis: diag.as_ref(),
                     banner: None,
+                    tls: None,
                 });
             }
             return Err(Abort::Failed);
@@ -1694,7 +1880,13 @@ pub fn run(
     if window == 1 && cfg.opts.interval.is_some() {
         return sequential_with_interval(rx, cfg, ports, || Source::One(Some(unit())));
     }
-    let mut s = Scanner::new(cfg, ports, Source::One(Some(unit())), window);
+    let mut s = Scanner::new(
+        cfg,
+        ports,
+        Source::One(Some(unit())),
+        window,
+        tls_client(cfg)?,
+    );
     finish_run(rx, &mut s)
 }
 
@@ -1711,6 +1903,21 @@ fn finish_run(rx: &mut Reactor, s: &mut Scanner<'_>) -> std::result::Result<Stat
         return Ok(if w.missed || w.expired { 1 } else { 0 });
     }
     Ok(s.status)
+}
+
+/// `-zc`: the TLS client configuration, built once for the whole scan;
+/// an unusable file or setting is reported (status 1).
+fn tls_client(cfg: &Config) -> std::result::Result<Option<(&TlsConfig, Arc<ClientConfig>)>, Abort> {
+    let Some(t) = &cfg.tls else {
+        return Ok(None);
+    };
+    match crate::net::tls::setup::client(t) {
+        Ok(c) => Ok(Some((t, c))),
+        Err(e) => {
+            e.print();
+            Err(Abort::Failed)
+        }
+    }
 }
 
 /// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
@@ -1749,7 +1956,7 @@ fn sequential_with_interval<'a>(
                 lookup: unit.lookup,
                 rtt: Rtt::default(),
             };
-            let mut s = Scanner::new(cfg, one, Source::One(Some(u)), 1);
+            let mut s = Scanner::new(cfg, one, Source::One(Some(u)), 1, tls_client(cfg)?);
             s.status_line = None;
             rx.run(&mut s)?;
             if s.fatal {

@@ -25,6 +25,7 @@ pub mod ports;
 pub mod proxy;
 pub mod resolve;
 pub mod targets;
+pub mod tls;
 pub mod udp;
 
 use std::ffi::{OsStr, OsString};

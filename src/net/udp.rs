@@ -9,9 +9,11 @@
 //! The seconds between datagrams are timers in the event loop, so several
 //! probes can run at once (see `scan`) and a signal ends the wait at once.
 //!
-//! Sizes (docs/compatibility.md departure 11): a datagram is read whole up to 65,535 bytes; what
-//! stdin gives is sent as one datagram of at most what one send can carry
-//! (65,507 bytes over IPv4, 65,527 over IPv6).
+//! Sizes: a datagram is read whole up to 65,535 bytes (docs/compatibility.md
+//! departure 11); what stdin gives is sent as one datagram of at most
+//! 16,384 bytes, as nc sends it (§6.4): a receiving nc reads at most that
+//! much of a datagram and drops the rest, so a larger one would lose data
+//! at an nc peer.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -21,25 +23,20 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 use socket2::{SockAddr, Socket};
 
-use crate::net::{Family, Proto};
+use crate::net::Proto;
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
-/// The largest UDP payload over IPv4 (65,535 - 20 - 8).
-pub const UDP4_MAX: usize = 65_507;
-/// The largest UDP payload over IPv6 (65,535 - 8).
-pub const UDP6_MAX: usize = 65_527;
-/// The largest Unix datagram ncrab sends.
-pub const UNIX_DGRAM_MAX: usize = 65_535;
+/// The largest datagram ncrab sends: nc's buffer (16,384 bytes), which is
+/// also the most a receiving nc reads of one datagram.
+pub const DGRAM_SEND_MAX: usize = 16_384;
 /// nc's probe length without `-w` (UDP_SCAN_TIMEOUT).
 pub const PROBE_SECS: u32 = 3;
 
 /// The largest datagram one send carries, or None for a stream socket.
-pub fn datagram_limit(proto: Proto, family: Family) -> Option<usize> {
-    match (proto, family) {
-        (Proto::Udp, Family::Unix) => Some(UNIX_DGRAM_MAX),
-        (Proto::Udp, Family::Inet6) => Some(UDP6_MAX),
-        (Proto::Udp, _) => Some(UDP4_MAX),
+pub fn datagram_limit(proto: Proto) -> Option<usize> {
+    match proto {
+        Proto::Udp => Some(DGRAM_SEND_MAX),
         _ => None,
     }
 }

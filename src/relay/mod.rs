@@ -48,10 +48,12 @@
 //! send is one datagram, as in nc, but a datagram is never cut
 //! (docs/compatibility.md departure 11): the socket is read only when the
 //! buffer has room for the largest datagram ([`DGRAM_READ`] bytes), and
-//! stdin is buffered only up to what one send can carry, so everything
-//! buffered leaves as one datagram. A datagram socket is never shut down
-//! for reading: that changes nothing on the wire, and the flag would stay
-//! set and make the next read of a `-k` listener return at once, forever (nc spins there).
+//! stdin is buffered only up to the largest datagram ncrab sends (nc's
+//! 16,384 bytes, `RelayOpts::datagram`), so everything buffered leaves as
+//! one datagram that an nc peer reads whole. A datagram socket is never
+//! shut down for reading: that changes nothing on the wire, and the flag
+//! would stay set and make the next read of a `-k` listener return at
+//! once, forever (nc spins there).
 
 pub mod broker;
 pub mod buffer;
@@ -65,6 +67,8 @@ pub mod serve;
 pub mod session;
 pub mod stdio;
 pub mod stream;
+pub mod tls;
+pub mod tls_serve;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -72,6 +76,7 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
+use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::log::{Dir, Log};
@@ -292,7 +297,9 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             opts,
             open: [!opts.detach_stdin, true, true, true],
             up: Chan::for_input(opts.zero_copy, stdin),
-            down: Chan::new(opts.zero_copy),
+            // Each splice into a datagram socket would be one datagram of
+            // whatever the pipe held: stdout is then written by copying.
+            down: Chan::new(opts.zero_copy && !stdout.datagram()),
             recv_count: 0,
             clear_keep: false,
             phase: Phase::Running,
@@ -601,7 +608,14 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
         // Write stdout.
         if self.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
-            match self.down.drain(Io::Stdio(self.stdout), usize::MAX) {
+            // A datagram stdout gets nc's writes of at most 16,384 bytes:
+            // one datagram each, none too large to send or to read whole.
+            let max = if self.stdout.datagram() {
+                DGRAM_SEND_MAX
+            } else {
+                usize::MAX
+            };
+            match self.down.drain(Io::Stdio(self.stdout), max) {
                 Ok(_) => {}
                 Err(e) if would_block(&e) => {}
                 Err(_) => self.open[STDOUT] = false,

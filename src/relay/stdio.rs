@@ -7,11 +7,19 @@
 //! - a pipe, FIFO or tty is reopened through `/proc/self/fd/N` with
 //!   `O_NONBLOCK`, which gives ncrab its own open file description for
 //!   reading and writing; readiness is still polled on the original fd
-//!   (see [`Stdio::poll_fd`]);
-//! - a socket is read and written with `MSG_DONTWAIT`;
+//!   (see [`Stdio::poll_fd`]). Only an fd open for that direction is
+//!   reopened: stdin that is the write end of a pipe stays as it is (its
+//!   reads fail, as nc's do), since reopening it would give the read end;
+//! - a socket is read and written with `MSG_DONTWAIT`; a datagram socket
+//!   (bash's `>/dev/udp/HOST/PORT`) takes each write as one datagram, so
+//!   the relay writes it at most nc's 16,384 bytes at a time
+//!   ([`Stdio::datagram`]);
 //! - a regular file or a device such as `/dev/null` never blocks for long
 //!   and cannot be registered with epoll: it takes the always-ready path
-//!   (the relay's poll snapshot reports it ready);
+//!   (the relay's poll snapshot reports it ready). Whether epoll can watch
+//!   a device or another kind of file is asked of epoll itself: a device
+//!   that does wait for data (`/dev/kmsg`, an input device) or an eventfd
+//!   is registered like a pipe, so its data wakes the loop;
 //! - only when reopening fails is `O_NONBLOCK` set on the shared
 //!   description, and then restored when this value is dropped, which
 //!   happens on every exit path including Ctrl-C (see `signals`).
@@ -50,6 +58,10 @@ pub struct Stdio {
     /// would wait for a writer that may never come.
     pub poll_fd: RawFd,
     pub kind: Kind,
+    /// epoll can watch it (see [`Stdio::pollable`]).
+    watchable: bool,
+    /// A socket that keeps message boundaries (see [`Stdio::datagram`]).
+    dgram: bool,
     /// The reopened fd is ours to close.
     owned: bool,
     /// Flags to put back on the original fd when we had to change them.
@@ -122,6 +134,9 @@ impl Stdio {
             fd,
             poll_fd: fd,
             kind: Kind::Device,
+            // epoll refuses /dev/null: it is always ready for writes.
+            watchable: false,
+            dgram: false,
             owned: true,
             restore: None,
         }
@@ -129,14 +144,25 @@ impl Stdio {
 
     fn open(fd: RawFd, mode: i32) -> Stdio {
         let kind = kind_of(fd);
+        let watchable = match kind {
+            Kind::Tty | Kind::Pipe | Kind::Socket => true,
+            Kind::Regular => false,
+            Kind::Device | Kind::Other => epoll_accepts(fd),
+        };
         let mut s = Stdio {
             fd,
             poll_fd: fd,
             kind,
+            watchable,
+            dgram: kind == Kind::Socket && !is_stream_socket(fd),
             owned: false,
             restore: None,
         };
-        if matches!(kind, Kind::Pipe | Kind::Tty) {
+        // An fd not open for this direction (stdin the write end of a pipe,
+        // stdout a tty opened read-only) is left as it is: its reads or
+        // writes fail with EBADF, as nc's do. Reopening it by path would
+        // give the other end of the pipe, or a tty opened the other way.
+        if matches!(kind, Kind::Pipe | Kind::Tty) && open_for(fd, mode) {
             if let Some(n) = reopen(fd, mode) {
                 s.fd = n;
                 s.owned = true;
@@ -154,10 +180,19 @@ impl Stdio {
         s
     }
 
-    /// Whether epoll can watch this fd (regular files and devices such as
-    /// /dev/null are always ready and cannot be registered).
+    /// Whether epoll can watch this fd. Regular files and devices such as
+    /// /dev/null cannot be registered; they are always ready. Any other
+    /// file (a device that waits for data, an eventfd) must be watched, or
+    /// its data would wait for something else to wake the loop.
     pub fn pollable(&self) -> bool {
-        matches!(self.kind, Kind::Tty | Kind::Pipe | Kind::Socket)
+        self.watchable
+    }
+
+    /// A socket where each write is one message (UDP, a Unix datagram or
+    /// seqpacket socket): a write must not be larger than a peer reads of
+    /// one, nor than the socket can send.
+    pub fn datagram(&self) -> bool {
+        self.dgram
     }
 
     /// One non-blocking read.
@@ -217,6 +252,52 @@ impl Drop for Stdio {
             unsafe { libc::close(self.fd) };
         }
     }
+}
+
+/// Whether epoll accepts `fd` (it refuses, with EPERM, files whose driver
+/// has no poll method: regular files, directories, /dev/null, /dev/zero).
+fn epoll_accepts(fd: RawFd) -> bool {
+    // SAFETY: a fresh epoll instance, one registration with a zeroed event,
+    // closed before returning.
+    unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if ep < 0 {
+            return false;
+        }
+        let mut ev: libc::epoll_event = std::mem::zeroed();
+        let ok = libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) == 0;
+        libc::close(ep);
+        ok
+    }
+}
+
+/// Whether the socket `fd` is a byte stream (SOCK_STREAM).
+fn is_stream_socket(fd: RawFd) -> bool {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `v`.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r != 0 || v == libc::SOCK_STREAM
+}
+
+/// Whether `fd` was opened for `mode` (O_RDONLY or O_WRONLY); O_RDWR
+/// allows both.
+fn open_for(fd: RawFd, mode: i32) -> bool {
+    // SAFETY: F_GETFL on an fd only reads its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return false;
+    }
+    let acc = flags & libc::O_ACCMODE;
+    acc == libc::O_RDWR || acc == mode
 }
 
 /// Opens a private, non-blocking description of the pipe or tty behind

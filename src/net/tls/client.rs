@@ -1,0 +1,136 @@
+//! The client side of `-c`: a TLS session on a socket some other code
+//! connected (directly or through a proxy). [`start`] runs the handshake
+//! and returns the session or why it failed; the caller reports, prints
+//! the `-v` lines ([`Summary`]) and applies the `-H` verdict
+//! ([`pin_matches`]).
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, Connection};
+use socket2::Socket;
+
+use super::certinfo::{self, CertInfo};
+use super::session::{self, Session};
+use super::{TlsConfig, setup};
+use crate::report::tls::{self as report, CertLines, HandshakeError, Negotiated};
+use crate::sys::reactor::{Reactor, Stop};
+
+/// The name the certificate must carry (and the SNI, for a DNS name):
+/// `-e`, else the destination host.
+pub fn peer_name(t: &TlsConfig, host: &OsStr) -> String {
+    t.name
+        .clone()
+        .unwrap_or_else(|| host.to_string_lossy().into_owned())
+}
+
+/// A client session before its handshake; `Err` when `name` is neither
+/// a host name nor an IP address.
+pub fn connection(config: &Arc<ClientConfig>, name: &str) -> Result<Connection, Failure> {
+    let sn = ServerName::try_from(name.to_string()).map_err(|_| Failure::Name(name.into()))?;
+    ClientConnection::new(config.clone(), sn)
+        .map(Connection::Client)
+        .map_err(|e| Failure::Handshake(HandshakeError::Tls(e)))
+}
+
+/// Why a client session could not start.
+#[derive(Debug)]
+pub enum Failure {
+    /// The name cannot be checked (OpenBSD: `tls connection failed`).
+    Name(String),
+    /// `tls handshake failed (...)`.
+    Handshake(HandshakeError),
+}
+
+impl Failure {
+    /// The reason in words, as inside OpenBSD's parentheses.
+    pub fn reason(&self) -> String {
+        match self {
+            Failure::Name(n) => report::bad_name(n),
+            Failure::Handshake(e) => e.text(),
+        }
+    }
+
+    /// Prints OpenBSD's line for it.
+    pub fn print(&self) {
+        match self {
+            Failure::Name(n) => report::connection_failed(&report::bad_name(n)),
+            Failure::Handshake(e) => report::handshake_failed(e),
+        }
+    }
+}
+
+/// What `-v` shows of a finished handshake.
+pub struct Summary {
+    pub version: &'static str,
+    pub cipher: String,
+    pub cert: Option<(CertInfo, String)>,
+    pub alpn: Option<Vec<u8>>,
+}
+
+impl Summary {
+    pub fn of(s: &Session) -> Summary {
+        Summary {
+            version: setup::version_name(s.conn.protocol_version()),
+            cipher: s
+                .conn
+                .negotiated_cipher_suite()
+                .map(|cs| setup::openssl_name(cs.suite()))
+                .unwrap_or_default(),
+            cert: s
+                .peer_cert()
+                .and_then(|der| certinfo::parse(der).map(|info| (info, certinfo::hash(der)))),
+            alpn: s.conn.alpn_protocol().map(<[u8]>::to_vec),
+        }
+    }
+
+    /// OpenBSD's `-v` lines for `host`, checked against `peer_name`.
+    pub fn print(&self, host: &str, peer_name: &str) {
+        report::negotiated(&Negotiated {
+            version: self.version,
+            cipher: &self.cipher,
+            host,
+            peer_name,
+            cert: self.cert.as_ref().map(|(i, h)| CertLines {
+                subject: &i.subject,
+                issuer: &i.issuer,
+                not_before: i.not_before,
+                not_after: i.not_after,
+                hash: h,
+            }),
+            alpn: self.alpn.as_deref(),
+        });
+    }
+}
+
+/// The `-H` verdict: true without a pin, or when the peer's certificate
+/// has that hash.
+pub fn pin_matches(t: &TlsConfig, s: &Session) -> bool {
+    match &t.pin {
+        None => true,
+        Some(pin) => s.peer_cert().is_some_and(|der| certinfo::hash(der) == *pin),
+    }
+}
+
+/// Runs the client handshake on `sock` for `host` (or `-e`), for at most
+/// `timeout`.
+pub fn start(
+    rx: &mut Reactor,
+    t: &TlsConfig,
+    config: &Arc<ClientConfig>,
+    sock: Socket,
+    host: &OsStr,
+    timeout: Option<Duration>,
+) -> Result<Result<Session, Failure>, Stop> {
+    let conn = match connection(config, &peer_name(t, host)) {
+        Ok(c) => c,
+        Err(f) => return Ok(Err(f)),
+    };
+    let mut s = Session::new(sock, conn);
+    Ok(match session::handshake(rx, &mut s, timeout)? {
+        Ok(()) => Ok(s),
+        Err(e) => Err(Failure::Handshake(e)),
+    })
+}

@@ -1,0 +1,251 @@
+//! A TLS session over a connected socket, and its non-blocking handshake.
+//!
+//! [`Session::drive`] does all the handshake work possible without
+//! waiting (write what rustls has queued, read what the socket holds,
+//! process it) and says what to wait for next, derived from rustls's
+//! `wants_read`/`wants_write`. [`handshake`] runs that as a machine in the
+//! loop with the `-w` deadline; the scanner drives many sessions with the
+//! same step.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use mio::event::Event;
+use rustls::Connection;
+use socket2::Socket;
+
+use crate::report::tls::HandshakeError;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId};
+
+/// A connected socket and the TLS state on it.
+pub struct Session {
+    pub sock: Socket,
+    pub conn: Connection,
+    /// Some TLS bytes came from the peer (to tell "not a word" apart).
+    got_any: bool,
+}
+
+/// Where a handshake stands after a step.
+pub enum Progress {
+    Done,
+    /// Wait for this readiness, then step again.
+    Wait(Interest),
+    Failed(HandshakeError),
+}
+
+/// `read(2)`/`send(2)` on the socket for rustls, without SIGPIPE.
+pub struct SockIo<'a>(pub &'a Socket);
+
+impl io::Read for SockIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl io::Write for SockIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe {
+            libc::send(
+                self.0.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let iov: Vec<libc::iovec> = bufs
+            .iter()
+            .map(|b| libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            })
+            .collect();
+        // SAFETY: an all-zero msghdr is valid; it points at iov below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = iov.len() as _;
+        // SAFETY: msg points at valid iovecs for the duration of the call.
+        let n = unsafe { libc::sendmsg(self.0.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+impl Session {
+    pub fn new(sock: Socket, conn: Connection) -> Session {
+        Session {
+            sock,
+            conn,
+            got_any: false,
+        }
+    }
+
+    /// Writes what rustls has queued until the socket is full; the
+    /// number of bytes written.
+    pub fn flush(&mut self) -> io::Result<usize> {
+        flush_conn(&mut self.conn, &self.sock)
+    }
+
+    /// One handshake step: all the work possible now.
+    pub fn drive(&mut self) -> Progress {
+        drive(&mut self.conn, &self.sock, &mut self.got_any)
+    }
+
+    /// The peer's end-entity certificate, when it sent one.
+    pub fn peer_cert(&self) -> Option<&[u8]> {
+        self.conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.as_ref())
+    }
+}
+
+/// Writes what `conn` has queued until the socket is full.
+fn flush_conn(conn: &mut Connection, sock: &Socket) -> io::Result<usize> {
+    let mut total = 0;
+    while conn.wants_write() {
+        match conn.write_tls(&mut SockIo(sock)) {
+            Ok(n) => total += n,
+            Err(e) if would_block(&e) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+/// One handshake step of `conn` on `sock`: all the work possible now.
+/// `got_any` records that the peer sent something.
+pub fn drive(conn: &mut Connection, sock: &Socket, got_any: &mut bool) -> Progress {
+    loop {
+        if let Err(e) = flush_conn(conn, sock) {
+            return Progress::Failed(HandshakeError::Io(e));
+        }
+        if !conn.is_handshaking() {
+            return if conn.wants_write() {
+                Progress::Wait(Interest::WRITABLE)
+            } else {
+                Progress::Done
+            };
+        }
+        if !conn.wants_read() {
+            return Progress::Wait(Interest::WRITABLE);
+        }
+        match conn.read_tls(&mut SockIo(sock)) {
+            Ok(0) => {
+                return Progress::Failed(HandshakeError::Eof { got_any: *got_any });
+            }
+            Ok(_) => {
+                *got_any = true;
+                if let Err(e) = conn.process_new_packets() {
+                    // Send the alert rustls queued, if the socket takes it.
+                    let _ = flush_conn(conn, sock);
+                    return Progress::Failed(HandshakeError::Tls(e));
+                }
+            }
+            Err(e) if would_block(&e) => {
+                return Progress::Wait(if conn.wants_write() {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                });
+            }
+            Err(e) => return Progress::Failed(HandshakeError::Io(e)),
+        }
+    }
+}
+
+const TIMER_DEADLINE: usize = 1;
+
+/// The handshake as a machine in the loop.
+struct Handshaking<'a> {
+    s: &'a mut Session,
+    deadline: Option<Duration>,
+    timer: Option<TimerId>,
+    timed_out: bool,
+    reg: Interests,
+}
+
+impl Machine for Handshaking<'_> {
+    type Output = Result<(), HandshakeError>;
+
+    fn on_event(&mut self, _cx: &mut Ctx<'_>, _ev: &Event) {}
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        if key == TIMER_DEADLINE {
+            self.timed_out = true;
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
+        let fd = self.s.sock.as_raw_fd();
+        let result = match self.s.drive() {
+            Progress::Done => Some(Ok(())),
+            Progress::Failed(e) => Some(Err(e)),
+            Progress::Wait(_) if self.timed_out => Some(Err(HandshakeError::TimedOut)),
+            Progress::Wait(want) => {
+                if let Err(e) = self.reg.set(cx.registry, fd, reactor::NET, Some(want)) {
+                    Some(Err(HandshakeError::Io(e)))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(r) = result {
+            self.reg.clear(cx.registry, fd);
+            if let Some(t) = self.timer.take() {
+                cx.timers.cancel(t);
+            }
+            return Step::Done(r);
+        }
+        if let (Some(d), None) = (self.deadline, self.timer) {
+            self.timer = Some(cx.timers.add(Instant::now() + d, TIMER_DEADLINE));
+        }
+        Step::Wait
+    }
+}
+
+/// Runs the handshake of `s` in the loop, for at most `deadline`.
+pub fn handshake(
+    rx: &mut Reactor,
+    s: &mut Session,
+    deadline: Option<Duration>,
+) -> Result<Result<(), HandshakeError>, Stop> {
+    let mut m = Handshaking {
+        s,
+        deadline,
+        timer: None,
+        timed_out: false,
+        reg: Interests::default(),
+    };
+    rx.run(&mut m)
+}

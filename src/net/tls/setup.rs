@@ -1,0 +1,218 @@
+//! The rustls configurations, built once per run from [`TlsConfig`]:
+//! the crypto provider (ring) narrowed by `ciphers=`, the versions of
+//! `protocols=`, the trust anchors (`-R` or the system store), the
+//! certificate and key, and a listener's throw-away certificate.
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
+
+use super::verify::{ClientCheck, ServerCheck};
+use super::{TlsConfig, certinfo};
+use crate::report::tls::{self as report, LoadWhat, SetupError as Failed};
+
+/// The canonical (IANA) name of a suite.
+pub fn suite_name(cs: rustls::CipherSuite) -> String {
+    format!("{cs:?}").replacen("TLS13_", "TLS_", 1)
+}
+
+/// The OpenSSL name of a suite, as libtls's `tls_conn_cipher` reports it.
+pub fn openssl_name(cs: rustls::CipherSuite) -> String {
+    let iana = suite_name(cs);
+    super::SUITES
+        .iter()
+        .find(|(i, _)| *i == iana)
+        .map_or(iana.clone(), |(_, o)| o.to_string())
+}
+
+/// `TLSv1.2` / `TLSv1.3`, as libtls's `tls_conn_version`.
+pub fn version_name(v: Option<rustls::ProtocolVersion>) -> &'static str {
+    match v {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "unknown",
+    }
+}
+
+fn provider(t: &TlsConfig) -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    if let Some(names) = &t.ciphers {
+        p.cipher_suites
+            .retain(|s| names.contains(&suite_name(s.suite()).as_str()));
+    }
+    Arc::new(p)
+}
+
+fn versions(t: &TlsConfig) -> Vec<&'static SupportedProtocolVersion> {
+    let mut v = Vec::new();
+    if t.versions.tls13 {
+        v.push(&rustls::version::TLS13);
+    }
+    if t.versions.tls12 {
+        v.push(&rustls::version::TLS12);
+    }
+    v
+}
+
+fn pem_error(e: rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(e) => crate::report::Errno::of(&e).to_string(),
+        rustls::pki_types::pem::Error::NoItemsFound => "no PEM item found".into(),
+        other => format!("bad PEM: {}", report::words(&format!("{other:?}"))),
+    }
+}
+
+/// The certificates of a PEM file, in order.
+fn load_certs(path: &OsStr, what: LoadWhat) -> Result<Vec<CertificateDer<'static>>, Failed> {
+    let fail = |why: String| Failed::Load(what, path.to_os_string(), why);
+    let iter = CertificateDer::pem_file_iter(path).map_err(|e| fail(pem_error(e)))?;
+    let mut out = Vec::new();
+    for c in iter {
+        out.push(c.map_err(|e| fail(pem_error(e)))?);
+    }
+    if out.is_empty() {
+        return Err(fail("no certificate in it".into()));
+    }
+    Ok(out)
+}
+
+fn load_key(path: &OsStr) -> Result<PrivateKeyDer<'static>, Failed> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| Failed::Load(LoadWhat::Key, path.to_os_string(), pem_error(e)))
+}
+
+/// The trust anchors: `-R FILE`, or the system store (which honours
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`; on Debian
+/// /etc/ssl/certs/ca-certificates.crt).
+fn roots(t: &TlsConfig) -> Result<Arc<RootCertStore>, Failed> {
+    let mut store = RootCertStore::empty();
+    match &t.ca {
+        Some(path) => {
+            for c in load_certs(path, LoadWhat::Ca)? {
+                if let Err(e) = store.add(c) {
+                    let why = report::tls_error_text(&e);
+                    return Err(Failed::Load(LoadWhat::Ca, path.clone(), why));
+                }
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                let path = std::env::var_os("SSL_CERT_FILE")
+                    .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+                let why = "no trust anchors found".to_string();
+                return Err(Failed::Load(LoadWhat::Ca, path, why));
+            }
+        }
+    }
+    Ok(Arc::new(store))
+}
+
+fn config_error(e: rustls::Error) -> Failed {
+    Failed::Config(report::tls_error_text(&e))
+}
+
+/// The client configuration (`-c` without `-l`).
+pub fn client(t: &TlsConfig) -> Result<Arc<ClientConfig>, Failed> {
+    let provider = provider(t);
+    // A pin names the certificate; noverify checks nothing: neither needs
+    // the trust anchors (and skipping them keeps start-up short).
+    let webpki = if t.noverify || t.pin.is_some() {
+        None
+    } else {
+        let v = WebPkiServerVerifier::builder_with_provider(roots(t)?, provider.clone())
+            .build()
+            .map_err(|e| Failed::Config(report::words(&format!("{e:?}"))))?;
+        Some(v)
+    };
+    let check = ServerCheck {
+        webpki,
+        noname: t.noname,
+        pin: t.pin.clone(),
+        muststaple: t.muststaple,
+        provider: provider.clone(),
+    };
+    let b = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions(t))
+        .map_err(config_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(check));
+    let mut cfg = match &t.cert {
+        Some(cert) => {
+            let chain = load_certs(cert, LoadWhat::Cert)?;
+            let key = load_key(t.key.as_deref().unwrap_or(cert))?;
+            b.with_client_auth_cert(chain, key).map_err(config_error)?
+        }
+        None => b.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = t.alpn.clone();
+    Ok(Arc::new(cfg))
+}
+
+/// A listener's configuration and, for a generated certificate, its hash.
+pub struct Server {
+    pub config: Arc<ServerConfig>,
+    pub own_hash: Option<String>,
+}
+
+/// The listener configuration (`-lc`). Without `--tls-cert`, a
+/// self-signed certificate for `host` and `localhost`, made in memory.
+pub fn server(t: &TlsConfig, host: Option<&OsStr>) -> Result<Server, Failed> {
+    let provider = provider(t);
+    let (chain, key, own_hash) = match &t.cert {
+        Some(cert) => {
+            let chain = load_certs(cert, LoadWhat::Cert)?;
+            let key = load_key(t.key.as_deref().unwrap_or(cert))?;
+            (chain, key, None)
+        }
+        None => {
+            let mut names = vec!["localhost".to_string()];
+            if let Some(h) = host.map(|h| h.to_string_lossy().into_owned()) {
+                if h != "localhost" && !h.is_empty() {
+                    names.insert(0, h);
+                }
+            }
+            let ck = rcgen::generate_simple_self_signed(names)
+                .map_err(|e| Failed::Config(format!("cannot make a certificate: {e}")))?;
+            let der = ck.cert.der().clone();
+            let hash = certinfo::hash(&der);
+            let key =
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+            (vec![der], key, Some(hash))
+        }
+    };
+    let b = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions(t))
+        .map_err(config_error)?;
+    let b = if t.clientcert || t.ca.is_some() {
+        let check = ClientCheck::new(roots(t)?, provider).map_err(Failed::Config)?;
+        b.with_client_cert_verifier(Arc::new(check))
+    } else {
+        b.with_no_client_auth()
+    };
+    let mut cfg = match &t.staple {
+        Some(path) => {
+            let ocsp = std::fs::read(path).map_err(|e| {
+                let why = crate::report::Errno::of(&e).to_string();
+                Failed::Load(LoadWhat::Staple, path.clone(), why)
+            })?;
+            b.with_single_cert_with_ocsp(chain, key, ocsp)
+        }
+        None => b.with_single_cert(chain, key),
+    }
+    .map_err(config_error)?;
+    cfg.alpn_protocols = t.alpn.clone();
+    // No session tickets: nc sessions are not resumed, and a client that
+    // reads nothing (`-z`, `-d`) should not get unread records.
+    cfg.send_tls13_tickets = 0;
+    Ok(Server {
+        config: Arc::new(cfg),
+        own_hash,
+    })
+}

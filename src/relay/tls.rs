@@ -1,0 +1,581 @@
+//! The TLS relay: standard input into the session, the session out to
+//! standard output, with nc's end-of-file rules.
+//!
+//! The plain relay ([`crate::relay::Relay`]) takes level-triggered snapshots of
+//! the socket; here the socket's readiness says little (a readable socket
+//! may hold half a record, plaintext may wait inside rustls with nothing
+//! on the socket), so each pass simply tries every move that has room,
+//! until none makes progress, and then waits for the readiness its state
+//! derives: stdin readable while it has room, the socket readable while
+//! the output buffer has room, writable while rustls holds records,
+//! stdout writable while plaintext waits. nc's four ends and its rules on
+//! them are kept as in `readwrite` (B §6.1):
+//!
+//! - stdin's EOF with its buffer empty ends the network's write side;
+//!   with `-N` that is close_notify, then shutdown(SHUT_WR) once it left
+//!   (docs/compatibility.md departure 18);
+//! - a received close_notify is the network's EOF, and so is a bare FIN
+//!   (libtls treats it so; `-vv` notes the truncation);
+//! - a TLS error ends the network's read side only after every byte
+//!   decrypted before it went to stdout;
+//! - `-q`, `-w`, `-d`, `-W` and the listener's rules as in the plain relay;
+//!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
+//!   refused with `-c` (`cli`).
+//!
+//! Both directions go through fixed buffers (one of [`BUF`] per
+//! direction, and rustls's own bounded by [`TLS_BUFFER_LIMIT`]).
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::net::tls::session::{Session, SockIo};
+use crate::relay::filter::Crlf;
+use crate::relay::stdio::{Kind, Stdio};
+use crate::relay::{End, Outcome, RelayOpts};
+use crate::report::{self, tls as tls_report};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+
+/// Plaintext buffered per direction.
+const BUF: usize = 256 * 1024;
+/// Encrypted bytes rustls may hold before it refuses more plaintext.
+const TLS_BUFFER_LIMIT: usize = 256 * 1024;
+/// Passes before the loop looks at signals and timers.
+const PASSES_PER_TURN: usize = 64;
+
+const TIMER_IDLE: usize = 1;
+const TIMER_QUIT: usize = 2;
+
+const STDIN: usize = 0;
+const NETOUT: usize = 1;
+const NETIN: usize = 2;
+const STDOUT: usize = 3;
+
+/// A fixed buffer with a read and a write position.
+struct Buf {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Buf {
+    fn new() -> Buf {
+        Buf {
+            data: vec![0; BUF].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    fn pending(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+    fn has_room(&self) -> bool {
+        self.end < self.data.len() || self.start > 0
+    }
+    fn space(&mut self) -> &mut [u8] {
+        if self.start > 0 && self.end == self.data.len() {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        &mut self.data[self.end..]
+    }
+    fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+    fn consumed(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+    fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+enum Phase {
+    Running,
+    Quitting,
+}
+
+/// One relay over a TLS session.
+pub struct TlsRelay<'a> {
+    s: Option<Session>,
+    fd: i32,
+    stdin: &'a Stdio,
+    stdout: &'a Stdio,
+    opts: RelayOpts,
+    open: [bool; 4],
+    up: Buf,
+    down: Buf,
+    /// `-N`: close_notify queued, SHUT_WR once it has left.
+    shut_wr_pending: bool,
+    /// The socket can no longer be written.
+    sock_write_dead: bool,
+    /// A TLS error or the socket's EOF: only the plaintext rustls holds is
+    /// left to read.
+    net_draining: bool,
+    recv_count: u32,
+    clear_keep: bool,
+    phase: Phase,
+    idle_timer: Option<TimerId>,
+    quit_timer: Option<TimerId>,
+    idle_expired: bool,
+    quit_expired: bool,
+    reg_stdin: Interests,
+    reg_net: Interests,
+    reg_stdout: Interests,
+    sent: u64,
+    received: u64,
+    started: Instant,
+    /// `-C`: LF from stdin goes out as CR LF.
+    crlf: Option<Crlf>,
+    /// Records read from the socket, not yet handed to rustls: one
+    /// read(2) takes many records (rustls's own reads take one).
+    raw: Buf,
+    /// The socket said EOF (handed to rustls once `raw` is empty).
+    raw_eof: bool,
+}
+
+/// What one receive step found.
+enum Got {
+    Plain(usize),
+    /// close_notify (Ok(0) from rustls's reader).
+    CloseNotify,
+    /// The socket ended without close_notify.
+    Truncated,
+    Failed,
+    /// Nothing decrypted: feed rustls.
+    Nothing,
+}
+
+impl<'a> TlsRelay<'a> {
+    pub fn new(mut s: Session, stdin: &'a Stdio, stdout: &'a Stdio, opts: RelayOpts) -> Self {
+        s.conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
+        // A pipe on either side: a larger pipe buffer lets one read or
+        // write move a whole buffer's worth (the plain relay's splice
+        // path sizes its own pipes the same way).
+        for io in [stdin, stdout] {
+            if io.kind == Kind::Pipe {
+                // SAFETY: fcntl on our own fd; a refusal changes nothing.
+                unsafe { libc::fcntl(io.fd, libc::F_SETPIPE_SZ, BUF as libc::c_int) };
+            }
+        }
+        let fd = s.sock.as_raw_fd();
+        TlsRelay {
+            s: Some(s),
+            fd,
+            stdin,
+            stdout,
+            opts,
+            open: [!opts.detach_stdin, true, true, true],
+            up: Buf::new(),
+            down: Buf::new(),
+            shut_wr_pending: false,
+            sock_write_dead: false,
+            net_draining: false,
+            recv_count: 0,
+            clear_keep: false,
+            phase: Phase::Running,
+            idle_timer: None,
+            quit_timer: None,
+            idle_expired: false,
+            quit_expired: false,
+            reg_stdin: Interests::default(),
+            reg_net: Interests::default(),
+            reg_stdout: Interests::default(),
+            sent: 0,
+            received: 0,
+            started: Instant::now(),
+            crlf: opts.crlf.then(Crlf::new),
+            raw: Buf::new(),
+            raw_eof: false,
+        }
+    }
+
+    fn shutdown(&self, how: i32) {
+        // SAFETY: shutdown on our own socket; errors are ignored as in nc.
+        unsafe { libc::shutdown(self.fd, how) };
+    }
+
+    /// nc's three "finish" conditions.
+    fn finished(&self) -> bool {
+        let [stdin, netout, netin, stdout] = self.open;
+        let empty = self.up.is_empty() && self.down.is_empty();
+        (!stdin && !netin && empty) || (!netout && !stdout) || (self.opts.listen && !netin && empty)
+    }
+
+    /// Closes the network's read side (nc: shutdown(SHUT_RD) on EOF).
+    fn close_netin(&mut self) {
+        if self.open[NETIN] {
+            self.shutdown(libc::SHUT_RD);
+        }
+        self.open[NETIN] = false;
+    }
+
+    /// One pass: every move with room. True when something moved.
+    fn pass(&mut self) -> bool {
+        let Some(s) = self.s.as_mut() else {
+            return false;
+        };
+        let mut progress = false;
+
+        // stdin -> up
+        if self.open[STDIN] && self.up.has_room() {
+            match self.stdin.read(self.up.space()) {
+                Ok(0) => {
+                    self.open[STDIN] = false;
+                    progress = true;
+                }
+                Ok(n) => {
+                    self.up.filled(n);
+                    progress = true;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(_) => {
+                    self.open[STDIN] = false;
+                    progress = true;
+                }
+            }
+        }
+        // up -> rustls (bounded by its buffer limit)
+        if self.open[NETOUT] && !self.up.is_empty() {
+            let pending = self.up.pending();
+            let moved = match self.crlf.as_mut() {
+                Some(c) => match s.conn.writer().write(c.encode(pending)) {
+                    Ok(wire) if wire > 0 => Some((c.commit(pending, wire), wire)),
+                    _ => None,
+                },
+                None => match s.conn.writer().write(pending) {
+                    Ok(n) if n > 0 => Some((n, n)),
+                    _ => None,
+                },
+            };
+            if let Some((n, wire)) = moved {
+                self.up.consumed(n);
+                self.sent += wire as u64;
+                progress = true;
+            }
+        }
+        // rustls -> socket
+        if !self.sock_write_dead && s.conn.wants_write() {
+            match s.flush() {
+                Ok(n) => progress |= n > 0,
+                Err(_) => {
+                    self.sock_write_dead = true;
+                    self.open[NETOUT] = false;
+                    self.shut_wr_pending = false;
+                    progress = true;
+                }
+            }
+        }
+        if self.shut_wr_pending && !s.conn.wants_write() {
+            self.shut_wr_pending = false;
+            // SAFETY: shutdown on our own socket.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_WR) };
+        }
+
+        // socket -> rustls -> down
+        progress |= self.receive();
+        // down -> stdout
+        if self.open[STDOUT] && !self.down.is_empty() {
+            match self.stdout.write(self.down.pending()) {
+                Ok(n) => {
+                    self.down.consumed(n);
+                    progress = progress || n > 0;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(_) => {
+                    self.open[STDOUT] = false;
+                    progress = true;
+                }
+            }
+        }
+
+        // nc's rules.
+        if !self.open[NETOUT] {
+            self.open[STDIN] = false;
+        }
+        if !self.open[STDOUT] && self.open[NETIN] {
+            self.close_netin();
+        }
+        if !self.open[STDIN] && self.up.is_empty() {
+            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+                if let Some(s) = self.s.as_mut() {
+                    s.conn.send_close_notify();
+                }
+                self.shut_wr_pending = true;
+                progress = true;
+            }
+            self.open[NETOUT] = false;
+            if self.opts.listen
+                && self.open[NETIN]
+                && self.opts.quit_after >= 0
+                && self.down.is_empty()
+            {
+                self.close_netin();
+                self.clear_keep = true;
+            }
+        }
+        if !self.open[NETIN] && self.down.is_empty() {
+            self.open[STDOUT] = false;
+        }
+        progress
+    }
+
+    /// The network into `down`: decrypted bytes first, then records
+    /// from `raw`, then one read(2) of the socket into `raw`, as long as
+    /// `down` has room. True when something moved.
+    fn receive(&mut self) -> bool {
+        let mut progress = false;
+        for _ in 0..PASSES_PER_TURN {
+            if !self.open[NETIN] || !self.down.has_room() {
+                break;
+            }
+            let Some(s) = self.s.as_mut() else {
+                break;
+            };
+            let got = match s.conn.reader().read(self.down.space()) {
+                Ok(0) => Got::CloseNotify,
+                Ok(n) => Got::Plain(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Nothing,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Got::Truncated,
+                Err(_) => Got::Failed,
+            };
+            match got {
+                Got::Plain(n) => {
+                    self.down.filled(n);
+                    self.received += n as u64;
+                    progress = true;
+                    continue;
+                }
+                Got::CloseNotify | Got::Failed => {
+                    self.close_netin();
+                    return true;
+                }
+                Got::Truncated => {
+                    if self.opts.summary {
+                        tls_report::truncated();
+                    }
+                    self.close_netin();
+                    return true;
+                }
+                Got::Nothing if self.net_draining => {
+                    self.close_netin();
+                    return true;
+                }
+                Got::Nothing => {}
+            }
+            if self.raw.is_empty() && !self.raw_eof {
+                match SockIo(&s.sock).read(self.raw.space()) {
+                    Ok(0) => self.raw_eof = true,
+                    Ok(n) => {
+                        self.raw.filled(n);
+                        self.count_read();
+                    }
+                    Err(e) if would_block(&e) => return progress,
+                    Err(_) => {
+                        self.net_draining = true;
+                        progress = true;
+                        continue;
+                    }
+                }
+            }
+            let Some(s) = self.s.as_mut() else {
+                break;
+            };
+            let fed = if self.raw.is_empty() {
+                // The socket's EOF: rustls decides close_notify or not.
+                self.net_draining = true;
+                s.conn.read_tls(&mut io::empty())
+            } else {
+                let mut src = self.raw.pending();
+                s.conn.read_tls(&mut src)
+            };
+            match fed {
+                Ok(n) if !self.raw.is_empty() => self.raw.consumed(n),
+                Ok(_) => {}
+                Err(_) => self.net_draining = true,
+            }
+            if let Err(e) = s.conn.process_new_packets() {
+                if self.opts.summary {
+                    tls_report::stream_error(&e);
+                }
+                let _ = s.flush();
+                self.net_draining = true;
+            }
+            progress = true;
+        }
+        progress
+    }
+
+    /// `-W`: network reads before the end.
+    fn count_read(&mut self) {
+        if let Some(limit) = self.opts.recv_limit {
+            self.recv_count += 1;
+            if self.recv_count >= limit {
+                self.close_netin();
+                self.open[STDIN] = false;
+            }
+        }
+    }
+
+    fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        let stdin_want = self.open[STDIN] && self.up.has_room() && self.stdin.pollable();
+        self.reg_stdin.set(
+            cx.registry,
+            self.stdin.fd,
+            reactor::STDIN,
+            reactor::interest(stdin_want, false),
+        )?;
+        let (read, write) = match self.s.as_ref() {
+            Some(s) => (
+                self.open[NETIN] && self.down.has_room() && !self.net_draining,
+                !self.sock_write_dead && s.conn.wants_write(),
+            ),
+            None => (false, false),
+        };
+        self.reg_net.set(
+            cx.registry,
+            self.fd,
+            reactor::NET,
+            reactor::interest(read, write),
+        )?;
+        let stdout_want = self.open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
+        self.reg_stdout.set(
+            cx.registry,
+            self.stdout.fd,
+            reactor::STDOUT,
+            reactor::interest(false, stdout_want),
+        )?;
+        Ok(())
+    }
+
+    fn unregister(&mut self, cx: &mut Ctx<'_>) {
+        self.reg_stdin.clear(cx.registry, self.stdin.fd);
+        self.reg_net.clear(cx.registry, self.fd);
+        self.reg_stdout.clear(cx.registry, self.stdout.fd);
+        for t in [self.idle_timer.take(), self.quit_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            cx.timers.cancel(t);
+        }
+    }
+
+    /// Ends the session as libtls's tls_close does: close_notify, sent if
+    /// the socket takes it now.
+    fn close_session(&mut self) {
+        if let Some(mut s) = self.s.take() {
+            if !self.sock_write_dead {
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            }
+        }
+    }
+
+    fn done(&mut self, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
+        self.unregister(cx);
+        self.close_session();
+        if self.opts.summary {
+            report::relay_summary(self.sent, self.received, self.started.elapsed());
+        }
+        Step::Done(Outcome {
+            end,
+            clear_keep: self.clear_keep,
+        })
+    }
+
+    /// nc's "finish": return, or with `-q N > 0` close and wait N seconds.
+    fn finish(&mut self, cx: &mut Ctx<'_>) -> Option<Step<Outcome>> {
+        if self.opts.quit_after <= 0 {
+            return Some(self.done(cx, End::Finished));
+        }
+        self.unregister(cx);
+        self.close_session();
+        self.open = [false; 4];
+        self.up.clear();
+        self.down.clear();
+        self.phase = Phase::Quitting;
+        let q = Duration::from_secs(self.opts.quit_after as u64);
+        cx.timers
+            .reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
+        if let Some(idle) = self.opts.idle {
+            cx.timers
+                .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+        }
+        None
+    }
+}
+
+impl Machine for TlsRelay<'_> {
+    type Output = Outcome;
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        match key {
+            TIMER_IDLE => self.idle_expired = true,
+            TIMER_QUIT => self.quit_expired = true,
+            _ => {}
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
+        if let Phase::Quitting = self.phase {
+            if self.quit_expired {
+                return self.done(cx, End::QuitTimer);
+            }
+            if self.idle_expired {
+                return self.done(cx, End::Finished);
+            }
+            return Step::Wait;
+        }
+        if self.idle_expired {
+            return self.done(cx, End::Finished);
+        }
+        for _ in 0..PASSES_PER_TURN {
+            if self.finished() {
+                return match self.finish(cx) {
+                    Some(step) => step,
+                    None => Step::Wait,
+                };
+            }
+            if !self.pass() {
+                if let Some(idle) = self.opts.idle {
+                    if idle.is_zero() {
+                        return self.done(cx, End::Finished);
+                    }
+                    if self.idle_timer.is_none() {
+                        cx.timers
+                            .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
+                    }
+                }
+                if let Err(e) = self.register(cx) {
+                    report::warn(format_args!("polling error"), report::Errno::of(&e));
+                    return self.done(cx, End::Finished);
+                }
+                return Step::Wait;
+            }
+            if let Some(t) = self.idle_timer.take() {
+                cx.timers.cancel(t);
+            }
+        }
+        if let Err(e) = self.register(cx) {
+            report::warn(format_args!("polling error"), report::Errno::of(&e));
+            return self.done(cx, End::Finished);
+        }
+        Step::Again
+    }
+}
