@@ -151,8 +151,9 @@ struct Probe {
     /// `--banner`: the port is open and the server's first bytes are
     /// being read (the timer is the wait's end).
     banner: Option<BannerRead>,
-    /// `-zc`: the TLS handshake running on the connected socket.
-    tls: Option<TlsProbe>,
+    /// `-zc`: the TLS handshake running on the connected socket (boxed:
+    /// a TLS session is large, and a list's window holds 8192 probes).
+    tls: Option<Box<TlsProbe>>,
 }
 
 /// One destination's share of the slots: its ports at its addresses,
@@ -971,7 +972,7 @@ impl<'a> Scanner<'a> {
                 timer,
                 xprobe: None,
                 banner: None,
-                tls: Some(probe),
+                tls: Some(Box::new(probe)),
             },
         );
         self.tls_step(cx, id);
@@ -993,7 +994,7 @@ impl<'a> Scanner<'a> {
         };
         match TlsProbe::new(config, t, &host) {
             Ok(tp) => {
-                p.tls = Some(tp);
+                p.tls = Some(Box::new(tp));
                 if let Some(old) = p.timer.take() {
                     cx.timers.cancel(old);
                 }
