@@ -801,13 +801,17 @@ fn bulk_64_mib_both_ways() {
         .wrap(Cmd::with_target(
             socat,
             "socat",
+            // -u: socat only reads the TLS side. Bidirectional, its empty
+            // stdin's EOF would start its 0.5 s close timer (-t) and cut a
+            // transfer that takes longer (nc.openbsd loses the tail there too).
             &[
+                "-u",
                 "-T",
                 "30",
                 &format!(
                     "OPENSSL-LISTEN:{p},bind=127.0.0.1,reuseaddr,cert={cert},key={key},verify=0"
                 ),
-                "STDIO",
+                "STDOUT",
             ],
         ))
         .stdin(Input::Null)
