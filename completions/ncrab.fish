@@ -37,7 +37,7 @@ reliability\t''
 throughput\t''"
 complete -c ncrab -s V -l rtable -d 'Specify alternate routing table' -r
 complete -c ncrab -s W -l recv-limit -d 'Terminate after receiving a number of packets' -r
-complete -c ncrab -s w -l wait -d 'Timeout for connects and final net reads' -r
+complete -c ncrab -s w -l timeout -d 'Timeout for connects and final net reads' -r
 complete -c ncrab -s X -l proxy-type -d 'Proxy protocol: "4", "5" (SOCKS) or "connect"' -r -f -a "4\t''
 5\t''
 connect\t''"
@@ -50,6 +50,9 @@ complete -c ncrab -s H -l tls-pin -d 'Hash string of peer certificate' -r
 complete -c ncrab -s o -l tls-staple -d 'OCSP response to staple' -r
 complete -c ncrab -l tls-alpn -l ssl-alpn -d 'TLS ALPN protocols, comma-separated' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
+complete -c ncrab -l hosts -d 'Scan the hosts listed in file (- for stdin)' -r
+complete -c ncrab -l rate -d 'Start at most count connects per second during a scan' -r
+complete -c ncrab -l wait -d 'With -z, retry each port until it accepts, for up to seconds' -r
 complete -c ncrab -l banner -d 'With -z: report what an open port\'s server says first' -r
 complete -c ncrab -l exec -d 'Serve each connection with a program (split on spaces, no shell)' -r
 complete -c ncrab -l sh-exec -d 'Serve each connection with a /bin/sh -c command' -r
@@ -88,6 +91,8 @@ complete -c ncrab -s Z -l dccp -d 'DCCP mode'
 complete -c ncrab -s z -l zero-io -d 'Zero-I/O mode [used for scanning]'
 complete -c ncrab -s c -l tls -l ssl -d 'Use TLS'
 complete -c ncrab -l json -d 'Print one JSON object per probe on stdout'
+complete -c ncrab -l progress -d 'Show a transfer\'s progress on stderr'
+complete -c ncrab -l no-progress -d 'No scan status line on a terminal'
 complete -c ncrab -l broker -d 'Relay what each client sends to all the others'
 complete -c ncrab -l chat -d 'A broker for people: a chat room'
 complete -c ncrab -l send-only -d 'Only send: discard what arrives, end after stdin\'s EOF'

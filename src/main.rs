@@ -87,6 +87,7 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
         Target::Connect {
             ref host,
             ref ports,
+            ..
         } if cfg.opts.zero_io && cfg.proxy.is_none() && !cfg.opts.pass_fd => {
             modes::scan::run(&mut rx, cfg, host, ports)
         }

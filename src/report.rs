@@ -135,6 +135,9 @@ fn write_to(stream: Stream, bytes: &[u8]) {
         Stream::Stdout => libc::STDOUT_FILENO,
         Stream::Stderr => libc::STDERR_FILENO,
     };
+    if !bytes.starts_with(b"\r") {
+        erase_status_for(stream);
+    }
     let mut rest = bytes;
     while !rest.is_empty() && crate::sys::signals::pending().is_none() {
         let mut pfd = libc::pollfd {
@@ -875,6 +878,160 @@ pub fn stdout_line(line: &str) {
     output(Stream::Stdout, &bytes);
 }
 
+// ---------------------------------------------------------------------------
+// Lists of destinations, readiness waits, progress (extensions)
+// ---------------------------------------------------------------------------
+
+/// Why a list of destinations (net/targets.rs) was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetError {
+    /// An empty item (`a,,b`, a trailing comma).
+    Empty,
+    /// `ADDR/N` with N not a prefix length of the address's family.
+    Prefix { item: String, max: u32 },
+    /// Host bits set below the prefix (`10.0.0.1/24`).
+    HostBits { item: String },
+    /// A range part that is not `N` or `A-B` with A <= B <= 255.
+    Range { item: String },
+    /// More than `max` addresses in one item.
+    TooLarge { item: String, max: u64 },
+    /// The list holds no address at all (every block trimmed empty).
+    NoHosts,
+}
+
+/// A `--hosts` failure: the file cannot be read, or line `line` is bad.
+#[derive(Debug)]
+pub enum HostsFileError {
+    Read(std::io::Error),
+    TooBig { max_mib: usize },
+    Line { line: usize, err: TargetError },
+    NoHosts,
+}
+
+fn target_error_text(e: &TargetError) -> String {
+    use TargetError as E;
+    match e {
+        E::Empty => "empty destination in list".to_string(),
+        E::Prefix { item, max } => format!("{item}: prefix length must be 0 to {max}"),
+        E::HostBits { item } => format!("{item}: address has bits set beyond the prefix"),
+        E::Range { item } => {
+            format!("{item}: bad range: each part must be N or A-B with A <= B <= 255")
+        }
+        E::TooLarge { item, max } => {
+            format!("{item}: too many addresses (at most {max} in one block or range)")
+        }
+        E::NoHosts => "no destinations".to_string(),
+    }
+}
+
+/// A destination operand that looks like a list, block or range but is
+/// not a valid one.
+pub fn target_error(e: &TargetError) {
+    warnx(format_args!("{}", target_error_text(e)));
+}
+
+/// `--hosts FILE` could not be read, or a line of it is bad (named by
+/// its number).
+pub fn hosts_file_error(path: &OsStr, e: &HostsFileError) {
+    use HostsFileError as E;
+    let path = path.as_bytes();
+    let tail = match e {
+        E::Read(err) => format!(": {}", Errno::of(err)),
+        E::TooBig { max_mib } => format!(": larger than {max_mib} MiB"),
+        E::Line { line, err } => format!(":{line}: {}", target_error_text(err)),
+        E::NoHosts => ": no destinations".to_string(),
+    };
+    emit_parts(true, &[path, tail.as_bytes()]);
+}
+
+thread_local! {
+    /// A status line is on the terminal (stderr) and must be erased
+    /// before anything else is written there.
+    static STATUS_SHOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether standard output is a terminal (asked once).
+fn stdout_is_tty() -> bool {
+    thread_local! {
+        static TTY: bool = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
+    }
+    TTY.with(|t| *t)
+}
+
+/// Erases the status line before `stream` is written to, when the two
+/// share the terminal.
+fn erase_status_for(stream: Stream) {
+    if STATUS_SHOWN.get() && (stream == Stream::Stderr || stdout_is_tty()) {
+        STATUS_SHOWN.set(false);
+        write_to(Stream::Stderr, b"\r\x1b[K");
+    }
+}
+
+/// Erases the status line, if shown.
+pub fn status_clear() {
+    if STATUS_SHOWN.get() {
+        STATUS_SHOWN.set(false);
+        write_to(Stream::Stderr, b"\r\x1b[K");
+    }
+}
+
+/// Draws a status line in place (no newline): the terminal's line is
+/// rewritten from its start and cleared to its end.
+fn status_draw(text: &str) {
+    let mut b = Vec::with_capacity(text.len() + 8);
+    b.extend_from_slice(b"\r");
+    b.extend_from_slice(text.as_bytes());
+    b.extend_from_slice(b"\x1b[K");
+    write_to(Stream::Stderr, &b);
+    STATUS_SHOWN.set(true);
+}
+
+/// `h:mm:ss` or `m:ss`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// A scan's status line: `PROG: 1200/254000 ports, 3 open, 950/s, 4:26 left`.
+pub fn scan_status(done: u64, total: u64, open: u64, rate: f64, left: Option<Duration>) {
+    let left = left.map_or_else(|| "--:--".to_string(), clock);
+    let text = format!(
+        "{}: {done}/{total} ports, {open} open, {rate:.0}/s, {left} left",
+        prog_str()
+    );
+    status_draw(&text);
+}
+
+/// A transfer's status line (`--progress`): bytes each way and the rate,
+/// and with a known size the percentage and time left.
+pub fn transfer_status(
+    sent: u64,
+    received: u64,
+    rate: f64,
+    size: Option<u64>,
+    left: Option<Duration>,
+) {
+    let mut text = format!(
+        "{}: sent {}, received {}, {}/s",
+        prog_str(),
+        human_bytes(sent),
+        human_bytes(received),
+        human_bytes(rate as u64)
+    );
+    if let Some(size) = size.filter(|&s| s > 0) {
+        let pct = (sent as f64 * 100.0 / size as f64).min(100.0);
+        text.push_str(&format!(" ({pct:.0}% of {}", human_bytes(size)));
+        if let Some(l) = left {
+            text.push_str(&format!(", {} left", clock(l)));
+        }
+        text.push(')');
+    }
+    status_draw(&text);
+}
 /// A stopped loop ends the run: a signal unwinds to die by it, a failed
 /// `epoll_wait` is reported (`polling error`) and fails the run.
 impl From<crate::sys::reactor::Stop> for crate::sys::exit::Abort {

@@ -229,6 +229,7 @@ fn manual_has_every_section() {
             "TLS",
             "SCAN REPORT",
             "DIAGNOSIS",
+            "SCANNING NETWORKS",
             "EXIT STATUS",
             "ENVIRONMENT",
             "EXAMPLES",

@@ -50,7 +50,13 @@ pub use crate::net::proxy::{Proxy, ProxyProto};
 pub enum Target {
     /// Client: a host (as typed) and the port list built from the port
     /// arguments.
-    Connect { host: OsString, ports: Vec<u16> },
+    Connect {
+        host: OsString,
+        ports: Vec<u16>,
+        /// Several destinations (a CIDR block, a range, a comma list or
+        /// `--hosts`): an extension, scanned with `-z` only.
+        hosts: Option<crate::net::targets::Targets>,
+    },
     /// Listener: an optional bind host and the port text, handed straight to
     /// getaddrinfo (a service name, a number taken modulo 65536, or 0).
     Listen {
@@ -110,6 +116,18 @@ pub struct Options {
     pub json: bool,
     /// `--window N`: probes in flight at once (1 = sequential, as nc).
     pub window: Option<usize>,
+    /// `-w auto`: a scan's connect timeout learned per host.
+    pub timeout_auto: bool,
+    /// `--hosts FILE`: the destinations, one per line.
+    pub hosts_file: Option<OsString>,
+    /// `--rate N`: connects started per second at most.
+    pub rate: Option<u32>,
+    /// `--wait SECONDS` (with `-z`): retry each port until it accepts.
+    pub wait_for: Option<u32>,
+    /// `--progress`: a transfer's progress line on stderr.
+    pub progress: bool,
+    /// `--no-progress`: no scan status line on a terminal.
+    pub no_progress: bool,
     /// `--banner[=MS]`: how long an open port's server may take to speak.
     pub banner: Option<Duration>,
     /// Listeners that serve: exec, broker, access lists, logs.
@@ -159,6 +177,7 @@ impl Config {
             crlf: o.crlf,
             telnet: o.telnet,
             datagram: crate::net::udp::datagram_limit(o.proto),
+            progress: o.progress,
             send_only: o.serving.send_only,
         }
     }

@@ -38,6 +38,16 @@ a diagnosis of each answer, with
 .B \-\-json
 one JSON object per probe (see
 .BR "SCAN REPORT" ).
+The destination may also be a whole network: a CIDR block, an IPv4
+range, a comma list, or
+.B \-\-hosts
+.I file
+(see
+.BR "SCANNING NETWORKS" ).
+With
+.B \-\-wait
+.I seconds
+it waits for the ports to accept instead.
 .TP
 .BR Listen " (" \-l )
 waits for one client (with
@@ -445,6 +455,9 @@ The odd error text is nc's: the one left by the pending connect.
 \fBncrab: getaddrinfo for host "\fR\fIhost\fR\fB" port\fR \fIport\fR\fB:\fR \fIerror\fR
 The name does not resolve.
 This is fatal: the rest of the list is not scanned, and the status is 1.
+In a list of destinations (see
+.BR "SCANNING NETWORKS" )
+the line takes the name's place in the report and the scan goes on.
 .PP
 The lines come in nc's order: the ports in the order of the list and, for
 each port, its addresses in the order the resolver gave them.
@@ -802,6 +815,99 @@ Connection to 192.0.2.7 22 port [tcp/ssh] succeeded!
 .EE
 .PP
 The probes stay concurrent while they wait.
+.SH "SCANNING NETWORKS"
+These forms of
+.I destination
+are extensions (nc rejects them); any other text is a host name, looked
+up exactly as nc looks it up.
+.TP
+.I address/prefix
+A CIDR block:
+.BR 10.0.0.0/24 ,
+.BR fd00::/120 .
+The address must have no bits set beyond the prefix.
+The network and broadcast addresses of an IPv4 block larger than /31 are
+skipped, as nmap skips them; a /31 or /32 is used whole, IPv6 blocks are
+never trimmed.
+.TP
+.I a.b.c.d
+with ranges: an IPv4 range, each of the four parts a number or
+.IR lo \- hi :
+.B 10.0.0.1\-40
+(40 hosts),
+.B 10.0.0\-3.1
+(10.0.0.1, 10.0.1.1, 10.0.2.1, 10.0.3.1).
+.TP
+.IR item , item ,...
+A comma list of blocks, ranges, names and addresses.
+.TP
+.BI \-\-hosts " file"
+The destinations one per line (each line any of the forms above),
+.B \-
+for standard input; text from # to the end of a line is a comment, blank
+lines are skipped.
+Every operand is then a port.
+A bad line is refused with its number:
+.IB file : line : " item" : " reason" .
+.PP
+One block or range may hold at most 16777216 addresses (a /8, an IPv6
+/104): a larger one is refused before anything is sent.
+The list is checked whole first, then walked one address at a time, so a
+/16 of 1000 ports runs in a few megabytes.
+.PP
+All the probes of all the hosts share the one window
+.RB ( \-\-window ;
+for a list the default allows up to 8192 in flight).
+The report is in input order, host by host and, for each host, port by
+port, with nc's lines; each line is printed as soon as every line before
+it is known.
+A name with several addresses keeps nc's rule: the first address that
+answers.
+.B \-\-json
+objects name the host they belong to.
+The status is 0 if any port of any host connected.
+.TP
+.B \-w auto
+Each host's connect timeout is learned from its answers, as TCP learns
+its retransmission timeout: the smoothed round-trip time plus four times
+its deviation, between 100 ms and 3 s, 1 s until the host first answers.
+A probe that times out on a host that has answered before is tried once
+more (its SYN or the answer was probably lost).
+A numeric
+.B \-w
+keeps its meaning.
+.TP
+.BI \-\-rate " n"
+At most
+.I n
+connects are started per second, spread evenly;
+.B \-\-window
+still caps how many are in flight.
+.TP
+.BI \-\-wait " seconds"
+Each listed port is retried until it accepts, pausing 50 ms, then twice
+as long each time up to 1 s, for at most
+.IR seconds .
+The status is 0 as soon as every port has accepted, 1 at the deadline.
+With
+.BR \-v ,
+nc's line for each port once it is known: its success line, or at the
+deadline the last failure of each port that never opened.
+.TP
+Status line
+A scan that runs longer than a second, with standard error on a
+terminal, shows one line there: ports done of all, open so far, the rate
+and the time left, redrawn at most ten times a second and erased before
+each report line and at the end.
+Never when standard error is not a terminal;
+.B \-\-no\-progress
+turns it off.
+.B \-\-progress
+does the same for a transfer: bytes sent and received and the rate (with
+a regular file on standard input, also the percentage and the time
+left), cleared before the
+.B \-vv
+summary.
 .SH "EXIT STATUS"
 .TP
 .B 0
@@ -888,6 +994,19 @@ Which of these ports are open, and why are the others not:
 ncrab \-zv host.example 20\-25 80 443
 ncrab \-zvv \-w 2 host.example 443
 ncrab \-z \-\-json 192.0.2.7 1\-1024 | grep \-F \(aq"state":"open"\(aq
+.EE
+.PP
+Which hosts of a network answer on SSH or HTTPS, politely:
+.PP
+.EX
+ncrab \-zv \-w auto \-\-rate 500 192.0.2.0/24 22 443
+ncrab \-zv \-\-hosts servers.txt 22
+.EE
+.PP
+Wait up to a minute for a database to accept connections:
+.PP
+.EX
+ncrab \-z \-\-wait 60 db 5432 && ./migrate
 .EE
 .PP
 A throw\-away test listener, and a client that talks to it:
@@ -1106,11 +1225,21 @@ Without these, the output is nc's:
 a long option for every short option
 .RB ( \-\-listen ,
 .BR \-\-zero\-io ,
-.BR \-\-wait ", ...);"
+.BR \-\-timeout ", ...);"
 .IP \(bu 2
 concurrent scans
 .RB ( \-\-window ),
 with nc's report, order and status;
+.IP \(bu 2
+networks as destinations (CIDR blocks, IPv4 ranges, comma lists,
+.BR \-\-hosts ),
+.BR "\-w auto" ,
+.BR \-\-rate ,
+.BR \-\-wait ,
+the scan's status line and
+.B \-\-progress
+(see
+.BR "SCANNING NETWORKS" );
 .IP \(bu 2
 .BR \-vv :
 a timing and a diagnosis after each nc line of a scan, and a transfer

@@ -30,6 +30,7 @@ use crate::cli::config::{Config, Family, Options, Proto, Proxy, ProxyProto, Targ
 use crate::cli::getopt::{Getopt, Item};
 use crate::cli::options::{GENERATE_TARGETS, TOS_KEYWORDS, help_text, opt_defs};
 use crate::net::ports::{self, strtonum};
+use crate::net::targets::Targets;
 use crate::report;
 use crate::sys::passphrase::{self, PromptError};
 
@@ -233,7 +234,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "recv_limit" => {
                 o.recv_limit = Some(num(raw, 1, i32::MAX as i64, "receive limit")? as u32)
             }
-            "wait" => o.timeout = Some(num(raw, 0, (i32::MAX / 1000) as i64, "timeout")? as u32),
+            "timeout" if raw == b"auto" => {
+                o.timeout = None;
+                o.timeout_auto = true;
+            }
+            "timeout" => {
+                o.timeout = Some(num(raw, 0, (i32::MAX / 1000) as i64, "timeout")? as u32);
+                o.timeout_auto = false;
+            }
+            "hosts" => o.hosts_file = val.clone(),
+            "rate" => o.rate = Some(num(raw, 1, 1_000_000, "rate")? as u32),
+            "wait_for" => o.wait_for = Some(num(raw, 1, (i32::MAX / 1000) as i64, "wait")? as u32),
+            "progress" => o.progress = true,
+            "no_progress" => o.no_progress = true,
             "proxy_proto" => {
                 o.proxy_proto = if raw.eq_ignore_ascii_case(b"connect") {
                     ProxyProto::HttpConnect
@@ -356,7 +369,11 @@ fn acl_add(o: &mut Options, id: &str, list: &str) -> Result<(), Exit> {
 fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Result<Config, Exit> {
     let is_unix = o.family == Family::Unix;
     let argc = argv.len();
-    let (host, ports): (Option<OsString>, Vec<OsString>) = if argc == 0 && o.listen {
+    let hosts_file = o.hosts_file.is_some() && !o.listen && !is_unix;
+    let (host, ports): (Option<OsString>, Vec<OsString>) = if hosts_file && argc > 0 {
+        // `--hosts`: every operand is a port.
+        (Some(OsString::new()), argv)
+    } else if argc == 0 && o.listen {
         (
             o.source_addr.clone(),
             o.source_port.iter().map(OsString::from).collect(),
@@ -476,7 +493,12 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         if o.randomize {
             ports::shuffle(&mut list);
         }
-        Target::Connect { host, ports: list }
+        let hosts = destinations(&o, &host)?;
+        Target::Connect {
+            host,
+            ports: list,
+            hosts,
+        }
     };
     Ok(Config {
         opts: o,
@@ -484,6 +506,54 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         proxy,
         tls,
     })
+}
+
+/// The extension forms of the destination (a CIDR block, a range, a
+/// comma list, `--hosts`), checked whole, and the options that only a
+/// scan takes. `None`: one ordinary host, exactly as nc.
+fn destinations(o: &Options, host: &OsString) -> Result<Option<Targets>, Exit> {
+    let scan_only = |what: &str| fail(format_args!("{what} needs -z"));
+    if o.timeout_auto && !o.zero_io {
+        return Err(scan_only("-w auto"));
+    }
+    if o.rate.is_some() && !o.zero_io {
+        return Err(scan_only("--rate"));
+    }
+    if o.wait_for.is_some() && !o.zero_io {
+        return Err(scan_only("--wait"));
+    }
+    let hosts = match &o.hosts_file {
+        Some(path) => match Targets::read_file(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                report::hosts_file_error(path, &e);
+                return Err(Exit::Fail(1));
+            }
+        },
+        None => match Targets::parse_operand(host) {
+            Ok(t) => t,
+            Err(e) => {
+                report::target_error(&e);
+                return Err(Exit::Fail(1));
+            }
+        },
+    };
+    if hosts.is_some() {
+        if !o.zero_io {
+            return Err(scan_only("a list of destinations"));
+        }
+        if o.proxy_arg.is_some() {
+            return Err(fail(format_args!(
+                "no proxy support for a list of destinations"
+            )));
+        }
+        if o.pass_fd {
+            return Err(fail(format_args!(
+                "cannot use -F with a list of destinations"
+            )));
+        }
+    }
+    Ok(hosts)
 }
 
 /// The serving options' conflicts (ncrab's extensions, checked after nc's).
@@ -637,7 +707,8 @@ mod tests {
             c.target,
             Target::Connect {
                 host: path.clone(),
-                ports: vec![1]
+                ports: vec![1],
+                hosts: None,
             }
         );
         let c = parse(vec!["-l".into(), path.clone(), path.clone()]).unwrap();
@@ -694,7 +765,8 @@ mod tests {
             c.target,
             Target::Connect {
                 host: "host".into(),
-                ports: vec![80, 22, 23]
+                ports: vec![80, 22, 23],
+                hosts: None,
             }
         );
         assert_eq!(c.opts.verbose, 1);

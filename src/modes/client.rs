@@ -35,7 +35,7 @@ use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Reactor};
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
-    let Target::Connect { host, ports } = &cfg.target else {
+    let Target::Connect { host, ports, .. } = &cfg.target else {
         return Err(Abort::Failed);
     };
     let tls = match &cfg.tls {

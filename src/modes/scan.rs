@@ -44,8 +44,9 @@
 //! decides, as in nc (docs/compatibility.md §4). A connected UDP socket decides its port: the
 //! port's later addresses are not tried, as nc breaks out of its loop.
 
-use std::collections::{HashMap, VecDeque};
-use std::ffi::OsStr;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ffi::{OsStr, OsString};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,18 +55,20 @@ use mio::event::Event;
 use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
-use crate::cli::config::Config;
+use crate::cli::config::{Config, Target};
 use crate::net::connect::{self, ConnectOpts};
 use crate::net::diagnose::banner::BannerRead;
 use crate::net::diagnose::{self, Banner, Facts, errqueue, tcpinfo};
+use crate::net::pace::{Backoff, Bucket, Rtt};
 use crate::net::ports::ServiceNames;
 use crate::net::resolve::{self, AddrInfo};
+use crate::net::targets::{Host, Hosts};
 use crate::net::tls::TlsConfig;
 use crate::net::tls::probe::{self as tls_probe, Next, TlsProbe};
 use crate::net::udp::{self, Tick, XProbe};
-use crate::net::{self, ConnectResult, SetupError};
+use crate::net::{self, ConnectResult, Family, Proto, SetupError};
 use crate::report::tls as tls_report;
-use crate::report::{self, Dest, Errno, diagnosis};
+use crate::report::{self, Dest, Errno, GaiError, JsonProbe, diagnosis, json_probe};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Machine, Reactor, Step, TimerId};
 use rustls::ClientConfig;
@@ -76,6 +79,10 @@ const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 
 /// The most probes in flight when the open-file limit allows more.
 const MAX_WINDOW: usize = 1024;
+/// The same for a list of destinations, where most probes wait on
+/// silent hosts: more in flight is what makes a network scan fast (a
+/// silent /24 of 1000 ports at `-w 1` takes 254,000 / window seconds).
+const MAX_WINDOW_MANY: usize = 8192;
 /// File descriptors kept free for everything else.
 const FD_RESERVE: usize = 16;
 /// The most probes started in one pass of the loop.
@@ -87,6 +94,15 @@ const MAX_SPARES: usize = 8;
 /// one or two addresses never waits on it; a name with thousands of
 /// addresses (a hostile DNS answer) costs megabytes, not gigabytes.
 const LOOKAHEAD: usize = 2 << 16;
+/// The most destinations held at once (looked up, not yet reported).
+const MAX_UNITS: usize = 8192;
+
+/// Timer keys beyond any probe id.
+const KEY_RATE: usize = usize::MAX;
+const KEY_DEADLINE: usize = usize::MAX - 1;
+const KEY_STATUS: usize = usize::MAX - 2;
+/// `--wait`: a port's next round, `KEY_RETRY + its first slot`.
+const KEY_RETRY: usize = 1 << 48;
 
 /// What one attempt found.
 #[derive(Clone, Copy, Debug)]
@@ -100,9 +116,22 @@ enum Found {
     Skipped,
     /// UDP: connected, but the probe was refused (status 1, no line).
     ProbeFailed,
+    /// A destination of a list whose lookup failed: nc's line, and the
+    /// scan goes on with the next destination.
+    NoHost(GaiError),
+    /// `--wait`: an earlier address of a port that has now accepted; its
+    /// failures are not reported.
+    Superseded,
     /// `-zc`: the TCP connection was taken, TLS failed (the reason is in
     /// the scanner's TLS outcomes).
     TlsFailed,
+}
+
+impl Found {
+    /// The port is decided by this attempt: no later address is tried.
+    fn connected(self) -> bool {
+        matches!(self, Found::Open | Found::ProbeFailed | Found::TlsFailed)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -122,21 +151,81 @@ struct Probe {
     /// `--banner`: the port is open and the server's first bytes are
     /// being read (the timer is the wait's end).
     banner: Option<BannerRead>,
-    /// `-zc`: the TLS handshake running on the connected socket.
-    tls: Option<TlsProbe>,
+    /// `-zc`: the TLS handshake running on the connected socket (boxed:
+    /// a TLS session is large, and a list's window holds 8192 probes).
+    tls: Option<Box<TlsProbe>>,
+}
+
+/// One destination's share of the slots: its ports at its addresses,
+/// port-major, address-minor, from slot `first` on.
+struct Unit {
+    first: usize,
+    nslots: usize,
+    /// As typed (a name), or the numeric text of a block's address.
+    host: OsString,
+    addrs: Vec<AddrInfo>,
+    /// The numeric form of each address, for the report.
+    ips: Vec<String>,
+    /// A list's destination whose lookup failed (one slot, no probe).
+    lookup: Option<(GaiError, u16)>,
+    /// `-w auto`: what the host's answers taught.
+    rtt: Rtt,
+}
+
+impl Unit {
+    fn end(&self) -> usize {
+        self.first + self.nslots
+    }
+}
+
+/// Where the destinations come from: the one host, already looked up,
+/// or a list walked lazily.
+enum Source<'a> {
+    One(Option<Unit>),
+    Many(Hosts<'a>),
+}
+
+/// `--wait`: ports retried until they accept or the deadline passes.
+struct Waiting {
+    deadline: Instant,
+    /// The last failure of each address of a port not yet open.
+    held: HashMap<usize, Result>,
+    /// Each waiting port's next pause, by its first slot.
+    backoff: HashMap<usize, Backoff>,
+    /// Rounds to arm a timer for: (first slot of the port, when).
+    due: Vec<(usize, Instant)>,
+    /// Rounds waiting on their timer.
+    pending: usize,
+    expired: bool,
+    /// The deadline's timer is armed.
+    armed: bool,
+    /// A port was reported that never accepted.
+    missed: bool,
+}
+
+impl Waiting {
+    /// The deadline, the first time it is asked for (to arm its timer).
+    fn arm_deadline(&mut self) -> Option<Instant> {
+        if self.armed {
+            return None;
+        }
+        self.armed = true;
+        Some(self.deadline)
+    }
 }
 
 struct Scanner<'a> {
     cfg: &'a Config,
     /// The connect options of every probe, derived once.
     conn: ConnectOpts,
-    host: &'a OsStr,
     ports: &'a [u16],
-    addrs: &'a [AddrInfo],
-    /// The numeric form of each address, for the report.
-    ips: Vec<String>,
-    /// Every attempt (slot) is one port at one address, in nc's order.
-    slots: usize,
+    source: Source<'a>,
+    /// Every destination whose slots are not all reported yet.
+    units: VecDeque<Unit>,
+    /// The slot after the last unit's.
+    units_end: usize,
+    /// The source has no more destinations.
+    exhausted: bool,
     /// The results of slots `base..`: the last one reported and those
     /// after it, at most [`LOOKAHEAD`] of them.
     results: VecDeque<Option<Result>>,
@@ -160,12 +249,24 @@ struct Scanner<'a> {
     services: Option<ServiceNames>,
     in_flight: usize,
     window: usize,
+    /// `-w N`: every connect's budget.
     timeout: Option<Duration>,
+    /// `-w auto`: each host's budget is learned ([`Rtt`]).
+    auto: bool,
+    /// `-w auto`: slots whose first try timed out on a host that answers
+    /// (a lost SYN): they get one more.
+    retried: HashSet<usize>,
+    /// `--rate`: the connects allowed to start, and its wake-up.
+    bucket: Option<Bucket>,
+    rate_timer: Option<TimerId>,
+    wait: Option<Waiting>,
+    /// The status line on a terminal.
+    status_line: Option<StatusLine>,
+    /// Ports decided, ports open, ports in all (for the status line).
+    done: u64,
+    open: u64,
+    total: u64,
     status: Status,
-    /// `-zc`: the client configuration, and each TLS probe's outcome
-    /// until it is reported.
-    tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
-    tls_out: HashMap<usize, tls_probe::Outcome>,
     /// The first slot that failed fatally: no slot after it is started.
     fatal_slot: Option<usize>,
     /// The fatal error has been reported.
@@ -173,34 +274,41 @@ struct Scanner<'a> {
     /// `-vv` or `--json`: gather the facts of each failure.
     diag: bool,
     /// What each finished slot left behind, until it is reported.
-    facts: std::collections::HashMap<usize, Facts>,
+    facts: HashMap<usize, Facts>,
     /// `--banner`: how long an open port's server may take to speak.
     banner: Option<Duration>,
+    /// `-zc`: the client configuration, and each TLS probe's outcome
+    /// until it is reported.
+    tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
+    tls_out: HashMap<usize, tls_probe::Outcome>,
 }
 
 impl<'a> Scanner<'a> {
     fn new(
         cfg: &'a Config,
-        host: &'a OsStr,
         ports: &'a [u16],
-        addrs: &'a [AddrInfo],
+        source: Source<'a>,
         window: usize,
         tls: Option<(&'a TlsConfig, Arc<ClientConfig>)>,
     ) -> Scanner<'a> {
         let o = &cfg.opts;
+        let total = match (&source, &cfg.target) {
+            (Source::Many(_), Target::Connect { hosts: Some(t), .. }) => {
+                t.count().saturating_mul(ports.len() as u64)
+            }
+            _ => ports.len() as u64,
+        };
+        let now = Instant::now();
         let conn = cfg.connect_opts();
         Scanner {
             cfg,
             timeout: conn.timeout,
             conn,
-            host,
             ports,
-            addrs,
-            ips: addrs
-                .iter()
-                .map(|ai| resolve::numeric_host(&ai.addr))
-                .collect(),
-            slots: ports.len() * addrs.len(),
+            source,
+            units: VecDeque::new(),
+            units_end: 0,
+            exhausted: false,
             results: VecDeque::new(),
             base: 0,
             probe_secs: probe_secs(cfg),
@@ -210,29 +318,45 @@ impl<'a> Scanner<'a> {
             probes: Vec::new(),
             free: Vec::new(),
             spares: Vec::new(),
-            recycle: o.source_addr.is_none()
-                && o.source_port.is_none()
-                && addrs.iter().all(|ai| ai.socktype == libc::SOCK_STREAM),
+            recycle: o.source_addr.is_none() && o.source_port.is_none() && o.proto == Proto::Tcp,
             services: o.json.then(|| ServiceNames::load(o.proto)),
             in_flight: 0,
             window,
+            auto: o.timeout_auto,
+            retried: HashSet::new(),
+            bucket: o.rate.map(|r| Bucket::new(r, now)),
+            rate_timer: None,
+            wait: o.wait_for.map(|s| Waiting {
+                deadline: now + Duration::from_secs(u64::from(s)),
+                held: HashMap::new(),
+                backoff: HashMap::new(),
+                due: Vec::new(),
+                pending: 0,
+                expired: false,
+                armed: false,
+                missed: false,
+            }),
+            status_line: (!o.no_progress)
+                .then(|| StatusLine::on_terminal(now))
+                .flatten(),
+            done: 0,
+            open: 0,
+            total,
             status: 1,
-            tls,
-            tls_out: HashMap::new(),
             fatal_slot: None,
             fatal: false,
             diag: o.verbose >= 2 || o.json,
-            facts: std::collections::HashMap::new(),
-            banner: o
-                .banner
-                .filter(|_| o.proto == crate::cli::config::Proto::Tcp),
+            facts: HashMap::new(),
+            banner: o.banner.filter(|_| o.proto == Proto::Tcp),
+            tls,
+            tls_out: HashMap::new(),
         }
     }
 
     /// The address (without port) of `slot`'s attempt.
     fn ip_of(&self, slot: usize) -> Option<std::net::IpAddr> {
-        let (_, a) = self.split(slot);
-        self.addrs[a].addr.as_socket().map(|s| s.ip())
+        let (u, _, a) = self.split(slot)?;
+        u.addrs.get(a)?.addr.as_socket().map(|s| s.ip())
     }
 
     /// Keeps what a finished probe left behind, for its report (only
@@ -258,8 +382,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn slots(&self) -> usize {
-        self.slots
+    /// The unit holding `slot`, if it is still held.
+    fn unit(&self, slot: usize) -> Option<&Unit> {
+        let i = self.units.partition_point(|u| u.end() <= slot);
+        self.units.get(i).filter(|u| u.first <= slot)
+    }
+
+    fn unit_mut(&mut self, slot: usize) -> Option<&mut Unit> {
+        let i = self.units.partition_point(|u| u.end() <= slot);
+        self.units.get_mut(i).filter(|u| u.first <= slot)
+    }
+
+    /// `slot`'s (port index, address index) within its unit.
+    fn split(&self, slot: usize) -> Option<(&Unit, usize, usize)> {
+        let u = self.unit(slot)?;
+        let n = u.addrs.len().max(1);
+        let local = slot - u.first;
+        Some((u, local / n, local % n))
     }
 
     /// The result of `slot`, if known and still held.
@@ -268,13 +407,25 @@ impl<'a> Scanner<'a> {
         self.results.get(i).copied().flatten()
     }
 
-    /// Slots up to here may start: [`LOOKAHEAD`] past the report.
+    /// Sets the result of `slot` (within the lookahead).
+    fn set_result(&mut self, slot: usize, r: Result) {
+        let Some(i) = slot.checked_sub(self.base) else {
+            return; // already passed by the report (cannot happen)
+        };
+        if self.results.len() <= i {
+            self.results.resize(i + 1, None);
+        }
+        self.results[i] = Some(r);
+    }
+
+    /// Slots below this may start: [`LOOKAHEAD`] past the report.
     fn start_limit(&self) -> usize {
-        self.slots.min(self.next_emit.saturating_add(LOOKAHEAD))
+        self.next_emit.saturating_add(LOOKAHEAD)
     }
 
     /// The report has reached `next_emit`: forget all but the last
-    /// result before it (the next address of its port looks at it).
+    /// result before it (the next address of its port looks at it), and
+    /// the destinations wholly reported.
     fn forget_reported(&mut self) {
         while self.base + 1 < self.next_emit && !self.results.is_empty() {
             self.results.pop_front();
@@ -283,23 +434,36 @@ impl<'a> Scanner<'a> {
         if self.results.is_empty() {
             self.base = self.base.max(self.next_emit.saturating_sub(1));
         }
-    }
-
-    fn split(&self, slot: usize) -> (usize, usize) {
-        (slot / self.addrs.len(), slot % self.addrs.len())
+        while self
+            .units
+            .front()
+            .is_some_and(|u| u.end() <= self.next_emit)
+        {
+            self.units.pop_front();
+        }
     }
 
     /// The address of `slot`'s attempt: its host address with its port.
-    fn addr_for(&self, slot: usize) -> SockAddr {
-        let (p, a) = self.split(slot);
-        let ai = &self.addrs[a];
-        match ai.addr.as_socket() {
+    fn addr_for(&self, slot: usize) -> Option<SockAddr> {
+        let (u, p, a) = self.split(slot)?;
+        let ai = u.addrs.get(a)?;
+        Some(match ai.addr.as_socket() {
             Some(mut sa) => {
                 sa.set_port(self.ports[p]);
                 SockAddr::from(sa)
             }
             None => ai.addr.clone(),
+        })
+    }
+
+    /// Whether the previous address of `slot`'s port has failed (its
+    /// result, or under `--wait` its latest failure in this round).
+    fn prev_failed(&self, slot: usize) -> Option<bool> {
+        if let Some(r) = self.result(slot - 1) {
+            return Some(!r.found.connected());
         }
+        let w = self.wait.as_ref()?;
+        w.held.contains_key(&(slot - 1)).then_some(true)
     }
 
     /// Whether `slot` may start, judged by the port's previous address:
@@ -309,22 +473,29 @@ impl<'a> Scanner<'a> {
         if self.fatal_slot.is_some_and(|f| slot > f) {
             return Some(false);
         }
-        // The report only ever passes a slot with no result when an
-        // earlier address of its port connected: never start it.
-        if slot < self.next_emit {
+        if self.wait.as_ref().is_some_and(|w| w.expired) {
             return Some(false);
         }
-        let (_, a) = self.split(slot);
+        // The report only ever passes a slot with no result when an
+        // earlier address of its port connected: never start it.
+        if slot < self.next_emit || self.result(slot).is_some() {
+            return Some(false);
+        }
+        let (u, _, a) = self.split(slot)?;
+        if u.lookup.is_some() {
+            return Some(false);
+        }
         if a == 0 {
             return Some(true);
         }
-        match self.result(slot - 1) {
-            None => None,
-            Some(Result {
-                found: Found::Open | Found::ProbeFailed | Found::TlsFailed,
-                ..
-            }) => Some(false),
-            Some(_) => Some(true),
+        self.prev_failed(slot)
+    }
+
+    /// A port is decided (open, or its last address failed for good).
+    fn count_port(&mut self, open: bool) {
+        self.done += 1;
+        if open {
+            self.open += 1;
         }
     }
 
@@ -334,26 +505,114 @@ impl<'a> Scanner<'a> {
             // Nothing after a fatal error is ever reported: start no more.
             self.fatal_slot = Some(self.fatal_slot.map_or(slot, |f| f.min(slot)));
         }
-        let Some(i) = slot.checked_sub(self.base) else {
-            return; // already passed by the report (cannot happen)
+        self.retried.remove(&slot);
+        let elapsed = started.elapsed();
+        let Some((u, _, a)) = self.split(slot) else {
+            return;
         };
-        if self.results.len() <= i {
-            self.results.resize(i + 1, None);
+        let naddrs = u.addrs.len();
+        let port_first = slot - a;
+        // `-w auto`: an answer (accepted or refused) is a round trip.
+        let answer = matches!(found, Found::Open)
+            || matches!(found, Found::Failed(e) if e.0 == libc::ECONNREFUSED);
+        if self.auto && answer {
+            if let Some(u) = self.unit_mut(slot) {
+                u.rtt.sample(elapsed);
+            }
         }
-        self.results[i] = Some(Result {
-            found,
-            elapsed: started.elapsed(),
-        });
-        let (_, a) = self.split(slot);
+        let r = Result { found, elapsed };
+        let failed = matches!(found, Found::Failed(_) | Found::TimedOut);
+        if let Some(w) = self.wait.as_mut().filter(|w| !w.expired) {
+            if failed {
+                // Not reported yet: the next address, or the next round.
+                w.held.insert(slot, r);
+                if a + 1 == naddrs {
+                    let delay = w.backoff.entry(port_first).or_default().next_delay();
+                    w.pending += 1;
+                    w.due.push((port_first, Instant::now() + delay));
+                }
+                self.queue_next(slot, found);
+                return;
+            }
+            // Accepted: the failures of this round's earlier addresses
+            // are not reported.
+            for s in port_first..slot {
+                w.held.remove(&s);
+            }
+            w.backoff.remove(&port_first);
+            for s in port_first..slot {
+                self.set_result(
+                    s,
+                    Result {
+                        found: Found::Superseded,
+                        elapsed: Duration::ZERO,
+                    },
+                );
+            }
+        }
+        self.set_result(slot, r);
+        if found.connected() {
+            self.count_port(matches!(found, Found::Open));
+        } else if a + 1 == naddrs && !matches!(found, Found::Setup(_)) {
+            self.count_port(false);
+        }
+        self.queue_next(slot, found);
+    }
+
+    /// The cursor has passed the next address, which waited for this
+    /// result: queue it (the cursor decides for itself otherwise).
+    fn queue_next(&mut self, slot: usize, found: Found) {
+        let Some((u, _, a)) = self.split(slot) else {
+            return;
+        };
         let next = slot + 1;
-        // The cursor has passed the next address, which waited for this
-        // result: queue it (the cursor decides for itself otherwise).
-        if a + 1 < self.addrs.len()
-            && next < self.next_start
-            && !matches!(found, Found::Open | Found::ProbeFailed | Found::TlsFailed)
-        {
+        if a + 1 < u.addrs.len() && next < self.next_start && !found.connected() {
             self.ready.push_back(next);
         }
+    }
+
+    /// Looks up the next destination of a list and appends its unit.
+    /// False when there is none, or too many are held already.
+    fn pull_unit(&mut self) -> bool {
+        if self.exhausted || self.units.len() >= MAX_UNITS {
+            return false;
+        }
+        let unit = match &mut self.source {
+            Source::One(u) => u.take(),
+            Source::Many(hosts) => hosts.next().map(|h| make_unit(self.cfg, h, self.ports[0])),
+        };
+        let Some(mut unit) = unit else {
+            self.exhausted = true;
+            return false;
+        };
+        unit.first = self.units_end;
+        unit.nslots = if unit.lookup.is_some() {
+            1
+        } else {
+            self.ports.len() * unit.addrs.len()
+        };
+        let first = unit.first;
+        let failed = unit.lookup.is_some();
+        self.units_end = unit.end();
+        self.units.push_back(unit);
+        if failed {
+            let (e, _) = self.units.back().and_then(|u| u.lookup).unwrap_or((
+                GaiError {
+                    code: libc::EAI_FAIL,
+                    errno: 0,
+                },
+                0,
+            ));
+            self.set_result(
+                first,
+                Result {
+                    found: Found::NoHost(e),
+                    elapsed: Duration::ZERO,
+                },
+            );
+            self.done += self.ports.len() as u64;
+        }
+        true
     }
 
     /// The next slot to start, if any may start now.
@@ -362,6 +621,12 @@ impl<'a> Scanner<'a> {
             return Some(slot);
         }
         while self.next_start < self.start_limit() {
+            if self.next_start >= self.units_end {
+                if !self.pull_unit() {
+                    return None;
+                }
+                continue;
+            }
             let slot = self.next_start;
             self.next_start += 1;
             // Otherwise not yet (`finish_slot` queues it when its turn
@@ -374,6 +639,29 @@ impl<'a> Scanner<'a> {
         None
     }
 
+    /// Whether the cursor could move on (more slots, or more units).
+    fn cursor_can_move(&self) -> bool {
+        self.next_start < self.start_limit()
+            && (self.next_start < self.units_end
+                || (!self.exhausted && self.units.len() < MAX_UNITS))
+    }
+
+    /// `--rate`: whether one more connect may start now; if not, the
+    /// wake-up is armed.
+    fn rate_allows(&mut self, cx: &mut Ctx<'_>) -> bool {
+        let Some(b) = self.bucket.as_mut() else {
+            return true;
+        };
+        let now = Instant::now();
+        if b.take(now) {
+            return true;
+        }
+        if self.rate_timer.is_none() {
+            self.rate_timer = Some(cx.timers.add(b.next_at(now), KEY_RATE));
+        }
+        false
+    }
+
     /// Starts probes until the window is full or this pass's share is
     /// done. Returns true when more could be started at once.
     fn start_probes(&mut self, cx: &mut Ctx<'_>) -> bool {
@@ -382,11 +670,18 @@ impl<'a> Scanner<'a> {
             if started == STARTS_PER_PASS {
                 return true;
             }
+            if self.rate_timer.is_some() {
+                return false;
+            }
             let Some(slot) = self.next_slot() else {
                 return false;
             };
             if self.may_start(slot) == Some(false) {
                 continue;
+            }
+            if !self.rate_allows(cx) {
+                self.ready.push_front(slot);
+                return false;
             }
             started += 1;
             if !self.start(cx, slot) {
@@ -415,15 +710,30 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The connect budget of a probe to `slot`'s host.
+    fn budget(&self, slot: usize) -> Option<Duration> {
+        if self.auto {
+            return Some(self.unit(slot).map_or(Rtt::INITIAL, |u| u.rtt.timeout()));
+        }
+        match (self.timeout, &self.wait) {
+            // `--wait` without -w: a silent host must not stall a round.
+            (None, Some(_)) => Some(Rtt::INITIAL),
+            (t, _) => t,
+        }
+    }
+
     /// Starts the probe of `slot`; an instant answer is recorded at once.
     /// False when out of file descriptors (or epoll entries) while probes
     /// are in flight: retry the slot when one ends.
     fn start(&mut self, cx: &mut Ctx<'_>, slot: usize) -> bool {
-        let (_, a) = self.split(slot);
-        let addrs = self.addrs;
-        let ai = &addrs[a];
+        let Some((u, _, a)) = self.split(slot) else {
+            return true;
+        };
+        let Some(ai) = u.addrs.get(a).cloned() else {
+            return true;
+        };
         let started = Instant::now();
-        let (sock, reused) = match self.socket_for(ai) {
+        let (sock, reused) = match self.socket_for(&ai) {
             Ok(s) => s,
             Err(e) if is_fd_shortage(&e) && self.in_flight > 0 => return false,
             // Nothing in flight to wait for (or another error): nc skips
@@ -443,7 +753,9 @@ impl<'a> Scanner<'a> {
                 net::pin_ephemeral_port(&sock, ai.family);
             }
         }
-        let addr = self.addr_for(slot);
+        let Some(addr) = self.addr_for(slot) else {
+            return true;
+        };
         let mut immediate = false;
         let mut syns = None;
         let result = match net::start_connect(&sock, &addr) {
@@ -492,7 +804,7 @@ impl<'a> Scanner<'a> {
             self.finish_slot(slot, Found::Setup(err), started);
             return true;
         }
-        let timer = self.timeout.map(|t| cx.timers.add(started + t, id));
+        let timer = self.budget(slot).map(|t| cx.timers.add(started + t, id));
         self.track(
             id,
             Probe {
@@ -638,7 +950,10 @@ impl<'a> Scanner<'a> {
         let Some((t, config)) = &self.tls else {
             return;
         };
-        let probe = match TlsProbe::new(config, t, self.host) {
+        let Some(host) = self.unit(slot).map(|u| u.host.clone()) else {
+            return;
+        };
+        let probe = match TlsProbe::new(config, t, &host) {
             Ok(p) => p,
             Err(why) => {
                 self.tls_out.insert(slot, Err(why));
@@ -657,7 +972,7 @@ impl<'a> Scanner<'a> {
                 timer,
                 xprobe: None,
                 banner: None,
-                tls: Some(probe),
+                tls: Some(Box::new(probe)),
             },
         );
         self.tls_step(cx, id);
@@ -668,12 +983,18 @@ impl<'a> Scanner<'a> {
         let Some((t, config)) = &self.tls else {
             return;
         };
+        let Some(slot) = self.probes.get(id).and_then(|p| p.as_ref()).map(|p| p.slot) else {
+            return;
+        };
+        let Some(host) = self.unit(slot).map(|u| u.host.clone()) else {
+            return;
+        };
         let Some(Some(p)) = self.probes.get_mut(id) else {
             return;
         };
-        match TlsProbe::new(config, t, self.host) {
+        match TlsProbe::new(config, t, &host) {
             Ok(tp) => {
-                p.tls = Some(tp);
+                p.tls = Some(Box::new(tp));
                 if let Some(old) = p.timer.take() {
                     cx.timers.cancel(old);
                 }
@@ -806,11 +1127,9 @@ impl<'a> Scanner<'a> {
         // The socket closes here, as nc closes it after a -z connect.
     }
 
-    /// Ends probe `id` with `found`; `reusable` as for [`Self::release`].
-    fn end_probe(&mut self, cx: &mut Ctx<'_>, id: usize, found: Found, reusable: bool) {
-        let Some(p) = self.probes.get_mut(id).and_then(Option::take) else {
-            return;
-        };
+    /// Takes probe `id` out of flight (its registration and timer gone).
+    fn take_probe(&mut self, cx: &mut Ctx<'_>, id: usize) -> Option<Probe> {
+        let p = self.probes.get_mut(id).and_then(Option::take)?;
         if p.xprobe.is_none() {
             let fd = p.sock.as_raw_fd();
             let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
@@ -820,9 +1139,145 @@ impl<'a> Scanner<'a> {
         }
         self.in_flight -= 1;
         self.free.push(id);
+        Some(p)
+    }
+
+    /// Ends probe `id` with `found`; `reusable` as for [`Self::release`].
+    fn end_probe(&mut self, cx: &mut Ctx<'_>, id: usize, found: Found, reusable: bool) {
+        let Some(p) = self.take_probe(cx, id) else {
+            return;
+        };
+        let family = self
+            .split(p.slot)
+            .and_then(|(u, _, a)| u.addrs.get(a))
+            .map_or(0, |ai| ai.family);
         self.finish_slot(p.slot, found, p.started);
-        let (_, a) = self.split(p.slot);
-        self.release(p.sock, self.addrs[a].family, reusable);
+        self.release(p.sock, family, reusable);
+    }
+
+    /// `-w auto`: a probe timed out on a host that has answered before,
+    /// so its SYN or the answer was probably lost: try the slot once more.
+    fn retry_lost(&mut self, cx: &mut Ctx<'_>, id: usize) -> bool {
+        let Some(Some(p)) = self.probes.get(id) else {
+            return false;
+        };
+        let slot = p.slot;
+        let answered = self.unit(slot).is_some_and(|u| u.rtt.answered());
+        if !self.auto || !answered || self.retried.contains(&slot) {
+            return false;
+        }
+        self.retried.insert(slot);
+        if let Some(p) = self.take_probe(cx, id) {
+            self.release(p.sock, 0, false);
+        }
+        self.ready.push_front(slot);
+        true
+    }
+
+    /// `--wait`: the deadline passed. Every port not yet open is decided
+    /// by its last failure (or not at all, if never tried).
+    fn wait_expired(&mut self, cx: &mut Ctx<'_>) {
+        let Some(w) = self.wait.as_mut() else {
+            return;
+        };
+        w.expired = true;
+        for id in 0..self.probes.len() {
+            if let Some(p) = self.take_probe(cx, id) {
+                let held = self.wait.as_mut().and_then(|w| w.held.remove(&p.slot));
+                let r = held.unwrap_or(Result {
+                    found: Found::TimedOut,
+                    elapsed: p.started.elapsed(),
+                });
+                self.set_result(p.slot, r);
+            }
+        }
+        let held: Vec<(usize, Result)> = self
+            .wait
+            .as_mut()
+            .map(|w| w.held.drain().collect())
+            .unwrap_or_default();
+        for (slot, r) in held {
+            if self.result(slot).is_none() && slot >= self.next_emit {
+                self.set_result(slot, r);
+            }
+        }
+        for slot in self.next_emit..self.units_end.min(self.start_limit()) {
+            if self.result(slot).is_none() {
+                self.set_result(
+                    slot,
+                    Result {
+                        found: Found::Skipped,
+                        elapsed: Duration::ZERO,
+                    },
+                );
+            }
+        }
+        self.exhausted = true;
+        self.ready.clear();
+    }
+
+    /// A probe's connect has its answer: the banner wait when asked,
+    /// else the result, with its facts when `-vv` or `--json` wants them.
+    fn connect_done(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: usize,
+        r: ConnectResult,
+        reusable: bool,
+        syns: Option<tcpinfo::Syns>,
+    ) {
+        if matches!(r, ConnectResult::Connected) && self.tls.is_some() {
+            return self.begin_tls_in_place(cx, id);
+        }
+        if matches!(r, ConnectResult::Connected) && self.banner.is_some() {
+            return self.banner_in_place(cx, id);
+        }
+        let Some(Some(p)) = self.probes.get(id) else {
+            return;
+        };
+        let found = to_found(r);
+        if self.diag {
+            let facts = match found {
+                Found::Open => Facts::default(),
+                _ => Self::failure_facts(&p.sock, syns, false),
+            };
+            let slot = p.slot;
+            self.keep_facts(slot, found, facts);
+        } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
+            errqueue::drain(&p.sock);
+        }
+        self.end_probe(cx, id, found, reusable);
+    }
+
+    /// A TCP probe's timer: the answer may have come while this pass
+    /// handled other events, so the socket is asked first; then `-w auto`
+    /// may try once more; else the port timed out.
+    fn connect_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        let Some(Some(p)) = self.probes.get(id) else {
+            return;
+        };
+        let slot = p.slot;
+        let syns = if self.diag {
+            tcpinfo::syns(&p.sock)
+        } else {
+            None
+        };
+        let answer = self
+            .addr_for(slot)
+            .and_then(|addr| net::connect_again(&p.sock, &addr));
+        if let Some((r, reusable)) = answer {
+            return self.connect_done(cx, id, r, reusable, syns);
+        }
+        if self.retry_lost(cx, id) {
+            return;
+        }
+        if self.diag {
+            if let Some(Some(p)) = self.probes.get(id) {
+                let f = Self::failure_facts(&p.sock, syns, false);
+                self.keep_facts(slot, Found::TimedOut, f);
+            }
+        }
+        self.end_probe(cx, id, Found::TimedOut, false);
     }
 
     /// Prints every result whose predecessors are all known, in one write
@@ -834,7 +1289,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn emit_known(&mut self) {
-        while self.next_emit < self.slots() {
+        while self.next_emit < self.units_end {
             let slot = self.next_emit;
             let Some(r) = self.result(slot) else {
                 return;
@@ -845,20 +1300,30 @@ impl<'a> Scanner<'a> {
             match r.found {
                 Found::Open | Found::ProbeFailed => {
                     self.status = if let Found::Open = r.found { 0 } else { 1 };
-                    let (p, _) = self.split(slot);
-                    self.next_emit = (p + 1) * self.addrs.len();
+                    if let Some((u, p, _)) = self.split(slot) {
+                        self.next_emit = u.first + (p + 1) * u.addrs.len();
+                    }
                 }
                 // TLS failed on a port that took the connection: its other
                 // addresses are not tried; the status stays as it was.
                 Found::TlsFailed => {
-                    let (p, _) = self.split(slot);
-                    self.next_emit = (p + 1) * self.addrs.len();
+                    if let Some((u, p, _)) = self.split(slot) {
+                        self.next_emit = u.first + (p + 1) * u.addrs.len();
+                    }
                 }
                 Found::Setup(_) => {
                     self.fatal = true;
                     return;
                 }
-                _ => {}
+                Found::Superseded => {}
+                _ => {
+                    let last = self
+                        .split(slot)
+                        .is_some_and(|(u, _, a)| a + 1 >= u.addrs.len());
+                    if let Some(w) = self.wait.as_mut().filter(|_| last) {
+                        w.missed = true;
+                    }
+                }
             }
         }
     }
@@ -866,19 +1331,25 @@ impl<'a> Scanner<'a> {
     /// nc's line for one attempt, plus `-vv` and `--json` when asked.
     fn report(&mut self, slot: usize, r: Result, facts: Option<&Facts>) {
         let tls = self.tls_out.remove(&slot);
+        let Some((u, p, a)) = self.split(slot) else {
+            return;
+        };
         let o = &self.cfg.opts;
-        let (p, a) = self.split(slot);
+        if let Found::NoHost(e) = r.found {
+            return self.report_no_host(u, e);
+        }
+        let host = u.host.as_os_str();
         let port = self.ports[p];
-        let ip = &self.ips[a];
+        let ip = &u.ips[a];
         let proto = o.proto.name();
         let verbose = o.verbose > 0;
         if verbose {
             let dest = Dest {
-                host: self.host,
+                host,
                 ip: if o.numeric { None } else { Some(ip) },
             };
             match r.found {
-                Found::Open => connect::report_success(&self.conn, self.host, port, Some(ip)),
+                Found::Open => connect::report_success(&self.conn, host, port, Some(ip)),
                 Found::Failed(errno) => {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
@@ -890,7 +1361,7 @@ impl<'a> Scanner<'a> {
                     };
                     tls_report::scan_failed(&dest, port, proto, why);
                 }
-                Found::Setup(_) | Found::Skipped | Found::ProbeFailed => {}
+                _ => {}
             }
         }
         if let Found::Setup(e) = r.found {
@@ -922,10 +1393,9 @@ impl<'a> Scanner<'a> {
                 diagnosis::banner_line(b);
             }
         }
-        if o.json && !matches!(r.found, Found::Skipped) {
+        if o.json && !matches!(r.found, Found::Skipped | Found::Superseded) {
             self.json_line(
-                port,
-                ip,
+                slot,
                 r,
                 diag.as_ref(),
                 facts.and_then(|f| f.banner.as_ref()),
@@ -949,7 +1419,7 @@ impl<'a> Scanner<'a> {
                 _ => None,
             };
         }
-        let (p, _) = self.split(slot);
+        let (_, p, _) = self.split(slot)?;
         let probe = diagnose::Probe {
             dest: self.ip_of(slot)?,
             port: self.ports[p],
@@ -960,15 +1430,48 @@ impl<'a> Scanner<'a> {
         diagnose::diagnose(&probe, outcome_of(r.found)?, facts)
     }
 
+    /// A list's destination that did not resolve: nc's line (and its
+    /// `-vv`/`--json` forms); the scan goes on.
+    fn report_no_host(&self, u: &Unit, e: GaiError) {
+        let o = &self.cfg.opts;
+        let port = u.lookup.map_or(self.ports[0], |(_, p)| p);
+        let port_s = port.to_string();
+        report::getaddrinfo_host_failed(&u.host, OsStr::new(&port_s), e);
+        let diag = (o.verbose >= 2 || o.json)
+            .then(|| diagnose::names::lookup_failed(&u.host, port, e, self.conn.hints()));
+        if let (true, Some(d)) = (o.verbose >= 2, &diag) {
+            diagnosis::detail_line(d);
+        }
+        if o.json {
+            json_probe(&JsonProbe {
+                host: &u.host,
+                ip: None,
+                port,
+                proto: o.proto.name(),
+                service: &crate::net::ports::service_name(port, o.proto),
+                state: "error",
+                errno: None,
+                error: Some(e.to_string()),
+                ms: 0,
+                diagnosis: diag.as_ref(),
+                banner: None,
+                tls: None,
+            });
+        }
+    }
+
     fn json_line(
         &self,
-        port: u16,
-        ip: &str,
+        slot: usize,
         r: Result,
         diag: Option<&diagnose::Diagnosis>,
         banner: Option<&Banner>,
         tls: Option<&tls_probe::Outcome>,
     ) {
+        let Some((u, p, a)) = self.split(slot) else {
+            return;
+        };
+        let (host, port, ip) = (u.host.as_os_str(), self.ports[p], u.ips[a].as_str());
         let proto = self.cfg.opts.proto;
         let (state, errno) = match r.found {
             Found::Open => ("open", None),
@@ -998,10 +1501,13 @@ impl<'a> Scanner<'a> {
             Found::TimedOut => ("filtered", Some(Errno(libc::ETIMEDOUT))),
             Found::TlsFailed => ("error", None),
             Found::Setup(SetupError::Bind(e) | SetupError::Option(_, e)) => ("error", Some(e)),
-            Found::Setup(SetupError::Lookup(_)) | Found::Skipped => ("error", None),
+            Found::Setup(SetupError::Lookup(_))
+            | Found::Skipped
+            | Found::NoHost(_)
+            | Found::Superseded => ("error", None),
         };
-        report::json_probe(&report::JsonProbe {
-            host: self.host,
+        json_probe(&JsonProbe {
+            host,
             ip: Some(ip),
             port,
             proto: proto.name(),
@@ -1033,8 +1539,66 @@ fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
         Found::TimedOut => diagnose::Outcome::TimedOut,
         Found::ProbeFailed => diagnose::Outcome::UdpClosed,
         // TLS failures have their own reason (the port is open).
-        Found::Setup(_) | Found::Skipped | Found::TlsFailed => return None,
+        Found::Setup(_)
+        | Found::Skipped
+        | Found::NoHost(_)
+        | Found::Superseded
+        | Found::TlsFailed => return None,
     })
+}
+
+/// The unit of one destination of a list: a block's address as it is, a
+/// name looked up as nc looks up its host.
+fn make_unit(cfg: &Config, host: Host<'_>, first_port: u16) -> Unit {
+    let hints = cfg.connect_opts().hints();
+    let (text, addrs) = match host {
+        Host::Addr(ip) if family_fits(cfg.opts.family, ip) => {
+            let (socktype, protocol) = hints.socktype();
+            let addr = SockAddr::from(std::net::SocketAddr::new(ip, 0));
+            let ai = AddrInfo {
+                family: i32::from(addr.family()),
+                socktype,
+                protocol,
+                addr,
+            };
+            (OsString::from(ip.to_string()), Ok(vec![ai]))
+        }
+        Host::Addr(ip) => {
+            let text = OsString::from(ip.to_string());
+            let port = first_port.to_string();
+            let r = resolve::lookup(Some(&text), Some(OsStr::new(&port)), hints);
+            (text, r)
+        }
+        Host::Name(name) => {
+            let port = first_port.to_string();
+            let r = resolve::lookup(Some(name), Some(OsStr::new(&port)), hints);
+            (name.to_os_string(), r)
+        }
+    };
+    let (addrs, lookup) = match addrs {
+        Ok(a) => (a, None),
+        Err(e) => (Vec::new(), Some((e, first_port))),
+    };
+    Unit {
+        first: 0,
+        nslots: 0,
+        ips: addrs
+            .iter()
+            .map(|ai| resolve::numeric_host(&ai.addr))
+            .collect(),
+        host: text,
+        addrs,
+        lookup,
+        rtt: Rtt::default(),
+    }
+}
+
+fn family_fits(f: Family, ip: IpAddr) -> bool {
+    match f {
+        Family::Inet => ip.is_ipv4(),
+        Family::Inet6 => ip.is_ipv6(),
+        _ => true,
+    }
 }
 
 fn is_fd_shortage(e: &std::io::Error) -> bool {
@@ -1071,7 +1635,10 @@ impl Machine for Scanner<'_> {
         } else {
             None
         };
-        let mut result = net::connect_again(&p.sock, &self.addr_for(p.slot));
+        let Some(addr) = self.addr_for(p.slot) else {
+            return;
+        };
+        let mut result = net::connect_again(&p.sock, &addr);
         if result.is_none() && ev.is_error() {
             // An ICMP error that came back while connect() still held the
             // socket (a veth or a fast router answers within the call) is
@@ -1084,31 +1651,36 @@ impl Machine for Scanner<'_> {
             }
         }
         if let Some((r, reusable)) = result {
-            let connected = matches!(r, ConnectResult::Connected);
-            if connected && self.tls.is_some() {
-                self.begin_tls_in_place(cx, id);
-                return;
-            }
-            if connected && self.banner.is_some() {
-                self.banner_in_place(cx, id);
-                return;
-            }
-            let found = to_found(r);
-            if self.diag {
-                let facts = match found {
-                    Found::Open => Facts::default(),
-                    _ => Self::failure_facts(&p.sock, syns, false),
-                };
-                let slot = p.slot;
-                self.keep_facts(slot, found, facts);
-            } else if matches!(found, Found::Failed(e) if e.0 != libc::ECONNREFUSED) {
-                errqueue::drain(&p.sock);
-            }
-            self.end_probe(cx, id, found, reusable);
+            self.connect_done(cx, id, r, reusable, syns);
         }
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
+        match id {
+            KEY_RATE => {
+                self.rate_timer = None;
+                return;
+            }
+            KEY_DEADLINE => return self.wait_expired(cx),
+            KEY_STATUS => {
+                if let Some(s) = self.status_line.as_mut() {
+                    s.draw(self.done, self.total, self.open);
+                    cx.timers
+                        .add(Instant::now() + StatusLine::EVERY, KEY_STATUS);
+                }
+                return;
+            }
+            _ if id >= KEY_RETRY => {
+                if let Some(w) = self.wait.as_mut() {
+                    w.pending = w.pending.saturating_sub(1);
+                    if !w.expired {
+                        self.ready.push_back(id - KEY_RETRY);
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
         let Some(Some(p)) = self.probes.get_mut(id) else {
             return;
         };
@@ -1116,7 +1688,6 @@ impl Machine for Scanner<'_> {
         if p.banner.is_some() {
             return self.banner_step(cx, id, true);
         }
-        let fd = p.sock.as_raw_fd();
         if p.tls.is_some() {
             let slot = p.slot;
             let wait = self.timeout.unwrap_or(TLS_SCAN_WAIT);
@@ -1125,14 +1696,11 @@ impl Machine for Scanner<'_> {
             self.end_probe(cx, id, Found::TlsFailed, false);
             return;
         }
+        if p.xprobe.is_none() {
+            return self.connect_timer(cx, id);
+        }
+        let fd = p.sock.as_raw_fd();
         let Some(x) = p.xprobe.as_mut() else {
-            if self.diag {
-                let slot = p.slot;
-                let syns = tcpinfo::syns(&p.sock);
-                let f = Self::failure_facts(&p.sock, syns, false);
-                self.keep_facts(slot, Found::TimedOut, f);
-            }
-            self.end_probe(cx, id, Found::TimedOut, false);
             return;
         };
         let tick = x.tick(fd);
@@ -1158,23 +1726,48 @@ impl Machine for Scanner<'_> {
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<()> {
         let more = self.start_probes(cx);
+        if let Some(w) = self.wait.as_mut() {
+            // The rounds that just failed wait for their pause.
+            for (first, when) in w.due.drain(..) {
+                cx.timers.add(when, KEY_RETRY + first);
+            }
+        }
         self.emit();
         // Starts the lookahead held back may go now that the report moved.
         let more = more
             || (self.in_flight < self.window
                 && !self.fatal
-                && self.next_start < self.start_limit());
-        let finished = self.fatal || self.next_emit >= self.slots();
+                && self.rate_timer.is_none()
+                && (!self.ready.is_empty() || self.cursor_can_move()));
+        let finished = self.fatal || (self.exhausted && self.next_emit >= self.units_end);
+        let waiting = self.rate_timer.is_some()
+            || self
+                .wait
+                .as_ref()
+                .is_some_and(|w| !w.expired && (w.pending > 0 || !w.due.is_empty()));
         // With nothing in flight and nothing to start, every slot that will
         // ever have a result has one: end rather than wait for nothing.
-        if finished || (self.in_flight == 0 && !more) {
+        if finished || (self.in_flight == 0 && !more && !waiting) {
             // Close whatever is still in flight (probes after a fatal error).
             for id in 0..self.probes.len() {
-                if self.probes[id].is_some() {
-                    self.end_probe(cx, id, Found::Skipped, false);
+                if let Some(p) = self.take_probe(cx, id) {
+                    self.release(p.sock, 0, false);
                 }
             }
+            if let Some(s) = self.status_line.as_mut() {
+                s.clear();
+            }
             return Step::Done(());
+        }
+        if let Some(s) = self.status_line.as_mut() {
+            if let Some(at) = s.arm() {
+                cx.timers.add(at, KEY_STATUS);
+            }
+        }
+        if let Some(w) = self.wait.as_mut() {
+            if let Some(at) = w.arm_deadline() {
+                cx.timers.add(at, KEY_DEADLINE);
+            }
         }
         if more { Step::Again } else { Step::Wait }
     }
@@ -1183,12 +1776,12 @@ impl Machine for Scanner<'_> {
 /// UDP with `-v`: the probe's seconds (a scan always probes: it is `-z`).
 fn probe_secs(cfg: &Config) -> Option<u32> {
     let o = &cfg.opts;
-    (o.proto == crate::cli::config::Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(o.timeout))
+    (o.proto == Proto::Udp && o.verbose > 0).then(|| udp::probe_secs(o.timeout))
 }
 
 /// The window: `--window`, or 1 for `-i` and a fixed `-p`, or what the
 /// open-file limit allows (after raising the soft limit to the hard one).
-fn window(cfg: &Config) -> usize {
+fn window(cfg: &Config, many: bool) -> usize {
     let o = &cfg.opts;
     if o.interval.is_some() || o.source_port.is_some() {
         return 1;
@@ -1214,10 +1807,11 @@ fn window(cfg: &Config) -> usize {
         rl.rlim_cur
     };
     let soft = usize::try_from(soft).unwrap_or(usize::MAX);
-    soft.saturating_sub(FD_RESERVE).clamp(1, MAX_WINDOW)
+    let max = if many { MAX_WINDOW_MANY } else { MAX_WINDOW };
+    soft.saturating_sub(FD_RESERVE).clamp(1, max)
 }
 
-/// Runs a `-z` scan of `host` over `ports`.
+/// Runs a `-z` scan of the destination (or the list of them) over `ports`.
 pub fn run(
     rx: &mut Reactor,
     cfg: &Config,
@@ -1227,6 +1821,14 @@ pub fn run(
     let Some(&first) = ports.first() else {
         return Ok(1);
     };
+    if let Target::Connect { hosts: Some(t), .. } = &cfg.target {
+        let window = window(cfg, true);
+        if window == 1 && cfg.opts.interval.is_some() {
+            return sequential_with_interval(rx, cfg, ports, || Source::Many(t.iter()));
+        }
+        let mut s = Scanner::new(cfg, ports, Source::Many(t.iter()), window, tls_client(cfg)?);
+        return finish_run(rx, &mut s);
+    }
     // One lookup serves every port: the port text is always numeric, so
     // only the host can make it fail, and nc would fail on the first port.
     let first_s = first.to_string();
@@ -1242,7 +1844,7 @@ pub fn run(
                 diagnosis::detail_line(d);
             }
             if cfg.opts.json {
-                report::json_probe(&report::JsonProbe {
+                json_probe(&JsonProbe {
                     host,
                     ip: None,
                     port: first,
@@ -1263,14 +1865,43 @@ pub fn run(
     if addrs.is_empty() {
         return Ok(1);
     }
-    let window = window(cfg);
+    let unit = || Unit {
+        first: 0,
+        nslots: 0,
+        host: host.to_os_string(),
+        ips: addrs
+            .iter()
+            .map(|ai| resolve::numeric_host(&ai.addr))
+            .collect(),
+        addrs: addrs.clone(),
+        lookup: None,
+        rtt: Rtt::default(),
+    };
+    let window = window(cfg, false);
     if window == 1 && cfg.opts.interval.is_some() {
-        return sequential_with_interval(rx, cfg, host, ports, &addrs);
+        return sequential_with_interval(rx, cfg, ports, || Source::One(Some(unit())));
     }
-    let mut s = Scanner::new(cfg, host, ports, &addrs, window, tls_client(cfg)?);
-    rx.run(&mut s)?;
+    let mut s = Scanner::new(
+        cfg,
+        ports,
+        Source::One(Some(unit())),
+        window,
+        tls_client(cfg)?,
+    );
+    finish_run(rx, &mut s)
+}
+
+fn finish_run(rx: &mut Reactor, s: &mut Scanner<'_>) -> std::result::Result<Status, Abort> {
+    let r = rx.run(s);
+    if let Some(line) = s.status_line.as_mut() {
+        line.clear();
+    }
+    r?;
     if s.fatal {
         return Err(Abort::Failed);
+    }
+    if let Some(w) = &s.wait {
+        return Ok(if w.missed || w.expired { 1 } else { 0 });
     }
     Ok(s.status)
 }
@@ -1291,28 +1922,102 @@ fn tls_client(cfg: &Config) -> std::result::Result<Option<(&TlsConfig, Arc<Clien
 }
 
 /// `-i`: one port at a time, with the delay between ports (docs/compatibility.md departure 3).
-fn sequential_with_interval(
+/// Each destination of a list in turn, each port of it in turn.
+fn sequential_with_interval<'a>(
     rx: &mut Reactor,
-    cfg: &Config,
-    host: &OsStr,
-    ports: &[u16],
-    addrs: &[AddrInfo],
+    cfg: &'a Config,
+    ports: &'a [u16],
+    source: impl Fn() -> Source<'a>,
 ) -> std::result::Result<Status, Abort> {
     let mut status = 1;
     let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
-    for (i, port) in ports.iter().enumerate() {
-        if i > 0 {
-            reactor::pause(rx, delay)?;
-        }
-        let one = [*port];
-        let mut s = Scanner::new(cfg, host, &one, addrs, 1, tls_client(cfg)?);
-        rx.run(&mut s)?;
-        if s.fatal {
-            return Err(Abort::Failed);
-        }
-        if s.status == 0 {
-            status = 0;
+    // The destinations one by one: a scanner per (destination, port).
+    let mut src = source();
+    let mut first = true;
+    loop {
+        let unit = match &mut src {
+            Source::One(u) => u.take(),
+            Source::Many(h) => h.next().map(|h| make_unit(cfg, h, ports[0])),
+        };
+        let Some(unit) = unit else {
+            break;
+        };
+        for port in ports.iter() {
+            if !first {
+                reactor::pause(rx, delay)?;
+            }
+            first = false;
+            let one = std::slice::from_ref(port);
+            let u = Unit {
+                first: 0,
+                nslots: 0,
+                host: unit.host.clone(),
+                addrs: unit.addrs.clone(),
+                ips: unit.ips.clone(),
+                lookup: unit.lookup,
+                rtt: Rtt::default(),
+            };
+            let mut s = Scanner::new(cfg, one, Source::One(Some(u)), 1, tls_client(cfg)?);
+            s.status_line = None;
+            rx.run(&mut s)?;
+            if s.fatal {
+                return Err(Abort::Failed);
+            }
+            if s.status == 0 {
+                status = 0;
+            }
+            if unit.lookup.is_some() {
+                break; // its one line is printed
+            }
         }
     }
     Ok(status)
+}
+
+/// A scan's status line on a terminal stderr: shown after a second,
+/// redrawn at most ten times a second, erased before any report line
+/// (by [`report`]) and at the end.
+pub struct StatusLine {
+    started: Instant,
+    armed: bool,
+}
+
+impl StatusLine {
+    /// How long a scan runs before the line appears.
+    pub const AFTER: Duration = Duration::from_secs(1);
+    /// The redraw interval.
+    pub const EVERY: Duration = Duration::from_millis(100);
+
+    /// A status line, when stderr is a terminal.
+    pub fn on_terminal(now: Instant) -> Option<StatusLine> {
+        // SAFETY: isatty on a constant descriptor.
+        let tty = unsafe { libc::isatty(libc::STDERR_FILENO) } == 1;
+        tty.then_some(StatusLine {
+            started: now,
+            armed: false,
+        })
+    }
+
+    /// The first draw's time, the first time it is asked for.
+    pub fn arm(&mut self) -> Option<Instant> {
+        if self.armed {
+            return None;
+        }
+        self.armed = true;
+        Some(self.started + Self::AFTER)
+    }
+
+    /// Draws the line: ports decided of all, open so far, rate, time left.
+    pub fn draw(&mut self, done: u64, total: u64, open: u64) {
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        let left = (rate > 0.0)
+            .then(|| Duration::from_secs_f64((total.saturating_sub(done)) as f64 / rate));
+        report::scan_status(done, total, open, rate, left);
+    }
+
+    /// Erases the line if it is shown.
+    pub fn clear(&mut self) {
+        report::status_clear();
+    }
 }

@@ -20,9 +20,11 @@
 pub mod acl;
 pub mod connect;
 pub mod diagnose;
+pub mod pace;
 pub mod ports;
 pub mod proxy;
 pub mod resolve;
+pub mod targets;
 pub mod tls;
 pub mod udp;
 

@@ -80,7 +80,7 @@ use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::log::{Dir, Log};
-use crate::relay::stdio::Stdio;
+use crate::relay::stdio::{Kind, Stdio};
 use crate::report;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId, would_block};
 
@@ -102,6 +102,10 @@ const TIMER_IDLE: usize = 1;
 const TIMER_QUIT: usize = 2;
 const TIMER_INTERVAL: usize = 3;
 const TIMER_BATCH: usize = 4;
+const TIMER_PROGRESS: usize = 5;
+
+/// `--progress`: how often the line is redrawn.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 /// The options that shape a relay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -133,6 +137,8 @@ pub struct RelayOpts {
     pub telnet: bool,
     /// A datagram socket: the largest datagram one send can carry.
     pub datagram: Option<usize>,
+    /// `--progress`: a status line on a terminal stderr.
+    pub progress: bool,
     /// `--send-only`: the session ends once stdin is sent (what arrives
     /// goes to the null stdout `main` gives such a run).
     pub send_only: bool,
@@ -199,6 +205,45 @@ pub struct Relay<'a, S: AsRawFd> {
     batch: Batch,
     /// `--output`/`--hex-dump` (the copying path only: see `relay_opts`).
     log: Option<&'a Log>,
+    progress: Option<Progress>,
+}
+
+/// `--progress`: the line's timer, and the bytes stdin holds when it is a
+/// regular file (for the percentage and the time left).
+struct Progress {
+    timer: Option<TimerId>,
+    size: Option<u64>,
+}
+
+impl Progress {
+    /// A progress line, when asked for and stderr is a terminal.
+    fn new(asked: bool, stdin: &Stdio) -> Option<Progress> {
+        // SAFETY: isatty on a constant descriptor.
+        if !asked || unsafe { libc::isatty(libc::STDERR_FILENO) } != 1 {
+            return None;
+        }
+        Some(Progress {
+            timer: None,
+            size: regular_file_left(stdin),
+        })
+    }
+}
+
+/// What is left to read of a regular-file stdin: its size less the
+/// current offset.
+fn regular_file_left(stdin: &Stdio) -> Option<u64> {
+    if stdin.kind != Kind::Regular {
+        return None;
+    }
+    // SAFETY: fstat into a zeroed struct, lseek on our own descriptor.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(stdin.fd, &mut st) != 0 {
+            return None;
+        }
+        let pos = libc::lseek(stdin.fd, 0, libc::SEEK_CUR).max(0);
+        u64::try_from(st.st_size - pos).ok()
+    }
 }
 
 /// Receive batching (see the module text).
@@ -280,6 +325,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                     || opts.idle == Some(Duration::ZERO),
                 ..Batch::default()
             },
+            progress: Progress::new(opts.progress, stdin),
             log: None,
         }
     }
@@ -716,6 +762,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             self.quit_timer.take(),
             self.interval_timer.take(),
             self.batch.timer.take(),
+            self.progress.as_mut().and_then(|p| p.timer.take()),
         ]
         .into_iter()
         .flatten()
@@ -726,6 +773,9 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
 
     fn done(&mut self, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
         self.unregister(cx);
+        if self.progress.is_some() {
+            report::status_clear();
+        }
         if self.opts.summary {
             report::relay_summary(self.sent, self.received, self.started.elapsed());
         }
@@ -733,6 +783,31 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             end,
             clear_keep: self.clear_keep,
         })
+    }
+
+    /// `--progress`: the line as it stands (its timer is re-armed by the
+    /// next advance).
+    fn draw_progress(&mut self) {
+        let Some(p) = self.progress.as_mut() else {
+            return;
+        };
+        p.timer = None;
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            (self.sent + self.received) as f64 / secs
+        } else {
+            0.0
+        };
+        let send_rate = if secs > 0.0 {
+            self.sent as f64 / secs
+        } else {
+            0.0
+        };
+        let left = p
+            .size
+            .filter(|_| send_rate > 0.0)
+            .map(|size| Duration::from_secs_f64(size.saturating_sub(self.sent) as f64 / send_rate));
+        report::transfer_status(self.sent, self.received, rate, p.size, left);
     }
 
     /// nc's "finish": return, or with `-q N > 0` close the socket and wait.
@@ -769,11 +844,18 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
                 self.batch.timer = None;
                 self.batch_stop();
             }
+            TIMER_PROGRESS => self.draw_progress(),
             _ => {}
         }
     }
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
+        if let Some(p) = self.progress.as_mut().filter(|p| p.timer.is_none()) {
+            p.timer = Some(
+                cx.timers
+                    .add(Instant::now() + PROGRESS_EVERY, TIMER_PROGRESS),
+            );
+        }
         if let Phase::Quitting = self.phase {
             if self.quit_expired {
                 return self.done(cx, End::QuitTimer);
