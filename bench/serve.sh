@@ -39,40 +39,14 @@ PER="${4:-20}"
 MIB="${5:-64}"
 SIZE=$((MIB * 1024 * 1024))
 
-if [ -z "${NCRAB_BENCH_IN_NETNS:-}" ] && command -v ip >/dev/null && [ "$(id -u)" = 0 ]; then
-    ns="ncrab-bench-$$"
-    if ip netns add "$ns" 2>/dev/null; then
-        trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
-        ip -n "$ns" link set lo up
-        rc=0
-        NCRAB_BENCH_IN_NETNS=1 ip netns exec "$ns" "$0" "$@" || rc=$?
-        exit "$rc"
-    fi
-fi
-
-need=()
-command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
-command -v ncat >/dev/null || need+=(ncat)
-command -v socat >/dev/null || need+=(socat)
-command -v python3 >/dev/null || need+=(python3)
-[ -x /usr/bin/time ] || need+=(time)
-if [ "${#need[@]}" -gt 0 ]; then
-    echo "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-cargo build --release -q
-NCRAB="${CARGO_TARGET_DIR:-$PWD/target}/release/ncrab"
-[ -x "$NCRAB" ] || { echo "no binary at $NCRAB"; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+. bench/common.sh
+bench_need nc.openbsd=netcat-openbsd ncat=ncat socat=socat python3=python3 /usr/bin/time=time
+bench_in_netns ncrab-bench "$@"
+bench_build
+bench_cleanup_extra() {
     exec 3>&- 2>/dev/null || true
-    rm -rf "$work"
 }
-trap cleanup EXIT
+bench_workdir
 port=21000 # below the ephemeral range
 
 wait_listen() {

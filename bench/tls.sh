@@ -32,40 +32,11 @@ ROUNDS="${2:-3}"
 EXCHANGES="${3:-100}"
 SIZE=$((MIB * 1024 * 1024))
 
-if [ -z "${NCRAB_BENCH_IN_NETNS:-}" ] && command -v ip >/dev/null && [ "$(id -u)" = 0 ]; then
-    ns="ncrab-tlsbench-$$"
-    if ip netns add "$ns" 2>/dev/null; then
-        trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
-        ip -n "$ns" link set lo up
-        rc=0
-        NCRAB_BENCH_IN_NETNS=1 ip netns exec "$ns" "$0" "$@" || rc=$?
-        exit "$rc"
-    fi
-fi
-
-need=()
-command -v ncat >/dev/null || need+=(ncat)
-command -v socat >/dev/null || need+=(socat)
-command -v openssl >/dev/null || need+=(openssl)
-command -v python3 >/dev/null || need+=(python3)
-command -v bc >/dev/null || need+=(bc)
-[ -x /usr/bin/time ] || need+=(time)
-if [ "${#need[@]}" -gt 0 ]; then
-    echo "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-cargo build --release -q
-NCRAB="${CARGO_TARGET_DIR:-$PWD/target}/release/ncrab"
-[ -x "$NCRAB" ] || { echo "no binary at $NCRAB"; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/common.sh
+bench_need ncat=ncat socat=socat openssl=openssl python3=python3 bc=bc /usr/bin/time=time
+bench_in_netns ncrab-tlsbench "$@"
+bench_build
+bench_workdir
 src="$work/src.bin"
 head -c "$SIZE" /dev/zero > "$src"
 cat "$src" > /dev/null # in the page cache, as it will stay
