@@ -16,6 +16,9 @@ bench_in_netns() {
     shift
     [ -z "${NCRAB_BENCH_IN_NETNS:-}" ] || return 0
     command -v ip >/dev/null && [ "$(id -u)" = 0 ] || return 0
+    # The namespace has only loopback: crates must be here before the
+    # build inside it.
+    cargo fetch -q
     bench_ns="$tag-$$" # global: the EXIT trap reads it
     ip netns add "$bench_ns" 2>/dev/null || return 0
     trap 'ip netns del "$bench_ns" 2>/dev/null || true' EXIT
