@@ -194,17 +194,8 @@ fn option_checks_use_openbsds_texts() {
         (&["-c", "-F", "h", "1"], "nc: cannot use -c and -F\n"),
         (&["-c", "-t", "h", "1"], "nc: cannot use -c and -t\n"),
         (
-            &["-lkc", "--exec", "/bin/cat", "1"],
-            "nc: cannot use -c and --exec\n",
-        ),
-        (&["-c", "--broker", "1"], "nc: cannot use -c and --broker\n"),
-        (
             &["-zc", "--banner", "h", "1"],
             "nc: cannot use -c and --banner\n",
-        ),
-        (
-            &["-lc", "--hex-dump", "x", "1"],
-            "nc: cannot use -c and --hex-dump\n",
         ),
         (
             &["-c", "-i", "1", "h", "1"],
