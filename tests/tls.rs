@@ -194,17 +194,8 @@ fn option_checks_use_openbsds_texts() {
         (&["-c", "-F", "h", "1"], "nc: cannot use -c and -F\n"),
         (&["-c", "-t", "h", "1"], "nc: cannot use -c and -t\n"),
         (
-            &["-lkc", "--exec", "/bin/cat", "1"],
-            "nc: cannot use -c and --exec\n",
-        ),
-        (&["-c", "--broker", "1"], "nc: cannot use -c and --broker\n"),
-        (
             &["-zc", "--banner", "h", "1"],
             "nc: cannot use -c and --banner\n",
-        ),
-        (
-            &["-lc", "--hex-dump", "x", "1"],
-            "nc: cannot use -c and --hex-dump\n",
         ),
         (
             &["-c", "-i", "1", "h", "1"],
@@ -1453,4 +1444,41 @@ fn a_flood_into_a_stalled_stdout_is_bounded() {
             "listener_floods {listener_floods}: the stalled side's peak RSS is {hwm} KiB"
         );
     }
+}
+
+/// `-lkc --exec /bin/cat` (docs/compatibility.md §A.3): an echo server
+/// over TLS; a client that does not speak TLS gets one failure line and
+/// the next client is served, its payload echoed intact.
+#[test]
+fn exec_echo_server_over_tls() {
+    if !is_ncrab() {
+        return;
+    }
+    let net = Net::new("tls-exec");
+    let port = free_port();
+    let p = port.to_string();
+    let mut l = net
+        .nc(&["-lkc", "-v", "--exec", "/bin/cat", "127.0.0.1", &p])
+        .spawn();
+    net.expect_listen(&mut l, port);
+    l.expect_stderr("Cert Hash: ", LIMIT);
+    let mut plain = net.connect(&format!("127.0.0.1:{port}"));
+    let _ = plain.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    l.expect_stderr(
+        "nc: tls handshake failed (the peer did not speak TLS)\n",
+        LIMIT,
+    );
+    drop(plain);
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    for _ in 0..3 {
+        let o = net
+            .nc(&["-c", "-N", "-T", "noverify", "127.0.0.1", &p])
+            .stdin_bytes(&payload)
+            .run(LIMIT);
+        assert_eq!(o.code(), Some(0), "{o}");
+        assert!(o.stdout == payload, "echo differs: {o}");
+    }
+    let lo = l.kill();
+    let failures = lo.stderr_str().matches("tls handshake failed").count();
+    assert_eq!(failures, 1, "{lo}");
 }

@@ -75,6 +75,16 @@ impl Client {
 /// Writes as much of `queue` to `conn` as it takes. Err: the peer is gone.
 fn flush(conn: &mut Conn, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool, ()> {
     let mut progress = false;
+    // (A TLS session's own output first: its handshake, what the socket
+    // did not take.)
+    if *w && !conn.flushed() {
+        match conn.flush() {
+            Ok(true) => progress = true,
+            Ok(false) => *w = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
+            Err(_) => return Err(()),
+        }
+    }
     while *w && !queue.is_empty() {
         let (a, _) = queue.as_slices();
         match conn.write(a) {
@@ -104,6 +114,8 @@ pub struct BrokerOpts {
     pub read_stdin: bool,
     /// What clients send goes to stdout (not `--send-only`).
     pub write_stdout: bool,
+    /// `-c`: each client is a TLS session.
+    pub tls: Option<std::rc::Rc<crate::relay::tls_serve::TlsAccept>>,
 }
 
 /// A `--broker` or `--chat` listener, until a signal ends it.
@@ -311,9 +323,20 @@ impl Broker<'_> {
                 self.free.push(slot);
                 continue;
             }
+            let conn = match &self.opts.tls {
+                Some(t) => match t.wrap(sock) {
+                    Some(c) => c,
+                    None => {
+                        let _ = cx.registry.deregister(&mut SourceFd(&fd));
+                        self.free.push(slot);
+                        continue;
+                    }
+                },
+                None => Conn::Plain(sock),
+            };
             let announce = self.chat().then(|| self.join_text(&peer, fd));
             self.clients[slot] = Some(Client {
-                conn: Conn::Plain(sock),
+                conn,
                 peer,
                 user: fd,
                 queue: VecDeque::new(),
@@ -464,6 +487,14 @@ impl Broker<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     self.drop_client(i, false);
+                    progress = true;
+                }
+            }
+            if let Some(c) = self.clients[i].as_mut() {
+                if c.conn.take_kick() {
+                    // A TLS handshake finished: rustls may hold plaintext.
+                    c.r = true;
+                    c.w = true;
                     progress = true;
                 }
             }

@@ -76,6 +76,9 @@ pub struct ExecOpts {
     pub session: SessionOpts,
     /// `tcp`, for the children's environment.
     pub proto: &'static str,
+    /// `-lc`: each connection is a TLS session (the handshake runs in its
+    /// session; the access lists refuse before it).
+    pub tls: Option<Rc<crate::relay::tls_serve::TlsAccept>>,
 }
 
 /// A listener with `--exec`/`--sh-exec`.
@@ -150,9 +153,30 @@ pub fn run_client(
     sock: Socket,
     log: Option<&Log>,
 ) -> Result<Status, Abort> {
+    run_conn(rx, opts, Conn::Plain(sock), log)
+}
+
+/// A client with `-c --exec`: the TLS session, its handshake done and
+/// checked, served by one child.
+pub fn run_tls_client(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    s: crate::net::tls::session::Session,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    let t = crate::relay::stream::TlsStream::new(s, None);
+    run_conn(rx, opts, Conn::Tls(Box::new(t)), log)
+}
+
+fn run_conn(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    conn: Conn,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
     child::cloexec_inherited();
     let mut server = Server::new(opts, log, None);
-    server.pending = Some(Conn::Plain(sock));
+    server.pending = Some(conn);
     rx.run(&mut server).map_err(Abort::from)?
 }
 
@@ -428,7 +452,14 @@ impl<'a> Server<'a> {
                 let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
                 report::sock_line("Connection received", name);
             }
-            let _ = self.serve(cx, Conn::Plain(sock));
+            let conn = match &self.plan.tls {
+                Some(t) => match t.wrap(sock) {
+                    Some(c) => c,
+                    None => continue,
+                },
+                None => Conn::Plain(sock),
+            };
+            let _ = self.serve(cx, conn);
         }
     }
 

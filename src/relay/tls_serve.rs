@@ -49,6 +49,107 @@ fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
     Ok(srv)
 }
 
+/// OpenBSD's checks of a client after its handshake (and its `-v` lines).
+#[derive(Debug, Default)]
+pub struct ClientChecks {
+    /// The listening host as OpenBSD prints it.
+    host: String,
+    verbose: bool,
+    clientcert: bool,
+    pin: Option<String>,
+    name: Option<String>,
+}
+
+impl ClientChecks {
+    pub fn of(o: &TlsServeOpts<'_>) -> ClientChecks {
+        let t = o.tls;
+        ClientChecks {
+            // OpenBSD prints the listening host, "(null)" when none was
+            // given (printf's rendering of a null string on glibc and
+            // OpenBSD).
+            host: o
+                .host
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "(null)".into()),
+            verbose: o.verbose,
+            clientcert: t.clientcert,
+            pin: t.pin.clone(),
+            name: t.name.clone(),
+        }
+    }
+
+    /// With `-v`, prints the client certificate's lines; false (its line
+    /// printed) when the client is refused.
+    pub fn check(&self, s: &Session) -> bool {
+        let der = s.peer_cert().map(<[u8]>::to_vec);
+        if self.verbose && der.is_some() {
+            let name = self.name.clone().unwrap_or_else(|| self.host.clone());
+            Summary::of(s).print(&self.host, &name);
+        }
+        match der {
+            None if self.clientcert => {
+                report::no_client_cert();
+                false
+            }
+            Some(d) if self.pin.as_ref().is_some_and(|p| *p != certinfo::hash(&d)) => {
+                report::pin_mismatch(self.pin.as_deref().unwrap_or(""));
+                false
+            }
+            Some(d)
+                if self
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| !verify::cert_has_name(&d, n)) =>
+            {
+                report::name_not_in_client_cert(self.name.as_deref().unwrap_or(""));
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// What an exec server or broker needs to serve TLS: the listener's
+/// configuration and the checks of each client.
+pub struct TlsAccept {
+    pub config: std::sync::Arc<rustls::ServerConfig>,
+    pub checks: std::rc::Rc<ClientChecks>,
+}
+
+impl std::fmt::Debug for TlsAccept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsAccept")
+    }
+}
+
+impl TlsAccept {
+    /// Builds the listener's configuration (with `-v`, the hash of a
+    /// generated certificate is printed).
+    pub fn new(o: &TlsServeOpts<'_>) -> Result<TlsAccept, Abort> {
+        let srv = config(o)?;
+        Ok(TlsAccept {
+            config: srv.config,
+            checks: std::rc::Rc::new(ClientChecks::of(o)),
+        })
+    }
+
+    /// An accepted socket as a handshaking TLS stream; None (its line
+    /// printed) when rustls refuses to start one.
+    pub fn wrap(&self, sock: Socket) -> Option<crate::relay::stream::Conn> {
+        match ServerConnection::new(self.config.clone()) {
+            Ok(c) => {
+                let s = Session::new(sock, Connection::Server(c));
+                let t = crate::relay::stream::TlsStream::new(s, Some(self.checks.clone()));
+                Some(crate::relay::stream::Conn::Tls(Box::new(t)))
+            }
+            Err(e) => {
+                report::handshake_failed(&HandshakeError::Tls(e));
+                None
+            }
+        }
+    }
+}
+
 /// The handshake and OpenBSD's checks of one accepted client. `None`
 /// when the client was refused (its line is printed).
 fn accept_session(
@@ -69,36 +170,8 @@ fn accept_session(
         report::handshake_failed(&e);
         return Ok(None);
     }
-    let t = o.tls;
-    // OpenBSD prints the listening host, "(null)" when none was given
-    // (printf's rendering of a null string on glibc and OpenBSD).
-    let host = o
-        .host
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "(null)".into());
-    let der = s.peer_cert().map(<[u8]>::to_vec);
-    if o.verbose && der.is_some() {
-        let name = t.name.clone().unwrap_or_else(|| host.clone());
-        Summary::of(&s).print(&host, &name);
-    }
-    match der {
-        None if t.clientcert => {
-            report::no_client_cert();
-            return Ok(None);
-        }
-        Some(d) if t.pin.as_ref().is_some_and(|p| *p != certinfo::hash(&d)) => {
-            report::pin_mismatch(t.pin.as_deref().unwrap_or(""));
-            return Ok(None);
-        }
-        Some(d)
-            if t.name
-                .as_ref()
-                .is_some_and(|n| !verify::cert_has_name(&d, n)) =>
-        {
-            report::name_not_in_client_cert(t.name.as_deref().unwrap_or(""));
-            return Ok(None);
-        }
-        _ => {}
+    if !ClientChecks::of(o).check(&s) {
+        return Ok(None);
     }
     Ok(Some(s))
 }
@@ -111,17 +184,22 @@ pub fn serve_tls(
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
+    log: Option<&crate::relay::log::Log>,
 ) -> Result<Status, Abort> {
     let srv = config(o)?;
     let mut keep = o.serve.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
+        // The access lists refuse before the handshake.
+        if !crate::relay::serve::admit(&o.serve.acl, o.serve.verbose, &peer) {
+            continue;
+        }
         if o.serve.verbose {
             received(&peer);
         }
         match accept_session(rx, o, &srv, conn)? {
             Some(s) => {
-                let mut relay = TlsRelay::new(s, stdin, stdout, o.serve.relay);
+                let mut relay = TlsRelay::new(s, stdin, stdout, o.serve.relay).with_log(log);
                 let outcome = rx.run(&mut relay)?;
                 if outcome.end == End::QuitTimer {
                     return Err(Abort::QuitTimer);
