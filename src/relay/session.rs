@@ -66,6 +66,9 @@ pub const KINDS: usize = 4;
 pub const T_IDLE: usize = 0;
 pub const T_TERM: usize = 1;
 pub const T_REAP: usize = 2;
+/// A TLS client's handshake deadline, before its session and child exist
+/// (`tls_serve::Handshake`, in the same slot).
+pub const T_HANDSHAKE: usize = 3;
 
 /// What a session's options are.
 #[derive(Clone, Copy, Debug, Default)]

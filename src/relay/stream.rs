@@ -41,11 +41,23 @@ pub enum Conn {
 }
 
 /// A TLS session over a connected socket, as a non-blocking byte stream.
-/// The handshake runs inside the first reads, writes and flushes; a failed
-/// one prints OpenBSD's `tls handshake failed (...)` line and the stream
-/// then fails every call. Writes are taken only when rustls has sent all
-/// it holds (its queue is bounded by one write); the end of stream is
-/// close_notify, then FIN once it has gone out.
+///
+/// Its interface is deliberately narrow (it will be re-implemented on
+/// rustls's unbuffered API without any change to the code that serves a
+/// [`Conn`]):
+/// - [`TlsStream::handshake`]: a listener drives the handshake and its
+///   client checks to the end before anything else (`tls_serve::Handshake`
+///   does, with its deadline): no child, no broker membership before;
+/// - `read`: plaintext; `Ok(0)` is the peer's end of stream, a
+///   close_notify or a bare FIN (libtls treats both as EOF); a TLS error
+///   after the handshake prints one line (the client relay's words) and
+///   fails this call and every later one;
+/// - `write`: plaintext, taken only once rustls has sent all it holds (its
+///   queue is bounded by one write);
+/// - `flush`/`flushed`: what rustls holds goes out as the socket allows;
+/// - `shutdown_write`: close_notify, then FIN once it has gone out;
+/// - `take_kick`: true once after the handshake finished (rustls may hold
+///   plaintext with no socket event to come).
 pub struct TlsStream {
     s: Session,
     handshaking: bool,
@@ -71,6 +83,17 @@ impl TlsStream {
             tcp_eof: false,
             fin_pending: false,
             kick: false,
+        }
+    }
+
+    /// Drives the handshake and then the listener's client checks:
+    /// `Ok(true)` once both are done, `Ok(false)` while it waits for the
+    /// socket, `Err` when it failed (its line printed).
+    pub fn handshake(&mut self) -> Result<bool, ()> {
+        match self.ready() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(_) => Err(()),
         }
     }
 
@@ -125,7 +148,10 @@ impl TlsStream {
                 Ok(_) => {}
                 Err(e) => return Err(e),
             }
-            if self.s.conn.process_new_packets().is_err() {
+            if let Err(e) = self.s.conn.process_new_packets() {
+                // A bad record, an unexpected message, the peer's alert:
+                // one line, in the client relay's words; the session ends.
+                tls_report::stream_error(&e);
                 // (The alert rustls queued, if the socket takes it.)
                 let _ = self.s.flush();
                 return Err(self.fail());

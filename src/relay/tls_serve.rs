@@ -3,9 +3,19 @@
 //! whose handshake or certificate fails gets one line and the listener
 //! goes on (with `-k`) or ends with status 1 (docs/compatibility.md
 //! departure 19: OpenBSD exits 0).
+//!
+//! The listeners that serve many clients at once (`--exec`, `--broker`,
+//! `--chat`) take each TLS client through a [`Handshake`] first: the
+//! handshake and the client checks run in the loop, under a deadline (`-w`,
+//! or [`HANDSHAKE_DEADLINE`]), and only a client that passed them gets a
+//! child or joins the broker (docs/compatibility.md §A.3).
 
 use std::ffi::OsStr;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 use rustls::{Connection, ServerConnection};
 use socket2::{SockAddr, Socket};
@@ -17,10 +27,16 @@ use crate::net::tls::{TlsConfig, certinfo, verify};
 use crate::relay::End;
 use crate::relay::serve::{ServeOpts, accept_one};
 use crate::relay::stdio::Stdio;
+use crate::relay::stream::{Conn, TlsStream};
 use crate::relay::tls::TlsRelay;
 use crate::report::tls::{self as report, HandshakeError};
 use crate::sys::exit::{Abort, Status};
-use crate::sys::reactor::Reactor;
+use crate::sys::reactor::{Ctx, Reactor, TimerId};
+
+/// How long a serving listener's client may take over its handshake when
+/// `-w` is not given (ncrab's own: a client that connects and never
+/// finishes it must not hold a slot forever; docs/compatibility.md §A.3).
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What a TLS listener needs besides the session loop's options.
 pub struct TlsServeOpts<'a> {
@@ -110,10 +126,11 @@ impl ClientChecks {
 }
 
 /// What an exec server or broker needs to serve TLS: the listener's
-/// configuration and the checks of each client.
+/// configuration, the checks of each client and the handshake deadline.
 pub struct TlsAccept {
-    pub config: std::sync::Arc<rustls::ServerConfig>,
-    pub checks: std::rc::Rc<ClientChecks>,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    checks: std::rc::Rc<ClientChecks>,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for TlsAccept {
@@ -130,23 +147,128 @@ impl TlsAccept {
         Ok(TlsAccept {
             config: srv.config,
             checks: std::rc::Rc::new(ClientChecks::of(o)),
+            deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
         })
     }
 
-    /// An accepted socket as a handshaking TLS stream; None (its line
-    /// printed) when rustls refuses to start one.
-    pub fn wrap(&self, sock: Socket) -> Option<crate::relay::stream::Conn> {
-        match ServerConnection::new(self.config.clone()) {
-            Ok(c) => {
-                let s = Session::new(sock, Connection::Server(c));
-                let t = crate::relay::stream::TlsStream::new(s, Some(self.checks.clone()));
-                Some(crate::relay::stream::Conn::Tls(Box::new(t)))
-            }
+    /// Starts the handshake of an accepted client: its socket registered
+    /// (readable and writable, edge-triggered) under `token`, its deadline
+    /// in the loop's timers under `timer_key`. None (its line printed) when
+    /// it cannot start; the socket is then closed.
+    pub fn start(
+        &self,
+        cx: &mut Ctx<'_>,
+        sock: Socket,
+        peer: SockAddr,
+        token: usize,
+        timer_key: usize,
+    ) -> Option<Handshake> {
+        let c = match ServerConnection::new(self.config.clone()) {
+            Ok(c) => c,
             Err(e) => {
                 report::handshake_failed(&HandshakeError::Tls(e));
-                None
+                return None;
+            }
+        };
+        let fd = sock.as_raw_fd();
+        if let Err(e) = cx.registry.register(
+            &mut SourceFd(&fd),
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            crate::report::warn(format_args!("epoll"), crate::report::Errno::of(&e));
+            return None;
+        }
+        let s = Session::new(sock, Connection::Server(c));
+        let timer = cx.timers.add(Instant::now() + self.deadline, timer_key);
+        Some(Handshake {
+            stream: Some(Box::new(TlsStream::new(s, Some(self.checks.clone())))),
+            peer,
+            fd,
+            timer: Some(timer),
+            ready: true,
+        })
+    }
+}
+
+/// A serving listener's TLS client between its accept and the end of its
+/// handshake and checks. Nothing else happens to it meanwhile: its owner
+/// steps it on its socket's events and its deadline, and serves the
+/// [`Conn`] it turns into (a child, a broker member) only once it passed.
+pub struct Handshake {
+    stream: Option<Box<TlsStream>>,
+    /// The client's address.
+    pub peer: SockAddr,
+    fd: RawFd,
+    timer: Option<TimerId>,
+    /// An event since the last step (edge-triggered).
+    ready: bool,
+}
+
+/// Where a [`Handshake`] stands after a step.
+pub enum Handshaken {
+    /// Waiting for the socket.
+    Pending,
+    /// Done and checked: the socket is out of the loop (the owner
+    /// registers the stream again for the session), the deadline cancelled.
+    Done(Conn),
+    /// Failed, timed out or refused (its line printed); the socket closed.
+    Failed,
+}
+
+impl Handshake {
+    /// A readiness event on the client's socket.
+    pub fn on_event(&mut self) {
+        self.ready = true;
+    }
+
+    /// The deadline passed: the client is dropped with OpenBSD's
+    /// `tls handshake failed (...)` line, in the client's timeout words.
+    pub fn expire(&mut self, cx: &mut Ctx<'_>) {
+        self.timer = None;
+        if self.stream.is_some() {
+            report::handshake_failed(&HandshakeError::TimedOut);
+            self.close(cx);
+        }
+    }
+
+    /// All the handshake work possible now.
+    pub fn step(&mut self, cx: &mut Ctx<'_>) -> Handshaken {
+        let Some(t) = self.stream.as_mut() else {
+            return Handshaken::Failed;
+        };
+        if !std::mem::take(&mut self.ready) {
+            return Handshaken::Pending;
+        }
+        match t.handshake() {
+            Ok(false) => Handshaken::Pending,
+            Ok(true) => {
+                let _ = cx.registry.deregister(&mut SourceFd(&self.fd));
+                self.cancel(cx);
+                match self.stream.take() {
+                    Some(t) => Handshaken::Done(Conn::Tls(t)),
+                    None => Handshaken::Failed,
+                }
+            }
+            Err(()) => {
+                self.close(cx);
+                Handshaken::Failed
             }
         }
+    }
+
+    fn cancel(&mut self, cx: &mut Ctx<'_>) {
+        if let Some(t) = self.timer.take() {
+            cx.timers.cancel(t);
+        }
+    }
+
+    /// Takes the socket out of the loop and closes it.
+    pub fn close(&mut self, cx: &mut Ctx<'_>) {
+        if self.stream.take().is_some() {
+            let _ = cx.registry.deregister(&mut SourceFd(&self.fd));
+        }
+        self.cancel(cx);
     }
 }
 
