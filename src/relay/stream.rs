@@ -4,8 +4,8 @@
 //! [`Conn`]: non-blocking `read`, `write` and `shutdown_write`, plus the fd
 //! to register with the loop: a plain socket, one peer of a shared UDP
 //! socket, or a TLS session ([`TlsStream`]: rustls over the socket, its
-//! handshake run by the first reads and writes, its records moved as the
-//! socket allows). Code that serves a `Conn` calls [`Conn::flush`] when
+//! handshake and client checks driven to the end by the listener before
+//! the session starts, its records moved as the socket allows). Code that serves a `Conn` calls [`Conn::flush`] when
 //! the socket turns writable (TLS output queued in rustls) and
 //! [`Conn::take_kick`] after each step (a finished handshake may have left
 //! plaintext in rustls with no event to come).
