@@ -620,10 +620,13 @@ impl Machine for Broker<'_> {
         let Some(i) = key.checked_sub(CLIENT_BASE) else {
             return;
         };
-        if let Some(mut h) = self.handshakes.remove(&i) {
-            // The handshake's deadline.
-            h.expire(cx);
-            self.free.push(i);
+        if let Some(h) = self.handshakes.get_mut(&i) {
+            // The handshake's deadline (or a timer the slot's previous
+            // client left).
+            if h.expire(cx) {
+                self.handshakes.remove(&i);
+                self.free.push(i);
+            }
             return;
         }
         if let Some(Some(c)) = self.clients.get_mut(i) {

@@ -652,7 +652,12 @@ impl Machine for Server<'_> {
             if let Some(Some(s)) = self.slots.get_mut(slot) {
                 match &mut s.state {
                     Serving::Session(session) => session.on_timer(cx, k),
-                    Serving::Handshake(h) if k == T_HANDSHAKE => h.expire(cx),
+                    Serving::Handshake(h) if k == T_HANDSHAKE => {
+                        if h.expire(cx) {
+                            // (The next step frees the slot.)
+                            h.on_event();
+                        }
+                    }
                     Serving::Handshake(_) => {}
                 }
             }

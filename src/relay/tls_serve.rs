@@ -180,11 +180,13 @@ impl TlsAccept {
             return None;
         }
         let s = Session::new(sock, Connection::Server(c));
-        let timer = cx.timers.add(Instant::now() + self.deadline, timer_key);
+        let due = Instant::now() + self.deadline;
+        let timer = cx.timers.add(due, timer_key);
         Some(Handshake {
             stream: Some(Box::new(TlsStream::new(s, Some(self.checks.clone())))),
             peer,
             fd,
+            due,
             timer: Some(timer),
             ready: true,
         })
@@ -200,6 +202,8 @@ pub struct Handshake {
     /// The client's address.
     pub peer: SockAddr,
     fd: RawFd,
+    /// The deadline.
+    due: Instant,
     timer: Option<TimerId>,
     /// An event since the last step (edge-triggered).
     ready: bool,
@@ -222,14 +226,18 @@ impl Handshake {
         self.ready = true;
     }
 
-    /// The deadline passed: the client is dropped with OpenBSD's
-    /// `tls handshake failed (...)` line, in the client's timeout words.
-    pub fn expire(&mut self, cx: &mut Ctx<'_>) {
-        self.timer = None;
-        if self.stream.is_some() {
-            report::handshake_failed(&HandshakeError::TimedOut);
-            self.close(cx);
+    /// A timer of the handshake's key expired. If the deadline has passed
+    /// (not an older timer of the same key), the client is dropped with
+    /// OpenBSD's `tls handshake failed (...)` line, in the client's
+    /// timeout words, and true is returned.
+    pub fn expire(&mut self, cx: &mut Ctx<'_>) -> bool {
+        if self.stream.is_none() || Instant::now() < self.due {
+            return false;
         }
+        self.timer = None;
+        report::handshake_failed(&HandshakeError::TimedOut);
+        self.close(cx);
+        true
     }
 
     /// All the handshake work possible now.
