@@ -362,6 +362,68 @@ fn handshake_deadline_frees_the_slot() {
     srv.kill();
 }
 
+/// Without -w the handshake deadline is ncrab's 10 s: a silent client
+/// holding the only slot (--max-conns 1) is closed with the line, and the
+/// next client is served.
+#[test]
+fn default_handshake_deadline() {
+    let net = Net::new("stls_deadline10");
+    let (mut srv, port) = listener(
+        &net,
+        &["-lkvc", "--max-conns", "1", "--exec", "/bin/cat"],
+        Input::Null,
+    );
+    let start = Instant::now();
+    let mut silent = net.connect(&addr(port));
+    srv.expect_stderr("Connection received", LIMIT);
+    srv.expect_stderr(
+        "nc: tls handshake failed (timed out waiting for the peer (-w))\n",
+        secs(60),
+    );
+    // Not before the deadline (a lower bound only: a loaded machine is
+    // late, never early).
+    assert!(start.elapsed() >= secs(9), "{:?}", start.elapsed());
+    let (got, eof) = read_until_eof(&mut silent, secs(5));
+    assert!(eof && got.is_empty());
+    echo(&net, port, b"served after the deadline\n");
+    srv.kill();
+}
+
+/// The broker's handshake deadline (-w 1): a silent client is closed with
+/// the line, and its place (--max-conns 1) goes to a TLS client, which
+/// then gets standard input.
+#[test]
+fn broker_handshake_deadline() {
+    let Some(c) = certs() else { return };
+    let net = Net::new("stls_broker_deadline");
+    let mut args: Vec<String> = vec![
+        "--broker".into(),
+        "-lvc".into(),
+        "-w".into(),
+        "1".into(),
+        "--max-conns".into(),
+        "1".into(),
+        "-R".into(),
+        c.path("ca.pem"),
+    ];
+    args.extend(srv_cert(&c));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (mut srv, port) = listener(&net, &a, Input::Pipe);
+    let mut silent = net.connect(&addr(port));
+    srv.expect_stderr(
+        "nc: tls handshake failed (timed out waiting for the peer (-w))\n",
+        LIMIT,
+    );
+    let (got, eof) = read_until_eof(&mut silent, secs(5));
+    assert!(eof && got.is_empty());
+    let mut member = broker_client(&net, &c, port);
+    wait_members(&srv, 1);
+    srv.write_stdin(b"to the member\n").unwrap();
+    member.expect_stdout(b"to the member\n", LIMIT);
+    member.kill();
+    srv.kill();
+}
+
 /// 100 TLS exec sessions in a row: no zombie, no fd growth.
 #[test]
 fn hundred_tls_sessions_leave_nothing() {
