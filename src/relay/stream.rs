@@ -5,10 +5,11 @@
 //! to register with the loop: a plain socket, one peer of a shared UDP
 //! socket, or a TLS session ([`TlsStream`]: rustls over the socket, its
 //! handshake and client checks driven to the end by the listener before
-//! the session starts, its records moved as the socket allows). Code that serves a `Conn` calls [`Conn::flush`] when
-//! the socket turns writable (TLS output queued in rustls) and
-//! [`Conn::take_kick`] after each step (a finished handshake may have left
-//! plaintext in rustls with no event to come).
+//! the session starts, its records moved as the socket allows). Code that
+//! serves a `Conn` calls [`Conn::flush`] when the socket turns writable
+//! (TLS output queued in rustls) and [`Conn::take_kick`] after each step
+//! (plaintext or records may wait in rustls or the socket with no event
+//! to come).
 
 use std::collections::VecDeque;
 use std::io;
@@ -21,6 +22,10 @@ use socket2::{SockAddr, Socket};
 use crate::net::tls::session::{Progress, Session, SockIo};
 use crate::relay::tls_serve::ClientChecks;
 use crate::report::tls as tls_report;
+
+/// Socket reads one [`TlsStream`] read makes before it yields (a peer
+/// sending records without plaintext does not hold the loop).
+const TLS_READS_PER_CALL: usize = 16;
 
 /// Datagrams waiting for a `-luk --exec` session (past it, dropped: UDP).
 pub const PEER_INBOX: usize = 64;
@@ -56,8 +61,8 @@ pub enum Conn {
 ///   queue is bounded by one write);
 /// - `flush`/`flushed`: what rustls holds goes out as the socket allows;
 /// - `shutdown_write`: close_notify, then FIN once it has gone out;
-/// - `take_kick`: true once after the handshake finished (rustls may hold
-///   plaintext with no socket event to come).
+/// - `take_kick`: true once after the handshake finished, or after a read
+///   that yielded with socket data left (read again whatever the events).
 pub struct TlsStream {
     s: Session,
     handshaking: bool,
@@ -131,7 +136,7 @@ impl TlsStream {
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.ready()?;
-        loop {
+        for _ in 0..TLS_READS_PER_CALL {
             match io::Read::read(&mut self.s.conn.reader(), buf) {
                 Ok(n) => return Ok(n), // 0: close_notify
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -160,6 +165,10 @@ impl TlsStream {
             // next flush.
             let _ = self.s.flush();
         }
+        // Records without plaintext kept coming: let the other sessions
+        // have their turn, and come back without waiting for an event.
+        self.kick = true;
+        Err(io::ErrorKind::WouldBlock.into())
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -239,8 +248,8 @@ impl Conn {
         }
     }
 
-    /// True once after a TLS handshake finished: read and write again
-    /// whatever the events (rustls may hold plaintext already).
+    /// True once after a TLS handshake finished, or after a TLS read that
+    /// yielded with records left: read and write again whatever the events.
     pub fn take_kick(&mut self) -> bool {
         match self {
             Conn::Tls(t) => std::mem::take(&mut t.kick),
