@@ -239,6 +239,9 @@ fn missing_client_certificate_spawns_no_child() {
         err.contains("Subject: /O=Test/CN=client.example\n"),
         "{err}"
     );
+    // -v: the accept's line, then the certificate's after the handshake.
+    let second = err.rfind("Connection received").unwrap_or(usize::MAX);
+    assert!(second < err.find("Subject:").unwrap_or(0), "{err}");
     assert_eq!(
         err.matches("No client certificate provided").count(),
         1,
@@ -335,6 +338,19 @@ fn output_logs_the_plaintext() {
     let o = srv.expect_exit(LIMIT);
     assert_eq!(o.code(), Some(0), "{o}");
     assert_bytes("log", b"request\nrequest\n", &std::fs::read(&log).unwrap());
+    // The single-client TLS listener (the TLS relay) logs plaintext too.
+    let log2 = dir.join("relay.log");
+    let lp2 = log2.display().to_string();
+    let (mut srv, port) = listener(&net, &["-lc", "-d", "--output", &lp2], Input::Null);
+    let o = tls_client(&net, port, b"to the relay\n").run(LIMIT);
+    assert_eq!(o.code(), Some(0), "{o}");
+    let so = srv.expect_exit(LIMIT);
+    assert_eq!(so.stdout, b"to the relay\n", "{so}");
+    assert_bytes(
+        "relay log",
+        b"to the relay\n",
+        &std::fs::read(&log2).unwrap(),
+    );
 }
 
 /// The handshake deadline (-w 1): a client that connects and sends
