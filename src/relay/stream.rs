@@ -102,6 +102,22 @@ impl TlsStream {
         }
     }
 
+    /// The socket under the session (to register, and for addresses).
+    pub fn socket(&self) -> &Socket {
+        &self.s.sock
+    }
+
+    /// Nothing waits in rustls to be written (or the stream failed).
+    pub fn flushed(&self) -> bool {
+        self.failed || (!self.s.conn.wants_write() && !self.fin_pending)
+    }
+
+    /// True once after the handshake finished, or after a read that
+    /// yielded with records left.
+    pub fn take_kick(&mut self) -> bool {
+        std::mem::take(&mut self.kick)
+    }
+
     fn fail(&mut self) -> io::Error {
         self.failed = true;
         io::Error::from(io::ErrorKind::ConnectionAborted)
@@ -227,7 +243,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.as_raw_fd(),
             Conn::Peer { sock, .. } => sock.as_raw_fd(),
-            Conn::Tls(t) => t.s.sock.as_raw_fd(),
+            Conn::Tls(t) => t.socket().as_raw_fd(),
         }
     }
 
@@ -243,7 +259,7 @@ impl Conn {
     /// Nothing is waiting to be written below the caller's buffers.
     pub fn flushed(&self) -> bool {
         match self {
-            Conn::Tls(t) => t.failed || (!t.s.conn.wants_write() && !t.fin_pending),
+            Conn::Tls(t) => t.flushed(),
             _ => true,
         }
     }
@@ -252,7 +268,7 @@ impl Conn {
     /// yielded with records left: read and write again whatever the events.
     pub fn take_kick(&mut self) -> bool {
         match self {
-            Conn::Tls(t) => std::mem::take(&mut t.kick),
+            Conn::Tls(t) => t.take_kick(),
             _ => false,
         }
     }
@@ -351,7 +367,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
             Conn::Peer { sock, .. } => sock.local_addr().ok().and_then(|a| a.as_socket()),
-            Conn::Tls(t) => t.s.sock.local_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Tls(t) => t.socket().local_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 
@@ -359,7 +375,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.peer_addr().ok().and_then(|a| a.as_socket()),
             Conn::Peer { peer, .. } => peer.as_socket(),
-            Conn::Tls(t) => t.s.sock.peer_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Tls(t) => t.socket().peer_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 }
