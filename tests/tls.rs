@@ -13,133 +13,11 @@ mod common;
 use common::*;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// The certificates of one test.
-struct Certs {
-    dir: TempDir,
-}
-
-impl Certs {
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    /// The SHA256: hash of a PEM certificate, as OpenBSD prints it.
-    fn hash(&self, name: &str) -> String {
-        let out = Command::new("openssl")
-            .args(["x509", "-in", &self.path(name), "-outform", "DER"])
-            .output()
-            .expect("openssl x509");
-        format!("SHA256:{}", sha256_bytes(&out.stdout))
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Makes the test certificates; None (skipped) without openssl.
-fn certs() -> Option<Certs> {
-    tool("openssl", "openssl")?;
-    let dir = TempDir::new("tls-certs");
-    let d = dir.path();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let ca = |name: &str, cn: &str| {
-        let mut a = vec!["req", "-x509"];
-        a.extend(ec);
-        let (k, c, s) = (
-            format!("{name}.key"),
-            format!("{name}.pem"),
-            format!("/C=US/O=Test/CN={cn}"),
-        );
-        a.extend(["-keyout", &k, "-out", &c, "-days", "30", "-subj", &s]);
-        openssl(d, &a);
-    };
-    ca("ca", "Test CA");
-    ca("other", "Other CA");
-    std::fs::write(
-        d.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("wrong.ext"),
-        "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    std::fs::write(d.join("cn.ext"), "basicConstraints=CA:FALSE\n").unwrap();
-    std::fs::write(
-        d.join("client.ext"),
-        "subjectAltName=DNS:client.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    let leaf = |name: &str, cn: &str, ca: &str, ext: Option<&str>, days: &str| {
-        let mut a = vec!["req"];
-        a.extend(ec);
-        let (k, r, s) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("/O=Test/CN={cn}"),
-        );
-        a.extend(["-keyout", &k, "-out", &r, "-subj", &s]);
-        openssl(d, &a);
-        let (cp, ck, c) = (
-            format!("{ca}.pem"),
-            format!("{ca}.key"),
-            format!("{name}.pem"),
-        );
-        let mut a = vec![
-            "x509",
-            "-req",
-            "-in",
-            &r,
-            "-CA",
-            &cp,
-            "-CAkey",
-            &ck,
-            "-CAcreateserial",
-            "-out",
-            &c,
-            "-days",
-            days,
-        ];
-        if let Some(e) = ext {
-            a.extend(["-extfile", e]);
-        }
-        openssl(d, &a);
-    };
-    leaf("srv", "localhost", "ca", Some("san.ext"), "10");
-    leaf("expired", "localhost", "ca", Some("san.ext"), "0");
-    leaf("wrong", "wrong.example", "ca", Some("wrong.ext"), "10");
-    leaf("stranger", "localhost", "other", Some("san.ext"), "10");
-    leaf("v1", "localhost", "ca", None, "10");
-    leaf("cnonly", "localhost", "ca", Some("cn.ext"), "10");
-    leaf("client", "client.example", "ca", Some("client.ext"), "10");
-    // `-days 0` ends now: one second later it has expired.
-    std::thread::sleep(ms(1100));
-    Some(Certs { dir })
-}
 
 /// `openssl s_server` on `port` serving `cert`, in `net`, sending `data`
 /// to its client (its stdin stays open: at EOF it would end the session).
@@ -194,17 +72,8 @@ fn option_checks_use_openbsds_texts() {
         (&["-c", "-F", "h", "1"], "nc: cannot use -c and -F\n"),
         (&["-c", "-t", "h", "1"], "nc: cannot use -c and -t\n"),
         (
-            &["-lkc", "--exec", "/bin/cat", "1"],
-            "nc: cannot use -c and --exec\n",
-        ),
-        (&["-c", "--broker", "1"], "nc: cannot use -c and --broker\n"),
-        (
             &["-zc", "--banner", "h", "1"],
             "nc: cannot use -c and --banner\n",
-        ),
-        (
-            &["-lc", "--hex-dump", "x", "1"],
-            "nc: cannot use -c and --hex-dump\n",
         ),
         (
             &["-c", "-i", "1", "h", "1"],
@@ -1453,4 +1322,41 @@ fn a_flood_into_a_stalled_stdout_is_bounded() {
             "listener_floods {listener_floods}: the stalled side's peak RSS is {hwm} KiB"
         );
     }
+}
+
+/// `-lkc --exec /bin/cat` (docs/compatibility.md §A.3): an echo server
+/// over TLS; a client that does not speak TLS gets one failure line and
+/// the next client is served, its payload echoed intact.
+#[test]
+fn exec_echo_server_over_tls() {
+    if !is_ncrab() {
+        return;
+    }
+    let net = Net::new("tls-exec");
+    let port = free_port();
+    let p = port.to_string();
+    let mut l = net
+        .nc(&["-lkc", "-v", "--exec", "/bin/cat", "127.0.0.1", &p])
+        .spawn();
+    net.expect_listen(&mut l, port);
+    l.expect_stderr("Cert Hash: ", LIMIT);
+    let mut plain = net.connect(&format!("127.0.0.1:{port}"));
+    let _ = plain.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    l.expect_stderr(
+        "nc: tls handshake failed (the peer did not speak TLS)\n",
+        LIMIT,
+    );
+    drop(plain);
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    for _ in 0..3 {
+        let o = net
+            .nc(&["-c", "-N", "-T", "noverify", "127.0.0.1", &p])
+            .stdin_bytes(&payload)
+            .run(LIMIT);
+        assert_eq!(o.code(), Some(0), "{o}");
+        assert!(o.stdout == payload, "echo differs: {o}");
+    }
+    let lo = l.kill();
+    let failures = lo.stderr_str().matches("tls handshake failed").count();
+    assert_eq!(failures, 1, "{lo}");
 }

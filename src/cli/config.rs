@@ -255,6 +255,7 @@ impl Config {
                 crlf: o.crlf,
             },
             proto: o.proto.name(),
+            tls: None,
         })
     }
 
@@ -269,6 +270,7 @@ impl Config {
             numeric: o.numeric,
             read_stdin: !o.detach_stdin && !o.serving.recv_only,
             write_stdout: !o.serving.send_only,
+            tls: None,
         })
     }
 }

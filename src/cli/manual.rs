@@ -1102,6 +1102,25 @@ each child knows its client:
 ncrab \-lkv 7000 \-\-allow 192.168.0.0/16,::1 \-\-deny 192.168.0.66 \e
     \-\-hex\-dump session.hex \-\-sh\-exec \(aqecho hello $NCRAB_REMOTE_ADDR\(aq
 .EE
+.PP
+A TLS echo server with a throw\-away certificate: its
+.B \-v
+output gives the certificate\(aqs hash
+.RB ( "Cert Hash: SHA256:..." ),
+which a client pins with
+.BR \-H .
+Every serving option works over TLS; a client gets its child (or joins a
+broker) only once its handshake and the listener\(aqs checks passed, and a
+client that has not finished its handshake within
+.B \-w
+seconds (10 without
+.BR \-w )
+is closed with one line:
+.PP
+.EX
+ncrab \-lkcv \-\-exec /bin/cat 8443
+echo hello | ncrab \-c \-N \-H SHA256:3f1a... 127.0.0.1 8443
+.EE
 .SH COMPATIBILITY
 ncrab is a drop\-in for OpenBSD netcat as Debian ships it (netcat\-openbsd
 1.219, the nc most Linux systems have).

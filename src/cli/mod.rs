@@ -441,11 +441,9 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
     };
     serve_checks(&o, is_unix)?;
     if tls.is_some() {
-        // The listeners that serve and the session logs have no TLS path:
-        // refused rather than served in clear text.
-        if let Some(opt) = tls::serving_option(&o.serving) {
-            return Err(fail(format_args!("cannot use -c and {opt}")));
-        }
+        // The listeners that serve and the session logs run over TLS too
+        // (docs/compatibility.md §A.3); what still has no TLS path (-t,
+        // -i, -u) is refused by `validate` above.
         // A scan's TLS probe speaks first; the banner wait would not.
         if o.banner.is_some() {
             return Err(fail(format_args!("cannot use -c and --banner")));

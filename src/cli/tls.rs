@@ -7,29 +7,6 @@ use std::ffi::OsString;
 
 use crate::net::tls::{SUITES, TlsConfig, Versions};
 
-/// The first option of the listeners that serve (or of the session
-/// logs) that is set: none of them has a TLS path yet.
-pub fn serving_option(s: &crate::cli::config::Serving) -> Option<&'static str> {
-    use crate::relay::child::Exec;
-    match &s.exec {
-        Some(Exec::Argv(_)) => return Some("--exec"),
-        Some(Exec::Shell(_)) => return Some("--sh-exec"),
-        None => {}
-    }
-    [
-        (s.chat, "--chat"),
-        (s.broker, "--broker"),
-        (!s.acl.is_empty(), "--allow"),
-        (s.send_only, "--send-only"),
-        (s.recv_only, "--recv-only"),
-        (s.log.output.is_some(), "--output"),
-        (s.log.hex_dump.is_some(), "--hex-dump"),
-        (s.max_conns.is_some(), "--max-conns"),
-    ]
-    .into_iter()
-    .find_map(|(set, name)| set.then_some(name))
-}
-
 /// The TLS options as typed.
 #[derive(Debug, Default)]
 pub struct TlsArgs {

@@ -79,8 +79,16 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         }
         if let Some((t, tc)) = &tls {
             let s = tls_start(rx, cfg, t, tc, sock, host)?;
+            if let (Some(exec), false) = (&exec, cfg.opts.zero_io) {
+                // `-c --exec`: a child serves the TLS session.
+                if exec::run_tls_client(rx, exec, s, log.as_ref())? != 0 {
+                    status = 1;
+                }
+                continue;
+            }
             if !cfg.opts.zero_io {
-                let mut relay = TlsRelay::new(s, stdin, stdout, cfg.relay_opts());
+                let mut relay =
+                    TlsRelay::new(s, stdin, stdout, cfg.relay_opts()).with_log(log.as_ref());
                 if rx.run(&mut relay)?.end == End::QuitTimer {
                     return Err(Abort::QuitTimer);
                 }

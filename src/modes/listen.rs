@@ -21,6 +21,7 @@ use crate::net::{self, Failed};
 use crate::relay::log::Log;
 use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
+use crate::relay::tls_serve::TlsAccept;
 use crate::relay::{broker, exec};
 use crate::report::{self, Errno};
 use crate::sys::exit::{Abort, Status};
@@ -101,10 +102,19 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
     let log = log.as_ref();
     // Listeners that serve (docs/compatibility.md §A.3).
-    if let Some(o) = cfg.broker_opts() {
+    // `-c`: the listener's TLS configuration, for the serving listeners.
+    let tls_accept = || -> Result<_, Abort> {
+        match cfg.tls_serve_opts() {
+            Some(o) => Ok(Some(std::rc::Rc::new(TlsAccept::new(&o)?))),
+            None => Ok(None),
+        }
+    };
+    if let Some(mut o) = cfg.broker_opts() {
+        o.tls = tls_accept()?;
         return broker::run(rx, &o, &listener, log, stdin, stdout);
     }
-    if let Some(o) = cfg.exec_opts() {
+    if let Some(mut o) = cfg.exec_opts() {
+        o.tls = tls_accept()?;
         if cfg.opts.proto == Proto::Udp {
             return exec::run_datagram_listener(rx, &o, listener, log);
         }
@@ -115,7 +125,9 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
     if let Some(o) = cfg.tls_serve_opts() {
-        return crate::relay::tls_serve::serve_tls(rx, &o, &listener, stdin, stdout, &received);
+        return crate::relay::tls_serve::serve_tls(
+            rx, &o, &listener, stdin, stdout, &received, log,
+        );
     }
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(

@@ -18,8 +18,14 @@
 //! A byte bound for a client whose queue is empty is written straight to
 //! its socket, so a fan-out copies into a queue only what a socket did not
 //! take.
+//!
+//! Over TLS (`-c`), an accepted client first goes through its handshake
+//! and the listener's client checks ([`Handshake`], with its deadline); it
+//! holds a place under `--max-conns` meanwhile, but it joins (receives
+//! what others send, counts in the chat's "already connected", is
+//! announced) only once it passed them.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -33,6 +39,7 @@ use crate::net::acl::Acl;
 use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::Conn;
+use crate::relay::tls_serve::{Handshake, Handshaken, TlsAccept};
 use crate::report::{self, Errno, ListenerCall};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
@@ -75,6 +82,16 @@ impl Client {
 /// Writes as much of `queue` to `conn` as it takes. Err: the peer is gone.
 fn flush(conn: &mut Conn, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool, ()> {
     let mut progress = false;
+    // (A TLS session's own output first: its handshake, what the socket
+    // did not take.)
+    if *w && !conn.flushed() {
+        match conn.flush() {
+            Ok(true) => progress = true,
+            Ok(false) => *w = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
+            Err(_) => return Err(()),
+        }
+    }
     while *w && !queue.is_empty() {
         let (a, _) = queue.as_slices();
         match conn.write(a) {
@@ -104,6 +121,9 @@ pub struct BrokerOpts {
     pub read_stdin: bool,
     /// What clients send goes to stdout (not `--send-only`).
     pub write_stdout: bool,
+    /// `-c`: each client is a TLS session, a member once its handshake
+    /// and checks passed.
+    pub tls: Option<std::rc::Rc<TlsAccept>>,
 }
 
 /// A `--broker` or `--chat` listener, until a signal ends it.
@@ -125,6 +145,7 @@ pub fn run(
         accept_paused: None,
         clients: Vec::new(),
         free: Vec::new(),
+        handshakes: HashMap::new(),
         stdin,
         stdout,
         stdin_open: opts.read_stdin,
@@ -150,6 +171,9 @@ struct Broker<'a> {
     accept_paused: Option<TimerId>,
     clients: Vec<Option<Client>>,
     free: Vec<usize>,
+    /// TLS clients before their handshake and checks, by slot (the slot's
+    /// `clients` entry stays empty meanwhile).
+    handshakes: HashMap<usize, Handshake>,
     stdin: &'a Stdio,
     stdout: &'a Stdio,
     stdin_open: bool,
@@ -193,8 +217,9 @@ impl Broker<'_> {
         self.opts.verbose
     }
 
+    /// Members and clients still in their TLS handshake.
     fn open_clients(&self) -> usize {
-        self.clients.iter().flatten().count()
+        self.clients.iter().flatten().count() + self.handshakes.len()
     }
 
     /// Every queue except `except`'s (and stdout's, unless `to_stdout` is
@@ -300,32 +325,75 @@ impl Broker<'_> {
                 self.clients.push(None);
                 self.clients.len() - 1
             });
-            let fd = sock.as_raw_fd();
-            let token = Token(CLIENT_BASE + slot);
-            if let Err(e) = cx.registry.register(
-                &mut SourceFd(&fd),
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                report::warn(format_args!("epoll"), Errno::of(&e));
-                self.free.push(slot);
-                continue;
-            }
-            let announce = self.chat().then(|| self.join_text(&peer, fd));
-            self.clients[slot] = Some(Client {
-                conn: Conn::Plain(sock),
-                peer,
-                user: fd,
-                queue: VecDeque::new(),
-                r: true,
-                w: true,
-                line_start: true,
-                stalled: None,
-            });
-            if let Some(msg) = announce {
-                self.fan_out(None, msg.as_bytes(), true);
+            match self.opts.tls.clone() {
+                Some(t) => {
+                    let key = CLIENT_BASE + slot;
+                    match t.start(cx, sock, peer, key, key) {
+                        Some(h) => {
+                            self.handshakes.insert(slot, h);
+                        }
+                        None => self.free.push(slot),
+                    }
+                }
+                None => self.join(cx, slot, Conn::Plain(sock), peer),
             }
         }
+    }
+
+    /// `conn` becomes a member in `slot`: registered, announced (chat).
+    fn join(&mut self, cx: &mut Ctx<'_>, slot: usize, conn: Conn, peer: SockAddr) {
+        let fd = conn.fd();
+        let token = Token(CLIENT_BASE + slot);
+        if let Err(e) = cx.registry.register(
+            &mut SourceFd(&fd),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            report::warn(format_args!("epoll"), Errno::of(&e));
+            self.free.push(slot);
+            return;
+        }
+        let announce = self.chat().then(|| self.join_text(&peer, fd));
+        self.clients[slot] = Some(Client {
+            conn,
+            peer,
+            user: fd,
+            queue: VecDeque::new(),
+            r: true,
+            w: true,
+            line_start: true,
+            stalled: None,
+        });
+        if let Some(msg) = announce {
+            self.fan_out(None, msg.as_bytes(), true);
+        }
+    }
+
+    /// Steps the TLS handshakes with news: a client that passed joins, one
+    /// that failed leaves its slot.
+    fn step_handshakes(&mut self, cx: &mut Ctx<'_>) -> bool {
+        if self.handshakes.is_empty() {
+            return false;
+        }
+        let mut ended = Vec::new();
+        for (&slot, h) in self.handshakes.iter_mut() {
+            match h.step(cx) {
+                Handshaken::Pending => {}
+                Handshaken::Done(conn) => ended.push((slot, Some(conn))),
+                Handshaken::Failed => ended.push((slot, None)),
+            }
+        }
+        let progress = !ended.is_empty();
+        for (slot, conn) in ended {
+            let Some(h) = self.handshakes.remove(&slot) else {
+                continue;
+            };
+            match conn {
+                Some(conn) => self.join(cx, slot, conn, h.peer),
+                None => self.free.push(slot),
+            }
+        }
+        progress
     }
 
     /// ncat's join announcement.
@@ -467,6 +535,14 @@ impl Broker<'_> {
                     progress = true;
                 }
             }
+            if let Some(c) = self.clients[i].as_mut() {
+                if c.conn.take_kick() {
+                    // A TLS handshake finished: rustls may hold plaintext.
+                    c.r = true;
+                    c.w = true;
+                    progress = true;
+                }
+            }
         }
         progress
     }
@@ -527,13 +603,15 @@ impl Machine for Broker<'_> {
                 if let Some(Some(c)) = self.clients.get_mut(t - CLIENT_BASE) {
                     c.r |= ev.is_readable() || hup;
                     c.w |= ev.is_writable() || hup;
+                } else if let Some(h) = self.handshakes.get_mut(&(t - CLIENT_BASE)) {
+                    h.on_event();
                 }
             }
             _ => {}
         }
     }
 
-    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, key: usize) {
         if key == T_ACCEPT {
             self.accept_paused = None;
             self.accept_ready = true;
@@ -542,6 +620,15 @@ impl Machine for Broker<'_> {
         let Some(i) = key.checked_sub(CLIENT_BASE) else {
             return;
         };
+        if let Some(h) = self.handshakes.get_mut(&i) {
+            // The handshake's deadline (or a timer the slot's previous
+            // client left).
+            if h.expire(cx) {
+                self.handshakes.remove(&i);
+                self.free.push(i);
+            }
+            return;
+        }
         if let Some(Some(c)) = self.clients.get_mut(i) {
             c.stalled = None;
             if !c.room() {
@@ -552,6 +639,7 @@ impl Machine for Broker<'_> {
 
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
         self.accept_all(cx);
+        self.step_handshakes(cx);
         if let Some(e) = self.fatal.take() {
             report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
             return Step::Done(Err(Abort::Failed));

@@ -16,6 +16,11 @@
 //! (`--exec` without `-l`) serves the connection it made. The open-file
 //! limit is back-pressure: while no session fits, the listener waits.
 //!
+//! TLS (`-lc`): an accepted client first goes through its handshake and
+//! the listener's client checks ([`Handshake`], with its deadline) in its
+//! slot; it counts against `--max-conns` meanwhile, and its child starts
+//! only once it passed them. A client that fails them never gets a child.
+//!
 //! UDP: a client's connected socket, or a `-lu` listener's first peer
 //! (the socket connected to it, as nc's `-lu`), is one session like any
 //! other, in datagrams. With `-luk`, the server reads the one unconnected
@@ -36,8 +41,9 @@ use socket2::{SockAddr, Socket};
 use crate::net::acl::Acl;
 use crate::relay::child::{self, Child, Ends, Exec};
 use crate::relay::log::Log;
-use crate::relay::session::{KINDS, Session, SessionOpts, State};
+use crate::relay::session::{K_NET, KINDS, Session, SessionOpts, State, T_HANDSHAKE};
 use crate::relay::stream::Conn;
+use crate::relay::tls_serve::{Handshake, Handshaken, TlsAccept};
 use crate::report::{self, Errno, ListenerCall};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
@@ -76,6 +82,10 @@ pub struct ExecOpts {
     pub session: SessionOpts,
     /// `tcp`, for the children's environment.
     pub proto: &'static str,
+    /// `-lc`: each connection is a TLS session (the access lists and
+    /// `--max-conns` refuse before its handshake; its child starts after
+    /// the handshake and the client checks).
+    pub tls: Option<Rc<TlsAccept>>,
 }
 
 /// A listener with `--exec`/`--sh-exec`.
@@ -150,9 +160,30 @@ pub fn run_client(
     sock: Socket,
     log: Option<&Log>,
 ) -> Result<Status, Abort> {
+    run_conn(rx, opts, Conn::Plain(sock), log)
+}
+
+/// A client with `-c --exec`: the TLS session, its handshake done and
+/// checked, served by one child.
+pub fn run_tls_client(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    s: crate::net::tls::session::Session,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    let t = crate::relay::stream::TlsStream::new(s, None);
+    run_conn(rx, opts, Conn::Tls(Box::new(t)), log)
+}
+
+fn run_conn(
+    rx: &mut Reactor,
+    opts: &ExecOpts,
+    conn: Conn,
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
     child::cloexec_inherited();
     let mut server = Server::new(opts, log, None);
-    server.pending = Some(Conn::Plain(sock));
+    server.pending = Some(conn);
     rx.run(&mut server).map_err(Abort::from)?
 }
 
@@ -202,11 +233,18 @@ fn sessions_in_fd_limit() -> usize {
 }
 
 struct Slot {
-    session: Session,
+    state: Serving,
     queued: bool,
     counted: bool,
     /// The UDP peer of a `-luk --exec` session, while it is open.
     peer: Option<std::net::SocketAddr>,
+}
+
+/// What a slot holds.
+enum Serving {
+    /// A TLS client before its handshake and checks: no child yet.
+    Handshake(Handshake),
+    Session(Box<Session>),
 }
 
 impl<'a> Server<'a> {
@@ -233,9 +271,57 @@ impl<'a> Server<'a> {
         }
     }
 
+    /// A free slot (or a new one).
+    fn alloc(&mut self) -> usize {
+        match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        }
+    }
+
     /// Starts a child for `conn` and puts the session in a slot.
     fn serve(&mut self, cx: &mut Ctx<'_>, conn: Conn) -> Result<usize, ()> {
         self.served += 1;
+        let slot = self.alloc();
+        if self.start_child(cx, slot, conn).is_err() {
+            self.free.push(slot);
+            return Err(());
+        }
+        self.open += 1;
+        Ok(slot)
+    }
+
+    /// `-lc`: a TLS client waits in a slot (counted) for its handshake;
+    /// no child yet.
+    fn start_handshake(&mut self, cx: &mut Ctx<'_>, t: &TlsAccept, sock: Socket, peer: SockAddr) {
+        self.served += 1;
+        let slot = self.alloc();
+        let base = SESSION_BASE + slot * KINDS;
+        match t.start(cx, sock, peer, base + K_NET, base + T_HANDSHAKE) {
+            Some(h) => {
+                self.slots[slot] = Some(Slot {
+                    state: Serving::Handshake(h),
+                    queued: true,
+                    counted: true,
+                    peer: None,
+                });
+                self.open += 1;
+                self.ready.push(slot);
+            }
+            None => {
+                self.free.push(slot);
+                self.failed = true;
+            }
+        }
+    }
+
+    /// Spawns the child serving `conn` and puts its session in `slot`
+    /// (queued for a step). Err (its line printed): the child did not
+    /// start; `slot` is left as it was.
+    fn start_child(&mut self, cx: &mut Ctx<'_>, slot: usize, conn: Conn) -> Result<(), ()> {
         let ends = Ends {
             local: conn.local_addr(),
             remote: conn.peer_addr(),
@@ -249,31 +335,22 @@ impl<'a> Server<'a> {
                 return Err(());
             }
         };
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.slots.push(None);
-                self.slots.len() - 1
-            }
-        };
         let base = SESSION_BASE + slot * KINDS;
         let mut session = Session::new(conn, child, base, self.plan.session);
         if let Err(e) = session.register(cx) {
             report::warn(format_args!("epoll"), Errno::of(&e));
             session.terminate();
-            self.free.push(slot);
             self.failed = true;
             return Err(());
         }
         self.slots[slot] = Some(Slot {
-            session,
+            state: Serving::Session(Box::new(session)),
             queued: true,
             counted: true,
             peer: None,
         });
-        self.open += 1;
         self.ready.push(slot);
-        Ok(slot)
+        Ok(())
     }
 
     /// `-luk --exec`: reads the datagrams waiting on the shared socket and
@@ -304,8 +381,12 @@ impl<'a> Server<'a> {
             };
             let data = buf[..n].to_vec();
             if let Some(&slot) = self.peers.get(&addr) {
-                if let Some(Some(s)) = self.slots.get_mut(slot) {
-                    s.session.deliver(data);
+                if let Some(Some(Slot {
+                    state: Serving::Session(s),
+                    ..
+                })) = self.slots.get_mut(slot)
+                {
+                    s.deliver(data);
                 }
                 self.queue(slot);
                 continue;
@@ -330,7 +411,9 @@ impl<'a> Server<'a> {
             };
             if let Ok(slot) = self.serve(cx, conn) {
                 if let Some(Some(s)) = self.slots.get_mut(slot) {
-                    s.session.deliver(data);
+                    if let Serving::Session(session) = &mut s.state {
+                        session.deliver(data);
+                    }
                     s.peer = Some(addr);
                 }
                 self.peers.insert(addr, slot);
@@ -373,7 +456,7 @@ impl<'a> Server<'a> {
                 .slots
                 .iter()
                 .flatten()
-                .all(|s| !s.counted && s.session.term_sent())
+                .all(|s| !s.counted && matches!(&s.state, Serving::Session(x) if x.term_sent()))
     }
 
     /// Accepts every pending connection.
@@ -428,7 +511,12 @@ impl<'a> Server<'a> {
                 let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
                 report::sock_line("Connection received", name);
             }
-            let _ = self.serve(cx, Conn::Plain(sock));
+            match self.plan.tls.clone() {
+                Some(t) => self.start_handshake(cx, &t, sock, peer),
+                None => {
+                    let _ = self.serve(cx, Conn::Plain(sock));
+                }
+            }
         }
     }
 
@@ -460,7 +548,32 @@ impl<'a> Server<'a> {
                 continue;
             };
             s.queued = false;
-            match s.session.step(cx, self.log) {
+            let session = match &mut s.state {
+                Serving::Session(session) => session,
+                Serving::Handshake(h) => {
+                    match h.step(cx) {
+                        Handshaken::Pending => {}
+                        Handshaken::Done(conn) => {
+                            // Handshake and checks passed: now the child.
+                            if self.start_child(cx, slot, conn).is_ok() {
+                                again = true;
+                            } else {
+                                self.open -= 1;
+                                self.slots[slot] = None;
+                                self.free.push(slot);
+                            }
+                        }
+                        Handshaken::Failed => {
+                            self.failed = true;
+                            self.open -= 1;
+                            self.slots[slot] = None;
+                            self.free.push(slot);
+                        }
+                    }
+                    continue;
+                }
+            };
+            match session.step(cx, self.log) {
                 State::Running => {}
                 State::Busy => {
                     s.queued = true;
@@ -506,8 +619,8 @@ impl Machine for Server<'_> {
                 // The shared socket has room again: every session may send.
                 for (i, s) in self.slots.iter_mut().enumerate() {
                     if let Some(s) = s {
-                        if s.peer.is_some() {
-                            s.session.net_writable();
+                        if let (Some(_), Serving::Session(session)) = (s.peer, &mut s.state) {
+                            session.net_writable();
                             if !s.queued {
                                 s.queued = true;
                                 self.ready.push(i);
@@ -520,7 +633,10 @@ impl Machine for Server<'_> {
         }
         if let Some((slot, k)) = Self::slot_of(ev.token().0) {
             if let Some(Some(s)) = self.slots.get_mut(slot) {
-                s.session.on_event(k, ev);
+                match &mut s.state {
+                    Serving::Session(session) => session.on_event(k, ev),
+                    Serving::Handshake(h) => h.on_event(),
+                }
             }
             self.queue(slot);
         }
@@ -534,7 +650,16 @@ impl Machine for Server<'_> {
         }
         if let Some((slot, k)) = Self::slot_of(key) {
             if let Some(Some(s)) = self.slots.get_mut(slot) {
-                s.session.on_timer(cx, k);
+                match &mut s.state {
+                    Serving::Session(session) => session.on_timer(cx, k),
+                    Serving::Handshake(h) if k == T_HANDSHAKE => {
+                        if h.expire(cx) {
+                            // (The next step frees the slot.)
+                            h.on_event();
+                        }
+                    }
+                    Serving::Handshake(_) => {}
+                }
             }
             self.queue(slot);
         }
@@ -575,7 +700,9 @@ impl Drop for Server<'_> {
         // SIGTERM every child first, so they end together; dropping each
         // then reaps it (bounded wait).
         for s in self.slots.iter_mut().flatten() {
-            s.session.terminate();
+            if let Serving::Session(session) = &mut s.state {
+                session.terminate();
+            }
         }
         self.slots.clear();
     }

@@ -66,6 +66,9 @@ pub const KINDS: usize = 4;
 pub const T_IDLE: usize = 0;
 pub const T_TERM: usize = 1;
 pub const T_REAP: usize = 2;
+/// A TLS client's handshake deadline, before its session and child exist
+/// (`tls_serve::Handshake`, in the same slot).
+pub const T_HANDSHAKE: usize = 3;
 
 /// What a session's options are.
 #[derive(Clone, Copy, Debug, Default)]
@@ -449,6 +452,16 @@ impl Session {
                 }
             }
         }
+        // What a TLS session holds (its handshake, records the socket
+        // did not take, close_notify) goes out as the socket allows.
+        if self.net_w && !conn.flushed() {
+            match conn.flush() {
+                Ok(true) => progress = true,
+                Ok(false) => self.net_w = false,
+                Err(e) if would_block(&e) => self.net_w = false,
+                Err(_) => return Pump::End,
+            }
+        }
         // Buffer → network.
         if self.net_out_open && self.net_w && !self.down.is_empty() {
             let r = match self.crlf.as_mut() {
@@ -500,7 +513,13 @@ impl Session {
             self.net_out_open = false;
             progress = true;
         }
-        if !self.net_out_open && (self.child.exited() || !self.net_in_open) {
+        if conn.take_kick() {
+            // A TLS handshake finished: rustls may hold plaintext already.
+            self.net_r = true;
+            self.net_w = true;
+            progress = true;
+        }
+        if !self.net_out_open && (self.child.exited() || !self.net_in_open) && conn.flushed() {
             return Pump::End;
         }
         if progress {

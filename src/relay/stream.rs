@@ -2,10 +2,14 @@
 //!
 //! Sessions, the broker and the logs see a connection only through
 //! [`Conn`]: non-blocking `read`, `write` and `shutdown_write`, plus the fd
-//! to register with the loop. Today it is a plain socket; a TLS session
-//! (rustls over the same socket) becomes one more variant whose reads
-//! and writes go through the TLS state machine, without any change to the
-//! code that serves it.
+//! to register with the loop: a plain socket, one peer of a shared UDP
+//! socket, or a TLS session ([`TlsStream`]: rustls over the socket, its
+//! handshake and client checks driven to the end by the listener before
+//! the session starts, its records moved as the socket allows). Code that
+//! serves a `Conn` calls [`Conn::flush`] when the socket turns writable
+//! (TLS output queued in rustls) and [`Conn::take_kick`] after each step
+//! (plaintext or records may wait in rustls or the socket with no event
+//! to come).
 
 use std::collections::VecDeque;
 use std::io;
@@ -14,6 +18,14 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 
 use socket2::{SockAddr, Socket};
+
+use crate::net::tls::session::{Progress, Session, SockIo};
+use crate::relay::tls_serve::ClientChecks;
+use crate::report::tls as tls_report;
+
+/// Socket reads one [`TlsStream`] read makes before it yields (a peer
+/// sending records without plaintext does not hold the loop).
+const TLS_READS_PER_CALL: usize = 16;
 
 /// Datagrams waiting for a `-luk --exec` session (past it, dropped: UDP).
 pub const PEER_INBOX: usize = 64;
@@ -29,6 +41,193 @@ pub enum Conn {
         peer: SockAddr,
         inbox: VecDeque<Vec<u8>>,
     },
+    /// A TLS session: reads and writes are plaintext.
+    Tls(Box<TlsStream>),
+}
+
+/// A TLS session over a connected socket, as a non-blocking byte stream.
+///
+/// Its interface is deliberately narrow (it will be re-implemented on
+/// rustls's unbuffered API without any change to the code that serves a
+/// [`Conn`]):
+/// - [`TlsStream::handshake`]: a listener drives the handshake and its
+///   client checks to the end before anything else (`tls_serve::Handshake`
+///   does, with its deadline): no child, no broker membership before;
+/// - `read`: plaintext; `Ok(0)` is the peer's end of stream, a
+///   close_notify or a bare FIN (libtls treats both as EOF); a TLS error
+///   after the handshake prints one line (the client relay's words) and
+///   fails this call and every later one;
+/// - `write`: plaintext, taken only once rustls has sent all it holds (its
+///   queue is bounded by one write);
+/// - `flush`/`flushed`: what rustls holds goes out as the socket allows;
+/// - `shutdown_write`: close_notify, then FIN once it has gone out;
+/// - `take_kick`: true once after the handshake finished, or after a read
+///   that yielded with socket data left (read again whatever the events).
+pub struct TlsStream {
+    s: Session,
+    handshaking: bool,
+    /// A listener's checks of the client's certificate, after the handshake.
+    checks: Option<Rc<ClientChecks>>,
+    failed: bool,
+    /// The peer closed the TCP stream.
+    tcp_eof: bool,
+    /// close_notify queued: FIN goes once everything is written.
+    fin_pending: bool,
+    kick: bool,
+}
+
+impl TlsStream {
+    /// `s` handshaking (a listener's session; `checks` after it), or with
+    /// its handshake done (`checks` None, the client checked it).
+    pub fn new(s: Session, checks: Option<Rc<ClientChecks>>) -> TlsStream {
+        TlsStream {
+            handshaking: s.conn.is_handshaking(),
+            s,
+            checks,
+            failed: false,
+            tcp_eof: false,
+            fin_pending: false,
+            kick: false,
+        }
+    }
+
+    /// Drives the handshake and then the listener's client checks:
+    /// `Ok(true)` once both are done, `Ok(false)` while it waits for the
+    /// socket, `Err` when it failed (its line printed).
+    pub fn handshake(&mut self) -> Result<bool, ()> {
+        match self.ready() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(_) => Err(()),
+        }
+    }
+
+    /// The socket under the session (to register, and for addresses).
+    pub fn socket(&self) -> &Socket {
+        &self.s.sock
+    }
+
+    /// Nothing waits in rustls to be written (or the stream failed).
+    pub fn flushed(&self) -> bool {
+        self.failed || (!self.s.conn.wants_write() && !self.fin_pending)
+    }
+
+    /// True once after the handshake finished, or after a read that
+    /// yielded with records left.
+    pub fn take_kick(&mut self) -> bool {
+        std::mem::take(&mut self.kick)
+    }
+
+    fn fail(&mut self) -> io::Error {
+        self.failed = true;
+        io::Error::from(io::ErrorKind::ConnectionAborted)
+    }
+
+    /// Drives the handshake; Ok once it is done.
+    fn ready(&mut self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::ErrorKind::ConnectionAborted.into());
+        }
+        if !self.handshaking {
+            return Ok(());
+        }
+        match self.s.drive() {
+            Progress::Wait(_) => Err(io::ErrorKind::WouldBlock.into()),
+            Progress::Failed(e) => {
+                tls_report::handshake_failed(&e);
+                Err(self.fail())
+            }
+            Progress::Done => {
+                self.handshaking = false;
+                if let Some(c) = self.checks.take() {
+                    if !c.check(&self.s) {
+                        return Err(self.fail());
+                    }
+                }
+                self.kick = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.ready()?;
+        for _ in 0..TLS_READS_PER_CALL {
+            match io::Read::read(&mut self.s.conn.reader(), buf) {
+                Ok(n) => return Ok(n), // 0: close_notify
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The peer closed without close_notify: its end of stream
+                // all the same, as libtls treats it.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            if self.tcp_eof {
+                return Ok(0);
+            }
+            match self.s.conn.read_tls(&mut SockIo(&self.s.sock)) {
+                Ok(0) => self.tcp_eof = true,
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+            if let Err(e) = self.s.conn.process_new_packets() {
+                // A bad record, an unexpected message, the peer's alert:
+                // one line, in the client relay's words; the session ends.
+                tls_report::stream_error(&e);
+                // (The alert rustls queued, if the socket takes it.)
+                let _ = self.s.flush();
+                return Err(self.fail());
+            }
+            // Tickets, key updates, alerts: best effort, the rest at the
+            // next flush.
+            let _ = self.s.flush();
+        }
+        // Records without plaintext kept coming: let the other sessions
+        // have their turn, and come back without waiting for an event.
+        self.kick = true;
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.ready()?;
+        if !self.flush()? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = io::Write::write(&mut self.s.conn.writer(), buf)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.flush()?;
+        Ok(n)
+    }
+
+    /// Writes what rustls holds; true when nothing is left (and then the
+    /// FIN of a finished stream goes out).
+    fn flush(&mut self) -> io::Result<bool> {
+        if self.handshaking {
+            self.ready()?;
+            if self.handshaking {
+                return Ok(false);
+            }
+        }
+        self.s.flush()?;
+        if self.s.conn.wants_write() {
+            return Ok(false);
+        }
+        if std::mem::take(&mut self.fin_pending) {
+            let _ = self.s.sock.shutdown(std::net::Shutdown::Write);
+        }
+        Ok(true)
+    }
+
+    fn shutdown_write(&mut self) {
+        if self.failed || self.handshaking {
+            let _ = self.s.sock.shutdown(std::net::Shutdown::Write);
+            return;
+        }
+        self.s.conn.send_close_notify();
+        self.fin_pending = true;
+        let _ = self.flush();
+    }
 }
 
 fn cvt(n: isize) -> io::Result<usize> {
@@ -44,6 +243,33 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.as_raw_fd(),
             Conn::Peer { sock, .. } => sock.as_raw_fd(),
+            Conn::Tls(t) => t.socket().as_raw_fd(),
+        }
+    }
+
+    /// Writes what a TLS session holds (call it when the socket turns
+    /// writable); true when nothing is left to write.
+    pub fn flush(&mut self) -> io::Result<bool> {
+        match self {
+            Conn::Tls(t) => t.flush(),
+            _ => Ok(true),
+        }
+    }
+
+    /// Nothing is waiting to be written below the caller's buffers.
+    pub fn flushed(&self) -> bool {
+        match self {
+            Conn::Tls(t) => t.flushed(),
+            _ => true,
+        }
+    }
+
+    /// True once after a TLS handshake finished, or after a TLS read that
+    /// yielded with records left: read and write again whatever the events.
+    pub fn take_kick(&mut self) -> bool {
+        match self {
+            Conn::Tls(t) => t.take_kick(),
+            _ => false,
         }
     }
 
@@ -84,6 +310,7 @@ impl Conn {
                 }
                 None => Err(io::ErrorKind::WouldBlock.into()),
             },
+            Conn::Tls(t) => t.read(buf),
         }
     }
 
@@ -111,6 +338,7 @@ impl Conn {
                     peer.len(),
                 )
             }),
+            Conn::Tls(t) => t.write(buf),
         }
     }
 
@@ -121,6 +349,7 @@ impl Conn {
                 let _ = s.shutdown(std::net::Shutdown::Write);
             }
             Conn::Peer { .. } => {}
+            Conn::Tls(t) => t.shutdown_write(),
         }
     }
 
@@ -130,6 +359,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => matches!(s.r#type(), Ok(t) if t == socket2::Type::DGRAM),
             Conn::Peer { .. } => true,
+            Conn::Tls(_) => false,
         }
     }
 
@@ -137,6 +367,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
             Conn::Peer { sock, .. } => sock.local_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Tls(t) => t.socket().local_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 
@@ -144,6 +375,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.peer_addr().ok().and_then(|a| a.as_socket()),
             Conn::Peer { peer, .. } => peer.as_socket(),
+            Conn::Tls(t) => t.socket().peer_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 }

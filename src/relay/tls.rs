@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::net::tls::session::{Session, SockIo};
 use crate::relay::filter::Crlf;
+use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::{End, Outcome, RelayOpts};
 use crate::report::{self, tls as tls_report};
@@ -148,6 +149,7 @@ pub struct TlsRelay<'a> {
     raw: Buf,
     /// The socket said EOF (handed to rustls once `raw` is empty).
     raw_eof: bool,
+    log: Option<&'a Log>,
 }
 
 /// What one receive step found.
@@ -203,7 +205,14 @@ impl<'a> TlsRelay<'a> {
             crlf: opts.crlf.then(Crlf::new),
             raw: Buf::new(),
             raw_eof: false,
+            log: None,
         }
+    }
+
+    /// Records the plaintext that passes in the session log.
+    pub fn with_log(mut self, log: Option<&'a Log>) -> Self {
+        self.log = log;
+        self
     }
 
     fn shutdown(&self, how: i32) {
@@ -254,13 +263,27 @@ impl<'a> TlsRelay<'a> {
         // up -> rustls (bounded by its buffer limit)
         if self.open[NETOUT] && !self.up.is_empty() {
             let pending = self.up.pending();
+            let log = self.log;
             let moved = match self.crlf.as_mut() {
-                Some(c) => match s.conn.writer().write(c.encode(pending)) {
-                    Ok(wire) if wire > 0 => Some((c.commit(pending, wire), wire)),
-                    _ => None,
-                },
+                Some(c) => {
+                    let wire_bytes = c.encode(pending);
+                    match s.conn.writer().write(wire_bytes) {
+                        Ok(wire) if wire > 0 => {
+                            if let Some(l) = log {
+                                l.record(Dir::Sent, &wire_bytes[..wire]);
+                            }
+                            Some((c.commit(pending, wire), wire))
+                        }
+                        _ => None,
+                    }
+                }
                 None => match s.conn.writer().write(pending) {
-                    Ok(n) if n > 0 => Some((n, n)),
+                    Ok(n) if n > 0 => {
+                        if let Some(l) = log {
+                            l.record(Dir::Sent, &pending[..n]);
+                        }
+                        Some((n, n))
+                    }
                     _ => None,
                 },
             };
@@ -313,7 +336,7 @@ impl<'a> TlsRelay<'a> {
             self.close_netin();
         }
         if !self.open[STDIN] && self.up.is_empty() {
-            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+            if self.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
                 if let Some(s) = self.s.as_mut() {
                     s.conn.send_close_notify();
                 }
@@ -321,6 +344,11 @@ impl<'a> TlsRelay<'a> {
                 progress = true;
             }
             self.open[NETOUT] = false;
+            // --send-only: the session is over once stdin is sent.
+            if self.opts.send_only && self.open[NETIN] {
+                self.close_netin();
+                progress = true;
+            }
             if self.opts.listen
                 && self.open[NETIN]
                 && self.opts.quit_after >= 0
@@ -358,6 +386,10 @@ impl<'a> TlsRelay<'a> {
             match got {
                 Got::Plain(n) => {
                     self.down.filled(n);
+                    if let Some(l) = self.log {
+                        let p = self.down.pending();
+                        l.record(Dir::Received, &p[p.len() - n..]);
+                    }
                     self.received += n as u64;
                     progress = true;
                     continue;

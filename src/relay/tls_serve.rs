@@ -3,9 +3,19 @@
 //! whose handshake or certificate fails gets one line and the listener
 //! goes on (with `-k`) or ends with status 1 (docs/compatibility.md
 //! departure 19: OpenBSD exits 0).
+//!
+//! The listeners that serve many clients at once (`--exec`, `--broker`,
+//! `--chat`) take each TLS client through a [`Handshake`] first: the
+//! handshake and the client checks run in the loop, under a deadline (`-w`,
+//! or [`HANDSHAKE_DEADLINE`]), and only a client that passed them gets a
+//! child or joins the broker (docs/compatibility.md §A.3).
 
 use std::ffi::OsStr;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 use rustls::{Connection, ServerConnection};
 use socket2::{SockAddr, Socket};
@@ -17,10 +27,16 @@ use crate::net::tls::{TlsConfig, certinfo, verify};
 use crate::relay::End;
 use crate::relay::serve::{ServeOpts, accept_one};
 use crate::relay::stdio::Stdio;
+use crate::relay::stream::{Conn, TlsStream};
 use crate::relay::tls::TlsRelay;
 use crate::report::tls::{self as report, HandshakeError};
 use crate::sys::exit::{Abort, Status};
-use crate::sys::reactor::Reactor;
+use crate::sys::reactor::{Ctx, Reactor, TimerId};
+
+/// How long a serving listener's client may take over its handshake when
+/// `-w` is not given (ncrab's own: a client that connects and never
+/// finishes it must not hold a slot forever; docs/compatibility.md §A.3).
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What a TLS listener needs besides the session loop's options.
 pub struct TlsServeOpts<'a> {
@@ -49,6 +65,221 @@ fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
     Ok(srv)
 }
 
+/// OpenBSD's checks of a client after its handshake (and its `-v` lines).
+#[derive(Debug, Default)]
+pub struct ClientChecks {
+    /// The listening host as OpenBSD prints it.
+    host: String,
+    verbose: bool,
+    clientcert: bool,
+    pin: Option<String>,
+    name: Option<String>,
+}
+
+impl ClientChecks {
+    pub fn of(o: &TlsServeOpts<'_>) -> ClientChecks {
+        let t = o.tls;
+        ClientChecks {
+            // OpenBSD prints the listening host, "(null)" when none was
+            // given (printf's rendering of a null string on glibc and
+            // OpenBSD).
+            host: o
+                .host
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "(null)".into()),
+            verbose: o.verbose,
+            clientcert: t.clientcert,
+            pin: t.pin.clone(),
+            name: t.name.clone(),
+        }
+    }
+
+    /// With `-v`, prints the client certificate's lines; false (its line
+    /// printed) when the client is refused.
+    pub fn check(&self, s: &Session) -> bool {
+        let der = s.peer_cert().map(<[u8]>::to_vec);
+        if self.verbose && der.is_some() {
+            let name = self.name.clone().unwrap_or_else(|| self.host.clone());
+            Summary::of(s).print(&self.host, &name);
+        }
+        match der {
+            None if self.clientcert => {
+                report::no_client_cert();
+                false
+            }
+            Some(d) if self.pin.as_ref().is_some_and(|p| *p != certinfo::hash(&d)) => {
+                report::pin_mismatch(self.pin.as_deref().unwrap_or(""));
+                false
+            }
+            Some(d)
+                if self
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| !verify::cert_has_name(&d, n)) =>
+            {
+                report::name_not_in_client_cert(self.name.as_deref().unwrap_or(""));
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// What an exec server or broker needs to serve TLS: the listener's
+/// configuration, the checks of each client and the handshake deadline.
+pub struct TlsAccept {
+    config: std::sync::Arc<rustls::ServerConfig>,
+    checks: std::rc::Rc<ClientChecks>,
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for TlsAccept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsAccept")
+    }
+}
+
+impl TlsAccept {
+    /// Builds the listener's configuration (with `-v`, the hash of a
+    /// generated certificate is printed).
+    pub fn new(o: &TlsServeOpts<'_>) -> Result<TlsAccept, Abort> {
+        let srv = config(o)?;
+        Ok(TlsAccept {
+            config: srv.config,
+            checks: std::rc::Rc::new(ClientChecks::of(o)),
+            deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
+        })
+    }
+
+    /// Starts the handshake of an accepted client: its socket registered
+    /// (readable and writable, edge-triggered) under `token`, its deadline
+    /// in the loop's timers under `timer_key`. None (its line printed) when
+    /// it cannot start; the socket is then closed.
+    pub fn start(
+        &self,
+        cx: &mut Ctx<'_>,
+        sock: Socket,
+        peer: SockAddr,
+        token: usize,
+        timer_key: usize,
+    ) -> Option<Handshake> {
+        let c = match ServerConnection::new(self.config.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                report::handshake_failed(&HandshakeError::Tls(e));
+                return None;
+            }
+        };
+        let fd = sock.as_raw_fd();
+        if let Err(e) = cx.registry.register(
+            &mut SourceFd(&fd),
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            crate::report::warn(format_args!("epoll"), crate::report::Errno::of(&e));
+            return None;
+        }
+        let s = Session::new(sock, Connection::Server(c));
+        let due = Instant::now() + self.deadline;
+        let timer = cx.timers.add(due, timer_key);
+        Some(Handshake {
+            stream: Some(Box::new(TlsStream::new(s, Some(self.checks.clone())))),
+            peer,
+            fd,
+            due,
+            timer: Some(timer),
+            ready: true,
+        })
+    }
+}
+
+/// A serving listener's TLS client between its accept and the end of its
+/// handshake and checks. Nothing else happens to it meanwhile: its owner
+/// steps it on its socket's events and its deadline, and serves the
+/// [`Conn`] it turns into (a child, a broker member) only once it passed.
+pub struct Handshake {
+    stream: Option<Box<TlsStream>>,
+    /// The client's address.
+    pub peer: SockAddr,
+    fd: RawFd,
+    /// The deadline.
+    due: Instant,
+    timer: Option<TimerId>,
+    /// An event since the last step (edge-triggered).
+    ready: bool,
+}
+
+/// Where a [`Handshake`] stands after a step.
+pub enum Handshaken {
+    /// Waiting for the socket.
+    Pending,
+    /// Done and checked: the socket is out of the loop (the owner
+    /// registers the stream again for the session), the deadline cancelled.
+    Done(Conn),
+    /// Failed, timed out or refused (its line printed); the socket closed.
+    Failed,
+}
+
+impl Handshake {
+    /// A readiness event on the client's socket.
+    pub fn on_event(&mut self) {
+        self.ready = true;
+    }
+
+    /// A timer of the handshake's key expired. If the deadline has passed
+    /// (not an older timer of the same key), the client is dropped with
+    /// OpenBSD's `tls handshake failed (...)` line, in the client's
+    /// timeout words, and true is returned.
+    pub fn expire(&mut self, cx: &mut Ctx<'_>) -> bool {
+        if self.stream.is_none() || Instant::now() < self.due {
+            return false;
+        }
+        self.timer = None;
+        report::handshake_failed(&HandshakeError::TimedOut);
+        self.close(cx);
+        true
+    }
+
+    /// All the handshake work possible now.
+    pub fn step(&mut self, cx: &mut Ctx<'_>) -> Handshaken {
+        let Some(t) = self.stream.as_mut() else {
+            return Handshaken::Failed;
+        };
+        if !std::mem::take(&mut self.ready) {
+            return Handshaken::Pending;
+        }
+        match t.handshake() {
+            Ok(false) => Handshaken::Pending,
+            Ok(true) => {
+                let _ = cx.registry.deregister(&mut SourceFd(&self.fd));
+                self.cancel(cx);
+                match self.stream.take() {
+                    Some(t) => Handshaken::Done(Conn::Tls(t)),
+                    None => Handshaken::Failed,
+                }
+            }
+            Err(()) => {
+                self.close(cx);
+                Handshaken::Failed
+            }
+        }
+    }
+
+    fn cancel(&mut self, cx: &mut Ctx<'_>) {
+        if let Some(t) = self.timer.take() {
+            cx.timers.cancel(t);
+        }
+    }
+
+    /// Takes the socket out of the loop and closes it.
+    pub fn close(&mut self, cx: &mut Ctx<'_>) {
+        if self.stream.take().is_some() {
+            let _ = cx.registry.deregister(&mut SourceFd(&self.fd));
+        }
+        self.cancel(cx);
+    }
+}
+
 /// The handshake and OpenBSD's checks of one accepted client. `None`
 /// when the client was refused (its line is printed).
 fn accept_session(
@@ -69,36 +300,8 @@ fn accept_session(
         report::handshake_failed(&e);
         return Ok(None);
     }
-    let t = o.tls;
-    // OpenBSD prints the listening host, "(null)" when none was given
-    // (printf's rendering of a null string on glibc and OpenBSD).
-    let host = o
-        .host
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "(null)".into());
-    let der = s.peer_cert().map(<[u8]>::to_vec);
-    if o.verbose && der.is_some() {
-        let name = t.name.clone().unwrap_or_else(|| host.clone());
-        Summary::of(&s).print(&host, &name);
-    }
-    match der {
-        None if t.clientcert => {
-            report::no_client_cert();
-            return Ok(None);
-        }
-        Some(d) if t.pin.as_ref().is_some_and(|p| *p != certinfo::hash(&d)) => {
-            report::pin_mismatch(t.pin.as_deref().unwrap_or(""));
-            return Ok(None);
-        }
-        Some(d)
-            if t.name
-                .as_ref()
-                .is_some_and(|n| !verify::cert_has_name(&d, n)) =>
-        {
-            report::name_not_in_client_cert(t.name.as_deref().unwrap_or(""));
-            return Ok(None);
-        }
-        _ => {}
+    if !ClientChecks::of(o).check(&s) {
+        return Ok(None);
     }
     Ok(Some(s))
 }
@@ -111,17 +314,22 @@ pub fn serve_tls(
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
+    log: Option<&crate::relay::log::Log>,
 ) -> Result<Status, Abort> {
     let srv = config(o)?;
     let mut keep = o.serve.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
+        // The access lists refuse before the handshake.
+        if !crate::relay::serve::admit(&o.serve.acl, o.serve.verbose, &peer) {
+            continue;
+        }
         if o.serve.verbose {
             received(&peer);
         }
         match accept_session(rx, o, &srv, conn)? {
             Some(s) => {
-                let mut relay = TlsRelay::new(s, stdin, stdout, o.serve.relay);
+                let mut relay = TlsRelay::new(s, stdin, stdout, o.serve.relay).with_log(log);
                 let outcome = rx.run(&mut relay)?;
                 if outcome.end == End::QuitTimer {
                     return Err(Abort::QuitTimer);

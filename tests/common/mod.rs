@@ -30,6 +30,8 @@
 //! The submodules, one concern each, all re-exported here:
 //! - `binaries`: which binary runs, peer tools and the skip policy,
 //!   temporary directories, notes and figures;
+//! - `certs`: the test CA and certificates, made with openssl
+//!   ([`certs`], [`Certs`]);
 //! - `cmd`: what to run and with which stdio ([`Cmd`], [`Input`],
 //!   [`OutputTo`]);
 //! - `proc`: a running child ([`Proc`]);
@@ -53,6 +55,7 @@
 
 mod assert;
 mod binaries;
+mod certs;
 mod cmd;
 mod faults;
 mod netns;
@@ -66,6 +69,8 @@ mod tty;
 pub use assert::*;
 #[allow(unused_imports)]
 pub use binaries::*;
+#[allow(unused_imports)]
+pub use certs::*;
 #[allow(unused_imports)]
 pub use cmd::*;
 #[allow(unused_imports)]

@@ -409,3 +409,45 @@ impl Drop for Proc {
         let _ = self.feeder.take();
     }
 }
+
+/// The children of `pid`: (pid, state letter, command name).
+pub fn children(pid: i32) -> Vec<(i32, char, String)> {
+    let mut out = Vec::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{n}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let comm = stat[stat.find('(').map_or(0, |i| i + 1)..close].to_string();
+        let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+        if rest.len() > 1 && rest[1].parse::<i32>().ok() == Some(pid) {
+            out.push((n, rest[0].chars().next().unwrap_or('?'), comm));
+        }
+    }
+    out
+}
+
+/// Waits until `pid` has no children at all (none running, no zombie).
+#[track_caller]
+pub fn expect_no_children(pid: i32, limit: Duration) {
+    let end = Instant::now() + limit;
+    loop {
+        let c = children(pid);
+        if c.is_empty() {
+            return;
+        }
+        if Instant::now() >= end {
+            panic!("children of {pid} left: {c:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
