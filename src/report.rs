@@ -1389,6 +1389,8 @@ pub mod tls {
         Tls(Error),
         /// `-w` ran out.
         TimedOut,
+        /// A serving listener's own handshake deadline (no `-w`) ran out.
+        DefaultDeadline(std::time::Duration),
     }
 
     impl HandshakeError {
@@ -1403,6 +1405,10 @@ pub mod tls {
                 HandshakeError::Io(e) => Errno::of(e).to_string(),
                 HandshakeError::Tls(e) => tls_error_text(e),
                 HandshakeError::TimedOut => "timed out waiting for the peer (-w)".into(),
+                HandshakeError::DefaultDeadline(d) => format!(
+                    "no handshake within {} s, the listener's deadline without -w",
+                    d.as_secs()
+                ),
             }
         }
     }
@@ -1541,7 +1547,17 @@ pub mod tls {
 
     /// `-vv`: a TLS error after the handshake ended the network side.
     pub fn stream_error(e: &Error) {
-        report::note(format_args!("\tTLS error: {}", tls_error_text(e)));
+        let why = match e {
+            // (tls_error_text words an alert as a refused handshake.)
+            Error::AlertReceived(a) => {
+                format!(
+                    "the peer ended the session with an alert ({})",
+                    words(&format!("{a:?}"))
+                )
+            }
+            _ => tls_error_text(e),
+        };
+        report::note(format_args!("\tTLS error: {why}"));
     }
 
     /// A scanned port that took the TCP connection but failed TLS: nc's

@@ -131,6 +131,8 @@ pub struct TlsAccept {
     config: std::sync::Arc<rustls::ServerConfig>,
     checks: std::rc::Rc<ClientChecks>,
     deadline: Duration,
+    /// The deadline is ncrab's default, not `-w` (for the failure's words).
+    default_deadline: bool,
 }
 
 impl std::fmt::Debug for TlsAccept {
@@ -148,6 +150,7 @@ impl TlsAccept {
             config: srv.config,
             checks: std::rc::Rc::new(ClientChecks::of(o)),
             deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
+            default_deadline: o.timeout.is_none(),
         })
     }
 
@@ -187,6 +190,7 @@ impl TlsAccept {
             peer,
             fd,
             due,
+            default_deadline: self.default_deadline,
             timer: Some(timer),
             ready: true,
         })
@@ -204,6 +208,8 @@ pub struct Handshake {
     fd: RawFd,
     /// The deadline.
     due: Instant,
+    /// It is ncrab's default deadline, not `-w`.
+    default_deadline: bool,
     timer: Option<TimerId>,
     /// An event since the last step (edge-triggered).
     ready: bool,
@@ -235,7 +241,11 @@ impl Handshake {
             return false;
         }
         self.timer = None;
-        report::handshake_failed(&HandshakeError::TimedOut);
+        report::handshake_failed(&if self.default_deadline {
+            HandshakeError::DefaultDeadline(HANDSHAKE_DEADLINE)
+        } else {
+            HandshakeError::TimedOut
+        });
         self.close(cx);
         true
     }
