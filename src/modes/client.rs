@@ -87,8 +87,11 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                 continue;
             }
             if !cfg.opts.zero_io {
-                let mut relay =
-                    TlsRelay::new(s, stdin, stdout, cfg.relay_opts()).with_log(log.as_ref());
+                let Ok(relay) = TlsRelay::new(s, stdin, stdout, cfg.relay_opts()) else {
+                    status = 1;
+                    continue;
+                };
+                let mut relay = relay.with_log(log.as_ref());
                 if rx.run(&mut relay)?.end == End::QuitTimer {
                     return Err(Abort::QuitTimer);
                 }

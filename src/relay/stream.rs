@@ -19,7 +19,8 @@ use std::rc::Rc;
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::tls::session::{Progress, Session, SockIo};
+use crate::net::tls::record::{self, Records};
+use crate::net::tls::session::{Progress, Session};
 use crate::relay::tls_serve::ClientChecks;
 use crate::report::tls as tls_report;
 
@@ -47,28 +48,25 @@ pub enum Conn {
 
 /// A TLS session over a connected socket, as a non-blocking byte stream.
 ///
-/// Its interface is deliberately narrow (it will be re-implemented on
-/// rustls's unbuffered API without any change to the code that serves a
-/// [`Conn`]):
 /// - [`TlsStream::handshake`]: a listener drives the handshake and its
 ///   client checks to the end before anything else (`tls_serve::Handshake`
 ///   does, with its deadline): no child, no broker membership before;
+///   then the session moves to ncrab's record layer ([`Records`], two
+///   buffers of [`RECORDS_BUF`]);
 /// - `read`: plaintext; `Ok(0)` is the peer's end of stream, a
 ///   close_notify or a bare FIN (libtls treats both as EOF); a TLS error
 ///   after the handshake prints one line (the client relay's words) and
 ///   fails this call and every later one;
-/// - `write`: plaintext, taken only once rustls has sent all it holds (its
-///   queue is bounded by one write);
-/// - `flush`/`flushed`: what rustls holds goes out as the socket allows;
+/// - `write`: plaintext, sealed as far as the record buffer takes it;
+/// - `flush`/`flushed`: sealed records go out as the socket allows;
 /// - `shutdown_write`: close_notify, then FIN once it has gone out;
 /// - `take_kick`: true once after the handshake finished, or after a read
 ///   that yielded with socket data left (read again whatever the events).
 pub struct TlsStream {
-    s: Session,
-    handshaking: bool,
+    state: State,
+    fd: RawFd,
     /// A listener's checks of the client's certificate, after the handshake.
     checks: Option<Rc<ClientChecks>>,
-    failed: bool,
     /// The peer closed the TCP stream.
     tcp_eof: bool,
     /// close_notify queued: FIN goes once everything is written.
@@ -76,15 +74,27 @@ pub struct TlsStream {
     kick: bool,
 }
 
+/// Records buffered per direction of a served TLS session: two records,
+/// so that many sessions stay small.
+const RECORDS_BUF: usize = 2 * record::OUTPUT_MIN;
+
+enum State {
+    Handshake(Box<Session>),
+    Records(Socket, Box<Records>),
+    /// The handshake, the checks or the session failed.
+    Failed(Socket),
+    /// Only while the state moves on.
+    Moving,
+}
+
 impl TlsStream {
     /// `s` handshaking (a listener's session; `checks` after it), or with
     /// its handshake done (`checks` None, the client checked it).
     pub fn new(s: Session, checks: Option<Rc<ClientChecks>>) -> TlsStream {
         TlsStream {
-            handshaking: s.conn.is_handshaking(),
-            s,
+            fd: s.sock.as_raw_fd(),
+            state: State::Handshake(Box::new(s)),
             checks,
-            failed: false,
             tcp_eof: false,
             fin_pending: false,
             kick: false,
@@ -96,20 +106,33 @@ impl TlsStream {
     /// socket, `Err` when it failed (its line printed).
     pub fn handshake(&mut self) -> Result<bool, ()> {
         match self.ready() {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(_) => Err(()),
         }
     }
 
-    /// The socket under the session (to register, and for addresses).
-    pub fn socket(&self) -> &Socket {
-        &self.s.sock
+    /// The socket under the session (to register).
+    pub fn fd(&self) -> RawFd {
+        self.fd
     }
 
-    /// Nothing waits in rustls to be written (or the stream failed).
+    /// The socket under the session (for addresses).
+    pub fn socket(&self) -> Option<&Socket> {
+        match &self.state {
+            State::Handshake(s) => Some(&s.sock),
+            State::Records(sock, _) | State::Failed(sock) => Some(sock),
+            State::Moving => None,
+        }
+    }
+
+    /// Nothing waits to be written (or the stream failed).
     pub fn flushed(&self) -> bool {
-        self.failed || (!self.s.conn.wants_write() && !self.fin_pending)
+        match &self.state {
+            State::Handshake(s) => !s.conn.wants_write() && !self.fin_pending,
+            State::Records(_, r) => !r.wants_write() && !self.fin_pending,
+            State::Failed(_) | State::Moving => true,
+        }
     }
 
     /// True once after the handshake finished, or after a read that
@@ -118,73 +141,127 @@ impl TlsStream {
         std::mem::take(&mut self.kick)
     }
 
-    fn fail(&mut self) -> io::Error {
-        self.failed = true;
+    fn failed() -> io::Error {
         io::Error::from(io::ErrorKind::ConnectionAborted)
     }
 
-    /// Drives the handshake; Ok once it is done.
-    fn ready(&mut self) -> io::Result<()> {
-        if self.failed {
-            return Err(io::ErrorKind::ConnectionAborted.into());
-        }
-        if !self.handshaking {
-            return Ok(());
-        }
-        match self.s.drive() {
-            Progress::Wait(_) => Err(io::ErrorKind::WouldBlock.into()),
-            Progress::Failed(e) => {
-                tls_report::handshake_failed(&e);
-                Err(self.fail())
-            }
-            Progress::Done => {
-                self.handshaking = false;
-                if let Some(c) = self.checks.take() {
-                    if !c.check(&self.s) {
+    /// Ends the stream: the socket stays (to deregister and close).
+    fn fail(&mut self) -> io::Error {
+        self.state = match std::mem::replace(&mut self.state, State::Moving) {
+            State::Handshake(s) => State::Failed(s.sock),
+            State::Records(sock, _) | State::Failed(sock) => State::Failed(sock),
+            State::Moving => State::Moving,
+        };
+        Self::failed()
+    }
+
+    /// Drives the handshake and the checks, then hands the session to
+    /// the record layer; the records once it is done.
+    fn ready(&mut self) -> io::Result<&mut Records> {
+        if let State::Handshake(s) = &mut self.state {
+            if s.conn.is_handshaking() || s.conn.wants_write() {
+                match s.drive() {
+                    Progress::Wait(_) => return Err(io::ErrorKind::WouldBlock.into()),
+                    Progress::Failed(e) => {
+                        tls_report::handshake_failed(&e);
                         return Err(self.fail());
                     }
+                    Progress::Done => {}
                 }
-                self.kick = true;
-                Ok(())
             }
+            if let Some(c) = self.checks.take() {
+                if !c.check(s) {
+                    return Err(self.fail());
+                }
+            }
+            let State::Handshake(s) = std::mem::replace(&mut self.state, State::Moving) else {
+                return Err(Self::failed());
+            };
+            match s.into_records(RECORDS_BUF, RECORDS_BUF) {
+                Ok((sock, rec)) => {
+                    self.state = State::Records(sock, Box::new(rec));
+                    self.kick = true;
+                }
+                Err((sock, e)) => {
+                    self.state = State::Failed(sock);
+                    tls_report::handshake_failed(&tls_report::HandshakeError::Tls(e));
+                    return Err(Self::failed());
+                }
+            }
+        }
+        match &mut self.state {
+            State::Records(_, r) => Ok(r),
+            _ => Err(Self::failed()),
         }
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.ready()?;
+        let fd = self.fd;
+        let tcp_eof = self.tcp_eof;
+        let rec = self.ready()?;
+        let mut eof = tcp_eof;
+        let mut result: Option<Result<usize, Option<io::Error>>> = None;
         for _ in 0..TLS_READS_PER_CALL {
-            match io::Read::read(&mut self.s.conn.reader(), buf) {
-                Ok(n) => return Ok(n), // 0: close_notify
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            match rec.read(buf) {
+                record::Read::Data(n) => {
+                    result = Some(Ok(n));
+                    break;
+                }
+                record::Read::CloseNotify => {
+                    result = Some(Ok(0));
+                    break;
+                }
+                record::Read::Failed => {
+                    // A bad record, an unexpected message, the peer's
+                    // alert: one line, in the client relay's words; the
+                    // session ends (our alert, if the socket takes it).
+                    if let Some(e) = rec.error() {
+                        tls_report::stream_error(e);
+                    }
+                    let _ = rec.flush(fd);
+                    result = Some(Err(None));
+                    break;
+                }
+                record::Read::NeedMore => {}
+            }
+            if eof {
                 // The peer closed without close_notify: its end of stream
                 // all the same, as libtls treats it.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+                result = Some(Ok(0));
+                break;
             }
-            if self.tcp_eof {
-                return Ok(0);
-            }
-            match self.s.conn.read_tls(&mut SockIo(&self.s.sock)) {
-                Ok(0) => self.tcp_eof = true,
+            match rec.fill(fd) {
+                Ok(0) => eof = true,
                 Ok(_) => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    result = Some(Err(Some(e)));
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    result = Some(Err(Some(e)));
+                    break;
+                }
             }
-            if let Err(e) = self.s.conn.process_new_packets() {
-                // A bad record, an unexpected message, the peer's alert:
-                // one line, in the client relay's words; the session ends.
-                tls_report::stream_error(&e);
-                // (The alert rustls queued, if the socket takes it.)
-                let _ = self.s.flush();
-                return Err(self.fail());
-            }
-            // Tickets, key updates, alerts: best effort, the rest at the
+            // Key updates and alerts of ours: best effort, the rest at the
             // next flush.
-            let _ = self.s.flush();
+            if rec.wants_write() {
+                let _ = rec.flush(fd);
+            }
         }
-        // Records without plaintext kept coming: let the other sessions
-        // have their turn, and come back without waiting for an event.
-        self.kick = true;
-        Err(io::ErrorKind::WouldBlock.into())
+        self.tcp_eof = eof;
+        match result {
+            Some(Ok(n)) => Ok(n),
+            Some(Err(Some(e))) => Err(e),
+            Some(Err(None)) => Err(self.fail()),
+            None => {
+                // Records without plaintext kept coming: let the other
+                // sessions have their turn, and come back without waiting
+                // for an event.
+                self.kick = true;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        }
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -192,7 +269,13 @@ impl TlsStream {
         if !self.flush()? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let n = io::Write::write(&mut self.s.conn.writer(), buf)?;
+        let State::Records(_, rec) = &mut self.state else {
+            return Err(Self::failed());
+        };
+        let n = match rec.write(buf) {
+            Ok(n) => n,
+            Err(()) => return Err(self.fail()),
+        };
         if n == 0 && !buf.is_empty() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -200,33 +283,38 @@ impl TlsStream {
         Ok(n)
     }
 
-    /// Writes what rustls holds; true when nothing is left (and then the
-    /// FIN of a finished stream goes out).
+    /// Writes what is sealed; true when nothing is left (and then the FIN
+    /// of a finished stream goes out).
     fn flush(&mut self) -> io::Result<bool> {
-        if self.handshaking {
-            self.ready()?;
-            if self.handshaking {
-                return Ok(false);
-            }
-        }
-        self.s.flush()?;
-        if self.s.conn.wants_write() {
+        let fd = self.fd;
+        let rec = match self.ready() {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        rec.flush(fd)?;
+        if rec.wants_write() {
             return Ok(false);
         }
         if std::mem::take(&mut self.fin_pending) {
-            let _ = self.s.sock.shutdown(std::net::Shutdown::Write);
+            // SAFETY: shutdown on the session's own socket.
+            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
         }
         Ok(true)
     }
 
     fn shutdown_write(&mut self) {
-        if self.failed || self.handshaking {
-            let _ = self.s.sock.shutdown(std::net::Shutdown::Write);
-            return;
+        match &mut self.state {
+            State::Records(_, rec) => {
+                rec.send_close_notify();
+                self.fin_pending = true;
+                let _ = self.flush();
+            }
+            _ => {
+                // SAFETY: shutdown on the session's own socket.
+                unsafe { libc::shutdown(self.fd, libc::SHUT_WR) };
+            }
         }
-        self.s.conn.send_close_notify();
-        self.fin_pending = true;
-        let _ = self.flush();
     }
 }
 
@@ -243,7 +331,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.as_raw_fd(),
             Conn::Peer { sock, .. } => sock.as_raw_fd(),
-            Conn::Tls(t) => t.socket().as_raw_fd(),
+            Conn::Tls(t) => t.fd(),
         }
     }
 
@@ -367,7 +455,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
             Conn::Peer { sock, .. } => sock.local_addr().ok().and_then(|a| a.as_socket()),
-            Conn::Tls(t) => t.socket().local_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Tls(t) => t.socket()?.local_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 
@@ -375,7 +463,7 @@ impl Conn {
         match self {
             Conn::Plain(s) => s.peer_addr().ok().and_then(|a| a.as_socket()),
             Conn::Peer { peer, .. } => peer.as_socket(),
-            Conn::Tls(t) => t.socket().peer_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Tls(t) => t.socket()?.peer_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 }

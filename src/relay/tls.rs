@@ -22,14 +22,18 @@
 //!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
 //!   refused with `-c` (`cli`).
 //!
-//! Both directions go through fixed buffers (one of [`BUF`] per
-//! direction, and rustls's own bounded by [`TLS_BUFFER_LIMIT`]).
+//! Both directions go through fixed buffers: one of [`BUF`] of plaintext
+//! per direction, and the record layer's two ([`Records`]: records read
+//! and decrypted in place, records sealed): no allocation per record.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::net::tls::session::{Session, SockIo};
+use socket2::Socket;
+
+use crate::net::tls::record::{self, Records};
+use crate::net::tls::session::Session;
 use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::{Kind, Stdio};
@@ -39,8 +43,9 @@ use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
 
 /// Plaintext buffered per direction.
 const BUF: usize = 256 * 1024;
-/// Encrypted bytes rustls may hold before it refuses more plaintext.
-const TLS_BUFFER_LIMIT: usize = 256 * 1024;
+/// Sealed records waiting for the socket, at most (and records read
+/// from it: one read(2) takes many).
+const RECORDS_BUF: usize = 256 * 1024;
 /// Passes before the loop looks at signals and timers.
 const PASSES_PER_TURN: usize = 64;
 
@@ -114,7 +119,11 @@ enum Phase {
 
 /// One relay over a TLS session.
 pub struct TlsRelay<'a> {
-    s: Option<Session>,
+    /// Owned here: closed when the relay ends.
+    _sock: Socket,
+    rec: Records,
+    /// close_notify went (or the session failed): nothing more is sealed.
+    session_closed: bool,
     fd: i32,
     stdin: &'a Stdio,
     stdout: &'a Stdio,
@@ -126,9 +135,6 @@ pub struct TlsRelay<'a> {
     shut_wr_pending: bool,
     /// The socket can no longer be written.
     sock_write_dead: bool,
-    /// A TLS error or the socket's EOF: only the plaintext rustls holds is
-    /// left to read.
-    net_draining: bool,
     recv_count: u32,
     clear_keep: bool,
     phase: Phase,
@@ -144,29 +150,27 @@ pub struct TlsRelay<'a> {
     started: Instant,
     /// `-C`: LF from stdin goes out as CR LF.
     crlf: Option<Crlf>,
-    /// Records read from the socket, not yet handed to rustls: one
-    /// read(2) takes many records (rustls's own reads take one).
-    raw: Buf,
-    /// The socket said EOF (handed to rustls once `raw` is empty).
+    /// The socket said EOF (the records before it are read first).
     raw_eof: bool,
     log: Option<&'a Log>,
 }
 
-/// What one receive step found.
-enum Got {
-    Plain(usize),
-    /// close_notify (Ok(0) from rustls's reader).
-    CloseNotify,
-    /// The socket ended without close_notify.
-    Truncated,
-    Failed,
-    /// Nothing decrypted: feed rustls.
-    Nothing,
-}
-
 impl<'a> TlsRelay<'a> {
-    pub fn new(mut s: Session, stdin: &'a Stdio, stdout: &'a Stdio, opts: RelayOpts) -> Self {
-        s.conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
+    /// The relay of `s`, its handshake over; Err (its line printed) when
+    /// the session cannot be handed to the record layer.
+    pub fn new(
+        s: Session,
+        stdin: &'a Stdio,
+        stdout: &'a Stdio,
+        opts: RelayOpts,
+    ) -> Result<Self, ()> {
+        let (sock, rec) = match s.into_records(RECORDS_BUF, RECORDS_BUF) {
+            Ok(r) => r,
+            Err((_, e)) => {
+                tls_report::handshake_failed(&tls_report::HandshakeError::Tls(e));
+                return Err(());
+            }
+        };
         // A pipe on either side: a larger pipe buffer lets one read or
         // write move a whole buffer's worth (the plain relay's splice
         // path sizes its own pipes the same way).
@@ -176,9 +180,11 @@ impl<'a> TlsRelay<'a> {
                 unsafe { libc::fcntl(io.fd, libc::F_SETPIPE_SZ, BUF as libc::c_int) };
             }
         }
-        let fd = s.sock.as_raw_fd();
-        TlsRelay {
-            s: Some(s),
+        let fd = sock.as_raw_fd();
+        Ok(TlsRelay {
+            _sock: sock,
+            rec,
+            session_closed: false,
             fd,
             stdin,
             stdout,
@@ -188,7 +194,6 @@ impl<'a> TlsRelay<'a> {
             down: Buf::new(),
             shut_wr_pending: false,
             sock_write_dead: false,
-            net_draining: false,
             recv_count: 0,
             clear_keep: false,
             phase: Phase::Running,
@@ -203,10 +208,9 @@ impl<'a> TlsRelay<'a> {
             received: 0,
             started: Instant::now(),
             crlf: opts.crlf.then(Crlf::new),
-            raw: Buf::new(),
             raw_eof: false,
             log: None,
-        }
+        })
     }
 
     /// Records the plaintext that passes in the session log.
@@ -237,9 +241,9 @@ impl<'a> TlsRelay<'a> {
 
     /// One pass: every move with room. True when something moved.
     fn pass(&mut self) -> bool {
-        let Some(s) = self.s.as_mut() else {
+        if self.session_closed {
             return false;
-        };
+        }
         let mut progress = false;
 
         // stdin -> up
@@ -260,42 +264,48 @@ impl<'a> TlsRelay<'a> {
                 }
             }
         }
-        // up -> rustls (bounded by its buffer limit)
+        // up -> records (bounded by the record layer's buffer)
         if self.open[NETOUT] && !self.up.is_empty() {
             let pending = self.up.pending();
             let log = self.log;
+            let rec = &mut self.rec;
             let moved = match self.crlf.as_mut() {
                 Some(c) => {
                     let wire_bytes = c.encode(pending);
-                    match s.conn.writer().write(wire_bytes) {
-                        Ok(wire) if wire > 0 => {
+                    match rec.write(wire_bytes) {
+                        Ok(wire) => {
                             if let Some(l) = log {
                                 l.record(Dir::Sent, &wire_bytes[..wire]);
                             }
-                            Some((c.commit(pending, wire), wire))
+                            Ok((c.commit(pending, wire), wire))
                         }
-                        _ => None,
+                        Err(()) => Err(()),
                     }
                 }
-                None => match s.conn.writer().write(pending) {
-                    Ok(n) if n > 0 => {
-                        if let Some(l) = log {
-                            l.record(Dir::Sent, &pending[..n]);
-                        }
-                        Some((n, n))
+                None => rec.write(pending).map(|n| {
+                    if let Some(l) = log {
+                        l.record(Dir::Sent, &pending[..n]);
                     }
-                    _ => None,
-                },
+                    (n, n)
+                }),
             };
-            if let Some((n, wire)) = moved {
-                self.up.consumed(n);
-                self.sent += wire as u64;
-                progress = true;
+            match moved {
+                Ok((n, wire)) if wire > 0 => {
+                    self.up.consumed(n);
+                    self.sent += wire as u64;
+                    progress = true;
+                }
+                Ok(_) => {}
+                Err(()) => {
+                    // The session failed: nothing more can be sent.
+                    self.open[NETOUT] = false;
+                    progress = true;
+                }
             }
         }
-        // rustls -> socket
-        if !self.sock_write_dead && s.conn.wants_write() {
-            match s.flush() {
+        // records -> socket
+        if !self.sock_write_dead && self.rec.wants_write() {
+            match self.rec.flush(self.fd) {
                 Ok(n) => progress |= n > 0,
                 Err(_) => {
                     self.sock_write_dead = true;
@@ -305,7 +315,7 @@ impl<'a> TlsRelay<'a> {
                 }
             }
         }
-        if self.shut_wr_pending && !s.conn.wants_write() {
+        if self.shut_wr_pending && !self.rec.wants_write() {
             self.shut_wr_pending = false;
             // SAFETY: shutdown on our own socket.
             unsafe { libc::shutdown(self.fd, libc::SHUT_WR) };
@@ -337,9 +347,7 @@ impl<'a> TlsRelay<'a> {
         }
         if !self.open[STDIN] && self.up.is_empty() {
             if self.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
-                if let Some(s) = self.s.as_mut() {
-                    s.conn.send_close_notify();
-                }
+                self.rec.send_close_notify();
                 self.shut_wr_pending = true;
                 progress = true;
             }
@@ -364,8 +372,8 @@ impl<'a> TlsRelay<'a> {
         progress
     }
 
-    /// The network into `down`: decrypted bytes first, then records
-    /// from `raw`, then one read(2) of the socket into `raw`, as long as
+    /// The network into `down`: decrypted plaintext first, then the
+    /// records buffered, then one read(2) of the socket, as long as
     /// `down` has room. True when something moved.
     fn receive(&mut self) -> bool {
         let mut progress = false;
@@ -373,18 +381,8 @@ impl<'a> TlsRelay<'a> {
             if !self.open[NETIN] || !self.down.has_room() {
                 break;
             }
-            let Some(s) = self.s.as_mut() else {
-                break;
-            };
-            let got = match s.conn.reader().read(self.down.space()) {
-                Ok(0) => Got::CloseNotify,
-                Ok(n) => Got::Plain(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Nothing,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Got::Truncated,
-                Err(_) => Got::Failed,
-            };
-            match got {
-                Got::Plain(n) => {
+            match self.rec.read(self.down.space()) {
+                record::Read::Data(n) => {
                     self.down.filled(n);
                     if let Some(l) = self.log {
                         let p = self.down.pending();
@@ -394,60 +392,35 @@ impl<'a> TlsRelay<'a> {
                     progress = true;
                     continue;
                 }
-                Got::CloseNotify | Got::Failed => {
+                record::Read::CloseNotify => {
                     self.close_netin();
                     return true;
                 }
-                Got::Truncated => {
-                    if self.opts.summary {
-                        tls_report::truncated();
+                record::Read::Failed => {
+                    if let (true, Some(e)) = (self.opts.summary, self.rec.error()) {
+                        tls_report::stream_error(e);
                     }
+                    // (Our alert, if the socket takes it.)
+                    let _ = self.rec.flush(self.fd);
                     self.close_netin();
                     return true;
                 }
-                Got::Nothing if self.net_draining => {
-                    self.close_netin();
-                    return true;
-                }
-                Got::Nothing => {}
+                record::Read::NeedMore => {}
             }
-            if self.raw.is_empty() && !self.raw_eof {
-                match SockIo(&s.sock).read(self.raw.space()) {
-                    Ok(0) => self.raw_eof = true,
-                    Ok(n) => {
-                        self.raw.filled(n);
-                        self.count_read();
-                    }
-                    Err(e) if would_block(&e) => return progress,
-                    Err(_) => {
-                        self.net_draining = true;
-                        progress = true;
-                        continue;
-                    }
-                }
-            }
-            let Some(s) = self.s.as_mut() else {
-                break;
-            };
-            let fed = if self.raw.is_empty() {
-                // The socket's EOF: rustls decides close_notify or not.
-                self.net_draining = true;
-                s.conn.read_tls(&mut io::empty())
-            } else {
-                let mut src = self.raw.pending();
-                s.conn.read_tls(&mut src)
-            };
-            match fed {
-                Ok(n) if !self.raw.is_empty() => self.raw.consumed(n),
-                Ok(_) => {}
-                Err(_) => self.net_draining = true,
-            }
-            if let Err(e) = s.conn.process_new_packets() {
+            if self.raw_eof {
+                // The socket ended without close_notify: its EOF all the
+                // same, as libtls treats it.
                 if self.opts.summary {
-                    tls_report::stream_error(&e);
+                    tls_report::truncated();
                 }
-                let _ = s.flush();
-                self.net_draining = true;
+                self.close_netin();
+                return true;
+            }
+            match self.rec.fill(self.fd) {
+                Ok(0) => self.raw_eof = true,
+                Ok(_) => self.count_read(),
+                Err(e) if would_block(&e) => return progress,
+                Err(_) => self.raw_eof = true,
             }
             progress = true;
         }
@@ -473,12 +446,13 @@ impl<'a> TlsRelay<'a> {
             reactor::STDIN,
             reactor::interest(stdin_want, false),
         )?;
-        let (read, write) = match self.s.as_ref() {
-            Some(s) => (
-                self.open[NETIN] && self.down.has_room() && !self.net_draining,
-                !self.sock_write_dead && s.conn.wants_write(),
-            ),
-            None => (false, false),
+        let (read, write) = if self.session_closed {
+            (false, false)
+        } else {
+            (
+                self.open[NETIN] && self.down.has_room() && !self.raw_eof,
+                !self.sock_write_dead && self.rec.wants_write(),
+            )
         };
         self.reg_net.set(
             cx.registry,
@@ -511,11 +485,9 @@ impl<'a> TlsRelay<'a> {
     /// Ends the session as libtls's tls_close does: close_notify, sent if
     /// the socket takes it now.
     fn close_session(&mut self) {
-        if let Some(mut s) = self.s.take() {
-            if !self.sock_write_dead {
-                s.conn.send_close_notify();
-                let _ = s.flush();
-            }
+        if !std::mem::replace(&mut self.session_closed, true) && !self.sock_write_dead {
+            self.rec.send_close_notify();
+            let _ = self.rec.flush(self.fd);
         }
     }
 

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
-use rustls::{Connection, ServerConnection};
 use socket2::{SockAddr, Socket};
 
 use crate::net::tls::client::Summary;
@@ -166,13 +165,6 @@ impl TlsAccept {
         token: usize,
         timer_key: usize,
     ) -> Option<Handshake> {
-        let c = match ServerConnection::new(self.config.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                report::handshake_failed(&HandshakeError::Tls(e));
-                return None;
-            }
-        };
         let fd = sock.as_raw_fd();
         if let Err(e) = cx.registry.register(
             &mut SourceFd(&fd),
@@ -182,7 +174,14 @@ impl TlsAccept {
             crate::report::warn(format_args!("epoll"), crate::report::Errno::of(&e));
             return None;
         }
-        let s = Session::new(sock, Connection::Server(c));
+        let s = match Session::server(sock, &self.config) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = cx.registry.deregister(&mut SourceFd(&fd));
+                report::handshake_failed(&HandshakeError::Tls(e));
+                return None;
+            }
+        };
         let due = Instant::now() + self.deadline;
         let timer = cx.timers.add(due, timer_key);
         Some(Handshake {
@@ -298,14 +297,13 @@ fn accept_session(
     srv: &Server,
     conn: Socket,
 ) -> Result<Option<Session>, Abort> {
-    let c = match ServerConnection::new(srv.config.clone()) {
-        Ok(c) => c,
+    let mut s = match Session::server(conn, &srv.config) {
+        Ok(s) => s,
         Err(e) => {
             report::handshake_failed(&HandshakeError::Tls(e));
             return Ok(None);
         }
     };
-    let mut s = Session::new(conn, Connection::Server(c));
     if let Err(e) = session::handshake(rx, &mut s, o.timeout)? {
         report::handshake_failed(&e);
         return Ok(None);
@@ -339,7 +337,13 @@ pub fn serve_tls(
         }
         match accept_session(rx, o, &srv, conn)? {
             Some(s) => {
-                let mut relay = TlsRelay::new(s, stdin, stdout, o.serve.relay).with_log(log);
+                let Ok(relay) = TlsRelay::new(s, stdin, stdout, o.serve.relay) else {
+                    if !keep {
+                        return Err(Abort::Failed);
+                    }
+                    continue;
+                };
+                let mut relay = relay.with_log(log);
                 let outcome = rx.run(&mut relay)?;
                 if outcome.end == End::QuitTimer {
                     return Err(Abort::QuitTimer);

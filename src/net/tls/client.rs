@@ -26,11 +26,16 @@ pub fn peer_name(t: &TlsConfig, host: &OsStr) -> String {
         .unwrap_or_else(|| host.to_string_lossy().into_owned())
 }
 
-/// A client session before its handshake; `Err` when `name` is neither
-/// a host name nor an IP address.
+/// The server name of `name` (SNI and the name checked); `Err` when it is
+/// neither a host name nor an IP address.
+fn server_name(name: &str) -> Result<ServerName<'static>, Failure> {
+    ServerName::try_from(name.to_string()).map_err(|_| Failure::Name(name.into()))
+}
+
+/// A client session before its handshake (a scan's probe: its records are
+/// never needed); `Err` when the name is unusable.
 pub fn connection(config: &Arc<ClientConfig>, name: &str) -> Result<Connection, Failure> {
-    let sn = ServerName::try_from(name.to_string()).map_err(|_| Failure::Name(name.into()))?;
-    ClientConnection::new(config.clone(), sn)
+    ClientConnection::new(config.clone(), server_name(name)?)
         .map(Connection::Client)
         .map_err(|e| Failure::Handshake(HandshakeError::Tls(e)))
 }
@@ -124,11 +129,14 @@ pub fn start(
     host: &OsStr,
     timeout: Option<Duration>,
 ) -> Result<Result<Session, Failure>, Stop> {
-    let conn = match connection(config, &peer_name(t, host)) {
-        Ok(c) => c,
+    let name = match server_name(&peer_name(t, host)) {
+        Ok(n) => n,
         Err(f) => return Ok(Err(f)),
     };
-    let mut s = Session::new(sock, conn);
+    let mut s = match Session::client(sock, config, name) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(Failure::Handshake(HandshakeError::Tls(e)))),
+    };
     Ok(match session::handshake(rx, &mut s, timeout)? {
         Ok(()) => Ok(s),
         Err(e) => Err(Failure::Handshake(e)),

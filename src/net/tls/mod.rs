@@ -22,6 +22,7 @@
 pub mod certinfo;
 pub mod client;
 pub mod probe;
+pub mod record;
 pub mod session;
 pub mod setup;
 pub mod verify;

@@ -20,7 +20,7 @@ pub type Outcome = ScanOutcome;
 /// One handshake in flight.
 pub struct TlsProbe {
     conn: Connection,
-    got_any: bool,
+    hs: session::HsState,
 }
 
 /// What a step of the probe leads to.
@@ -40,13 +40,13 @@ impl TlsProbe {
         let conn = super::client::connection(config, &name).map_err(|f| f.reason())?;
         Ok(TlsProbe {
             conn,
-            got_any: false,
+            hs: session::HsState::default(),
         })
     }
 
     /// All the handshake work possible now on `sock`.
     pub fn step(&mut self, sock: &Socket, t: &TlsConfig) -> Next {
-        match session::drive(&mut self.conn, sock, &mut self.got_any) {
+        match session::drive(&mut self.conn, sock, &mut self.hs) {
             Progress::Wait(i) => Next::Wait(i),
             Progress::Failed(e) => Next::Finished(Err(e.text())),
             Progress::Done => Next::Finished(self.details(t)),

@@ -6,15 +6,24 @@
 //! `wants_read`/`wants_write`. [`handshake`] runs that as a machine in the
 //! loop with the `-w` deadline; the scanner drives many sessions with the
 //! same step.
+//!
+//! During the handshake rustls reads the socket one record at a time
+//! ([`Cut`]), so that when the handshake is over every later byte is
+//! still in the socket: [`Session::into_records`] then hands the session
+//! to ncrab's own record layer ([`super::record`]).
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::event::Event;
-use rustls::Connection;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 use socket2::Socket;
+
+use super::record::{Records, SecretLog};
 
 use crate::report::tls::HandshakeError;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId};
@@ -23,8 +32,62 @@ use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, Ti
 pub struct Session {
     pub sock: Socket,
     pub conn: Connection,
+    hs: HsState,
+    /// The traffic secrets rustls logs, for the record layer's KeyUpdates.
+    log: Arc<SecretLog>,
+}
+
+/// What a handshake keeps between its steps.
+#[derive(Default)]
+pub struct HsState {
     /// Some TLS bytes came from the peer (to tell "not a word" apart).
     got_any: bool,
+    cut: Cut,
+}
+
+/// Reads of the socket for rustls that stop at the end of each record:
+/// first the 5-byte header, then the body it announces.
+#[derive(Default)]
+struct Cut {
+    head: [u8; 5],
+    have: usize,
+    body_left: usize,
+}
+
+impl Cut {
+    fn at_boundary(&self) -> bool {
+        self.have == 0 && self.body_left == 0
+    }
+
+    fn read(&mut self, sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+        let want = if self.body_left > 0 {
+            self.body_left
+        } else {
+            5 - self.have
+        };
+        let n = want.min(buf.len());
+        let n = SockIo(sock).read_into(&mut buf[..n])?;
+        if self.body_left > 0 {
+            self.body_left -= n;
+        } else {
+            self.head[self.have..self.have + n].copy_from_slice(&buf[..n]);
+            self.have += n;
+            if self.have == 5 {
+                self.have = 0;
+                self.body_left = usize::from(u16::from_be_bytes([self.head[3], self.head[4]]));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The socket read through a [`Cut`], for `read_tls`.
+struct CutIo<'a>(&'a Socket, &'a mut Cut);
+
+impl io::Read for CutIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.1.read(self.0, buf)
+    }
 }
 
 /// Where a handshake stands after a step.
@@ -38,8 +101,8 @@ pub enum Progress {
 /// `read(2)`/`send(2)` on the socket for rustls, without SIGPIPE.
 pub struct SockIo<'a>(pub &'a Socket);
 
-impl io::Read for SockIo<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl SockIo<'_> {
+    fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: buf is valid for buf.len() bytes.
         let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
@@ -101,24 +164,80 @@ fn would_block(e: &io::Error) -> bool {
     )
 }
 
+impl io::Read for SockIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_into(buf)
+    }
+}
+
 impl Session {
-    pub fn new(sock: Socket, conn: Connection) -> Session {
+    /// A client session on `sock` before its handshake. The session gets
+    /// its own copy of `config` with secret extraction on and a
+    /// [`SecretLog`] (the record layer takes over after the handshake).
+    pub fn client(
+        sock: Socket,
+        config: &Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> Result<Session, rustls::Error> {
+        let log = Arc::new(SecretLog::default());
+        let mut c = (**config).clone();
+        c.key_log = log.clone();
+        c.enable_secret_extraction = true;
+        let conn = ClientConnection::new(Arc::new(c), name)?;
+        Ok(Session::with(sock, Connection::Client(conn), log))
+    }
+
+    /// An accepted client's session on `sock` before its handshake.
+    pub fn server(sock: Socket, config: &Arc<ServerConfig>) -> Result<Session, rustls::Error> {
+        let log = Arc::new(SecretLog::default());
+        let mut c = (**config).clone();
+        c.key_log = log.clone();
+        c.enable_secret_extraction = true;
+        let conn = ServerConnection::new(Arc::new(c))?;
+        Ok(Session::with(sock, Connection::Server(conn), log))
+    }
+
+    fn with(sock: Socket, conn: Connection, log: Arc<SecretLog>) -> Session {
         Session {
             sock,
             conn,
-            got_any: false,
+            hs: HsState::default(),
+            log,
         }
     }
 
-    /// Writes what rustls has queued until the socket is full; the
-    /// number of bytes written.
-    pub fn flush(&mut self) -> io::Result<usize> {
-        flush_conn(&mut self.conn, &self.sock)
+    /// Hands the session, its handshake over and its output sent, to
+    /// ncrab's record layer with buffers of `input` and `output` bytes.
+    /// Err keeps the socket (to deregister and close).
+    pub fn into_records(
+        self,
+        input: usize,
+        output: usize,
+    ) -> Result<(Socket, Records), (Socket, rustls::Error)> {
+        if !self.hs.cut.at_boundary() || self.conn.wants_write() || self.conn.is_handshaking() {
+            let e = rustls::Error::General(
+                "the session cannot leave rustls in the middle of a record".into(),
+            );
+            return Err((self.sock, e));
+        }
+        let version = self
+            .conn
+            .protocol_version()
+            .unwrap_or(rustls::ProtocolVersion::TLSv1_3);
+        let client = matches!(self.conn, Connection::Client(_));
+        let secrets = match self.conn.dangerous_extract_secrets() {
+            Ok(s) => s,
+            Err(e) => return Err((self.sock, e)),
+        };
+        match Records::new(secrets, version, client, &self.log, input, output) {
+            Ok(rec) => Ok((self.sock, rec)),
+            Err(e) => Err((self.sock, e)),
+        }
     }
 
     /// One handshake step: all the work possible now.
     pub fn drive(&mut self) -> Progress {
-        drive(&mut self.conn, &self.sock, &mut self.got_any)
+        drive(&mut self.conn, &self.sock, &mut self.hs)
     }
 
     /// The peer's end-entity certificate, when it sent one.
@@ -144,8 +263,7 @@ fn flush_conn(conn: &mut Connection, sock: &Socket) -> io::Result<usize> {
 }
 
 /// One handshake step of `conn` on `sock`: all the work possible now.
-/// `got_any` records that the peer sent something.
-pub fn drive(conn: &mut Connection, sock: &Socket, got_any: &mut bool) -> Progress {
+pub fn drive(conn: &mut Connection, sock: &Socket, hs: &mut HsState) -> Progress {
     loop {
         if let Err(e) = flush_conn(conn, sock) {
             return Progress::Failed(HandshakeError::Io(e));
@@ -160,15 +278,18 @@ pub fn drive(conn: &mut Connection, sock: &Socket, got_any: &mut bool) -> Progre
         if !conn.wants_read() {
             return Progress::Wait(Interest::WRITABLE);
         }
-        match conn.read_tls(&mut SockIo(sock)) {
+        match conn.read_tls(&mut CutIo(sock, &mut hs.cut)) {
             Ok(0) => {
-                return Progress::Failed(HandshakeError::Eof { got_any: *got_any });
+                return Progress::Failed(HandshakeError::Eof {
+                    got_any: hs.got_any,
+                });
             }
             Ok(_) => {
-                *got_any = true;
+                hs.got_any = true;
                 if let Err(e) = conn.process_new_packets() {
                     // Send the alert rustls queued, if the socket takes it.
                     let _ = flush_conn(conn, sock);
+                    discard_input(sock);
                     return Progress::Failed(HandshakeError::Tls(e));
                 }
             }
@@ -180,6 +301,19 @@ pub fn drive(conn: &mut Connection, sock: &Socket, got_any: &mut bool) -> Progre
                 });
             }
             Err(e) => return Progress::Failed(HandshakeError::Io(e)),
+        }
+    }
+}
+
+/// Reads and drops what the peer already sent (at most 256 KiB): reads
+/// stop at record boundaries, and a socket closed with unread bytes
+/// sends a reset where the peer should see the end of the stream.
+fn discard_input(sock: &Socket) {
+    let mut junk = [0u8; 16384];
+    for _ in 0..16 {
+        match SockIo(sock).read_into(&mut junk) {
+            Ok(n) if n > 0 => {}
+            _ => break,
         }
     }
 }
