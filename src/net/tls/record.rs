@@ -288,7 +288,21 @@ impl Records {
             tx.secret = current_secret(suite, log.take(client), &tx)?;
             rx.secret = current_secret(suite, log.take(!client), &rx)?;
         }
-        Ok(Records {
+        Ok(Records::with_keys(
+            tls13, client, suite, tx, rx, input, output,
+        ))
+    }
+
+    fn with_keys(
+        tls13: bool,
+        client: bool,
+        suite: Suite,
+        tx: Keys,
+        rx: Keys,
+        input: usize,
+        output: usize,
+    ) -> Records {
+        Records {
             tls13,
             client,
             suite,
@@ -306,7 +320,7 @@ impl Records {
             close_notify_seen: false,
             close_notify_sent: false,
             error: None,
-        })
+        }
     }
 
     /// The error that ended the session, if one did.
@@ -961,25 +975,15 @@ mod tests {
                 }
                 k
             };
-            Records {
+            Records::with_keys(
                 tls13,
                 client,
                 suite,
-                tx: keys(a),
-                rx: keys(b),
-                input: Buf::new(MAX_RECORD * 2),
-                plain: (0, 0),
-                output: Buf::new(OUTPUT_MIN * 2),
-                handshake: Vec::new(),
-                empty: 0,
-                key_updates: 0,
-                warnings: 0,
-                hello_requests: 0,
-                update_tx: false,
-                close_notify_seen: false,
-                close_notify_sent: false,
-                error: None,
-            }
+                keys(a),
+                keys(b),
+                2 * MAX_RECORD,
+                2 * OUTPUT_MIN,
+            )
         };
         (mk(true), mk(false))
     }
