@@ -624,7 +624,14 @@ impl Records {
         if !self.tls13 {
             return Ok((typ, start, start + n));
         }
-        // TLSInnerPlaintext: content, type, zero padding.
+        // TLSInnerPlaintext: content, type, zero padding; 2^14 + 1 bytes
+        // at most (RFC 8446 5.4).
+        if n > MAX_PLAIN + 1 {
+            return Err((
+                Some(AlertDescription::RecordOverflow),
+                Error::PeerSentOversizedRecord,
+            ));
+        }
         let inner = &self.input.data[start..start + n];
         let Some(t) = inner.iter().rposition(|&b| b != 0) else {
             return Err((
@@ -632,12 +639,6 @@ impl Records {
                 Error::PeerMisbehaved(PeerMisbehaved::IllegalTlsInnerPlaintext),
             ));
         };
-        if t > MAX_PLAIN {
-            return Err((
-                Some(AlertDescription::RecordOverflow),
-                Error::PeerSentOversizedRecord,
-            ));
-        }
         Ok((inner[t], start, start + t))
     }
 
@@ -1112,6 +1113,32 @@ mod tests {
         // seal(), so lie in the header instead.
         let at = c.output.start;
         c.output.data[at + 3..at + 5].copy_from_slice(&((MAX_PLAIN + 257) as u16).to_be_bytes());
+        wire(&mut c, &mut s);
+        assert_eq!(read_all(&mut s).1, Read::Failed);
+        assert_eq!(s.error(), Some(&Error::PeerSentOversizedRecord));
+
+        // A 1.3 inner plaintext of 2^14 + 2 bytes (data, type, one zero
+        // of padding), in a record whose length is within its limit.
+        let (mut c, mut s) = pair(true, 0);
+        let mut inner = vec![1u8; MAX_PLAIN];
+        inner.extend_from_slice(&[CT_DATA, 0]);
+        let len = inner.len() + TAG;
+        let mut rec = vec![CT_DATA, 3, 3];
+        rec.extend_from_slice(&(len as u16).to_be_bytes());
+        let head: [u8; HEADER] = rec[..].try_into().unwrap();
+        let tag =
+            c.tx.key
+                .seal_in_place_separate_tag(
+                    aead::Nonce::assume_unique_for_key(c.tx.nonce()),
+                    aead::Aad::from(head),
+                    &mut inner,
+                )
+                .unwrap();
+        rec.extend_from_slice(&inner);
+        rec.extend_from_slice(tag.as_ref());
+        let end = c.output.end;
+        c.output.data[end..end + rec.len()].copy_from_slice(&rec);
+        c.output.end += rec.len();
         wire(&mut c, &mut s);
         assert_eq!(read_all(&mut s).1, Read::Failed);
         assert_eq!(s.error(), Some(&Error::PeerSentOversizedRecord));
