@@ -63,8 +63,10 @@ const MAX_KEY_UPDATES: u32 = 32;
 const MAX_WARNINGS: u32 = 4;
 const MAX_HELLO_REQUESTS: u32 = 1;
 /// AES-GCM records under one key before TLS 1.3 changes it (RFC 8446
-/// 5.5 gives 2^24.5; rustls updates at the same point).
-const GCM_RECORD_LIMIT: u64 = 23_726_566;
+/// 5.5 allows 2^24.5; rustls's ring suites update at 2^24, as here).
+/// TLS 1.2 has no KeyUpdate and rustls sets it no limit but the
+/// sequence number's.
+const GCM_RECORD_LIMIT: u64 = 1 << 24;
 
 const CT_ALERT: u8 = 21;
 const CT_HANDSHAKE: u8 = 22;
@@ -403,10 +405,6 @@ impl Records {
     /// buffer, which has room for it.
     fn seal(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
         if data.len() > MAX_PLAIN {
-            return Err(Error::EncryptError);
-        }
-        if self.suite.gcm && self.tx.seq >= GCM_RECORD_LIMIT && !self.tls13 {
-            // TLS 1.2 has no KeyUpdate: the key has done its share.
             return Err(Error::EncryptError);
         }
         let explicit = self.suite.explicit;
