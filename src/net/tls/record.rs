@@ -1043,6 +1043,29 @@ mod tests {
         }
     }
 
+    /// At AES-GCM's record limit, TLS 1.3 changes the key by itself and
+    /// the peer follows.
+    #[test]
+    fn a_key_update_before_the_gcm_record_limit() {
+        let (mut c, mut s) = pair(true, 0);
+        c.tx.seq = GCM_RECORD_LIMIT - 1;
+        s.rx.seq = GCM_RECORD_LIMIT - 1;
+        assert_eq!(c.write(b"last under the old key"), Ok(22));
+        assert!(c.update_tx);
+        assert_eq!(c.write(b"first under the new"), Ok(19));
+        assert_eq!(c.tx.seq, 1, "new key: KeyUpdate was the old key's last");
+        wire(&mut c, &mut s);
+        let (got, end) = read_all(&mut s);
+        assert_eq!(
+            (got.as_slice(), end),
+            (
+                &b"last under the old keyfirst under the new"[..],
+                Read::NeedMore
+            )
+        );
+        assert_eq!(s.rx.seq, 1);
+    }
+
     #[test]
     fn a_flipped_bit_is_bad_record_mac_and_loses_nothing_before_it() {
         let (mut c, mut s) = pair(true, 0);
