@@ -3,14 +3,23 @@
 //! with ECDSA and RSA keys) against openssl s_server and s_client, 4 MiB
 //! each way at once; TLS 1.3 KeyUpdate from the peer, with and without
 //! update_requested, between data both ways; 32 MiB each way at once with
-//! socat.
+//! socat; peers that vanish in the middle of a record; records of 512
+//! bytes and of one byte from openssl, and records that arrive a few
+//! bytes at a time.
 //!
 //! A regression net for a record layer of ncrab's own (sealing and
 //! opening the records itself after the handshake): every test here
 //! passes with rustls's record layer, and what each can catch is a
 //! record layer's mistake: nonces and sequence numbers (thousands of
 //! records), the key schedule after KeyUpdate (both hashes, both
-//! directions), both directions busy at once, the end of a session.
+//! directions), record boundaries across reads, the end of a stream
+//! (close_notify, a bare FIN or an RST in the middle of a record:
+//! nothing invented, nothing decrypted lost).
+//!
+//! A tap ([`Tap`]), a relay of the test's own between ncrab and the peer,
+//! reads the record headers going by: it proves what the records were
+//! (one byte each, at most 512), cuts the stream in the middle of a
+//! record, and dribbles records a few bytes at a time.
 //!
 //! openssl quirks these tests rely on (checked with OpenSSL 3.0):
 //! - s_server and s_client take each read(2) of their stdin as one unit:
@@ -32,11 +41,15 @@
 mod common;
 use common::*;
 
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const MIB: usize = 1 << 20;
@@ -106,6 +119,18 @@ impl Suite {
     /// The base name of the server's certificate and key.
     fn cert(&self) -> &'static str {
         if self.rsa { "rsa" } else { "srv" }
+    }
+    /// What an application-data record adds to its plaintext (without
+    /// padding): TLS 1.3 the inner content type and the tag; TLS 1.2
+    /// GCM the explicit nonce and the tag; TLS 1.2 ChaCha20 the tag.
+    fn overhead(&self) -> usize {
+        if self.tls13 {
+            17
+        } else if self.name.contains("CHACHA") {
+            16
+        } else {
+            24
+        }
     }
 }
 
@@ -727,4 +752,556 @@ fn socat_32_mib_each_way_at_once() {
     assert_eq!(so.code(), Some(0), "{so}");
     assert_same_file("ncrab listener -> socat", &to_peer, &peer_got);
     assert_same_file("socat -> ncrab listener", &to_nc, &nc_got);
+}
+
+// ---------------------------------------------------------------------------
+// The tap: a relay of the test's own that reads the record headers
+// ---------------------------------------------------------------------------
+
+/// What the tap does with the server's records.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum TapMode {
+    /// Passes whole records on as they come.
+    Pass,
+    /// After `after` application-data records, passes on the header and
+    /// half the body of the next one, then ends the connection to ncrab:
+    /// FIN, or RST when `rst`. The server's side is closed too.
+    Cut { after: u64, rst: bool },
+    /// Passes each record on a few bytes at a time, the header byte by
+    /// byte, with a pause between (TCP_NODELAY): ncrab's reads see partial
+    /// headers and partial bodies.
+    Dribble,
+}
+
+/// What the tap saw of the server's application-data records: in TLS
+/// 1.3 the type-23 records after the client's first one (its Finished:
+/// the server's own handshake records all come before it), in TLS 1.2
+/// all type-23 records.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    app_records: u64,
+    /// The sum of their lengths (each the ciphertext after the header).
+    app_bytes: u64,
+    /// How many of each length.
+    lens: BTreeMap<u16, u64>,
+    /// The cut was made.
+    cut: bool,
+}
+
+/// A relay in `net` between ncrab (it connects to [`Tap::port`]) and a
+/// server on 127.0.0.1:`upstream`, reading the record headers going by.
+/// Its threads end at EOF, at the cut, or after [`LIMIT`].
+struct Tap {
+    port: u16,
+    seen: Arc<Mutex<Seen>>,
+    thread: JoinHandle<()>,
+}
+
+/// Tracks record headers in a byte stream split anyhow, for their types.
+#[derive(Default)]
+struct Headers {
+    hdr: Vec<u8>,
+    body_left: usize,
+}
+
+impl Headers {
+    fn feed(&mut self, mut b: &[u8], mut on_type: impl FnMut(u8)) {
+        while !b.is_empty() {
+            if self.body_left > 0 {
+                let k = self.body_left.min(b.len());
+                self.body_left -= k;
+                b = &b[k..];
+                continue;
+            }
+            let k = (5 - self.hdr.len()).min(b.len());
+            self.hdr.extend_from_slice(&b[..k]);
+            b = &b[k..];
+            if self.hdr.len() == 5 {
+                on_type(self.hdr[0]);
+                self.body_left = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
+                self.hdr.clear();
+            }
+        }
+    }
+}
+
+impl Tap {
+    fn start(net: &Net, upstream: u16, tls13: bool, mode: TapMode) -> Tap {
+        let l = net.listen("127.0.0.1:0").expect("tap listener");
+        let port = l.local_addr().expect("tap port").port();
+        let up = net.connect(&format!("127.0.0.1:{upstream}"));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let seen2 = seen.clone();
+        let thread = thread::spawn(move || {
+            let deadline = Instant::now() + LIMIT;
+            let down = accept_within(&l, LIMIT);
+            let _ = down.set_nodelay(true);
+            let _ = down.set_write_timeout(Some(secs(10)));
+            let _ = up.set_write_timeout(Some(secs(10)));
+            let client_spoke = Arc::new(AtomicBool::new(false));
+            let stop = Arc::new(AtomicBool::new(false));
+            let c2s = {
+                let (d, u) = (down.try_clone().unwrap(), up.try_clone().unwrap());
+                let (spoke, stop) = (client_spoke.clone(), stop.clone());
+                thread::spawn(move || client_to_server(d, u, &spoke, &stop, deadline))
+            };
+            let ended = server_to_client(up, &down, tls13, mode, &client_spoke, &seen2, deadline);
+            stop.store(true, Ordering::SeqCst);
+            let _ = c2s.join();
+            match ended {
+                Some(true) => {
+                    // Everything passed on is in ncrab's kernel first (an
+                    // RST drops what the tap's kernel still holds).
+                    eventually(secs(5), || unacked(&down) == 0);
+                    reset(down);
+                }
+                Some(false) => {
+                    // FIN; read what ncrab still sends until it closes, so
+                    // the close stays a FIN (no RST for unread data).
+                    let _ = down.shutdown(Shutdown::Write);
+                    let _ = down.set_read_timeout(Some(ms(100)));
+                    let mut d = &down;
+                    let mut buf = [0u8; 4096];
+                    while Instant::now() < deadline {
+                        match d.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) if is_timeout(&e) => {}
+                            Err(_) => break,
+                        }
+                    }
+                }
+                None => {}
+            }
+        });
+        Tap { port, seen, thread }
+    }
+
+    fn port(&self) -> String {
+        self.port.to_string()
+    }
+
+    /// What it saw; waits for its thread (bounded by its deadline).
+    fn finish(self) -> Seen {
+        let _ = self.thread.join();
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// ncrab's bytes to the server, as they come; notes (before passing it
+/// on) the client's first application-data record.
+fn client_to_server(
+    mut down: TcpStream,
+    mut up: TcpStream,
+    spoke: &AtomicBool,
+    stop: &AtomicBool,
+    deadline: Instant,
+) {
+    let _ = down.set_read_timeout(Some(ms(50)));
+    let mut h = Headers::default();
+    let mut buf = vec![0u8; 65536];
+    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        match down.read(&mut buf) {
+            Ok(0) => {
+                let _ = up.shutdown(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                h.feed(&buf[..n], |t| {
+                    if t == 23 {
+                        spoke.store(true, Ordering::SeqCst);
+                    }
+                });
+                if up.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The server's records to ncrab, whole (or cut, or dribbled). Returns
+/// Some(rst) when it cut the stream, None otherwise.
+fn server_to_client(
+    mut up: TcpStream,
+    down: &TcpStream,
+    tls13: bool,
+    mode: TapMode,
+    client_spoke: &AtomicBool,
+    seen: &Mutex<Seen>,
+    deadline: Instant,
+) -> Option<bool> {
+    let _ = up.set_read_timeout(Some(ms(50)));
+    let mut down = down;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    while Instant::now() < deadline {
+        let n = match up.read(&mut buf) {
+            Ok(0) => {
+                let _ = down.write_all(&pending);
+                let _ = down.shutdown(Shutdown::Write);
+                return None;
+            }
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => continue,
+            Err(_) => {
+                let _ = down.shutdown(Shutdown::Write);
+                return None;
+            }
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let mut at = 0;
+        while pending.len() - at >= 5 {
+            let len = usize::from(u16::from_be_bytes([pending[at + 3], pending[at + 4]]));
+            if pending.len() - at < 5 + len {
+                break;
+            }
+            let rec = &pending[at..at + 5 + len];
+            at += 5 + len;
+            let app = rec[0] == 23 && (!tls13 || client_spoke.load(Ordering::SeqCst));
+            if app {
+                let mut s = seen.lock().unwrap();
+                if let TapMode::Cut { after, rst } = mode {
+                    if s.app_records == after {
+                        out.extend_from_slice(&rec[..5 + len / 2]);
+                        let _ = down.write_all(&out);
+                        s.cut = true;
+                        drop(up);
+                        return Some(rst);
+                    }
+                }
+                s.app_records += 1;
+                s.app_bytes += len as u64;
+                *s.lens.entry(len as u16).or_default() += 1;
+            }
+            if mode == TapMode::Dribble {
+                if down.write_all(&out).is_err() {
+                    return None;
+                }
+                out.clear();
+                if !dribble(down, rec) {
+                    return None;
+                }
+            } else {
+                out.extend_from_slice(rec);
+            }
+        }
+        pending.drain(..at);
+        if !out.is_empty() {
+            if down.write_all(&out).is_err() {
+                return None;
+            }
+            out.clear();
+        }
+    }
+    None
+}
+
+/// Writes one record in pieces: the header a byte at a time, then 1, 2,
+/// 3, 7 bytes of the body, then halves of the rest; 1 ms between pieces.
+fn dribble(mut down: &TcpStream, rec: &[u8]) -> bool {
+    let mut cuts = vec![1, 2, 3, 4, 5, 6, 8, 11, 18];
+    let mut at = 18;
+    while at < rec.len() {
+        at += (rec.len() - at).div_ceil(2).max(64);
+        cuts.push(at);
+    }
+    let mut from = 0;
+    for to in cuts {
+        let to = to.min(rec.len());
+        if to <= from {
+            continue;
+        }
+        if down.write_all(&rec[from..to]).is_err() {
+            return false;
+        }
+        from = to;
+        thread::sleep(ms(1));
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------
+// 4. A peer that vanishes in the middle of a record
+// ---------------------------------------------------------------------------
+
+/// `s_server -quiet` on a free port serving `cert`, its stdin fed from
+/// `src` (then EOF: close_notify), for suite `s`; `extra` options.
+fn s_server_sending(net: &Net, c: &Certs, s: &Suite, src: &Path, extra: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let p = port.to_string();
+    let (cert, key) = (
+        c.path(&format!("{}.pem", s.cert())),
+        c.path(&format!("{}.key", s.cert())),
+    );
+    let mut args = vec![
+        "s_server", "-quiet", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key,
+    ];
+    args.extend(s.openssl_args());
+    args.extend(extra);
+    let mut srv = ossl(net, &args)
+        .stdin(Input::PipeFrom(src.to_path_buf()))
+        .spawn();
+    net.expect_listen(&mut srv, port);
+    (srv, port)
+}
+
+/// The ncrab client of those tests: sends one line (s_server waits for
+/// it, see the top), then reads to the end, stdout into `got`.
+fn receiving_client(net: &Net, c: &Certs, port: &str, got: &Path) -> Proc {
+    let ca = c.path("ca.pem");
+    net.nc(&["-c", "-R", &ca, "127.0.0.1", port])
+        .stdin_bytes(b"hello\n")
+        .stdout(OutputTo::File(got.to_path_buf()))
+        .spawn()
+}
+
+/// The bytes in `got` must be the start of `sent`.
+#[track_caller]
+fn assert_prefix(what: &str, sent: &Path, got: &Path) -> u64 {
+    let (s, g) = (
+        std::fs::read(sent).expect("read sent"),
+        std::fs::read(got).unwrap_or_default(),
+    );
+    let same = s.iter().zip(&g).take_while(|(a, b)| a == b).count();
+    assert!(
+        g.len() <= s.len() && same == g.len(),
+        "{what}: ncrab wrote {} bytes, only the first {same} of them sent",
+        g.len()
+    );
+    g.len() as u64
+}
+
+/// s_server is killed (SIGKILL) while it sends 16 MiB, once ncrab has
+/// written 1 MiB: its kernel closes the connection wherever the stream
+/// was, most likely inside a record. ncrab exits by itself, at once, as
+/// at EOF (status 0, silent: a FIN without close_notify is the end, as in
+/// libtls), and what it wrote is a prefix of what was sent.
+#[test]
+fn peer_killed_while_sending_leaves_a_prefix() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else { return };
+    let net = Net::new("rec-kill");
+    let dir = TempDir::new("rec-kill");
+    let src = dir.join("src.bin");
+    random_file(&src, 16 * MIB);
+    for s in [TLS13[0], TLS12_ECDSA[0]] {
+        let what = format!("SIGKILL, {}", s.name);
+        let got = dir.join("got.bin");
+        let (mut srv, port) = s_server_sending(&net, &c, &s, &src, &[]);
+        let mut n = receiving_client(&net, &c, &port.to_string(), &got);
+        expect_files(&what, &[(&got, MIB as u64)], &mut [&mut n, &mut srv]);
+        srv.signal(libc::SIGKILL);
+        let o = n.expect_exit(secs(10));
+        let len = assert_prefix(&what, &src, &got);
+        figure(&format!("{what}: ncrab wrote {len} bytes"));
+        o.assert(0, b"", b"");
+        assert!(len < file_len(&src), "{what}: all of it arrived: {o}");
+    }
+}
+
+/// The tap cuts the server's stream in the middle of a record, after 40
+/// whole application-data records, with a FIN or an RST. Every byte of
+/// those 40 records comes out (nothing decrypted is lost), and nothing
+/// more (nothing of the half record); ncrab exits by itself, as at EOF
+/// (status 0, silent; nc takes a read error for the end too).
+#[test]
+fn stream_cut_in_a_record_delivers_every_whole_record() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else { return };
+    let net = Net::new("rec-cut");
+    let dir = TempDir::new("rec-cut");
+    let src = dir.join("src.bin");
+    random_file(&src, 4 * MIB);
+    for s in [TLS13[2], TLS12_ECDSA[1]] {
+        for rst in [false, true] {
+            let what = format!("cut with {}, {}", if rst { "RST" } else { "FIN" }, s.name);
+            let got = dir.join("got.bin");
+            // No session tickets: after the client's Finished, every
+            // type-23 record from the server is data.
+            let (mut srv, port) = s_server_sending(&net, &c, &s, &src, &["-num_tickets", "0"]);
+            let tap = Tap::start(&net, port, s.tls13, TapMode::Cut { after: 40, rst });
+            let mut n = receiving_client(&net, &c, &tap.port(), &got);
+            let o = n.expect_exit(secs(15));
+            srv.kill();
+            let seen = tap.finish();
+            assert!(seen.cut && seen.app_records == 40, "{what}: {seen:?}");
+            let whole = seen.app_bytes - 40 * s.overhead() as u64;
+            let len = assert_prefix(&what, &src, &got);
+            assert_eq!(
+                len, whole,
+                "{what}: the 40 whole records held {whole} bytes; {o}"
+            );
+            o.assert(0, b"", b"");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. Small records from openssl
+// ---------------------------------------------------------------------------
+
+/// openssl's smallest records: `s_server -max_send_frag 512` sends
+/// 1 MiB, `socat -b 1` 64 KiB (a record per byte); through the tap,
+/// which proves the sizes. All of it arrives, then close_notify, exit 0.
+#[test]
+fn small_records_from_openssl() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs_for(&TLS12_RSA) else {
+        return;
+    };
+    let Some(socat) = tool("socat", "socat") else {
+        return;
+    };
+    let net = Net::new("rec-small");
+    let dir = TempDir::new("rec-small");
+    let src = dir.join("src.bin");
+    let got = dir.join("got.bin");
+    random_file(&src, MIB);
+    for s in [TLS13[1], TLS12_RSA[0]] {
+        let what = format!("-max_send_frag 512, {}", s.name);
+        let _ = std::fs::remove_file(&got);
+        let (mut srv, port) = s_server_sending(
+            &net,
+            &c,
+            &s,
+            &src,
+            &["-max_send_frag", "512", "-num_tickets", "0"],
+        );
+        let tap = Tap::start(&net, port, s.tls13, TapMode::Pass);
+        let ca = c.path("ca.pem");
+        let mut a: Vec<String> = vec!["-c".into(), "-R".into(), ca];
+        a.extend(s.ncrab_args());
+        a.extend(["127.0.0.1".into(), tap.port()]);
+        let o = net
+            .nc(&a)
+            .stdin_bytes(b"hello\n")
+            .stdout(OutputTo::File(got.clone()))
+            .run(LIMIT);
+        srv.expect_exit(LIMIT);
+        let seen = tap.finish();
+        o.assert(0, b"", b"");
+        assert_same_file(&what, &src, &got);
+        let biggest = seen.lens.keys().max().copied().unwrap_or(0);
+        assert!(
+            usize::from(biggest) <= 512 + s.overhead() && seen.app_records >= 2048,
+            "{what}: {seen:?}"
+        );
+    }
+    // socat -b 1: one read(2) of a byte, one SSL_write, one record.
+    for (s, len) in [(TLS12_ECDSA[0], 32 * 1024), (TLS13[2], 64 * 1024)] {
+        let what = format!("socat -b 1, {}", s.name);
+        let src = dir.join("small.bin");
+        random_file(&src, len);
+        let (cert, key) = (c.path("srv.pem"), c.path("srv.key"));
+        let port = free_port();
+        let mut so = net
+            .wrap(Cmd::with_target(
+                socat.clone(),
+                "socat",
+                &[
+                    "-b",
+                    "1",
+                    "-T",
+                    "20",
+                    "-u",
+                    "STDIN",
+                    &format!(
+                        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,cert={cert},key={key},verify=0"
+                    ),
+                ],
+            ))
+            .stdin(Input::File(src.clone()))
+            .spawn();
+        net.expect_listen(&mut so, port);
+        let tap = Tap::start(&net, port, s.tls13, TapMode::Pass);
+        let mut a: Vec<String> = vec!["-c".into(), "-R".into(), c.path("ca.pem")];
+        a.extend(s.ncrab_args());
+        a.extend(["127.0.0.1".into(), tap.port()]);
+        let o = net.nc(&a).stdout(OutputTo::File(got.clone())).run(LIMIT);
+        so.expect_exit(LIMIT);
+        let seen = tap.finish();
+        o.assert(0, b"", b"");
+        assert_same_file(&what, &src, &got);
+        // TLS 1.3: socat's two session tickets and its close_notify are
+        // records of type 23 too.
+        let one = (1 + s.overhead()) as u16;
+        let others = seen.app_records - seen.lens.get(&one).copied().unwrap_or(0);
+        assert!(
+            seen.lens.get(&one) == Some(&(len as u64)) && others <= 3,
+            "{what}: {seen:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. Records that arrive a few bytes at a time
+// ---------------------------------------------------------------------------
+
+/// s_server sends chunks of 1 byte to 40000 bytes, one at a time (each
+/// once the last came out), so each is a record of its own (or up to
+/// three of 16 KiB), and the tap passes every record on a few bytes at a
+/// time, the header byte by byte: ncrab's reads end inside headers, tags
+/// and explicit nonces. All of it, exact, then close_notify: exit 0.
+#[test]
+fn records_split_across_reads() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else { return };
+    let net = Net::new("rec-dribble");
+    let sizes = [
+        1, 2, 3, 4, 5, 16, 17, 255, 256, 1000, 4095, 4096, 16383, 16384, 16385, 40000,
+    ];
+    for s in [TLS13[1], TLS12_ECDSA[0], TLS12_ECDSA[2]] {
+        let what = format!("dribbled, {}", s.name);
+        let port = free_port();
+        let p = port.to_string();
+        let (cert, key) = (c.path("srv.pem"), c.path("srv.key"));
+        let mut args = vec![
+            "s_server", "-quiet", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key,
+        ];
+        args.extend(s.openssl_args());
+        let mut srv = ossl(&net, &args).stdin(Input::Pipe).spawn();
+        net.expect_listen(&mut srv, port);
+        let tap = Tap::start(&net, port, s.tls13, TapMode::Dribble);
+        let mut a: Vec<String> = vec!["-c".into(), "-R".into(), c.path("ca.pem")];
+        a.extend(s.ncrab_args());
+        a.extend(["127.0.0.1".into(), tap.port()]);
+        let mut n = net.nc(&a).stdin_bytes(b"hello\n").spawn();
+        srv.expect_stdout(b"hello\n", LIMIT);
+        let mut want = Vec::new();
+        for (i, size) in sizes.iter().enumerate() {
+            let chunk = payload(*size, i as u32 + 100);
+            want.extend_from_slice(&chunk);
+            srv.write_stdin(&chunk).expect("s_server stdin");
+            if !eventually(LIMIT, || n.stdout_now().len() >= want.len()) {
+                let o = n.kill();
+                panic!("{what}: chunk {i} ({size} bytes) never came out: {o}");
+            }
+        }
+        srv.close_stdin();
+        let o = n.expect_exit(LIMIT);
+        srv.expect_exit(LIMIT);
+        tap.finish();
+        assert_eq!(o.code(), Some(0), "{what}: {o}");
+        assert!(o.stderr.is_empty(), "{what}: {o}");
+        assert!(o.stdout == want, "{what}: the data differs");
+    }
 }
