@@ -179,6 +179,11 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The size of the file at `path` (0 when it does not exist).
+pub fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
 /// Short durations used throughout.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

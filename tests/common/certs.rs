@@ -3,7 +3,8 @@
 //! one; a server certificate for localhost and 127.0.0.1 (`srv`); an
 //! expired one; one for another name; one from the other CA; an X.509 v1
 //! one; one with names only in the Common Name; and a client certificate
-//! (`client`, client.example). `certs()` is None (a printed skip, a
+//! (`client`, client.example); on demand, an RSA server certificate
+//! ([`Certs::add_rsa_server`]). `certs()` is None (a printed skip, a
 //! failure under CI=true) without openssl.
 
 use std::path::Path;
@@ -28,6 +29,40 @@ impl Certs {
             .output()
             .expect("openssl x509");
         format!("SHA256:{}", sha256_bytes(&out.stdout))
+    }
+
+    /// Adds `NAME.key` (RSA 2048) and `NAME.pem`, a server certificate for
+    /// localhost and 127.0.0.1 from the test CA, like `srv` but RSA: for
+    /// the TLS 1.2 ECDHE-RSA suites (the others are all P-256).
+    pub fn add_rsa_server(&self, name: &str) {
+        let d = self.dir.path();
+        let (k, r, c) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &k,
+                "-out",
+                &r,
+                "-subj",
+                "/O=Test/CN=localhost",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509", "-req", "-in", &r, "-CA", "ca.pem", "-CAkey", "ca.key", "-out", &c,
+                "-days", "10", "-extfile", "san.ext",
+            ],
+        );
     }
 }
 

@@ -316,6 +316,36 @@ impl Proc {
         self.stdout_r.take().expect("stdout is not OutputTo::Pipe")
     }
 
+    /// The write end of an [`Input::Pipe`] stdin (once): for a writer
+    /// thread of the test's own, e.g. one that feeds more than a pipe
+    /// holds while the test watches other things, and closes stdin (drops
+    /// it) when the test says. Unlike [`Proc::write_stdin`], the test
+    /// itself never blocks on a child that stopped reading.
+    ///
+    /// [`Input::Pipe`]: super::Input::Pipe
+    pub fn take_stdin(&mut self) -> File {
+        self.stdin_w.take().expect("stdin is not Input::Pipe")
+    }
+
+    /// Bytes written to the stdin pipe that the child has not read yet
+    /// (FIONREAD on the pipe): 0 once it took everything.
+    pub fn stdin_unread(&self) -> usize {
+        let fd = self.stdin_r_dup.as_ref().expect("stdin is not a pipe");
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        let rc =
+            unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(fd), libc::FIONREAD, &mut n) };
+        if rc != 0 { usize::MAX } else { n as usize }
+    }
+
+    /// Waits up to `limit` until the child has read everything written to
+    /// its stdin pipe; false on timeout. Programs that take a whole read(2)
+    /// as one command (openssl s_client/s_server) need each command read
+    /// alone: write it, wait for this, then write the next.
+    pub fn wait_stdin_read(&self, limit: Duration) -> bool {
+        super::eventually(limit, || self.stdin_unread() == 0)
+    }
+
     /// A `kB` field of /proc/PID/status (`VmHWM`, `VmRSS`...).
     pub fn status_kib(&self, field: &str) -> Option<u64> {
         let s = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
