@@ -1410,13 +1410,11 @@ fn renegotiation_request_from_s_server() {
 
 /// As [`renegotiation_request_from_s_server`], with a line on ncrab's
 /// stdin after the peer's fatal alert: nothing can carry it any more, and
-/// ncrab must still end once its stdin does. With rustls's record layer
-/// it waits forever: rustls refuses the plaintext once the session is
-/// dead, the line stays in ncrab's buffer, so stdin's EOF never ends the
-/// network's write side and nothing is left to wait on (epoll_wait with
-/// no descriptor).
+/// ncrab must still end once its stdin does. (With rustls's record layer
+/// it waited forever: rustls refused the plaintext once the session was
+/// dead, the line stayed in ncrab's buffer, so stdin's EOF never ended
+/// the network's write side. The record layer's refusal now closes it.)
 #[test]
-#[ignore = "fails: ncrab hangs when stdin has data after the peer's fatal alert (src/relay/tls.rs keeps the unsendable data)"]
 fn data_after_the_peers_fatal_alert_does_not_hang() {
     renegotiation_from_s_server(b"after the alert\n");
 }
