@@ -1548,13 +1548,27 @@ pub mod tls {
     /// `-vv`: a TLS error after the handshake ended the network side.
     pub fn stream_error(e: &Error) {
         let why = match e {
-            // (tls_error_text words an alert as a refused handshake.)
+            // (tls_error_text words these as a handshake's problems.)
             Error::AlertReceived(a) => {
                 format!(
                     "the peer ended the session with an alert ({})",
                     words(&format!("{a:?}"))
                 )
             }
+            Error::PeerSentOversizedRecord => {
+                "the peer sent a record larger than TLS allows".into()
+            }
+            Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => {
+                "the peer sent a handshake message after the handshake larger than 64 KiB".into()
+            }
+            Error::InappropriateMessage { got_type, .. } => format!(
+                "the peer sent a record of a type not allowed after the handshake ({})",
+                words(&format!("{got_type:?}"))
+            ),
+            Error::InappropriateHandshakeMessage { got_type, .. } => format!(
+                "the peer sent a handshake message not allowed after the handshake ({})",
+                words(&format!("{got_type:?}"))
+            ),
             _ => tls_error_text(e),
         };
         report::note(format_args!("\tTLS error: {why}"));

@@ -718,7 +718,7 @@ impl Records {
         if !matches!(level, LEVEL_WARNING | LEVEL_FATAL) {
             return self.fail(
                 Some(AlertDescription::IllegalParameter),
-                Error::InvalidMessage(InvalidMessage::InvalidContentType),
+                Error::General("the peer sent an alert of no known level".into()),
             );
         }
         if !warning {
