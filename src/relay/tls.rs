@@ -23,9 +23,10 @@
 //!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
 //!   refused with `-c` (`cli`).
 //!
-//! Both directions go through fixed buffers: one of [`BUF`] of plaintext
-//! per direction, and the record layer's two ([`Records`]: records read
-//! and decrypted in place, records sealed): no allocation per record.
+//! Both directions go through fixed buffers: one [`Buf`] of [`BUF`] bytes
+//! of plaintext per direction (the plain relay's copying buffer), and the
+//! record layer's two ([`Records`]: records read and decrypted in place,
+//! records sealed): no allocation per record.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -36,6 +37,7 @@ use socket2::Socket;
 use crate::net::tls::record::{self, Records};
 use crate::net::tls::session::Session;
 use crate::relay::RelayOpts;
+use crate::relay::buffer::Buf;
 use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
 use crate::relay::rules::{Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
@@ -50,54 +52,6 @@ const BUF: usize = 256 * 1024;
 const RECORDS_BUF: usize = 256 * 1024;
 /// Reads of the socket in one pass, at most.
 const READS_PER_PASS: usize = 64;
-
-/// A fixed buffer with a read and a write position.
-struct Buf {
-    data: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-impl Buf {
-    fn new() -> Buf {
-        Buf {
-            data: vec![0; BUF].into_boxed_slice(),
-            start: 0,
-            end: 0,
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-    fn pending(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-    fn has_room(&self) -> bool {
-        self.end < self.data.len() || self.start > 0
-    }
-    fn space(&mut self) -> &mut [u8] {
-        if self.start > 0 && self.end == self.data.len() {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        &mut self.data[self.end..]
-    }
-    fn filled(&mut self, n: usize) {
-        self.end += n;
-    }
-    fn consumed(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-    fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
-    }
-}
 
 /// One relay over a TLS session (its [`crate::sys::reactor::Machine`] is
 /// [`crate::relay::rules`]'s, for a [`Mover`]).
@@ -160,8 +114,8 @@ impl<'a> TlsRelay<'a> {
             stdout,
             opts,
             rules: Rules::new(&opts),
-            up: Buf::new(),
-            down: Buf::new(),
+            up: Buf::new(BUF),
+            down: Buf::new(BUF),
             shut_wr_pending: false,
             sock_write_dead: false,
             crlf: opts.crlf.then(Crlf::new),
