@@ -77,8 +77,9 @@ fn cvt(n: isize) -> io::Result<usize> {
 }
 
 /// A fixed byte buffer with a read and a write position: the copying
-/// path's buffer here, and each direction's plaintext in the TLS relay
-/// ([`crate::relay::tls`]).
+/// path's buffer here, each direction's plaintext in the TLS relay
+/// ([`crate::relay::tls`]) and a served session's two buffers
+/// ([`crate::relay::session`]).
 pub struct Buf {
     data: Box<[u8]>,
     start: usize,
