@@ -69,9 +69,11 @@ pub struct Rules {
     pub open: [bool; 4],
     /// Set by the listener's rule on stdin's EOF (see [`Outcome`]).
     pub clear_keep: bool,
-    /// Bytes that went to the network and came from it (`-vv`, `--progress`).
+    /// Bytes sent to the network, for `-vv` and `--progress`.
     pub sent: u64,
+    /// Bytes received from the network.
     pub received: u64,
+    /// When the relay started.
     pub started: Instant,
     phase: Phase,
     recv_count: u32,
