@@ -76,7 +76,10 @@ fn cvt(n: isize) -> io::Result<usize> {
     }
 }
 
-/// A byte buffer with a read and a write position.
+/// A fixed byte buffer with a read and a write position: the copying
+/// path's buffer here, each direction's plaintext in the TLS relay
+/// ([`crate::relay::tls`]) and a served session's two buffers
+/// ([`crate::relay::session`]).
 pub struct Buf {
     data: Box<[u8]>,
     start: usize,
@@ -91,27 +94,48 @@ impl Buf {
             end: 0,
         }
     }
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.end - self.start
     }
-    fn pending(&self) -> &[u8] {
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    /// Another read can take at least a byte (after compacting).
+    pub fn has_room(&self) -> bool {
+        self.end < self.data.len() || self.start > 0
+    }
+    pub fn pending(&self) -> &[u8] {
         &self.data[self.start..self.end]
     }
     /// Free space at the end, compacting first if that frees more.
-    fn space(&mut self) -> &mut [u8] {
-        if self.start > 0 && self.end == self.data.len() {
+    pub fn space(&mut self) -> &mut [u8] {
+        self.space_for(1)
+    }
+    /// Free space at the end, after moving the pending bytes to the front
+    /// when fewer than `want` bytes are free there (a datagram is then
+    /// read whole).
+    pub fn space_for(&mut self, want: usize) -> &mut [u8] {
+        if self.data.len() - self.end < want && self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
         &mut self.data[self.end..]
     }
-    fn consumed(&mut self, n: usize) {
+    /// `n` bytes were written into [`Buf::space`].
+    pub fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+    pub fn consumed(&mut self, n: usize) {
         self.start += n;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
         }
+    }
+    pub fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
     }
 }
 
@@ -223,7 +247,7 @@ impl Chan {
 
     pub fn is_full(&self) -> bool {
         match self {
-            Chan::Copy(b) => b.len() == b.data.len(),
+            Chan::Copy(b) => !b.has_room(),
             Chan::Kernel(p) => p.pending >= p.cap || p.stalled,
             // The next window is mapped once this one is sent.
             Chan::Mapped(w) => w.pending() > 0,
@@ -260,7 +284,7 @@ impl Chan {
     /// Empties the buffer (the session is over).
     pub fn clear(&mut self) {
         match self {
-            Chan::Copy(b) => b.consumed(b.len()),
+            Chan::Copy(b) => b.clear(),
             Chan::Kernel(p) => {
                 let mut sink = [0u8; 4096];
                 while p.pending > 0 {
@@ -282,7 +306,7 @@ impl Chan {
         match self {
             Chan::Copy(b) => {
                 let n = src.read(b.space())?;
-                b.end += n;
+                b.filled(n);
                 Ok(n)
             }
             Chan::Kernel(p) => match splice(src.fd(), p.wr.as_raw_fd(), p.cap - p.pending) {
@@ -319,15 +343,10 @@ impl Chan {
     pub fn fill_bounded(&mut self, src: Io<'_>, room: usize, max: usize) -> io::Result<usize> {
         match self {
             Chan::Copy(b) => {
-                if b.data.len() - b.end < room {
-                    b.data.copy_within(b.start..b.end, 0);
-                    b.end -= b.start;
-                    b.start = 0;
-                }
-                let space = &mut b.data[b.end..];
+                let space = b.space_for(room);
                 let n = space.len().min(max);
                 let n = src.read(&mut space[..n])?;
-                b.end += n;
+                b.filled(n);
                 Ok(n)
             }
             Chan::Kernel(_) | Chan::Mapped(_) => self.fill(src),
@@ -385,7 +404,7 @@ impl Chan {
             if n == 0 {
                 break;
             }
-            b.end += n;
+            b.filled(n);
         }
         *self = Chan::Copy(b);
         Ok(())

@@ -1,6 +1,7 @@
 //! The relay layer: moving bytes between the local ends and a connected
-//! socket. It owns the relay state machine ([`Relay`], [`End`],
-//! [`RelayOpts`]), the per-direction buffers in user memory or a kernel
+//! socket. It owns the relay state machine ([`Relay`], [`RelayOpts`]),
+//! nc's end-of-session rules that it shares with the TLS relay ([`rules`]:
+//! [`End`], [`rules::Outcome`]), the per-direction buffers in user memory or a kernel
 //! pipe ([`buffer::Chan`]), the window onto a regular-file stdin
 //! ([`filemap::FileWindow`]), the `-C`/`-t` filters ([`filter::Crlf`],
 //! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
@@ -17,7 +18,9 @@
 //! The relay: standard input to the socket, the socket to standard output.
 //!
 //! This is nc's `readwrite` (docs/compatibility.md §6.1) as a state
-//! machine in the event loop.
+//! machine in the event loop: the end-of-session part (the ends still
+//! open, "finished", `-q`, `-w`, `-W`'s count, `-vv`) is [`rules`]'s; what
+//! is here is how the bytes move.
 //! nc's end-of-file rules are defined in terms of level-triggered `poll`
 //! results (POLLIN, POLLOUT, POLLHUP, POLLERR per end), so each pass takes
 //! a snapshot of exactly those with a zero-timeout `poll(2)` over the same
@@ -63,6 +66,7 @@ pub mod fdpass;
 pub mod filemap;
 pub mod filter;
 pub mod log;
+pub mod rules;
 pub mod serve;
 pub mod session;
 pub mod stdio;
@@ -80,13 +84,11 @@ use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::log::{Dir, Log};
+pub use crate::relay::rules::End;
+use crate::relay::rules::{FIRST_OWN_TIMER, Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::report;
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId, would_block};
-
-/// How many passes to run before letting the loop look at signals and
-/// timers, when data keeps flowing.
-const PASSES_PER_TURN: usize = 64;
+use crate::sys::reactor::{self, Ctx, TimerId, would_block};
 
 /// Room a datagram read needs: the largest datagram is read whole.
 pub const DGRAM_READ: usize = 65_535;
@@ -98,11 +100,9 @@ const BATCH_LOWAT: usize = 256 * 1024;
 /// While batching, the longest wait before reading what is there.
 const BATCH_WAIT: Duration = Duration::from_millis(1);
 
-const TIMER_IDLE: usize = 1;
-const TIMER_QUIT: usize = 2;
-const TIMER_INTERVAL: usize = 3;
-const TIMER_BATCH: usize = 4;
-const TIMER_PROGRESS: usize = 5;
+const TIMER_INTERVAL: usize = FIRST_OWN_TIMER;
+const TIMER_BATCH: usize = FIRST_OWN_TIMER + 1;
+const TIMER_PROGRESS: usize = FIRST_OWN_TIMER + 2;
 
 /// `--progress`: how often the line is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
@@ -144,62 +144,20 @@ pub struct RelayOpts {
     pub send_only: bool,
 }
 
-/// How a relay ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    /// The session is over; the program goes on (next port, next client).
-    Finished,
-    /// The `-q` timer fired: nc exits 0 from its alarm handler.
-    QuitTimer,
-}
-
-/// The result of a relay.
-#[derive(Clone, Copy, Debug)]
-pub struct Outcome {
-    pub end: End,
-    /// `-k` was cleared by stdin's EOF under `-q` (Debian #817050).
-    pub clear_keep: bool,
-}
-
-/// The four ends of nc's poll array.
-const STDIN: usize = 0;
-const NETOUT: usize = 1;
-const NETIN: usize = 2;
-const STDOUT: usize = 3;
-
-enum Phase {
-    Running,
-    /// `-q N > 0`: the session is over, waiting N seconds before exiting.
-    Quitting,
-}
-
-/// One relay between the local ends and a connected socket.
+/// One relay between the local ends and a connected socket (its
+/// [`crate::sys::reactor::Machine`] is [`rules`]'s, for a [`Mover`]).
 pub struct Relay<'a, S: AsRawFd> {
     sock: Option<S>,
     net_fd: RawFd,
     stdin: &'a Stdio,
     stdout: &'a Stdio,
     opts: RelayOpts,
-    /// nc's `pfd[i].fd != -1`.
-    open: [bool; 4],
+    rules: Rules,
     up: Chan,
     down: Chan,
-    recv_count: u32,
-    clear_keep: bool,
-    phase: Phase,
     /// `-i`: no line is sent before this instant.
     hold_until: Option<Instant>,
-    idle_timer: Option<TimerId>,
-    quit_timer: Option<TimerId>,
     interval_timer: Option<TimerId>,
-    idle_expired: bool,
-    quit_expired: bool,
-    reg_stdin: Interests,
-    reg_net: Interests,
-    reg_stdout: Interests,
-    sent: u64,
-    received: u64,
-    started: Instant,
     crlf: Option<Crlf>,
     telnet: Option<Telnet>,
     batch: Batch,
@@ -295,26 +253,13 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             stdin,
             stdout,
             opts,
-            open: [!opts.detach_stdin, true, true, true],
+            rules: Rules::new(&opts),
             up: Chan::for_input(opts.zero_copy, stdin),
             // Each splice into a datagram socket would be one datagram of
             // whatever the pipe held: stdout is then written by copying.
             down: Chan::new(opts.zero_copy && !stdout.datagram()),
-            recv_count: 0,
-            clear_keep: false,
-            phase: Phase::Running,
             hold_until: None,
-            idle_timer: None,
-            quit_timer: None,
             interval_timer: None,
-            idle_expired: false,
-            quit_expired: false,
-            reg_stdin: Interests::default(),
-            reg_net: Interests::default(),
-            reg_stdout: Interests::default(),
-            sent: 0,
-            received: 0,
-            started: Instant::now(),
             crlf: opts.crlf.then(Crlf::new),
             telnet: opts.telnet.then(Telnet::new),
             batch: Batch {
@@ -402,14 +347,6 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
     }
 
-    /// nc's three "finish" conditions at the top of each pass.
-    fn finished(&self) -> bool {
-        let [stdin, netout, netin, stdout] = self.open;
-        (!stdin && !netin && self.up.is_empty() && self.down.is_empty())
-            || (!netout && !stdout)
-            || (self.opts.listen && !netin && self.up.is_empty() && self.down.is_empty())
-    }
-
     /// The level-triggered view: nc's poll array, polled with no timeout.
     fn snapshot(&self) -> io::Result<[i16; 4]> {
         let entry = |open: bool, fd: RawFd, events: i16| libc::pollfd {
@@ -422,13 +359,13 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             // nc keeps polling it with no events, and a sticky POLLHUP or
             // POLLERR would then spin the loop until the buffer drains.
             entry(
-                self.open[STDIN] && !self.up_full(),
+                self.rules.open[STDIN] && !self.up_full(),
                 self.stdin.poll_fd,
                 libc::POLLIN,
             ),
             // `-t` replies go out even once NETOUT is closed, as in nc.
             entry(
-                self.open[NETOUT] || self.telnet_pending(),
+                self.rules.open[NETOUT] || self.telnet_pending(),
                 self.net_fd,
                 if self.wants_net_write() {
                     libc::POLLOUT
@@ -437,12 +374,12 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 },
             ),
             entry(
-                self.open[NETIN] && self.net_room(),
+                self.rules.open[NETIN] && self.net_room(),
                 self.net_fd,
                 libc::POLLIN,
             ),
             entry(
-                self.open[STDOUT],
+                self.rules.open[STDOUT],
                 self.stdout.poll_fd,
                 if self.down.is_empty() {
                     0
@@ -486,7 +423,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
     /// Something waits to be written to the socket now: stdin data (unless
     /// `-i` holds the next line back) or `-t` replies.
     fn wants_net_write(&self) -> bool {
-        (self.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none())
+        (self.rules.open[NETOUT] && !self.up.is_empty() && self.hold_until.is_none())
             || self.telnet_pending()
     }
 
@@ -496,7 +433,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
     }
 
     /// One pass of nc's rules over a non-empty snapshot.
-    fn pass(&mut self, rev: [i16; 4], cx: &mut Ctx<'_>) {
+    fn pass_snapshot(&mut self, rev: [i16; 4], cx: &mut Ctx<'_>) {
         const ERR: i16 = libc::POLLERR | libc::POLLNVAL;
         let (pin, pout, hup) = (libc::POLLIN, libc::POLLOUT, libc::POLLHUP);
         let mut rev = rev;
@@ -507,37 +444,45 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 if i == NETIN {
                     *r |= pin;
                 } else {
-                    self.open[i] = false;
+                    self.rules.open[i] = false;
                 }
             }
         }
-        if self.open[STDIN] && !self.up_full() && rev[STDIN] & hup != 0 && rev[STDIN] & pin == 0 {
-            self.open[STDIN] = false;
+        if self.rules.open[STDIN]
+            && !self.up_full()
+            && rev[STDIN] & hup != 0
+            && rev[STDIN] & pin == 0
+        {
+            self.rules.open[STDIN] = false;
         }
-        if self.open[NETIN] && self.net_room() && rev[NETIN] & hup != 0 && rev[NETIN] & pin == 0 {
-            self.open[NETIN] = false;
+        if self.rules.open[NETIN]
+            && self.net_room()
+            && rev[NETIN] & hup != 0
+            && rev[NETIN] & pin == 0
+        {
+            self.rules.open[NETIN] = false;
         }
         if rev[NETOUT] & hup != 0 {
-            if self.open[NETOUT] && self.opts.shutdown_on_eof {
+            if self.rules.open[NETOUT] && self.opts.shutdown_on_eof {
                 self.shutdown(libc::SHUT_WR);
             }
-            self.open[NETOUT] = false;
+            self.rules.open[NETOUT] = false;
         }
         if rev[STDOUT] & hup != 0 {
-            self.open[STDOUT] = false;
+            self.rules.open[STDOUT] = false;
         }
-        if !self.open[NETOUT] {
-            self.open[STDIN] = false;
+        if !self.rules.open[NETOUT] {
+            self.rules.open[STDIN] = false;
         }
-        if !self.open[STDOUT] {
-            if self.open[NETIN] {
+        if !self.rules.open[STDOUT] {
+            if self.rules.open[NETIN] {
                 self.shutdown_read();
             }
-            self.open[NETIN] = false;
+            self.rules.open[NETIN] = false;
         }
 
         // Read stdin.
-        if self.open[STDIN] && rev[STDIN] & pin != 0 && !self.up_full() {
+        if self.rules.open[STDIN] && rev[STDIN] & pin != 0 && !self.up_full() {
             let src = Io::Stdio(self.stdin);
             let r = match self.opts.datagram {
                 Some(max) => {
@@ -549,17 +494,17 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 None => self.up.fill(src),
             };
             match r {
-                Ok(0) => self.open[STDIN] = false,
+                Ok(0) => self.rules.open[STDIN] = false,
                 Ok(_) => {}
                 Err(e) if would_block(&e) => {}
-                Err(_) => self.open[STDIN] = false,
+                Err(_) => self.rules.open[STDIN] = false,
             }
         }
         // Write to the network (`-t` replies first).
         self.flush_telnet();
         // (POLLOUT may be there for the `-t` replies while `-i` holds the
         // next line back.)
-        if self.open[NETOUT]
+        if self.rules.open[NETOUT]
             && rev[NETOUT] & pout != 0
             && !self.up.is_empty()
             && self.hold_until.is_none()
@@ -567,7 +512,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             self.write_net(cx);
         }
         // Read the network.
-        if self.open[NETIN] && rev[NETIN] & pin != 0 && self.net_room() {
+        if self.rules.open[NETIN] && rev[NETIN] & pin != 0 && self.net_room() {
             let src = Io::Sock(self.net_fd);
             let r = match self.opts.datagram {
                 Some(_) => self.down.fill_bounded(src, DGRAM_READ, usize::MAX),
@@ -577,10 +522,10 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             match r {
                 Ok(0) => {
                     self.shutdown_read();
-                    self.open[NETIN] = false;
+                    self.rules.open[NETIN] = false;
                 }
                 Ok(n) => {
-                    self.received += n as u64;
+                    self.rules.received += n as u64;
                     if let (Some(log), Some(p)) = (self.log, self.down.pending_bytes()) {
                         log.record(Dir::Received, &p[p.len().saturating_sub(n)..]);
                     }
@@ -591,23 +536,18 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                     }
                 }
                 Err(e) if would_block(&e) => {}
-                Err(_) => self.open[NETIN] = false,
+                Err(_) => self.rules.open[NETIN] = false,
             }
-            if counted {
-                if let Some(limit) = self.opts.recv_limit {
-                    self.recv_count += 1;
-                    if self.recv_count >= limit {
-                        if self.open[NETIN] {
-                            self.shutdown_read();
-                        }
-                        self.open[NETIN] = false;
-                        self.open[STDIN] = false;
-                    }
+            if counted && self.rules.count_read() {
+                if self.rules.open[NETIN] {
+                    self.shutdown_read();
                 }
+                self.rules.open[NETIN] = false;
+                self.rules.open[STDIN] = false;
             }
         }
         // Write stdout.
-        if self.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
+        if self.rules.open[STDOUT] && rev[STDOUT] & pout != 0 && !self.down.is_empty() {
             // A datagram stdout gets nc's writes of at most 16,384 bytes:
             // one datagram each, none too large to send or to read whole.
             let max = if self.stdout.datagram() {
@@ -618,32 +558,32 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             match self.down.drain(Io::Stdio(self.stdout), max) {
                 Ok(_) => {}
                 Err(e) if would_block(&e) => {}
-                Err(_) => self.open[STDOUT] = false,
+                Err(_) => self.rules.open[STDOUT] = false,
             }
         }
         // Stdin gone and its buffer empty.
-        if !self.open[STDIN] && self.up.is_empty() {
-            if self.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
+        if !self.rules.open[STDIN] && self.up.is_empty() {
+            if self.rules.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
                 self.shutdown(libc::SHUT_WR);
             }
-            self.open[NETOUT] = false;
+            self.rules.open[NETOUT] = false;
             // --send-only: the session is over once stdin is sent.
             if self.opts.send_only {
-                self.open[NETIN] = false;
+                self.rules.open[NETIN] = false;
             }
             if (self.opts.listen || self.opts.udp)
-                && self.open[NETIN]
+                && self.rules.open[NETIN]
                 && self.opts.quit_after >= 0
                 && self.down.is_empty()
             {
                 self.shutdown_read();
-                self.open[NETIN] = false;
-                self.clear_keep = true;
+                self.rules.open[NETIN] = false;
+                self.rules.clear_keep = true;
             }
         }
         // Network input gone and its buffer empty.
-        if !self.open[NETIN] && self.down.is_empty() {
-            self.open[STDOUT] = false;
+        if !self.rules.open[NETIN] && self.down.is_empty() {
+            self.rules.open[STDOUT] = false;
         }
     }
 
@@ -687,7 +627,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         };
         match result {
             Ok((wire, n)) => {
-                self.sent += wire as u64;
+                self.rules.sent += wire as u64;
                 if line && n == len {
                     let secs = self.opts.interval.unwrap_or(0);
                     let until = Instant::now() + Duration::from_secs(u64::from(secs));
@@ -697,7 +637,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
             }
             Err(e) if would_block(&e) => {}
-            Err(_) => self.open[NETOUT] = false,
+            Err(_) => self.rules.open[NETOUT] = false,
         }
     }
 
@@ -721,17 +661,64 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
     }
 
-    /// Keeps each fd's registered interest equal to what the state needs.
-    fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
-        let stdin_want = self.open[STDIN] && self.stdin.pollable();
-        self.reg_stdin.set(
-            cx.registry,
-            self.stdin.poll_fd,
-            reactor::STDIN,
-            reactor::interest(stdin_want, false),
-        )?;
+    /// `--progress`: the line as it stands (its timer is re-armed by the
+    /// next advance).
+    fn draw_progress(&mut self) {
+        let Some(p) = self.progress.as_mut() else {
+            return;
+        };
+        p.timer = None;
+        let secs = self.rules.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            (self.rules.sent + self.rules.received) as f64 / secs
+        } else {
+            0.0
+        };
+        let send_rate = if secs > 0.0 {
+            self.rules.sent as f64 / secs
+        } else {
+            0.0
+        };
+        let left = p.size.filter(|_| send_rate > 0.0).map(|size| {
+            Duration::from_secs_f64(size.saturating_sub(self.rules.sent) as f64 / send_rate)
+        });
+        report::transfer_status(self.rules.sent, self.rules.received, rate, p.size, left);
+    }
+}
+
+impl<S: AsRawFd> Mover for Relay<'_, S> {
+    fn rules(&mut self) -> &mut Rules {
+        &mut self.rules
+    }
+
+    fn drained(&self) -> bool {
+        self.up.is_empty() && self.down.is_empty()
+    }
+
+    /// A snapshot, and nc's rules over it unless it is empty.
+    fn pass(&mut self, cx: &mut Ctx<'_>) -> io::Result<bool> {
+        let rev = self.snapshot()?;
+        if rev.iter().all(|&r| r == 0) {
+            // A tail below the batching threshold waits no longer.
+            if self.batch.on && self.batch.timer.is_none() {
+                let at = Instant::now() + BATCH_WAIT;
+                cx.timers.reset(&mut self.batch.timer, at, TIMER_BATCH);
+            }
+            return Ok(false);
+        }
+        self.pass_snapshot(rev, cx);
+        Ok(true)
+    }
+
+    fn fds(&self) -> [RawFd; 3] {
+        [self.stdin.poll_fd, self.net_fd, self.stdout.poll_fd]
+    }
+
+    fn interest(&self) -> [Option<Interest>; 3] {
+        let open = &self.rules.open;
+        let stdin_want = open[STDIN] && self.stdin.pollable();
         let net_open =
-            self.sock.is_some() && (self.open[NETIN] || self.open[NETOUT] || self.telnet_pending());
+            self.sock.is_some() && (open[NETIN] || open[NETOUT] || self.telnet_pending());
         let net_want = if net_open {
             Some(if self.wants_net_write() {
                 Interest::READABLE | Interest::WRITABLE
@@ -741,104 +728,42 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         } else {
             None
         };
-        self.reg_net
-            .set(cx.registry, self.net_fd, reactor::NET, net_want)?;
-        let stdout_want = self.open[STDOUT] && self.stdout.pollable();
-        self.reg_stdout.set(
-            cx.registry,
-            self.stdout.poll_fd,
-            reactor::STDOUT,
+        let stdout_want = open[STDOUT] && self.stdout.pollable();
+        [
+            reactor::interest(stdin_want, false),
+            net_want,
             reactor::interest(false, stdout_want),
-        )?;
-        Ok(())
-    }
-
-    fn unregister(&mut self, cx: &mut Ctx<'_>) {
-        self.reg_stdin.clear(cx.registry, self.stdin.poll_fd);
-        self.reg_net.clear(cx.registry, self.net_fd);
-        self.reg_stdout.clear(cx.registry, self.stdout.poll_fd);
-        for t in [
-            self.idle_timer.take(),
-            self.quit_timer.take(),
-            self.interval_timer.take(),
-            self.batch.timer.take(),
-            self.progress.as_mut().and_then(|p| p.timer.take()),
         ]
-        .into_iter()
-        .flatten()
-        {
-            cx.timers.cancel(t);
-        }
     }
 
-    fn done(&mut self, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
-        self.unregister(cx);
+    fn close(&mut self) {
+        self.sock = None;
+        self.up.clear();
+        self.down.clear();
+    }
+
+    fn end(&mut self) {
         if self.progress.is_some() {
             report::status_clear();
         }
-        if self.opts.summary {
-            report::relay_summary(self.sent, self.received, self.started.elapsed());
-        }
-        Step::Done(Outcome {
-            end,
-            clear_keep: self.clear_keep,
-        })
     }
 
-    /// `--progress`: the line as it stands (its timer is re-armed by the
-    /// next advance).
-    fn draw_progress(&mut self) {
-        let Some(p) = self.progress.as_mut() else {
-            return;
-        };
-        p.timer = None;
-        let secs = self.started.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 {
-            (self.sent + self.received) as f64 / secs
-        } else {
-            0.0
-        };
-        let send_rate = if secs > 0.0 {
-            self.sent as f64 / secs
-        } else {
-            0.0
-        };
-        let left = p
-            .size
-            .filter(|_| send_rate > 0.0)
-            .map(|size| Duration::from_secs_f64(size.saturating_sub(self.sent) as f64 / send_rate));
-        report::transfer_status(self.sent, self.received, rate, p.size, left);
+    fn turn(&mut self, cx: &mut Ctx<'_>) {
+        if let Some(p) = self.progress.as_mut().filter(|p| p.timer.is_none()) {
+            p.timer = Some(
+                cx.timers
+                    .add(Instant::now() + PROGRESS_EVERY, TIMER_PROGRESS),
+            );
+        }
+        if let Some(until) = self.hold_until {
+            if Instant::now() >= until {
+                self.hold_until = None;
+            }
+        }
     }
 
-    /// nc's "finish": return, or with `-q N > 0` close the socket and wait.
-    fn finish(&mut self, cx: &mut Ctx<'_>) -> Option<Step<Outcome>> {
-        if self.opts.quit_after <= 0 {
-            return Some(self.done(cx, End::Finished));
-        }
-        self.unregister(cx);
-        self.sock = None; // close the socket, as nc does before alarm()
-        self.open = [false; 4];
-        self.up.clear();
-        self.down.clear();
-        self.phase = Phase::Quitting;
-        let q = Duration::from_secs(self.opts.quit_after as u64);
-        cx.timers
-            .reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
-        if let Some(idle) = self.opts.idle {
-            cx.timers
-                .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
-        }
-        None
-    }
-}
-
-impl<S: AsRawFd> Machine for Relay<'_, S> {
-    type Output = Outcome;
-
-    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+    fn own_timer(&mut self, key: usize) {
         match key {
-            TIMER_IDLE => self.idle_expired = true,
-            TIMER_QUIT => self.quit_expired = true,
             TIMER_INTERVAL => self.hold_until = None,
             TIMER_BATCH => {
                 self.batch.timer = None;
@@ -849,76 +774,16 @@ impl<S: AsRawFd> Machine for Relay<'_, S> {
         }
     }
 
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
-        if let Some(p) = self.progress.as_mut().filter(|p| p.timer.is_none()) {
-            p.timer = Some(
-                cx.timers
-                    .add(Instant::now() + PROGRESS_EVERY, TIMER_PROGRESS),
-            );
+    fn cancel_timers(&mut self, cx: &mut Ctx<'_>) {
+        for t in [
+            self.interval_timer.take(),
+            self.batch.timer.take(),
+            self.progress.as_mut().and_then(|p| p.timer.take()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cx.timers.cancel(t);
         }
-        if let Phase::Quitting = self.phase {
-            if self.quit_expired {
-                return self.done(cx, End::QuitTimer);
-            }
-            if self.idle_expired {
-                return self.done(cx, End::Finished);
-            }
-            return Step::Wait;
-        }
-        if self.idle_expired {
-            return self.done(cx, End::Finished);
-        }
-        if let Some(until) = self.hold_until {
-            if Instant::now() >= until {
-                self.hold_until = None;
-            }
-        }
-        for _ in 0..PASSES_PER_TURN {
-            if self.finished() {
-                match self.finish(cx) {
-                    Some(step) => return step,
-                    None => return Step::Wait,
-                }
-            }
-            let rev = match self.snapshot() {
-                Ok(r) => r,
-                Err(e) => {
-                    report::warn(format_args!("polling error"), report::Errno::of(&e));
-                    return self.done(cx, End::Finished);
-                }
-            };
-            if rev.iter().all(|&r| r == 0) {
-                // Nothing to do: arm the idle timer and wait.
-                if let Some(idle) = self.opts.idle {
-                    if idle.is_zero() {
-                        return self.done(cx, End::Finished);
-                    }
-                    if self.idle_timer.is_none() {
-                        cx.timers
-                            .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
-                    }
-                }
-                // A tail below the batching threshold waits no longer.
-                if self.batch.on && self.batch.timer.is_none() {
-                    let at = Instant::now() + BATCH_WAIT;
-                    cx.timers.reset(&mut self.batch.timer, at, TIMER_BATCH);
-                }
-                if let Err(e) = self.register(cx) {
-                    report::warn(format_args!("polling error"), report::Errno::of(&e));
-                    return self.done(cx, End::Finished);
-                }
-                return Step::Wait;
-            }
-            // Activity: the idle clock starts again.
-            if let Some(t) = self.idle_timer.take() {
-                cx.timers.cancel(t);
-            }
-            self.pass(rev, cx);
-        }
-        if let Err(e) = self.register(cx) {
-            report::warn(format_args!("polling error"), report::Errno::of(&e));
-            return self.done(cx, End::Finished);
-        }
-        Step::Again
     }
 }

@@ -35,13 +35,16 @@ use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
+use crate::relay::buffer::Buf;
 use crate::relay::child::Child;
 use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
-use crate::relay::stream::{Buf, Conn, read_fd, write_fd};
+use crate::relay::stream::{Conn, read_fd, write_fd};
 use crate::sys::reactor::{Ctx, TimerId};
 
-/// Each direction's buffer.
+/// Each direction's buffer. A read is offered all of it that is free
+/// (`space_for(BUF)` moves the pending bytes to the front first): as few
+/// reads as can be, so as few `--hex-dump` chunks.
 const BUF: usize = 64 * 1024;
 /// The largest UDP payload: one write of a datagram session.
 const MAX_DATAGRAM: usize = 65_507;
@@ -380,7 +383,7 @@ impl Session {
             self.up.has_room()
         };
         if self.net_in_open && self.net_r && room {
-            match conn.read(self.up.space()) {
+            match conn.read(self.up.space_for(BUF)) {
                 Ok(0) if self.datagram => progress = true, // an empty datagram
                 Ok(0) => {
                     self.net_in_open = false;
@@ -426,7 +429,7 @@ impl Session {
         // Child's stdout → buffer toward the network.
         if let Some(fd) = self.child.stdout.as_ref().map(|f| f.as_raw_fd()) {
             if self.cout_r && self.down.has_room() {
-                match read_fd(fd, self.down.space()) {
+                match read_fd(fd, self.down.space_for(BUF)) {
                     Ok(0) => {
                         self.child.stdout = None;
                         progress = true;

@@ -468,55 +468,6 @@ impl Conn {
     }
 }
 
-/// A fixed-size byte buffer with a read and a write position.
-pub struct Buf {
-    data: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-impl Buf {
-    pub fn new(size: usize) -> Buf {
-        Buf {
-            data: vec![0; size].into_boxed_slice(),
-            start: 0,
-            end: 0,
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-    pub fn has_room(&self) -> bool {
-        self.start > 0 || self.end < self.data.len()
-    }
-    pub fn pending(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-    /// Free space at the end, compacting first when that frees more.
-    pub fn space(&mut self) -> &mut [u8] {
-        if self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        &mut self.data[self.end..]
-    }
-    pub fn filled(&mut self, n: usize) {
-        self.end += n;
-    }
-    pub fn consumed(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-    pub fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
-    }
-}
-
 /// One non-blocking read(2) from a pipe or other fd.
 pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.

@@ -18,106 +18,43 @@
 //!   (libtls treats it so; `-vv` notes the truncation);
 //! - a TLS error ends the network's read side only after every byte
 //!   decrypted before it went to stdout;
-//! - `-q`, `-w`, `-d`, `-W` and the listener's rules as in the plain relay;
+//! - `-q`, `-w`, `-d`, `-W` and the listener's rules as in the plain relay
+//!   (the end-of-session part is the same code, [`crate::relay::rules`]);
 //!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
 //!   refused with `-c` (`cli`).
 //!
-//! Both directions go through fixed buffers: one of [`BUF`] of plaintext
-//! per direction, and the record layer's two ([`Records`]: records read
-//! and decrypted in place, records sealed): no allocation per record.
+//! Both directions go through fixed buffers: one [`Buf`] of [`BUF`] bytes
+//! of plaintext per direction (the plain relay's copying buffer), and the
+//! record layer's two ([`Records`]: records read and decrypted in place,
+//! records sealed): no allocation per record.
 
 use std::io;
-use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::os::fd::{AsRawFd, RawFd};
 
+use mio::Interest;
 use socket2::Socket;
 
 use crate::net::tls::record::{self, Records};
 use crate::net::tls::session::Session;
+use crate::relay::RelayOpts;
+use crate::relay::buffer::Buf;
 use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
+use crate::relay::rules::{Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
-use crate::relay::{End, Outcome, RelayOpts};
-use crate::report::{self, tls as tls_report};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+use crate::report::tls as tls_report;
+use crate::sys::reactor::{self, Ctx, would_block};
 
 /// Plaintext buffered per direction.
 const BUF: usize = 256 * 1024;
 /// Sealed records waiting for the socket, at most (and records read
 /// from it: one read(2) takes many).
 const RECORDS_BUF: usize = 256 * 1024;
-/// Passes before the loop looks at signals and timers.
-const PASSES_PER_TURN: usize = 64;
+/// Reads of the socket in one pass, at most.
+const READS_PER_PASS: usize = 64;
 
-const TIMER_IDLE: usize = 1;
-const TIMER_QUIT: usize = 2;
-
-const STDIN: usize = 0;
-const NETOUT: usize = 1;
-const NETIN: usize = 2;
-const STDOUT: usize = 3;
-
-/// A fixed buffer with a read and a write position.
-struct Buf {
-    data: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-impl Buf {
-    fn new() -> Buf {
-        Buf {
-            data: vec![0; BUF].into_boxed_slice(),
-            start: 0,
-            end: 0,
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-    fn pending(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-    fn has_room(&self) -> bool {
-        self.end < self.data.len() || self.start > 0
-    }
-    fn space(&mut self) -> &mut [u8] {
-        if self.start > 0 && self.end == self.data.len() {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        &mut self.data[self.end..]
-    }
-    fn filled(&mut self, n: usize) {
-        self.end += n;
-    }
-    fn consumed(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-    fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
-    }
-}
-
-fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
-enum Phase {
-    Running,
-    Quitting,
-}
-
-/// One relay over a TLS session.
+/// One relay over a TLS session (its [`crate::sys::reactor::Machine`] is
+/// [`crate::relay::rules`]'s, for a [`Mover`]).
 pub struct TlsRelay<'a> {
     /// Owned here: closed when the relay ends.
     _sock: Socket,
@@ -128,26 +65,13 @@ pub struct TlsRelay<'a> {
     stdin: &'a Stdio,
     stdout: &'a Stdio,
     opts: RelayOpts,
-    open: [bool; 4],
+    rules: Rules,
     up: Buf,
     down: Buf,
     /// `-N`: close_notify queued, SHUT_WR once it has left.
     shut_wr_pending: bool,
     /// The socket can no longer be written.
     sock_write_dead: bool,
-    recv_count: u32,
-    clear_keep: bool,
-    phase: Phase,
-    idle_timer: Option<TimerId>,
-    quit_timer: Option<TimerId>,
-    idle_expired: bool,
-    quit_expired: bool,
-    reg_stdin: Interests,
-    reg_net: Interests,
-    reg_stdout: Interests,
-    sent: u64,
-    received: u64,
-    started: Instant,
     /// `-C`: LF from stdin goes out as CR LF.
     crlf: Option<Crlf>,
     /// The socket said EOF (the records before it are read first).
@@ -189,24 +113,11 @@ impl<'a> TlsRelay<'a> {
             stdin,
             stdout,
             opts,
-            open: [!opts.detach_stdin, true, true, true],
-            up: Buf::new(),
-            down: Buf::new(),
+            rules: Rules::new(&opts),
+            up: Buf::new(BUF),
+            down: Buf::new(BUF),
             shut_wr_pending: false,
             sock_write_dead: false,
-            recv_count: 0,
-            clear_keep: false,
-            phase: Phase::Running,
-            idle_timer: None,
-            quit_timer: None,
-            idle_expired: false,
-            quit_expired: false,
-            reg_stdin: Interests::default(),
-            reg_net: Interests::default(),
-            reg_stdout: Interests::default(),
-            sent: 0,
-            received: 0,
-            started: Instant::now(),
             crlf: opts.crlf.then(Crlf::new),
             raw_eof: false,
             log: None,
@@ -224,33 +135,26 @@ impl<'a> TlsRelay<'a> {
         unsafe { libc::shutdown(self.fd, how) };
     }
 
-    /// nc's three "finish" conditions.
-    fn finished(&self) -> bool {
-        let [stdin, netout, netin, stdout] = self.open;
-        let empty = self.up.is_empty() && self.down.is_empty();
-        (!stdin && !netin && empty) || (!netout && !stdout) || (self.opts.listen && !netin && empty)
-    }
-
     /// Closes the network's read side (nc: shutdown(SHUT_RD) on EOF).
     fn close_netin(&mut self) {
-        if self.open[NETIN] {
+        if self.rules.open[NETIN] {
             self.shutdown(libc::SHUT_RD);
         }
-        self.open[NETIN] = false;
+        self.rules.open[NETIN] = false;
     }
 
     /// One pass: every move with room. True when something moved.
-    fn pass(&mut self) -> bool {
+    fn moves(&mut self) -> bool {
         if self.session_closed {
             return false;
         }
         let mut progress = false;
 
         // stdin -> up
-        if self.open[STDIN] && self.up.has_room() {
+        if self.rules.open[STDIN] && self.up.has_room() {
             match self.stdin.read(self.up.space()) {
                 Ok(0) => {
-                    self.open[STDIN] = false;
+                    self.rules.open[STDIN] = false;
                     progress = true;
                 }
                 Ok(n) => {
@@ -259,13 +163,13 @@ impl<'a> TlsRelay<'a> {
                 }
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
-                    self.open[STDIN] = false;
+                    self.rules.open[STDIN] = false;
                     progress = true;
                 }
             }
         }
         // up -> records (bounded by the record layer's buffer)
-        if self.open[NETOUT] && !self.up.is_empty() {
+        if self.rules.open[NETOUT] && !self.up.is_empty() {
             let pending = self.up.pending();
             let log = self.log;
             let rec = &mut self.rec;
@@ -292,13 +196,13 @@ impl<'a> TlsRelay<'a> {
             match moved {
                 Ok((n, wire)) if wire > 0 => {
                     self.up.consumed(n);
-                    self.sent += wire as u64;
+                    self.rules.sent += wire as u64;
                     progress = true;
                 }
                 Ok(_) => {}
                 Err(()) => {
                     // The session failed: nothing more can be sent.
-                    self.open[NETOUT] = false;
+                    self.rules.open[NETOUT] = false;
                     progress = true;
                 }
             }
@@ -309,7 +213,7 @@ impl<'a> TlsRelay<'a> {
                 Ok(n) => progress |= n > 0,
                 Err(_) => {
                     self.sock_write_dead = true;
-                    self.open[NETOUT] = false;
+                    self.rules.open[NETOUT] = false;
                     self.shut_wr_pending = false;
                     progress = true;
                 }
@@ -324,7 +228,7 @@ impl<'a> TlsRelay<'a> {
         // socket -> rustls -> down
         progress |= self.receive();
         // down -> stdout
-        if self.open[STDOUT] && !self.down.is_empty() {
+        if self.rules.open[STDOUT] && !self.down.is_empty() {
             match self.stdout.write(self.down.pending()) {
                 Ok(n) => {
                     self.down.consumed(n);
@@ -332,42 +236,42 @@ impl<'a> TlsRelay<'a> {
                 }
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
-                    self.open[STDOUT] = false;
+                    self.rules.open[STDOUT] = false;
                     progress = true;
                 }
             }
         }
 
         // nc's rules.
-        if !self.open[NETOUT] {
-            self.open[STDIN] = false;
+        if !self.rules.open[NETOUT] {
+            self.rules.open[STDIN] = false;
         }
-        if !self.open[STDOUT] && self.open[NETIN] {
+        if !self.rules.open[STDOUT] && self.rules.open[NETIN] {
             self.close_netin();
         }
-        if !self.open[STDIN] && self.up.is_empty() {
-            if self.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
+        if !self.rules.open[STDIN] && self.up.is_empty() {
+            if self.rules.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
                 self.rec.send_close_notify();
                 self.shut_wr_pending = true;
                 progress = true;
             }
-            self.open[NETOUT] = false;
+            self.rules.open[NETOUT] = false;
             // --send-only: the session is over once stdin is sent.
-            if self.opts.send_only && self.open[NETIN] {
+            if self.opts.send_only && self.rules.open[NETIN] {
                 self.close_netin();
                 progress = true;
             }
             if self.opts.listen
-                && self.open[NETIN]
+                && self.rules.open[NETIN]
                 && self.opts.quit_after >= 0
                 && self.down.is_empty()
             {
                 self.close_netin();
-                self.clear_keep = true;
+                self.rules.clear_keep = true;
             }
         }
-        if !self.open[NETIN] && self.down.is_empty() {
-            self.open[STDOUT] = false;
+        if !self.rules.open[NETIN] && self.down.is_empty() {
+            self.rules.open[STDOUT] = false;
         }
         progress
     }
@@ -377,8 +281,8 @@ impl<'a> TlsRelay<'a> {
     /// `down` has room. True when something moved.
     fn receive(&mut self) -> bool {
         let mut progress = false;
-        for _ in 0..PASSES_PER_TURN {
-            if !self.open[NETIN] || !self.down.has_room() {
+        for _ in 0..READS_PER_PASS {
+            if !self.rules.open[NETIN] || !self.down.has_room() {
                 break;
             }
             match self.rec.read(self.down.space()) {
@@ -388,7 +292,7 @@ impl<'a> TlsRelay<'a> {
                         let p = self.down.pending();
                         l.record(Dir::Received, &p[p.len() - n..]);
                     }
-                    self.received += n as u64;
+                    self.rules.received += n as u64;
                     progress = true;
                     continue;
                 }
@@ -429,56 +333,9 @@ impl<'a> TlsRelay<'a> {
 
     /// `-W`: network reads before the end.
     fn count_read(&mut self) {
-        if let Some(limit) = self.opts.recv_limit {
-            self.recv_count += 1;
-            if self.recv_count >= limit {
-                self.close_netin();
-                self.open[STDIN] = false;
-            }
-        }
-    }
-
-    fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
-        let stdin_want = self.open[STDIN] && self.up.has_room() && self.stdin.pollable();
-        self.reg_stdin.set(
-            cx.registry,
-            self.stdin.fd,
-            reactor::STDIN,
-            reactor::interest(stdin_want, false),
-        )?;
-        let (read, write) = if self.session_closed {
-            (false, false)
-        } else {
-            (
-                self.open[NETIN] && self.down.has_room() && !self.raw_eof,
-                !self.sock_write_dead && self.rec.wants_write(),
-            )
-        };
-        self.reg_net.set(
-            cx.registry,
-            self.fd,
-            reactor::NET,
-            reactor::interest(read, write),
-        )?;
-        let stdout_want = self.open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
-        self.reg_stdout.set(
-            cx.registry,
-            self.stdout.fd,
-            reactor::STDOUT,
-            reactor::interest(false, stdout_want),
-        )?;
-        Ok(())
-    }
-
-    fn unregister(&mut self, cx: &mut Ctx<'_>) {
-        self.reg_stdin.clear(cx.registry, self.stdin.fd);
-        self.reg_net.clear(cx.registry, self.fd);
-        self.reg_stdout.clear(cx.registry, self.stdout.fd);
-        for t in [self.idle_timer.take(), self.quit_timer.take()]
-            .into_iter()
-            .flatten()
-        {
-            cx.timers.cancel(t);
+        if self.rules.count_read() {
+            self.close_netin();
+            self.rules.open[STDIN] = false;
         }
     }
 
@@ -490,96 +347,51 @@ impl<'a> TlsRelay<'a> {
             let _ = self.rec.flush(self.fd);
         }
     }
-
-    fn done(&mut self, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
-        self.unregister(cx);
-        self.close_session();
-        if self.opts.summary {
-            report::relay_summary(self.sent, self.received, self.started.elapsed());
-        }
-        Step::Done(Outcome {
-            end,
-            clear_keep: self.clear_keep,
-        })
-    }
-
-    /// nc's "finish": return, or with `-q N > 0` close and wait N seconds.
-    fn finish(&mut self, cx: &mut Ctx<'_>) -> Option<Step<Outcome>> {
-        if self.opts.quit_after <= 0 {
-            return Some(self.done(cx, End::Finished));
-        }
-        self.unregister(cx);
-        self.close_session();
-        self.open = [false; 4];
-        self.up.clear();
-        self.down.clear();
-        self.phase = Phase::Quitting;
-        let q = Duration::from_secs(self.opts.quit_after as u64);
-        cx.timers
-            .reset(&mut self.quit_timer, Instant::now() + q, TIMER_QUIT);
-        if let Some(idle) = self.opts.idle {
-            cx.timers
-                .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
-        }
-        None
-    }
 }
 
-impl Machine for TlsRelay<'_> {
-    type Output = Outcome;
-
-    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
-        match key {
-            TIMER_IDLE => self.idle_expired = true,
-            TIMER_QUIT => self.quit_expired = true,
-            _ => {}
-        }
+impl Mover for TlsRelay<'_> {
+    fn rules(&mut self) -> &mut Rules {
+        &mut self.rules
     }
 
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
-        if let Phase::Quitting = self.phase {
-            if self.quit_expired {
-                return self.done(cx, End::QuitTimer);
-            }
-            if self.idle_expired {
-                return self.done(cx, End::Finished);
-            }
-            return Step::Wait;
-        }
-        if self.idle_expired {
-            return self.done(cx, End::Finished);
-        }
-        for _ in 0..PASSES_PER_TURN {
-            if self.finished() {
-                return match self.finish(cx) {
-                    Some(step) => step,
-                    None => Step::Wait,
-                };
-            }
-            if !self.pass() {
-                if let Some(idle) = self.opts.idle {
-                    if idle.is_zero() {
-                        return self.done(cx, End::Finished);
-                    }
-                    if self.idle_timer.is_none() {
-                        cx.timers
-                            .reset(&mut self.idle_timer, Instant::now() + idle, TIMER_IDLE);
-                    }
-                }
-                if let Err(e) = self.register(cx) {
-                    report::warn(format_args!("polling error"), report::Errno::of(&e));
-                    return self.done(cx, End::Finished);
-                }
-                return Step::Wait;
-            }
-            if let Some(t) = self.idle_timer.take() {
-                cx.timers.cancel(t);
-            }
-        }
-        if let Err(e) = self.register(cx) {
-            report::warn(format_args!("polling error"), report::Errno::of(&e));
-            return self.done(cx, End::Finished);
-        }
-        Step::Again
+    fn drained(&self) -> bool {
+        self.up.is_empty() && self.down.is_empty()
+    }
+
+    fn pass(&mut self, _cx: &mut Ctx<'_>) -> io::Result<bool> {
+        Ok(self.moves())
+    }
+
+    fn fds(&self) -> [RawFd; 3] {
+        [self.stdin.fd, self.fd, self.stdout.fd]
+    }
+
+    fn interest(&self) -> [Option<Interest>; 3] {
+        let open = &self.rules.open;
+        let stdin_want = open[STDIN] && self.up.has_room() && self.stdin.pollable();
+        let (read, write) = if self.session_closed {
+            (false, false)
+        } else {
+            (
+                open[NETIN] && self.down.has_room() && !self.raw_eof,
+                !self.sock_write_dead && self.rec.wants_write(),
+            )
+        };
+        let stdout_want = open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
+        [
+            reactor::interest(stdin_want, false),
+            reactor::interest(read, write),
+            reactor::interest(false, stdout_want),
+        ]
+    }
+
+    fn close(&mut self) {
+        self.close_session();
+        self.up.clear();
+        self.down.clear();
+    }
+
+    fn end(&mut self) {
+        self.close_session();
     }
 }

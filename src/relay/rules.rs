@@ -1,0 +1,294 @@
+//! nc's end-of-session rules, once for both relays ([`crate::relay::Relay`]
+//! and [`crate::relay::tls::TlsRelay`]): the four ends of nc's poll array
+//! and which of them are still open ([`Rules::open`]), nc's three
+//! "finished" conditions, `-q` (the session over, N seconds of waiting,
+//! then [`End::QuitTimer`]), `-w` (an idle clock that every pass moving
+//! something restarts), `-W`'s count of network reads, the three
+//! registrations with the event loop, the byte counts and `-vv`'s
+//! summary, and the [`Outcome`]. These are the product's contract
+//! (docs/compatibility.md §6), so they are written once: a relay only says
+//! how it moves bytes ([`Mover`]: one pass of its moves, the readiness it
+//! waits for, what it closes), and its [`Machine`] is the one here.
+//!
+//! What a pass does to the ends (nc's rules between the moves: an EOF
+//! closes an end, a closed end closes the ends that feed it) stays with
+//! each relay, interleaved with its moves: the plain relay applies them to
+//! a poll snapshot, the TLS relay to what its records say.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use crate::relay::RelayOpts;
+use crate::report;
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+
+/// The four ends of nc's poll array, as indices of [`Rules::open`].
+pub const STDIN: usize = 0;
+pub const NETOUT: usize = 1;
+pub const NETIN: usize = 2;
+pub const STDOUT: usize = 3;
+
+/// Passes before the loop looks at signals and timers, when data keeps
+/// flowing.
+const PASSES_PER_TURN: usize = 64;
+
+const TIMER_IDLE: usize = 1;
+const TIMER_QUIT: usize = 2;
+/// A relay's own timer keys start here (the ones below are the rules').
+pub const FIRST_OWN_TIMER: usize = 3;
+
+/// How a relay ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The session is over; the program goes on (next port, next client).
+    Finished,
+    /// The `-q` timer fired: nc exits 0 from its alarm handler.
+    QuitTimer,
+}
+
+/// The result of a relay.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub end: End,
+    /// `-k` was cleared by stdin's EOF under `-q` (Debian #817050).
+    pub clear_keep: bool,
+}
+
+enum Phase {
+    Running,
+    /// `-q N > 0`: the session is over, waiting N seconds before exiting.
+    Quitting,
+}
+
+/// The state nc's rules keep for one relay.
+pub struct Rules {
+    /// nc's `pfd[i].fd != -1`, by [`STDIN`], [`NETOUT`], [`NETIN`], [`STDOUT`].
+    pub open: [bool; 4],
+    /// Set by the listener's rule on stdin's EOF (see [`Outcome`]).
+    pub clear_keep: bool,
+    /// Bytes sent to the network, for `-vv` and `--progress`.
+    pub sent: u64,
+    /// Bytes received from the network.
+    pub received: u64,
+    /// When the relay started.
+    pub started: Instant,
+    phase: Phase,
+    recv_count: u32,
+    idle_timer: Option<TimerId>,
+    quit_timer: Option<TimerId>,
+    idle_expired: bool,
+    quit_expired: bool,
+    /// Standard input, the socket, standard output.
+    reg: [Interests; 3],
+    quit_after: i32,
+    idle: Option<Duration>,
+    recv_limit: Option<u32>,
+    listen: bool,
+    summary: bool,
+}
+
+/// How a relay moves its bytes: everything that is its own. The rules
+/// drive it; it keeps its [`Rules`] and applies nc's rules on the ends
+/// within its passes.
+pub trait Mover {
+    fn rules(&mut self) -> &mut Rules;
+
+    /// Nothing is buffered, in either direction.
+    fn drained(&self) -> bool;
+
+    /// One pass of the moves that can be made now. False when none could
+    /// (the relay then waits); an error is the loop's own (`poll`).
+    fn pass(&mut self, cx: &mut Ctx<'_>) -> io::Result<bool>;
+
+    /// The fds registered for standard input, the socket and standard
+    /// output.
+    fn fds(&self) -> [RawFd; 3];
+
+    /// The readiness the state waits for, on each of [`Mover::fds`].
+    fn interest(&self) -> [Option<Interest>; 3];
+
+    /// `-q N > 0` at the session's end: the socket is closed and what is
+    /// buffered is dropped while the relay waits N seconds.
+    fn close(&mut self);
+
+    /// The relay ends (before `-vv`'s summary).
+    fn end(&mut self) {}
+
+    /// Each turn of the loop, before anything else.
+    fn turn(&mut self, _cx: &mut Ctx<'_>) {}
+
+    /// A timer of the relay's own (keys from [`FIRST_OWN_TIMER`]).
+    fn own_timer(&mut self, _key: usize) {}
+
+    /// Cancels the relay's own timers (the relay ends or quits).
+    fn cancel_timers(&mut self, _cx: &mut Ctx<'_>) {}
+}
+
+impl Rules {
+    pub fn new(opts: &RelayOpts) -> Rules {
+        Rules {
+            // `-d`: stdin is never read, as if closed from the start.
+            open: [!opts.detach_stdin, true, true, true],
+            clear_keep: false,
+            sent: 0,
+            received: 0,
+            started: Instant::now(),
+            phase: Phase::Running,
+            recv_count: 0,
+            idle_timer: None,
+            quit_timer: None,
+            idle_expired: false,
+            quit_expired: false,
+            reg: Default::default(),
+            quit_after: opts.quit_after,
+            idle: opts.idle,
+            recv_limit: opts.recv_limit,
+            listen: opts.listen,
+            summary: opts.summary,
+        }
+    }
+
+    /// nc's three "finish" conditions at the top of each pass.
+    fn finished(&self, drained: bool) -> bool {
+        let [stdin, netout, netin, stdout] = self.open;
+        (!stdin && !netin && drained) || (!netout && !stdout) || (self.listen && !netin && drained)
+    }
+
+    /// `-W`: one more network read; true when it was the last one allowed
+    /// (the relay then closes the network's input and stdin).
+    pub fn count_read(&mut self) -> bool {
+        let Some(limit) = self.recv_limit else {
+            return false;
+        };
+        self.recv_count += 1;
+        self.recv_count >= limit
+    }
+}
+
+/// nc's "finish": return, or with `-q N > 0` close the socket and wait.
+fn finish<M: Mover>(m: &mut M, cx: &mut Ctx<'_>) -> Step<Outcome> {
+    if m.rules().quit_after <= 0 {
+        return done(m, cx, End::Finished);
+    }
+    unregister(m, cx);
+    m.close(); // as nc closes the socket before alarm()
+    let r = m.rules();
+    r.open = [false; 4];
+    r.phase = Phase::Quitting;
+    let q = Duration::from_secs(r.quit_after as u64);
+    cx.timers
+        .reset(&mut r.quit_timer, Instant::now() + q, TIMER_QUIT);
+    if let Some(idle) = r.idle {
+        cx.timers
+            .reset(&mut r.idle_timer, Instant::now() + idle, TIMER_IDLE);
+    }
+    Step::Wait
+}
+
+fn done<M: Mover>(m: &mut M, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
+    unregister(m, cx);
+    m.end();
+    let r = m.rules();
+    if r.summary {
+        report::relay_summary(r.sent, r.received, r.started.elapsed());
+    }
+    Step::Done(Outcome {
+        end,
+        clear_keep: r.clear_keep,
+    })
+}
+
+/// Keeps each fd's registered interest equal to what the state needs,
+/// then `then`; a refusal ends the relay.
+fn register<M: Mover>(m: &mut M, cx: &mut Ctx<'_>, then: Step<Outcome>) -> Step<Outcome> {
+    let (fds, want) = (m.fds(), m.interest());
+    let tokens = [reactor::STDIN, reactor::NET, reactor::STDOUT];
+    let r = m.rules();
+    for i in 0..3 {
+        if let Err(e) = r.reg[i].set(cx.registry, fds[i], tokens[i], want[i]) {
+            return failed(m, cx, &e);
+        }
+    }
+    then
+}
+
+fn unregister<M: Mover>(m: &mut M, cx: &mut Ctx<'_>) {
+    let fds = m.fds();
+    let r = m.rules();
+    for (reg, fd) in r.reg.iter_mut().zip(fds) {
+        reg.clear(cx.registry, fd);
+    }
+    for t in [r.idle_timer.take(), r.quit_timer.take()]
+        .into_iter()
+        .flatten()
+    {
+        cx.timers.cancel(t);
+    }
+    m.cancel_timers(cx);
+}
+
+/// The loop itself failed under the relay: said, and the relay ends.
+fn failed<M: Mover>(m: &mut M, cx: &mut Ctx<'_>, e: &io::Error) -> Step<Outcome> {
+    report::warn(format_args!("polling error"), report::Errno::of(e));
+    done(m, cx, End::Finished)
+}
+
+impl<M: Mover> Machine for M {
+    type Output = Outcome;
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        match key {
+            TIMER_IDLE => self.rules().idle_expired = true,
+            TIMER_QUIT => self.rules().quit_expired = true,
+            _ => self.own_timer(key),
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Outcome> {
+        self.turn(cx);
+        let r = self.rules();
+        // (The quit timer runs only while quitting.)
+        if r.quit_expired {
+            return done(self, cx, End::QuitTimer);
+        }
+        if r.idle_expired {
+            return done(self, cx, End::Finished);
+        }
+        if let Phase::Quitting = r.phase {
+            return Step::Wait;
+        }
+        for _ in 0..PASSES_PER_TURN {
+            let drained = self.drained();
+            if self.rules().finished(drained) {
+                return finish(self, cx);
+            }
+            match self.pass(cx) {
+                // Activity: the idle clock starts again.
+                Ok(true) => {
+                    if let Some(t) = self.rules().idle_timer.take() {
+                        cx.timers.cancel(t);
+                    }
+                }
+                // Nothing to do: arm the idle clock and wait.
+                Ok(false) => {
+                    let r = self.rules();
+                    if let Some(idle) = r.idle {
+                        if idle.is_zero() {
+                            return done(self, cx, End::Finished);
+                        }
+                        if r.idle_timer.is_none() {
+                            cx.timers
+                                .reset(&mut r.idle_timer, Instant::now() + idle, TIMER_IDLE);
+                        }
+                    }
+                    return register(self, cx, Step::Wait);
+                }
+                Err(e) => return failed(self, cx, &e),
+            }
+        }
+        register(self, cx, Step::Again)
+    }
+}
