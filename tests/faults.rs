@@ -757,8 +757,11 @@ struct AfterEpipe {
 /// §6.1: rule a needs stdin gone), then exits 0. A listener does the same
 /// while it holds network data it could not deliver (rule c needs both
 /// buffers empty); nc.openbsd's 16 KiB buffer is often empty at that moment
-/// (it alternates read and write), and it then ends at once, so for a
-/// listener only its status and stderr are compared.
+/// (it alternates read and write), and it then ends at once. ncrab's
+/// buffer is rarely empty then, but can be (stdout's POLLERR seen before
+/// any write failed), and it then ends just as nc does: so for a listener
+/// only the status and stderr are compared, and stdin's delivery only
+/// when it went on.
 #[test]
 fn stdout_closed_under_way() {
     for who in runners() {
@@ -832,13 +835,13 @@ fn stdout_closed_under_way() {
                 stderr: String::new(),
             };
             assert_eq!(seen, want, "{who:?} listen={listen}");
-            if !(listen && who == Who::OpenBsd) {
+            if !listen {
                 assert!(
                     seen.running,
                     "{who:?} listen={listen}: ended with stdin open"
                 );
             }
-            if who != Who::OpenBsd {
+            if who != Who::OpenBsd && seen.running {
                 assert_bytes("stdin after EPIPE", b"bye\n", &peer_got);
                 assert!(
                     idle.unwrap_or(99) <= IDLE_TICKS,
