@@ -547,25 +547,13 @@ fn socat_openssl_both_directions() {
         return;
     };
     let net = Net::new("tls-socat");
-    let (cert, key, ca) = (c.path("srv.pem"), c.path("srv.key"), c.path("ca.pem"));
+    let ca = c.path("ca.pem");
     let port = free_port();
     let p = port.to_string();
-    let mut s = net
-        .wrap(Cmd::with_target(
-            socat.clone(),
-            "socat",
-            &[
-                "-T",
-                "10",
-                &format!(
-                    "OPENSSL-LISTEN:{p},bind=127.0.0.1,reuseaddr,cert={cert},key={key},verify=0"
-                ),
-                "STDIO",
-            ],
-        ))
-        .stdin_bytes(b"from socat\n")
-        .spawn();
-    net.expect_listen(&mut s, port);
+    let s = net
+        .socat(&socat, &["-T", "10", &c.socat_listen(&p), "STDIO"])
+        .stdin_bytes(b"from socat\n");
+    let mut s = net.spawn_listening(s, port);
     let o = net
         .nc(&["-c", "-N", "-R", &ca, "localhost", &p])
         .stdin_bytes(b"from nc\n")
@@ -576,31 +564,12 @@ fn socat_openssl_both_directions() {
 
     let port = free_port();
     let p = port.to_string();
-    let mut l = net
-        .nc(&[
-            "-lc",
-            "-N",
-            "--tls-cert",
-            &cert,
-            "-K",
-            &key,
-            "127.0.0.1",
-            &p,
-        ])
-        .stdin_bytes(b"from nc listener\n")
-        .spawn();
-    net.expect_listen(&mut l, port);
+    let l = net
+        .nc(&c.listener_args("srv", &["-N"], &[], &p))
+        .stdin_bytes(b"from nc listener\n");
+    let mut l = net.spawn_listening(l, port);
     let o = net
-        .wrap(Cmd::with_target(
-            socat,
-            "socat",
-            &[
-                "-T",
-                "10",
-                "STDIO",
-                &format!("OPENSSL:localhost:{p},cafile={ca}"),
-            ],
-        ))
+        .socat(&socat, &["-T", "10", "STDIO", &c.socat_connect(&p)])
         .stdin_bytes(b"from socat client\n")
         .run(LIMIT);
     let lo = l.expect_exit(LIMIT);

@@ -65,12 +65,6 @@ const MIB: usize = 1 << 20;
 // Peers and suites
 // ---------------------------------------------------------------------------
 
-/// `openssl ARGS` in `net` (certs() made sure openssl is installed).
-fn ossl(net: &Net, args: &[&str]) -> Cmd {
-    let bin = find_in_path("openssl").expect("openssl");
-    net.wrap(Cmd::with_target(bin, "openssl", args))
-}
-
 /// One cipher suite, as both sides are told to use it.
 #[derive(Clone, Copy, Debug)]
 struct Suite {
@@ -141,13 +135,69 @@ impl Suite {
     }
 }
 
-/// The certificates, with the RSA server certificate when `suites` need it.
-fn certs_for(suites: &[Suite]) -> Option<Certs> {
+/// The start of each test: ncrab only (the record layer is ncrab's), the
+/// certificates (with the RSA server certificate when `suites` need it)
+/// and a private network. None: the test is skipped.
+fn setup(tag: &str, suites: &[Suite]) -> Option<(Certs, Net)> {
+    if !is_ncrab() {
+        return None;
+    }
     let c = certs()?;
     if suites.iter().any(|s| s.rsa) {
         c.add_rsa_server("rsa");
     }
-    Some(c)
+    Some((c, Net::new(tag)))
+}
+
+/// `openssl s_server OPTS -naccept 1 -accept PORT -cert NAME.pem -key
+/// NAME.key TAIL` in `net`, on a free port: the command and the port.
+fn s_server(net: &Net, c: &Certs, name: &str, opts: &[&str], tail: &[&str]) -> (Cmd, u16) {
+    let port = free_port();
+    let p = port.to_string();
+    let (cert, key) = (
+        c.path(&format!("{name}.pem")),
+        c.path(&format!("{name}.key")),
+    );
+    let mut args = vec!["s_server"];
+    args.extend(opts);
+    args.extend(["-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key]);
+    args.extend(tail);
+    (net.openssl(&args), port)
+}
+
+/// `openssl s_client -brief OPTS -connect 127.0.0.1:PORT -CAfile ca.pem
+/// -servername localhost -verify_return_error TAIL` in `net`.
+fn s_client(net: &Net, c: &Certs, port: u16, opts: &[&str], tail: &[&str]) -> Cmd {
+    let (connect, ca) = (format!("127.0.0.1:{port}"), c.path("ca.pem"));
+    let mut args = vec!["s_client", "-brief"];
+    args.extend(opts);
+    args.extend([
+        "-connect",
+        &connect,
+        "-CAfile",
+        &ca,
+        "-servername",
+        "localhost",
+        "-verify_return_error",
+    ]);
+    args.extend(tail);
+    net.openssl(&args)
+}
+
+/// ncrab's arguments as a TLS client verifying with the test CA:
+/// `FLAGS -c -R ca.pem [only suite s] HOST PORT`.
+fn client_args(
+    c: &Certs,
+    flags: &[&str],
+    s: Option<&Suite>,
+    host: &str,
+    port: &str,
+) -> Vec<String> {
+    let mut a: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    a.extend(["-c".into(), "-R".into(), c.path("ca.pem")]);
+    a.extend(s.map(Suite::ncrab_args).unwrap_or_default());
+    a.extend([host.into(), port.into()]);
+    a
 }
 
 /// Feeds a child's stdin from a file on a thread of its own, and keeps it
@@ -209,6 +259,123 @@ fn assert_same_file(what: &str, sent: &Path, got: &Path) {
     );
 }
 
+/// Exit 0, nothing on stderr, exactly `want` on stdout (told by its
+/// length and first difference: it may be megabytes).
+#[track_caller]
+fn assert_silent_exit(what: &str, o: &Outcome, want: &[u8]) {
+    assert_eq!(o.code(), Some(0), "{what}: {o}");
+    assert!(o.stderr.is_empty(), "{what}: {o}");
+    let same = o
+        .stdout
+        .iter()
+        .zip(want)
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        o.stdout == want,
+        "{what}: {} of {} bytes, the first difference at {same}",
+        o.stdout.len(),
+        want.len()
+    );
+}
+
+/// The `\tTLS error: ` lines of ncrab's -vv stderr.
+fn tls_errors(o: &Outcome) -> Vec<String> {
+    o.stderr_str()
+        .lines()
+        .filter(|l| l.starts_with("\tTLS error: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Random data for a transfer both ways at once between ncrab and a
+/// peer, and the files each side writes what it gets into.
+struct BothWays {
+    /// The peer's name, in its file's name and in messages.
+    peer: &'static str,
+    to_peer: std::path::PathBuf,
+    to_nc: std::path::PathBuf,
+    peer_got: std::path::PathBuf,
+    nc_got: std::path::PathBuf,
+}
+
+impl BothWays {
+    /// `len` random bytes each way, in `dir`.
+    fn new(dir: &TempDir, len: usize) -> BothWays {
+        let b = BothWays {
+            peer: "peer",
+            to_peer: dir.join("to-peer.bin"),
+            to_nc: dir.join("to-nc.bin"),
+            peer_got: dir.join("peer-got.bin"),
+            nc_got: dir.join("nc-got.bin"),
+        };
+        random_file(&b.to_peer, len);
+        random_file(&b.to_nc, len);
+        b
+    }
+
+    /// The same data, with `peer` (it writes `PEER-got.bin`).
+    fn with(&self, peer: &'static str) -> BothWays {
+        BothWays {
+            peer,
+            to_peer: self.to_peer.clone(),
+            to_nc: self.to_nc.clone(),
+            peer_got: self.nc_got.with_file_name(format!("{peer}-got.bin")),
+            nc_got: self.nc_got.clone(),
+        }
+    }
+
+    /// ncrab's side: it sends `to_peer`, writes what it gets to `nc_got`.
+    fn ncrab(&self, cmd: Cmd) -> Cmd {
+        cmd.stdin(Input::File(self.to_peer.clone()))
+            .stdout(OutputTo::File(self.nc_got.clone()))
+    }
+
+    /// The peer's side: its stdin a pipe (for [`feed`]), what it gets
+    /// into `peer_got`.
+    fn peer(&self, cmd: Cmd) -> Cmd {
+        cmd.stdin(Input::Pipe)
+            .stdout(OutputTo::File(self.peer_got.clone()))
+    }
+
+    /// Waits until both sides got all of it, then ends the peer's stdin
+    /// (`feeder`); then both exits: ncrab's outcome and the peer's.
+    #[track_caller]
+    fn finish(
+        &self,
+        what: &str,
+        n: &mut Proc,
+        peer: &mut Proc,
+        feeder: Feeder,
+    ) -> (Outcome, Outcome) {
+        let len = file_len(&self.to_peer);
+        expect_files(
+            what,
+            &[(&self.peer_got, len), (&self.nc_got, len)],
+            &mut [&mut *n, &mut *peer],
+        );
+        feeder.close();
+        let o = n.expect_exit(LIMIT);
+        (o, peer.expect_exit(LIMIT))
+    }
+
+    /// Both ways intact (length and SHA-256).
+    #[track_caller]
+    fn assert_intact(&self, what: &str) {
+        let peer = self.peer;
+        assert_same_file(
+            &format!("{what}: ncrab -> {peer}"),
+            &self.to_peer,
+            &self.peer_got,
+        );
+        assert_same_file(
+            &format!("{what}: {peer} -> ncrab"),
+            &self.to_nc,
+            &self.nc_got,
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 1. Every suite, 4 MiB each way at once, with s_server and s_client
 // ---------------------------------------------------------------------------
@@ -232,68 +399,28 @@ fn tls12_rsa_suites_4_mib_each_way_with_openssl() {
 /// 4 MiB of random data each way, both at once; the suite checked on
 /// both sides, the bytes by SHA-256, both ends at exit 0.
 fn suite_matrix(tag: &str, suites: &[Suite]) {
-    if !is_ncrab() {
+    let Some((c, net)) = setup(tag, suites) else {
         return;
-    }
-    let Some(c) = certs_for(suites) else { return };
-    let net = Net::new(tag);
+    };
     let dir = TempDir::new(tag);
-    let (to_peer, to_nc) = (dir.join("to-peer.bin"), dir.join("to-nc.bin"));
-    random_file(&to_peer, 4 * MIB);
-    random_file(&to_nc, 4 * MIB);
+    let data = BothWays::new(&dir, 4 * MIB);
     for s in suites {
-        client_with_s_server(&net, &c, &dir, s, &to_peer, &to_nc);
-        listener_with_s_client(&net, &c, &dir, s, &to_peer, &to_nc);
+        client_with_s_server(&net, &c, s, &data.with("s_server"));
+        listener_with_s_client(&net, &c, s, &data.with("s_client"));
     }
 }
 
 /// ncrab -c against `s_server -quiet`: ncrab sends a file (no -N: it
 /// stays for the other direction), s_server its stdin; once both arrived
 /// s_server's stdin ends, it sends close_notify, and ncrab exits 0.
-fn client_with_s_server(
-    net: &Net,
-    c: &Certs,
-    dir: &TempDir,
-    s: &Suite,
-    to_peer: &Path,
-    to_nc: &Path,
-) {
+fn client_with_s_server(net: &Net, c: &Certs, s: &Suite, data: &BothWays) {
     let what = format!("ncrab client, s_server, {} {}", s.version(), s.name);
-    let (peer_got, nc_got) = (dir.join("s_server-got.bin"), dir.join("nc-got.bin"));
-    let port = free_port();
-    let p = port.to_string();
-    let (cert, key) = (
-        c.path(&format!("{}.pem", s.cert())),
-        c.path(&format!("{}.key", s.cert())),
-    );
-    let mut args = vec![
-        "s_server", "-quiet", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key,
-    ];
-    args.extend(s.openssl_args());
-    let mut srv = ossl(net, &args)
-        .stdin(Input::Pipe)
-        .stdout(OutputTo::File(peer_got.clone()))
-        .spawn();
-    net.expect_listen(&mut srv, port);
-    let feeder = feed(&mut srv, to_nc);
-    let ca = c.path("ca.pem");
-    let mut nargs: Vec<String> = vec!["-v".into(), "-c".into(), "-R".into(), ca];
-    nargs.extend(s.ncrab_args());
-    nargs.extend(["localhost".into(), p.clone()]);
-    let mut n = net
-        .nc(&nargs)
-        .stdin(Input::File(to_peer.to_path_buf()))
-        .stdout(OutputTo::File(nc_got.clone()))
-        .spawn();
-    let len = file_len(to_peer);
-    expect_files(
-        &what,
-        &[(&peer_got, len), (&nc_got, len)],
-        &mut [&mut n, &mut srv],
-    );
-    feeder.close();
-    let o = n.expect_exit(LIMIT);
-    srv.expect_exit(LIMIT);
+    let (srv, port) = s_server(net, c, s.cert(), &["-quiet"], &s.openssl_args());
+    let mut srv = net.spawn_listening(data.peer(srv), port);
+    let feeder = feed(&mut srv, &data.to_nc);
+    let args = client_args(c, &["-v"], Some(s), "localhost", &port.to_string());
+    let mut n = data.ncrab(net.nc(&args)).spawn();
+    let (o, _) = data.finish(&what, &mut n, &mut srv, feeder);
     assert_eq!(o.code(), Some(0), "{what}: {o}");
     let err = o.stderr_str();
     let lines: Vec<&str> = err.lines().collect();
@@ -314,67 +441,20 @@ fn client_with_s_server(
         lines.len() == 8 && lines[7].starts_with("Cert Hash: SHA256:"),
         "{what}: {o}"
     );
-    assert_same_file(&format!("{what}: ncrab -> s_server"), to_peer, &peer_got);
-    assert_same_file(&format!("{what}: s_server -> ncrab"), to_nc, &nc_got);
+    data.assert_intact(&what);
 }
 
 /// ncrab -lc against `s_client -brief -nocommands`: the same, the other
 /// way round; s_client's close_notify at its stdin's EOF ends it.
-fn listener_with_s_client(
-    net: &Net,
-    c: &Certs,
-    dir: &TempDir,
-    s: &Suite,
-    to_peer: &Path,
-    to_nc: &Path,
-) {
+fn listener_with_s_client(net: &Net, c: &Certs, s: &Suite, data: &BothWays) {
     let what = format!("ncrab listener, s_client, {} {}", s.version(), s.name);
-    let (peer_got, nc_got) = (dir.join("s_client-got.bin"), dir.join("nc-got.bin"));
     let port = free_port();
-    let p = port.to_string();
-    let (cert, key, ca) = (
-        c.path(&format!("{}.pem", s.cert())),
-        c.path(&format!("{}.key", s.cert())),
-        c.path("ca.pem"),
-    );
-    let mut largs: Vec<String> = vec!["-lc".into(), "-v".into()];
-    largs.extend(["--tls-cert".into(), cert, "-K".into(), key]);
-    largs.extend(s.ncrab_args());
-    largs.extend(["127.0.0.1".into(), p.clone()]);
-    let mut l = net
-        .nc(&largs)
-        .stdin(Input::File(to_peer.to_path_buf()))
-        .stdout(OutputTo::File(nc_got.clone()))
-        .spawn();
-    net.expect_listen(&mut l, port);
-    let connect = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "s_client",
-        "-brief",
-        "-nocommands",
-        "-connect",
-        &connect,
-        "-CAfile",
-        &ca,
-        "-servername",
-        "localhost",
-        "-verify_return_error",
-    ];
-    args.extend(s.openssl_args());
-    let mut cl = ossl(net, &args)
-        .stdin(Input::Pipe)
-        .stdout(OutputTo::File(peer_got.clone()))
-        .spawn();
-    let feeder = feed(&mut cl, to_nc);
-    let len = file_len(to_peer);
-    expect_files(
-        &what,
-        &[(&peer_got, len), (&nc_got, len)],
-        &mut [&mut l, &mut cl],
-    );
-    feeder.close();
-    let lo = l.expect_exit(LIMIT);
-    let co = cl.expect_exit(LIMIT);
+    let args = c.listener_args(s.cert(), &["-v"], &s.ncrab_args(), &port.to_string());
+    let mut l = net.spawn_listening(data.ncrab(net.nc(&args)), port);
+    let cl = s_client(net, c, port, &["-nocommands"], &s.openssl_args());
+    let mut cl = data.peer(cl).spawn();
+    let feeder = feed(&mut cl, &data.to_nc);
+    let (lo, co) = data.finish(&what, &mut l, &mut cl, feeder);
     assert_eq!(lo.code(), Some(0), "{what}: {lo}");
     let err = lo.stderr_str();
     assert!(
@@ -391,8 +471,7 @@ fn listener_with_s_client(
     ] {
         assert!(cerr.contains(&want), "{what}: s_client: {co}");
     }
-    assert_same_file(&format!("{what}: ncrab -> s_client"), to_peer, &peer_got);
-    assert_same_file(&format!("{what}: s_client -> ncrab"), to_nc, &nc_got);
+    data.assert_intact(&what);
 }
 
 // ---------------------------------------------------------------------------
@@ -467,53 +546,36 @@ enum Role {
 }
 
 /// The openssl peer (non-quiet, `-msg` into `msg`) and ncrab (no -v),
-/// connected, for suite `s`.
-fn key_update_session(net: &Net, c: &Certs, s: &Suite, role: Role, msg: &Path) -> (Proc, Proc) {
-    let port = free_port();
-    let p = port.to_string();
-    let (cert, key, ca) = (c.path("srv.pem"), c.path("srv.key"), c.path("ca.pem"));
+/// connected, for suite `s`: a [`Talk`] between them.
+fn key_update_session(net: &Net, c: &Certs, s: &Suite, role: Role, msg: &Path) -> Talk {
     let msgs = msg.display().to_string();
-    match role {
+    let mut tail = vec!["-msg", "-msgfile", &msgs];
+    tail.extend(s.openssl_args());
+    let (peer, n) = match role {
         Role::Client => {
-            let mut args = vec![
-                "s_server", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key, "-msg",
-                "-msgfile", &msgs,
-            ];
-            args.extend(s.openssl_args());
-            let mut peer = ossl(net, &args).stdin(Input::Pipe).spawn();
-            net.expect_listen(&mut peer, port);
-            let mut a: Vec<String> = vec!["-N".into(), "-c".into(), "-R".into(), ca];
-            a.extend(s.ncrab_args());
-            a.extend(["localhost".into(), p.clone()]);
-            let n = net.nc(&a).stdin(Input::Pipe).spawn();
-            (peer, n)
+            let (srv, port) = s_server(net, c, "srv", &[], &tail);
+            let peer = net.spawn_listening(srv.stdin(Input::Pipe), port);
+            let a = client_args(c, &["-N"], Some(s), "localhost", &port.to_string());
+            (peer, net.nc(&a).stdin(Input::Pipe).spawn())
         }
         Role::Listener => {
-            let mut a: Vec<String> = vec!["-lc".into(), "--tls-cert".into(), cert];
-            a.extend(["-K".into(), key]);
-            a.extend(s.ncrab_args());
-            a.extend(["127.0.0.1".into(), p.clone()]);
-            let mut n = net.nc(&a).stdin(Input::Pipe).spawn();
-            net.expect_listen(&mut n, port);
-            let connect = format!("127.0.0.1:{port}");
-            let mut args = vec![
-                "s_client",
-                "-brief",
-                "-connect",
-                &connect,
-                "-CAfile",
-                &ca,
-                "-servername",
-                "localhost",
-                "-verify_return_error",
-                "-msg",
-                "-msgfile",
-                &msgs,
-            ];
-            args.extend(s.openssl_args());
-            let peer = ossl(net, &args).stdin(Input::Pipe).spawn();
-            (peer, n)
+            let port = free_port();
+            let a = c.listener_args("srv", &[], &s.ncrab_args(), &port.to_string());
+            let n = net.spawn_listening(net.nc(&a).stdin(Input::Pipe), port);
+            (
+                s_client(net, c, port, &[], &tail)
+                    .stdin(Input::Pipe)
+                    .spawn(),
+                n,
+            )
         }
+    };
+    Talk {
+        n,
+        peer,
+        to_nc: Vec::new(),
+        to_peer: Vec::new(),
+        what: format!("{role:?} {}", s.name),
     }
 }
 
@@ -531,6 +593,47 @@ fn pass(from: &mut Proc, to: &mut Proc, data: &[u8], what: &str) {
     if !eventually(LIMIT, || printed(to, data)) {
         let (fo, to) = (from.kill(), to.kill());
         panic!("{what}: never arrived: {to}; sender: {fo}");
+    }
+}
+
+/// ncrab and an openssl peer (not quiet) exchanging `@@` lines through
+/// their stdin, and what each was sent.
+struct Talk {
+    n: Proc,
+    peer: Proc,
+    to_nc: Vec<u8>,
+    to_peer: Vec<u8>,
+    what: String,
+}
+
+impl Talk {
+    /// The line of `round` from ncrab, once the peer printed it.
+    #[track_caller]
+    fn ncrab_says(&mut self, round: usize) {
+        let l = line(2, round, 0);
+        pass(&mut self.n, &mut self.peer, &l, &self.what);
+        self.to_peer.extend(l);
+    }
+
+    /// The line of `round` from the peer, once ncrab printed it.
+    #[track_caller]
+    fn peer_says(&mut self, round: usize) {
+        let l = line(1, round, 0);
+        pass(&mut self.peer, &mut self.n, &l, &self.what);
+        self.to_nc.extend(l);
+    }
+
+    /// An openssl command on the peer's stdin, alone in its read (see
+    /// the top).
+    #[track_caller]
+    fn command(&mut self, cmd: &[u8]) {
+        self.peer.write_stdin(cmd).expect("peer stdin");
+        assert!(
+            self.peer.wait_stdin_read(LIMIT),
+            "{}: the peer never read its command {}",
+            self.what,
+            escape(cmd)
+        );
     }
 }
 
@@ -555,37 +658,27 @@ fn key_updates_from_s_client_between_data() {
 /// nothing; the peer's log shows its 20 KeyUpdates and, for each K,
 /// exactly one KeyUpdate back from ncrab, update_not_requested.
 fn key_updates_between_data(s: &Suite, role: Role) {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-keyupd", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let what = format!("{role:?} {}", s.name);
-    let net = Net::new("rec-keyupd");
+    };
     let dir = TempDir::new("rec-keyupd");
     let msg = dir.join("msg.txt");
-    let (mut peer, mut n) = key_update_session(&net, &c, s, role, &msg);
-    let (mut to_nc, mut to_peer) = (Vec::new(), Vec::new());
+    let mut t = key_update_session(&net, &c, s, role, &msg);
     // The first line goes from ncrab: s_server waits for one (see the top).
-    let l = line(2, 0, 0);
-    pass(&mut n, &mut peer, &l, &what);
-    to_peer.extend(l);
-    let l = line(1, 0, 0);
-    pass(&mut peer, &mut n, &l, &what);
-    to_nc.extend(l);
+    t.ncrab_says(0);
+    t.peer_says(0);
     for round in 1..=KEY_UPDATES {
-        let cmd: &[u8] = if round % 2 == 1 { b"k\n" } else { b"K\n" };
-        peer.write_stdin(cmd).expect("peer stdin");
-        assert!(
-            peer.wait_stdin_read(LIMIT),
-            "{what}: the peer never read its command"
-        );
-        let l = line(1, round, 0);
-        pass(&mut peer, &mut n, &l, &what);
-        to_nc.extend(l);
-        let l = line(2, round, 0);
-        pass(&mut n, &mut peer, &l, &what);
-        to_peer.extend(l);
+        t.command(if round % 2 == 1 { b"k\n" } else { b"K\n" });
+        t.peer_says(round);
+        t.ncrab_says(round);
     }
+    let Talk {
+        mut n,
+        mut peer,
+        mut to_nc,
+        mut to_peer,
+        what,
+    } = t;
     for round in 100..104 {
         let (a, b) = (lines(1, round), lines(2, round));
         peer.write_stdin(&a).expect("peer stdin");
@@ -612,9 +705,7 @@ fn key_updates_between_data(s: &Suite, role: Role) {
             (n.expect_exit(LIMIT), po)
         }
     };
-    assert_eq!(o.code(), Some(0), "{what}: {o}");
-    assert!(o.stderr.is_empty(), "{what}: {o}");
-    assert!(o.stdout == to_nc, "{what}: ncrab's stdout differs: {o}");
+    assert_silent_exit(&format!("{what}: ncrab's stdout"), &o, &to_nc);
     let sent: Vec<Vec<u8>> = to_peer
         .split_inclusive(|&b| b == b'\n')
         .map(<[u8]>::to_vec)
@@ -660,105 +751,51 @@ fn key_updates_between_data(s: &Suite, role: Role) {
 /// both ends, both at exit 0, ncrab silent.
 #[test]
 fn socat_32_mib_each_way_at_once() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-socat", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
+    };
     let Some(socat) = tool("socat", "socat") else {
         return;
     };
-    let net = Net::new("rec-socat");
     let dir = TempDir::new("rec-socat");
-    let (to_peer, to_nc) = (dir.join("to-peer.bin"), dir.join("to-nc.bin"));
-    random_file(&to_peer, 32 * MIB);
-    random_file(&to_nc, 32 * MIB);
-    let (peer_got, nc_got) = (dir.join("socat-got.bin"), dir.join("nc-got.bin"));
-    let (cert, key, ca) = (c.path("srv.pem"), c.path("srv.key"), c.path("ca.pem"));
-    let len = file_len(&to_peer);
+    let data = BothWays::new(&dir, 32 * MIB).with("socat");
 
     // ncrab -c -N: its close_notify after its file; socat's after its
     // own (-t 30: socat waits that long for the other direction).
     let port = free_port();
     let p = port.to_string();
-    let mut s = net
-        .wrap(Cmd::with_target(
-            socat.clone(),
-            "socat",
-            &[
-                "-T",
-                "30",
-                "-t",
-                "30",
-                &format!(
-                    "OPENSSL-LISTEN:{p},bind=127.0.0.1,reuseaddr,cert={cert},key={key},verify=0"
-                ),
-                "STDIO",
-            ],
-        ))
-        .stdin(Input::File(to_nc.clone()))
-        .stdout(OutputTo::File(peer_got.clone()))
-        .spawn();
-    net.expect_listen(&mut s, port);
-    let mut n = net
-        .nc(&["-c", "-N", "-R", &ca, "localhost", &p])
-        .stdin(Input::File(to_peer.clone()))
-        .stdout(OutputTo::File(nc_got.clone()))
-        .spawn();
-    let o = n.expect_exit(LIMIT);
+    let s = net
+        .socat(
+            &socat,
+            &["-T", "30", "-t", "30", &c.socat_listen(&p), "STDIO"],
+        )
+        .stdin(Input::File(data.to_nc.clone()))
+        .stdout(OutputTo::File(data.peer_got.clone()));
+    let mut s = net.spawn_listening(s, port);
+    let o = data
+        .ncrab(net.nc(&client_args(&c, &["-N"], None, "localhost", &p)))
+        .run(LIMIT);
     let so = s.expect_exit(LIMIT);
     o.assert(0, b"", b"");
     assert_eq!(so.code(), Some(0), "{so}");
-    assert_same_file("ncrab client -> socat", &to_peer, &peer_got);
-    assert_same_file("socat -> ncrab client", &to_nc, &nc_got);
+    data.assert_intact("ncrab client");
 
     // ncrab -lc -N: an nc listener ends at the client's EOF, so socat's
     // stdin stays open until both directions arrived.
     let port = free_port();
     let p = port.to_string();
-    let mut l = net
-        .nc(&[
-            "-lc",
-            "-N",
-            "--tls-cert",
-            &cert,
-            "-K",
-            &key,
-            "127.0.0.1",
-            &p,
-        ])
-        .stdin(Input::File(to_peer.clone()))
-        .stdout(OutputTo::File(nc_got.clone()))
-        .spawn();
-    net.expect_listen(&mut l, port);
-    let mut s = net
-        .wrap(Cmd::with_target(
-            socat,
-            "socat",
-            &[
-                "-T",
-                "30",
-                "-t",
-                "30",
-                "STDIO",
-                &format!("OPENSSL:localhost:{p},cafile={ca}"),
-            ],
-        ))
-        .stdin(Input::Pipe)
-        .stdout(OutputTo::File(peer_got.clone()))
-        .spawn();
-    let feeder = feed(&mut s, &to_nc);
-    expect_files(
-        "ncrab listener, socat",
-        &[(&peer_got, len), (&nc_got, len)],
-        &mut [&mut l, &mut s],
+    let l = data.ncrab(net.nc(&c.listener_args("srv", &["-N"], &[], &p)));
+    let mut l = net.spawn_listening(l, port);
+    let s = net.socat(
+        &socat,
+        &["-T", "30", "-t", "30", "STDIO", &c.socat_connect(&p)],
     );
-    feeder.close();
-    let lo = l.expect_exit(LIMIT);
-    let so = s.expect_exit(LIMIT);
+    let mut s = data.peer(s).spawn();
+    let feeder = feed(&mut s, &data.to_nc);
+    let (lo, so) = data.finish("ncrab listener, socat", &mut l, &mut s, feeder);
     lo.assert(0, b"", b"");
     assert_eq!(so.code(), Some(0), "{so}");
-    assert_same_file("ncrab listener -> socat", &to_peer, &peer_got);
-    assert_same_file("socat -> ncrab listener", &to_nc, &nc_got);
+    data.assert_intact("ncrab listener");
 }
 
 // ---------------------------------------------------------------------------
@@ -1045,29 +1082,17 @@ fn dribble(mut down: &TcpStream, rec: &[u8]) -> bool {
 /// `s_server -quiet` on a free port serving `cert`, its stdin fed from
 /// `src` (then EOF: close_notify), for suite `s`; `extra` options.
 fn s_server_sending(net: &Net, c: &Certs, s: &Suite, src: &Path, extra: &[&str]) -> (Proc, u16) {
-    let port = free_port();
-    let p = port.to_string();
-    let (cert, key) = (
-        c.path(&format!("{}.pem", s.cert())),
-        c.path(&format!("{}.key", s.cert())),
-    );
-    let mut args = vec![
-        "s_server", "-quiet", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key,
-    ];
-    args.extend(s.openssl_args());
-    args.extend(extra);
-    let mut srv = ossl(net, &args)
-        .stdin(Input::PipeFrom(src.to_path_buf()))
-        .spawn();
-    net.expect_listen(&mut srv, port);
-    (srv, port)
+    let mut tail = s.openssl_args();
+    tail.extend(extra);
+    let (srv, port) = s_server(net, c, s.cert(), &["-quiet"], &tail);
+    let srv = srv.stdin(Input::PipeFrom(src.to_path_buf()));
+    (net.spawn_listening(srv, port), port)
 }
 
 /// The ncrab client of those tests: sends one line (s_server waits for
 /// it, see the top), then reads to the end, stdout into `got`.
 fn receiving_client(net: &Net, c: &Certs, port: &str, got: &Path) -> Proc {
-    let ca = c.path("ca.pem");
-    net.nc(&["-c", "-R", &ca, "127.0.0.1", port])
+    net.nc(&client_args(c, &[], None, "127.0.0.1", port))
         .stdin_bytes(b"hello\n")
         .stdout(OutputTo::File(got.to_path_buf()))
         .spawn()
@@ -1096,11 +1121,9 @@ fn assert_prefix(what: &str, sent: &Path, got: &Path) -> u64 {
 /// libtls), and what it wrote is a prefix of what was sent.
 #[test]
 fn peer_killed_while_sending_leaves_a_prefix() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-kill", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-kill");
+    };
     let dir = TempDir::new("rec-kill");
     let src = dir.join("src.bin");
     random_file(&src, 16 * MIB);
@@ -1126,11 +1149,9 @@ fn peer_killed_while_sending_leaves_a_prefix() {
 /// (status 0, silent; nc takes a read error for the end too).
 #[test]
 fn stream_cut_in_a_record_delivers_every_whole_record() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-cut", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-cut");
+    };
     let dir = TempDir::new("rec-cut");
     let src = dir.join("src.bin");
     random_file(&src, 4 * MIB);
@@ -1162,21 +1183,45 @@ fn stream_cut_in_a_record_delivers_every_whole_record() {
 // 5. Small records from openssl
 // ---------------------------------------------------------------------------
 
+/// ncrab -c (only suite `s`, stdin `input`) through a tap passing whole
+/// records to the server `srv` on `port`, stdout into `got`: once `srv`
+/// exited too, ncrab at exit 0, silent, and `got` the same as `src`
+/// (SHA-256). What the tap saw.
+#[track_caller]
+fn all_through_tap(
+    what: &str,
+    net: &Net,
+    c: &Certs,
+    s: &Suite,
+    (srv, port): (&mut Proc, u16),
+    input: Input,
+    (src, got): (&Path, &Path),
+) -> Seen {
+    let tap = Tap::start(net, port, s.tls13, TapMode::Pass);
+    let a = client_args(c, &[], Some(s), "127.0.0.1", &tap.port());
+    let o = net
+        .nc(&a)
+        .stdin(input)
+        .stdout(OutputTo::File(got.to_path_buf()))
+        .run(LIMIT);
+    srv.expect_exit(LIMIT);
+    let seen = tap.finish();
+    o.assert(0, b"", b"");
+    assert_same_file(what, src, got);
+    seen
+}
+
 /// openssl's smallest records: `s_server -max_send_frag 512` sends
 /// 1 MiB, `socat -b 1` 64 KiB (a record per byte); through the tap,
 /// which proves the sizes. All of it arrives, then close_notify, exit 0.
 #[test]
 fn small_records_from_openssl() {
-    if !is_ncrab() {
-        return;
-    }
-    let Some(c) = certs_for(&TLS12_RSA) else {
+    let Some((c, net)) = setup("rec-small", &TLS12_RSA) else {
         return;
     };
     let Some(socat) = tool("socat", "socat") else {
         return;
     };
-    let net = Net::new("rec-small");
     let dir = TempDir::new("rec-small");
     let src = dir.join("src.bin");
     let got = dir.join("got.bin");
@@ -1191,20 +1236,8 @@ fn small_records_from_openssl() {
             &src,
             &["-max_send_frag", "512", "-num_tickets", "0"],
         );
-        let tap = Tap::start(&net, port, s.tls13, TapMode::Pass);
-        let ca = c.path("ca.pem");
-        let mut a: Vec<String> = vec!["-c".into(), "-R".into(), ca];
-        a.extend(s.ncrab_args());
-        a.extend(["127.0.0.1".into(), tap.port()]);
-        let o = net
-            .nc(&a)
-            .stdin_bytes(b"hello\n")
-            .stdout(OutputTo::File(got.clone()))
-            .run(LIMIT);
-        srv.expect_exit(LIMIT);
-        let seen = tap.finish();
-        o.assert(0, b"", b"");
-        assert_same_file(&what, &src, &got);
+        let hello = Input::Bytes(b"hello\n".to_vec());
+        let seen = all_through_tap(&what, &net, &c, &s, (&mut srv, port), hello, (&src, &got));
         let biggest = seen.lens.keys().max().copied().unwrap_or(0);
         assert!(
             usize::from(biggest) <= 512 + s.overhead() && seen.app_records >= 2048,
@@ -1216,36 +1249,21 @@ fn small_records_from_openssl() {
         let what = format!("socat -b 1, {}", s.name);
         let src = dir.join("small.bin");
         random_file(&src, len);
-        let (cert, key) = (c.path("srv.pem"), c.path("srv.key"));
         let port = free_port();
-        let mut so = net
-            .wrap(Cmd::with_target(
-                socat.clone(),
-                "socat",
-                &[
-                    "-b",
-                    "1",
-                    "-T",
-                    "20",
-                    "-u",
-                    "STDIN",
-                    &format!(
-                        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,cert={cert},key={key},verify=0"
-                    ),
-                ],
-            ))
-            .stdin(Input::File(src.clone()))
-            .spawn();
-        net.expect_listen(&mut so, port);
-        let tap = Tap::start(&net, port, s.tls13, TapMode::Pass);
-        let mut a: Vec<String> = vec!["-c".into(), "-R".into(), c.path("ca.pem")];
-        a.extend(s.ncrab_args());
-        a.extend(["127.0.0.1".into(), tap.port()]);
-        let o = net.nc(&a).stdout(OutputTo::File(got.clone())).run(LIMIT);
-        so.expect_exit(LIMIT);
-        let seen = tap.finish();
-        o.assert(0, b"", b"");
-        assert_same_file(&what, &src, &got);
+        let listen = c.socat_listen(&port.to_string());
+        let so = net
+            .socat(&socat, &["-b", "1", "-T", "20", "-u", "STDIN", &listen])
+            .stdin(Input::File(src.clone()));
+        let mut so = net.spawn_listening(so, port);
+        let seen = all_through_tap(
+            &what,
+            &net,
+            &c,
+            &s,
+            (&mut so, port),
+            Input::Null,
+            (&src, &got),
+        );
         // TLS 1.3: socat's two session tickets and its close_notify are
         // records of type 23 too.
         let one = (1 + s.overhead()) as u16;
@@ -1268,29 +1286,18 @@ fn small_records_from_openssl() {
 /// and explicit nonces. All of it, exact, then close_notify: exit 0.
 #[test]
 fn records_split_across_reads() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-dribble", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-dribble");
+    };
     let sizes = [
         1, 2, 3, 4, 5, 16, 17, 255, 256, 1000, 4095, 4096, 16383, 16384, 16385, 40000,
     ];
     for s in [TLS13[1], TLS12_ECDSA[0], TLS12_ECDSA[2]] {
         let what = format!("dribbled, {}", s.name);
-        let port = free_port();
-        let p = port.to_string();
-        let (cert, key) = (c.path("srv.pem"), c.path("srv.key"));
-        let mut args = vec![
-            "s_server", "-quiet", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key,
-        ];
-        args.extend(s.openssl_args());
-        let mut srv = ossl(&net, &args).stdin(Input::Pipe).spawn();
-        net.expect_listen(&mut srv, port);
+        let (srv, port) = s_server(&net, &c, "srv", &["-quiet"], &s.openssl_args());
+        let mut srv = net.spawn_listening(srv.stdin(Input::Pipe), port);
         let tap = Tap::start(&net, port, s.tls13, TapMode::Dribble);
-        let mut a: Vec<String> = vec!["-c".into(), "-R".into(), c.path("ca.pem")];
-        a.extend(s.ncrab_args());
-        a.extend(["127.0.0.1".into(), tap.port()]);
+        let a = client_args(&c, &[], Some(&s), "127.0.0.1", &tap.port());
         let mut n = net.nc(&a).stdin_bytes(b"hello\n").spawn();
         srv.expect_stdout(b"hello\n", LIMIT);
         let mut want = Vec::new();
@@ -1307,9 +1314,7 @@ fn records_split_across_reads() {
         let o = n.expect_exit(LIMIT);
         srv.expect_exit(LIMIT);
         tap.finish();
-        assert_eq!(o.code(), Some(0), "{what}: {o}");
-        assert!(o.stderr.is_empty(), "{what}: {o}");
-        assert!(o.stdout == want, "{what}: the data differs");
+        assert_silent_exit(&what, &o, &want);
     }
 }
 
@@ -1325,69 +1330,49 @@ fn records_split_across_reads() {
 /// itself once its stdin ends — status 0, with -vv one `TLS error` line
 /// naming the alert — or, the session kept, more data goes both ways.
 fn renegotiation_from_s_server(extra_stdin: &[u8]) {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-reneg", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-reneg");
+    };
     let dir = TempDir::new("rec-reneg");
     let msg = dir.join("msg.txt");
     let msgs = msg.display().to_string();
-    let port = free_port();
-    let p = port.to_string();
-    let (cert, key) = (c.path("srv.pem"), c.path("srv.key"));
-    let mut srv = ossl(
-        &net,
-        &[
-            "s_server", "-tls1_2", "-naccept", "1", "-accept", &p, "-cert", &cert, "-key", &key,
-            "-msg", "-msgfile", &msgs,
-        ],
-    )
-    .stdin(Input::Pipe)
-    .spawn();
-    net.expect_listen(&mut srv, port);
-    let ca = c.path("ca.pem");
-    let mut n = net
-        .nc(&["-vv", "-N", "-c", "-R", &ca, "localhost", &p])
-        .stdin(Input::Pipe)
-        .spawn();
-    let mut to_nc = Vec::new();
-    let l = line(2, 0, 0);
-    pass(&mut n, &mut srv, &l, "renegotiation");
-    let l = line(1, 0, 0);
-    pass(&mut srv, &mut n, &l, "renegotiation");
-    to_nc.extend(l);
-    srv.write_stdin(b"r\n").expect("s_server stdin");
-    assert!(srv.wait_stdin_read(LIMIT), "s_server never read `r`");
-    let alerted = srv.wait_timeout(secs(3)).is_some();
+    let (srv, port) = s_server(&net, &c, "srv", &["-tls1_2"], &["-msg", "-msgfile", &msgs]);
+    let srv = net.spawn_listening(srv.stdin(Input::Pipe), port);
+    let a = client_args(&c, &["-vv", "-N"], None, "localhost", &port.to_string());
+    let n = net.nc(&a).stdin(Input::Pipe).spawn();
+    let mut t = Talk {
+        n,
+        peer: srv,
+        to_nc: Vec::new(),
+        to_peer: Vec::new(),
+        what: "renegotiation".into(),
+    };
+    t.ncrab_says(0);
+    t.peer_says(0);
+    t.command(b"r\n");
+    let alerted = t.peer.wait_timeout(secs(3)).is_some();
     if alerted {
         if !extra_stdin.is_empty() {
-            n.write_stdin(extra_stdin).expect("ncrab stdin");
+            t.n.write_stdin(extra_stdin).expect("ncrab stdin");
         }
     } else {
+        t.what = "after the HelloRequest".into();
         for round in 1..3 {
-            let l = line(2, round, 0);
-            pass(&mut n, &mut srv, &l, "after the HelloRequest");
-            let l = line(1, round, 0);
-            pass(&mut srv, &mut n, &l, "after the HelloRequest");
-            to_nc.extend(l);
+            t.ncrab_says(round);
+            t.peer_says(round);
         }
     }
-    n.close_stdin();
-    let o = n.expect_exit(secs(10));
-    srv.expect_exit(LIMIT);
-    assert_bytes("ncrab's stdout", &to_nc, &o.stdout);
+    t.n.close_stdin();
+    let o = t.n.expect_exit(secs(10));
+    t.peer.expect_exit(LIMIT);
+    assert_bytes("ncrab's stdout", &t.to_nc, &o.stdout);
     assert_eq!(o.code(), Some(0), "{o}");
     let log = std::fs::read_to_string(&msg).unwrap_or_default();
     assert!(
         log.contains(">>> TLS 1.2, Handshake [length 0004], HelloRequest"),
         "{log}"
     );
-    let err = o.stderr_str();
-    let errors: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("\tTLS error: "))
-        .collect();
+    let errors = tls_errors(&o);
     if alerted {
         assert!(
             log.contains(">>> TLS 1.2, Alert [length 0002], fatal "),
@@ -1718,11 +1703,9 @@ where
     F: FnOnce(&mut Crafter) + Send + 'static,
 {
     let (port, t) = crafted_server(net, c, script);
-    let mut args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
-    args.extend(["-c".into(), "-R".into(), c.path("ca.pem")]);
-    args.extend(s.ncrab_args());
-    args.extend(["127.0.0.1".into(), port]);
-    let o = net.nc(&args).run(LIMIT);
+    let o = net
+        .nc(&client_args(c, extra, Some(s), "127.0.0.1", &port))
+        .run(LIMIT);
     if t.join().is_err() {
         panic!("the test's server failed (see above); ncrab: {o}");
     }
@@ -1742,11 +1725,9 @@ const CRAFTED: [Suite; 5] = [TLS13[0], TLS13[1], TLS13[2], TLS12_ECDSA[1], TLS12
 /// many to a read; all of it exact, then close_notify, exit 0.
 #[test]
 fn one_byte_records() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-1byte", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-1byte");
+    };
     for (s, len) in [(TLS13[0], MIB), (TLS12_ECDSA[1], MIB / 4)] {
         let data = payload(len, 11);
         let sent = data.clone();
@@ -1759,19 +1740,7 @@ fn one_byte_records() {
             }
             cr.close();
         });
-        assert_eq!(o.code(), Some(0), "{}: {o}", s.name);
-        assert!(o.stderr.is_empty(), "{}: {o}", s.name);
-        assert!(
-            o.stdout == data,
-            "{}: {} of {len} bytes, the first difference at {}",
-            s.name,
-            o.stdout.len(),
-            o.stdout
-                .iter()
-                .zip(&data)
-                .take_while(|(a, b)| a == b)
-                .count()
-        );
+        assert_silent_exit(s.name, &o, &data);
     }
 }
 
@@ -1807,11 +1776,9 @@ fn odd_records(tls13: bool) -> Vec<(Vec<u8>, usize)> {
 /// suite. All the data, exact; close_notify ends ncrab at exit 0, silent.
 #[test]
 fn odd_but_legal_records() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-odd", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-odd");
+    };
     for s in CRAFTED {
         let recs = odd_records(s.tls13);
         let many: Vec<Vec<u8>> = (0..1000).map(|i| format!("{i}\n").into_bytes()).collect();
@@ -1831,20 +1798,7 @@ fn odd_but_legal_records() {
             cr.app(b"after the warning\n");
             cr.close();
         });
-        assert_eq!(o.code(), Some(0), "{}: {o}", s.name);
-        assert!(o.stderr.is_empty(), "{}: {o}", s.name);
-        assert!(
-            o.stdout == want,
-            "{}: {} of {} bytes, the first difference at {}",
-            s.name,
-            o.stdout.len(),
-            want.len(),
-            o.stdout
-                .iter()
-                .zip(&want)
-                .take_while(|(a, b)| a == b)
-                .count()
-        );
+        assert_silent_exit(s.name, &o, &want);
     }
 }
 
@@ -1959,11 +1913,9 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
 /// over), status 0, naming the error with -vv (`\tTLS error: ...`).
 #[test]
 fn forged_and_broken_records_end_the_stream() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-bad", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-bad");
+    };
     for s in [TLS13[0], TLS13[2], TLS12_ECDSA[1], TLS12_ECDSA[2]] {
         for (what, bad) in bad_records(s.tls13) {
             let o = against_crafted(&net, &c, &s, &["-vv"], move |cr| {
@@ -1974,15 +1926,12 @@ fn forged_and_broken_records_end_the_stream() {
             });
             let what = format!("{}: {what}", s.name);
             assert_bytes(&what, b"before\n", &o.stdout);
-            let err = o.stderr_str();
-            let errors: Vec<&str> = err
-                .lines()
-                .filter(|l| l.starts_with("\tTLS error: "))
-                .collect();
+            let errors = tls_errors(&o);
             assert!(
                 o.code() == Some(0)
                     && errors.len() == 1
-                    && err.contains("\nSent 0 bytes, received 7 bytes in "),
+                    && o.stderr_str()
+                        .contains("\nSent 0 bytes, received 7 bytes in "),
                 "{what}: {o}"
             );
             if what.contains("fatal alert") {
@@ -2010,11 +1959,9 @@ fn forged_and_broken_records_end_the_stream() {
 /// All the data, exact, then close_notify: exit 0, silent.
 #[test]
 fn key_updates_and_tickets_however_they_come() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-ku", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-ku");
+    };
     for s in TLS13 {
         let mut want = Vec::new();
         let l = |tag: &str, i: usize| format!("{tag} {i}\n").into_bytes();
@@ -2062,9 +2009,7 @@ fn key_updates_and_tickets_however_they_come() {
             cr.app(&l("after a cut ticket", 0));
             cr.close();
         });
-        assert_eq!(o.code(), Some(0), "{}: {o}", s.name);
-        assert!(o.stderr.is_empty(), "{}: {o}", s.name);
-        assert_bytes(s.name, &want, &o.stdout);
+        assert_silent_exit(s.name, &o, &want);
     }
 }
 
@@ -2076,11 +2021,9 @@ fn key_updates_and_tickets_however_they_come() {
 /// of ncrab's own may ignore them all, so that is left open here.)
 #[test]
 fn a_hello_request_leaves_a_tls12_session_going() {
-    if !is_ncrab() {
+    let Some((c, net)) = setup("rec-hr", &[]) else {
         return;
-    }
-    let Some(c) = certs() else { return };
-    let net = Net::new("rec-hr");
+    };
     for s in [TLS12_ECDSA[0], TLS12_ECDSA[2]] {
         for cut in [false, true] {
             let o = against_crafted(&net, &c, &s, &[], move |cr| {

@@ -44,6 +44,9 @@
 //!   lists) and plain sockets driven by the test;
 //! - `sockets`: socket pairs, fd passing, service names, test data and
 //!   checksums;
+//! - `tls_peers`: openssl and socat in a test's network, socat's TLS
+//!   addresses and ncrab's TLS listener arguments with the test
+//!   certificates;
 //! - `tty`: a pseudo-terminal ([`Pty`]) for prompts and terminal stdio.
 //!
 //! Everything here is bounded: every wait has a deadline, a child still
@@ -63,6 +66,7 @@ mod peers;
 mod ports;
 mod proc;
 mod sockets;
+mod tls_peers;
 mod tty;
 
 #[allow(unused_imports)]
