@@ -106,7 +106,7 @@ impl TlsStream {
     /// socket, `Err` when it failed (its line printed).
     pub fn handshake(&mut self) -> Result<bool, ()> {
         match self.ready() {
-            Ok(_) => Ok(true),
+            Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(_) => Err(()),
         }
@@ -156,8 +156,8 @@ impl TlsStream {
     }
 
     /// Drives the handshake and the checks, then hands the session to
-    /// the record layer; the records once it is done.
-    fn ready(&mut self) -> io::Result<&mut Records> {
+    /// the record layer; Ok once it is there.
+    fn ready(&mut self) -> io::Result<()> {
         if let State::Handshake(s) = &mut self.state {
             if s.conn.is_handshaking() || s.conn.wants_write() {
                 match s.drive() {
@@ -189,28 +189,21 @@ impl TlsStream {
                 }
             }
         }
-        match &mut self.state {
-            State::Records(_, r) => Ok(r),
+        match self.state {
+            State::Records(..) => Ok(()),
             _ => Err(Self::failed()),
         }
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let fd = self.fd;
-        let tcp_eof = self.tcp_eof;
-        let rec = self.ready()?;
-        let mut eof = tcp_eof;
-        let mut result: Option<Result<usize, Option<io::Error>>> = None;
+        self.ready()?;
+        let State::Records(_, rec) = &mut self.state else {
+            return Err(Self::failed());
+        };
         for _ in 0..TLS_READS_PER_CALL {
             match rec.read(buf) {
-                record::Read::Data(n) => {
-                    result = Some(Ok(n));
-                    break;
-                }
-                record::Read::CloseNotify => {
-                    result = Some(Ok(0));
-                    break;
-                }
+                record::Read::Data(n) => return Ok(n),
+                record::Read::CloseNotify => return Ok(0),
                 record::Read::Failed => {
                     // A bad record, an unexpected message, the peer's
                     // alert: one line, in the client relay's words; the
@@ -218,50 +211,32 @@ impl TlsStream {
                     if let Some(e) = rec.error() {
                         tls_report::stream_error(e);
                     }
-                    let _ = rec.flush(fd);
-                    result = Some(Err(None));
-                    break;
+                    let _ = rec.flush(self.fd);
+                    return Err(self.fail());
                 }
                 record::Read::NeedMore => {}
             }
-            if eof {
+            if self.tcp_eof {
                 // The peer closed without close_notify: its end of stream
                 // all the same, as libtls treats it.
-                result = Some(Ok(0));
-                break;
+                return Ok(0);
             }
-            match rec.fill(fd) {
-                Ok(0) => eof = true,
+            match rec.fill(self.fd) {
+                Ok(0) => self.tcp_eof = true,
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    result = Some(Err(Some(e)));
-                    break;
-                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    result = Some(Err(Some(e)));
-                    break;
-                }
+                Err(e) => return Err(e),
             }
             // Key updates and alerts of ours: best effort, the rest at the
             // next flush.
             if rec.wants_write() {
-                let _ = rec.flush(fd);
+                let _ = rec.flush(self.fd);
             }
         }
-        self.tcp_eof = eof;
-        match result {
-            Some(Ok(n)) => Ok(n),
-            Some(Err(Some(e))) => Err(e),
-            Some(Err(None)) => Err(self.fail()),
-            None => {
-                // Records without plaintext kept coming: let the other
-                // sessions have their turn, and come back without waiting
-                // for an event.
-                self.kick = true;
-                Err(io::ErrorKind::WouldBlock.into())
-            }
-        }
+        // Records without plaintext kept coming: let the other sessions
+        // have their turn, and come back without waiting for an event.
+        self.kick = true;
+        Err(io::ErrorKind::WouldBlock.into())
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -286,11 +261,13 @@ impl TlsStream {
     /// Writes what is sealed; true when nothing is left (and then the FIN
     /// of a finished stream goes out).
     fn flush(&mut self) -> io::Result<bool> {
-        let fd = self.fd;
-        let rec = match self.ready() {
-            Ok(r) => r,
+        match self.ready() {
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
+        }
+        let (fd, State::Records(_, rec)) = (self.fd, &mut self.state) else {
+            return Err(Self::failed());
         };
         rec.flush(fd)?;
         if rec.wants_write() {

@@ -66,7 +66,7 @@ impl Cut {
             5 - self.have
         };
         let n = want.min(buf.len());
-        let n = SockIo(sock).read_into(&mut buf[..n])?;
+        let n = io::Read::read(&mut SockIo(sock), &mut buf[..n])?;
         if self.body_left > 0 {
             self.body_left -= n;
         } else {
@@ -101,8 +101,8 @@ pub enum Progress {
 /// `read(2)`/`send(2)` on the socket for rustls, without SIGPIPE.
 pub struct SockIo<'a>(pub &'a Socket);
 
-impl SockIo<'_> {
-    fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
+impl io::Read for SockIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: buf is valid for buf.len() bytes.
         let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
@@ -162,12 +162,6 @@ fn would_block(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
     )
-}
-
-impl io::Read for SockIo<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_into(buf)
-    }
 }
 
 impl Session {
@@ -311,7 +305,7 @@ pub fn drive(conn: &mut Connection, sock: &Socket, hs: &mut HsState) -> Progress
 fn discard_input(sock: &Socket) {
     let mut junk = [0u8; 16384];
     for _ in 0..16 {
-        match SockIo(sock).read_into(&mut junk) {
+        match io::Read::read(&mut SockIo(sock), &mut junk) {
             Ok(n) if n > 0 => {}
             _ => break,
         }
