@@ -342,7 +342,8 @@ impl Records {
         }
         let mut taken = 0;
         while taken < data.len() {
-            if self.update_tx && self.send_key_update().is_err() {
+            self.pending_updates();
+            if self.error.is_some() {
                 return Err(());
             }
             let chunk = (data.len() - taken).min(MAX_PLAIN);
@@ -396,9 +397,16 @@ impl Records {
             return;
         }
         self.close_notify_sent = true;
-        if self.output.room(SMALL_SEALED) >= SMALL_SEALED {
-            let _ = self.seal(CT_ALERT, &[LEVEL_WARNING, 0]);
+        let _ = self.seal_small(CT_ALERT, &[LEVEL_WARNING, 0]);
+    }
+
+    /// Seals an alert or a KeyUpdate when the output buffer has room for
+    /// it (its reserve keeps room for two); Ok(false) when it has none.
+    fn seal_small(&mut self, typ: u8, data: &[u8]) -> Result<bool, Error> {
+        if self.output.room(SMALL_SEALED) < SMALL_SEALED {
+            return Ok(false);
         }
+        self.seal(typ, data).map(|()| true)
     }
 
     /// Seals one record of `data` (at most [`MAX_PLAIN`]) into the output
@@ -453,11 +461,10 @@ impl Records {
     /// TLS 1.3: a KeyUpdate (not requesting one back) under the current
     /// key, then the next key.
     fn send_key_update(&mut self) -> Result<(), Error> {
-        if self.output.room(SMALL_SEALED) < SMALL_SEALED {
+        if !self.seal_small(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 0])? {
             return Ok(()); // after the next flush
         }
         self.update_tx = false;
-        self.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 0])?;
         next_keys(self.suite, &mut self.tx)
     }
 
@@ -467,9 +474,7 @@ impl Records {
             return;
         }
         if let Some(a) = alert {
-            if self.output.room(SMALL_SEALED) >= SMALL_SEALED {
-                let _ = self.seal(CT_ALERT, &[LEVEL_FATAL, u8::from(a)]);
-            }
+            let _ = self.seal_small(CT_ALERT, &[LEVEL_FATAL, u8::from(a)]);
         }
         self.error = Some(e);
     }
@@ -763,11 +768,9 @@ impl Records {
                             Error::PeerMisbehaved(PeerMisbehaved::TooManyRenegotiationRequests),
                         );
                     }
-                    if self.output.room(SMALL_SEALED) >= SMALL_SEALED {
-                        let no_renegotiation = u8::from(AlertDescription::NoRenegotiation);
-                        if let Err(e) = self.seal(CT_ALERT, &[LEVEL_WARNING, no_renegotiation]) {
-                            self.fail(None, e);
-                        }
+                    let no_renegotiation = u8::from(AlertDescription::NoRenegotiation);
+                    if let Err(e) = self.seal_small(CT_ALERT, &[LEVEL_WARNING, no_renegotiation]) {
+                        self.fail(None, e);
                     }
                 }
                 _ => {
@@ -818,16 +821,14 @@ impl Records {
         if let Err(e) = next_keys(self.suite, &mut self.rx) {
             return self.fail(Some(AlertDescription::InternalError), e);
         }
-        if requested && !self.close_notify_sent {
+        if requested {
             self.update_tx = true;
-            if let Err(e) = self.send_key_update() {
-                self.fail(Some(AlertDescription::InternalError), e);
-            }
+            self.pending_updates();
         }
     }
 
-    /// A KeyUpdate of ours that waited for room goes now (after a
-    /// flush).
+    /// A KeyUpdate of ours that is due goes now, if there is room (else
+    /// after the next flush); a failure to seal it ends the session.
     fn pending_updates(&mut self) {
         if self.update_tx && self.error.is_none() && !self.close_notify_sent {
             if let Err(e) = self.send_key_update() {
