@@ -3,11 +3,11 @@
 //!
 //! The plain relay ([`crate::relay::Relay`]) takes level-triggered snapshots of
 //! the socket; here the socket's readiness says little (a readable socket
-//! may hold half a record, plaintext may wait inside rustls with nothing
-//! on the socket), so each pass simply tries every move that has room,
-//! until none makes progress, and then waits for the readiness its state
-//! derives: stdin readable while it has room, the socket readable while
-//! the output buffer has room, writable while rustls holds records,
+//! may hold half a record, plaintext may wait in the record layer with
+//! nothing on the socket), so each pass simply tries every move that has
+//! room, until none makes progress, and then waits for the readiness its
+//! state derives: stdin readable while it has room, the socket readable
+//! while the output buffer has room, writable while sealed records wait,
 //! stdout writable while plaintext waits. nc's four ends and its rules on
 //! them are kept as in `readwrite` (B §6.1):
 //!
@@ -57,11 +57,10 @@ const READS_PER_PASS: usize = 64;
 /// [`crate::relay::rules`]'s, for a [`Mover`]).
 pub struct TlsRelay<'a> {
     /// Owned here: closed when the relay ends.
-    _sock: Socket,
+    sock: Socket,
     rec: Records,
     /// close_notify went (or the session failed): nothing more is sealed.
     session_closed: bool,
-    fd: i32,
     stdin: &'a Stdio,
     stdout: &'a Stdio,
     opts: RelayOpts,
@@ -104,12 +103,10 @@ impl<'a> TlsRelay<'a> {
                 unsafe { libc::fcntl(io.fd, libc::F_SETPIPE_SZ, BUF as libc::c_int) };
             }
         }
-        let fd = sock.as_raw_fd();
         Ok(TlsRelay {
-            _sock: sock,
+            sock,
             rec,
             session_closed: false,
-            fd,
             stdin,
             stdout,
             opts,
@@ -132,7 +129,7 @@ impl<'a> TlsRelay<'a> {
 
     fn shutdown(&self, how: i32) {
         // SAFETY: shutdown on our own socket; errors are ignored as in nc.
-        unsafe { libc::shutdown(self.fd, how) };
+        unsafe { libc::shutdown(self.sock.as_raw_fd(), how) };
     }
 
     /// Closes the network's read side (nc: shutdown(SHUT_RD) on EOF).
@@ -209,7 +206,7 @@ impl<'a> TlsRelay<'a> {
         }
         // records -> socket
         if !self.sock_write_dead && self.rec.wants_write() {
-            match self.rec.flush(self.fd) {
+            match self.rec.flush(self.sock.as_raw_fd()) {
                 Ok(n) => progress |= n > 0,
                 Err(_) => {
                     self.sock_write_dead = true;
@@ -221,11 +218,10 @@ impl<'a> TlsRelay<'a> {
         }
         if self.shut_wr_pending && !self.rec.wants_write() {
             self.shut_wr_pending = false;
-            // SAFETY: shutdown on our own socket.
-            unsafe { libc::shutdown(self.fd, libc::SHUT_WR) };
+            self.shutdown(libc::SHUT_WR);
         }
 
-        // socket -> rustls -> down
+        // socket -> records -> down
         progress |= self.receive();
         // down -> stdout
         if self.rules.open[STDOUT] && !self.down.is_empty() {
@@ -305,7 +301,7 @@ impl<'a> TlsRelay<'a> {
                         tls_report::stream_error(e);
                     }
                     // (Our alert, if the socket takes it.)
-                    let _ = self.rec.flush(self.fd);
+                    let _ = self.rec.flush(self.sock.as_raw_fd());
                     self.close_netin();
                     return true;
                 }
@@ -320,7 +316,7 @@ impl<'a> TlsRelay<'a> {
                 self.close_netin();
                 return true;
             }
-            match self.rec.fill(self.fd) {
+            match self.rec.fill(self.sock.as_raw_fd()) {
                 Ok(0) => self.raw_eof = true,
                 Ok(_) => self.count_read(),
                 Err(e) if would_block(&e) => return progress,
@@ -344,7 +340,7 @@ impl<'a> TlsRelay<'a> {
     fn close_session(&mut self) {
         if !std::mem::replace(&mut self.session_closed, true) && !self.sock_write_dead {
             self.rec.send_close_notify();
-            let _ = self.rec.flush(self.fd);
+            let _ = self.rec.flush(self.sock.as_raw_fd());
         }
     }
 }
@@ -363,7 +359,7 @@ impl Mover for TlsRelay<'_> {
     }
 
     fn fds(&self) -> [RawFd; 3] {
-        [self.stdin.fd, self.fd, self.stdout.fd]
+        [self.stdin.fd, self.sock.as_raw_fd(), self.stdout.fd]
     }
 
     fn interest(&self) -> [Option<Interest>; 3] {
