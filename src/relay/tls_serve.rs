@@ -166,6 +166,13 @@ impl TlsAccept {
         timer_key: usize,
     ) -> Option<Handshake> {
         let fd = sock.as_raw_fd();
+        let s = match Session::server(sock, &self.config) {
+            Ok(s) => s,
+            Err(e) => {
+                report::handshake_failed(&HandshakeError::Tls(e));
+                return None;
+            }
+        };
         if let Err(e) = cx.registry.register(
             &mut SourceFd(&fd),
             Token(token),
@@ -174,14 +181,6 @@ impl TlsAccept {
             crate::report::warn(format_args!("epoll"), crate::report::Errno::of(&e));
             return None;
         }
-        let s = match Session::server(sock, &self.config) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = cx.registry.deregister(&mut SourceFd(&fd));
-                report::handshake_failed(&HandshakeError::Tls(e));
-                return None;
-            }
-        };
         let due = Instant::now() + self.deadline;
         let timer = cx.timers.add(due, timer_key);
         Some(Handshake {
