@@ -436,6 +436,66 @@ fn socket_options_match_nc() {
     drop((l4, l6));
 }
 
+/// The user's options come before ncrab's own error-queue options, so that
+/// strace shows nc's sequence from the socket's first setsockopt: Debian's
+/// `08-setsockopt` check takes the first `SOL_IP` call of `-M 123` to be
+/// `IP_TTL` (docs/compatibility.md §13). Likewise -m, -T and IPv6.
+#[test]
+fn users_options_come_before_the_error_queue() {
+    let dir = TempDir::new("strace-o");
+    let l4 = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let p4 = l4.local_addr().map(|a| a.port()).unwrap_or(0).to_string();
+    let l6 = TcpListener::bind("[::1]:0").ok();
+    let p6 = l6
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port().to_string());
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-z", "-M", "123", "127.0.0.1", &p4],
+            "SOL_IP, IP_TTL, [123]",
+        ),
+        (
+            vec!["-z", "-m", "5", "127.0.0.1", &p4],
+            "SOL_IP, IP_MINTTL, [5]",
+        ),
+        (
+            vec!["-z", "-T", "lowdelay", "127.0.0.1", &p4],
+            "SOL_IP, IP_TOS, [16]",
+        ),
+    ];
+    if let Some(p6) = &p6 {
+        cases.push((
+            vec!["-z", "-6", "-M", "123", "::1", p6.as_str()],
+            "SOL_IPV6, IPV6_UNICAST_HOPS, [123]",
+        ));
+        cases.push((
+            vec!["-z", "-6", "-T", "af41", "::1", p6.as_str()],
+            "SOL_IPV6, IPV6_TCLASS, [136]",
+        ));
+    }
+    let ncrab = ncrab();
+    for (args, first) in &cases {
+        let log = dir.join("strace-order.txt");
+        let Some(cmd) = under_strace(&ncrab, args, &log) else {
+            return;
+        };
+        cmd.run(LIMIT);
+        let calls = all_setsockopt_calls(&log);
+        assert_eq!(
+            calls.first().map(String::as_str),
+            Some(*first),
+            "{args:?}: {calls:?}"
+        );
+        // ncrab's own options follow, and are there (the diagnoses need them).
+        assert!(
+            calls[1..].iter().all(|c| c.contains("_RECVERR,")) && calls.len() > 1,
+            "{args:?}: {calls:?}"
+        );
+    }
+    drop((l4, l6));
+}
+
 /// A listener sets the same options (after SO_REUSEADDR/SO_REUSEPORT).
 #[test]
 fn listener_socket_options_match_nc() {

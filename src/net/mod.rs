@@ -329,7 +329,9 @@ pub fn bind_source(
 }
 
 /// Prepares a client socket that will connect to `peer`: source bind,
-/// then common options.
+/// then common options, then ncrab's own error queue last, so that the
+/// user's options are set in nc's order before any of ncrab's (strace
+/// shows nc's sequence, as Debian's `08-setsockopt` check reads it).
 pub fn prepare_client(
     sock: &Socket,
     peer: &SockAddr,
@@ -337,8 +339,9 @@ pub fn prepare_client(
     o: &SockOpts,
 ) -> Result<(), SetupError> {
     bind_source(sock, i32::from(peer.family()), hints, o)?;
+    set_common_options(sock, peer, o)?;
     diagnose::errqueue::enable(sock, i32::from(peer.family()));
-    set_common_options(sock, peer, o)
+    Ok(())
 }
 
 /// How a non-blocking connect ended.
