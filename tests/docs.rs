@@ -327,3 +327,85 @@ fn opt_header(short: Option<char>, long: &str) -> String {
         None => format!("\\fB\\-\\-{long}\\fR"),
     }
 }
+
+// ---------------------------------------------------------------------------
+// (e) The code cites the contract in the repository, and only sections it has.
+// ---------------------------------------------------------------------------
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The section numbers docs/compatibility.md has (`§6`, `§6.1`, `§A.3`).
+fn contract_sections() -> Vec<String> {
+    let text = std::fs::read_to_string(repo("docs/compatibility.md")).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with('#'))
+        .filter_map(|l| {
+            let at = l.find('§')? + '§'.len_utf8();
+            let n: String = l[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                .collect();
+            Some(n)
+        })
+        .collect()
+}
+
+/// A `§` in the sources names a section of docs/compatibility.md (no other
+/// document: "B §6.1" once cited a file outside the repository), and that
+/// section exists.
+#[test]
+fn code_cites_only_sections_of_the_contract() {
+    let sections = contract_sections();
+    assert!(sections.iter().any(|s| s == "6.1"), "{sections:?}");
+    let mut files = Vec::new();
+    rust_files(&repo("src"), &mut files);
+    let mut bad = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            for (at, _) in line.match_indices('§') {
+                let n: String = line[at + '§'.len_utf8()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                    .collect();
+                let n = n.trim_end_matches('.');
+                let before = line[..at].trim_end();
+                // "docs/compatibility.md §6.3", a list "§6.3, §7.4", or a
+                // citation that continues from the line before.
+                let named = before.ends_with("compatibility.md")
+                    || before.ends_with(',')
+                    || before.ends_with("and")
+                    || before.is_empty()
+                    || before.ends_with("//")
+                    || before.ends_with("//!")
+                    || before.ends_with("///")
+                    || before.ends_with('(');
+                let foreign = before
+                    .rsplit(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .is_some_and(|w| w.len() == 1 && w.chars().all(|c| c.is_ascii_uppercase()));
+                if !named || foreign || !sections.iter().any(|s| s == n) {
+                    bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "citations outside docs/compatibility.md:\n{}",
+        bad.join("\n")
+    );
+}

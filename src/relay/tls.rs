@@ -9,7 +9,7 @@
 //! state derives: stdin readable while it has room, the socket readable
 //! while the output buffer has room, writable while sealed records wait,
 //! stdout writable while plaintext waits. nc's four ends and its rules on
-//! them are kept as in `readwrite` (B §6.1):
+//! them are kept as in `readwrite` (docs/compatibility.md §6.1):
 //!
 //! - stdin's EOF with its buffer empty ends the network's write side;
 //!   with `-N` that is close_notify, then shutdown(SHUT_WR) once it left
