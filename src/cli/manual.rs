@@ -7,7 +7,7 @@
 //! the behaviour contract: docs/compatibility.md §A.2 (departures),
 //! docs/compatibility.md §A.3 (extensions), docs/compatibility.md §4 (exit
 //! statuses) and docs/compatibility.md §6.2 (the EOF rules); and
-//! from the message texts in `report.rs`; change them together.
+//! from the message texts in `report/`; change them together.
 //!
 //! The text is man(7) roff checked with `mandoc -T lint` and `groff -ww`
 //! (tests/docs.rs). Tables use tbl(1), which the page's first line asks

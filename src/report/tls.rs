@@ -1,0 +1,528 @@
+//! Every text of TLS mode (`-c`, docs/compatibility.md §A.3): OpenBSD
+//! nc's (`tls handshake failed (%s)`, `peer certificate is not %s`, the
+//! `-v` certificate lines), the reasons ncrab puts inside them, and the
+//! `-vv`/`--json` lines of a TLS scan.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+
+use rustls::{AlertDescription, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
+
+use crate::report::{self, Errno};
+
+/// What `-vv` and `--json` show of a port that spoke TLS.
+#[derive(Clone, Debug, Default)]
+pub struct ScanDetails {
+    pub version: &'static str,
+    pub cipher: String,
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub not_after: Option<i64>,
+    pub alpn: Option<String>,
+}
+
+/// The end of a scan's TLS probe: the details, or the reason it failed.
+pub type ScanOutcome = Result<ScanDetails, String>;
+
+/// `ctime(3)` in local time, without the newline, as OpenBSD's `-v`
+/// prints the validity: `Wed Jun 30 21:49:08 1993`.
+pub fn ctime(t: i64) -> String {
+    let t = t as libc::time_t;
+    let mut buf = [0 as libc::c_char; 64];
+    // SAFETY: ctime_r writes at most 26 bytes into a buffer of 64.
+    let p = unsafe { libc::ctime_r(&t, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return t.to_string();
+    }
+    // SAFETY: ctime_r succeeded, so buf holds a C string.
+    let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    s.to_string_lossy().trim_end().to_string()
+}
+
+/// A UTC date for failure reasons and scans: `2024-01-31 12:00:00 UTC`.
+pub fn utc(t: i64) -> String {
+    let t = t as libc::time_t;
+    // SAFETY: an all-zero tm is a valid value for gmtime_r to overwrite.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: gmtime_r with valid pointers.
+    if unsafe { libc::gmtime_r(&t, &mut tm) }.is_null() {
+        return t.to_string();
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// Whole days from now until `t` (negative once past).
+pub fn days_left(t: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    (t - now).div_euclid(86_400)
+}
+
+const FAILED: &str = "certificate verification failed";
+
+/// Why a certificate was refused, for the words inside `tls handshake
+/// failed (...)`. `role` is `server` or `client`.
+#[derive(Debug)]
+pub enum CertProblem {
+    /// X.509 v1 (libtls accepts it, rustls does not).
+    Version1 {
+        role: &'static str,
+    },
+    /// A CA certificate (CA:TRUE) used as the peer's own.
+    CaAsEndEntity {
+        role: &'static str,
+    },
+    Expired {
+        not_after: Option<i64>,
+    },
+    NotYetValid {
+        not_before: Option<i64>,
+    },
+    UnknownIssuer {
+        self_signed: bool,
+    },
+    /// The name is not among the subjectAltNames.
+    WrongName {
+        role: &'static str,
+        name: String,
+        sans: Vec<String>,
+    },
+    /// No subjectAltName at all: names only in the Common Name.
+    CnOnly {
+        role: &'static str,
+        name: String,
+        cns: Vec<String>,
+    },
+    NoStaple,
+    BadSignature,
+    BadEncoding,
+    Revoked,
+    WrongPurpose {
+        role: &'static str,
+    },
+    /// Anything else, as rustls names it.
+    Other(String),
+}
+
+impl fmt::Display for CertProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertProblem::Version1 { role } => write!(
+                f,
+                "{FAILED}: the {role} certificate is X.509 v1; reissue it as v3 with subjectAltName"
+            ),
+            CertProblem::CaAsEndEntity { role } => write!(
+                f,
+                "{FAILED}: the {role} certificate is a CA certificate (CA:TRUE) used as the {role}'s own; \
+                 issue an end-entity certificate from that CA"
+            ),
+            CertProblem::Expired { not_after: Some(t) } => {
+                write!(f, "{FAILED}: certificate expired on {}", utc(*t))
+            }
+            CertProblem::Expired { not_after: None } => {
+                write!(f, "{FAILED}: certificate has expired")
+            }
+            CertProblem::NotYetValid {
+                not_before: Some(t),
+            } => {
+                write!(f, "{FAILED}: certificate is not valid until {}", utc(*t))
+            }
+            CertProblem::NotYetValid { not_before: None } => {
+                write!(f, "{FAILED}: certificate is not yet valid")
+            }
+            CertProblem::UnknownIssuer { self_signed: true } => write!(
+                f,
+                "{FAILED}: self-signed certificate not among the trust anchors \
+                 (trust it with -R, or pin it with -H)"
+            ),
+            CertProblem::UnknownIssuer { self_signed: false } => {
+                write!(f, "{FAILED}: unknown issuer (give the issuing CA with -R)")
+            }
+            CertProblem::WrongName { role, name, sans } => write!(
+                f,
+                "name `{name}' not present in {role} certificate: certificate is for {}",
+                sans.join(", ")
+            ),
+            CertProblem::CnOnly { role, name, cns } => write!(
+                f,
+                "name `{name}' not present in {role} certificate: it has no subjectAltName \
+                 (names only in the Common Name {}); reissue it with subjectAltName",
+                cns.join(", ")
+            ),
+            CertProblem::NoStaple => {
+                f.write_str("no OCSP response stapled by the server (-T muststaple)")
+            }
+            CertProblem::BadSignature => write!(f, "{FAILED}: bad signature"),
+            CertProblem::BadEncoding => write!(f, "{FAILED}: certificate is not valid DER"),
+            CertProblem::Revoked => write!(f, "{FAILED}: certificate revoked"),
+            CertProblem::WrongPurpose { role } => write!(
+                f,
+                "{FAILED}: certificate is not for a TLS {role} (extendedKeyUsage)"
+            ),
+            CertProblem::Other(what) => write!(f, "{FAILED}: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for CertProblem {}
+
+/// `Debug` names in plain words: `HandshakeFailure` -> `handshake failure`.
+pub fn words(debug: &str) -> String {
+    let name = debug.split(['(', '{', ' ']).next().unwrap_or(debug);
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The reason inside `tls handshake failed (...)` for a rustls error.
+pub fn tls_error_text(e: &Error) -> String {
+    match e {
+        Error::InvalidCertificate(rustls::CertificateError::Other(o)) => o.0.to_string(),
+        Error::InvalidCertificate(ce) => {
+            format!("certificate verification failed: {}", words(&format!("{ce:?}")))
+        }
+        Error::InvalidMessage(
+            InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
+        ) => "the peer did not speak TLS".into(),
+        Error::InvalidMessage(InvalidMessage::MessageTooLarge)
+        | Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => {
+            "the peer sent a handshake message larger than TLS allows (a certificate chain too long?)"
+                .into()
+        }
+        Error::InvalidMessage(m) => {
+            format!("the peer sent a malformed TLS message ({})", words(&format!("{m:?}")))
+        }
+        Error::AlertReceived(AlertDescription::ProtocolVersion) => {
+            "the peer refused every TLS version offered (alert: protocol version)".into()
+        }
+        Error::AlertReceived(AlertDescription::CertificateRequired) => {
+            "the peer requires a client certificate (alert: certificate required); give one with --tls-cert and -K".into()
+        }
+        Error::AlertReceived(a) => {
+            format!("the peer refused the handshake (alert: {})", words(&format!("{a:?}")))
+        }
+        Error::PeerIncompatible(PeerIncompatible::NoCipherSuitesInCommon) => {
+            "no cipher suite in common with the peer".into()
+        }
+        Error::PeerIncompatible(
+            PeerIncompatible::ServerDoesNotSupportTls12Or13
+            | PeerIncompatible::Tls12NotOffered
+            | PeerIncompatible::Tls12NotOfferedOrEnabled
+            | PeerIncompatible::Tls13RequiredForQuic
+            | PeerIncompatible::SupportedVersionsExtensionRequired,
+        ) => "no TLS version in common with the peer".into(),
+        Error::PeerIncompatible(p) => {
+            format!("the peer is incompatible ({})", words(&format!("{p:?}")))
+        }
+        Error::NoApplicationProtocol => "no ALPN protocol in common with the peer".into(),
+        Error::PeerMisbehaved(PeerMisbehaved::SelectedUnofferedApplicationProtocol) => {
+            "the peer chose an ALPN protocol that was not offered".into()
+        }
+        Error::PeerMisbehaved(p) => {
+            format!("the peer broke the protocol ({})", words(&format!("{p:?}")))
+        }
+        Error::DecryptError => "decryption failed (corrupted record)".into(),
+        Error::General(s) => s.clone(),
+        other => words(&format!("{other:?}")),
+    }
+}
+
+/// Why a handshake did not finish.
+#[derive(Debug)]
+pub enum HandshakeError {
+    /// The peer closed the connection before the handshake finished.
+    Eof {
+        got_any: bool,
+    },
+    Io(io::Error),
+    Tls(Error),
+    /// `-w` ran out.
+    TimedOut,
+    /// A serving listener's own handshake deadline (no `-w`) ran out.
+    DefaultDeadline(std::time::Duration),
+}
+
+impl HandshakeError {
+    pub fn text(&self) -> String {
+        match self {
+            HandshakeError::Eof { got_any: false } => {
+                "the peer closed the connection without a word of TLS".into()
+            }
+            HandshakeError::Eof { got_any: true } => {
+                "the peer closed the connection in the middle of the handshake".into()
+            }
+            HandshakeError::Io(e) => Errno::of(e).to_string(),
+            HandshakeError::Tls(e) => tls_error_text(e),
+            HandshakeError::TimedOut => "timed out waiting for the peer (-w)".into(),
+            HandshakeError::DefaultDeadline(d) => format!(
+                "no handshake within {} s, the listener's deadline without -w",
+                d.as_secs()
+            ),
+        }
+    }
+}
+
+/// OpenBSD: `PROG: tls handshake failed (REASON)`.
+pub fn handshake_failed(e: &HandshakeError) {
+    report::warnx(format_args!("tls handshake failed ({})", e.text()));
+}
+
+/// OpenBSD: `PROG: peer certificate is not HASH`.
+pub fn pin_mismatch(pin: &str) {
+    report::warnx(format_args!("{}", pin_mismatch_text(pin)));
+}
+
+pub fn pin_mismatch_text(pin: &str) -> String {
+    format!("peer certificate is not {pin}")
+}
+
+/// A name rustls cannot check.
+pub fn bad_name(name: &str) -> String {
+    format!("`{name}' is neither a host name nor an IP address")
+}
+
+/// OpenBSD: `PROG: tls connection failed (%s)`.
+pub fn connection_failed(why: &str) {
+    report::warnx(format_args!("tls connection failed ({why})"));
+}
+
+/// OpenBSD's listener warnings.
+pub fn no_client_cert() {
+    report::warnx(format_args!("No client certificate provided"));
+}
+
+pub fn name_not_in_client_cert(name: &str) {
+    report::warnx(format_args!("name ({name}) not found in client cert"));
+}
+
+/// A certificate, key or CA file that cannot be used (OpenBSD's texts).
+pub fn load_failed(what: LoadWhat, path: &OsStr, why: &str) {
+    let what = match what {
+        LoadWhat::Ca => "root CA file",
+        LoadWhat::Cert => "TLS certificate file",
+        LoadWhat::Key => "TLS key file",
+        LoadWhat::Staple => "OCSP staple file",
+    };
+    report::warnx(format_args!(
+        "unable to load {what} {} ({why})",
+        path.to_string_lossy()
+    ));
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum LoadWhat {
+    Ca,
+    Cert,
+    Key,
+    Staple,
+}
+
+/// Why the TLS configuration could not be built.
+#[derive(Debug)]
+pub enum SetupError {
+    /// A file (what, path, why).
+    Load(LoadWhat, std::ffi::OsString, String),
+    /// rustls refused the configuration.
+    Config(String),
+}
+
+impl SetupError {
+    /// Prints the error, in OpenBSD's words.
+    pub fn print(&self) {
+        match self {
+            SetupError::Load(what, path, why) => load_failed(*what, path, why),
+            SetupError::Config(why) => config_failed(why),
+        }
+    }
+}
+
+/// `tls configuration failed (%s)`.
+pub fn config_failed(why: &str) {
+    report::warnx(format_args!("tls configuration failed ({why})"));
+}
+
+/// The certificate lines of `-v`.
+pub struct CertLines<'a> {
+    pub subject: &'a str,
+    pub issuer: &'a str,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub hash: &'a str,
+}
+
+/// What `-v` shows of a finished handshake.
+pub struct Negotiated<'a> {
+    pub version: &'a str,
+    pub cipher: &'a str,
+    pub host: &'a str,
+    pub peer_name: &'a str,
+    pub cert: Option<CertLines<'a>>,
+    pub alpn: Option<&'a [u8]>,
+}
+
+/// OpenBSD's `report_tls`: the lines after a handshake.
+pub fn negotiated(n: &Negotiated<'_>) {
+    report::note(format_args!(
+        "TLS handshake negotiated {}/{} with host {}",
+        n.version, n.cipher, n.host
+    ));
+    report::note(format_args!("Peer name: {}", n.peer_name));
+    if let Some(c) = &n.cert {
+        report::note(format_args!("Subject: {}", c.subject));
+        report::note(format_args!("Issuer: {}", c.issuer));
+        report::note(format_args!("Valid From: {}", ctime(c.not_before)));
+        report::note(format_args!("Valid Until: {}", ctime(c.not_after)));
+        report::note(format_args!("Cert Hash: {}", c.hash));
+    }
+    if let Some(p) = n.alpn {
+        report::note(format_args!(
+            "Application Layer Protocol: {}",
+            String::from_utf8_lossy(p)
+        ));
+    }
+}
+
+/// A listener's own certificate hash (`-v`), so a client can pin it.
+pub fn own_cert_hash(hash: &str) {
+    report::note(format_args!("Cert Hash: {hash}"));
+}
+
+/// `-vv`: the peer ended the stream without close_notify.
+pub fn truncated() {
+    report::note(format_args!(
+        "\tthe peer closed the connection without a TLS close_notify: the data may be truncated"
+    ));
+}
+
+/// `-vv`: a TLS error after the handshake ended the network side.
+pub fn stream_error(e: &Error) {
+    let why = match e {
+        // (tls_error_text words these as a handshake's problems.)
+        Error::AlertReceived(a) => {
+            format!(
+                "the peer ended the session with an alert ({})",
+                words(&format!("{a:?}"))
+            )
+        }
+        Error::PeerSentOversizedRecord => "the peer sent a record larger than TLS allows".into(),
+        Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => {
+            "the peer sent a handshake message after the handshake larger than 64 KiB".into()
+        }
+        Error::InappropriateMessage { got_type, .. } => format!(
+            "the peer sent a record of a type not allowed after the handshake ({})",
+            words(&format!("{got_type:?}"))
+        ),
+        Error::InappropriateHandshakeMessage { got_type, .. } => format!(
+            "the peer sent a handshake message not allowed after the handshake ({})",
+            words(&format!("{got_type:?}"))
+        ),
+        _ => tls_error_text(e),
+    };
+    report::note(format_args!("\tTLS error: {why}"));
+}
+
+/// A scanned port that took the TCP connection but failed TLS: nc's
+/// failure line with the TLS reason in place of the error.
+pub fn scan_failed(dest: &report::Dest<'_>, port: u16, proto: &str, reason: &str) {
+    report::connect_line(
+        dest,
+        OsStr::new(&port.to_string()),
+        &format!(" ({proto}) failed: tls handshake failed ({reason})"),
+    );
+}
+
+/// `-vv` after a scanned port's line.
+pub fn scan_detail(elapsed: std::time::Duration, outcome: &ScanOutcome) {
+    let ms = elapsed.as_millis();
+    match outcome {
+        Err(why) => report::note(format_args!(
+            "\t{ms} ms: the port accepts TCP connections but TLS failed: {why}"
+        )),
+        Ok(d) => {
+            report::note(format_args!(
+                "\t{ms} ms: open: the TLS handshake and the certificate checks succeeded"
+            ));
+            report::note(format_args!("\tTLS: {} {}", d.version, d.cipher));
+            report::note(format_args!("\tsubject: {}", d.subject));
+            report::note(format_args!("\tissuer: {}", d.issuer));
+            report::note(format_args!("\tnames: {}", d.sans.join(", ")));
+            if let Some(t) = d.not_after {
+                report::note(format_args!(
+                    "\texpires: {} (in {} days)",
+                    utc(t),
+                    days_left(t)
+                ));
+            }
+            if let Some(p) = &d.alpn {
+                report::note(format_args!("\tALPN: {p}"));
+            }
+        }
+    }
+}
+
+/// The `"tls"` member of a scan's `--json` line.
+pub fn scan_json(outcome: &ScanOutcome) -> String {
+    let mut s = String::from("{");
+    match outcome {
+        Err(why) => {
+            s.push_str("\"error\":");
+            report::json_str(&mut s, why);
+        }
+        Ok(d) => {
+            let field = |s: &mut String, k: &str, v: &str| {
+                report::json_str(s, k);
+                s.push(':');
+                report::json_str(s, v);
+                s.push(',');
+            };
+            field(&mut s, "version", d.version);
+            field(&mut s, "cipher", &d.cipher);
+            field(&mut s, "subject", &d.subject);
+            field(&mut s, "issuer", &d.issuer);
+            s.push_str("\"sans\":[");
+            for (i, n) in d.sans.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                report::json_str(&mut s, n);
+            }
+            s.push_str("],");
+            match d.not_after {
+                Some(t) => {
+                    field(&mut s, "not_after", &utc(t));
+                    s.push_str(&format!("\"days_left\":{},", days_left(t)));
+                }
+                None => s.push_str("\"not_after\":null,\"days_left\":null,"),
+            }
+            s.push_str("\"alpn\":");
+            match &d.alpn {
+                Some(p) => report::json_str(&mut s, p),
+                None => s.push_str("null"),
+            }
+            s.push_str(",\"error\":null");
+        }
+    }
+    s.push('}');
+    s
+}
