@@ -6,6 +6,12 @@
 #                             and iproute2 allow), and exit with its status
 #   bench_need CMD=PKG ...    apt-get install the PKG of every missing CMD
 #                             (a CMD with a slash is checked as a path)
+#   bench_base                with NCRAB_BASE=/path/to/an/older/ncrab: checks
+#                             that it is an executable file, makes the path
+#                             absolute and exports it (call it before
+#                             bench_in_netns); sets BASE (empty without it)
+#   bench_base_version        " ncrab-base PATH (REV)" for the versions line,
+#                             nothing without NCRAB_BASE
 #   bench_build               cargo build --release; sets NCRAB
 #   bench_workdir             a temporary $work and a $pids list, both ended
 #                             at exit (bench_cleanup_extra runs first, if the
@@ -41,6 +47,29 @@ bench_need() {
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
     fi
+}
+
+bench_base() {
+    BASE="${NCRAB_BASE:-}"
+    [ -n "$BASE" ] || return 0
+    # A relative path is the caller's, from before the script's cd to the
+    # repository (OLDPWD); the run inside the namespace gets it absolute.
+    case "$BASE" in
+        /*) ;;
+        *) BASE="${OLDPWD:-$PWD}/$BASE" ;;
+    esac
+    if [ ! -f "$BASE" ] || [ ! -x "$BASE" ]; then
+        echo "NCRAB_BASE=$NCRAB_BASE: not an executable file" >&2
+        exit 1
+    fi
+    export NCRAB_BASE="$BASE"
+}
+
+bench_base_version() {
+    [ -n "${BASE:-}" ] || return 0
+    local rev
+    rev=$(git -C "$(dirname "$BASE")" rev-parse --short HEAD 2>/dev/null || echo '?')
+    printf ', ncrab-base %s (%s)' "$BASE" "$rev"
 }
 
 bench_build() {

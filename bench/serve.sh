@@ -24,6 +24,9 @@
 #    broker's peak RSS. ncrab --broker against ncat --broker.
 #  - Rounds alternate the servers (the order rotates each round); the
 #    median of the rounds is shown, then ncrab's ratio to each peer.
+#  - A/B: with NCRAB_BASE=/path/to/an/older/ncrab, that binary serves as
+#    ncrab-base with ncrab's command lines (echo service and broker), in the
+#    same rounds, and ncrab/ncrab-base ratios are printed beside the peers'.
 #
 # It runs in a private network namespace with only loopback when it can
 # (root and iproute2), installs missing peers with apt-get, and builds ncrab
@@ -40,6 +43,7 @@ MIB="${5:-64}"
 SIZE=$((MIB * 1024 * 1024))
 
 . bench/common.sh
+bench_base
 bench_need nc.openbsd=netcat-openbsd ncat=ncat socat=socat python3=python3 /usr/bin/time=time
 bench_in_netns ncrab-bench "$@"
 bench_build
@@ -109,6 +113,10 @@ SERVERS=(ncrab ncat socat)
 SERVE[ncrab]="$NCRAB -lk 127.0.0.1 PORT --max-conns 1000 --exec /bin/cat"
 SERVE[ncat]="ncat -lk 127.0.0.1 PORT --max-conns 1000 --exec /bin/cat"
 SERVE[socat]="socat TCP-LISTEN:PORT,bind=127.0.0.1,fork,reuseaddr,backlog=1024 EXEC:cat"
+if [ -n "$BASE" ]; then # the older build, next to ncrab in the rotation
+    SERVERS=(ncrab ncrab-base "${SERVERS[@]:1}")
+    SERVE[ncrab-base]="$BASE -lk 127.0.0.1 PORT --max-conns 1000 --exec /bin/cat"
+fi
 
 # One echo measurement: NAME MODE -> appends "name mode conns/s p99_ms".
 echo_run() {
@@ -138,6 +146,10 @@ declare -A BROKER
 BROKERS=(ncrab ncat)
 BROKER[ncrab]="$NCRAB --broker 127.0.0.1 PORT"
 BROKER[ncat]="ncat -l --broker 127.0.0.1 PORT"
+if [ -n "$BASE" ]; then
+    BROKERS=(ncrab ncrab-base "${BROKERS[@]:1}")
+    BROKER[ncrab-base]="$BASE --broker 127.0.0.1 PORT"
+fi
 src="$work/src.bin"
 head -c "$SIZE" /dev/urandom > "$src"
 cat "$src" > /dev/null
@@ -185,7 +197,7 @@ fanout_run() {
 
 echo "== echo service: $SEQ sequential exchanges; $PAR clients x $PER in parallel; $ROUNDS rounds; $(nproc) cores, Linux $(uname -r)"
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== versions: $(dpkg-query -W -f='${Package} ${Version}, ' ncat socat netcat-openbsd 2>/dev/null)ncrab $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "== versions: $(dpkg-query -W -f='${Package} ${Version}, ' ncat socat netcat-openbsd 2>/dev/null)ncrab $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(bench_base_version)"
 n=${#SERVERS[@]}
 for round in $(seq "$ROUNDS"); do
     for mode in seq par; do
@@ -193,8 +205,8 @@ for round in $(seq "$ROUNDS"); do
             echo_run "${SERVERS[$(((i + round) % n))]}" "$mode"
         done
     done
-    for i in 0 1; do
-        fanout_run "${BROKERS[$(((i + round) % 2))]}"
+    for i in $(seq 0 $((${#BROKERS[@]} - 1))); do
+        fanout_run "${BROKERS[$(((i + round) % ${#BROKERS[@]}))]}"
     done
 done
 
@@ -207,7 +219,8 @@ for line in open(sys.argv[1]):
     cpu_ms = float(ticks) * 10 / n_ex[mode]  # 100 ticks per second
     echo.setdefault((name, mode), []).append((float(cps), float(p99), cpu_ms))
 print("\n== echo service (median of rounds; CPU: server and children, per exchange)")
-print(f"{'server':8} {'mode':4} {'conn/s':>9} {'p99 ms':>8} {'CPU ms':>7}")
+w = max([8] + [len(name) for name, mode in echo])
+print(f"{'server':{w}} {'mode':4} {'conn/s':>9} {'p99 ms':>8} {'CPU ms':>7}")
 med = {}
 for (name, mode), v in sorted(echo.items()):
     cps = statistics.median(x[0] for x in v)
@@ -215,9 +228,9 @@ for (name, mode), v in sorted(echo.items()):
     cpu = statistics.median(x[2] for x in v)
     med[(name, mode)] = (cps, p99, cpu)
     shown = "n/a" if name == "ncat" else f"{cpu:.2f}"
-    print(f"{name:8} {mode:4} {cps:9.1f} {p99:8.2f} {shown:>7}")
+    print(f"{name:{w}} {mode:4} {cps:9.1f} {p99:8.2f} {shown:>7}")
 for mode in ("seq", "par"):
-    for peer in ("ncat", "socat"):
+    for peer in ("ncat", "socat", "ncrab-base"):
         a, b = med.get(("ncrab", mode)), med.get((peer, mode))
         if a and b:
             cpu = "" if peer == "ncat" else f", CPU x{a[2] / max(b[2], 1e-9):.2f}"
@@ -228,12 +241,15 @@ for line in open(sys.argv[2]):
     name, secs, rss = line.split()
     fan.setdefault(name, []).append((float(secs), int(rss)))
 print(f"\n== broker fan-out: {sys.argv[3]} MiB from stdin to 10 clients (median of rounds)")
-fm = {}
+fm, fr = {}, {}
 for name, v in sorted(fan.items()):
     s = statistics.median(x[0] for x in v)
     r = max(x[1] for x in v)
-    fm[name] = s
-    print(f"{name:8} {s:7.2f} s  {int(sys.argv[3]) * 10 / s:8.1f} MiB/s delivered  peak RSS {r} KiB")
+    fm[name], fr[name] = s, r
+    print(f"{name:{w}} {s:7.2f} s  {int(sys.argv[3]) * 10 / s:8.1f} MiB/s delivered  peak RSS {r} KiB")
 if "ncrab" in fm and "ncat" in fm:
     print(f"ncrab/ncat fan-out time: x{fm['ncrab'] / fm['ncat']:.2f} (lower is better)")
+if "ncrab" in fm and "ncrab-base" in fm:
+    print(f"ncrab/ncrab-base fan-out time: x{fm['ncrab'] / fm['ncrab-base']:.2f}, "
+          f"peak RSS x{fr['ncrab'] / max(fr['ncrab-base'], 1):.2f} (lower is better)")
 PY

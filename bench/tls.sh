@@ -18,6 +18,10 @@
 #    first read, then close_notify), many times, alternating the clients;
 #    the median time per exchange.
 #  - Ratios of ncrab to each peer, and the issue's targets.
+#  - A/B: with NCRAB_BASE=/path/to/an/older/ncrab, that binary runs with
+#    ncrab's command lines, TLS as ncrab-base and plain as plain-base, in
+#    the same rounds (transfers, byte counts and exchanges), and
+#    ncrab/ncrab-base ratios are printed beside the peers'.
 #
 # It runs in a private network namespace with only loopback when it can
 # (root and iproute2), installs missing peers with apt-get, makes its
@@ -33,6 +37,7 @@ EXCHANGES="${3:-100}"
 SIZE=$((MIB * 1024 * 1024))
 
 . bench/common.sh
+bench_base
 bench_need ncat=ncat socat=socat openssl=openssl python3=python3 bc=bc /usr/bin/time=time
 bench_in_netns ncrab-tlsbench "$@"
 bench_build
@@ -88,6 +93,16 @@ SEND[socat]="socat -u STDIN OPENSSL:127.0.0.1:PORT,cafile=$CA"
 # Plain ncrab, for the RSS target only.
 RECV[plain]="$NCRAB -l 127.0.0.1 PORT"
 SEND[plain]="$NCRAB -N 127.0.0.1 PORT"
+# The older build: ncrab's command lines, next to ncrab in the rotation.
+PLAIN=(plain)
+if [ -n "$BASE" ]; then
+    PROGS=(ncrab ncrab-base "${PROGS[@]:1}")
+    PLAIN+=(plain-base)
+    RECV[ncrab-base]="$BASE -lc $AES --tls-cert $CERT -K $KEY 127.0.0.1 PORT"
+    SEND[ncrab-base]="$BASE -c -N $AES -R $CA 127.0.0.1 PORT"
+    RECV[plain-base]="$BASE -l 127.0.0.1 PORT"
+    SEND[plain-base]="$BASE -N 127.0.0.1 PORT"
+fi
 
 measure() {
     local name=$1 mode=$2
@@ -134,7 +149,7 @@ check() {
     n=$(cat "$work/count")
     if [ "$n" = "$SIZE" ]; then
         echo "bytes ok: $name ($mode stdin): $n"
-    elif [ "$name" = ncrab ]; then
+    elif [ "$name" = ncrab ] || [ "$name" = ncrab-base ]; then
         echo "BYTE COUNT MISMATCH: $name ($mode stdin): got $n of $SIZE"
         cat "$work/recv.err"
         exit 1
@@ -146,12 +161,12 @@ check() {
 
 echo "== $MIB MiB over TLS 1.3 AES-128-GCM on 127.0.0.1 to /dev/null, $ROUNDS rounds; $(nproc) cores, Linux $(uname -r)"
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== versions: $(dpkg-query -W -f='${Package} ${Version}, ' ncat socat openssl 2>/dev/null)ncrab $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "== versions: $(dpkg-query -W -f='${Package} ${Version}, ' ncat socat openssl 2>/dev/null)ncrab $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(bench_base_version)"
 for mode in file pipe; do
     for name in "${PROGS[@]}"; do check "$name" "$mode"; done
 done
 
-ALL=("${PROGS[@]}" plain)
+ALL=("${PROGS[@]}" "${PLAIN[@]}")
 n=${#ALL[@]}
 for round in $(seq "$ROUNDS"); do
     for mode in file pipe; do
@@ -190,6 +205,7 @@ declare -A ONE
 ONE[ncrab]="$NCRAB -c -N -R $CA 127.0.0.1 $port"
 ONE[ncat]="ncat --ssl 127.0.0.1 $port"
 ONE[socat]="socat - OPENSSL:127.0.0.1:$port,cafile=$CA"
+[ -z "$BASE" ] || ONE[ncrab-base]="$BASE -c -N -R $CA 127.0.0.1 $port"
 for i in $(seq "$EXCHANGES"); do
     for name in "${PROGS[@]}"; do
         t0=$EPOCHREALTIME
@@ -211,25 +227,30 @@ for line in open(sys.argv[1]):
     name, mode, wall, scpu, rcpu, srss, rrss = line.split()
     runs[(name, mode)].append((float(wall), float(scpu), float(rcpu), int(srss), int(rrss)))
 rows = {}
+label = lambda name: {"plain": "ncrab (plain, no TLS)", "plain-base": "ncrab-base (plain)"}.get(name, name)
 print(f"\n{'program (both sides)':22} {'stdin':5} {'wall':>7} {'GiB/s':>6} {'cpu send':>9} {'cpu recv':>9} {'cpu/GiB':>8} {'rss send':>9} {'rss recv':>9}")
 for (name, mode), v in sorted(runs.items()):
     med = lambda i: st.median(x[i] for x in v)
     wall, s, r = med(0), med(1), med(2)
     srss, rrss = max(x[3] for x in v), max(x[4] for x in v)
     rows[(name, mode)] = (wall, (s + r) / gib, srss, rrss)
-    label = "ncrab (plain, no TLS)" if name == "plain" else name
-    print(f"{label:22} {mode:5} {wall:6.2f}s {gib / wall:6.2f} {s:8.2f}s {r:8.2f}s {(s + r) / gib:7.2f}s {srss:6d}KiB {rrss:6d}KiB")
+    print(f"{label(name):22} {mode:5} {wall:6.2f}s {gib / wall:6.2f} {s:8.2f}s {r:8.2f}s {(s + r) / gib:7.2f}s {srss:6d}KiB {rrss:6d}KiB")
+w = max([8] + [len(label(n)) for n, m in rows if n != "plain"])
+ratio = lambda a, b: f"x{a / b:.2f}" if b else "n/a"  # no CPU time counted at small sizes
 print("\n== ncrab / peer (throughput > 1: ncrab faster; cpu < 1: ncrab uses less)")
 for (name, mode), (wall, cpu, srss, rrss) in sorted(rows.items()):
     if name in ("ncrab", "plain"):
         continue
-    nw, ncpu, ns, nr = rows[("ncrab", mode)]
-    print(f"vs {name:8} {mode:5} throughput x{wall / nw:.2f}  cpu/GiB x{ncpu / cpu:.2f}  peak rss send x{ns / srss:.2f} recv x{nr / rrss:.2f}")
+    nw, ncpu, ns, nr = rows[("plain" if name == "plain-base" else "ncrab", mode)]
+    print(f"vs {label(name):{w}} {mode:5} throughput x{wall / nw:.2f}  cpu/GiB {ratio(ncpu, cpu)}  peak rss send x{ns / srss:.2f} recv x{nr / rrss:.2f}")
 ex = defaultdict(list)
 for line in open(sys.argv[2]):
     name, us = line.split()
     ex[name].append(float(us))
 print("\n== one exchange (median, µs):", ", ".join(f"{k} {st.median(v):.0f}" for k, v in ex.items()))
+if "ncrab-base" in ex:
+    b = st.median(ex["ncrab"]) / st.median(ex["ncrab-base"])
+    print(f"one exchange ncrab / ncrab-base: x{b:.2f} of its time (< 1: ncrab faster)")
 print("\n== targets")
 ok = lambda b: "met" if b else "NOT met"
 me = lambda m: rows[("ncrab", m)]
@@ -244,7 +265,7 @@ for m in ("file", "pipe"):
     plain = rows[("plain", m)]
     rs = max(me(m)[2] / plain[2], me(m)[3] / plain[3])
     print(f"peak rss ({m}) <= 2x plain ncrab (worse side): x{rs:.2f} {ok(rs <= 2)}")
-fastest = min((st.median(v), k) for k, v in ex.items() if k != "ncrab")
+fastest = min((st.median(v), k) for k, v in ex.items() if k not in ("ncrab", "ncrab-base"))
 e = st.median(ex["ncrab"]) / fastest[0]
 print(f"one exchange no slower than the fastest peer ({fastest[1]}): x{e:.2f} of its time {ok(e <= 1.0)}")
 PY

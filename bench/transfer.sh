@@ -17,6 +17,10 @@
 #    replies with what it got, many times, alternating ncrab and
 #    nc.openbsd; the median time per exchange.
 #  - Ratios of ncrab to each peer, and the issue's targets.
+#  - A/B: with NCRAB_BASE=/path/to/an/older/ncrab, that binary runs as the
+#    program ncrab-base with ncrab's command lines, in the same rounds
+#    (transfers, byte counts and exchanges), and ncrab/ncrab-base ratios are
+#    printed beside the peers'.
 #
 # It runs in a private network namespace with only loopback when it can
 # (root and iproute2), installs missing peers with apt-get, and builds ncrab
@@ -31,6 +35,7 @@ EXCHANGES="${3:-300}"
 SIZE=$((MIB * 1024 * 1024))
 
 . bench/common.sh
+bench_base
 bench_need nc.openbsd=netcat-openbsd ncat=ncat socat=socat iperf3=iperf3 python3=python3 bc=bc /usr/bin/time=time
 bench_in_netns ncrab-bench "$@"
 bench_build
@@ -65,6 +70,14 @@ RECV[socat]="socat -u TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr STDOUT"
 SEND[socat]="socat -u STDIN TCP:127.0.0.1:PORT"
 RECV[socat-b131072]="socat -b131072 -u TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr STDOUT"
 SEND[socat-b131072]="socat -b131072 -u STDIN TCP:127.0.0.1:PORT"
+# The older build: ncrab's command lines, next to ncrab in the rotation.
+EXCHANGERS=(ncrab nc.openbsd)
+if [ -n "$BASE" ]; then
+    PROGS=(ncrab ncrab-base "${PROGS[@]:1}")
+    RECV[ncrab-base]="$BASE -l 127.0.0.1 PORT"
+    SEND[ncrab-base]="$BASE -N 127.0.0.1 PORT"
+    EXCHANGERS+=(ncrab-base)
+fi
 
 # One transfer of SIZE bytes: measure NAME MODE; appends a line to results:
 # name mode wall_s send_cpu_s recv_cpu_s send_rss_kib recv_rss_kib
@@ -122,7 +135,7 @@ check() {
 
 echo "== $MIB MiB over 127.0.0.1 to /dev/null, $ROUNDS rounds; $(nproc) cores, Linux $(uname -r)"
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== versions: $(dpkg-query -W -f='${Package} ${Version}, ' netcat-openbsd ncat socat iperf3 2>/dev/null)ncrab $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "== versions: $(dpkg-query -W -f='${Package} ${Version}, ' netcat-openbsd ncat socat iperf3 2>/dev/null)ncrab $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(bench_base_version)"
 for mode in file pipe; do
     for name in "${PROGS[@]}"; do check "$name" "$mode"; done
 done
@@ -176,7 +189,7 @@ PY
 pids+=($!)
 wait_listen "$port"
 for i in $(seq "$EXCHANGES"); do
-    for name in ncrab nc.openbsd; do
+    for name in "${EXCHANGERS[@]}"; do
         cmd=${SEND[$name]//PORT/$port}
         t0=$EPOCHREALTIME
         # shellcheck disable=SC2086
@@ -205,17 +218,21 @@ for (name, mode), v in runs.items():
     rows[(name, mode)] = (wall, (s + r) / gib, srss, rrss)
     print(f"{name:22} {mode:5} {wall:6.2f}s {gib / wall:6.2f} {s:8.2f}s {r:8.2f}s {(s + r) / gib:7.2f}s {srss:6d}KiB {rrss:6d}KiB"
           f"   (wall {min(x[0] for x in v):.2f}-{max(x[0] for x in v):.2f}s)")
+ratio = lambda a, b: f"x{a / b:.2f}" if b else "n/a"  # no CPU time counted at small sizes
 print("\n== ncrab / peer (throughput > 1: ncrab faster; cpu and rss < 1: ncrab uses less)")
 for (name, mode), (wall, cpu, srss, rrss) in rows.items():
     if name == "ncrab":
         continue
     nw, ncpu, ns, nr = rows[("ncrab", mode)]
-    print(f"vs {name:19} {mode:5} throughput x{wall / nw:.2f}  cpu/GiB x{ncpu / cpu:.2f}  peak rss send x{ns / srss:.2f} recv x{nr / rrss:.2f}")
+    print(f"vs {name:19} {mode:5} throughput x{wall / nw:.2f}  cpu/GiB {ratio(ncpu, cpu)}  peak rss send x{ns / srss:.2f} recv x{nr / rrss:.2f}")
 ex = defaultdict(list)
 for line in open(sys.argv[2]):
     name, us = line.split()
     ex[name].append(float(us))
 print("\n== one exchange (median, µs):", ", ".join(f"{k} {st.median(v):.0f} (p10 {st.quantiles(v, n=10)[0]:.0f}, p90 {st.quantiles(v, n=10)[-1]:.0f})" for k, v in ex.items()))
+if "ncrab-base" in ex:
+    b = st.median(ex["ncrab"]) / st.median(ex["ncrab-base"])
+    print(f"one exchange ncrab / ncrab-base: x{b:.2f} of its time (< 1: ncrab faster)")
 print("\n== targets")
 nc = lambda m: rows[("nc.openbsd", m)]
 me = lambda m: rows[("ncrab", m)]
@@ -225,7 +242,7 @@ p = nc("pipe")[0] / me("pipe")[0]
 print(f"file stdin throughput >= 2.5x nc.openbsd: x{f:.2f} {ok(f >= 2.5)}")
 print(f"pipe stdin throughput >= 1.6x nc.openbsd: x{p:.2f} {ok(p >= 1.6)}")
 for m in ("file", "pipe"):
-    best = min((c, n) for (n, mm), (w, c, a, b) in rows.items() if mm == m and n != "ncrab")
+    best = min((c, n) for (n, mm), (w, c, a, b) in rows.items() if mm == m and n not in ("ncrab", "ncrab-base"))
     print(f"cpu/GiB ({m}) lower than every peer: ncrab {me(m)[1]:.2f}s, lowest peer {best[1]} {best[0]:.2f}s {ok(me(m)[1] < best[0])}")
     rs = max(me(m)[2] / nc(m)[2], me(m)[3] / nc(m)[3])
     print(f"peak rss ({m}) <= 1.5x nc.openbsd (worse side): x{rs:.2f} {ok(rs <= 1.5)}")
