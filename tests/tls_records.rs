@@ -2212,7 +2212,17 @@ fn slow_receiver(
     (port, t)
 }
 
-/// 64 MiB from a file or a pipe through `ncrab -c -O 65536` with `-N` or
+/// [`setup`], and 64 MiB of random data to send: the certificates, the
+/// network, a temporary directory and the file in it.
+fn setup_64_mib(tag: &str) -> Option<(Certs, Net, TempDir, std::path::PathBuf)> {
+    let (c, net) = setup(tag, &[])?;
+    let dir = TempDir::new(tag);
+    let src = dir.join("src.bin");
+    random_file(&src, 64 * MIB);
+    Some((c, net, dir, src))
+}
+
+/// 64 MiB from a file or a pipe through `ncrab -c -O 8192` with `-N` or
 /// `--send-only` into a receiver that reads slowly (so at stdin's end
 /// ncrab holds sealed records the socket has not taken yet), the
 /// receiver closing first or not: every byte arrives (SHA-256), then
@@ -2221,12 +2231,9 @@ fn slow_receiver(
 /// close_notify queued behind them were dropped with the socket.)
 #[test]
 fn every_sealed_record_leaves_before_the_end() {
-    let Some((c, net)) = setup("rec-end", &[]) else {
+    let Some((c, net, dir, src)) = setup_64_mib("rec-end") else {
         return;
     };
-    let dir = TempDir::new("rec-end");
-    let src = dir.join("src.bin");
-    random_file(&src, 64 * MIB);
     let sndbuf = SMALL_BUF.to_string();
     let cases = [
         ("-N", true, true),
@@ -2299,12 +2306,9 @@ fn deaf_server(
 /// status 1 (libtls's errx; a plain nc write error ends silently).
 #[test]
 fn a_reset_while_sending_is_a_write_failure() {
-    let Some((c, net)) = setup("rec-wreset", &[]) else {
+    let Some((c, net, _dir, src)) = setup_64_mib("rec-wreset") else {
         return;
     };
-    let dir = TempDir::new("rec-wreset");
-    let src = dir.join("src.bin");
-    random_file(&src, 64 * MIB);
     let stop = Arc::new(AtomicBool::new(false));
     let (port, t) = deaf_server(&net, &c, HOLD, stop);
     let o = net
@@ -2320,12 +2324,9 @@ fn a_reset_while_sending_is_a_write_failure() {
 /// ends by itself, status 0, silent, as nc's poll timeout does.
 #[test]
 fn w_bounds_the_wait_for_a_peer_that_never_reads() {
-    let Some((c, net)) = setup("rec-deaf", &[]) else {
+    let Some((c, net, _dir, src)) = setup_64_mib("rec-deaf") else {
         return;
     };
-    let dir = TempDir::new("rec-deaf");
-    let src = dir.join("src.bin");
-    random_file(&src, 64 * MIB);
     let stop = Arc::new(AtomicBool::new(false));
     let (port, t) = deaf_server(&net, &c, LIMIT, stop.clone());
     let o = net
