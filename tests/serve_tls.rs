@@ -541,6 +541,33 @@ fn corrupt_record_ends_that_session_with_a_line() {
     srv.kill();
 }
 
+/// The nc-style listener (`-lkc`, no `--exec`) is OpenBSD's: the same
+/// corrupt record after data puts the data on stdout, then `tls read
+/// failed (REASON)`, and the listener exits 1 although `-k` (nc's errx
+/// ends the process).
+#[test]
+fn corrupt_record_ends_an_nc_style_listener() {
+    let Some(c) = certs() else { return };
+    let net = Net::new("stls_corrupt_nc");
+    let mut args: Vec<String> = vec!["-lkc".into()];
+    args.extend(srv_cert(&c));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (mut srv, port) = listener(&net, &a, Input::Pipe);
+    let mut bad = rustls_client(&c, net.connect(&addr(port)));
+    bad.write_all(b"fine so far\n").unwrap();
+    bad.flush().unwrap();
+    srv.expect_stdout(b"fine so far\n", LIMIT);
+    let mut rec = vec![0x17, 0x03, 0x03, 0x00, 0x40];
+    rec.extend(payload(64, 9));
+    bad.sock.write_all(&rec).unwrap();
+    let o = srv.expect_exit(LIMIT);
+    o.assert(
+        1,
+        b"fine so far\n",
+        b"nc: tls read failed (decryption failed (corrupted record))\n",
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Broker and chat over TLS
 // ---------------------------------------------------------------------------

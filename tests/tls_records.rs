@@ -11,7 +11,12 @@
 //! the handshake and hands the keys over): a million one-byte records;
 //! zero-length, largest and padded records; forged, replayed, reordered,
 //! oversized and unknown records; KeyUpdates, tickets and HelloRequests
-//! cut across records or sharing one.
+//! cut across records or sharing one. Last, the end of a session: every
+//! sealed record leaves before close_notify, into a receiver that reads
+//! slowly; a reset while sending; `-w` bounding the wait for a peer that
+//! never reads. A TLS error after the handshake is OpenBSD's `tls read
+//! failed (REASON)` (or `tls write failed`) and status 1, the authentic
+//! bytes before it on stdout.
 //!
 //! A regression net for a record layer of ncrab's own (sealing and
 //! opening the records itself after the handshake): every test here
@@ -51,7 +56,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -279,11 +284,18 @@ fn assert_silent_exit(what: &str, o: &Outcome, want: &[u8]) {
     );
 }
 
-/// The `\tTLS error: ` lines of ncrab's -vv stderr.
+/// The lines of ncrab's stderr that say a TLS session failed after the
+/// handshake: OpenBSD's `tls read failed (...)` and `tls write failed
+/// (...)`, and ncrab's served sessions' `\tTLS error: ...` (never the
+/// client's).
 fn tls_errors(o: &Outcome) -> Vec<String> {
     o.stderr_str()
         .lines()
-        .filter(|l| l.starts_with("\tTLS error: "))
+        .filter(|l| {
+            l.starts_with("nc: tls read failed (")
+                || l.starts_with("nc: tls write failed (")
+                || l.contains("TLS error")
+        })
         .map(str::to_string)
         .collect()
 }
@@ -1145,8 +1157,9 @@ fn peer_killed_while_sending_leaves_a_prefix() {
 /// The tap cuts the server's stream in the middle of a record, after 40
 /// whole application-data records, with a FIN or an RST. Every byte of
 /// those 40 records comes out (nothing decrypted is lost), and nothing
-/// more (nothing of the half record); ncrab exits by itself, as at EOF
-/// (status 0, silent; nc takes a read error for the end too).
+/// more (nothing of the half record); ncrab exits by itself: after the
+/// FIN as at EOF (status 0, silent: libtls's rule), after the RST with
+/// OpenBSD's `tls read failed (REASON)` and status 1.
 #[test]
 fn stream_cut_in_a_record_delivers_every_whole_record() {
     let Some((c, net)) = setup("rec-cut", &[]) else {
@@ -1174,7 +1187,11 @@ fn stream_cut_in_a_record_delivers_every_whole_record() {
                 len, whole,
                 "{what}: the 40 whole records held {whole} bytes; {o}"
             );
-            o.assert(0, b"", b"");
+            if rst {
+                o.assert(1, b"", b"nc: tls read failed (Connection reset by peer)\n");
+            } else {
+                o.assert(0, b"", b"");
+            }
         }
     }
 }
@@ -1326,9 +1343,11 @@ fn records_split_across_reads() {
 /// HelloRequest. With rustls's record layer ncrab answers
 /// no_renegotiation and s_server ends the session with a fatal
 /// handshake_failure alert; a client that ignores the HelloRequest keeps
-/// the session. Either way: the data before is intact, and ncrab ends by
-/// itself once its stdin ends — status 0, with -vv one `TLS error` line
-/// naming the alert — or, the session kept, more data goes both ways.
+/// the session. Either way: the data before is intact, and either ncrab
+/// ends by itself at the alert, before its stdin does — status 1, one
+/// `tls read failed (...)` line naming the alert, nothing more in -vv's
+/// words — or, the session kept, more data goes both ways and ncrab ends
+/// at its stdin's end, status 0.
 fn renegotiation_from_s_server(extra_stdin: &[u8]) {
     let Some((c, net)) = setup("rec-reneg", &[]) else {
         return;
@@ -1353,8 +1372,26 @@ fn renegotiation_from_s_server(extra_stdin: &[u8]) {
     let alerted = t.peer.wait_timeout(secs(3)).is_some();
     if alerted {
         if !extra_stdin.is_empty() {
-            t.n.write_stdin(extra_stdin).expect("ncrab stdin");
+            // (ncrab may have exited already: then the pipe is broken.)
+            let _ = t.n.write_stdin(extra_stdin);
         }
+        let o = t.n.expect_exit(secs(10));
+        t.n.close_stdin();
+        t.peer.expect_exit(LIMIT);
+        assert_bytes("ncrab's stdout", &t.to_nc, &o.stdout);
+        assert_eq!(o.code(), Some(1), "{o}");
+        let log = std::fs::read_to_string(&msg).unwrap_or_default();
+        assert!(
+            log.contains(">>> TLS 1.2, Handshake [length 0004], HelloRequest")
+                && log.contains(">>> TLS 1.2, Alert [length 0002], fatal "),
+            "{log}"
+        );
+        assert_eq!(
+            tls_errors(&o),
+            ["nc: tls read failed (the peer ended the session with an alert (handshake failure))"],
+            "{o}"
+        );
+        return;
     } else {
         t.what = "after the HelloRequest".into();
         for round in 1..3 {
@@ -1372,20 +1409,10 @@ fn renegotiation_from_s_server(extra_stdin: &[u8]) {
         log.contains(">>> TLS 1.2, Handshake [length 0004], HelloRequest"),
         "{log}"
     );
-    let errors = tls_errors(&o);
-    if alerted {
-        assert!(
-            log.contains(">>> TLS 1.2, Alert [length 0002], fatal "),
-            "{log}"
-        );
-        assert_eq!(
-            errors,
-            ["\tTLS error: the peer ended the session with an alert (handshake failure)"],
-            "{o}"
-        );
-    } else {
-        assert!(errors.is_empty() && !log.contains(" fatal "), "{o}; {log}");
-    }
+    assert!(
+        tls_errors(&o).is_empty() && !log.contains(" fatal "),
+        "{o}; {log}"
+    );
 }
 
 #[test]
@@ -1395,10 +1422,10 @@ fn renegotiation_request_from_s_server() {
 
 /// As [`renegotiation_request_from_s_server`], with a line on ncrab's
 /// stdin after the peer's fatal alert: nothing can carry it any more, and
-/// ncrab must still end once its stdin does. (With rustls's record layer
-/// it waited forever: rustls refused the plaintext once the session was
-/// dead, the line stayed in ncrab's buffer, so stdin's EOF never ended
-/// the network's write side. The record layer's refusal now closes it.)
+/// ncrab must still end. (With rustls's record layer it waited forever:
+/// rustls refused the plaintext once the session was dead, the line
+/// stayed in ncrab's buffer, so stdin's EOF never ended the network's
+/// write side. The failed session now ends the run.)
 #[test]
 fn data_after_the_peers_fatal_alert_does_not_hang() {
     renegotiation_from_s_server(b"after the alert\n");
@@ -1633,6 +1660,23 @@ fn new_session_ticket() -> Vec<u8> {
     m
 }
 
+/// A rustls server configuration with `srv` (the test's own servers).
+fn rustls_server_config(c: &Certs) -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(c.path("srv.pem"))
+        .expect("srv.pem")
+        .map(|c| c.expect("srv.pem certificate"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(c.path("srv.key")).expect("srv.key");
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate")
+}
+
 /// Starts the test's server in `net`: rustls makes the handshake (with
 /// `srv`, the suite ncrab asks for) and sends its session tickets, hands
 /// the keys over, and `script` writes records of its own; then it holds
@@ -1642,22 +1686,8 @@ fn crafted_server<F>(net: &Net, c: &Certs, script: F) -> (String, JoinHandle<()>
 where
     F: FnOnce(&mut Crafter) + Send + 'static,
 {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(c.path("srv.pem"))
-        .expect("srv.pem")
-        .map(|c| c.expect("srv.pem certificate"))
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(c.path("srv.key")).expect("srv.key");
     let log = Arc::new(KeyLog::default());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .expect("server certificate");
+    let mut cfg = rustls_server_config(c);
     cfg.key_log = log.clone();
     cfg.enable_secret_extraction = true;
     let cfg = Arc::new(cfg);
@@ -1804,13 +1834,21 @@ fn odd_but_legal_records() {
 
 type Script = Box<dyn FnOnce(&mut Crafter) + Send>;
 
-/// What a peer may not send after good data, for a suite: (what, script
-/// after the good record). Each is followed by an `after` record sealed
-/// as the peer would have it, that must never come out.
-fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
-    let mut v: Vec<(&'static str, Script)> = vec![
+/// The reasons in ncrab's `tls read failed (REASON)` shared by several
+/// of [`bad_records`].
+const DECRYPT: &str = "decryption failed (corrupted record)";
+const OVERSIZED: &str = "the peer sent a record larger than TLS allows";
+const BAD_KEY_UPDATE: &str = "the peer sent a malformed TLS message (invalid key update)";
+
+/// What a peer may not send after good data, for a suite: (what, the
+/// reason ncrab gives, script after the good record). Each is followed
+/// by an `after` record sealed as the peer would have it, that must
+/// never come out.
+fn bad_records(tls13: bool) -> Vec<(&'static str, &'static str, Script)> {
+    let mut v: Vec<(&'static str, &'static str, Script)> = vec![
         (
             "a record sent twice (replayed)",
+            DECRYPT,
             Box::new(|cr| {
                 let r = cr.last_record();
                 cr.raw(&r);
@@ -1818,6 +1856,7 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
         ),
         (
             "a tag with a bit flipped",
+            DECRYPT,
             Box::new(|cr| {
                 cr.app(b"tampered\n");
                 let last = cr.out.len() - 1;
@@ -1826,10 +1865,12 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
         ),
         (
             "a sequence number skipped",
+            DECRYPT,
             Box::new(|cr| cr.sealer.seq += 1),
         ),
         (
             "a record sealed with another sequence number's nonce, reordered",
+            DECRYPT,
             Box::new(|cr| {
                 let mut first = Vec::new();
                 cr.sealer.seal(23, b"one\n", 0, &mut first);
@@ -1839,10 +1880,12 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
         ),
         (
             "plaintext of 2^14 + 1 bytes",
+            OVERSIZED,
             Box::new(|cr| cr.app(&[b'z'; 16385])),
         ),
         (
             "a record longer than any ciphertext may be",
+            OVERSIZED,
             Box::new(|cr| {
                 cr.raw(&[23, 3, 3, 0x48, 0x01]);
                 cr.raw(&vec![0; 0x4801]);
@@ -1850,22 +1893,28 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
         ),
         (
             "a record in the clear",
+            DECRYPT,
             Box::new(|cr| cr.raw(&[23, 3, 3, 0, 6, b'c', b'l', b'e', b'a', b'r', b'\n'])),
         ),
         (
             "a fatal alert (handshake_failure)",
+            "the peer ended the session with an alert (handshake failure)",
             Box::new(|cr| cr.alert(2, 40)),
         ),
         (
             "a record of an unknown type (heartbeat)",
+            "the peer sent a record of a type not allowed after the handshake (heartbeat)",
             Box::new(|cr| cr.record(24, b"\x01\x00\x10", 0)),
         ),
         (
             "a ChangeCipherSpec after the handshake",
+            "the peer sent a record of a type not allowed after the handshake (change cipher spec)",
             Box::new(|cr| cr.raw(&[20, 3, 3, 0, 1, 1])),
         ),
         (
             "a handshake record that is no message",
+            // (Its header reads as a message of 0x617262 bytes.)
+            "the peer sent a handshake message after the handshake larger than 64 KiB",
             Box::new(|cr| cr.record(22, b"garbage", 0)),
         ),
     ];
@@ -1873,14 +1922,17 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
         v.extend([
             (
                 "TLS 1.3: an inner plaintext of zeros only (no type)",
+                "the peer broke the protocol (illegal tls inner plaintext)",
                 Box::new(|cr: &mut Crafter| cr.record(0, b"", 10)) as Script,
             ),
             (
                 "TLS 1.3: a HelloRequest",
+                "the peer sent a handshake message not allowed after the handshake (hello request)",
                 Box::new(|cr: &mut Crafter| cr.record(22, &[0, 0, 0, 0], 0)) as Script,
             ),
             (
                 "TLS 1.3: a KeyUpdate not last in its record",
+                "the peer broke the protocol (key epoch with pending fragment)",
                 Box::new(|cr: &mut Crafter| {
                     let mut m = vec![24, 0, 0, 1, 0];
                     m.extend(new_session_ticket());
@@ -1890,6 +1942,7 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
             ),
             (
                 "TLS 1.3: a KeyUpdate with request_update 2",
+                BAD_KEY_UPDATE,
                 Box::new(|cr: &mut Crafter| {
                     cr.record(22, &[24, 0, 0, 1, 2], 0);
                     cr.sealer.update();
@@ -1897,6 +1950,7 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
             ),
             (
                 "TLS 1.3: a KeyUpdate of 2 bytes",
+                BAD_KEY_UPDATE,
                 Box::new(|cr: &mut Crafter| {
                     cr.record(22, &[24, 0, 0, 2, 0, 0], 0);
                     cr.sealer.update();
@@ -1910,14 +1964,15 @@ fn bad_records(tls13: bool) -> Vec<(&'static str, Script)> {
 /// Each of [`bad_records`], after a good record, the connection then held
 /// open: ncrab writes the good data, exactly, never what follows the bad
 /// record, and exits by itself (it cannot wait for more: the session is
-/// over), status 0, naming the error with -vv (`\tTLS error: ...`).
+/// over) with OpenBSD's `tls read failed (REASON)`, status 1 (libtls's
+/// errx), once; -vv adds its summary, not the error again.
 #[test]
 fn forged_and_broken_records_end_the_stream() {
     let Some((c, net)) = setup("rec-bad", &[]) else {
         return;
     };
     for s in [TLS13[0], TLS13[2], TLS12_ECDSA[1], TLS12_ECDSA[2]] {
-        for (what, bad) in bad_records(s.tls13) {
+        for (what, reason, bad) in bad_records(s.tls13) {
             let o = against_crafted(&net, &c, &s, &["-vv"], move |cr| {
                 cr.app(b"before\n");
                 bad(cr);
@@ -1928,19 +1983,20 @@ fn forged_and_broken_records_end_the_stream() {
             assert_bytes(&what, b"before\n", &o.stdout);
             let errors = tls_errors(&o);
             assert!(
-                o.code() == Some(0)
+                o.code() == Some(1)
                     && errors.len() == 1
-                    && o.stderr_str()
-                        .contains("\nSent 0 bytes, received 7 bytes in "),
+                    && errors[0].starts_with("nc: tls read failed (")
+                    && o.stderr_str().contains(&format!(
+                        "{}\nSent 0 bytes, received 7 bytes in ",
+                        errors[0]
+                    )),
                 "{what}: {o}"
             );
-            if what.contains("fatal alert") {
-                assert_eq!(
-                    errors[0],
-                    "\tTLS error: the peer ended the session with an alert (handshake failure)",
-                    "{what}"
-                );
-            }
+            assert_eq!(
+                errors[0],
+                format!("nc: tls read failed ({reason})"),
+                "{what}: {o}"
+            );
         }
     }
 }
@@ -2045,4 +2101,245 @@ fn a_hello_request_leaves_a_tls12_session_going() {
             o.assert(0, b"before\nafter\nlater\n", b"");
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// 11. The end of a session: every sealed record leaves, then close_notify
+// ---------------------------------------------------------------------------
+
+/// The slow receiver's receive buffer, and ncrab's send buffer (`-O`):
+/// what the kernel holds between them stays well under [`HELD_BACK`].
+const SMALL_BUF: usize = 8 * 1024;
+/// The receiver stops reading while this much of the stream is still to
+/// come: at most ncrab's two buffers plus the kernel's, so ncrab reads
+/// its stdin's end meanwhile, with sealed records the socket cannot take.
+const HELD_BACK: u64 = 160 * 1024;
+/// How long it stops (ample for ncrab to reach its stdin's end).
+const HOLD: Duration = Duration::from_secs(1);
+
+/// Accepts one client on `l` and makes the handshake (rustls, `cfg`),
+/// the session tickets sent.
+fn tls_accept(
+    l: &TcpListener,
+    cfg: Arc<rustls::ServerConfig>,
+) -> Result<(TcpStream, rustls::ServerConnection), String> {
+    let mut sock = accept_within(l, LIMIT);
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    sock.set_write_timeout(Some(LIMIT)).unwrap();
+    let mut conn = rustls::ServerConnection::new(cfg).expect("server");
+    while conn.is_handshaking() || conn.wants_write() {
+        conn.complete_io(&mut sock)
+            .map_err(|e| format!("handshake: {e}"))?;
+    }
+    Ok((sock, conn))
+}
+
+/// Sends the server's close_notify (no FIN).
+fn close_notify(conn: &mut rustls::ServerConnection, sock: &mut TcpStream) -> Result<(), String> {
+    conn.send_close_notify();
+    while conn.wants_write() {
+        conn.write_tls(sock)
+            .map_err(|e| format!("our close_notify: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A TLS server of the test's own (rustls, `srv`) that reads slowly: its
+/// receive buffer is [`SMALL_BUF`], and it stops reading for [`HOLD`]
+/// when `len` - [`HELD_BACK`] bytes have come; it writes the plaintext
+/// into `got`. With `close_first` it sends its close_notify and FIN right
+/// after the handshake, and reads on. The thread tells how the client's
+/// stream ended: Ok with its close_notify, Err saying how else.
+fn slow_receiver(
+    net: &Net,
+    c: &Certs,
+    close_first: bool,
+    len: u64,
+    got: &Path,
+) -> (String, JoinHandle<Result<(), String>>) {
+    let cfg = Arc::new(rustls_server_config(c));
+    let l = net.listen("127.0.0.1:0").expect("listen");
+    // (Accepted sockets inherit it.)
+    socket2::SockRef::from(&l)
+        .set_recv_buffer_size(SMALL_BUF)
+        .expect("SO_RCVBUF");
+    let port = l.local_addr().unwrap().port().to_string();
+    let mut out = io::BufWriter::new(File::create(got).expect("create the received file"));
+    let t = thread::spawn(move || {
+        let (mut sock, mut conn) = tls_accept(&l, cfg)?;
+        if close_first {
+            close_notify(&mut conn, &mut sock)?;
+            sock.shutdown(Shutdown::Write)
+                .map_err(|e| format!("our FIN: {e}"))?;
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut total, mut held) = (0u64, false);
+        loop {
+            let eof = conn
+                .read_tls(&mut sock)
+                .map_err(|e| format!("after {total} bytes: {e}"))?
+                == 0;
+            conn.process_new_packets()
+                .map_err(|e| format!("after {total} bytes: TLS error {e}"))?;
+            loop {
+                match conn.reader().read(&mut buf) {
+                    // Only after the peer's close_notify.
+                    Ok(0) => {
+                        out.flush().map_err(|e| e.to_string())?;
+                        return Ok(());
+                    }
+                    Ok(n) => {
+                        out.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+                        total += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        let _ = out.flush();
+                        return Err(format!("after {total} bytes: {e}"));
+                    }
+                }
+            }
+            if eof {
+                let _ = out.flush();
+                return Err(format!("after {total} bytes: a FIN without close_notify"));
+            }
+            if !held && total + HELD_BACK >= len {
+                held = true;
+                thread::sleep(HOLD);
+            }
+        }
+    });
+    (port, t)
+}
+
+/// [`setup`], and 64 MiB of random data to send: the certificates, the
+/// network, a temporary directory and the file in it.
+fn setup_64_mib(tag: &str) -> Option<(Certs, Net, TempDir, std::path::PathBuf)> {
+    let (c, net) = setup(tag, &[])?;
+    let dir = TempDir::new(tag);
+    let src = dir.join("src.bin");
+    random_file(&src, 64 * MIB);
+    Some((c, net, dir, src))
+}
+
+/// 64 MiB from a file or a pipe through `ncrab -c -O 8192` with `-N` or
+/// `--send-only` into a receiver that reads slowly (so at stdin's end
+/// ncrab holds sealed records the socket has not taken yet), the
+/// receiver closing first or not: every byte arrives (SHA-256), then
+/// ncrab's close_notify; ncrab exits 0, silent. (The relay ended once
+/// its plaintext buffers were empty: the sealed records and the
+/// close_notify queued behind them were dropped with the socket.)
+#[test]
+fn every_sealed_record_leaves_before_the_end() {
+    let Some((c, net, dir, src)) = setup_64_mib("rec-end") else {
+        return;
+    };
+    let sndbuf = SMALL_BUF.to_string();
+    let cases = [
+        ("-N", true, true),
+        ("--send-only", false, false),
+        ("--send-only", true, true),
+    ];
+    for (flag, close_first, from_file) in cases {
+        let what = format!(
+            "{flag}, the receiver closing {}, stdin a {}",
+            if close_first { "first" } else { "last" },
+            if from_file { "file" } else { "pipe" }
+        );
+        let got = dir.join("got.bin");
+        let (port, t) = slow_receiver(&net, &c, close_first, file_len(&src), &got);
+        let input = if from_file {
+            Input::File(src.clone())
+        } else {
+            Input::PipeFrom(src.clone())
+        };
+        let started = Instant::now();
+        let o = net
+            .nc(&client_args(
+                &c,
+                &[flag, "-O", &sndbuf],
+                None,
+                "127.0.0.1",
+                &port,
+            ))
+            .stdin(input)
+            .run(secs(120));
+        let end = t.join().expect("the receiver thread");
+        figure(&format!(
+            "{what}: {} bytes in {:?}",
+            file_len(&got),
+            started.elapsed()
+        ));
+        o.assert(0, b"", b"");
+        assert_same_file(&what, &src, &got);
+        assert_eq!(end, Ok(()), "{what}: no close_notify after the data; {o}");
+    }
+}
+
+/// A TLS server of the test's own that, after the handshake, sends its
+/// close_notify (no FIN) and never reads; after `hold`, or once `stop` is
+/// set, it closes with the client's data unread, so its kernel resets
+/// the connection.
+fn deaf_server(
+    net: &Net,
+    c: &Certs,
+    hold: Duration,
+    stop: Arc<AtomicBool>,
+) -> (String, JoinHandle<Result<(), String>>) {
+    let cfg = Arc::new(rustls_server_config(c));
+    let l = net.listen("127.0.0.1:0").expect("listen");
+    let port = l.local_addr().unwrap().port().to_string();
+    let t = thread::spawn(move || {
+        let (mut sock, mut conn) = tls_accept(&l, cfg)?;
+        close_notify(&mut conn, &mut sock)?;
+        let until = Instant::now() + hold;
+        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            thread::sleep(ms(10));
+        }
+        Ok(())
+    });
+    (port, t)
+}
+
+/// ncrab sends 64 MiB to a peer that said close_notify and reads nothing,
+/// then resets the connection: OpenBSD's `tls write failed (REASON)` and
+/// status 1 (libtls's errx; a plain nc write error ends silently).
+#[test]
+fn a_reset_while_sending_is_a_write_failure() {
+    let Some((c, net, _dir, src)) = setup_64_mib("rec-wreset") else {
+        return;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (port, t) = deaf_server(&net, &c, HOLD, stop);
+    let o = net
+        .nc(&client_args(&c, &[], None, "127.0.0.1", &port))
+        .stdin(Input::File(src))
+        .run(LIMIT);
+    assert_eq!(t.join().expect("the server thread"), Ok(()), "{o}");
+    o.assert(1, b"", b"nc: tls write failed (Connection reset by peer)\n");
+}
+
+/// -w bounds the wait for the socket to take ncrab's records, as it
+/// bounds nc's (a peer that never reads): `-N -w 1` with 64 MiB to send
+/// ends by itself, status 0, silent, as nc's poll timeout does.
+#[test]
+fn w_bounds_the_wait_for_a_peer_that_never_reads() {
+    let Some((c, net, _dir, src)) = setup_64_mib("rec-deaf") else {
+        return;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (port, t) = deaf_server(&net, &c, LIMIT, stop.clone());
+    let o = net
+        .nc(&client_args(
+            &c,
+            &["-N", "-w", "1"],
+            None,
+            "127.0.0.1",
+            &port,
+        ))
+        .stdin(Input::File(src))
+        .run(LIMIT);
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(t.join().expect("the server thread"), Ok(()), "{o}");
+    o.assert(0, b"", b"");
 }

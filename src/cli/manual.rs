@@ -384,6 +384,28 @@ a close_notify from the peer is the network's end of file, and so is a
 plain FIN
 .RB ( \-vv
 notes that the data may be truncated).
+The session ends with close_notify once everything read from standard
+input has been written to the socket
+.RB ( \-w
+bounds that wait).
+A TLS error after the handshake (a record that does not decrypt, the
+peer's fatal alert, a reset) prints
+.BI "ncrab: tls read failed (" reason )
+(after a failed write,
+.BI "ncrab: tls write failed (" reason ) ),
+where
+.I reason
+is for example
+.BR "decryption failed (corrupted record)" ,
+.B the peer ended the session with an alert (handshake failure)
+or
+.BR "Connection reset by peer" .
+What was decrypted before the error is still written to standard output;
+then ncrab exits with status 1, as OpenBSD nc does: a client tries no
+further port, and a
+.B \-lc
+listener ends even with
+.BR \-k .
 .BR \-q ,
 .BR \-w ,
 .B \-d
@@ -912,7 +934,8 @@ summary.
 .TP
 .B 0
 At least one port connected (failing ports never reset the status), and
-the session then ended for whatever reason: end of file, a reset, the
+the session then ended for whatever reason: end of file, a reset (except
+of a TLS session), the
 .B \-w
 idle timeout or the
 .B \-q
@@ -933,7 +956,13 @@ after an earlier port succeeded (a failed lookup, or
 .B bind failed
 on a later port); a
 .B \-U
-client that could not connect.
+client that could not connect; a TLS session
+.RB ( \-c ,
+or a
+.B \-lc
+listener's) that failed after the handshake
+.RB ( "tls read failed" ,
+.BR "tls write failed" ).
 .TP
 .RI "128 + " n
 Killed by signal

@@ -92,8 +92,12 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                     continue;
                 };
                 let mut relay = relay.with_log(log.as_ref());
-                if rx.run(&mut relay)?.end == End::QuitTimer {
-                    return Err(Abort::QuitTimer);
+                match rx.run(&mut relay)?.end {
+                    End::QuitTimer => return Err(Abort::QuitTimer),
+                    // `tls read failed (...)`: nc's errx, the ports left
+                    // untried.
+                    End::Failed => return Err(Abort::Failed),
+                    End::Finished => {}
                 }
             }
             continue;

@@ -8,7 +8,8 @@
 //! summary, and the [`Outcome`]. These are the product's contract
 //! (docs/compatibility.md §6), so they are written once: a relay only says
 //! how it moves bytes ([`Mover`]: one pass of its moves, the readiness it
-//! waits for, what it closes), and its [`Machine`] is the one here.
+//! waits for, what it closes, its last words before the end, whether the
+//! session failed), and its [`Machine`] is the one here.
 //!
 //! What a pass does to the ends (nc's rules between the moves: an EOF
 //! closes an end, a closed end closes the ends that feed it) stays with
@@ -47,6 +48,10 @@ pub enum End {
     Finished,
     /// The `-q` timer fired: nc exits 0 from its alarm handler.
     QuitTimer,
+    /// The session failed, its line printed (a TLS error after the
+    /// handshake): nc's `errx(1)`, so the run ends with status 1, without
+    /// `-q`'s wait, whatever `-k` and the ports left say.
+    Failed,
 }
 
 /// The result of a relay.
@@ -75,6 +80,9 @@ pub struct Rules {
     pub received: u64,
     /// When the relay started.
     pub started: Instant,
+    /// The session failed (its line printed): the relay ends in
+    /// [`End::Failed`] once the bytes received before the failure are out.
+    pub failed: bool,
     phase: Phase,
     recv_count: u32,
     idle_timer: Option<TimerId>,
@@ -96,8 +104,18 @@ pub struct Rules {
 pub trait Mover {
     fn rules(&mut self) -> &mut Rules;
 
-    /// Nothing is buffered, in either direction.
+    /// Nothing is buffered, in either direction (nor below the relay's
+    /// buffers, waiting for the socket).
     fn drained(&self) -> bool;
+
+    /// nc's rules say the session is over: the relay's last words (TLS:
+    /// close_notify, as libtls's `tls_close`) are queued here. True once
+    /// they have left, or cannot; false while the loop must wait for the
+    /// socket (the relay's passes flush them, its interest says writable,
+    /// and `-w` bounds the wait as it bounds nc's `tls_close`).
+    fn closing(&mut self) -> bool {
+        true
+    }
 
     /// One pass of the moves that can be made now. False when none could
     /// (the relay then waits); an error is the loop's own (`poll`).
@@ -136,6 +154,7 @@ impl Rules {
             sent: 0,
             received: 0,
             started: Instant::now(),
+            failed: false,
             phase: Phase::Running,
             recv_count: 0,
             idle_timer: None,
@@ -168,9 +187,10 @@ impl Rules {
     }
 }
 
-/// nc's "finish": return, or with `-q N > 0` close the socket and wait.
+/// nc's "finish": return, or with `-q N > 0` close the socket and wait
+/// (not after a failure: nc's `errx` exits at once).
 fn finish<M: Mover>(m: &mut M, cx: &mut Ctx<'_>) -> Step<Outcome> {
-    if m.rules().quit_after <= 0 {
+    if m.rules().quit_after <= 0 || m.rules().failed {
         return done(m, cx, End::Finished);
     }
     unregister(m, cx);
@@ -192,6 +212,7 @@ fn done<M: Mover>(m: &mut M, cx: &mut Ctx<'_>, end: End) -> Step<Outcome> {
     unregister(m, cx);
     m.end();
     let r = m.rules();
+    let end = if r.failed { End::Failed } else { end };
     if r.summary {
         report::relay_summary(r.sent, r.received, r.started.elapsed());
     }
@@ -262,7 +283,7 @@ impl<M: Mover> Machine for M {
         }
         for _ in 0..PASSES_PER_TURN {
             let drained = self.drained();
-            if self.rules().finished(drained) {
+            if self.rules().finished(drained) && self.closing() {
                 return finish(self, cx);
             }
             match self.pass(cx) {

@@ -11,13 +11,21 @@
 //! stdout writable while plaintext waits. nc's four ends and its rules on
 //! them are kept as in `readwrite` (docs/compatibility.md §6.1):
 //!
-//! - stdin's EOF with its buffer empty ends the network's write side;
-//!   with `-N` that is close_notify, then shutdown(SHUT_WR) once it left
+//! - stdin's EOF with its buffer sealed and every sealed record written
+//!   ends the network's write side (the records are the rest of nc's
+//!   stdin buffer: nothing counted as sent is dropped); with `-N` that is
+//!   close_notify after the data, then shutdown(SHUT_WR) once it left
 //!   (docs/compatibility.md departure 18);
 //! - a received close_notify is the network's EOF, and so is a bare FIN
 //!   (libtls treats it so; `-vv` notes the truncation);
-//! - a TLS error ends the network's read side only after every byte
-//!   decrypted before it went to stdout;
+//! - a TLS error after the handshake (a bad record, the peer's fatal
+//!   alert, a reset) is OpenBSD's `tls read failed (REASON)`, and a
+//!   failed write `tls write failed (REASON)`: the session is over, every
+//!   byte decrypted before the error still goes to stdout, and the run
+//!   then exits 1 ([`crate::relay::End::Failed`], nc's `errx`);
+//! - the session ends with close_notify (libtls's `tls_close`), and the
+//!   relay ends only once it has left, or the socket failed, or `-w` ran
+//!   out ([`Mover::closing`]);
 //! - `-q`, `-w`, `-d`, `-W` and the listener's rules as in the plain relay
 //!   (the end-of-session part is the same code, [`crate::relay::rules`]);
 //!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
@@ -42,7 +50,7 @@ use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
 use crate::relay::rules::{Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
-use crate::report::tls as tls_report;
+use crate::report::tls::{self as tls_report, StreamError};
 use crate::sys::reactor::{self, Ctx, would_block};
 
 /// Plaintext buffered per direction.
@@ -59,8 +67,9 @@ pub struct TlsRelay<'a> {
     /// Owned here: closed when the relay ends.
     sock: Socket,
     rec: Records,
-    /// close_notify went (or the session failed): nothing more is sealed.
-    session_closed: bool,
+    /// The session is over: its close_notify is queued, nothing more is
+    /// sealed or read, the records left only go out.
+    ending: bool,
     stdin: &'a Stdio,
     stdout: &'a Stdio,
     opts: RelayOpts,
@@ -71,6 +80,9 @@ pub struct TlsRelay<'a> {
     shut_wr_pending: bool,
     /// The socket can no longer be written.
     sock_write_dead: bool,
+    /// The session failed (its line printed): nothing more is sealed,
+    /// read or written to the socket; what was decrypted goes to stdout.
+    failed: bool,
     /// `-C`: LF from stdin goes out as CR LF.
     crlf: Option<Crlf>,
     /// The socket said EOF (the records before it are read first).
@@ -106,7 +118,7 @@ impl<'a> TlsRelay<'a> {
         Ok(TlsRelay {
             sock,
             rec,
-            session_closed: false,
+            ending: false,
             stdin,
             stdout,
             opts,
@@ -115,6 +127,7 @@ impl<'a> TlsRelay<'a> {
             down: Buf::new(BUF),
             shut_wr_pending: false,
             sock_write_dead: false,
+            failed: false,
             crlf: opts.crlf.then(Crlf::new),
             raw_eof: false,
             log: None,
@@ -140,10 +153,67 @@ impl<'a> TlsRelay<'a> {
         self.rules.open[NETIN] = false;
     }
 
+    /// Sealed records wait for the socket (and can still go).
+    fn unwritten(&self) -> bool {
+        !self.failed && !self.sock_write_dead && self.rec.wants_write()
+    }
+
+    /// The session failed, its line printed: nothing more goes to or
+    /// comes from the network; what was decrypted before still goes to
+    /// stdout, then the relay ends in [`crate::relay::End::Failed`].
+    fn fail(&mut self) {
+        self.failed = true;
+        self.rules.failed = true;
+        self.close_netin();
+        self.rules.open[NETOUT] = false;
+        self.rules.open[STDIN] = false;
+    }
+
+    /// A read of the network failed: OpenBSD's `tls read failed (REASON)`;
+    /// our fatal alert, if the record layer queued one, goes if the
+    /// socket takes it now.
+    fn read_failed(&mut self, e: StreamError<'_>) {
+        tls_report::read_failed(e);
+        self.flush_now();
+        self.fail();
+    }
+
+    /// Writes what the socket takes now; a failure is not reported (what
+    /// is left then is our close_notify or alert, as nc ignores
+    /// tls_close's failure).
+    fn flush_now(&mut self) {
+        if !self.failed && !self.sock_write_dead {
+            let _ = self.rec.flush(self.sock.as_raw_fd());
+        }
+    }
+
+    /// Sealed records to the socket, as far as it takes them. True when
+    /// something moved (or the socket failed).
+    fn flush(&mut self) -> bool {
+        if !self.unwritten() {
+            return false;
+        }
+        match self.rec.flush(self.sock.as_raw_fd()) {
+            Ok(n) => n > 0,
+            Err(e) => {
+                self.sock_write_dead = true;
+                self.shut_wr_pending = false;
+                if self.rules.open[NETOUT] {
+                    // Data (or -N's close_notify) was still to go.
+                    tls_report::write_failed(StreamError::Io(&e));
+                    self.fail();
+                }
+                // (Else only our last words were lost, as nc ignores
+                // tls_close's failure; a reset shows on the read side.)
+                true
+            }
+        }
+    }
+
     /// One pass: every move with room. True when something moved.
     fn moves(&mut self) -> bool {
-        if self.session_closed {
-            return false;
+        if self.ending {
+            return self.flush();
         }
         let mut progress = false;
 
@@ -167,59 +237,10 @@ impl<'a> TlsRelay<'a> {
         }
         // up -> records (bounded by the record layer's buffer)
         if self.rules.open[NETOUT] && !self.up.is_empty() {
-            let pending = self.up.pending();
-            let log = self.log;
-            let rec = &mut self.rec;
-            let moved = match self.crlf.as_mut() {
-                Some(c) => {
-                    let wire_bytes = c.encode(pending);
-                    match rec.write(wire_bytes) {
-                        Ok(wire) => {
-                            if let Some(l) = log {
-                                l.record(Dir::Sent, &wire_bytes[..wire]);
-                            }
-                            Ok((c.commit(pending, wire), wire))
-                        }
-                        Err(()) => Err(()),
-                    }
-                }
-                None => rec.write(pending).map(|n| {
-                    if let Some(l) = log {
-                        l.record(Dir::Sent, &pending[..n]);
-                    }
-                    (n, n)
-                }),
-            };
-            match moved {
-                Ok((n, wire)) if wire > 0 => {
-                    self.up.consumed(n);
-                    self.rules.sent += wire as u64;
-                    progress = true;
-                }
-                Ok(_) => {}
-                Err(()) => {
-                    // The session failed: nothing more can be sent.
-                    self.rules.open[NETOUT] = false;
-                    progress = true;
-                }
-            }
+            progress |= self.seal();
         }
         // records -> socket
-        if !self.sock_write_dead && self.rec.wants_write() {
-            match self.rec.flush(self.sock.as_raw_fd()) {
-                Ok(n) => progress |= n > 0,
-                Err(_) => {
-                    self.sock_write_dead = true;
-                    self.rules.open[NETOUT] = false;
-                    self.shut_wr_pending = false;
-                    progress = true;
-                }
-            }
-        }
-        if self.shut_wr_pending && !self.rec.wants_write() {
-            self.shut_wr_pending = false;
-            self.shutdown(libc::SHUT_WR);
-        }
+        progress |= self.flush();
 
         // socket -> records -> down
         progress |= self.receive();
@@ -246,28 +267,95 @@ impl<'a> TlsRelay<'a> {
             self.close_netin();
         }
         if !self.rules.open[STDIN] && self.up.is_empty() {
-            if self.rules.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
+            // Stdin gone and all of it sealed: with -N (or --send-only)
+            // close_notify follows the data ...
+            if self.rules.open[NETOUT]
+                && (self.opts.shutdown_on_eof || self.opts.send_only)
+                && !self.shut_wr_pending
+            {
                 self.rec.send_close_notify();
                 self.shut_wr_pending = true;
                 progress = true;
             }
-            self.rules.open[NETOUT] = false;
-            // --send-only: the session is over once stdin is sent.
-            if self.opts.send_only && self.rules.open[NETIN] {
-                self.close_netin();
-                progress = true;
-            }
-            if self.opts.listen
-                && self.rules.open[NETIN]
-                && self.opts.quit_after >= 0
-                && self.down.is_empty()
-            {
-                self.close_netin();
-                self.rules.clear_keep = true;
+            // ... and once every record has left, it is nc's "stdin gone
+            // and queue empty".
+            if !self.unwritten() {
+                progress |= self.stdin_sent();
             }
         }
         if !self.rules.open[NETIN] && self.down.is_empty() {
             self.rules.open[STDOUT] = false;
+        }
+        progress
+    }
+
+    /// Seals what `up` holds, as far as the record layer's buffer takes
+    /// it. True when something moved (or the session failed).
+    fn seal(&mut self) -> bool {
+        let pending = self.up.pending();
+        let log = self.log;
+        let rec = &mut self.rec;
+        let moved = match self.crlf.as_mut() {
+            Some(c) => {
+                let wire_bytes = c.encode(pending);
+                match rec.write(wire_bytes) {
+                    Ok(wire) => {
+                        if let Some(l) = log {
+                            l.record(Dir::Sent, &wire_bytes[..wire]);
+                        }
+                        Ok((c.commit(pending, wire), wire))
+                    }
+                    Err(()) => Err(()),
+                }
+            }
+            None => rec.write(pending).map(|n| {
+                if let Some(l) = log {
+                    l.record(Dir::Sent, &pending[..n]);
+                }
+                (n, n)
+            }),
+        };
+        match moved {
+            Ok((n, wire)) if wire > 0 => {
+                self.up.consumed(n);
+                self.rules.sent += wire as u64;
+                true
+            }
+            Ok(_) => false,
+            Err(()) => {
+                // The session failed: nothing more can be sent.
+                match self.rec.error() {
+                    Some(e) => {
+                        tls_report::write_failed(StreamError::Tls(e));
+                        self.fail();
+                    }
+                    None => self.rules.open[NETOUT] = false,
+                }
+                true
+            }
+        }
+    }
+
+    /// Everything read from stdin has left: the network's write side ends
+    /// (then -N's FIN), and the rules that follow stdin's end in nc.
+    fn stdin_sent(&mut self) -> bool {
+        let mut progress = false;
+        if std::mem::take(&mut self.shut_wr_pending) {
+            self.shutdown(libc::SHUT_WR);
+        }
+        self.rules.open[NETOUT] = false;
+        // --send-only: the session is over once stdin is sent.
+        if self.opts.send_only && self.rules.open[NETIN] {
+            self.close_netin();
+            progress = true;
+        }
+        if self.opts.listen
+            && self.rules.open[NETIN]
+            && self.opts.quit_after >= 0
+            && self.down.is_empty()
+        {
+            self.close_netin();
+            self.rules.clear_keep = true;
         }
         progress
     }
@@ -297,12 +385,12 @@ impl<'a> TlsRelay<'a> {
                     return true;
                 }
                 record::Read::Failed => {
-                    if let (true, Some(e)) = (self.opts.summary, self.rec.error()) {
-                        tls_report::stream_error(e);
+                    // (The record layer keeps the error it failed on.)
+                    if let Some(e) = self.rec.error() {
+                        tls_report::read_failed(StreamError::Tls(e));
                     }
-                    // (Our alert, if the socket takes it.)
-                    let _ = self.rec.flush(self.sock.as_raw_fd());
-                    self.close_netin();
+                    self.flush_now();
+                    self.fail();
                     return true;
                 }
                 record::Read::NeedMore => {}
@@ -320,7 +408,11 @@ impl<'a> TlsRelay<'a> {
                 Ok(0) => self.raw_eof = true,
                 Ok(_) => self.count_read(),
                 Err(e) if would_block(&e) => return progress,
-                Err(_) => self.raw_eof = true,
+                Err(e) => {
+                    // A reset: the session cannot end cleanly.
+                    self.read_failed(StreamError::Io(&e));
+                    return true;
+                }
             }
             progress = true;
         }
@@ -335,12 +427,16 @@ impl<'a> TlsRelay<'a> {
         }
     }
 
-    /// Ends the session as libtls's tls_close does: close_notify, sent if
-    /// the socket takes it now.
-    fn close_session(&mut self) {
-        if !std::mem::replace(&mut self.session_closed, true) && !self.sock_write_dead {
+    /// The session's close_notify (libtls's tls_close), once; nothing
+    /// more is sealed or read after it.
+    fn queue_close_notify(&mut self) {
+        if std::mem::replace(&mut self.ending, true) {
+            return;
+        }
+        self.rules.open[STDIN] = false;
+        self.rules.open[NETOUT] = false;
+        if !self.failed && !self.sock_write_dead {
             self.rec.send_close_notify();
-            let _ = self.rec.flush(self.sock.as_raw_fd());
         }
     }
 }
@@ -351,7 +447,12 @@ impl Mover for TlsRelay<'_> {
     }
 
     fn drained(&self) -> bool {
-        self.up.is_empty() && self.down.is_empty()
+        self.up.is_empty() && self.down.is_empty() && !self.unwritten()
+    }
+
+    fn closing(&mut self) -> bool {
+        self.queue_close_notify();
+        !self.unwritten()
     }
 
     fn pass(&mut self, _cx: &mut Ctx<'_>) -> io::Result<bool> {
@@ -364,30 +465,31 @@ impl Mover for TlsRelay<'_> {
 
     fn interest(&self) -> [Option<Interest>; 3] {
         let open = &self.rules.open;
-        let stdin_want = open[STDIN] && self.up.has_room() && self.stdin.pollable();
-        let (read, write) = if self.session_closed {
-            (false, false)
-        } else {
-            (
-                open[NETIN] && self.down.has_room() && !self.raw_eof,
-                !self.sock_write_dead && self.rec.wants_write(),
-            )
-        };
-        let stdout_want = open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
+        let stdin_want = !self.ending && open[STDIN] && self.up.has_room() && self.stdin.pollable();
+        let read = !self.ending && open[NETIN] && self.down.has_room() && !self.raw_eof;
+        let stdout_want =
+            !self.ending && open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
         [
             reactor::interest(stdin_want, false),
-            reactor::interest(read, write),
+            reactor::interest(read, self.unwritten()),
             reactor::interest(false, stdout_want),
         ]
     }
 
+    /// `-q N > 0`: the session's end went out (see [`Mover::closing`]);
+    /// what is left buffered is dropped.
     fn close(&mut self) {
-        self.close_session();
+        self.queue_close_notify();
+        self.flush_now();
         self.up.clear();
         self.down.clear();
     }
 
+    /// The relay ends; when that was not through [`Mover::closing`] (`-w`
+    /// ran out, the `-q` timer), close_notify goes if the socket takes it
+    /// now.
     fn end(&mut self) {
-        self.close_session();
+        self.queue_close_notify();
+        self.flush_now();
     }
 }

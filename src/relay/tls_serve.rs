@@ -2,7 +2,8 @@
 //! of a client certificate, relay; with `-k` the next client. A client
 //! whose handshake or certificate fails gets one line and the listener
 //! goes on (with `-k`) or ends with status 1 (docs/compatibility.md
-//! departure 19: OpenBSD exits 0).
+//! departure 19: OpenBSD exits 0). A TLS error after the handshake ends
+//! the listener with status 1, `-k` or not, as OpenBSD's `errx` does.
 //!
 //! The listeners that serve many clients at once (`--exec`, `--broker`,
 //! `--chat`) take each TLS client through a [`Handshake`] first: the
@@ -344,8 +345,12 @@ pub fn serve_tls(
                 };
                 let mut relay = relay.with_log(log);
                 let outcome = rx.run(&mut relay)?;
-                if outcome.end == End::QuitTimer {
-                    return Err(Abort::QuitTimer);
+                match outcome.end {
+                    End::QuitTimer => return Err(Abort::QuitTimer),
+                    // `tls read failed (...)`: nc's errx ends the
+                    // listener, `-k` or not.
+                    End::Failed => return Err(Abort::Failed),
+                    End::Finished => {}
                 }
                 if outcome.clear_keep {
                     keep = false;

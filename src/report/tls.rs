@@ -415,9 +415,27 @@ pub fn truncated() {
     ));
 }
 
-/// `-vv`: a TLS error after the handshake ended the network side.
-pub fn stream_error(e: &Error) {
-    let why = match e {
+/// Why a TLS session failed after the handshake.
+#[derive(Debug, Clone, Copy)]
+pub enum StreamError<'a> {
+    /// The record layer's error (a bad record, an alert, ...).
+    Tls(&'a Error),
+    /// The socket's (a reset, a broken pipe).
+    Io(&'a io::Error),
+}
+
+impl fmt::Display for StreamError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Tls(e) => f.write_str(&stream_error_text(e)),
+            StreamError::Io(e) => write!(f, "{}", Errno::of(e)),
+        }
+    }
+}
+
+/// The reason for a TLS error after the handshake.
+pub fn stream_error_text(e: &Error) -> String {
+    match e {
         // (tls_error_text words these as a handshake's problems.)
         Error::AlertReceived(a) => {
             format!(
@@ -438,8 +456,24 @@ pub fn stream_error(e: &Error) {
             words(&format!("{got_type:?}"))
         ),
         _ => tls_error_text(e),
-    };
-    report::note(format_args!("\tTLS error: {why}"));
+    }
+}
+
+/// A served session's TLS error after the handshake (that session
+/// ends, the listener goes on): `\tTLS error: REASON`.
+pub fn stream_error(e: &Error) {
+    report::note(format_args!("\tTLS error: {}", stream_error_text(e)));
+}
+
+/// OpenBSD: `PROG: tls read failed (REASON)`, the client's or `-lc`'s
+/// session failed reading (the run then exits 1).
+pub fn read_failed(e: StreamError<'_>) {
+    report::warnx(format_args!("tls read failed ({e})"));
+}
+
+/// OpenBSD: `PROG: tls write failed (REASON)`.
+pub fn write_failed(e: StreamError<'_>) {
+    report::warnx(format_args!("tls write failed ({e})"));
 }
 
 /// A scanned port that took the TCP connection but failed TLS: nc's
