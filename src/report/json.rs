@@ -74,29 +74,3 @@ pub fn json_probe(p: &JsonProbe<'_>) {
     stdout_line(&s);
 }
 
-/// The symbolic name of an errno value.
-pub fn errno_name(e: i32) -> &'static str {
-    match e {
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::EACCES => "EACCES",
-        libc::EPERM => "EPERM",
-        libc::EINVAL => "EINVAL",
-        libc::EINPROGRESS => "EINPROGRESS",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::EPIPE => "EPIPE",
-        libc::ENOENT => "ENOENT",
-        libc::EMFILE => "EMFILE",
-        libc::ENFILE => "ENFILE",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::ENETDOWN => "ENETDOWN",
-        libc::EHOSTDOWN => "EHOSTDOWN",
-        libc::EPROTO => "EPROTO",
-        _ => "EUNKNOWN",
-    }
-}

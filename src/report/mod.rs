@@ -17,9 +17,7 @@
 //! functions of the first ones are re-exported here, so a caller names a
 //! message `report::connect_failed` whatever file holds it.
 
-use std::ffi::{CStr, OsString};
-use std::fmt;
-use std::io;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 
@@ -42,6 +40,8 @@ pub use proxy::*;
 pub use serve::*;
 pub use targets::*;
 pub use terminal::*;
+
+pub use crate::sys::errno::{Errno, GaiError};
 
 static ARGV0: OnceLock<OsString> = OnceLock::new();
 
@@ -70,60 +70,6 @@ pub fn prog_str() -> String {
     String::from_utf8_lossy(prog()).into_owned()
 }
 
-/// An errno value whose `Display` is the C library's `strerror` text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The errno carried by an `io::Error` (EIO when it has none).
-    pub fn of(e: &io::Error) -> Errno {
-        Errno(e.raw_os_error().unwrap_or(libc::EIO))
-    }
-
-    /// The symbolic name (`ECONNREFUSED`), for `--json`.
-    pub fn name(self) -> &'static str {
-        errno_name(self.0)
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0 as libc::c_char; 256];
-        // SAFETY: the XSI strerror_r writes a NUL-terminated string into buf.
-        let rc = unsafe { libc::strerror_r(self.0, buf.as_mut_ptr(), buf.len()) };
-        if rc != 0 {
-            return write!(f, "Unknown error {}", self.0);
-        }
-        // SAFETY: strerror_r succeeded, so buf holds a C string.
-        let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
-        f.write_str(&s.to_string_lossy())
-    }
-}
-
-impl From<&io::Error> for Errno {
-    fn from(e: &io::Error) -> Errno {
-        Errno::of(e)
-    }
-}
-
-/// A getaddrinfo/getnameinfo error code whose `Display` is `gai_strerror`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GaiError {
-    pub code: i32,
-    /// errno at the time of an EAI_SYSTEM failure.
-    pub errno: i32,
-}
-
-impl fmt::Display for GaiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.code == libc::EAI_SYSTEM {
-            return Errno(self.errno).fmt(f);
-        }
-        // SAFETY: gai_strerror returns a pointer to a static string.
-        let s = unsafe { CStr::from_ptr(libc::gai_strerror(self.code)) };
-        f.write_str(&s.to_string_lossy())
-    }
-}
 
 /// A stopped loop ends the run: a signal unwinds to die by it, a failed
 /// `epoll_wait` is reported (`polling error`) and fails the run.
