@@ -1144,6 +1144,20 @@ mod tests {
         from.output.consumed(n);
     }
 
+    /// A KeyUpdate sealed by hand (`requested`: update_requested), and
+    /// the sender's next key.
+    fn send_key_update(r: &mut Records, requested: bool) {
+        r.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, u8::from(requested)])
+            .unwrap();
+        next_keys(r.suite, &mut r.tx).unwrap();
+    }
+
+    /// A bit of the last record sealed flipped: its tag no longer fits.
+    fn flip_last_bit(r: &mut Records) {
+        let last = r.output.end - 1;
+        r.output.data[last] ^= 1;
+    }
+
     fn read_all(r: &mut Records) -> (Vec<u8>, Read) {
         let mut got = Vec::new();
         let mut buf = [0u8; 5000];
@@ -1168,8 +1182,7 @@ mod tests {
                 assert_eq!(end, Read::NeedMore);
                 if tls13 {
                     // The client asks for an update; the server answers.
-                    c.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 1]).unwrap();
-                    next_keys(c.suite, &mut c.tx).unwrap();
+                    send_key_update(&mut c, true);
                     assert_eq!(c.write(&data[20000..]), Ok(20000));
                     wire(&mut c, &mut s);
                     let (got, _) = read_all(&mut s);
@@ -1217,8 +1230,7 @@ mod tests {
         let (mut c, mut s) = pair(true, 0);
         c.write(b"first").unwrap();
         c.write(b"second").unwrap();
-        let last = c.output.end - 1;
-        c.output.data[last] ^= 1;
+        flip_last_bit(&mut c);
         wire(&mut c, &mut s);
         let (got, end) = read_all(&mut s);
         assert_eq!((got.as_slice(), end), (&b"first"[..], Read::Failed));
@@ -1237,8 +1249,7 @@ mod tests {
 
         let (mut c, mut s) = pair(true, 0);
         for _ in 0..=MAX_KEY_UPDATES {
-            c.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 0]).unwrap();
-            next_keys(c.suite, &mut c.tx).unwrap();
+            send_key_update(&mut c, false);
             wire(&mut c, &mut s);
             s.read(&mut [0; 16]);
         }
@@ -1400,15 +1411,13 @@ mod tests {
     fn repeated_key_update_requests_are_answered_once() {
         let (mut c, mut s) = pair(true, 1);
         for _ in 0..2 {
-            c.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 1]).unwrap();
-            next_keys(c.suite, &mut c.tx).unwrap();
+            send_key_update(&mut c, true);
         }
         wire(&mut c, &mut s);
         assert_eq!(read_all(&mut s).1, Read::NeedMore);
         assert_eq!(count_records(&s.output), 1, "one KeyUpdate");
         assert_eq!(s.write(b"data"), Ok(4));
-        c.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 1]).unwrap();
-        next_keys(c.suite, &mut c.tx).unwrap();
+        send_key_update(&mut c, true);
         wire(&mut c, &mut s);
         assert_eq!(read_all(&mut s).1, Read::NeedMore);
         assert_eq!(count_records(&s.output), 3, "KeyUpdate, data, KeyUpdate");
@@ -1509,12 +1518,10 @@ mod tests {
         let (mut c, mut s) = pair(true, 0);
         c.send_close_notify();
         wire(&mut c, &mut s);
-        s.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 1]).unwrap();
-        next_keys(s.suite, &mut s.tx).unwrap();
+        send_key_update(&mut s, true);
         s.write(b"still").unwrap();
         s.write(b"tampered").unwrap();
-        let last = s.output.end - 1;
-        s.output.data[last] ^= 1;
+        flip_last_bit(&mut s);
         wire(&mut s, &mut c);
         let (got, end) = read_all(&mut c);
         assert_eq!((got.as_slice(), end), (&b"still"[..], Read::Failed));
