@@ -249,7 +249,12 @@ impl TlsStream {
         };
         let n = match rec.write(buf) {
             Ok(n) => n,
-            Err(()) => return Err(self.fail()),
+            Err(()) => {
+                // (The close_notify of a key at its record limit, or our
+                // alert, if the socket takes it.)
+                let _ = rec.flush(self.fd);
+                return Err(self.fail());
+            }
         };
         if n == 0 && !buf.is_empty() {
             return Err(io::ErrorKind::WouldBlock.into());

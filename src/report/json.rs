@@ -73,4 +73,3 @@ pub fn json_probe(p: &JsonProbe<'_>) {
     s.push('}');
     stdout_line(&s);
 }
-

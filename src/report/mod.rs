@@ -70,7 +70,6 @@ pub fn prog_str() -> String {
     String::from_utf8_lossy(prog()).into_owned()
 }
 
-
 /// A stopped loop ends the run: a signal unwinds to die by it, a failed
 /// `epoll_wait` is reported (`polling error`) and fails the run.
 impl From<crate::sys::reactor::Stop> for crate::sys::exit::Abort {

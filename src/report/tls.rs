@@ -476,6 +476,27 @@ pub fn write_failed(e: StreamError<'_>) {
     report::warnx(format_args!("tls write failed ({e})"));
 }
 
+/// Why a session ended at a peer's alert whose level is neither
+/// warning (1) nor fatal (2), which ncrab answers with a fatal
+/// illegal_parameter (as rustls and openssl do); [`stream_error`]'s
+/// words, carried in the session's error.
+pub fn alert_level_text(level: u8) -> String {
+    format!("the peer sent an alert of a level TLS does not have ({level})")
+}
+
+/// Why a session's record layer could not start: rustls logged no
+/// traffic secret that gives the session's keys (a bug, never the
+/// peer's doing).
+pub fn secret_not_logged_text() -> &'static str {
+    "the session's traffic secret was not logged"
+}
+
+/// Why a session's record layer could not start: the key rustls
+/// handed over does not fit the negotiated cipher (a bug).
+pub fn key_misfit_text() -> &'static str {
+    "the negotiated key does not fit its cipher"
+}
+
 /// A scanned port that took the TCP connection but failed TLS: nc's
 /// failure line with the TLS reason in place of the error.
 pub fn scan_failed(dest: &report::Dest<'_>, port: u16, proto: &str, reason: &str) {

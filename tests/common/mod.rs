@@ -47,6 +47,8 @@
 //! - `tls_peers`: openssl and socat in a test's network, socat's TLS
 //!   addresses and ncrab's TLS listener arguments with the test
 //!   certificates;
+//! - `tls_crafted`: a TLS server of the test's own that seals its
+//!   records itself and opens ncrab's ([`crafted_server`]);
 //! - `tty`: a pseudo-terminal ([`Pty`]) for prompts and terminal stdio.
 //!
 //! Everything here is bounded: every wait has a deadline, a child still
@@ -66,6 +68,7 @@ mod peers;
 mod ports;
 mod proc;
 mod sockets;
+mod tls_crafted;
 mod tls_peers;
 mod tty;
 
@@ -89,5 +92,7 @@ pub use ports::*;
 pub use proc::*;
 #[allow(unused_imports)]
 pub use sockets::*;
+#[allow(unused_imports)]
+pub use tls_crafted::*;
 #[allow(unused_imports)]
 pub use tty::*;

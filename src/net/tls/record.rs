@@ -14,17 +14,30 @@
 //! does it:
 //! - TLS 1.3 and 1.2 with AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305
 //!   (every suite ncrab's rustls provider offers);
-//! - TLS 1.3 KeyUpdate both ways (answering `update_requested` once, with
-//!   the traffic secrets rustls logged through [`SecretLog`]), and a
-//!   KeyUpdate of its own before AES-GCM's confidentiality limit;
-//!   NewSessionTicket ignored (ncrab does not resume sessions);
-//! - TLS 1.2 HelloRequest answered with a `no_renegotiation` warning;
-//! - close_notify, warnings and fatal alerts; a fatal alert of its own
-//!   (`bad_record_mac`, `record_overflow`, `unexpected_message`,
-//!   `decode_error`) before it gives up on a peer's record;
+//! - TLS 1.3 KeyUpdate both ways (with the traffic secrets rustls logged
+//!   through [`SecretLog`]): `update_requested` answered once however
+//!   many come while ncrab is silent (RFC 8446 4.6.3), and a KeyUpdate of
+//!   its own as the last record a key may seal; NewSessionTicket ignored
+//!   (ncrab does not resume sessions);
+//! - rustls's record limits: AES-GCM 2^24 records a key, ChaCha20 its
+//!   soft limit on sequence numbers; at the limit TLS 1.3 changes the
+//!   key and TLS 1.2 (which cannot) sends close_notify and seals no more
+//!   data; nothing is ever sealed at a sequence number that cannot
+//!   advance, and a failure to seal ends the session;
+//! - TLS 1.2 renegotiation (a HelloRequest to a client, a ClientHello to
+//!   a server) answered with a `no_renegotiation` warning;
+//! - close_notify, warnings and fatal alerts, told apart by their level
+//!   first (an unknown one is a fatal `illegal_parameter`; in TLS 1.3 a
+//!   warning other than `user_canceled` is a fatal `decode_error`); a
+//!   fatal alert of its own (`bad_record_mac`, `record_overflow`,
+//!   `unexpected_message`, `decode_error`, `illegal_parameter`) before it
+//!   gives up on a peer's record; nothing at all after its own
+//!   close_notify;
+//! - keys and traffic secrets wiped when they are dropped (`zeroize`, as
+//!   rustls does with its own);
 //! - rustls's caps on what a peer can make it do without data: 32 empty
-//!   records or KeyUpdates in a row, 4 warning alerts, 1 HelloRequest,
-//!   a post-handshake message of at most 64 KiB.
+//!   records or KeyUpdates in a row, 4 warning alerts, 1 renegotiation
+//!   request, a post-handshake message of at most 64 KiB.
 //!
 //! Errors are rustls's own [`rustls::Error`] values, so `report` words them
 //! as it words rustls's.
@@ -37,6 +50,9 @@ use rustls::{
     AlertDescription, ConnectionTrafficSecrets, Error, ExtractedSecrets, InvalidMessage,
     PeerMisbehaved,
 };
+use zeroize::Zeroizing;
+
+use crate::report::tls as report;
 
 /// Plaintext per record (2^14).
 pub const MAX_PLAIN: usize = 16384;
@@ -57,21 +73,24 @@ const RESERVE: usize = 2 * SMALL_SEALED;
 pub const OUTPUT_MIN: usize = MAX_SEALED + RESERVE;
 /// Post-handshake messages waiting to be complete, at most.
 const MAX_HANDSHAKE: usize = 64 * 1024;
-/// Empty records, KeyUpdates, warnings and HelloRequests in a row.
+/// Empty records, KeyUpdates and warnings in a row; renegotiation
+/// requests in a session.
 const MAX_EMPTY: u32 = 32;
 const MAX_KEY_UPDATES: u32 = 32;
 const MAX_WARNINGS: u32 = 4;
-const MAX_HELLO_REQUESTS: u32 = 1;
-/// AES-GCM records under one key before TLS 1.3 changes it (RFC 8446
-/// 5.5 allows 2^24.5; rustls's ring suites update at 2^24, as here).
-/// TLS 1.2 has no KeyUpdate and rustls sets it no limit but the
-/// sequence number's.
+const MAX_RENEGOTIATIONS: u32 = 1;
+/// AES-GCM records under one key: the confidentiality limit of rustls's
+/// ring suites, TLS 1.3 and 1.2 alike (RFC 8446 5.5 allows 2^24.5).
 const GCM_RECORD_LIMIT: u64 = 1 << 24;
+/// Records under one ChaCha20-Poly1305 key: rustls's soft limit on any
+/// sequence number (its suites set no confidentiality limit).
+const SEQ_SOFT_LIMIT: u64 = 0xffff_ffff_ffff_0000;
 
 const CT_ALERT: u8 = 21;
 const CT_HANDSHAKE: u8 = 22;
 const CT_DATA: u8 = 23;
 const HS_HELLO_REQUEST: u8 = 0;
+const HS_CLIENT_HELLO: u8 = 1;
 const HS_NEW_SESSION_TICKET: u8 = 4;
 const HS_KEY_UPDATE: u8 = 24;
 const LEVEL_WARNING: u8 = 1;
@@ -83,8 +102,8 @@ const LEVEL_FATAL: u8 = 2;
 /// copy carrying one).
 #[derive(Debug, Default)]
 pub struct SecretLog {
-    client: Mutex<Option<Vec<u8>>>,
-    server: Mutex<Option<Vec<u8>>>,
+    client: Mutex<Option<Secret>>,
+    server: Mutex<Option<Secret>>,
 }
 
 const CLIENT_SECRET: &str = "CLIENT_TRAFFIC_SECRET_0";
@@ -98,7 +117,7 @@ impl rustls::KeyLog for SecretLog {
             _ => return,
         };
         if let Ok(mut s) = slot.lock() {
-            *s = Some(secret.to_vec());
+            *s = Secret::new(secret);
         }
     }
 
@@ -108,9 +127,64 @@ impl rustls::KeyLog for SecretLog {
 }
 
 impl SecretLog {
-    fn take(&self, client: bool) -> Option<Vec<u8>> {
+    fn take(&self, client: bool) -> Option<Secret> {
         let slot = if client { &self.client } else { &self.server };
         slot.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// The longest hash of a suite here (SHA-384).
+const MAX_HASH: usize = 48;
+
+/// A TLS 1.3 traffic secret (a hash long; none, 0 bytes, in TLS 1.2),
+/// wiped when it is dropped.
+struct Secret {
+    bytes: Zeroizing<[u8; MAX_HASH]>,
+    len: usize,
+}
+
+impl Default for Secret {
+    fn default() -> Secret {
+        Secret {
+            bytes: Zeroizing::new([0; MAX_HASH]),
+            len: 0,
+        }
+    }
+}
+
+/// (Its length only: the bytes stay out of debug output.)
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.len)
+    }
+}
+
+impl Secret {
+    /// None when `b` is longer than any suite's hash.
+    fn new(b: &[u8]) -> Option<Secret> {
+        let mut s = Secret::default();
+        s.bytes.get_mut(..b.len())?.copy_from_slice(b);
+        s.len = b.len();
+        Some(s)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// HKDF-Expand-Label(self, "traffic upd"): the next generation, or
+    /// an error when there is no secret of the suite's length.
+    fn next(&self, suite: Suite) -> Result<Secret, Error> {
+        if self.len != suite.hash_len {
+            return Err(Error::General(report::secret_not_logged_text().into()));
+        }
+        let mut next = Secret {
+            len: self.len,
+            ..Secret::default()
+        };
+        let out = &mut next.bytes[..self.len];
+        expand_label(suite.hkdf, self.as_slice(), b"traffic upd", out);
+        Ok(next)
     }
 }
 
@@ -136,26 +210,29 @@ fn expand_label(alg: hkdf::Algorithm, secret: &[u8], label: &[u8], out: &mut [u8
 }
 
 /// One direction's protection: key, IV, sequence number and (TLS 1.3)
-/// the traffic secret the next KeyUpdate derives from.
+/// the traffic secret the next KeyUpdate derives from. The bytes of the
+/// key, the IV and the secret are wiped on drop (ring's own key
+/// schedule is ring's, as it is under rustls).
 struct Keys {
     key: aead::LessSafeKey,
-    raw_key: [u8; 32],
-    iv: [u8; aead::NONCE_LEN],
+    raw_key: Zeroizing<[u8; 32]>,
+    iv: Zeroizing<[u8; aead::NONCE_LEN]>,
     seq: u64,
-    secret: Vec<u8>,
+    secret: Secret,
 }
 
 impl Keys {
     fn new(alg: &'static aead::Algorithm, key: &[u8], iv: &[u8], seq: u64) -> Result<Keys, Error> {
         let unbound = aead::UnboundKey::new(alg, key)
-            .map_err(|_| Error::General("the negotiated key does not fit its cipher".into()))?;
+            .map_err(|_| Error::General(report::key_misfit_text().into()))?;
         let mut k = Keys {
             key: aead::LessSafeKey::new(unbound),
-            raw_key: [0; 32],
-            iv: [0; aead::NONCE_LEN],
+            raw_key: Zeroizing::new([0; 32]),
+            iv: Zeroizing::new([0; aead::NONCE_LEN]),
             seq,
-            secret: Vec::new(),
+            secret: Secret::default(),
         };
+        // (ring checked the key's length.)
         k.raw_key[..key.len()].copy_from_slice(key);
         k.iv.copy_from_slice(iv);
         Ok(k)
@@ -164,7 +241,7 @@ impl Keys {
     /// The IV with the sequence number mixed in (RFC 8446 5.3; rustls
     /// builds TLS 1.2's nonces the same way).
     fn nonce(&self) -> [u8; aead::NONCE_LEN] {
-        let mut n = self.iv;
+        let mut n = *self.iv;
         for (b, s) in n[4..].iter_mut().zip(self.seq.to_be_bytes()) {
             *b ^= s;
         }
@@ -172,9 +249,8 @@ impl Keys {
     }
 
     /// The next sequence number, or an error before it wraps.
-    fn advance(&mut self) -> Result<(), Error> {
-        self.seq = self.seq.checked_add(1).ok_or(Error::EncryptError)?;
-        Ok(())
+    fn next_seq(&self) -> Result<u64, Error> {
+        self.seq.checked_add(1).ok_or(Error::EncryptError)
     }
 }
 
@@ -186,7 +262,8 @@ struct Suite {
     hash_len: usize,
     /// TLS 1.2 AES-GCM sends 8 bytes of explicit nonce per record.
     explicit: usize,
-    gcm: bool,
+    /// Records a key may seal ([`GCM_RECORD_LIMIT`], [`SEQ_SOFT_LIMIT`]).
+    limit: u64,
 }
 
 /// A fixed byte buffer with a read and a write position.
@@ -256,11 +333,19 @@ pub struct Records {
     empty: u32,
     key_updates: u32,
     warnings: u32,
-    hello_requests: u32,
+    renegotiations: u32,
     /// A KeyUpdate of ours must go out (the peer requested one, or the
     /// key's record limit).
     update_tx: bool,
+    /// The last record sealed is a KeyUpdate of ours: a request that
+    /// comes now is answered by it (RFC 8446 4.6.3; rustls answers none
+    /// while its own KeyUpdate is queued).
+    updated_silently: bool,
     close_notify_seen: bool,
+    /// close_notify is due: no more data is sealed; it goes as soon as
+    /// the output buffer has room.
+    closing: bool,
+    /// close_notify is sealed: nothing more is.
     close_notify_sent: bool,
     error: Option<Error>,
 }
@@ -317,9 +402,11 @@ impl Records {
             empty: 0,
             key_updates: 0,
             warnings: 0,
-            hello_requests: 0,
+            renegotiations: 0,
             update_tx: false,
+            updated_silently: false,
             close_notify_seen: false,
+            closing: false,
             close_notify_sent: false,
             error: None,
         }
@@ -335,29 +422,52 @@ impl Records {
     /// Seals as much of `data` as the output buffer takes, in records of
     /// at most [`MAX_PLAIN`]; the number of bytes taken (0 when the
     /// buffer is full: flush first). Err once the session failed or
-    /// close_notify went.
+    /// close_notify is due (TLS 1.2 at its key's record limit too).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, ()> {
-        if self.error.is_some() || self.close_notify_sent {
+        if self.error.is_some() || self.closing {
             return Err(());
         }
         let mut taken = 0;
         while taken < data.len() {
-            self.pending_updates();
+            if self.error.is_none() && !self.closing {
+                self.at_limit();
+            }
+            if self.error.is_some() || self.closing {
+                // (What went before the limit was taken.)
+                return if taken > 0 { Ok(taken) } else { Err(()) };
+            }
+            self.pending();
             if self.error.is_some() {
                 return Err(());
+            }
+            if self.update_tx {
+                break; // the KeyUpdate first, after the next flush
             }
             let chunk = (data.len() - taken).min(MAX_PLAIN);
             let need = chunk + MAX_SEALED - MAX_PLAIN + RESERVE;
             if self.output.room(need) < need {
                 break;
             }
-            if let Err(e) = self.seal(CT_DATA, &data[taken..taken + chunk]) {
-                self.error = Some(e);
+            if self.seal(CT_DATA, &data[taken..taken + chunk]).is_err() {
                 return Err(());
             }
             taken += chunk;
         }
         Ok(taken)
+    }
+
+    /// What the key's record limit asks before the next data record, as
+    /// rustls does: TLS 1.3, a KeyUpdate as the last record under the key;
+    /// TLS 1.2, close_notify (the one record sealed past it).
+    fn at_limit(&mut self) {
+        let seq = self.tx.seq;
+        if self.tls13 {
+            if seq.saturating_add(1) >= self.suite.limit {
+                self.update_tx = true;
+            }
+        } else if seq >= self.suite.limit {
+            self.send_close_notify();
+        }
     }
 
     /// Bytes sealed and not yet written to the socket.
@@ -386,35 +496,67 @@ impl Records {
             total += n as usize;
         }
         if self.output.len() == 0 {
-            self.pending_updates();
+            self.pending();
         }
         Ok(total)
     }
 
-    /// Queues close_notify (once); nothing more is sealed after it.
+    /// Ends our side: no more data, and close_notify (once), now or, when
+    /// the output buffer has no room for it, after the next flush.
     pub fn send_close_notify(&mut self) {
-        if self.close_notify_sent || self.error.is_some() {
+        self.closing = true;
+        self.pending();
+    }
+
+    /// What is due and was waiting for room in the output buffer: a
+    /// KeyUpdate of ours, then close_notify.
+    fn pending(&mut self) {
+        if self.error.is_some() || self.close_notify_sent {
             return;
         }
-        self.close_notify_sent = true;
-        let _ = self.seal_small(CT_ALERT, &[LEVEL_WARNING, 0]);
+        if self.update_tx {
+            match self.seal_small(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 0]) {
+                Ok(true) => {}
+                // No room (after the next flush), or sealing failed.
+                Ok(false) | Err(_) => return,
+            }
+            self.update_tx = false;
+            self.updated_silently = true;
+            if let Err(e) = next_keys(self.suite, &mut self.tx) {
+                return self.fail(Some(AlertDescription::InternalError), e);
+            }
+        }
+        if self.closing && self.seal_small(CT_ALERT, &[LEVEL_WARNING, 0]) == Ok(true) {
+            self.close_notify_sent = true;
+        }
     }
 
     /// Seals an alert or a KeyUpdate when the output buffer has room for
-    /// it (its reserve keeps room for two); Ok(false) when it has none.
+    /// it (its reserve keeps room for two); Ok(false) when it has none,
+    /// and always after our close_notify.
     fn seal_small(&mut self, typ: u8, data: &[u8]) -> Result<bool, Error> {
-        if self.output.room(SMALL_SEALED) < SMALL_SEALED {
+        if self.close_notify_sent || self.output.room(SMALL_SEALED) < SMALL_SEALED {
             return Ok(false);
         }
         self.seal(typ, data).map(|()| true)
     }
 
     /// Seals one record of `data` (at most [`MAX_PLAIN`]) into the output
-    /// buffer, which has room for it.
+    /// buffer, which has room for it. A failure ends the session.
     fn seal(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
+        let sealed = self.seal_record(typ, data);
+        if let Err(e) = &sealed {
+            self.error.get_or_insert_with(|| e.clone());
+        }
+        sealed
+    }
+
+    fn seal_record(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
         if data.len() > MAX_PLAIN {
             return Err(Error::EncryptError);
         }
+        // Nothing is sealed under a sequence number that cannot advance.
+        let next = self.tx.next_seq()?;
         let explicit = self.suite.explicit;
         let inner = usize::from(self.tls13);
         let body = explicit + data.len() + inner + TAG;
@@ -451,29 +593,19 @@ impl Records {
             .map_err(|_| Error::EncryptError)?;
         tag_at.copy_from_slice(tag.as_ref());
         self.output.end += HEADER + body;
-        self.tx.advance()?;
-        if self.tls13 && self.suite.gcm && self.tx.seq >= GCM_RECORD_LIMIT {
-            self.update_tx = true;
-        }
+        self.tx.seq = next;
+        self.updated_silently = false;
         Ok(())
     }
 
-    /// TLS 1.3: a KeyUpdate (not requesting one back) under the current
-    /// key, then the next key.
-    fn send_key_update(&mut self) -> Result<(), Error> {
-        if !self.seal_small(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 0])? {
-            return Ok(()); // after the next flush
-        }
-        self.update_tx = false;
-        next_keys(self.suite, &mut self.tx)
-    }
-
-    /// Queues a fatal alert and records the error: the session is over.
+    /// Queues a fatal alert (none after our close_notify) and records the
+    /// error: the session is over.
     fn fail(&mut self, alert: Option<AlertDescription>, e: Error) {
         if self.error.is_some() {
             return;
         }
         if let Some(a) = alert {
+            // (A failure to seal it is superseded by `e`.)
             let _ = self.seal_small(CT_ALERT, &[LEVEL_FATAL, u8::from(a)]);
         }
         self.error = Some(e);
@@ -623,7 +755,7 @@ impl Records {
             )
             .map_err(|_| bad_mac())?
             .len();
-        self.rx.advance().map_err(|e| (None, e))?;
+        self.rx.seq = self.rx.next_seq().map_err(|e| (None, e))?;
         if !self.tls13 {
             return Ok((typ, start, start + n));
         }
@@ -709,33 +841,37 @@ impl Records {
             );
         }
         let (level, desc) = (self.input.data[s], self.input.data[s + 1]);
+        // The level first, as rustls: whatever the description, an alert
+        // of no known level is refused (`[3, 0]` is no close_notify).
+        if !matches!(level, LEVEL_WARNING | LEVEL_FATAL) {
+            return self.fail(
+                Some(AlertDescription::IllegalParameter),
+                Error::General(report::alert_level_text(level)),
+            );
+        }
         let desc = AlertDescription::from(desc);
         if desc == AlertDescription::CloseNotify {
             self.close_notify_seen = true;
             return;
         }
-        let warning = if self.tls13 {
-            // RFC 8446 6: only user_canceled may be a warning.
-            desc == AlertDescription::UserCanceled
-        } else {
-            level == LEVEL_WARNING
-        };
-        if !matches!(level, LEVEL_WARNING | LEVEL_FATAL) {
-            return self.fail(
-                Some(AlertDescription::IllegalParameter),
-                Error::General("the peer sent an alert of no known level".into()),
-            );
-        }
-        if !warning {
-            // The peer's fatal alert: nothing goes back.
+        if level == LEVEL_FATAL {
+            // The peer's fatal alert (user_canceled too): nothing goes back.
             self.error = Some(Error::AlertReceived(desc));
             return;
         }
         self.warnings += 1;
         if self.warnings > MAX_WARNINGS {
-            self.fail(
+            return self.fail(
                 Some(AlertDescription::UnexpectedMessage),
                 Error::PeerMisbehaved(PeerMisbehaved::TooManyWarningAlertsReceived),
+            );
+        }
+        if self.tls13 && desc != AlertDescription::UserCanceled {
+            // RFC 8446 6: only user_canceled may be a warning; rustls
+            // answers any other with decode_error.
+            self.fail(
+                Some(AlertDescription::DecodeError),
+                Error::AlertReceived(desc),
             );
         }
     }
@@ -760,19 +896,10 @@ impl Records {
             match (self.tls13, typ) {
                 (true, HS_NEW_SESSION_TICKET) if self.client => {}
                 (true, HS_KEY_UPDATE) => self.key_update(len, arg),
-                (false, HS_HELLO_REQUEST) if self.client && len == 0 => {
-                    self.hello_requests += 1;
-                    if self.hello_requests > MAX_HELLO_REQUESTS {
-                        return self.fail(
-                            Some(AlertDescription::UnexpectedMessage),
-                            Error::PeerMisbehaved(PeerMisbehaved::TooManyRenegotiationRequests),
-                        );
-                    }
-                    let no_renegotiation = u8::from(AlertDescription::NoRenegotiation);
-                    if let Err(e) = self.seal_small(CT_ALERT, &[LEVEL_WARNING, no_renegotiation]) {
-                        self.fail(None, e);
-                    }
-                }
+                // TLS 1.2 renegotiation, which rustls refuses: a server's
+                // HelloRequest, a client's ClientHello (its body not read).
+                (false, HS_HELLO_REQUEST) if self.client && len == 0 => self.no_renegotiation(),
+                (false, HS_CLIENT_HELLO) if !self.client => self.no_renegotiation(),
                 _ => {
                     return self.fail(
                         Some(AlertDescription::UnexpectedMessage),
@@ -784,6 +911,21 @@ impl Records {
                 }
             }
         }
+    }
+
+    /// A renegotiation request answered with a no_renegotiation warning;
+    /// the second ends the session (rustls allows one).
+    fn no_renegotiation(&mut self) {
+        self.renegotiations += 1;
+        if self.renegotiations > MAX_RENEGOTIATIONS {
+            return self.fail(
+                Some(AlertDescription::UnexpectedMessage),
+                Error::PeerMisbehaved(PeerMisbehaved::TooManyRenegotiationRequests),
+            );
+        }
+        let no_renegotiation = u8::from(AlertDescription::NoRenegotiation);
+        // (A failure to seal it ends the session in seal.)
+        let _ = self.seal_small(CT_ALERT, &[LEVEL_WARNING, no_renegotiation]);
     }
 
     /// TLS 1.3 KeyUpdate: the peer's next key, and ours when it asks.
@@ -821,19 +963,10 @@ impl Records {
         if let Err(e) = next_keys(self.suite, &mut self.rx) {
             return self.fail(Some(AlertDescription::InternalError), e);
         }
-        if requested {
+        // One answer to any number of requests while we are silent.
+        if requested && !self.updated_silently {
             self.update_tx = true;
-            self.pending_updates();
-        }
-    }
-
-    /// A KeyUpdate of ours that is due goes now, if there is room (else
-    /// after the next flush); a failure to seal it ends the session.
-    fn pending_updates(&mut self) {
-        if self.update_tx && self.error.is_none() && !self.close_notify_sent {
-            if let Err(e) = self.send_key_update() {
-                self.fail(Some(AlertDescription::InternalError), e);
-            }
+            self.pending();
         }
     }
 }
@@ -875,44 +1008,51 @@ fn suite_of(s: &ConnectionTrafficSecrets, tls13: bool) -> Suite {
         hkdf,
         hash_len,
         explicit: if gcm && !tls13 { 8 } else { 0 },
-        gcm,
+        limit: if gcm {
+            GCM_RECORD_LIMIT
+        } else {
+            SEQ_SOFT_LIMIT
+        },
     }
 }
 
+/// A key and an IV, wiped on drop.
+type KeyIv = (Zeroizing<[u8; 32]>, Zeroizing<[u8; aead::NONCE_LEN]>);
+
 /// The key and IV a TLS 1.3 traffic secret gives.
-fn derive(suite: Suite, secret: &[u8]) -> ([u8; 32], [u8; aead::NONCE_LEN]) {
-    let mut key = [0u8; 32];
-    let mut iv = [0u8; aead::NONCE_LEN];
-    expand_label(suite.hkdf, secret, b"key", &mut key[..suite.aead.key_len()]);
-    expand_label(suite.hkdf, secret, b"iv", &mut iv);
+fn derive(suite: Suite, secret: &Secret) -> KeyIv {
+    let mut key = Zeroizing::new([0u8; 32]);
+    let mut iv = Zeroizing::new([0u8; aead::NONCE_LEN]);
+    let s = secret.as_slice();
+    expand_label(suite.hkdf, s, b"key", &mut key[..suite.aead.key_len()]);
+    expand_label(suite.hkdf, s, b"iv", &mut iv[..]);
     (key, iv)
 }
 
 /// The logged secret that gives `k`'s key: rustls may already have
 /// updated it during the handshake's last flight, so follow the updates
 /// until one matches.
-fn current_secret(suite: Suite, logged: Option<Vec<u8>>, k: &Keys) -> Result<Vec<u8>, Error> {
-    let missing = || Error::General("the session's traffic secret was not logged".into());
-    let mut secret = logged.ok_or_else(missing)?;
+fn current_secret(suite: Suite, logged: Option<Secret>, k: &Keys) -> Result<Secret, Error> {
+    let missing = || Error::General(report::secret_not_logged_text().into());
+    let mut secret = logged
+        .filter(|s| s.len == suite.hash_len)
+        .ok_or_else(missing)?;
     for _ in 0..=MAX_KEY_UPDATES {
         let (key, iv) = derive(suite, &secret);
         let n = suite.aead.key_len();
-        if key[..n] == k.raw_key[..n] && iv == k.iv {
+        if key[..n] == k.raw_key[..n] && *iv == *k.iv {
             return Ok(secret);
         }
-        let mut next = vec![0u8; suite.hash_len];
-        expand_label(suite.hkdf, &secret, b"traffic upd", &mut next);
-        secret = next;
+        secret = secret.next(suite)?;
     }
     Err(missing())
 }
 
 /// TLS 1.3: the next traffic secret of a direction, its key and IV.
 fn next_keys(suite: Suite, k: &mut Keys) -> Result<(), Error> {
-    let mut next = vec![0u8; suite.hash_len];
-    expand_label(suite.hkdf, &k.secret, b"traffic upd", &mut next);
+    let next = k.secret.next(suite)?;
     let (key, iv) = derive(suite, &next);
-    let mut fresh = Keys::new(suite.aead, &key[..suite.aead.key_len()], &iv, 0)?;
+    let mut fresh = Keys::new(suite.aead, &key[..suite.aead.key_len()], &iv[..], 0)?;
     fresh.secret = next;
     *k = fresh;
     Ok(())
@@ -934,7 +1074,7 @@ mod tests {
             },
             true,
         );
-        let (key, iv) = derive(suite, &secret);
+        let (key, iv) = derive(suite, &Secret::new(&secret).unwrap());
         assert_eq!(&key[..16], &hex("9f02283b6c9c07efc26bb9f2ac92e356")[..]);
         assert_eq!(&iv[..], &hex("cf782b88dd83549aadf1e984")[..]);
     }
@@ -963,15 +1103,19 @@ mod tests {
                 },
                 hash_len: if alg == 1 { 48 } else { 32 },
                 explicit: if alg < 2 && !tls13 { 8 } else { 0 },
-                gcm: alg < 2,
+                limit: if alg < 2 {
+                    GCM_RECORD_LIMIT
+                } else {
+                    SEQ_SOFT_LIMIT
+                },
             };
             let keys = |x: u8| {
                 let mut k = Keys::new(aead, &[x; 32][..key_len], &[x; 12], 0).unwrap();
-                k.secret = vec![x; suite.hash_len];
                 if tls13 {
-                    let (key, iv) = derive(suite, &k.secret);
-                    k = Keys::new(aead, &key[..key_len], &iv, 0).unwrap();
-                    k.secret = vec![x; suite.hash_len];
+                    let secret = Secret::new(&[x; MAX_HASH][..suite.hash_len]).unwrap();
+                    let (key, iv) = derive(suite, &secret);
+                    k = Keys::new(aead, &key[..key_len], &iv[..], 0).unwrap();
+                    k.secret = secret;
                 }
                 k
             };
@@ -1000,6 +1144,20 @@ mod tests {
         from.output.consumed(n);
     }
 
+    /// A KeyUpdate sealed by hand (`requested`: update_requested), and
+    /// the sender's next key.
+    fn send_key_update(r: &mut Records, requested: bool) {
+        r.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, u8::from(requested)])
+            .unwrap();
+        next_keys(r.suite, &mut r.tx).unwrap();
+    }
+
+    /// A bit of the last record sealed flipped: its tag no longer fits.
+    fn flip_last_bit(r: &mut Records) {
+        let last = r.output.end - 1;
+        r.output.data[last] ^= 1;
+    }
+
     fn read_all(r: &mut Records) -> (Vec<u8>, Read) {
         let mut got = Vec::new();
         let mut buf = [0u8; 5000];
@@ -1024,8 +1182,7 @@ mod tests {
                 assert_eq!(end, Read::NeedMore);
                 if tls13 {
                     // The client asks for an update; the server answers.
-                    c.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 1]).unwrap();
-                    next_keys(c.suite, &mut c.tx).unwrap();
+                    send_key_update(&mut c, true);
                     assert_eq!(c.write(&data[20000..]), Ok(20000));
                     wire(&mut c, &mut s);
                     let (got, _) = read_all(&mut s);
@@ -1044,15 +1201,16 @@ mod tests {
         }
     }
 
-    /// At AES-GCM's record limit, TLS 1.3 changes the key by itself and
-    /// the peer follows.
+    /// At AES-GCM's record limit, TLS 1.3 changes the key by itself (the
+    /// KeyUpdate the last of the 2^24 records under the old key, as
+    /// rustls) and the peer follows.
     #[test]
     fn a_key_update_before_the_gcm_record_limit() {
         let (mut c, mut s) = pair(true, 0);
-        c.tx.seq = GCM_RECORD_LIMIT - 1;
-        s.rx.seq = GCM_RECORD_LIMIT - 1;
+        c.tx.seq = GCM_RECORD_LIMIT - 2;
+        s.rx.seq = GCM_RECORD_LIMIT - 2;
         assert_eq!(c.write(b"last under the old key"), Ok(22));
-        assert!(c.update_tx);
+        assert_eq!(c.tx.seq, GCM_RECORD_LIMIT - 1);
         assert_eq!(c.write(b"first under the new"), Ok(19));
         assert_eq!(c.tx.seq, 1, "new key: KeyUpdate was the old key's last");
         wire(&mut c, &mut s);
@@ -1072,8 +1230,7 @@ mod tests {
         let (mut c, mut s) = pair(true, 0);
         c.write(b"first").unwrap();
         c.write(b"second").unwrap();
-        let last = c.output.end - 1;
-        c.output.data[last] ^= 1;
+        flip_last_bit(&mut c);
         wire(&mut c, &mut s);
         let (got, end) = read_all(&mut s);
         assert_eq!((got.as_slice(), end), (&b"first"[..], Read::Failed));
@@ -1092,8 +1249,7 @@ mod tests {
 
         let (mut c, mut s) = pair(true, 0);
         for _ in 0..=MAX_KEY_UPDATES {
-            c.seal(CT_HANDSHAKE, &[HS_KEY_UPDATE, 0, 0, 1, 0]).unwrap();
-            next_keys(c.suite, &mut c.tx).unwrap();
+            send_key_update(&mut c, false);
             wire(&mut c, &mut s);
             s.read(&mut [0; 16]);
         }
@@ -1186,5 +1342,250 @@ mod tests {
         wire(&mut s, &mut c);
         let (got, end) = read_all(&mut c);
         assert_eq!((got.as_slice(), end), (&b"after"[..], Read::NeedMore));
+    }
+
+    /// The records in `b`, by their headers.
+    fn count_records(b: &Buf) -> usize {
+        let (mut at, mut n) = (b.start, 0);
+        while at + HEADER <= b.end {
+            at += HEADER + usize::from(u16::from_be_bytes([b.data[at + 3], b.data[at + 4]]));
+            n += 1;
+        }
+        n
+    }
+
+    /// TLS 1.2 AES-GCM: 2^24 records under its one key, as rustls's ring
+    /// suites allow; then close_notify, and no more data. ChaCha20 has no
+    /// such limit, up to rustls's soft limit on sequence numbers.
+    #[test]
+    fn tls12_gcm_closes_at_its_record_limit() {
+        for alg in [0, 1] {
+            let (mut c, mut s) = pair(false, alg);
+            c.tx.seq = (1 << 24) - 1;
+            s.rx.seq = (1 << 24) - 1;
+            assert_eq!(c.write(b"the last record"), Ok(15));
+            assert_eq!(c.write(b"one too many"), Err(()));
+            assert_eq!(c.error(), None);
+            wire(&mut c, &mut s);
+            let (got, end) = read_all(&mut s);
+            assert_eq!(
+                (got.as_slice(), end),
+                (&b"the last record"[..], Read::CloseNotify)
+            );
+        }
+        let (mut c, mut s) = pair(false, 2);
+        c.tx.seq = 1 << 24;
+        s.rx.seq = 1 << 24;
+        assert_eq!(c.write(b"chacha goes on"), Ok(14));
+        c.tx.seq = 0xffff_ffff_ffff_0000;
+        assert_eq!(c.write(b"until rustls's soft limit"), Err(()));
+        wire(&mut c, &mut s);
+        let (got, _) = read_all(&mut s);
+        assert_eq!(got, b"chacha goes on");
+    }
+
+    /// At an exhausted sequence number nothing is sealed, and the
+    /// failure ends the session (data, KeyUpdate or close_notify alike).
+    #[test]
+    fn a_failure_to_seal_ends_the_session_and_seals_nothing() {
+        for tls13 in [true, false] {
+            let (mut c, _) = pair(tls13, 2);
+            c.tx.seq = u64::MAX;
+            assert_eq!(c.write(b"x"), Err(()));
+            assert_eq!(c.error(), Some(&Error::EncryptError));
+            assert!(!c.wants_write(), "nothing sealed at the last number");
+
+            let (mut c, _) = pair(tls13, 0);
+            c.tx.seq = u64::MAX;
+            c.send_close_notify();
+            assert!(!c.wants_write());
+            assert_eq!(c.error(), Some(&Error::EncryptError));
+            assert_eq!(c.write(b"x"), Err(()));
+        }
+    }
+
+    /// Two update_requested in a row get one KeyUpdate back (RFC 8446
+    /// 4.6.3: one update while silent, as rustls); a request after data
+    /// of ours gets its own.
+    #[test]
+    fn repeated_key_update_requests_are_answered_once() {
+        let (mut c, mut s) = pair(true, 1);
+        for _ in 0..2 {
+            send_key_update(&mut c, true);
+        }
+        wire(&mut c, &mut s);
+        assert_eq!(read_all(&mut s).1, Read::NeedMore);
+        assert_eq!(count_records(&s.output), 1, "one KeyUpdate");
+        assert_eq!(s.write(b"data"), Ok(4));
+        send_key_update(&mut c, true);
+        wire(&mut c, &mut s);
+        assert_eq!(read_all(&mut s).1, Read::NeedMore);
+        assert_eq!(count_records(&s.output), 3, "KeyUpdate, data, KeyUpdate");
+        assert_eq!(s.write(b" more"), Ok(5));
+        wire(&mut s, &mut c);
+        let (got, end) = read_all(&mut c);
+        assert_eq!((got.as_slice(), end), (&b"data more"[..], Read::NeedMore));
+    }
+
+    /// close_notify is sent only once it is queued: with no room for it
+    /// now, it waits for the next flush (and no data goes before it).
+    #[test]
+    fn close_notify_waits_for_room_in_the_output() {
+        let (mut c, mut s) = pair(true, 0);
+        // Bytes the socket has not taken yet, all but a small record's room.
+        c.output.end = c.output.data.len() - (SMALL_SEALED - 1);
+        c.send_close_notify();
+        assert!(!c.close_notify_sent);
+        assert_eq!(c.write(b"x"), Err(()), "no data after close_notify");
+        c.output.consumed(c.output.len()); // the socket took them
+        assert_eq!(c.flush(-1).unwrap(), 0);
+        assert!(c.close_notify_sent);
+        wire(&mut c, &mut s);
+        assert_eq!(read_all(&mut s), (Vec::new(), Read::CloseNotify));
+    }
+
+    /// A TLS 1.2 server answers a renegotiating ClientHello with a
+    /// no_renegotiation warning and goes on (rustls: once; the second
+    /// ends the session).
+    #[test]
+    fn a_tls12_server_refuses_renegotiation_with_a_warning() {
+        let (mut c, mut s) = pair(false, 0);
+        let hello = [1, 0, 0, 4, 3, 3, 0, 0];
+        c.seal(CT_HANDSHAKE, &hello).unwrap();
+        c.write(b"after").unwrap();
+        wire(&mut c, &mut s);
+        let (got, end) = read_all(&mut s);
+        assert_eq!((got.as_slice(), end), (&b"after"[..], Read::NeedMore));
+        assert_eq!(count_records(&s.output), 1);
+        s.write(b"back").unwrap();
+        wire(&mut s, &mut c);
+        let (got, end) = read_all(&mut c);
+        assert_eq!((got.as_slice(), end), (&b"back"[..], Read::NeedMore));
+        assert_eq!(c.error(), None, "a warning");
+        c.seal(CT_HANDSHAKE, &hello).unwrap();
+        wire(&mut c, &mut s);
+        assert_eq!(read_all(&mut s).1, Read::Failed);
+        assert_eq!(
+            s.error(),
+            Some(&Error::PeerMisbehaved(
+                PeerMisbehaved::TooManyRenegotiationRequests
+            ))
+        );
+    }
+
+    /// The alert's level decides (rustls): a fatal user_canceled ends the
+    /// session; a warning user_canceled does not; in TLS 1.3 any other
+    /// warning is answered with decode_error.
+    #[test]
+    fn an_alert_is_fatal_by_its_level() {
+        for tls13 in [true, false] {
+            let (mut c, mut s) = pair(tls13, 0);
+            c.seal(CT_ALERT, &[LEVEL_WARNING, 90]).unwrap();
+            c.write(b"on").unwrap();
+            c.seal(CT_ALERT, &[LEVEL_FATAL, 90]).unwrap();
+            wire(&mut c, &mut s);
+            let (got, end) = read_all(&mut s);
+            assert_eq!((got.as_slice(), end), (&b"on"[..], Read::Failed));
+            assert_eq!(
+                s.error(),
+                Some(&Error::AlertReceived(AlertDescription::UserCanceled))
+            );
+            assert!(!s.wants_write());
+
+            let (mut c, mut s) = pair(tls13, 0);
+            c.seal(CT_ALERT, &[LEVEL_WARNING, 40]).unwrap();
+            c.write(b"on").unwrap();
+            wire(&mut c, &mut s);
+            let (got, end) = read_all(&mut s);
+            if tls13 {
+                assert_eq!((got.as_slice(), end), (&b""[..], Read::Failed));
+                wire(&mut s, &mut c);
+                assert_eq!(read_all(&mut c).1, Read::Failed);
+                assert_eq!(
+                    c.error(),
+                    Some(&Error::AlertReceived(AlertDescription::DecodeError))
+                );
+            } else {
+                assert_eq!((got.as_slice(), end), (&b"on"[..], Read::NeedMore));
+            }
+        }
+    }
+
+    /// After our close_notify nothing more goes out: no KeyUpdate answer,
+    /// no no_renegotiation warning, no fatal alert.
+    #[test]
+    fn nothing_is_sealed_after_our_close_notify() {
+        let (mut c, mut s) = pair(true, 0);
+        c.send_close_notify();
+        wire(&mut c, &mut s);
+        send_key_update(&mut s, true);
+        s.write(b"still").unwrap();
+        s.write(b"tampered").unwrap();
+        flip_last_bit(&mut s);
+        wire(&mut s, &mut c);
+        let (got, end) = read_all(&mut c);
+        assert_eq!((got.as_slice(), end), (&b"still"[..], Read::Failed));
+        assert_eq!(c.error(), Some(&Error::DecryptError));
+        assert!(!c.wants_write(), "no KeyUpdate, no bad_record_mac");
+
+        let (mut c, mut s) = pair(false, 0);
+        c.send_close_notify();
+        wire(&mut c, &mut s);
+        s.seal(CT_HANDSHAKE, &[HS_HELLO_REQUEST, 0, 0, 0]).unwrap();
+        s.write(b"still").unwrap();
+        wire(&mut s, &mut c);
+        let (got, end) = read_all(&mut c);
+        assert_eq!((got.as_slice(), end), (&b"still"[..], Read::NeedMore));
+        assert!(!c.wants_write(), "no no_renegotiation");
+    }
+
+    /// Issue 26: the level is checked first: `[3, 0]` is no close_notify
+    /// but an alert of no known level, answered with a fatal
+    /// illegal_parameter; the data before it is read.
+    #[test]
+    fn an_alert_of_no_known_level_is_illegal_parameter() {
+        for tls13 in [true, false] {
+            for desc in [0, 90] {
+                let (mut c, mut s) = pair(tls13, 2);
+                c.write(b"before").unwrap();
+                c.seal(CT_ALERT, &[3, desc]).unwrap();
+                wire(&mut c, &mut s);
+                let (got, end) = read_all(&mut s);
+                assert_eq!((got.as_slice(), end), (&b"before"[..], Read::Failed));
+                assert_eq!(
+                    s.error(),
+                    Some(&Error::General(crate::report::tls::alert_level_text(3)))
+                );
+                wire(&mut s, &mut c);
+                assert_eq!(read_all(&mut c).1, Read::Failed);
+                assert_eq!(
+                    c.error(),
+                    Some(&Error::AlertReceived(AlertDescription::IllegalParameter))
+                );
+            }
+        }
+    }
+
+    /// Keys and traffic secrets are wiped when they are dropped (as
+    /// rustls's own are, with zeroize).
+    #[test]
+    fn keys_are_wiped_on_drop() {
+        let mut k = std::mem::ManuallyDrop::new(
+            Keys::new(&aead::AES_256_GCM, &[7; 32], &[9; 12], 0).unwrap(),
+        );
+        k.secret = Secret::new(&[5; MAX_HASH]).unwrap();
+        let p: *const Keys = &*k;
+        // SAFETY: dropped once; only plain bytes are read back after it,
+        // from memory that stays allocated (k is on the stack, the
+        // secret inside it).
+        unsafe {
+            std::mem::ManuallyDrop::drop(&mut k);
+            let raw_key = std::ptr::addr_of!((*p).raw_key).cast::<[u8; 32]>();
+            let iv = std::ptr::addr_of!((*p).iv).cast::<[u8; 12]>();
+            assert_eq!(raw_key.read(), [0; 32]);
+            assert_eq!(iv.read(), [0; 12]);
+            let secret = std::ptr::addr_of!((*p).secret.bytes).cast::<[u8; MAX_HASH]>();
+            assert_eq!(secret.read(), [0; MAX_HASH]);
+        }
     }
 }
