@@ -811,6 +811,12 @@ pub struct JsonProbe<'a> {
     pub banner: Option<&'a diagnosis::Banner>,
 }
 
+/// The `"error"` of a scan's `--json` line for a connect that the `-w`
+/// timer ended.
+pub fn json_timed_out() -> String {
+    "timed out".to_string()
+}
+
 /// Prints one probe as a JSON object on its own line of stdout.
 pub fn json_probe(p: &JsonProbe<'_>) {
     let mut s = String::with_capacity(160);
@@ -1610,6 +1616,21 @@ pub mod tls {
                     report::note(format_args!("\tALPN: {p}"));
                 }
             }
+        }
+    }
+
+    /// Why a scanned port that took the connection failed TLS when it
+    /// sent no answer within `wait`.
+    pub fn scan_no_answer(wait: std::time::Duration) -> String {
+        format!("no TLS answer within {} s", wait.as_secs())
+    }
+
+    /// The `"error"` of a scan's `--json` line for a port that took the
+    /// connection and failed TLS (`why`, when known).
+    pub fn scan_json_error(why: Option<&str>) -> String {
+        match why {
+            Some(why) => format!("tls handshake failed ({why})"),
+            None => "tls handshake failed".to_string(),
         }
     }
 
