@@ -867,7 +867,8 @@ fn tls_client(cfg: &Config) -> Result<TlsClient<'_>, Abort> {
 
 /// `-i`: one port at a time, with the delay between ports
 /// (docs/compatibility.md departure 3): each destination of `src` in
-/// turn, each port of it in turn, a scanner for each.
+/// turn, each port of it in turn, a scanner for each. The TLS client
+/// configuration is built once, when the first port needs it.
 fn sequential_with_interval<'a>(
     rx: &mut Reactor,
     cfg: &'a Config,
@@ -876,6 +877,7 @@ fn sequential_with_interval<'a>(
 ) -> Result<Status, Abort> {
     let mut status = 1;
     let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
+    let mut tls: Option<TlsClient<'a>> = None;
     let mut first = true;
     while let Some(unit) = src.next(cfg, ports[0]) {
         for port in ports {
@@ -883,8 +885,11 @@ fn sequential_with_interval<'a>(
                 reactor::pause(rx, delay)?;
             }
             first = false;
+            let client = match &tls {
+                Some(c) => c.clone(),
+                None => tls.insert(tls_client(cfg)?).clone(),
+            };
             let one = std::slice::from_ref(port);
-            let client = tls_client(cfg)?;
             let mut s = Scanner::new(cfg, one, Source::One(Some(unit.fresh())), 1, client);
             s.status_line = None;
             rx.run(&mut s)?;
