@@ -98,19 +98,65 @@ fn run(cfg: &Config) -> Result<Status, Abort> {
     }
 }
 
-/// The layer rule of ARCHITECTURE.md, checked on the sources: a file
-/// names (`crate::X`) only its own folder or the layers below it, and a
-/// mode never names another mode; the one exception is the `Config` a
-/// mode is handed (`crate::cli::config`).
+/// The layer rule of ARCHITECTURE.md, checked on the sources. A file's
+/// layer is its path (`src/cli/**` is `cli`, `src/modes/<mode>.rs` and
+/// `src/modes/<mode>/**` are the mode `<mode>`, and so on); every path it
+/// names from `crate`, `super` or `self` (in code and in comments, not in
+/// string literals) is resolved to the file of that module, and:
+/// - a file names only its own layer or the layers below it; the one
+///   exception is the `Config` a mode is handed (`cli/config.rs`);
+/// - a mode never names another mode;
+/// - a `super` of a `super` is refused (name the layer with `crate::`);
+/// - a file outside the known layers is an error;
+/// - the files of a layer name each other (in code: docs may point both
+///   ways) in no cycle.
 #[cfg(test)]
 mod layers {
-    const ORDER: &[&str] = &["main", "cli", "modes", "relay", "net", "report", "sys"];
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
 
-    fn rank(layer: &str) -> usize {
-        ORDER.iter().position(|l| *l == layer).unwrap_or(0)
+    /// The layers, from the top.
+    const ORDER: &[&str] = &[
+        "main", "cli", "modes", "serve", "relay", "net", "report", "sys",
+    ];
+
+    /// A file's place: the rank of its layer in [`ORDER`] and, in
+    /// `modes`, its mode (`None` for `modes/mod.rs`).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Layer {
+        rank: usize,
+        mode: Option<String>,
     }
 
-    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    /// The layer of the file at `rel` (relative to `src/`).
+    fn layer_of(rel: &str) -> Result<Layer, String> {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let top = parts[0].strip_suffix(".rs").unwrap_or(parts[0]);
+        let rank = ORDER
+            .iter()
+            .position(|l| *l == top)
+            .filter(|_| top != "main" || rel == "main.rs")
+            .ok_or_else(|| format!("{rel}: in no layer (the layers: {})", ORDER.join(", ")))?;
+        let mode = match parts.as_slice() {
+            ["modes", "mod.rs"] => None,
+            ["modes", m, ..] => Some(m.trim_end_matches(".rs").to_string()),
+            _ => None,
+        };
+        Ok(Layer { rank, mode })
+    }
+
+    /// The module path of the file at `rel`: `net/tls/mod.rs` is
+    /// `net::tls`, `main.rs` the crate's root.
+    fn module_of(rel: &str) -> Vec<String> {
+        let stem = rel.trim_end_matches(".rs");
+        let stem = stem.strip_suffix("/mod").unwrap_or(stem);
+        if stem == "main" {
+            return Vec::new();
+        }
+        stem.split('/').map(String::from).collect()
+    }
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
@@ -121,43 +167,445 @@ mod layers {
         }
     }
 
-    #[test]
-    fn dependencies_point_down() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut all = Vec::new();
-        files(&src, &mut all);
-        let mut bad = Vec::new();
-        for f in &all {
-            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
-            if rel == "main.rs" {
-                continue; // the top: it may name every layer
+    fn ident(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_'
+    }
+
+    /// Two views of a source, offsets kept: string and character
+    /// literals blanked in both, comments blanked in the first too.
+    fn blank(src: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let (mut code, mut text) = (src.to_vec(), src.to_vec());
+        let mut wipe = |from: usize, to: usize, comment: bool| {
+            for i in from..to.min(src.len()) {
+                if src[i] != b'\n' {
+                    code[i] = b' ';
+                    if !comment {
+                        text[i] = b' ';
+                    }
+                }
             }
-            let (layer, name) = match rel.split_once('/') {
-                Some((dir, file)) => (dir.to_string(), file.trim_end_matches(".rs").to_string()),
-                None => (rel.trim_end_matches(".rs").to_string(), String::new()),
+        };
+        let at = |i: usize| src.get(i).copied().unwrap_or(0);
+        let mut i = 0;
+        while i < src.len() {
+            let start = i;
+            let before = if i == 0 { 0 } else { src[i - 1] };
+            match (src[i], at(i + 1)) {
+                (b'/', b'/') => {
+                    while i < src.len() && src[i] != b'\n' {
+                        i += 1;
+                    }
+                    wipe(start, i, true);
+                }
+                (b'/', b'*') => {
+                    let mut depth = 0;
+                    while i < src.len() {
+                        match (src[i], at(i + 1)) {
+                            (b'/', b'*') => (depth, i) = (depth + 1, i + 2),
+                            (b'*', b'/') => (depth, i) = (depth - 1, i + 2),
+                            _ => i += 1,
+                        }
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    wipe(start, i, true);
+                }
+                (b'r' | b'b', _) if !ident(before) => {
+                    // r"..", r#".."#, br".." (b".." is handled at its quote).
+                    let mut j = i + usize::from(src[i] == b'b');
+                    if at(j) != b'r' {
+                        i += 1;
+                        continue;
+                    }
+                    j += 1;
+                    let hashes = src[j..].iter().take_while(|&&c| c == b'#').count();
+                    if at(j + hashes) != b'"' {
+                        i += 1;
+                        continue;
+                    }
+                    let close: Vec<u8> = std::iter::once(b'"')
+                        .chain(std::iter::repeat_n(b'#', hashes))
+                        .collect();
+                    let body = j + hashes + 1;
+                    let end = src[body..]
+                        .windows(close.len())
+                        .position(|w| w == close.as_slice())
+                        .map_or(src.len(), |p| body + p + close.len());
+                    wipe(start, end, false);
+                    i = end;
+                }
+                (b'"', _) => {
+                    i += 1;
+                    while i < src.len() && src[i] != b'"' {
+                        i += if src[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                    wipe(start, i, false);
+                }
+                (b'\'', c) => {
+                    // A character literal ('x', '\n', '\u{..}', 'é'), or a
+                    // lifetime (left as it is).
+                    let end = if c == b'\\' {
+                        src[i + 3..]
+                            .iter()
+                            .position(|&c| c == b'\'')
+                            .map(|p| i + 4 + p)
+                    } else if c >= 0x80 {
+                        src[i + 2..]
+                            .iter()
+                            .take(4)
+                            .position(|&c| c == b'\'')
+                            .map(|p| i + 3 + p)
+                    } else if at(i + 2) == b'\'' {
+                        Some(i + 3)
+                    } else {
+                        None
+                    };
+                    i = end.unwrap_or(i + 1);
+                    if end.is_some() {
+                        wipe(start, i, false);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        (code, text)
+    }
+
+    /// The inline modules (`mod name { .. }`) open at each offset of
+    /// `code`: (offset, name) for each opening, (offset, "") for each end.
+    fn inline_mods(code: &[u8]) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        let mut open: Vec<usize> = Vec::new(); // the depth each one opened at
+        let mut depth = 0usize;
+        let mut i = 0;
+        while i < code.len() {
+            match code[i] {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth = depth.saturating_sub(1);
+                    if open.last() == Some(&depth) {
+                        open.pop();
+                        out.push((i, String::new()));
+                    }
+                }
+                b'm' if code[i..].starts_with(b"mod ") && (i == 0 || !ident(code[i - 1])) => {
+                    let rest = &code[i + 4..];
+                    let ws = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+                    let n = rest[ws..].iter().take_while(|&&c| ident(c)).count();
+                    let after = &rest[ws + n..];
+                    let ws2 = after.iter().take_while(|c| c.is_ascii_whitespace()).count();
+                    if n > 0 && after.get(ws2) == Some(&b'{') {
+                        let name = String::from_utf8_lossy(&rest[ws..ws + n]).into_owned();
+                        out.push((i, name));
+                        open.push(depth);
+                        depth += 1;
+                        i += 4 + ws + n + ws2 + 1;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// The paths of a path or `use` tree starting at `s[i..]` (`a::b`,
+    /// `a::{b, c::{d, self}}`, `a::*`), each as its segments.
+    fn paths(s: &[u8], mut i: usize, mut prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+        let skip_ws = |i: &mut usize| {
+            while s.get(*i).is_some_and(|c| c.is_ascii_whitespace()) {
+                *i += 1;
+            }
+        };
+        loop {
+            skip_ws(&mut i);
+            if s.get(i) == Some(&b'{') {
+                i += 1;
+                loop {
+                    paths(s, i, prefix.clone(), out);
+                    // On to the next item of this group.
+                    let mut nest = 0;
+                    while let Some(&c) = s.get(i) {
+                        match c {
+                            b'{' => nest += 1,
+                            b'}' if nest == 0 => return,
+                            b'}' => nest -= 1,
+                            b',' if nest == 0 => break,
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                    if s.get(i).is_none() {
+                        return;
+                    }
+                    i += 1;
+                }
+            }
+            let n = s[i.min(s.len())..]
+                .iter()
+                .take_while(|&&c| ident(c))
+                .count();
+            if n == 0 {
+                out.push(prefix);
+                return;
+            }
+            let seg = String::from_utf8_lossy(&s[i..i + n]).into_owned();
+            if seg != "self" || prefix.is_empty() {
+                prefix.push(seg);
+            }
+            i += n;
+            skip_ws(&mut i);
+            if !s[i.min(s.len())..].starts_with(b"::") {
+                out.push(prefix);
+                return;
+            }
+            i += 2;
+        }
+    }
+
+    /// Every path `text` names from `crate`, `super` or `self`: (offset,
+    /// segments, in code). `code` is `text` with its comments blanked.
+    fn named(code: &[u8], text: &[u8]) -> Vec<(usize, Vec<String>, bool)> {
+        let mut out = Vec::new();
+        for i in 0..text.len() {
+            let start = ["crate::", "super::", "self::"]
+                .iter()
+                .any(|k| text[i..].starts_with(k.as_bytes()));
+            let before = if i == 0 { b' ' } else { text[i - 1] };
+            if !start || ident(before) || before == b':' || before == b'$' {
+                continue;
+            }
+            let in_code = code[i] == text[i];
+            let mut found = Vec::new();
+            paths(if in_code { code } else { text }, i, Vec::new(), &mut found);
+            out.extend(found.into_iter().map(|p| (i, p, in_code)));
+        }
+        out
+    }
+
+    /// The file (relative to `src/`) that holds the module `path`: the
+    /// longest prefix of it that is a file (items and inline modules
+    /// live in their file).
+    fn file_of<'a>(modules: &'a BTreeMap<Vec<String>, String>, path: &[String]) -> &'a str {
+        (0..=path.len())
+            .rev()
+            .find_map(|n| modules.get(&path[..n]))
+            .map_or("main.rs", String::as_str)
+    }
+
+    /// The cycles of the graph `edges`, each as the files along it.
+    fn cycles(edges: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
+        fn walk<'a>(
+            f: &'a str,
+            edges: &'a BTreeMap<String, Vec<String>>,
+            stack: &mut Vec<&'a str>,
+            done: &mut Vec<&'a str>,
+            out: &mut Vec<Vec<String>>,
+        ) {
+            if done.contains(&f) {
+                return;
+            }
+            if let Some(at) = stack.iter().position(|s| *s == f) {
+                let mut c: Vec<String> = stack[at..].iter().map(|s| s.to_string()).collect();
+                c.push(f.to_string());
+                out.push(c);
+                return;
+            }
+            stack.push(f);
+            for t in edges.get(f).into_iter().flatten() {
+                walk(t, edges, stack, done, out);
+            }
+            stack.pop();
+            done.push(f);
+        }
+        let (mut out, mut done) = (Vec::new(), Vec::new());
+        for f in edges.keys() {
+            walk(f, edges, &mut Vec::new(), &mut done, &mut out);
+        }
+        out
+    }
+
+    /// What is wrong with the sources under `src`, one line each.
+    fn check(src: &Path) -> Vec<String> {
+        let mut all = Vec::new();
+        files(src, &mut all);
+        all.sort();
+        let rel = |f: &PathBuf| {
+            f.strip_prefix(src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        };
+        let modules: BTreeMap<Vec<String>, String> =
+            all.iter().map(|f| (module_of(&rel(f)), rel(f))).collect();
+        let mut bad = Vec::new();
+        let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in &all {
+            let from = rel(f);
+            let layer = match layer_of(&from) {
+                Ok(l) => l,
+                Err(e) => {
+                    bad.push(e);
+                    continue;
+                }
             };
-            let text = std::fs::read_to_string(f).unwrap();
-            for (i, _) in text.match_indices("crate::") {
-                let path: Vec<&str> = text[i + 7..]
-                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                    .next()
-                    .unwrap_or("")
-                    .split("::")
-                    .collect();
-                let (to, sub) = (path[0], path.get(1).copied().unwrap_or(""));
-                let upward = to != layer && rank(to) <= rank(&layer);
-                let sibling_mode = layer == "modes"
-                    && to == "modes"
-                    && name != "mod"
-                    && !sub.is_empty()
-                    && sub != name;
-                let config = layer == "modes" && to == "cli" && sub == "config";
-                if (upward && !config) || sibling_mode {
-                    bad.push(format!("{rel} -> crate::{to}::{sub}"));
+            let module = module_of(&from);
+            let src_text = std::fs::read(f).unwrap();
+            let (code, text) = blank(&src_text);
+            let mods = inline_mods(&code);
+            let mut inline: Vec<String> = Vec::new();
+            let mut next_mod = 0;
+            for (at, path, in_code) in named(&code, &text) {
+                while mods.get(next_mod).is_some_and(|(o, _)| *o < at) {
+                    match mods[next_mod].1.as_str() {
+                        "" => drop(inline.pop()),
+                        name => inline.push(name.to_string()),
+                    }
+                    next_mod += 1;
+                }
+                let shown = path.join("::");
+                let mut here: Vec<String> = module.iter().chain(&inline).cloned().collect();
+                let target = match path[0].as_str() {
+                    "crate" => path[1..].to_vec(),
+                    "self" => here.into_iter().chain(path[1..].iter().cloned()).collect(),
+                    _ if path.get(1).is_some_and(|s| s == "super") => {
+                        bad.push(format!(
+                            "{from}: {shown}: a super of a super (name it from crate::)"
+                        ));
+                        continue;
+                    }
+                    _ => {
+                        if here.pop().is_none() {
+                            bad.push(format!("{from}: {shown}: super of the crate's root"));
+                            continue;
+                        }
+                        here.into_iter().chain(path[1..].iter().cloned()).collect()
+                    }
+                };
+                let to = file_of(&modules, &target);
+                if to == from {
+                    continue;
+                }
+                let Ok(to_layer) = layer_of(to) else {
+                    continue; // reported as a file of its own
+                };
+                let upward =
+                    to_layer.rank < layer.rank && !(layer.mode.is_some() && to == "cli/config.rs");
+                let other_mode =
+                    layer.mode.is_some() && to_layer.mode.is_some() && layer.mode != to_layer.mode;
+                if upward {
+                    bad.push(format!(
+                        "{from}: {shown} ({to}): names a layer above its own"
+                    ));
+                } else if other_mode {
+                    bad.push(format!("{from}: {shown} ({to}): a mode names another mode"));
+                }
+                // A cycle through other layers has an upward step, refused above.
+                if in_code && to_layer == layer {
+                    let out = edges.entry(from.clone()).or_default();
+                    if !out.iter().any(|t| t == to) {
+                        out.push(to.to_string());
+                    }
                 }
             }
         }
-        assert!(all.len() > 20, "sources found: {}", all.len());
-        assert!(bad.is_empty(), "imports against the layer order: {bad:#?}");
+        for c in cycles(&edges) {
+            bad.push(format!("import cycle: {}", c.join(" -> ")));
+        }
+        bad
+    }
+
+    #[test]
+    fn dependencies_point_down() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let bad = check(&src);
+        assert!(bad.is_empty(), "against the layer rule: {bad:#?}");
+    }
+
+    /// What [`check`] says of a tree of `files` (path, text).
+    fn check_tree(name: &str, files: &[(&str, &str)]) -> Vec<String> {
+        let dir = std::env::temp_dir().join(format!("ncrab-layers-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, text) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let bad = check(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        bad
+    }
+
+    #[test]
+    fn paths_resolve_to_their_files() {
+        let bad = check_tree(
+            "ok",
+            &[
+                ("main.rs", "mod modes; mod relay; use modes::scan;"),
+                ("modes/mod.rs", "pub mod scan;"),
+                (
+                    "modes/scan/mod.rs",
+                    "mod slots; use self::slots::Slots; use crate::cli::config::Config;",
+                ),
+                (
+                    "modes/scan/slots.rs",
+                    "use crate::relay::{stream::{self, Conn}, x};\n\
+                     #[cfg(test)]\nmod tests {\n    use super::*;\n    use super::super::Other;\n}",
+                ),
+                (
+                    "relay/mod.rs",
+                    "//! Uses [`crate::modes::scan`] (a doc: upward).\n",
+                ),
+                (
+                    "relay/stream.rs",
+                    "use super::x; const T: &str = \"crate::modes\";",
+                ),
+                (
+                    "relay/x.rs",
+                    "const S: &str = \"use super::stream;\"; const C: [char; 2] = ['\\'', '{'];",
+                ),
+                ("cli/config.rs", ""),
+                (
+                    "net/mod.rs",
+                    "#[cfg(test)]\nmod tests {\n    const C: char = '}';\n    use super::*;\n}",
+                ),
+            ],
+        );
+        assert_eq!(
+            bad,
+            [
+                "modes/scan/slots.rs: super::super::Other: a super of a super (name it from crate::)",
+                "relay/mod.rs: crate::modes::scan (modes/scan/mod.rs): names a layer above its own",
+            ]
+        );
+    }
+
+    #[test]
+    fn modes_layers_and_cycles_are_checked() {
+        let bad = check_tree(
+            "bad",
+            &[
+                ("main.rs", ""),
+                ("modes/client.rs", "use crate::modes::scan::run;"),
+                ("modes/scan/mod.rs", "use crate::serve::x;"),
+                ("serve/mod.rs", "use crate::relay::a;"),
+                ("relay/a.rs", "use super::b::B;"),
+                ("relay/b.rs", "use crate::relay::c::C;"),
+                ("relay/c.rs", "use crate::relay::a::A; use crate::serve::Y;"),
+                ("tools/x.rs", ""),
+            ],
+        );
+        assert_eq!(
+            bad,
+            [
+                "modes/client.rs: crate::modes::scan::run (modes/scan/mod.rs): a mode names another mode",
+                "relay/c.rs: crate::serve::Y (serve/mod.rs): names a layer above its own",
+                "tools/x.rs: in no layer (the layers: main, cli, modes, serve, relay, net, report, sys)",
+                "import cycle: relay/a.rs -> relay/b.rs -> relay/c.rs -> relay/a.rs",
+            ]
+        );
     }
 }

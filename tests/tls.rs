@@ -991,6 +991,50 @@ fn scan_mixes_tls_plain_and_closed() {
     assert_eq!(o.code(), Some(0), "{o}");
 }
 
+/// `-zc -i`: one scan per port, but the trust anchors are read once per
+/// run, not once per port (issue 23). strace counts the opens of the
+/// `-R` file over three ports.
+#[test]
+fn scan_with_interval_reads_the_trust_anchors_once() {
+    let Some(c) = certs() else { return };
+    let Some(strace) = tool("strace", "strace") else {
+        return;
+    };
+    if !is_ncrab() {
+        return;
+    }
+    let dir = TempDir::new("tls-scan-i");
+    let log = dir.join("strace.txt");
+    let ca = c.path("ca.pem");
+    let ports: Vec<String> = (0..3).map(|_| free_port().to_string()).collect();
+    let (strace, logs) = (strace.to_string_lossy(), log.to_string_lossy());
+    let mut args = vec!["-zvc", "-i", "1", "-R", &ca, "127.0.0.1"];
+    args.extend(ports.iter().map(String::as_str));
+    let o = Cmd::ncrab(&args)
+        .under(&[
+            &*strace,
+            "-f",
+            "-qq",
+            "-e",
+            "trace=openat",
+            "-o",
+            &*logs,
+            "{}",
+        ])
+        .run(LIMIT);
+    let want: String = ports
+        .iter()
+        .map(|p| format!("nc: connect to 127.0.0.1 port {p} (tcp) failed: Connection refused\n"))
+        .collect();
+    o.assert(1, b"", want.as_bytes());
+    let trace = std::fs::read_to_string(&log).unwrap_or_default();
+    let opens: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("openat(") && l.contains(&format!("\"{ca}\"")))
+        .collect();
+    assert_eq!(opens.len(), 1, "{opens:#?}");
+}
+
 // ---------------------------------------------------------------------------
 // Proxies: TLS inside the tunnel
 // ---------------------------------------------------------------------------

@@ -84,7 +84,7 @@ use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::log::{Dir, Log};
-pub use crate::relay::rules::End;
+pub use crate::relay::rules::{End, RelayOpts};
 use crate::relay::rules::{FIRST_OWN_TIMER, Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::report;
@@ -106,43 +106,6 @@ const TIMER_PROGRESS: usize = FIRST_OWN_TIMER + 2;
 
 /// `--progress`: how often the line is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
-
-/// The options that shape a relay.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RelayOpts {
-    /// `-N`: shutdown(SHUT_WR) after stdin's EOF.
-    pub shutdown_on_eof: bool,
-    /// `-q`: -1 when not given.
-    pub quit_after: i32,
-    /// `-w`: the idle timeout.
-    pub idle: Option<Duration>,
-    /// `-W`: network reads before the end.
-    pub recv_limit: Option<u32>,
-    /// Listen mode (nc's rule c and #817050).
-    pub listen: bool,
-    /// UDP (#817050).
-    pub udp: bool,
-    /// `-d`: never read stdin.
-    pub detach_stdin: bool,
-    /// `-i`: seconds to wait after each line sent.
-    pub interval: Option<u32>,
-    /// `-vv`: print a summary at the end.
-    pub summary: bool,
-    /// Move the bytes through kernel pipes with splice(2) (TCP without
-    /// `-C`, `-t` or `-i`; see `buffer`).
-    pub zero_copy: bool,
-    /// `-C`: LF from stdin goes out as CR LF.
-    pub crlf: bool,
-    /// `-t`: answer TELNET negotiation.
-    pub telnet: bool,
-    /// A datagram socket: the largest datagram one send can carry.
-    pub datagram: Option<usize>,
-    /// `--progress`: a status line on a terminal stderr.
-    pub progress: bool,
-    /// `--send-only`: the session ends once stdin is sent (what arrives
-    /// goes to the null stdout `main` gives such a run).
-    pub send_only: bool,
-}
 
 /// One relay between the local ends and a connected socket (its
 /// [`crate::sys::reactor::Machine`] is [`rules`]'s, for a [`Mover`]).

@@ -22,9 +22,46 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 
-use crate::relay::RelayOpts;
 use crate::report;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Step, TimerId};
+
+/// The options that shape a relay, of both kinds (here, with the rules
+/// both relays share, since [`Rules::new`] reads them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RelayOpts {
+    /// `-N`: shutdown(SHUT_WR) after stdin's EOF.
+    pub shutdown_on_eof: bool,
+    /// `-q`: -1 when not given.
+    pub quit_after: i32,
+    /// `-w`: the idle timeout.
+    pub idle: Option<Duration>,
+    /// `-W`: network reads before the end.
+    pub recv_limit: Option<u32>,
+    /// Listen mode (nc's rule c and #817050).
+    pub listen: bool,
+    /// UDP (#817050).
+    pub udp: bool,
+    /// `-d`: never read stdin.
+    pub detach_stdin: bool,
+    /// `-i`: seconds to wait after each line sent.
+    pub interval: Option<u32>,
+    /// `-vv`: print a summary at the end.
+    pub summary: bool,
+    /// Move the bytes through kernel pipes with splice(2) (TCP without
+    /// `-C`, `-t` or `-i`; see `buffer`).
+    pub zero_copy: bool,
+    /// `-C`: LF from stdin goes out as CR LF.
+    pub crlf: bool,
+    /// `-t`: answer TELNET negotiation.
+    pub telnet: bool,
+    /// A datagram socket: the largest datagram one send can carry.
+    pub datagram: Option<usize>,
+    /// `--progress`: a status line on a terminal stderr.
+    pub progress: bool,
+    /// `--send-only`: the session ends once stdin is sent (what arrives
+    /// goes to the null stdout `main` gives such a run).
+    pub send_only: bool,
+}
 
 /// The four ends of nc's poll array, as indices of [`Rules::open`].
 pub const STDIN: usize = 0;

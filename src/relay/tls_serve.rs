@@ -20,10 +20,10 @@ use mio::{Interest, Token};
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::tls::client::Summary;
+use crate::net::tls::TlsConfig;
+use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{self, Session};
 use crate::net::tls::setup::{self, Server};
-use crate::net::tls::{TlsConfig, certinfo, verify};
 use crate::relay::End;
 use crate::relay::serve::{ServeOpts, accept_one};
 use crate::relay::stdio::Stdio;
@@ -65,66 +65,6 @@ fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
     Ok(srv)
 }
 
-/// OpenBSD's checks of a client after its handshake (and its `-v` lines).
-#[derive(Debug, Default)]
-pub struct ClientChecks {
-    /// The listening host as OpenBSD prints it.
-    host: String,
-    verbose: bool,
-    clientcert: bool,
-    pin: Option<String>,
-    name: Option<String>,
-}
-
-impl ClientChecks {
-    pub fn of(o: &TlsServeOpts<'_>) -> ClientChecks {
-        let t = o.tls;
-        ClientChecks {
-            // OpenBSD prints the listening host, "(null)" when none was
-            // given (printf's rendering of a null string on glibc and
-            // OpenBSD).
-            host: o
-                .host
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "(null)".into()),
-            verbose: o.verbose,
-            clientcert: t.clientcert,
-            pin: t.pin.clone(),
-            name: t.name.clone(),
-        }
-    }
-
-    /// With `-v`, prints the client certificate's lines; false (its line
-    /// printed) when the client is refused.
-    pub fn check(&self, s: &Session) -> bool {
-        let der = s.peer_cert().map(<[u8]>::to_vec);
-        if self.verbose && der.is_some() {
-            let name = self.name.clone().unwrap_or_else(|| self.host.clone());
-            Summary::of(s).print(&self.host, &name);
-        }
-        match der {
-            None if self.clientcert => {
-                report::no_client_cert();
-                false
-            }
-            Some(d) if self.pin.as_ref().is_some_and(|p| *p != certinfo::hash(&d)) => {
-                report::pin_mismatch(self.pin.as_deref().unwrap_or(""));
-                false
-            }
-            Some(d)
-                if self
-                    .name
-                    .as_ref()
-                    .is_some_and(|n| !verify::cert_has_name(&d, n)) =>
-            {
-                report::name_not_in_client_cert(self.name.as_deref().unwrap_or(""));
-                false
-            }
-            _ => true,
-        }
-    }
-}
-
 /// What an exec server or broker needs to serve TLS: the listener's
 /// configuration, the checks of each client and the handshake deadline.
 pub struct TlsAccept {
@@ -148,7 +88,7 @@ impl TlsAccept {
         let srv = config(o)?;
         Ok(TlsAccept {
             config: srv.config,
-            checks: std::rc::Rc::new(ClientChecks::of(o)),
+            checks: std::rc::Rc::new(ClientChecks::new(o.tls, o.host, o.verbose)),
             deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
             default_deadline: o.timeout.is_none(),
         })
@@ -308,7 +248,7 @@ fn accept_session(
         report::handshake_failed(&e);
         return Ok(None);
     }
-    if !ClientChecks::of(o).check(&s) {
+    if !ClientChecks::new(o.tls, o.host, o.verbose).check(&s) {
         return Ok(None);
     }
     Ok(Some(s))

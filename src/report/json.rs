@@ -42,6 +42,12 @@ pub struct JsonProbe<'a> {
     pub banner: Option<&'a diagnosis::Banner>,
 }
 
+/// The `"error"` of a scan's `--json` line for a connect that the `-w`
+/// timer ended.
+pub fn json_timed_out() -> String {
+    "timed out".to_string()
+}
+
 /// Prints one probe as a JSON object on its own line of stdout.
 pub fn json_probe(p: &JsonProbe<'_>) {
     let mut s = String::with_capacity(160);

@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, Write};
 
-use super::terminal::erase_status_for;
 use super::{Errno, prog};
 
 /// Where a line goes.
@@ -26,6 +25,29 @@ thread_local! {
 
 /// A held run larger than this is written at once.
 const HELD_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// A status line is on the terminal (stderr) and must be erased
+    /// before anything else is written there.
+    pub(super) static STATUS_SHOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether standard output is a terminal (asked once).
+fn stdout_is_tty() -> bool {
+    thread_local! {
+        static TTY: bool = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
+    }
+    TTY.with(|t| *t)
+}
+
+/// Erases the status line before `stream` is written to, when the two
+/// share the terminal.
+fn erase_status_for(stream: Stream) {
+    if STATUS_SHOWN.get() && (stream == Stream::Stderr || stdout_is_tty()) {
+        STATUS_SHOWN.set(false);
+        write_to(Stream::Stderr, b"\r\x1b[K");
+    }
+}
 
 /// Writes bytes to a stream, ignoring failures (stderr may be closed; a
 /// message is never worth dying for).

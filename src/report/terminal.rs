@@ -4,31 +4,8 @@
 use std::time::Duration;
 
 use super::human_bytes;
-use super::out::{Stream, write_to};
+use super::out::{STATUS_SHOWN, Stream, write_to};
 use super::prog_str;
-
-thread_local! {
-    /// A status line is on the terminal (stderr) and must be erased
-    /// before anything else is written there.
-    static STATUS_SHOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether standard output is a terminal (asked once).
-fn stdout_is_tty() -> bool {
-    thread_local! {
-        static TTY: bool = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
-    }
-    TTY.with(|t| *t)
-}
-
-/// Erases the status line before `stream` is written to, when the two
-/// share the terminal.
-pub(super) fn erase_status_for(stream: Stream) {
-    if STATUS_SHOWN.get() && (stream == Stream::Stderr || stdout_is_tty()) {
-        STATUS_SHOWN.set(false);
-        write_to(Stream::Stderr, b"\r\x1b[K");
-    }
-}
 
 /// Erases the status line, if shown.
 pub fn status_clear() {

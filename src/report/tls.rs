@@ -536,6 +536,21 @@ pub fn scan_detail(elapsed: std::time::Duration, outcome: &ScanOutcome) {
     }
 }
 
+/// Why a scanned port that took the connection failed TLS when it
+/// sent no answer within `wait`.
+pub fn scan_no_answer(wait: std::time::Duration) -> String {
+    format!("no TLS answer within {} s", wait.as_secs())
+}
+
+/// The `"error"` of a scan's `--json` line for a port that took the
+/// connection and failed TLS (`why`, when known).
+pub fn scan_json_error(why: Option<&str>) -> String {
+    match why {
+        Some(why) => format!("tls handshake failed ({why})"),
+        None => "tls handshake failed".to_string(),
+    }
+}
+
 /// The `"tls"` member of a scan's `--json` line.
 pub fn scan_json(outcome: &ScanOutcome) -> String {
     let mut s = String::from("{");

@@ -12,7 +12,8 @@
 //!   ([`crate::report::tls::CertProblem`]).
 //! - [`session`]: a TLS session over a connected socket and the
 //!   non-blocking handshake machine; [`client`]: a client session, its
-//!   `-v` summary and the `-H` verdict; [`probe`]: a scan's handshake.
+//!   `-v` summary and the `-H` verdict; [`server`]: a listener's checks
+//!   of its client after the handshake; [`probe`]: a scan's handshake.
 //! - [`certinfo`]: the fields of a certificate.
 //!
 //! Like every way of connecting, it returns a session or an error and
@@ -23,6 +24,7 @@ pub mod certinfo;
 pub mod client;
 pub mod probe;
 pub mod record;
+pub mod server;
 pub mod session;
 pub mod setup;
 pub mod verify;
