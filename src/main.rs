@@ -28,6 +28,7 @@ mod modes;
 mod net;
 mod relay;
 mod report;
+mod serve;
 mod sys;
 
 use cli::config::{Config, Target};

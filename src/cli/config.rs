@@ -12,13 +12,13 @@ use crate::net::SockOpts;
 use crate::net::acl::Acl;
 use crate::net::connect::ConnectOpts;
 use crate::relay::RelayOpts;
-use crate::relay::broker::BrokerOpts;
-use crate::relay::child::Exec;
-use crate::relay::exec::ExecOpts;
 use crate::relay::log::LogOpts;
-use crate::relay::serve::ServeOpts;
-use crate::relay::session::SessionOpts;
-use crate::relay::tls_serve::TlsServeOpts;
+use crate::serve::broker::BrokerOpts;
+use crate::serve::child::Exec;
+use crate::serve::exec::ExecOpts;
+use crate::serve::handshake::TlsServeOpts;
+use crate::serve::listen::ServeOpts;
+use crate::serve::session::SessionOpts;
 
 /// `--max-conns` when not given (ncat's default).
 pub const DEFAULT_MAX_CONNS: usize = 100;

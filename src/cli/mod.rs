@@ -330,8 +330,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
 }
 
 /// `--exec CMD` (split on spaces and tabs, no shell) or `--sh-exec CMD`.
-fn exec_arg(id: &str, v: OsString) -> Result<crate::relay::child::Exec, Exit> {
-    use crate::relay::child::Exec;
+fn exec_arg(id: &str, v: OsString) -> Result<crate::serve::child::Exec, Exit> {
+    use crate::serve::child::Exec;
     if id == "sh_exec" {
         if v.is_empty() {
             return Err(fail(format_args!("--sh-exec: empty command")));

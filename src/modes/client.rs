@@ -24,13 +24,13 @@ use crate::net::proxy;
 use crate::net::resolve;
 use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
-use crate::relay::exec;
 use crate::relay::fdpass;
 use crate::relay::log::Log;
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno, ProxyError};
+use crate::serve::exec;
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Reactor};
 

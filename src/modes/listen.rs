@@ -7,7 +7,7 @@
 //! any other; with `-k` the socket stays unconnected and receives from
 //! every peer (its sends fail with EDESTADDRREQ, which silently ends the
 //! stdin side, as in nc). The sessions themselves (accept,
-//! relay, the `-k`/`-q` rule) are [`crate::relay::serve`], shared with the
+//! relay, the `-k`/`-q` rule) are [`crate::serve::listen`], shared with the
 //! Unix-domain listeners.
 
 use std::ffi::OsStr;
@@ -19,11 +19,11 @@ use crate::cli::config::{Config, Family, Proto, Target};
 use crate::net::resolve::{self, Hints};
 use crate::net::{self, Failed};
 use crate::relay::log::Log;
-use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
-use crate::relay::tls_serve::TlsAccept;
-use crate::relay::{broker, exec};
 use crate::report::{self, Errno};
+use crate::serve::handshake::TlsAccept;
+use crate::serve::listen::{serve_datagrams, serve_streams};
+use crate::serve::{broker, exec};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
 
@@ -125,7 +125,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
     if let Some(o) = cfg.tls_serve_opts() {
-        return crate::relay::tls_serve::serve_tls(
+        return crate::serve::handshake::serve_tls(
             rx, &o, &listener, stdin, stdout, &received, log,
         );
     }

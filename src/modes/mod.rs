@@ -6,11 +6,11 @@
 //! report in nc's order), [`listen`] (bind, then serve clients) and
 //! [`unix`] (`-U` clients and listeners, and the files they create).
 //!
-//! A mode is a file or a folder of its own (`scan/`). It may use `relay`,
+//! A mode is a file or a folder of its own (`scan/`). It may use `serve`, `relay`,
 //! `net`, `report` and `sys`, and `cli::config` for the `Config` it is
 //! handed; it never imports another mode: what two modes
 //! share lives in the layer below (the listener sessions in
-//! `relay::serve`, the UDP probe in `net::udp`).
+//! `serve::listen`, the UDP probe in `net::udp`).
 
 pub mod client;
 pub mod listen;

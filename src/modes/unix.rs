@@ -29,10 +29,10 @@ use socket2::{SockAddr, Socket};
 use crate::cli::config::{Config, Proto, Target};
 use crate::net;
 use crate::relay::log::Log;
-use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
+use crate::serve::listen::{serve_datagrams, serve_streams};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
 

@@ -78,8 +78,8 @@ fn cvt(n: isize) -> io::Result<usize> {
 
 /// A fixed byte buffer with a read and a write position: the copying
 /// path's buffer here, each direction's plaintext in the TLS relay
-/// ([`crate::relay::tls`]) and a served session's two buffers
-/// ([`crate::relay::session`]).
+/// ([`crate::relay::tls`]) and a served session's two buffers (the
+/// `serve` layer's exec sessions).
 pub struct Buf {
     data: Box<[u8]>,
     start: usize,

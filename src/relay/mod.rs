@@ -5,15 +5,12 @@
 //! pipe ([`buffer::Chan`]), the window onto a regular-file stdin
 //! ([`filemap::FileWindow`]), the `-C`/`-t` filters ([`filter::Crlf`],
 //! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
-//! a listener's session loop ([`serve`]: accept, relay, the `-k`/`-q`
-//! rule) and `-F`, which hands the socket over instead ([`fdpass`]).
-//! The listeners that serve are here too: connections served by child
-//! processes ([`exec`], [`session`], [`child`]), the broker and chat room
-//! ([`broker`]), session logs ([`log`]) and the byte-stream end they relay
-//! ([`stream::Conn`]).
+//! `-F`, which hands the socket over instead ([`fdpass`]); session logs
+//! ([`log`], also written by the serving listeners) and the byte-stream
+//! end a served session relays ([`stream::Conn`]).
 //!
-//! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
-//! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).
+//! It may use `net`, `report` and `sys`; it never imports `serve`, a mode
+//! or `cli` (a listener hands it a socket and a [`RelayOpts`]).
 //!
 //! The relay: standard input to the socket, the socket to standard output.
 //!
@@ -58,21 +55,15 @@
 //! would stay set and make the next read of a `-k` listener return at
 //! once, forever (nc spins there).
 
-pub mod broker;
 pub mod buffer;
-pub mod child;
-pub mod exec;
 pub mod fdpass;
 pub mod filemap;
 pub mod filter;
 pub mod log;
 pub mod rules;
-pub mod serve;
-pub mod session;
 pub mod stdio;
 pub mod stream;
 pub mod tls;
-pub mod tls_serve;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};

@@ -49,7 +49,7 @@ pub enum Conn {
 /// A TLS session over a connected socket, as a non-blocking byte stream.
 ///
 /// - [`TlsStream::handshake`]: a listener drives the handshake and its
-///   client checks to the end before anything else (`tls_serve::Handshake`
+///   client checks to the end before anything else (`serve::handshake::Handshake`
 ///   does, with its deadline): no child, no broker membership before;
 ///   then the session moves to ncrab's record layer ([`Records`], two
 ///   buffers of [`RECORDS_BUF`]);

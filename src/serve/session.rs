@@ -36,10 +36,10 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use crate::relay::buffer::Buf;
-use crate::relay::child::Child;
 use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
 use crate::relay::stream::{Conn, read_fd, write_fd};
+use crate::serve::child::Child;
 use crate::sys::reactor::{Ctx, TimerId};
 
 /// Each direction's buffer. A read is offered all of it that is free
@@ -70,7 +70,7 @@ pub const T_IDLE: usize = 0;
 pub const T_TERM: usize = 1;
 pub const T_REAP: usize = 2;
 /// A TLS client's handshake deadline, before its session and child exist
-/// (`tls_serve::Handshake`, in the same slot).
+/// (`handshake::Handshake`, in the same slot).
 pub const T_HANDSHAKE: usize = 3;
 
 /// What a session's options are.

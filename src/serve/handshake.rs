@@ -25,11 +25,11 @@ use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{self, Session};
 use crate::net::tls::setup::{self, Server};
 use crate::relay::End;
-use crate::relay::serve::{ServeOpts, accept_one};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::{Conn, TlsStream};
 use crate::relay::tls::TlsRelay;
 use crate::report::tls::{self as report, HandshakeError};
+use crate::serve::listen::{ServeOpts, accept_one};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{Ctx, Reactor, TimerId};
 
@@ -269,7 +269,7 @@ pub fn serve_tls(
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
         // The access lists refuse before the handshake.
-        if !crate::relay::serve::admit(&o.serve.acl, o.serve.verbose, &peer) {
+        if !crate::serve::listen::admit(&o.serve.acl, o.serve.verbose, &peer) {
             continue;
         }
         if o.serve.verbose {

@@ -3,7 +3,7 @@
 //!
 //! Everything runs on the one event loop: the [`Server`] machine owns the
 //! listening socket's interest, a table of [`Session`]s (each a
-//! connection, a child and two buffers, see [`crate::relay::session`]) and
+//! connection, a child and two buffers, see [`crate::serve::session`]) and
 //! hands each readiness event to the session its token names. Tokens and
 //! timer keys of slot `s` are `SESSION_BASE + s * KINDS + k`. A session's
 //! slot is freed once its connection is closed and its child reaped, so a
@@ -39,12 +39,12 @@ use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::net::acl::Acl;
-use crate::relay::child::{self, Child, Ends, Exec};
 use crate::relay::log::Log;
-use crate::relay::session::{K_NET, KINDS, Session, SessionOpts, State, T_HANDSHAKE};
 use crate::relay::stream::Conn;
-use crate::relay::tls_serve::{Handshake, Handshaken, TlsAccept};
 use crate::report::{self, Errno, ListenerCall};
+use crate::serve::child::{self, Child, Ends, Exec};
+use crate::serve::handshake::{Handshake, Handshaken, TlsAccept};
+use crate::serve::session::{K_NET, KINDS, Session, SessionOpts, State, T_HANDSHAKE};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
@@ -137,8 +137,8 @@ pub fn run_datagram_listener(
                 return Err(Abort::Failed);
             }
         };
-        if !crate::relay::serve::admit(&opts.acl, opts.verbose, &peer) {
-            crate::relay::serve::drop_datagram(&sock);
+        if !crate::serve::listen::admit(&opts.acl, opts.verbose, &peer) {
+            crate::serve::listen::drop_datagram(&sock);
             continue;
         }
         if let Err(e) = sock.connect(&peer) {
@@ -391,7 +391,7 @@ impl<'a> Server<'a> {
                 self.queue(slot);
                 continue;
             }
-            if !crate::relay::serve::admit(&self.plan.acl, self.plan.verbose, &peer) {
+            if !crate::serve::listen::admit(&self.plan.acl, self.plan.verbose, &peer) {
                 continue;
             }
             if self.open >= self.plan.max_conns || !self.fd_room() {
@@ -472,7 +472,7 @@ impl<'a> Server<'a> {
             && budget > 0
         {
             budget -= 1;
-            let (sock, peer) = match crate::relay::serve::accept(listener) {
+            let (sock, peer) = match crate::serve::listen::accept(listener) {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_ready = false;
@@ -498,7 +498,7 @@ impl<'a> Server<'a> {
                     break;
                 }
             };
-            if !crate::relay::serve::admit(&self.plan.acl, self.plan.verbose, &peer) {
+            if !crate::serve::listen::admit(&self.plan.acl, self.plan.verbose, &peer) {
                 continue;
             }
             if self.open >= self.plan.max_conns {

@@ -39,8 +39,8 @@ use crate::net::acl::Acl;
 use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::Conn;
-use crate::relay::tls_serve::{Handshake, Handshaken, TlsAccept};
 use crate::report::{self, Errno, ListenerCall};
+use crate::serve::handshake::{Handshake, Handshaken, TlsAccept};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
@@ -135,7 +135,7 @@ pub fn run(
     stdin: &Stdio,
     stdout: &Stdio,
 ) -> Result<Status, Abort> {
-    let _ = listener.listen(crate::relay::exec::LISTEN_BACKLOG);
+    let _ = listener.listen(crate::serve::exec::LISTEN_BACKLOG);
     let mut b = Broker {
         opts,
         log,
@@ -283,7 +283,7 @@ impl Broker<'_> {
 
     fn accept_all(&mut self, cx: &mut Ctx<'_>) {
         while self.accept_ready && self.accept_paused.is_none() && self.fatal.is_none() {
-            let (sock, peer) = match crate::relay::serve::accept(self.listener) {
+            let (sock, peer) = match crate::serve::listen::accept(self.listener) {
                 Ok(p) => p,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_ready = false;
@@ -307,7 +307,7 @@ impl Broker<'_> {
                     break;
                 }
             };
-            if !crate::relay::serve::admit(&self.opts.acl, self.opts.verbose, &peer) {
+            if !crate::serve::listen::admit(&self.opts.acl, self.opts.verbose, &peer) {
                 continue;
             }
             let max = self.opts.max_conns;
