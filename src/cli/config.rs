@@ -16,8 +16,8 @@ use crate::relay::log::LogOpts;
 use crate::serve::broker::BrokerOpts;
 use crate::serve::child::Exec;
 use crate::serve::exec::ExecOpts;
-use crate::serve::handshake::TlsServeOpts;
 use crate::serve::listen::ServeOpts;
+use crate::serve::listen::TlsServeOpts;
 use crate::serve::session::SessionOpts;
 
 /// `--max-conns` when not given (ncat's default).

@@ -125,9 +125,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
     if let Some(o) = cfg.tls_serve_opts() {
-        return crate::serve::handshake::serve_tls(
-            rx, &o, &listener, stdin, stdout, &received, log,
-        );
+        return crate::serve::listen::serve_tls(rx, &o, &listener, stdin, stdout, &received, log);
     }
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(

@@ -27,12 +27,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use mio::Interest;
 use mio::event::Event;
 use mio::unix::SourceFd;
-use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::net::acl::Acl;
@@ -40,7 +39,9 @@ use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::Conn;
 use crate::report::{self, Errno, ListenerCall};
+use crate::serve::accept::{Acceptor, Gate, LISTEN_BACKLOG};
 use crate::serve::handshake::{Handshake, Handshaken, TlsAccept};
+use crate::serve::slab::{Layout, Slab};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
@@ -55,10 +56,16 @@ const ROOM: usize = 4 * CHUNK + 4096;
 pub const STALL_LIMIT: Duration = Duration::from_secs(1);
 /// Passes before letting the loop look at signals and timers.
 const PASSES: usize = 32;
-/// Client tokens and timer keys start here.
-const CLIENT_BASE: usize = 1024;
-/// The server's own timer: accepting again after EMFILE.
-const T_ACCEPT: usize = 1;
+/// Client slots: one token and one timer key each (a client's socket and
+/// its stall clock, or its handshake's socket and deadline), from 1024
+/// (below: the loop's named tokens and the acceptor's timer).
+const CLIENTS: Layout = Layout {
+    first_token: 1024,
+    first_timer: 1024,
+    width: 1,
+};
+/// Descriptors one client holds: its socket.
+const FDS_PER_CLIENT: usize = 1;
 
 struct Client {
     conn: Conn,
@@ -135,16 +142,19 @@ pub fn run(
     stdin: &Stdio,
     stdout: &Stdio,
 ) -> Result<Status, Abort> {
-    let _ = listener.listen(crate::serve::exec::LISTEN_BACKLOG);
+    let _ = listener.listen(LISTEN_BACKLOG);
     let mut b = Broker {
         opts,
         log,
-        listener,
-        listener_reg: Interests::default(),
-        accept_ready: true,
-        accept_paused: None,
-        clients: Vec::new(),
-        free: Vec::new(),
+        acceptor: Acceptor::new(listener),
+        gate: Gate::new(
+            &opts.acl,
+            opts.max_conns,
+            opts.verbose,
+            opts.numeric,
+            FDS_PER_CLIENT,
+        ),
+        clients: Slab::new(CLIENTS),
         handshakes: HashMap::new(),
         stdin,
         stdout,
@@ -156,7 +166,6 @@ pub fn run(
         stdout_w: true,
         stdout_queue: VecDeque::new(),
         stdout_reg: Interests::default(),
-        fatal: None,
         scratch: Vec::with_capacity(ROOM),
     };
     rx.run(&mut b).map_err(Abort::from)?
@@ -165,12 +174,10 @@ pub fn run(
 struct Broker<'a> {
     opts: &'a BrokerOpts,
     log: Option<&'a Log>,
-    listener: &'a Socket,
-    listener_reg: Interests,
-    accept_ready: bool,
-    accept_paused: Option<TimerId>,
-    clients: Vec<Option<Client>>,
-    free: Vec<usize>,
+    acceptor: Acceptor<'a>,
+    /// Who is let in: the access lists, `--max-conns`, the open-file limit.
+    gate: Gate<'a>,
+    clients: Slab<Client>,
     /// TLS clients before their handshake and checks, by slot (the slot's
     /// `clients` entry stays empty meanwhile).
     handshakes: HashMap<usize, Handshake>,
@@ -184,7 +191,6 @@ struct Broker<'a> {
     stdout_w: bool,
     stdout_queue: VecDeque<u8>,
     stdout_reg: Interests,
-    fatal: Option<io::Error>,
     /// The bytes of one read, after the chat filter.
     scratch: Vec<u8>,
 }
@@ -266,10 +272,9 @@ impl Broker<'_> {
 
     /// Removes a client; `slow`: it was dropped for reading too slowly.
     fn drop_client(&mut self, i: usize, slow: bool) {
-        let Some(c) = self.clients.get_mut(i).and_then(Option::take) else {
+        let Some(c) = self.clients.remove(i) else {
             return;
         };
-        self.free.push(i);
         if slow && self.verbose() {
             report::broker_dropped_slow(&c.peer, QUEUE_MAX);
         }
@@ -281,58 +286,23 @@ impl Broker<'_> {
         }
     }
 
+    /// Accepts the pending clients the turn's budget allows.
     fn accept_all(&mut self, cx: &mut Ctx<'_>) {
-        while self.accept_ready && self.accept_paused.is_none() && self.fatal.is_none() {
-            let (sock, peer) = match crate::serve::listen::accept(self.listener) {
-                Ok(p) => p,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_ready = false;
-                    break;
-                }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    let at = Instant::now() + Duration::from_millis(100);
-                    self.accept_paused = Some(cx.timers.add(at, T_ACCEPT));
-                    break;
-                }
-                Err(e) => {
-                    self.fatal = Some(e);
-                    break;
-                }
+        self.acceptor.turn();
+        loop {
+            let open = self.open_clients();
+            let Some((sock, peer)) = self.acceptor.next(cx, &self.gate, true, open, open) else {
+                return;
             };
-            if !crate::serve::listen::admit(&self.opts.acl, self.opts.verbose, &peer) {
-                continue;
-            }
-            let max = self.opts.max_conns;
-            if self.open_clients() >= max {
-                if self.verbose() {
-                    report::conn_refused_limit(&peer, max);
-                }
-                continue;
-            }
-            if self.verbose() {
-                let name = crate::net::resolve::name_info(&peer, self.opts.numeric);
-                report::sock_line("Connection received", name);
-            }
-            let slot = self.free.pop().unwrap_or_else(|| {
-                self.clients.push(None);
-                self.clients.len() - 1
-            });
+            let slot = self.clients.reserve();
             match self.opts.tls.clone() {
                 Some(t) => {
-                    let key = CLIENT_BASE + slot;
-                    match t.start(cx, sock, peer, key, key) {
+                    let keys = self.clients.keys(slot);
+                    match t.start(cx, sock, peer, keys.token(0), keys.timer(0)) {
                         Some(h) => {
                             self.handshakes.insert(slot, h);
                         }
-                        None => self.free.push(slot),
+                        None => self.clients.release(slot),
                     }
                 }
                 None => self.join(cx, slot, Conn::Plain(sock), peer),
@@ -343,27 +313,30 @@ impl Broker<'_> {
     /// `conn` becomes a member in `slot`: registered, announced (chat).
     fn join(&mut self, cx: &mut Ctx<'_>, slot: usize, conn: Conn, peer: SockAddr) {
         let fd = conn.fd();
-        let token = Token(CLIENT_BASE + slot);
+        let token = self.clients.keys(slot).token(0);
         if let Err(e) = cx.registry.register(
             &mut SourceFd(&fd),
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
             report::warn(format_args!("epoll"), Errno::of(&e));
-            self.free.push(slot);
+            self.clients.release(slot);
             return;
         }
         let announce = self.chat().then(|| self.join_text(&peer, fd));
-        self.clients[slot] = Some(Client {
-            conn,
-            peer,
-            user: fd,
-            queue: VecDeque::new(),
-            r: true,
-            w: true,
-            line_start: true,
-            stalled: None,
-        });
+        self.clients.put(
+            slot,
+            Client {
+                conn,
+                peer,
+                user: fd,
+                queue: VecDeque::new(),
+                r: true,
+                w: true,
+                line_start: true,
+                stalled: None,
+            },
+        );
         if let Some(msg) = announce {
             self.fan_out(None, msg.as_bytes(), true);
         }
@@ -390,7 +363,7 @@ impl Broker<'_> {
             };
             match conn {
                 Some(conn) => self.join(cx, slot, conn, h.peer),
-                None => self.free.push(slot),
+                None => self.clients.release(slot),
             }
         }
         progress
@@ -554,7 +527,7 @@ impl Broker<'_> {
             match (c.room(), c.stalled) {
                 (false, None) => {
                     let at = Instant::now() + STALL_LIMIT;
-                    c.stalled = Some(cx.timers.add(at, CLIENT_BASE + i));
+                    c.stalled = Some(cx.timers.add(at, CLIENTS.keys(i).timer(0)));
                 }
                 (true, Some(t)) => {
                     cx.timers.cancel(t);
@@ -580,13 +553,8 @@ impl Broker<'_> {
             reactor::STDOUT,
             want_out.then_some(Interest::WRITABLE),
         )?;
-        let want_l = self.accept_paused.is_none() && self.fatal.is_none();
-        self.listener_reg.set(
-            cx.registry,
-            self.listener.as_raw_fd(),
-            reactor::LISTENER,
-            want_l.then_some(Interest::READABLE),
-        )
+        let held = self.open_clients();
+        self.acceptor.register(cx, &self.gate, true, held)
     }
 }
 
@@ -595,29 +563,31 @@ impl Machine for Broker<'_> {
 
     fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
         let hup = ev.is_error() || ev.is_read_closed() || ev.is_write_closed();
+        if self.acceptor.on_event(ev) {
+            return;
+        }
         match ev.token() {
-            reactor::LISTENER => self.accept_ready = true,
             reactor::STDIN => self.stdin_r = true,
             reactor::STDOUT => self.stdout_w = true,
-            Token(t) if t >= CLIENT_BASE => {
-                if let Some(Some(c)) = self.clients.get_mut(t - CLIENT_BASE) {
+            t => {
+                let Some((i, _)) = self.clients.by_token(t) else {
+                    return;
+                };
+                if let Some(Some(c)) = self.clients.get_mut(i) {
                     c.r |= ev.is_readable() || hup;
                     c.w |= ev.is_writable() || hup;
-                } else if let Some(h) = self.handshakes.get_mut(&(t - CLIENT_BASE)) {
+                } else if let Some(h) = self.handshakes.get_mut(&i) {
                     h.on_event();
                 }
             }
-            _ => {}
         }
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, key: usize) {
-        if key == T_ACCEPT {
-            self.accept_paused = None;
-            self.accept_ready = true;
+        if self.acceptor.on_timer(key) {
             return;
         }
-        let Some(i) = key.checked_sub(CLIENT_BASE) else {
+        let Some((i, _)) = self.clients.by_timer(key) else {
             return;
         };
         if let Some(h) = self.handshakes.get_mut(&i) {
@@ -625,7 +595,7 @@ impl Machine for Broker<'_> {
             // client left).
             if h.expire(cx) {
                 self.handshakes.remove(&i);
-                self.free.push(i);
+                self.clients.release(i);
             }
             return;
         }
@@ -640,7 +610,7 @@ impl Machine for Broker<'_> {
     fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
         self.accept_all(cx);
         self.step_handshakes(cx);
-        if let Some(e) = self.fatal.take() {
+        if let Some(e) = self.acceptor.take_fatal() {
             report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
             return Step::Done(Err(Abort::Failed));
         }
@@ -659,7 +629,13 @@ impl Machine for Broker<'_> {
             report::warn(format_args!("epoll"), Errno::of(&e));
             return Step::Done(Err(Abort::Failed));
         }
-        if busy { Step::Again } else { Step::Wait }
+        // (The turn's budget spent with clients still in the backlog.)
+        let more = self.acceptor.more(&self.gate, self.open_clients());
+        if busy || more {
+            Step::Again
+        } else {
+            Step::Wait
+        }
     }
 }
 

@@ -3,11 +3,12 @@
 //!
 //! Everything runs on the one event loop: the [`Server`] machine owns the
 //! listening socket's interest, a table of [`Session`]s (each a
-//! connection, a child and two buffers, see [`crate::serve::session`]) and
-//! hands each readiness event to the session its token names. Tokens and
-//! timer keys of slot `s` are `SESSION_BASE + s * KINDS + k`. A session's
-//! slot is freed once its connection is closed and its child reaped, so a
-//! finished run leaves no zombie and no fd behind.
+//! connection, a child and two buffers, see [`crate::serve::session`]) in
+//! a [`Slab`] and hands each readiness event to the session its token
+//! names (each slot's range is [`session::KINDS`] tokens and timer keys).
+//! A session's slot is freed once its connection is closed and its child
+//! reaped, so a finished run leaves no zombie and no fd behind. Accepting
+//! is the layer's [`Acceptor`] and [`Gate`].
 //!
 //! With `-l -k --exec` the server accepts while sessions run, up to
 //! `--max-conns` open connections (default 100); a connection over the
@@ -32,7 +33,6 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::event::Event;
@@ -42,29 +42,26 @@ use crate::net::acl::Acl;
 use crate::relay::log::Log;
 use crate::relay::stream::Conn;
 use crate::report::{self, Errno, ListenerCall};
+use crate::serve::accept::{Acceptor, Gate, LISTEN_BACKLOG, admit};
 use crate::serve::child::{self, Child, Ends, Exec};
 use crate::serve::handshake::{Handshake, Handshaken, TlsAccept};
-use crate::serve::session::{K_NET, KINDS, Session, SessionOpts, State, T_HANDSHAKE};
+use crate::serve::session::{self, K_NET, Session, SessionOpts, State, T_HANDSHAKE};
+use crate::serve::slab::{Layout, Slab};
 use crate::sys::exit::{Abort, Status};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
+use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
 
-/// The first token (and timer key) of session slots.
-const SESSION_BASE: usize = 1024;
-/// The server's own timer: accepting again after EMFILE.
-const T_ACCEPT: usize = 1;
-/// Connections accepted per turn of the loop.
-const ACCEPTS_PER_TURN: usize = 8;
+/// Session slots: [`session::KINDS`] tokens and timer keys each, from
+/// 1024 (below: the loop's named tokens and the acceptor's timer).
+const SESSIONS: Layout = Layout {
+    first_token: 1024,
+    first_timer: 1024,
+    width: session::KINDS,
+};
 /// Datagrams read from a shared UDP socket per turn of the loop.
 const RECV_PER_TURN: usize = 64;
-/// How long accepting pauses when the process is out of fds.
-pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Descriptors one session holds: the socket, two pipes, the pidfd, and
 /// one spare for the moment a child starts.
 const FDS_PER_SESSION: usize = 5;
-/// Descriptors kept free for everything else (stdio, epoll, logs).
-const FDS_RESERVED: usize = 16;
-/// The listen backlog of a concurrent listener (nc's is 1).
-pub const LISTEN_BACKLOG: i32 = 1024;
 
 /// What an exec server needs from the command line.
 #[derive(Clone, Debug)]
@@ -137,7 +134,7 @@ pub fn run_datagram_listener(
                 return Err(Abort::Failed);
             }
         };
-        if !crate::serve::listen::admit(&opts.acl, opts.verbose, &peer) {
+        if !admit(&opts.acl, opts.verbose, &peer) {
             crate::serve::listen::drop_datagram(&sock);
             continue;
         }
@@ -192,12 +189,13 @@ fn run_conn(
 struct Server<'a> {
     plan: &'a ExecOpts,
     log: Option<&'a Log>,
-    listener: Option<&'a Socket>,
-    listener_reg: Interests,
-    accept_ready: bool,
-    accept_paused: Option<TimerId>,
-    slots: Vec<Option<Slot>>,
-    free: Vec<usize>,
+    /// Accepting, when the server has a listener.
+    acceptor: Option<Acceptor<'a>>,
+    /// Who is let in (the access lists, `--max-conns`, the open-file
+    /// limit: past it the listener waits, connections queue in the
+    /// backlog, instead of accepting connections it could not serve).
+    gate: Gate<'a>,
+    slots: Slab<Slot>,
     /// Slots with an event or timer since their last step.
     ready: Vec<usize>,
     /// Connections open now (what `--max-conns` counts).
@@ -206,30 +204,14 @@ struct Server<'a> {
     served: usize,
     /// A connection could not be served (its child did not start).
     failed: bool,
-    /// A fatal accept error.
-    fatal: Option<io::Error>,
     /// A client's connection, served at the first step.
     pending: Option<Conn>,
     /// `-luk --exec`: the unconnected UDP socket every peer shares, its
     /// readiness, and the session of each peer.
     udp: Option<Rc<Socket>>,
+    udp_reg: Interests,
     udp_r: bool,
     peers: HashMap<std::net::SocketAddr, usize>,
-    /// Sessions the open-file limit has room for: past it the listener
-    /// waits (connections queue in the backlog) instead of accepting
-    /// connections it could not serve.
-    fd_room: usize,
-}
-
-/// How many sessions fit in the open-file limit.
-fn sessions_in_fd_limit() -> usize {
-    // SAFETY: getrlimit fills a zeroed rlimit.
-    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
-        return usize::MAX;
-    }
-    let cur = usize::try_from(r.rlim_cur).unwrap_or(usize::MAX);
-    (cur.saturating_sub(FDS_RESERVED) / FDS_PER_SESSION).max(1)
 }
 
 struct Slot {
@@ -252,42 +234,33 @@ impl<'a> Server<'a> {
         Server {
             plan,
             log,
-            listener,
-            listener_reg: Interests::default(),
-            accept_ready: true,
-            accept_paused: None,
-            slots: Vec::new(),
-            free: Vec::new(),
+            acceptor: listener.map(Acceptor::new),
+            gate: Gate::new(
+                &plan.acl,
+                plan.max_conns,
+                plan.verbose,
+                plan.numeric,
+                FDS_PER_SESSION,
+            ),
+            slots: Slab::new(SESSIONS),
             ready: Vec::new(),
             open: 0,
             served: 0,
             failed: false,
-            fatal: None,
             pending: None,
             udp: None,
+            udp_reg: Interests::default(),
             udp_r: true,
             peers: HashMap::new(),
-            fd_room: sessions_in_fd_limit(),
-        }
-    }
-
-    /// A free slot (or a new one).
-    fn alloc(&mut self) -> usize {
-        match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.slots.push(None);
-                self.slots.len() - 1
-            }
         }
     }
 
     /// Starts a child for `conn` and puts the session in a slot.
     fn serve(&mut self, cx: &mut Ctx<'_>, conn: Conn) -> Result<usize, ()> {
         self.served += 1;
-        let slot = self.alloc();
+        let slot = self.slots.reserve();
         if self.start_child(cx, slot, conn).is_err() {
-            self.free.push(slot);
+            self.slots.release(slot);
             return Err(());
         }
         self.open += 1;
@@ -298,21 +271,24 @@ impl<'a> Server<'a> {
     /// no child yet.
     fn start_handshake(&mut self, cx: &mut Ctx<'_>, t: &TlsAccept, sock: Socket, peer: SockAddr) {
         self.served += 1;
-        let slot = self.alloc();
-        let base = SESSION_BASE + slot * KINDS;
-        match t.start(cx, sock, peer, base + K_NET, base + T_HANDSHAKE) {
+        let slot = self.slots.reserve();
+        let keys = self.slots.keys(slot);
+        match t.start(cx, sock, peer, keys.token(K_NET), keys.timer(T_HANDSHAKE)) {
             Some(h) => {
-                self.slots[slot] = Some(Slot {
-                    state: Serving::Handshake(h),
-                    queued: true,
-                    counted: true,
-                    peer: None,
-                });
+                self.slots.put(
+                    slot,
+                    Slot {
+                        state: Serving::Handshake(h),
+                        queued: true,
+                        counted: true,
+                        peer: None,
+                    },
+                );
                 self.open += 1;
                 self.ready.push(slot);
             }
             None => {
-                self.free.push(slot);
+                self.slots.release(slot);
                 self.failed = true;
             }
         }
@@ -335,20 +311,23 @@ impl<'a> Server<'a> {
                 return Err(());
             }
         };
-        let base = SESSION_BASE + slot * KINDS;
-        let mut session = Session::new(conn, child, base, self.plan.session);
+        let keys = self.slots.keys(slot);
+        let mut session = Session::new(conn, child, keys, self.plan.session);
         if let Err(e) = session.register(cx) {
             report::warn(format_args!("epoll"), Errno::of(&e));
             session.terminate();
             self.failed = true;
             return Err(());
         }
-        self.slots[slot] = Some(Slot {
-            state: Serving::Session(Box::new(session)),
-            queued: true,
-            counted: true,
-            peer: None,
-        });
+        self.slots.put(
+            slot,
+            Slot {
+                state: Serving::Session(Box::new(session)),
+                queued: true,
+                counted: true,
+                peer: None,
+            },
+        );
         self.ready.push(slot);
         Ok(())
     }
@@ -391,18 +370,8 @@ impl<'a> Server<'a> {
                 self.queue(slot);
                 continue;
             }
-            if !crate::serve::listen::admit(&self.plan.acl, self.plan.verbose, &peer) {
+            if !self.gate.let_in(&peer, self.open, self.slots.occupied()) {
                 continue;
-            }
-            if self.open >= self.plan.max_conns || !self.fd_room() {
-                if self.plan.verbose {
-                    report::conn_refused_limit(&peer, self.plan.max_conns);
-                }
-                continue;
-            }
-            if self.plan.verbose {
-                let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
-                report::sock_line("Connection received", name);
             }
             let conn = Conn::Peer {
                 sock: sock.clone(),
@@ -421,11 +390,6 @@ impl<'a> Server<'a> {
         }
     }
 
-    fn slot_of(key: usize) -> Option<(usize, usize)> {
-        let k = key.checked_sub(SESSION_BASE)?;
-        Some((k / KINDS, k % KINDS))
-    }
-
     fn queue(&mut self, slot: usize) {
         if let Some(Some(s)) = self.slots.get_mut(slot) {
             if !s.queued {
@@ -437,12 +401,7 @@ impl<'a> Server<'a> {
 
     /// Whether this server still takes connections.
     fn accepting(&self) -> bool {
-        self.listener.is_some() && (self.plan.keep || self.served == 0) && self.fatal.is_none()
-    }
-
-    /// Room for one more session's descriptors (lingering children count).
-    fn fd_room(&self) -> bool {
-        self.slots.iter().flatten().count() < self.fd_room
+        self.acceptor.as_ref().is_some_and(Acceptor::alive) && (self.plan.keep || self.served == 0)
     }
 
     /// Nothing left to do: no connection to accept or serve, and every
@@ -459,58 +418,20 @@ impl<'a> Server<'a> {
                 .all(|s| !s.counted && matches!(&s.state, Serving::Session(x) if x.term_sent()))
     }
 
-    /// Accepts every pending connection.
+    /// Accepts the pending connections the turn's budget allows
+    /// (lingering children hold descriptors too).
     fn accept_all(&mut self, cx: &mut Ctx<'_>) {
-        let Some(listener) = self.listener else {
-            return;
-        };
-        let mut budget = ACCEPTS_PER_TURN;
-        while self.accepting()
-            && self.accept_ready
-            && self.accept_paused.is_none()
-            && self.fd_room()
-            && budget > 0
-        {
-            budget -= 1;
-            let (sock, peer) = match crate::serve::listen::accept(listener) {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_ready = false;
-                    break;
-                }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    // Out of fds: back-pressure, not an error. Try again
-                    // once sessions had time to end.
-                    self.accept_paused =
-                        Some(cx.timers.add(Instant::now() + ACCEPT_PAUSE, T_ACCEPT));
-                    break;
-                }
-                Err(e) => {
-                    self.fatal = Some(e);
-                    break;
-                }
+        if let Some(a) = self.acceptor.as_mut() {
+            a.turn();
+        }
+        loop {
+            let (want, open, held) = (self.accepting(), self.open, self.slots.occupied());
+            let Some(a) = self.acceptor.as_mut() else {
+                return;
             };
-            if !crate::serve::listen::admit(&self.plan.acl, self.plan.verbose, &peer) {
-                continue;
-            }
-            if self.open >= self.plan.max_conns {
-                if self.plan.verbose {
-                    report::conn_refused_limit(&peer, self.plan.max_conns);
-                }
-                continue;
-            }
-            if self.plan.verbose {
-                let name = crate::net::resolve::name_info(&peer, self.plan.numeric);
-                report::sock_line("Connection received", name);
-            }
+            let Some((sock, peer)) = a.next(cx, &self.gate, want, open, held) else {
+                return;
+            };
             match self.plan.tls.clone() {
                 Some(t) => self.start_handshake(cx, &t, sock, peer),
                 None => {
@@ -527,16 +448,14 @@ impl<'a> Server<'a> {
             // sessions' sends (edge-triggered, flags kept by hand).
             let both = Some(Interest::READABLE | Interest::WRITABLE);
             return self
-                .listener_reg
+                .udp_reg
                 .set(cx.registry, u.as_raw_fd(), reactor::LISTENER, both);
         }
-        let Some(l) = self.listener else {
-            return Ok(());
-        };
-        let want = (self.accepting() && self.accept_paused.is_none() && self.fd_room())
-            .then_some(Interest::READABLE);
-        self.listener_reg
-            .set(cx.registry, l.as_raw_fd(), reactor::LISTENER, want)
+        let (want, held) = (self.accepting(), self.slots.occupied());
+        match self.acceptor.as_mut() {
+            Some(a) => a.register(cx, &self.gate, want, held),
+            None => Ok(()),
+        }
     }
 
     /// Steps every session with news.
@@ -559,15 +478,13 @@ impl<'a> Server<'a> {
                                 again = true;
                             } else {
                                 self.open -= 1;
-                                self.slots[slot] = None;
-                                self.free.push(slot);
+                                self.slots.release(slot);
                             }
                         }
                         Handshaken::Failed => {
                             self.failed = true;
                             self.open -= 1;
-                            self.slots[slot] = None;
-                            self.free.push(slot);
+                            self.slots.release(slot);
                         }
                     }
                     continue;
@@ -596,8 +513,7 @@ impl<'a> Server<'a> {
                     if let Some(p) = s.peer.take() {
                         self.peers.remove(&p);
                     }
-                    self.slots[slot] = None;
-                    self.free.push(slot);
+                    self.slots.release(slot);
                 }
             }
         }
@@ -609,11 +525,10 @@ impl Machine for Server<'_> {
     type Output = Result<Status, Abort>;
 
     fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
+        if self.acceptor.as_mut().is_some_and(|a| a.on_event(ev)) {
+            return;
+        }
         if ev.token() == reactor::LISTENER {
-            if self.udp.is_none() {
-                self.accept_ready = true;
-                return;
-            }
             self.udp_r |= ev.is_readable() || ev.is_error();
             if ev.is_writable() {
                 // The shared socket has room again: every session may send.
@@ -631,7 +546,7 @@ impl Machine for Server<'_> {
             }
             return;
         }
-        if let Some((slot, k)) = Self::slot_of(ev.token().0) {
+        if let Some((slot, k)) = self.slots.by_token(ev.token()) {
             if let Some(Some(s)) = self.slots.get_mut(slot) {
                 match &mut s.state {
                     Serving::Session(session) => session.on_event(k, ev),
@@ -643,12 +558,10 @@ impl Machine for Server<'_> {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, key: usize) {
-        if key == T_ACCEPT {
-            self.accept_paused = None;
-            self.accept_ready = true;
+        if self.acceptor.as_mut().is_some_and(|a| a.on_timer(key)) {
             return;
         }
-        if let Some((slot, k)) = Self::slot_of(key) {
+        if let Some((slot, k)) = self.slots.by_timer(key) {
             if let Some(Some(s)) = self.slots.get_mut(slot) {
                 match &mut s.state {
                     Serving::Session(session) => session.on_timer(cx, k),
@@ -676,8 +589,13 @@ impl Machine for Server<'_> {
         self.accept_all(cx);
         self.receive_all(cx);
         again |= self.step_sessions(cx);
-        again |= self.accept_ready && self.accepting() && self.fd_room();
-        if let Some(e) = self.fatal.take() {
+        let held = self.slots.occupied();
+        again |= self.accepting()
+            && self
+                .acceptor
+                .as_ref()
+                .is_some_and(|a| a.more(&self.gate, held));
+        if let Some(e) = self.acceptor.as_mut().and_then(Acceptor::take_fatal) {
             report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
             return Step::Done(Err(Abort::Failed));
         }
@@ -686,8 +604,8 @@ impl Machine for Server<'_> {
             return Step::Done(Err(Abort::Failed));
         }
         if self.finished() {
-            if let Some(l) = self.listener {
-                self.listener_reg.clear(cx.registry, l.as_raw_fd());
+            if let Some(a) = self.acceptor.as_mut() {
+                a.close(cx);
             }
             return Step::Done(Ok(if self.failed && !self.plan.keep { 1 } else { 0 }));
         }

@@ -1,9 +1,5 @@
-//! A TLS listener's sessions (`-lc`): accept, handshake, OpenBSD's checks
-//! of a client certificate, relay; with `-k` the next client. A client
-//! whose handshake or certificate fails gets one line and the listener
-//! goes on (with `-k`) or ends with status 1 (docs/compatibility.md
-//! departure 19: OpenBSD exits 0). A TLS error after the handshake ends
-//! the listener with status 1, `-k` or not, as OpenBSD's `errx` does.
+//! A serving listener's TLS client before it is served (nc's `-lc` loop,
+//! one client at a time, is `listen::serve_tls`).
 //!
 //! The listeners that serve many clients at once (`--exec`, `--broker`,
 //! `--chat`) take each TLS client through a [`Handshake`] first: the
@@ -11,7 +7,6 @@
 //! or [`HANDSHAKE_DEADLINE`]), and only a client that passed them gets a
 //! child or joins the broker (docs/compatibility.md §A.3).
 
-use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -20,50 +15,18 @@ use mio::{Interest, Token};
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::tls::TlsConfig;
 use crate::net::tls::server::ClientChecks;
-use crate::net::tls::session::{self, Session};
-use crate::net::tls::setup::{self, Server};
-use crate::relay::End;
-use crate::relay::stdio::Stdio;
+use crate::net::tls::session::Session;
 use crate::relay::stream::{Conn, TlsStream};
-use crate::relay::tls::TlsRelay;
 use crate::report::tls::{self as report, HandshakeError};
-use crate::serve::listen::{ServeOpts, accept_one};
-use crate::sys::exit::{Abort, Status};
-use crate::sys::reactor::{Ctx, Reactor, TimerId};
+use crate::serve::listen::{TlsServeOpts, config};
+use crate::sys::exit::Abort;
+use crate::sys::reactor::{Ctx, TimerId};
 
 /// How long a serving listener's client may take over its handshake when
 /// `-w` is not given (ncrab's own: a client that connects and never
 /// finishes it must not hold a slot forever; docs/compatibility.md §A.3).
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
-
-/// What a TLS listener needs besides the session loop's options.
-pub struct TlsServeOpts<'a> {
-    pub tls: &'a TlsConfig,
-    /// The listening name, for the generated certificate and `-v`.
-    pub host: Option<&'a OsStr>,
-    /// `-v` (the certificate lines need the count, not just on/off).
-    pub verbose: bool,
-    /// `-w`: the longest a handshake may take.
-    pub timeout: Option<Duration>,
-    pub serve: ServeOpts,
-}
-
-/// Builds the listener's configuration; with `-v`, prints the hash of a
-/// generated certificate so clients can pin it.
-fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
-    let srv = setup::server(o.tls, o.host).map_err(|e| {
-        e.print();
-        Abort::Failed
-    })?;
-    if o.verbose {
-        if let Some(h) = &srv.own_hash {
-            report::own_cert_hash(h);
-        }
-    }
-    Ok(srv)
-}
 
 /// What an exec server or broker needs to serve TLS: the listener's
 /// configuration, the checks of each client and the handshake deadline.
@@ -96,14 +59,15 @@ impl TlsAccept {
 
     /// Starts the handshake of an accepted client: its socket registered
     /// (readable and writable, edge-triggered) under `token`, its deadline
-    /// in the loop's timers under `timer_key`. None (its line printed) when
-    /// it cannot start; the socket is then closed.
+    /// in the loop's timers under `timer_key` (both of the client's slot,
+    /// `slab::Keys`). None (its line printed) when it cannot start; the
+    /// socket is then closed.
     pub fn start(
         &self,
         cx: &mut Ctx<'_>,
         sock: Socket,
         peer: SockAddr,
-        token: usize,
+        token: Token,
         timer_key: usize,
     ) -> Option<Handshake> {
         let fd = sock.as_raw_fd();
@@ -116,7 +80,7 @@ impl TlsAccept {
         };
         if let Err(e) = cx.registry.register(
             &mut SourceFd(&fd),
-            Token(token),
+            token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
             crate::report::warn(format_args!("epoll"), crate::report::Errno::of(&e));
@@ -226,81 +190,5 @@ impl Handshake {
             let _ = cx.registry.deregister(&mut SourceFd(&self.fd));
         }
         self.cancel(cx);
-    }
-}
-
-/// The handshake and OpenBSD's checks of one accepted client. `None`
-/// when the client was refused (its line is printed).
-fn accept_session(
-    rx: &mut Reactor,
-    o: &TlsServeOpts<'_>,
-    srv: &Server,
-    conn: Socket,
-) -> Result<Option<Session>, Abort> {
-    let mut s = match Session::server(conn, &srv.config) {
-        Ok(s) => s,
-        Err(e) => {
-            report::handshake_failed(&HandshakeError::Tls(e));
-            return Ok(None);
-        }
-    };
-    if let Err(e) = session::handshake(rx, &mut s, o.timeout)? {
-        report::handshake_failed(&e);
-        return Ok(None);
-    }
-    if !ClientChecks::new(o.tls, o.host, o.verbose).check(&s) {
-        return Ok(None);
-    }
-    Ok(Some(s))
-}
-
-/// The accept loop of a TLS listener.
-pub fn serve_tls(
-    rx: &mut Reactor,
-    o: &TlsServeOpts<'_>,
-    listener: &Socket,
-    stdin: &Stdio,
-    stdout: &Stdio,
-    received: &dyn Fn(&SockAddr),
-    log: Option<&crate::relay::log::Log>,
-) -> Result<Status, Abort> {
-    let srv = config(o)?;
-    let mut keep = o.serve.keep;
-    loop {
-        let (conn, peer) = accept_one(rx, listener)?;
-        // The access lists refuse before the handshake.
-        if !crate::serve::listen::admit(&o.serve.acl, o.serve.verbose, &peer) {
-            continue;
-        }
-        if o.serve.verbose {
-            received(&peer);
-        }
-        match accept_session(rx, o, &srv, conn)? {
-            Some(s) => {
-                let Ok(relay) = TlsRelay::new(s, stdin, stdout, o.serve.relay) else {
-                    if !keep {
-                        return Err(Abort::Failed);
-                    }
-                    continue;
-                };
-                let mut relay = relay.with_log(log);
-                let outcome = rx.run(&mut relay)?;
-                match outcome.end {
-                    End::QuitTimer => return Err(Abort::QuitTimer),
-                    // `tls read failed (...)`: nc's errx ends the
-                    // listener, `-k` or not.
-                    End::Failed => return Err(Abort::Failed),
-                    End::Finished => {}
-                }
-                if outcome.clear_keep {
-                    keep = false;
-                }
-            }
-            None if !keep => return Err(Abort::Failed),
-            None => {}
-        }
-        if !keep {
-            return Ok(0);
-        }
     }
 }

@@ -1,24 +1,40 @@
-//! A listener's sessions: accept (or, for a datagram socket, wait for the
-//! first datagram), report the peer through the caller's `received`, relay,
-//! and with `-k` go on to the next client, unless nc's `-q` rule cleared it
-//! (docs/compatibility.md §6.2). Shared by the TCP/UDP and the Unix-domain
-//! listeners of `modes`.
+//! nc's listener loop: accept (or, for a datagram socket, wait for the
+//! first datagram), report the peer through the caller's `received`,
+//! relay, and with `-k` go on to the next client, unless nc's `-q` rule
+//! cleared it (docs/compatibility.md §6.2). Shared by the TCP/UDP and the
+//! Unix-domain listeners of `modes`.
+//!
+//! A stream listener is one loop ([`listen`]) over a relay factory
+//! ([`Relays`]): the plain relay ([`serve_streams`]) or, for `-lc`, the
+//! TLS relay after the handshake and OpenBSD's checks of a client
+//! certificate ([`serve_tls`]). A client whose handshake or certificate
+//! fails gets one line and the listener goes on (with `-k`) or ends with
+//! status 1 (docs/compatibility.md departure 19: OpenBSD exits 0). A
+//! relay that fails (a TLS error after the handshake) ends the listener
+//! with status 1, `-k` or not, as OpenBSD's `errx` does.
 
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ffi::OsStr;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
-use mio::Interest;
-use mio::event::Event;
 use socket2::{SockAddr, Socket};
 
 use crate::net::acl::Acl;
+use crate::net::tls::TlsConfig;
+use crate::net::tls::server::ClientChecks;
+use crate::net::tls::session::{self, Session};
+use crate::net::tls::setup::{self, Server};
 use crate::net::udp;
 use crate::relay::log::Log;
+use crate::relay::rules::Outcome;
 use crate::relay::stdio::Stdio;
+use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay, RelayOpts};
+use crate::report::tls::{self as tls_report, HandshakeError};
 use crate::report::{self, Errno, ListenerCall};
+use crate::serve::accept::{accept_one, admit};
 use crate::sys::exit::{Abort, Status};
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step};
+use crate::sys::reactor::Reactor;
 
 /// What a listener's session loop needs from the command line.
 #[derive(Clone, Debug, Default)]
@@ -33,101 +49,210 @@ pub struct ServeOpts {
     pub relay: RelayOpts,
 }
 
-struct Accepting<'a> {
-    listener: &'a Socket,
-    reg: Interests,
-    ready: bool,
+/// What a TLS listener needs besides the session loop's options.
+pub struct TlsServeOpts<'a> {
+    pub tls: &'a TlsConfig,
+    /// The listening name, for the generated certificate and `-v`.
+    pub host: Option<&'a OsStr>,
+    /// `-v` (the certificate lines need the count, not just on/off).
+    pub verbose: bool,
+    /// `-w`: the longest a handshake may take.
+    pub timeout: Option<Duration>,
+    pub serve: ServeOpts,
 }
 
-impl Machine for Accepting<'_> {
-    type Output = io::Result<(Socket, SockAddr)>;
-
-    fn on_event(&mut self, _cx: &mut Ctx<'_>, ev: &Event) {
-        if ev.token() == reactor::LISTENER {
-            self.ready = true;
+/// Builds the listener's configuration; with `-v`, prints the hash of a
+/// generated certificate so clients can pin it.
+pub fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
+    let srv = setup::server(o.tls, o.host).map_err(|e| {
+        e.print();
+        Abort::Failed
+    })?;
+    if o.verbose {
+        if let Some(h) = &srv.own_hash {
+            tls_report::own_cert_hash(h);
         }
     }
+    Ok(srv)
+}
 
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
-        let fd = self.listener.as_raw_fd();
-        loop {
-            match accept(self.listener) {
-                Ok(pair) => {
-                    self.reg.clear(cx.registry, fd);
-                    return Step::Done(Ok(pair));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // A client that gave up before we accepted it: not our error.
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) => {
-                    self.reg.clear(cx.registry, fd);
-                    return Step::Done(Err(e));
-                }
-            }
-        }
-        self.ready = false;
-        if let Err(e) = self
-            .reg
-            .set(cx.registry, fd, reactor::LISTENER, Some(Interest::READABLE))
-        {
-            return Step::Done(Err(e));
-        }
-        Step::Wait
+/// The local ends a listener's sessions relay to.
+pub struct Local<'a> {
+    pub stdin: &'a Stdio,
+    pub stdout: &'a Stdio,
+    pub log: Option<&'a Log>,
+    pub opts: RelayOpts,
+}
+
+/// A listener's relay factory: how one accepted, admitted client is
+/// relayed.
+pub trait Relays {
+    /// Relays `conn` to its end. None when the client was refused before
+    /// its relay started (its line printed).
+    fn relay(
+        &self,
+        rx: &mut Reactor,
+        conn: Socket,
+        local: &Local<'_>,
+    ) -> Result<Option<Outcome>, Abort>;
+}
+
+/// The plain relay (nc's `readwrite`).
+pub struct Plain;
+
+impl Relays for Plain {
+    fn relay(
+        &self,
+        rx: &mut Reactor,
+        conn: Socket,
+        local: &Local<'_>,
+    ) -> Result<Option<Outcome>, Abort> {
+        relay(rx, conn, local).map(Some)
     }
 }
 
-/// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`.
-pub fn accept(listener: &Socket) -> io::Result<(Socket, SockAddr)> {
-    let mut fd = -1;
-    // SAFETY: accept4 fills at most `len` bytes of the storage socket2
-    // hands us and sets `len`; the new fd is wrapped at once below.
-    let ((), addr) = unsafe {
-        SockAddr::try_init(|storage, len| {
-            fd = libc::accept4(
-                listener.as_raw_fd(),
-                storage.cast(),
-                len,
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            );
-            if fd < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        })?
-    };
-    // SAFETY: fd is a fresh descriptor from accept4, owned by nobody else.
-    let sock = Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    Ok((sock, addr))
+/// `-lc`: the handshake and OpenBSD's checks of the client, then the
+/// TLS relay.
+pub struct Tls<'a> {
+    o: &'a TlsServeOpts<'a>,
+    srv: Server,
 }
 
-/// Relays one accepted session. True when the listener goes on to the
-/// next client (`-k`, unless nc's `-q` rule cleared it: docs/compatibility.md §6.2).
-fn session<S: std::os::fd::AsRawFd>(
-    rx: &mut Reactor,
-    o: &ServeOpts,
-    conn: S,
-    stdin: &Stdio,
-    stdout: &Stdio,
-    keep: &mut bool,
-    log: Option<&Log>,
-) -> Result<bool, Abort> {
-    let mut relay = Relay::new(conn, stdin, stdout, o.relay).with_log(log);
-    let outcome = rx.run(&mut relay)?;
-    if outcome.end == End::QuitTimer {
-        return Err(Abort::QuitTimer);
+impl Relays for Tls<'_> {
+    fn relay(
+        &self,
+        rx: &mut Reactor,
+        conn: Socket,
+        local: &Local<'_>,
+    ) -> Result<Option<Outcome>, Abort> {
+        let Some(s) = self.accept_session(rx, conn)? else {
+            return Ok(None);
+        };
+        let Ok(relay) = TlsRelay::new(s, local.stdin, local.stdout, local.opts) else {
+            return Ok(None);
+        };
+        let mut relay = relay.with_log(local.log);
+        Ok(Some(rx.run(&mut relay)?))
+    }
+}
+
+impl Tls<'_> {
+    /// The handshake and OpenBSD's checks of one accepted client. `None`
+    /// when the client was refused (its line is printed).
+    fn accept_session(&self, rx: &mut Reactor, conn: Socket) -> Result<Option<Session>, Abort> {
+        let o = self.o;
+        let mut s = match Session::server(conn, &self.srv.config) {
+            Ok(s) => s,
+            Err(e) => {
+                tls_report::handshake_failed(&HandshakeError::Tls(e));
+                return Ok(None);
+            }
+        };
+        if let Err(e) = session::handshake(rx, &mut s, o.timeout)? {
+            tls_report::handshake_failed(&e);
+            return Ok(None);
+        }
+        if !ClientChecks::new(o.tls, o.host, o.verbose).check(&s) {
+            return Ok(None);
+        }
+        Ok(Some(s))
+    }
+}
+
+/// Relays one session on `conn` with the plain relay.
+fn relay<S: AsRawFd>(rx: &mut Reactor, conn: S, local: &Local<'_>) -> Result<Outcome, Abort> {
+    let mut relay = Relay::new(conn, local.stdin, local.stdout, local.opts).with_log(local.log);
+    Ok(rx.run(&mut relay)?)
+}
+
+/// What a session's outcome leaves of the loop: `keep` cleared by nc's
+/// `-q` rule (docs/compatibility.md §6.2); Err when it ends the listener.
+fn after(outcome: &Outcome, keep: &mut bool) -> Result<(), Abort> {
+    match outcome.end {
+        End::QuitTimer => return Err(Abort::QuitTimer),
+        // `tls read failed (...)`: nc's errx ends the listener, `-k` or
+        // not.
+        End::Failed => return Err(Abort::Failed),
+        End::Finished => {}
     }
     if outcome.clear_keep {
         *keep = false;
     }
-    Ok(*keep)
+    Ok(())
+}
+
+/// A stream listener's loop: accept, the access lists, report
+/// (`received`, with `-v`), relay with `relays`; with `-k` the next
+/// connection, on the same listening socket (Debian). A client refused by
+/// the relay factory ends a listener without `-k` with status 1.
+pub fn listen(
+    rx: &mut Reactor,
+    o: &ServeOpts,
+    listener: &Socket,
+    relays: &dyn Relays,
+    local: &Local<'_>,
+    received: &dyn Fn(&SockAddr),
+) -> Result<Status, Abort> {
+    let mut keep = o.keep;
+    loop {
+        let (conn, peer) = accept_one(rx, listener)?;
+        // Refused by --allow/--deny: closed at once, never relayed (and,
+        // over TLS, before the handshake).
+        if !admit(&o.acl, o.verbose, &peer) {
+            continue;
+        }
+        if o.verbose {
+            received(&peer);
+        }
+        match relays.relay(rx, conn, local)? {
+            Some(outcome) => after(&outcome, &mut keep)?,
+            None if !keep => return Err(Abort::Failed),
+            None => {}
+        }
+        if !keep {
+            return Ok(0);
+        }
+    }
+}
+
+/// A plain stream listener.
+pub fn serve_streams(
+    rx: &mut Reactor,
+    o: &ServeOpts,
+    listener: &Socket,
+    stdin: &Stdio,
+    stdout: &Stdio,
+    received: &dyn Fn(&SockAddr),
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    let local = Local {
+        stdin,
+        stdout,
+        log,
+        opts: o.relay,
+    };
+    listen(rx, o, listener, &Plain, &local, received)
+}
+
+/// A TLS listener (`-lc`): its configuration first (with `-v`, the hash
+/// of a generated certificate), then the loop over the TLS relay.
+pub fn serve_tls(
+    rx: &mut Reactor,
+    o: &TlsServeOpts<'_>,
+    listener: &Socket,
+    stdin: &Stdio,
+    stdout: &Stdio,
+    received: &dyn Fn(&SockAddr),
+    log: Option<&Log>,
+) -> Result<Status, Abort> {
+    let tls = Tls { o, srv: config(o)? };
+    let local = Local {
+        stdin,
+        stdout,
+        log,
+        opts: o.serve.relay,
+    };
+    listen(rx, &o.serve, listener, &tls, &local, received)
 }
 
 /// Takes the next datagram off `sock`'s queue and throws it away.
@@ -143,63 +268,6 @@ pub fn drop_datagram(sock: &Socket) {
             libc::MSG_DONTWAIT,
         )
     };
-}
-
-/// Checks an accepted peer against the access lists: false, with a `-v`
-/// line, when it is refused (the caller then drops the connection, which
-/// closes it at once). A Unix-domain peer has no address: always allowed.
-pub fn admit(acl: &Acl, verbose: bool, peer: &SockAddr) -> bool {
-    if acl.is_empty() {
-        return true;
-    }
-    let ok = peer.as_socket().is_none_or(|a| acl.permits(a.ip()));
-    if !ok && verbose {
-        report::conn_refused_acl(peer);
-    }
-    ok
-}
-
-/// Waits for one connection on `listener`; an error is reported (M15).
-pub fn accept_one(rx: &mut Reactor, listener: &Socket) -> Result<(Socket, SockAddr), Abort> {
-    let mut m = Accepting {
-        listener,
-        reg: Interests::default(),
-        ready: false,
-    };
-    match rx.run(&mut m)? {
-        Ok(pair) => Ok(pair),
-        Err(e) => {
-            report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
-            Err(Abort::Failed)
-        }
-    }
-}
-
-/// A stream listener: accept, report (`received`, with `-v`), relay; with
-/// `-k` the next connection, on the same listening socket (Debian).
-pub fn serve_streams(
-    rx: &mut Reactor,
-    o: &ServeOpts,
-    listener: &Socket,
-    stdin: &Stdio,
-    stdout: &Stdio,
-    received: &dyn Fn(&SockAddr),
-    log: Option<&Log>,
-) -> Result<Status, Abort> {
-    let mut keep = o.keep;
-    loop {
-        let (conn, peer) = accept_one(rx, listener)?;
-        // Refused by --allow/--deny: closed at once, never relayed.
-        if !admit(&o.acl, o.verbose, &peer) {
-            continue;
-        }
-        if o.verbose {
-            received(&peer);
-        }
-        if !session(rx, o, conn, stdin, stdout, &mut keep, log)? {
-            return Ok(0);
-        }
-    }
 }
 
 /// A datagram listener (`-lu`, `-lUu`): without `-k`, wait for the first
@@ -257,7 +325,14 @@ pub fn serve_datagrams(
                 None => break,
             }
         };
-        if !session(rx, o, conn, stdin, stdout, &mut keep, log)? {
+        let local = Local {
+            stdin,
+            stdout,
+            log,
+            opts: o.relay,
+        };
+        after(&relay(rx, conn, &local)?, &mut keep)?;
+        if !keep {
             break;
         }
     }

@@ -15,9 +15,11 @@
 //! `cli/config.rs`: [`listen::ServeOpts`], [`exec::ExecOpts`],
 //! [`broker::BrokerOpts`], [`handshake::TlsServeOpts`]).
 
+pub mod accept;
 pub mod broker;
 pub mod child;
 pub mod exec;
 pub mod handshake;
 pub mod listen;
 pub mod session;
+pub mod slab;

@@ -40,6 +40,7 @@ use crate::relay::filter::Crlf;
 use crate::relay::log::{Dir, Log};
 use crate::relay::stream::{Conn, read_fd, write_fd};
 use crate::serve::child::Child;
+use crate::serve::slab::Keys;
 use crate::sys::reactor::{Ctx, TimerId};
 
 /// Each direction's buffer. A read is offered all of it that is free
@@ -57,15 +58,15 @@ const DRAIN_READS: usize = 64;
 /// Without a pidfd: how often to look whether the child exited.
 const REAP_POLL: Duration = Duration::from_millis(50);
 
-/// The fds of a session, as offsets from its base token.
+/// The fds of a session, as offsets in its slot's tokens.
 pub const K_NET: usize = 0;
 pub const K_CHILD_IN: usize = 1;
 pub const K_CHILD_OUT: usize = 2;
 pub const K_PIDFD: usize = 3;
-/// Tokens per session.
+/// Tokens (and timer keys) per session: its slot's width.
 pub const KINDS: usize = 4;
 
-/// Timers, as offsets from the session's base key.
+/// Timers, as offsets in its slot's timer keys.
 pub const T_IDLE: usize = 0;
 pub const T_TERM: usize = 1;
 pub const T_REAP: usize = 2;
@@ -99,8 +100,8 @@ pub struct Session {
     conn: Option<Conn>,
     net_fd: RawFd,
     child: Child,
-    /// Token and timer-key base.
-    base: usize,
+    /// Its slot's tokens and timer keys.
+    keys: Keys,
     opts: SessionOpts,
     up: Buf,
     down: Buf,
@@ -126,8 +127,8 @@ pub struct Session {
     term_sent: bool,
 }
 
-fn reg(registry: &Registry, fd: RawFd, token: usize, i: Interest) -> io::Result<()> {
-    registry.register(&mut SourceFd(&fd), Token(token), i)
+fn reg(registry: &Registry, fd: RawFd, token: Token, i: Interest) -> io::Result<()> {
+    registry.register(&mut SourceFd(&fd), token, i)
 }
 
 fn dereg(registry: &Registry, fd: RawFd) {
@@ -142,9 +143,8 @@ fn would_block(e: &io::Error) -> bool {
 }
 
 impl Session {
-    /// A session for `conn` served by `child`; `base` is its first token
-    /// (and timer key), `KINDS` of each in a row.
-    pub fn new(conn: Conn, child: Child, base: usize, opts: SessionOpts) -> Session {
+    /// A session for `conn` served by `child`, under `keys` (`KINDS` wide).
+    pub fn new(conn: Conn, child: Child, keys: Keys, opts: SessionOpts) -> Session {
         let net_fd = conn.fd();
         let datagram = conn.is_datagram();
         let shared = conn.is_shared();
@@ -154,7 +154,7 @@ impl Session {
             conn: Some(conn),
             net_fd,
             child,
-            base,
+            keys,
             opts,
             up: Buf::new(BUF),
             down: Buf::new(BUF),
@@ -192,14 +192,14 @@ impl Session {
 
     /// Registers every fd once, for all it may need.
     pub fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
-        let b = self.base;
+        let k = self.keys;
         // A shared socket is its owner's to register (it reports our
         // readiness through `deliver` and `net_writable`).
         if !self.shared {
             reg(
                 cx.registry,
                 self.net_fd,
-                b + K_NET,
+                k.token(K_NET),
                 Interest::READABLE | Interest::WRITABLE,
             )?;
         }
@@ -207,7 +207,7 @@ impl Session {
             reg(
                 cx.registry,
                 fd.as_raw_fd(),
-                b + K_CHILD_IN,
+                k.token(K_CHILD_IN),
                 Interest::WRITABLE,
             )?;
         }
@@ -215,12 +215,12 @@ impl Session {
             reg(
                 cx.registry,
                 fd.as_raw_fd(),
-                b + K_CHILD_OUT,
+                k.token(K_CHILD_OUT),
                 Interest::READABLE,
             )?;
         }
         match self.child.pidfd() {
-            Some(fd) => reg(cx.registry, fd, b + K_PIDFD, Interest::READABLE)?,
+            Some(fd) => reg(cx.registry, fd, k.token(K_PIDFD), Interest::READABLE)?,
             None => self.arm_reap_poll(cx),
         }
         Ok(())
@@ -230,7 +230,7 @@ impl Session {
         cx.timers.reset(
             &mut self.reap_timer,
             Instant::now() + REAP_POLL,
-            self.base + T_REAP,
+            self.keys.timer(T_REAP),
         );
     }
 
@@ -327,7 +327,7 @@ impl Session {
             return true;
         }
         if self.idle_timer.is_none() {
-            self.idle_timer = Some(cx.timers.add(due, self.base + T_IDLE));
+            self.idle_timer = Some(cx.timers.add(due, self.keys.timer(T_IDLE)));
         }
         false
     }
@@ -364,7 +364,7 @@ impl Session {
         if !self.child.exited() && !self.child.try_reap() {
             self.term_timer = Some(
                 cx.timers
-                    .add(Instant::now() + TERM_DELAY, self.base + T_TERM),
+                    .add(Instant::now() + TERM_DELAY, self.keys.timer(T_TERM)),
             );
         }
     }
