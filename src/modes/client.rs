@@ -21,6 +21,7 @@ use socket2::Socket;
 use crate::cli::config::{Config, Proto, Target};
 use crate::net::connect;
 use crate::net::proxy;
+use crate::net::proxy::ProxyError;
 use crate::net::resolve;
 use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
@@ -30,7 +31,7 @@ use crate::relay::log::Log;
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay};
-use crate::report::{self, Errno, ProxyError};
+use crate::report::{self, Errno};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Reactor};
 
@@ -67,7 +68,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                     continue;
                 }
             }
-            connect::report_success(&cfg.connect_opts(), host, port, ip.as_deref());
+            report::connect_success(&cfg.connect_opts(), host, port, ip.as_deref());
         }
         if cfg.proxy.is_some() {
             proxy_scan_result(cfg, host, port, started, Ok(()));
@@ -170,7 +171,7 @@ fn connect_port(
 ) -> Result<Option<(Socket, Option<String>)>, Abort> {
     let o = cfg.connect_opts();
     if let Some(p) = &cfg.proxy {
-        return match proxy::connect(rx, &o, p, host, port)? {
+        return match proxy::connect(rx, &mut report::Lines, &o, p, host, port)? {
             proxy::Outcome::Connected(s) => Ok(Some((s, None))),
             proxy::Outcome::Unreachable => {
                 proxy_scan_result(cfg, host, port, started, Err(None));
@@ -196,7 +197,7 @@ fn connect_port(
             return Err(Abort::Failed);
         }
     };
-    let c = connect::remote_connect(rx, &o, host, port_s, &addrs, true)?;
+    let c = connect::remote_connect(rx, &mut report::Lines, &o, host, port_s, &addrs, true)?;
     Ok(c.map(|c| (c.sock, Some(c.ip))))
 }
 

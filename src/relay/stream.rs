@@ -20,8 +20,8 @@ use std::rc::Rc;
 use socket2::{SockAddr, Socket};
 
 use crate::net::tls::record::{self, Records};
-use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{Progress, Session};
+use crate::relay::client_checks::ClientChecks;
 use crate::report::tls as tls_report;
 
 /// Socket reads one [`TlsStream`] read makes before it yields (a peer

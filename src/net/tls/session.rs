@@ -25,8 +25,22 @@ use socket2::Socket;
 
 use super::record::{Records, SecretLog};
 
-use crate::report::tls::HandshakeError;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId};
+
+/// Why a handshake did not finish.
+#[derive(Debug)]
+pub enum HandshakeError {
+    /// The peer closed the connection before the handshake finished.
+    Eof {
+        got_any: bool,
+    },
+    Io(std::io::Error),
+    Tls(rustls::Error),
+    /// `-w` ran out.
+    TimedOut,
+    /// A serving listener's own handshake deadline (no `-w`) ran out.
+    DefaultDeadline(std::time::Duration),
+}
 
 /// A connected socket and the TLS state on it.
 pub struct Session {
