@@ -171,6 +171,7 @@ impl TlsStream {
             }
             if let Some(c) = self.checks.take() {
                 if !c.check(s) {
+                    s.send_last();
                     return Err(self.fail());
                 }
             }

@@ -308,6 +308,7 @@ fn accept_session(
         return Ok(None);
     }
     if !ClientChecks::of(o).check(&s) {
+        s.send_last();
         return Ok(None);
     }
     Ok(Some(s))
