@@ -79,7 +79,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
             return fdpass::pass(rx, stdout, &sock);
         }
         if let Some((t, tc)) = &tls {
-            let s = tls_start(rx, cfg, t, tc, sock, host)?;
+            let mut s = tls_start(rx, cfg, t, tc, sock, host)?;
             if let (Some(exec), false) = (&exec, cfg.opts.zero_io) {
                 // `-c --exec`: a child serves the TLS session.
                 if exec::run_tls_client(rx, exec, s, log.as_ref())? != 0 {
@@ -100,6 +100,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                     End::Failed => return Err(Abort::Failed),
                     End::Finished => {}
                 }
+            } else {
+                s.send_last();
             }
             continue;
         }
@@ -142,7 +144,7 @@ fn tls_start(
     host: &OsStr,
 ) -> Result<Session, Abort> {
     let timeout = cfg.opts.timeout().filter(|t| !t.is_zero());
-    let s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
+    let mut s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
         Ok(s) => s,
         Err(f) => {
             f.print();
@@ -154,6 +156,7 @@ fn tls_start(
         tls::client::Summary::of(&s).print(&host.to_string_lossy(), &name);
     }
     if !tls::client::pin_matches(t, &s) {
+        s.send_last();
         report::tls::pin_mismatch(t.pin.as_deref().unwrap_or(""));
         return Err(Abort::Failed);
     }

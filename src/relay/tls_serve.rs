@@ -249,6 +249,7 @@ fn accept_session(
         return Ok(None);
     }
     if !ClientChecks::new(o.tls, o.host, o.verbose).check(&s) {
+        s.send_last();
         return Ok(None);
     }
     Ok(Some(s))

@@ -378,7 +378,10 @@ impl Records {
     /// The record layer of a session whose handshake is over, from the
     /// secrets rustls handed over (`log`: the TLS 1.3 traffic secrets).
     /// `input` and `output` are the buffer sizes (at least one record
-    /// each).
+    /// each). `last` is the handshake's last flight, not yet written: it
+    /// waits at the front of the output buffer (which grows by its size
+    /// when it would leave less than one record's room), so that it goes
+    /// out in the same send as the first records.
     pub fn new(
         secrets: ExtractedSecrets,
         version: rustls::ProtocolVersion,
@@ -386,6 +389,7 @@ impl Records {
         log: &SecretLog,
         input: usize,
         output: usize,
+        last: &[u8],
     ) -> Result<Records, Error> {
         let tls13 = version == rustls::ProtocolVersion::TLSv1_3;
         let (tx_seq, tx) = secrets.tx;
@@ -399,9 +403,11 @@ impl Records {
             tx.secret = current_secret(suite, log.take(client), &tx)?;
             rx.secret = current_secret(suite, log.take(!client), &rx)?;
         }
-        Ok(Records::with_keys(
-            tls13, client, suite, tx, rx, input, output,
-        ))
+        let output = output.max(OUTPUT_MIN).max(last.len() + OUTPUT_MIN);
+        let mut r = Records::with_keys(tls13, client, suite, tx, rx, input, output);
+        r.output.data[..last.len()].copy_from_slice(last);
+        r.output.end = last.len();
+        Ok(r)
     }
 
     fn with_keys(
