@@ -56,6 +56,7 @@
 //! once, forever (nc spins there).
 
 pub mod buffer;
+pub mod client_checks;
 pub mod fdpass;
 pub mod filemap;
 pub mod filter;

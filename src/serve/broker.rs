@@ -89,16 +89,6 @@ impl Client {
 /// Writes as much of `queue` to `conn` as it takes. Err: the peer is gone.
 fn flush(conn: &mut Conn, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool, ()> {
     let mut progress = false;
-    // (A TLS session's own output first: its handshake, what the socket
-    // did not take.)
-    if *w && !conn.flushed() {
-        match conn.flush() {
-            Ok(true) => progress = true,
-            Ok(false) => *w = false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
-            Err(_) => return Err(()),
-        }
-    }
     while *w && !queue.is_empty() {
         let (a, _) = queue.as_slices();
         match conn.write(a) {
@@ -108,6 +98,17 @@ fn flush(conn: &mut Conn, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(()),
+        }
+    }
+    // (A TLS session's own output: its handshake's last flight, what the
+    // socket did not take; after the queue, which a TLS write seals
+    // behind it, so that both leave in one send.)
+    if *w && !conn.flushed() {
+        match conn.flush() {
+            Ok(true) => progress = true,
+            Ok(false) => *w = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
             Err(_) => return Err(()),
         }
     }

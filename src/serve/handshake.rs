@@ -15,8 +15,8 @@ use mio::{Interest, Token};
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::Session;
+use crate::relay::client_checks::ClientChecks;
 use crate::relay::stream::{Conn, TlsStream};
 use crate::report::tls::{self as report, HandshakeError};
 use crate::serve::listen::{TlsServeOpts, config};

@@ -21,10 +21,10 @@ use socket2::{SockAddr, Socket};
 
 use crate::net::acl::Acl;
 use crate::net::tls::TlsConfig;
-use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{self, Session};
 use crate::net::tls::setup::{self, Server};
 use crate::net::udp;
+use crate::relay::client_checks::ClientChecks;
 use crate::relay::log::Log;
 use crate::relay::rules::Outcome;
 use crate::relay::stdio::Stdio;
@@ -153,6 +153,7 @@ impl Tls<'_> {
             return Ok(None);
         }
         if !ClientChecks::new(o.tls, o.host, o.verbose).check(&s) {
+            s.send_last();
             return Ok(None);
         }
         Ok(Some(s))

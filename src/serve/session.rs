@@ -455,16 +455,6 @@ impl Session {
                 }
             }
         }
-        // What a TLS session holds (its handshake, records the socket
-        // did not take, close_notify) goes out as the socket allows.
-        if self.net_w && !conn.flushed() {
-            match conn.flush() {
-                Ok(true) => progress = true,
-                Ok(false) => self.net_w = false,
-                Err(e) if would_block(&e) => self.net_w = false,
-                Err(_) => return Pump::End,
-            }
-        }
         // Buffer → network.
         if self.net_out_open && self.net_w && !self.down.is_empty() {
             let r = match self.crlf.as_mut() {
@@ -507,6 +497,18 @@ impl Session {
                     self.down.consumed(n);
                     progress = true;
                 }
+                Err(e) if would_block(&e) => self.net_w = false,
+                Err(_) => return Pump::End,
+            }
+        }
+        // What a TLS session holds (its handshake's last flight, records
+        // the socket did not take, close_notify) goes out as the socket
+        // allows: after the data above, which a TLS write seals behind it,
+        // so that both leave in one send.
+        if self.net_w && !conn.flushed() {
+            match conn.flush() {
+                Ok(true) => progress = true,
+                Ok(false) => self.net_w = false,
                 Err(e) if would_block(&e) => self.net_w = false,
                 Err(_) => return Pump::End,
             }
