@@ -1,5 +1,6 @@
 //! The table of a serving listener's clients: one typed slab, and the
-//! loop's tokens and timer keys of each slot.
+//! loop's tokens and timer keys of each slot. (A scan's probes in flight
+//! are held in one too.)
 //!
 //! A slot is an index into a vector of `Option<T>`; a freed index goes on
 //! a free list and is handed out again (last freed, first reused), so the

@@ -333,7 +333,7 @@ impl<'a> Scanner<'a> {
         let timer = self
             .pace
             .budget(self.slots.unit(slot), waiting)
-            .map(|t| cx.timers.add(started + t, id));
+            .map(|t| cx.timers.add(started + t, probe::timer_key(id)));
         self.probes.track(
             id,
             Probe::new(sock, slot, started, timer, State::Connecting),
@@ -354,7 +354,9 @@ impl<'a> Scanner<'a> {
             Tick::Failed => Found::ProbeFailed,
             Tick::Later => {
                 let id = self.probes.free_id();
-                let timer = cx.timers.add(Instant::now() + XProbe::INTERVAL, id);
+                let timer = cx
+                    .timers
+                    .add(Instant::now() + XProbe::INTERVAL, probe::timer_key(id));
                 return self.probes.track(
                     id,
                     Probe::new(sock, slot, started, Some(timer), State::Udp(x)),
@@ -381,7 +383,10 @@ impl<'a> Scanner<'a> {
             }
         };
         let id = self.probes.free_id();
-        let timer = Some(cx.timers.add(Instant::now() + self.kinds.tls_wait(), id));
+        let timer = Some(
+            cx.timers
+                .add(Instant::now() + self.kinds.tls_wait(), probe::timer_key(id)),
+        );
         self.probes
             .track(id, Probe::new(sock, slot, started, timer, State::Tls(tp)));
         self.tls_step(cx, id);
@@ -413,7 +418,10 @@ impl<'a> Scanner<'a> {
             self.finish(slot, found, started);
             return true;
         }
-        let timer = Some(cx.timers.add(Instant::now() + self.kinds.banner_wait(), id));
+        let timer = Some(cx.timers.add(
+            Instant::now() + self.kinds.banner_wait(),
+            probe::timer_key(id),
+        ));
         self.probes.track(
             id,
             Probe::new(
@@ -597,7 +605,7 @@ impl Machine for Scanner<'_> {
     type Output = ();
 
     fn on_event(&mut self, cx: &mut Ctx<'_>, ev: &Event) {
-        let Some(id) = ev.token().0.checked_sub(reactor::PROBE_BASE) else {
+        let Some(id) = self.probes.by_token(ev.token()) else {
             return;
         };
         let Some(p) = self.probes.get(id) else {
@@ -620,8 +628,8 @@ impl Machine for Scanner<'_> {
         }
     }
 
-    fn on_timer(&mut self, cx: &mut Ctx<'_>, id: usize) {
-        match id {
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, key: usize) {
+        match key {
             KEY_RATE => {
                 self.pace.rate_timer = None;
                 return;
@@ -635,9 +643,12 @@ impl Machine for Scanner<'_> {
                 }
                 return;
             }
-            _ if id >= KEY_RETRY => return self.slots.next_round(id - KEY_RETRY),
+            _ if key >= KEY_RETRY => return self.slots.next_round(key - KEY_RETRY),
             _ => {}
         }
+        let Some(id) = self.probes.by_timer(key) else {
+            return;
+        };
         let Some(p) = self.probes.get_mut(id) else {
             return;
         };

@@ -6,8 +6,9 @@
 //! state, its deadline is one timer, and it ends in an [`Ended`]: what it
 //! found, the facts `-vv` and `--json` explain it with, and whether its
 //! socket may serve the next probe. [`Probes`] holds those in flight under
-//! their ids (the loop's tokens `PROBE_BASE + id`) and the idle sockets
-//! kept for reuse.
+//! their ids, in the serving listeners' slab (`crate::serve::slab`: one
+//! token each from the loop's `PROBE_BASE`, the id as its timer key), and
+//! the idle sockets kept for reuse.
 //!
 //! Cost per probe: a probe's answer is often known as soon as connect()
 //! returns (on loopback the kernel handles the SYN and its RST within the
@@ -40,6 +41,7 @@ use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, Proto};
 use crate::report::Errno;
 use crate::report::tls as tls_report;
+use crate::serve::slab::{Layout, Slab};
 use crate::sys::reactor::{self, Ctx, TimerId};
 
 /// `-zc` without `-w`: the longest a port may take to finish the TLS
@@ -237,9 +239,22 @@ pub fn syns(sock: &Socket, diag: bool) -> Option<tcpinfo::Syns> {
     if diag { tcpinfo::syns(sock) } else { None }
 }
 
+/// The probes' slots: one token (from the loop's `PROBE_BASE`) and one
+/// timer key (the probe's id) each.
+const PROBES: Layout = Layout {
+    first_token: reactor::PROBE_BASE,
+    first_timer: 0,
+    width: 1,
+};
+
 /// The loop's token of probe `id`.
 pub fn token(id: usize) -> Token {
-    Token(reactor::PROBE_BASE + id)
+    PROBES.keys(id).token(0)
+}
+
+/// The timer key of probe `id`'s deadline.
+pub fn timer_key(id: usize) -> usize {
+    PROBES.keys(id).timer(0)
 }
 
 impl Probe {
@@ -305,7 +320,7 @@ impl Probe {
         if let Some(t) = self.timer.take() {
             cx.timers.cancel(t);
         }
-        self.timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.timer = Some(cx.timers.add(Instant::now() + wait, timer_key(id)));
         self.state = State::Banner(BannerRead::new(self.started.elapsed()));
         true
     }
@@ -317,7 +332,7 @@ impl Probe {
         if let Some(old) = self.timer.take() {
             cx.timers.cancel(old);
         }
-        self.timer = Some(cx.timers.add(Instant::now() + wait, id));
+        self.timer = Some(cx.timers.add(Instant::now() + wait, timer_key(id)));
     }
 
     /// `--banner`: reads what the server has sent; the end once the first
@@ -388,7 +403,10 @@ impl Probe {
             Tick::Passed => Found::Open,
             Tick::Failed => Found::ProbeFailed,
             Tick::Later => {
-                self.timer = Some(cx.timers.add(Instant::now() + XProbe::INTERVAL, id));
+                self.timer = Some(
+                    cx.timers
+                        .add(Instant::now() + XProbe::INTERVAL, timer_key(id)),
+                );
                 return None;
             }
         };
@@ -398,8 +416,7 @@ impl Probe {
 
 /// The probes in flight, by id, and the idle sockets kept for reuse.
 pub struct Probes {
-    live: Vec<Option<Probe>>,
-    free: Vec<usize>,
+    live: Slab<Probe>,
     /// Idle sockets (with their family) whose connect failed, for reuse.
     spares: Vec<(i32, Socket)>,
     /// Whether failed sockets may be reused: TCP with no `-s`/`-p` bind.
@@ -413,8 +430,7 @@ impl Probes {
     pub fn new(cfg: &Config) -> Probes {
         let o = &cfg.opts;
         Probes {
-            live: Vec::new(),
-            free: Vec::new(),
+            live: Slab::new(PROBES),
             spares: Vec::new(),
             recycle: o.source_addr.is_none() && o.source_port.is_none() && o.proto == Proto::Tcp,
             abort_close: o.source_port.is_some(),
@@ -450,20 +466,17 @@ impl Probes {
 
     /// A free probe id (a new one when none is free).
     pub fn free_id(&mut self) -> usize {
-        self.free.pop().unwrap_or_else(|| {
-            self.live.push(None);
-            self.live.len() - 1
-        })
+        self.live.reserve()
     }
 
     /// An id from [`Probes::free_id`] that was not used after all.
     pub fn unused(&mut self, id: usize) {
-        self.free.push(id);
+        self.live.release(id);
     }
 
     /// Puts a started probe in flight under `id`.
     pub fn track(&mut self, id: usize, probe: Probe) {
-        self.live[id] = Some(probe);
+        self.live.put(id, probe);
         self.in_flight += 1;
     }
 
@@ -477,7 +490,7 @@ impl Probes {
 
     /// Takes probe `id` out of flight (its registration and timer gone).
     pub fn take(&mut self, cx: &mut Ctx<'_>, id: usize) -> Option<Probe> {
-        let p = self.live.get_mut(id).and_then(Option::take)?;
+        let p = self.live.remove(id)?;
         if !matches!(p.state, State::Udp(_)) {
             let fd = p.sock.as_raw_fd();
             let _ = cx.registry.deregister(&mut mio::unix::SourceFd(&fd));
@@ -486,8 +499,17 @@ impl Probes {
             cx.timers.cancel(t);
         }
         self.in_flight -= 1;
-        self.free.push(id);
         Some(p)
+    }
+
+    /// The id of the probe a token of the probes' names.
+    pub fn by_token(&self, t: Token) -> Option<usize> {
+        self.live.by_token(t).map(|(id, _)| id)
+    }
+
+    /// The id of the probe whose timer key `key` is.
+    pub fn by_timer(&self, key: usize) -> Option<usize> {
+        self.live.by_timer(key).map(|(id, _)| id)
     }
 
     /// Every id a probe in flight may have.
