@@ -226,7 +226,6 @@ impl Config {
             host,
             verbose: self.opts.verbose > 0,
             timeout: self.opts.timeout().filter(|t| !t.is_zero()),
-            serve: self.serve_opts(),
         })
     }
 

@@ -32,7 +32,7 @@ use crate::relay::log::Log;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
-use crate::serve::listen::{serve_datagrams, serve_streams};
+use crate::serve::listen::{Relays, serve_datagrams, serve_streams};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
 
@@ -334,7 +334,16 @@ pub fn run_listener(
     if verbose {
         report::path_line("Listening", path.as_bytes());
     }
-    serve_streams(rx, &cfg.serve_opts(), &sock, stdin, stdout, &received, log)
+    serve_streams(
+        rx,
+        &cfg.serve_opts(),
+        &Relays::Plain,
+        &sock,
+        stdin,
+        stdout,
+        &received,
+        log,
+    )
 }
 
 #[cfg(test)]

@@ -218,6 +218,17 @@ fn clients_in_fd_limit(fds_per_client: usize) -> usize {
     (cur.saturating_sub(FDS_RESERVED) / fds_per_client).max(1)
 }
 
+/// Where the owner of an [`Acceptor`] stands, for its checks.
+#[derive(Clone, Copy, Debug)]
+pub struct Holding {
+    /// The owner takes more clients.
+    pub taking: bool,
+    /// Connections counted under `--max-conns`.
+    pub open: usize,
+    /// Clients holding descriptors (lingering children too).
+    pub held: usize,
+}
+
 /// A serving listener's accepting: the listening socket's interest, its
 /// readiness, the pause after EMFILE, the turn's budget and a fatal
 /// error (the owner reports it and ends).
@@ -274,34 +285,30 @@ impl<'a> Acceptor<'a> {
         self.fatal.is_none()
     }
 
-    /// More may be waiting in the backlog now (the turn's budget ran out
-    /// first), with `held` clients held: the owner steps again without
-    /// waiting for an event. Not while paused: the pause's timer ends the
-    /// wait.
-    pub fn more(&self, gate: &Gate<'_>, held: usize) -> bool {
-        self.ready && self.paused.is_none() && self.fatal.is_none() && gate.room(held)
+    /// Accepting may go on now: the owner takes clients, accepting is
+    /// neither paused nor failed, and the open-file limit has room.
+    fn open_for(&self, gate: &Gate<'_>, h: Holding) -> bool {
+        h.taking && self.paused.is_none() && self.fatal.is_none() && gate.room(h.held)
     }
 
-    /// The next client the gate lets in, while `want` (the owner takes
-    /// more clients), the turn's budget lasts and the open-file limit has
-    /// room; `open` and `held` as [`Gate::let_in`] counts them. None: none
-    /// now (the backlog is empty, the budget spent, accepting paused or
-    /// failed).
+    /// More may be waiting in the backlog now (the turn's budget ran out
+    /// first): the owner steps again without waiting for an event. Not
+    /// while paused: the pause's timer ends the wait.
+    pub fn more(&self, gate: &Gate<'_>, h: Holding) -> bool {
+        self.ready && self.open_for(gate, h)
+    }
+
+    /// The next client the gate lets in ([`Gate::let_in`]), while
+    /// accepting may go on and the turn's budget lasts. None: none now
+    /// (the backlog is empty, the budget spent, accepting paused or
+    /// failed, the owner full).
     pub fn next(
         &mut self,
         cx: &mut Ctx<'_>,
         gate: &Gate<'_>,
-        want: bool,
-        open: usize,
-        held: usize,
+        h: Holding,
     ) -> Option<(Socket, SockAddr)> {
-        while want
-            && self.ready
-            && self.paused.is_none()
-            && self.fatal.is_none()
-            && gate.room(held)
-            && self.budget > 0
-        {
+        while self.ready && self.open_for(gate, h) && self.budget > 0 {
             self.budget -= 1;
             let (sock, peer) = match accept(self.listener) {
                 Ok(pair) => pair,
@@ -321,24 +328,16 @@ impl<'a> Acceptor<'a> {
                     break;
                 }
             };
-            if gate.let_in(&peer, open, held) {
+            if gate.let_in(&peer, h.open, h.held) {
                 return Some((sock, peer));
             }
         }
         None
     }
 
-    /// Keeps the listener registered while `want` (the owner takes more
-    /// clients) and accepting is neither paused nor failed and the
-    /// open-file limit has room for `held` + 1 clients.
-    pub fn register(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        gate: &Gate<'_>,
-        want: bool,
-        held: usize,
-    ) -> io::Result<()> {
-        let want = want && self.paused.is_none() && self.fatal.is_none() && gate.room(held);
+    /// Keeps the listener registered while accepting may go on.
+    pub fn register(&mut self, cx: &mut Ctx<'_>, gate: &Gate<'_>, h: Holding) -> io::Result<()> {
+        let want = self.open_for(gate, h);
         self.reg.set(
             cx.registry,
             self.listener.as_raw_fd(),

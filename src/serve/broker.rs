@@ -39,7 +39,7 @@ use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::Conn;
 use crate::report::{self, Errno, ListenerCall};
-use crate::serve::accept::{Acceptor, Gate, LISTEN_BACKLOG};
+use crate::serve::accept::{Acceptor, Gate, Holding, LISTEN_BACKLOG};
 use crate::serve::handshake::{Handshake, Handshaken, TlsAccept};
 use crate::serve::slab::{Layout, Slab};
 use crate::sys::exit::{Abort, Status};
@@ -229,6 +229,17 @@ impl Broker<'_> {
         self.clients.iter().flatten().count() + self.handshakes.len()
     }
 
+    /// Where the broker stands, for its acceptor: it always takes
+    /// clients; members and handshakes count alike.
+    fn holding(&self) -> Holding {
+        let n = self.open_clients();
+        Holding {
+            taking: true,
+            open: n,
+            held: n,
+        }
+    }
+
     /// Every queue except `except`'s (and stdout's, unless `to_stdout` is
     /// false) has room for one read.
     fn room_for(&self, except: Option<usize>, to_stdout: bool) -> bool {
@@ -291,8 +302,8 @@ impl Broker<'_> {
     fn accept_all(&mut self, cx: &mut Ctx<'_>) {
         self.acceptor.turn();
         loop {
-            let open = self.open_clients();
-            let Some((sock, peer)) = self.acceptor.next(cx, &self.gate, true, open, open) else {
+            let h = self.holding();
+            let Some((sock, peer)) = self.acceptor.next(cx, &self.gate, h) else {
                 return;
             };
             let slot = self.clients.reserve();
@@ -540,22 +551,28 @@ impl Broker<'_> {
     }
 
     fn register_local(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
-        let want_in = self.stdin_open && self.stdin.pollable();
-        self.stdin_reg.set(
-            cx.registry,
-            self.stdin.poll_fd,
-            reactor::STDIN,
-            want_in.then_some(Interest::READABLE),
-        )?;
-        let want_out = self.stdout_open && self.stdout.pollable();
-        self.stdout_reg.set(
-            cx.registry,
-            self.stdout.poll_fd,
-            reactor::STDOUT,
-            want_out.then_some(Interest::WRITABLE),
-        )?;
-        let held = self.open_clients();
-        self.acceptor.register(cx, &self.gate, true, held)
+        let local = [
+            (
+                &mut self.stdin_reg,
+                self.stdin,
+                self.stdin_open,
+                reactor::STDIN,
+                Interest::READABLE,
+            ),
+            (
+                &mut self.stdout_reg,
+                self.stdout,
+                self.stdout_open,
+                reactor::STDOUT,
+                Interest::WRITABLE,
+            ),
+        ];
+        for (reg, io, open, token, interest) in local {
+            let want = open && io.pollable();
+            reg.set(cx.registry, io.poll_fd, token, want.then_some(interest))?;
+        }
+        let h = self.holding();
+        self.acceptor.register(cx, &self.gate, h)
     }
 }
 
@@ -631,7 +648,7 @@ impl Machine for Broker<'_> {
             return Step::Done(Err(Abort::Failed));
         }
         // (The turn's budget spent with clients still in the backlog.)
-        let more = self.acceptor.more(&self.gate, self.open_clients());
+        let more = self.acceptor.more(&self.gate, self.holding());
         if busy || more {
             Step::Again
         } else {

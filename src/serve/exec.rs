@@ -42,7 +42,7 @@ use crate::net::acl::Acl;
 use crate::relay::log::Log;
 use crate::relay::stream::Conn;
 use crate::report::{self, Errno, ListenerCall};
-use crate::serve::accept::{Acceptor, Gate, LISTEN_BACKLOG, admit};
+use crate::serve::accept::{Acceptor, Gate, Holding, LISTEN_BACKLOG, admit};
 use crate::serve::child::{self, Child, Ends, Exec};
 use crate::serve::handshake::{Handshake, Handshaken, TlsAccept};
 use crate::serve::session::{self, K_NET, Session, SessionOpts, State, T_HANDSHAKE};
@@ -95,28 +95,19 @@ pub fn run_listener(
     if opts.keep {
         let _ = listener.listen(LISTEN_BACKLOG);
     }
-    child::cloexec_inherited();
-    let mut server = Server::new(opts, log, Some(listener));
-    rx.run(&mut server).map_err(Abort::from)?
+    run(rx, Server::new(opts, log, Some(listener)))
 }
 
-/// `-luk --exec`: one child per UDP peer, many at once (as ncat), on the
-/// one unconnected socket; runs until a signal ends it.
-fn run_peers(
-    rx: &mut Reactor,
-    opts: &ExecOpts,
-    sock: Socket,
-    log: Option<&Log>,
-) -> Result<Status, Abort> {
+/// Runs `server` to its end (the children start with fds 0-2 only).
+fn run(rx: &mut Reactor, mut server: Server<'_>) -> Result<Status, Abort> {
     child::cloexec_inherited();
-    let mut server = Server::new(opts, log, None);
-    server.udp = Some(Rc::new(sock));
     rx.run(&mut server).map_err(Abort::from)?
 }
 
 /// `-lu --exec`: waits for the first datagram, connects the socket to its
 /// sender (as nc's `-lu`) and serves that peer with one child; datagrams
-/// from refused peers are dropped.
+/// from refused peers are dropped. `-luk --exec`: every peer of the
+/// unconnected socket.
 pub fn run_datagram_listener(
     rx: &mut Reactor,
     opts: &ExecOpts,
@@ -124,7 +115,11 @@ pub fn run_datagram_listener(
     log: Option<&Log>,
 ) -> Result<Status, Abort> {
     if opts.keep {
-        return run_peers(rx, opts, sock, log);
+        // `-luk --exec`: one child per UDP peer, many at once (as ncat),
+        // on the one unconnected socket; runs until a signal ends it.
+        let mut server = Server::new(opts, log, None);
+        server.udp = Some(Rc::new(sock));
+        return run(rx, server);
     }
     loop {
         let peer = match crate::net::udp::first_datagram(rx, &sock)? {
@@ -178,10 +173,9 @@ fn run_conn(
     conn: Conn,
     log: Option<&Log>,
 ) -> Result<Status, Abort> {
-    child::cloexec_inherited();
     let mut server = Server::new(opts, log, None);
     server.pending = Some(conn);
-    rx.run(&mut server).map_err(Abort::from)?
+    run(rx, server)
 }
 
 /// The serving machine: accepts (when it has a listener), starts a child
@@ -399,6 +393,16 @@ impl<'a> Server<'a> {
         }
     }
 
+    /// Where the server stands, for its acceptor (lingering children hold
+    /// descriptors too).
+    fn holding(&self) -> Holding {
+        Holding {
+            taking: self.accepting(),
+            open: self.open,
+            held: self.slots.occupied(),
+        }
+    }
+
     /// Whether this server still takes connections.
     fn accepting(&self) -> bool {
         self.acceptor.as_ref().is_some_and(Acceptor::alive) && (self.plan.keep || self.served == 0)
@@ -425,11 +429,11 @@ impl<'a> Server<'a> {
             a.turn();
         }
         loop {
-            let (want, open, held) = (self.accepting(), self.open, self.slots.occupied());
+            let h = self.holding();
             let Some(a) = self.acceptor.as_mut() else {
                 return;
             };
-            let Some((sock, peer)) = a.next(cx, &self.gate, want, open, held) else {
+            let Some((sock, peer)) = a.next(cx, &self.gate, h) else {
                 return;
             };
             match self.plan.tls.clone() {
@@ -451,9 +455,9 @@ impl<'a> Server<'a> {
                 .udp_reg
                 .set(cx.registry, u.as_raw_fd(), reactor::LISTENER, both);
         }
-        let (want, held) = (self.accepting(), self.slots.occupied());
+        let h = self.holding();
         match self.acceptor.as_mut() {
-            Some(a) => a.register(cx, &self.gate, want, held),
+            Some(a) => a.register(cx, &self.gate, h),
             None => Ok(()),
         }
     }
@@ -589,12 +593,8 @@ impl Machine for Server<'_> {
         self.accept_all(cx);
         self.receive_all(cx);
         again |= self.step_sessions(cx);
-        let held = self.slots.occupied();
-        again |= self.accepting()
-            && self
-                .acceptor
-                .as_ref()
-                .is_some_and(|a| a.more(&self.gate, held));
+        let h = self.holding();
+        again |= (self.acceptor.as_ref()).is_some_and(|a| a.more(&self.gate, h));
         if let Some(e) = self.acceptor.as_mut().and_then(Acceptor::take_fatal) {
             report::listener_call_failed(ListenerCall::Accept, Errno::of(&e));
             return Step::Done(Err(Abort::Failed));

@@ -4,10 +4,10 @@
 //! cleared it (docs/compatibility.md §6.2). Shared by the TCP/UDP and the
 //! Unix-domain listeners of `modes`.
 //!
-//! A stream listener is one loop ([`listen`]) over a relay factory
-//! ([`Relays`]): the plain relay ([`serve_streams`]) or, for `-lc`, the
-//! TLS relay after the handshake and OpenBSD's checks of a client
-//! certificate ([`serve_tls`]). A client whose handshake or certificate
+//! A stream listener is one loop ([`serve_streams`]) over a relay
+//! factory ([`Relays`]): the plain relay or, for `-lc`, the TLS relay
+//! after the handshake and OpenBSD's checks of a client certificate
+//! ([`Relays::tls`]). A client whose handshake or certificate
 //! fails gets one line and the listener goes on (with `-k`) or ends with
 //! status 1 (docs/compatibility.md departure 19: OpenBSD exits 0). A
 //! relay that fails (a TLS error after the handshake) ends the listener
@@ -49,7 +49,8 @@ pub struct ServeOpts {
     pub relay: RelayOpts,
 }
 
-/// What a TLS listener needs besides the session loop's options.
+/// What a TLS listener needs besides the session loop's options
+/// ([`ServeOpts`]).
 pub struct TlsServeOpts<'a> {
     pub tls: &'a TlsConfig,
     /// The listening name, for the generated certificate and `-v`.
@@ -58,7 +59,6 @@ pub struct TlsServeOpts<'a> {
     pub verbose: bool,
     /// `-w`: the longest a handshake may take.
     pub timeout: Option<Duration>,
-    pub serve: ServeOpts,
 }
 
 /// Builds the listener's configuration; with `-v`, prints the hash of a
@@ -86,7 +86,21 @@ pub struct Local<'a> {
 
 /// A listener's relay factory: how one accepted, admitted client is
 /// relayed.
-pub trait Relays {
+pub enum Relays<'a> {
+    /// The plain relay (nc's `readwrite`).
+    Plain,
+    /// `-lc`: the handshake and OpenBSD's checks of the client, then the
+    /// TLS relay.
+    Tls(Tls<'a>),
+}
+
+impl<'a> Relays<'a> {
+    /// `-lc`'s: the listener's configuration is built first (with `-v`,
+    /// the hash of a generated certificate is printed).
+    pub fn tls(o: &'a TlsServeOpts<'a>) -> Result<Relays<'a>, Abort> {
+        Ok(Relays::Tls(Tls { o, srv: config(o)? }))
+    }
+
     /// Relays `conn` to its end. None when the client was refused before
     /// its relay started (its line printed).
     fn relay(
@@ -94,38 +108,12 @@ pub trait Relays {
         rx: &mut Reactor,
         conn: Socket,
         local: &Local<'_>,
-    ) -> Result<Option<Outcome>, Abort>;
-}
-
-/// The plain relay (nc's `readwrite`).
-pub struct Plain;
-
-impl Relays for Plain {
-    fn relay(
-        &self,
-        rx: &mut Reactor,
-        conn: Socket,
-        local: &Local<'_>,
     ) -> Result<Option<Outcome>, Abort> {
-        relay(rx, conn, local).map(Some)
-    }
-}
-
-/// `-lc`: the handshake and OpenBSD's checks of the client, then the
-/// TLS relay.
-pub struct Tls<'a> {
-    o: &'a TlsServeOpts<'a>,
-    srv: Server,
-}
-
-impl Relays for Tls<'_> {
-    fn relay(
-        &self,
-        rx: &mut Reactor,
-        conn: Socket,
-        local: &Local<'_>,
-    ) -> Result<Option<Outcome>, Abort> {
-        let Some(s) = self.accept_session(rx, conn)? else {
+        let t = match self {
+            Relays::Plain => return relay(rx, conn, local).map(Some),
+            Relays::Tls(t) => t,
+        };
+        let Some(s) = t.accept_session(rx, conn)? else {
             return Ok(None);
         };
         let Ok(relay) = TlsRelay::new(s, local.stdin, local.stdout, local.opts) else {
@@ -134,6 +122,12 @@ impl Relays for Tls<'_> {
         let mut relay = relay.with_log(local.log);
         Ok(Some(rx.run(&mut relay)?))
     }
+}
+
+/// The TLS listener's configuration and options.
+pub struct Tls<'a> {
+    o: &'a TlsServeOpts<'a>,
+    srv: Server,
 }
 
 impl Tls<'_> {
@@ -186,40 +180,10 @@ fn after(outcome: &Outcome, keep: &mut bool) -> Result<(), Abort> {
 /// (`received`, with `-v`), relay with `relays`; with `-k` the next
 /// connection, on the same listening socket (Debian). A client refused by
 /// the relay factory ends a listener without `-k` with status 1.
-pub fn listen(
-    rx: &mut Reactor,
-    o: &ServeOpts,
-    listener: &Socket,
-    relays: &dyn Relays,
-    local: &Local<'_>,
-    received: &dyn Fn(&SockAddr),
-) -> Result<Status, Abort> {
-    let mut keep = o.keep;
-    loop {
-        let (conn, peer) = accept_one(rx, listener)?;
-        // Refused by --allow/--deny: closed at once, never relayed (and,
-        // over TLS, before the handshake).
-        if !admit(&o.acl, o.verbose, &peer) {
-            continue;
-        }
-        if o.verbose {
-            received(&peer);
-        }
-        match relays.relay(rx, conn, local)? {
-            Some(outcome) => after(&outcome, &mut keep)?,
-            None if !keep => return Err(Abort::Failed),
-            None => {}
-        }
-        if !keep {
-            return Ok(0);
-        }
-    }
-}
-
-/// A plain stream listener.
 pub fn serve_streams(
     rx: &mut Reactor,
     o: &ServeOpts,
+    relays: &Relays<'_>,
     listener: &Socket,
     stdin: &Stdio,
     stdout: &Stdio,
@@ -232,28 +196,26 @@ pub fn serve_streams(
         log,
         opts: o.relay,
     };
-    listen(rx, o, listener, &Plain, &local, received)
-}
-
-/// A TLS listener (`-lc`): its configuration first (with `-v`, the hash
-/// of a generated certificate), then the loop over the TLS relay.
-pub fn serve_tls(
-    rx: &mut Reactor,
-    o: &TlsServeOpts<'_>,
-    listener: &Socket,
-    stdin: &Stdio,
-    stdout: &Stdio,
-    received: &dyn Fn(&SockAddr),
-    log: Option<&Log>,
-) -> Result<Status, Abort> {
-    let tls = Tls { o, srv: config(o)? };
-    let local = Local {
-        stdin,
-        stdout,
-        log,
-        opts: o.serve.relay,
-    };
-    listen(rx, &o.serve, listener, &tls, &local, received)
+    let mut keep = o.keep;
+    loop {
+        let (conn, peer) = accept_one(rx, listener)?;
+        // Refused by --allow/--deny: closed at once, never relayed (and,
+        // over TLS, before the handshake).
+        if !admit(&o.acl, o.verbose, &peer) {
+            continue;
+        }
+        if o.verbose {
+            received(&peer);
+        }
+        match relays.relay(rx, conn, &local)? {
+            Some(outcome) => after(&outcome, &mut keep)?,
+            None if !keep => return Err(Abort::Failed),
+            None => {}
+        }
+        if !keep {
+            return Ok(0);
+        }
+    }
 }
 
 /// Takes the next datagram off `sock`'s queue and throws it away.
