@@ -22,7 +22,7 @@ use crate::relay::log::Log;
 use crate::relay::stdio::Stdio;
 use crate::report::{self, Errno};
 use crate::serve::handshake::TlsAccept;
-use crate::serve::listen::{Relays, serve_datagrams, serve_streams};
+use crate::serve::listen::{Local, Relays, serve_datagrams, serve_streams};
 use crate::serve::{broker, exec};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
@@ -127,31 +127,15 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let received = |peer: &SockAddr| {
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
+    let local = Local { stdin, stdout, log };
     // `-lc`: one client at a time over the TLS relay.
     let tls_opts = cfg.tls_serve_opts();
     if tls_opts.is_none() && cfg.opts.proto == Proto::Udp {
-        return serve_datagrams(
-            rx,
-            &cfg.serve_opts(),
-            listener,
-            stdin,
-            stdout,
-            &received,
-            log,
-        );
+        return serve_datagrams(rx, &cfg.serve_opts(), listener, &local, &received);
     }
     let relays = match &tls_opts {
         Some(o) => Relays::tls(o)?,
         None => Relays::Plain,
     };
-    serve_streams(
-        rx,
-        &cfg.serve_opts(),
-        &relays,
-        &listener,
-        stdin,
-        stdout,
-        &received,
-        log,
-    )
+    serve_streams(rx, &cfg.serve_opts(), &relays, &listener, &local, &received)
 }

@@ -32,7 +32,7 @@ use crate::relay::log::Log;
 use crate::relay::stdio::Stdio;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
-use crate::serve::listen::{Relays, serve_datagrams, serve_streams};
+use crate::serve::listen::{Local, Relays, serve_datagrams, serve_streams};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
 
@@ -325,8 +325,9 @@ pub fn run_listener(
     let received = |_: &SockAddr| report::path_line("Connection received", path.as_bytes());
     let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
     let log = log.as_ref();
+    let local = Local { stdin, stdout, log };
     if cfg.opts.proto == Proto::Udp {
-        return serve_datagrams(rx, &cfg.serve_opts(), sock, stdin, stdout, &received, log);
+        return serve_datagrams(rx, &cfg.serve_opts(), sock, &local, &received);
     }
     if let Err(e) = sock.listen(5) {
         return fatal(Errno::of(&e));
@@ -339,10 +340,8 @@ pub fn run_listener(
         &cfg.serve_opts(),
         &Relays::Plain,
         &sock,
-        stdin,
-        stdout,
+        &local,
         &received,
-        log,
     )
 }
 

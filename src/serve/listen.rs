@@ -81,7 +81,6 @@ pub struct Local<'a> {
     pub stdin: &'a Stdio,
     pub stdout: &'a Stdio,
     pub log: Option<&'a Log>,
-    pub opts: RelayOpts,
 }
 
 /// A listener's relay factory: how one accepted, admitted client is
@@ -108,15 +107,16 @@ impl<'a> Relays<'a> {
         rx: &mut Reactor,
         conn: Socket,
         local: &Local<'_>,
+        opts: RelayOpts,
     ) -> Result<Option<Outcome>, Abort> {
         let t = match self {
-            Relays::Plain => return relay(rx, conn, local).map(Some),
+            Relays::Plain => return relay(rx, conn, local, opts).map(Some),
             Relays::Tls(t) => t,
         };
         let Some(s) = t.accept_session(rx, conn)? else {
             return Ok(None);
         };
-        let Ok(relay) = TlsRelay::new(s, local.stdin, local.stdout, local.opts) else {
+        let Ok(relay) = TlsRelay::new(s, local.stdin, local.stdout, opts) else {
             return Ok(None);
         };
         let mut relay = relay.with_log(local.log);
@@ -155,8 +155,13 @@ impl Tls<'_> {
 }
 
 /// Relays one session on `conn` with the plain relay.
-fn relay<S: AsRawFd>(rx: &mut Reactor, conn: S, local: &Local<'_>) -> Result<Outcome, Abort> {
-    let mut relay = Relay::new(conn, local.stdin, local.stdout, local.opts).with_log(local.log);
+fn relay<S: AsRawFd>(
+    rx: &mut Reactor,
+    conn: S,
+    local: &Local<'_>,
+    opts: RelayOpts,
+) -> Result<Outcome, Abort> {
+    let mut relay = Relay::new(conn, local.stdin, local.stdout, opts).with_log(local.log);
     Ok(rx.run(&mut relay)?)
 }
 
@@ -185,17 +190,9 @@ pub fn serve_streams(
     o: &ServeOpts,
     relays: &Relays<'_>,
     listener: &Socket,
-    stdin: &Stdio,
-    stdout: &Stdio,
+    local: &Local<'_>,
     received: &dyn Fn(&SockAddr),
-    log: Option<&Log>,
 ) -> Result<Status, Abort> {
-    let local = Local {
-        stdin,
-        stdout,
-        log,
-        opts: o.relay,
-    };
     let mut keep = o.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
@@ -207,7 +204,7 @@ pub fn serve_streams(
         if o.verbose {
             received(&peer);
         }
-        match relays.relay(rx, conn, &local)? {
+        match relays.relay(rx, conn, local, o.relay)? {
             Some(outcome) => after(&outcome, &mut keep)?,
             None if !keep => return Err(Abort::Failed),
             None => {}
@@ -242,10 +239,8 @@ pub fn serve_datagrams(
     rx: &mut Reactor,
     o: &ServeOpts,
     sock: Socket,
-    stdin: &Stdio,
-    stdout: &Stdio,
+    local: &Local<'_>,
     received: &dyn Fn(&SockAddr),
-    log: Option<&Log>,
 ) -> Result<Status, Abort> {
     let mut keep = o.keep;
     let mut sock = Some(sock);
@@ -288,13 +283,7 @@ pub fn serve_datagrams(
                 None => break,
             }
         };
-        let local = Local {
-            stdin,
-            stdout,
-            log,
-            opts: o.relay,
-        };
-        after(&relay(rx, conn, &local)?, &mut keep)?;
+        after(&relay(rx, conn, local, o.relay)?, &mut keep)?;
         if !keep {
             break;
         }
