@@ -61,6 +61,7 @@
 pub mod broker;
 pub mod buffer;
 pub mod child;
+pub mod direction;
 pub mod exec;
 pub mod fdpass;
 pub mod filemap;
@@ -73,6 +74,7 @@ pub mod stdio;
 pub mod stream;
 pub mod tls;
 pub mod tls_serve;
+pub mod tls_stream;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};

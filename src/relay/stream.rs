@@ -19,9 +19,10 @@ use std::rc::Rc;
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::tls::record::{self, Records};
+use crate::net::tls::record;
 use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{Progress, Session};
+use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
 
 /// Socket reads one [`TlsStream`] read makes before it yields (a peer
@@ -67,10 +68,6 @@ pub struct TlsStream {
     fd: RawFd,
     /// A listener's checks of the client's certificate, after the handshake.
     checks: Option<Rc<ClientChecks>>,
-    /// The peer closed the TCP stream.
-    tcp_eof: bool,
-    /// close_notify queued: FIN goes once everything is written.
-    fin_pending: bool,
     kick: bool,
 }
 
@@ -80,8 +77,9 @@ const RECORDS_BUF: usize = 2 * record::OUTPUT_MIN;
 
 enum State {
     Handshake(Box<Session>),
-    Records(Socket, Box<Records>),
-    /// The handshake, the checks or the session failed.
+    /// The session's byte stream (it keeps its own failure state).
+    Records(Box<TlsEnd>),
+    /// The handshake or the checks failed.
     Failed(Socket),
     /// Only while the state moves on.
     Moving,
@@ -95,8 +93,6 @@ impl TlsStream {
             fd: s.sock.as_raw_fd(),
             state: State::Handshake(Box::new(s)),
             checks,
-            tcp_eof: false,
-            fin_pending: false,
             kick: false,
         }
     }
@@ -106,7 +102,7 @@ impl TlsStream {
     /// socket, `Err` when it failed (its line printed).
     pub fn handshake(&mut self) -> Result<bool, ()> {
         match self.ready() {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(_) => Err(()),
         }
@@ -121,7 +117,8 @@ impl TlsStream {
     pub fn socket(&self) -> Option<&Socket> {
         match &self.state {
             State::Handshake(s) => Some(&s.sock),
-            State::Records(sock, _) | State::Failed(sock) => Some(sock),
+            State::Records(t) => Some(t.socket()),
+            State::Failed(sock) => Some(sock),
             State::Moving => None,
         }
     }
@@ -129,8 +126,8 @@ impl TlsStream {
     /// Nothing waits to be written (or the stream failed).
     pub fn flushed(&self) -> bool {
         match &self.state {
-            State::Handshake(s) => !s.conn.wants_write() && !self.fin_pending,
-            State::Records(_, r) => !r.wants_write() && !self.fin_pending,
+            State::Handshake(s) => !s.conn.wants_write(),
+            State::Records(t) => t.flushed(),
             State::Failed(_) | State::Moving => true,
         }
     }
@@ -145,19 +142,18 @@ impl TlsStream {
         io::Error::from(io::ErrorKind::ConnectionAborted)
     }
 
-    /// Ends the stream: the socket stays (to deregister and close).
+    /// Ends the handshake: the socket stays (to deregister and close).
     fn fail(&mut self) -> io::Error {
-        self.state = match std::mem::replace(&mut self.state, State::Moving) {
-            State::Handshake(s) => State::Failed(s.sock),
-            State::Records(sock, _) | State::Failed(sock) => State::Failed(sock),
-            State::Moving => State::Moving,
-        };
+        if let State::Handshake(s) = std::mem::replace(&mut self.state, State::Moving) {
+            self.state = State::Failed(s.sock);
+        }
         Self::failed()
     }
 
     /// Drives the handshake and the checks, then hands the session to
-    /// the record layer; Ok once it is there.
-    fn ready(&mut self) -> io::Result<()> {
+    /// the record layer; its stream once it is there (and has not
+    /// failed).
+    fn ready(&mut self) -> io::Result<&mut TlsEnd> {
         if let State::Handshake(s) = &mut self.state {
             if s.conn.is_handshaking() || s.conn.wants_write() {
                 match s.drive() {
@@ -179,7 +175,7 @@ impl TlsStream {
             };
             match s.into_records(RECORDS_BUF, RECORDS_BUF) {
                 Ok((sock, rec)) => {
-                    self.state = State::Records(sock, Box::new(rec));
+                    self.state = State::Records(Box::new(TlsEnd::new(sock, rec, Voice::Served)));
                     self.kick = true;
                 }
                 Err((sock, e)) => {
@@ -189,48 +185,27 @@ impl TlsStream {
                 }
             }
         }
-        match self.state {
-            State::Records(..) => Ok(()),
+        match &mut self.state {
+            State::Records(t) if !t.is_failed() => Ok(t),
             _ => Err(Self::failed()),
         }
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.ready()?;
-        let State::Records(_, rec) = &mut self.state else {
-            return Err(Self::failed());
-        };
+        let t = self.ready()?;
         for _ in 0..TLS_READS_PER_CALL {
-            match rec.read(buf) {
-                record::Read::Data(n) => return Ok(n),
-                record::Read::CloseNotify => return Ok(0),
-                record::Read::Failed => {
-                    // A bad record, an unexpected message, the peer's
-                    // alert: one line, in the client relay's words; the
-                    // session ends (our alert, if the socket takes it).
-                    if let Some(e) = rec.error() {
-                        tls_report::stream_error(e);
-                    }
-                    let _ = rec.flush(self.fd);
-                    return Err(self.fail());
-                }
-                record::Read::NeedMore => {}
-            }
-            if self.tcp_eof {
-                // The peer closed without close_notify: its end of stream
-                // all the same, as libtls treats it.
-                return Ok(0);
-            }
-            match rec.fill(self.fd) {
-                Ok(0) => self.tcp_eof = true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            match t.read_step(buf) {
+                Got::Data(n) => return Ok(n),
+                Got::End { .. } => return Ok(0),
+                Got::Failed => return Err(Self::failed()),
+                Got::Filled(_) => {}
+                Got::Io(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Got::Io(e) => return Err(e),
             }
             // Key updates and alerts of ours: best effort, the rest at the
             // next flush.
-            if rec.wants_write() {
-                let _ = rec.flush(self.fd);
+            if t.unwritten() {
+                t.flush_now();
             }
         }
         // Records without plaintext kept coming: let the other sessions
@@ -240,20 +215,18 @@ impl TlsStream {
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.ready()?;
         if !self.flush()? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let State::Records(_, rec) = &mut self.state else {
-            return Err(Self::failed());
-        };
-        let n = match rec.write(buf) {
+        let t = self.ready()?;
+        let n = match t.write(buf) {
             Ok(n) => n,
             Err(()) => {
                 // (The close_notify of a key at its record limit, or our
                 // alert, if the socket takes it.)
-                let _ = rec.flush(self.fd);
-                return Err(self.fail());
+                t.flush_now();
+                t.fail();
+                return Err(Self::failed());
             }
         };
         if n == 0 && !buf.is_empty() {
@@ -264,33 +237,22 @@ impl TlsStream {
     }
 
     /// Writes what is sealed; true when nothing is left (and then the FIN
-    /// of a finished stream goes out).
+    /// of a finished stream has gone out).
     fn flush(&mut self) -> io::Result<bool> {
-        match self.ready() {
-            Ok(()) => {}
+        let t = match self.ready() {
+            Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
-        }
-        let (fd, State::Records(_, rec)) = (self.fd, &mut self.state) else {
-            return Err(Self::failed());
         };
-        rec.flush(fd)?;
-        if rec.wants_write() {
-            return Ok(false);
-        }
-        if std::mem::take(&mut self.fin_pending) {
-            // SAFETY: shutdown on the session's own socket.
-            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
-        }
-        Ok(true)
+        t.flush()?;
+        Ok(t.flushed())
     }
 
     fn shutdown_write(&mut self) {
         match &mut self.state {
-            State::Records(_, rec) => {
-                rec.send_close_notify();
-                self.fin_pending = true;
-                let _ = self.flush();
+            State::Records(t) if !t.is_failed() => {
+                t.close_notify_then_fin();
+                let _ = t.flush();
             }
             _ => {
                 // SAFETY: shutdown on the session's own socket.
