@@ -62,11 +62,13 @@ pub mod broker;
 pub mod buffer;
 pub mod child;
 pub mod direction;
+pub mod endpoint;
 pub mod exec;
 pub mod fdpass;
 pub mod filemap;
 pub mod filter;
 pub mod log;
+pub mod pump;
 pub mod rules;
 pub mod serve;
 pub mod session;
@@ -85,7 +87,7 @@ use mio::Interest;
 use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
-use crate::relay::log::{Dir, Log};
+use crate::relay::log::Log;
 pub use crate::relay::rules::{End, RelayOpts};
 use crate::relay::rules::{FIRST_OWN_TIMER, Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
@@ -491,8 +493,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
                 Ok(n) => {
                     self.rules.received += n as u64;
-                    if let (Some(log), Some(p)) = (self.log, self.down.pending_bytes()) {
-                        log.record(Dir::Received, &p[p.len().saturating_sub(n)..]);
+                    if let Some(p) = self.down.pending_bytes() {
+                        direction::tap_received(self.log, p, n);
                     }
                     self.batch_after_read(n, cx);
                     if let (Some(t), Some(p)) = (self.telnet.as_mut(), self.down.pending_bytes()) {
@@ -563,32 +565,23 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             },
             _ => (usize::MAX, false),
         };
-        let result = match (self.crlf.as_mut(), self.up.pending_bytes()) {
-            (Some(c), Some(p)) => {
-                let chunk = &p[..len.min(p.len())];
-                let bytes = c.encode(chunk);
-                let r = Io::Sock(self.net_fd).write(bytes);
-                if let (Ok(wire), Some(log)) = (&r, self.log) {
-                    log.record(Dir::Sent, &bytes[..*wire]);
+        let sock = Io::Sock(self.net_fd);
+        let result = match self.up.pending_bytes() {
+            // A filtered or logged write (copying path): -C, the log.
+            Some(p) if self.crlf.is_some() || self.log.is_some() => {
+                let r = direction::send(
+                    self.crlf.as_mut(),
+                    self.log,
+                    &p[..len.min(p.len())],
+                    usize::MAX,
+                    |w| sock.write(w),
+                );
+                if let Ok(s) = r {
+                    self.up.consumed(s.taken);
                 }
-                let r = r.map(|wire| (wire, c.commit(chunk, wire)));
-                if let Ok((_, n)) = r {
-                    self.up.consumed(n);
-                }
-                r
+                r.map(|s| (s.wire, s.taken))
             }
-            (None, Some(p)) if self.log.is_some() => {
-                let chunk = &p[..len.min(p.len())];
-                let r = Io::Sock(self.net_fd).write(chunk);
-                if let (Ok(n), Some(log)) = (&r, self.log) {
-                    log.record(Dir::Sent, &chunk[..*n]);
-                }
-                if let Ok(n) = r {
-                    self.up.consumed(n);
-                }
-                r.map(|n| (n, n))
-            }
-            _ => self.up.drain(Io::Sock(self.net_fd), len).map(|n| (n, n)),
+            _ => self.up.drain(sock, len).map(|n| (n, n)),
         };
         match result {
             Ok((wire, n)) => {

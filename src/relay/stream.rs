@@ -22,6 +22,7 @@ use socket2::{SockAddr, Socket};
 use crate::net::tls::record;
 use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{Progress, Session};
+use crate::relay::endpoint::Endpoint;
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
 
@@ -271,31 +272,6 @@ fn cvt(n: isize) -> io::Result<usize> {
 }
 
 impl Conn {
-    pub fn fd(&self) -> RawFd {
-        match self {
-            Conn::Plain(s) => s.as_raw_fd(),
-            Conn::Peer { sock, .. } => sock.as_raw_fd(),
-            Conn::Tls(t) => t.fd(),
-        }
-    }
-
-    /// Writes what a TLS session holds (call it when the socket turns
-    /// writable); true when nothing is left to write.
-    pub fn flush(&mut self) -> io::Result<bool> {
-        match self {
-            Conn::Tls(t) => t.flush(),
-            _ => Ok(true),
-        }
-    }
-
-    /// Nothing is waiting to be written below the caller's buffers.
-    pub fn flushed(&self) -> bool {
-        match self {
-            Conn::Tls(t) => t.flushed(),
-            _ => true,
-        }
-    }
-
     /// True once after a TLS handshake finished, or after a TLS read that
     /// yielded with records left: read and write again whatever the events.
     pub fn take_kick(&mut self) -> bool {
@@ -322,8 +298,61 @@ impl Conn {
         }
     }
 
+    /// A (connected) datagram socket: one read is one datagram, one write
+    /// one datagram, and there is no end of stream.
+    pub fn is_datagram(&self) -> bool {
+        match self {
+            Conn::Plain(s) => matches!(s.r#type(), Ok(t) if t == socket2::Type::DGRAM),
+            Conn::Peer { .. } => true,
+            Conn::Tls(_) => false,
+        }
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Peer { sock, .. } => sock.local_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Tls(t) => t.socket()?.local_addr().ok().and_then(|a| a.as_socket()),
+        }
+    }
+
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Conn::Plain(s) => s.peer_addr().ok().and_then(|a| a.as_socket()),
+            Conn::Peer { peer, .. } => peer.as_socket(),
+            Conn::Tls(t) => t.socket()?.peer_addr().ok().and_then(|a| a.as_socket()),
+        }
+    }
+}
+
+impl Endpoint for Conn {
+    fn fd(&self) -> RawFd {
+        match self {
+            Conn::Plain(s) => s.as_raw_fd(),
+            Conn::Peer { sock, .. } => sock.as_raw_fd(),
+            Conn::Tls(t) => t.fd(),
+        }
+    }
+
+    /// Writes what a TLS session holds (call it when the socket turns
+    /// writable); true when nothing is left to write.
+    fn flush(&mut self) -> io::Result<bool> {
+        match self {
+            Conn::Tls(t) => t.flush(),
+            _ => Ok(true),
+        }
+    }
+
+    /// Nothing is waiting to be written below the caller's buffers.
+    fn flushed(&self) -> bool {
+        match self {
+            Conn::Tls(t) => t.flushed(),
+            _ => true,
+        }
+    }
+
     /// One non-blocking read; `Ok(0)` is the peer's end of stream.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             // SAFETY: buf is valid for buf.len() bytes.
             Conn::Plain(s) => cvt(unsafe {
@@ -347,7 +376,7 @@ impl Conn {
     }
 
     /// One non-blocking write (never SIGPIPE).
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             // SAFETY: buf is valid for buf.len() bytes.
             Conn::Plain(s) => cvt(unsafe {
@@ -375,39 +404,13 @@ impl Conn {
     }
 
     /// Sends the end of stream (FIN), keeping the read side open.
-    pub fn shutdown_write(&mut self) {
+    fn shutdown_write(&mut self) {
         match self {
             Conn::Plain(s) => {
                 let _ = s.shutdown(std::net::Shutdown::Write);
             }
             Conn::Peer { .. } => {}
             Conn::Tls(t) => t.shutdown_write(),
-        }
-    }
-
-    /// A (connected) datagram socket: one read is one datagram, one write
-    /// one datagram, and there is no end of stream.
-    pub fn is_datagram(&self) -> bool {
-        match self {
-            Conn::Plain(s) => matches!(s.r#type(), Ok(t) if t == socket2::Type::DGRAM),
-            Conn::Peer { .. } => true,
-            Conn::Tls(_) => false,
-        }
-    }
-
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        match self {
-            Conn::Plain(s) => s.local_addr().ok().and_then(|a| a.as_socket()),
-            Conn::Peer { sock, .. } => sock.local_addr().ok().and_then(|a| a.as_socket()),
-            Conn::Tls(t) => t.socket()?.local_addr().ok().and_then(|a| a.as_socket()),
-        }
-    }
-
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
-        match self {
-            Conn::Plain(s) => s.peer_addr().ok().and_then(|a| a.as_socket()),
-            Conn::Peer { peer, .. } => peer.as_socket(),
-            Conn::Tls(t) => t.socket()?.peer_addr().ok().and_then(|a| a.as_socket()),
         }
     }
 }

@@ -43,8 +43,8 @@ use mio::Interest;
 
 use crate::net::tls::session::Session;
 use crate::relay::RelayOpts;
-use crate::relay::direction::Direction;
 use crate::relay::log::Log;
+use crate::relay::pump::Pump;
 use crate::relay::rules::{Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
@@ -72,9 +72,9 @@ pub struct TlsRelay<'a> {
     stdout: &'a Stdio,
     opts: RelayOpts,
     rules: Rules,
-    /// Stdin toward the session (`-C`: LF goes out as CR LF).
-    up: Direction,
-    down: Direction,
+    /// Stdin to the session (`-C`: LF goes out as CR LF), the session
+    /// to stdout.
+    pump: Pump,
     log: Option<&'a Log>,
 }
 
@@ -110,8 +110,7 @@ impl<'a> TlsRelay<'a> {
             stdout,
             opts,
             rules: Rules::new(&opts),
-            up: Direction::new(BUF, opts.crlf),
-            down: Direction::new(BUF, false),
+            pump: Pump::new(BUF, opts.crlf),
             log: None,
         })
     }
@@ -170,16 +169,13 @@ impl<'a> TlsRelay<'a> {
         let mut progress = false;
 
         // stdin -> up
-        if self.rules.open[STDIN] && self.up.has_room() {
-            match self.stdin.read(self.up.space(1)) {
+        if self.rules.open[STDIN] && self.pump.to_net.has_room() {
+            match self.pump.read_local(&mut self.stdin, 1) {
                 Ok(0) => {
                     self.rules.open[STDIN] = false;
                     progress = true;
                 }
-                Ok(n) => {
-                    self.up.filled(n);
-                    progress = true;
-                }
+                Ok(_) => progress = true,
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
                     self.rules.open[STDIN] = false;
@@ -188,7 +184,7 @@ impl<'a> TlsRelay<'a> {
             }
         }
         // up -> records (bounded by the record layer's buffer)
-        if self.rules.open[NETOUT] && !self.up.is_empty() {
+        if self.rules.open[NETOUT] && !self.pump.to_net.is_empty() {
             progress |= self.seal();
         }
         // records -> socket
@@ -197,12 +193,9 @@ impl<'a> TlsRelay<'a> {
         // socket -> records -> down
         progress |= self.receive();
         // down -> stdout
-        if self.rules.open[STDOUT] && !self.down.is_empty() {
-            match self.stdout.write(self.down.pending()) {
-                Ok(n) => {
-                    self.down.consumed(n);
-                    progress = progress || n > 0;
-                }
+        if self.rules.open[STDOUT] && !self.pump.from_net.is_empty() {
+            match self.pump.write_local(&mut self.stdout) {
+                Ok(n) => progress = progress || n > 0,
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
                     self.rules.open[STDOUT] = false;
@@ -218,7 +211,7 @@ impl<'a> TlsRelay<'a> {
         if !self.rules.open[STDOUT] && self.rules.open[NETIN] {
             self.close_netin();
         }
-        if !self.rules.open[STDIN] && self.up.is_empty() {
+        if !self.rules.open[STDIN] && self.pump.to_net.is_empty() {
             // Stdin gone and all of it sealed: with -N (or --send-only)
             // close_notify follows the data, and FIN once it has left ...
             if self.rules.open[NETOUT]
@@ -234,7 +227,7 @@ impl<'a> TlsRelay<'a> {
                 progress |= self.stdin_sent();
             }
         }
-        if !self.rules.open[NETIN] && self.down.is_empty() {
+        if !self.rules.open[NETIN] && self.pump.from_net.is_empty() {
             self.rules.open[STDOUT] = false;
         }
         progress
@@ -244,7 +237,11 @@ impl<'a> TlsRelay<'a> {
     /// it. True when something moved (or the session failed).
     fn seal(&mut self) -> bool {
         let tls = &mut self.tls;
-        match self.up.send(self.log, usize::MAX, |wire| tls.write(wire)) {
+        match self
+            .pump
+            .to_net
+            .send(self.log, usize::MAX, |wire| tls.write(wire))
+        {
             Ok(s) if s.wire > 0 => {
                 self.rules.sent += s.wire as u64;
                 true
@@ -278,7 +275,7 @@ impl<'a> TlsRelay<'a> {
         if self.opts.listen
             && self.rules.open[NETIN]
             && self.opts.quit_after >= 0
-            && self.down.is_empty()
+            && self.pump.from_net.is_empty()
         {
             self.close_netin();
             self.rules.clear_keep = true;
@@ -292,12 +289,12 @@ impl<'a> TlsRelay<'a> {
     fn receive(&mut self) -> bool {
         let mut progress = false;
         for _ in 0..READS_PER_PASS {
-            if !self.rules.open[NETIN] || !self.down.has_room() {
+            if !self.rules.open[NETIN] || !self.pump.from_net.has_room() {
                 break;
             }
-            match self.tls.read_step(self.down.space(1)) {
+            match self.tls.read_step(self.pump.from_net.space(1)) {
                 Got::Data(n) => {
-                    self.down.received(n, self.log);
+                    self.pump.from_net.received(n, self.log);
                     self.rules.received += n as u64;
                     progress = true;
                     continue;
@@ -357,7 +354,7 @@ impl Mover for TlsRelay<'_> {
     }
 
     fn drained(&self) -> bool {
-        self.up.is_empty() && self.down.is_empty() && !self.tls.unwritten()
+        self.pump.is_empty() && !self.tls.unwritten()
     }
 
     fn closing(&mut self) -> bool {
@@ -375,10 +372,14 @@ impl Mover for TlsRelay<'_> {
 
     fn interest(&self) -> [Option<Interest>; 3] {
         let open = &self.rules.open;
-        let stdin_want = !self.ending && open[STDIN] && self.up.has_room() && self.stdin.pollable();
-        let read = !self.ending && open[NETIN] && self.down.has_room() && !self.tls.at_eof();
-        let stdout_want =
-            !self.ending && open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
+        let stdin_want =
+            !self.ending && open[STDIN] && self.pump.to_net.has_room() && self.stdin.pollable();
+        let read =
+            !self.ending && open[NETIN] && self.pump.from_net.has_room() && !self.tls.at_eof();
+        let stdout_want = !self.ending
+            && open[STDOUT]
+            && !self.pump.from_net.is_empty()
+            && self.stdout.pollable();
         [
             reactor::interest(stdin_want, false),
             reactor::interest(read, self.tls.unwritten()),
@@ -391,8 +392,7 @@ impl Mover for TlsRelay<'_> {
     fn close(&mut self) {
         self.queue_close_notify();
         self.tls.flush_now();
-        self.up.clear();
-        self.down.clear();
+        self.pump.clear();
     }
 
     /// The relay ends; when that was not through [`Mover::closing`] (`-w`
