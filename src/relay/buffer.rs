@@ -22,6 +22,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use crate::relay::endpoint::cvt;
 use crate::relay::filemap::FileWindow;
 use crate::relay::stdio::{Kind, Stdio};
 
@@ -65,14 +66,6 @@ impl Io<'_> {
                 libc::send(*fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)
             }),
         }
-    }
-}
-
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
     }
 }
 

@@ -14,7 +14,6 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::relay::stdio::Stdio;
-use crate::relay::stream::{read_fd, write_fd};
 
 pub trait Endpoint {
     /// The fd to register with the loop.
@@ -73,5 +72,26 @@ impl Endpoint for &Stdio {
     }
     fn pollable(&self) -> bool {
         Stdio::pollable(self)
+    }
+}
+
+/// One non-blocking read(2) from a pipe or other fd.
+pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// One non-blocking write(2) to a pipe or other fd.
+pub fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+}
+
+/// A syscall's return: the count, or the error it left in errno.
+pub fn cvt(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }

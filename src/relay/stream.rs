@@ -22,7 +22,7 @@ use socket2::{SockAddr, Socket};
 use crate::net::tls::record;
 use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{Progress, Session};
-use crate::relay::endpoint::Endpoint;
+use crate::relay::endpoint::{Endpoint, cvt};
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
 
@@ -263,14 +263,6 @@ impl TlsStream {
     }
 }
 
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 impl Conn {
     /// True once after a TLS handshake finished, or after a TLS read that
     /// yielded with records left: read and write again whatever the events.
@@ -413,16 +405,4 @@ impl Endpoint for Conn {
             Conn::Tls(t) => t.shutdown_write(),
         }
     }
-}
-
-/// One non-blocking read(2) from a pipe or other fd.
-pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
-}
-
-/// One non-blocking write(2) to a pipe or other fd.
-pub fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }
