@@ -89,7 +89,9 @@ use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
 use crate::relay::log::Log;
 pub use crate::relay::rules::{End, RelayOpts};
-use crate::relay::rules::{FIRST_OWN_TIMER, Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
+use crate::relay::rules::{
+    FIRST_OWN_TIMER, Mover, NETIN, NETOUT, NetEnd, Rules, STDIN, STDOUT, Sock,
+};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::report;
 use crate::sys::reactor::{self, Ctx, TimerId, would_block};
@@ -307,11 +309,18 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
     }
 
-    /// shutdown(SHUT_RD), except on datagram sockets (see the module text).
-    fn shutdown_read(&self) {
-        if self.opts.datagram.is_none() {
-            self.shutdown(libc::SHUT_RD);
+    /// The socket as nc's rules see it (no shutdown(SHUT_RD) on a
+    /// datagram socket: see the module text).
+    fn sock(&self) -> Sock {
+        Sock {
+            fd: self.net_fd,
+            datagram: self.opts.datagram.is_some(),
         }
+    }
+
+    /// shutdown(SHUT_RD), except on datagram sockets.
+    fn shutdown_read(&self) {
+        self.sock().shutdown_read();
     }
 
     /// The level-triggered view: nc's poll array, polled with no timeout.
@@ -395,8 +404,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
     }
 
     fn shutdown(&self, how: i32) {
-        // SAFETY: shutdown on our socket fd; errors are ignored as in nc.
-        unsafe { libc::shutdown(self.net_fd, how) };
+        self.sock().shutdown(how);
     }
 
     /// One pass of nc's rules over a non-empty snapshot.
@@ -438,15 +446,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         if rev[STDOUT] & hup != 0 {
             self.rules.open[STDOUT] = false;
         }
-        if !self.rules.open[NETOUT] {
-            self.rules.open[STDIN] = false;
-        }
-        if !self.rules.open[STDOUT] {
-            if self.rules.open[NETIN] {
-                self.shutdown_read();
-            }
-            self.rules.open[NETIN] = false;
-        }
+        self.rules.propagate(&mut self.sock());
 
         // Read stdin.
         if self.rules.open[STDIN] && rev[STDIN] & pin != 0 && !self.up_full() {
@@ -506,10 +506,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 Err(_) => self.rules.open[NETIN] = false,
             }
             if counted && self.rules.count_read() {
-                if self.rules.open[NETIN] {
-                    self.shutdown_read();
-                }
-                self.rules.open[NETIN] = false;
+                self.rules.close_netin(&mut self.sock());
                 self.rules.open[STDIN] = false;
             }
         }
@@ -528,30 +525,11 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 Err(_) => self.rules.open[STDOUT] = false,
             }
         }
-        // Stdin gone and its buffer empty.
-        if !self.rules.open[STDIN] && self.up.is_empty() {
-            if self.rules.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
-                self.shutdown(libc::SHUT_WR);
-            }
-            self.rules.open[NETOUT] = false;
-            // --send-only: the session is over once stdin is sent.
-            if self.opts.send_only {
-                self.rules.open[NETIN] = false;
-            }
-            if (self.opts.listen || self.opts.udp)
-                && self.rules.open[NETIN]
-                && self.opts.quit_after >= 0
-                && self.down.is_empty()
-            {
-                self.shutdown_read();
-                self.rules.open[NETIN] = false;
-                self.rules.clear_keep = true;
-            }
-        }
-        // Network input gone and its buffer empty.
-        if !self.rules.open[NETIN] && self.down.is_empty() {
-            self.rules.open[STDOUT] = false;
-        }
+        // Stdin gone and its buffer empty, the network's input gone and
+        // its buffer empty.
+        let (up_empty, down_empty) = (self.up.is_empty(), self.down.is_empty());
+        self.rules
+            .settle(&mut self.sock(), &self.opts, up_empty, down_empty);
     }
 
     /// Writes pending stdin data to the socket; with `-i`, one line at a

@@ -45,7 +45,7 @@ use crate::net::tls::session::Session;
 use crate::relay::RelayOpts;
 use crate::relay::log::Log;
 use crate::relay::pump::Pump;
-use crate::relay::rules::{Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
+use crate::relay::rules::{Mover, NETIN, NETOUT, NetEnd, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls::{self as tls_report, StreamError};
@@ -123,10 +123,7 @@ impl<'a> TlsRelay<'a> {
 
     /// Closes the network's read side (nc: shutdown(SHUT_RD) on EOF).
     fn close_netin(&mut self) {
-        if self.rules.open[NETIN] {
-            self.tls.shutdown(libc::SHUT_RD);
-        }
-        self.rules.open[NETIN] = false;
+        self.rules.close_netin(&mut self.tls);
     }
 
     /// The session failed, its line printed: nothing more goes to or
@@ -205,31 +202,11 @@ impl<'a> TlsRelay<'a> {
         }
 
         // nc's rules.
-        if !self.rules.open[NETOUT] {
-            self.rules.open[STDIN] = false;
-        }
-        if !self.rules.open[STDOUT] && self.rules.open[NETIN] {
-            self.close_netin();
-        }
-        if !self.rules.open[STDIN] && self.pump.to_net.is_empty() {
-            // Stdin gone and all of it sealed: with -N (or --send-only)
-            // close_notify follows the data, and FIN once it has left ...
-            if self.rules.open[NETOUT]
-                && (self.opts.shutdown_on_eof || self.opts.send_only)
-                && !self.tls.is_shut()
-            {
-                self.tls.close_notify_then_fin();
-                progress = true;
-            }
-            // ... and once every record has left, it is nc's "stdin gone
-            // and queue empty".
-            if !self.tls.unwritten() {
-                progress |= self.stdin_sent();
-            }
-        }
-        if !self.rules.open[NETIN] && self.pump.from_net.is_empty() {
-            self.rules.open[STDOUT] = false;
-        }
+        self.rules.propagate(&mut self.tls);
+        let (up_empty, down_empty) = (self.pump.to_net.is_empty(), self.pump.from_net.is_empty());
+        progress |= self
+            .rules
+            .settle(&mut self.tls, &self.opts, up_empty, down_empty);
         progress
     }
 
@@ -259,28 +236,6 @@ impl<'a> TlsRelay<'a> {
                 true
             }
         }
-    }
-
-    /// Everything read from stdin has left: the network's write side ends
-    /// (-N's FIN went with the last record), and the rules that follow
-    /// stdin's end in nc.
-    fn stdin_sent(&mut self) -> bool {
-        let mut progress = false;
-        self.rules.open[NETOUT] = false;
-        // --send-only: the session is over once stdin is sent.
-        if self.opts.send_only && self.rules.open[NETIN] {
-            self.close_netin();
-            progress = true;
-        }
-        if self.opts.listen
-            && self.rules.open[NETIN]
-            && self.opts.quit_after >= 0
-            && self.pump.from_net.is_empty()
-        {
-            self.close_netin();
-            self.rules.clear_keep = true;
-        }
-        progress
     }
 
     /// The network into `down`: decrypted plaintext first, then the
@@ -402,4 +357,23 @@ impl Mover for TlsRelay<'_> {
         self.queue_close_notify();
         self.tls.flush_now();
     }
+}
+
+/// nc's rules on the session's stream: shutdown(SHUT_RD) as on a plain
+/// socket; after stdin, with `-N` or `--send-only`, close_notify and then
+/// FIN once every sealed record has left.
+impl NetEnd for TlsEnd {
+    fn shutdown_read(&mut self) {
+        self.shutdown(libc::SHUT_RD);
+    }
+
+    fn end_write(&mut self, shut: bool, progress: &mut bool) -> bool {
+        if shut && !self.is_shut() {
+            self.close_notify_then_fin();
+            *progress = true;
+        }
+        !self.unwritten()
+    }
+
+    const SEND_ONLY_SHUTS_READ: bool = true;
 }
