@@ -117,7 +117,7 @@ mod layers {
 
     /// The layers, from the top.
     const ORDER: &[&str] = &[
-        "main", "cli", "modes", "serve", "relay", "net", "report", "sys",
+        "main", "cli", "modes", "serve", "relay", "report", "net", "sys",
     ];
 
     /// A file's place: the rank of its layer in [`ORDER`] and, in
@@ -603,7 +603,7 @@ mod layers {
             [
                 "modes/client.rs: crate::modes::scan::run (modes/scan/mod.rs): a mode names another mode",
                 "relay/c.rs: crate::serve::Y (serve/mod.rs): names a layer above its own",
-                "tools/x.rs: in no layer (the layers: main, cli, modes, serve, relay, net, report, sys)",
+                "tools/x.rs: in no layer (the layers: main, cli, modes, serve, relay, report, net, sys)",
                 "import cycle: relay/a.rs -> relay/b.rs -> relay/c.rs -> relay/a.rs",
             ]
         );

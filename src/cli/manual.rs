@@ -1352,7 +1352,7 @@ for the manual page and the shell completions.
 
 #[cfg(test)]
 mod tests {
-    use crate::report::diagnosis::Code;
+    use crate::net::diagnose::Code;
 
     #[test]
     fn every_diagnosis_code_is_in_the_manual() {

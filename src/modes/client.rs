@@ -21,6 +21,7 @@ use socket2::Socket;
 use crate::cli::config::{Config, Proto, Target};
 use crate::net::connect;
 use crate::net::proxy;
+use crate::net::proxy::ProxyError;
 use crate::net::resolve;
 use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
@@ -30,7 +31,7 @@ use crate::relay::log::Log;
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay};
-use crate::report::{self, Errno, ProxyError};
+use crate::report::{self, Errno};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::{self, Reactor};
 
@@ -67,7 +68,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                     continue;
                 }
             }
-            connect::report_success(&cfg.connect_opts(), host, port, ip.as_deref());
+            report::connect_success(&cfg.connect_opts(), host, port, ip.as_deref());
         }
         if cfg.proxy.is_some() {
             proxy_scan_result(cfg, host, port, started, Ok(()));
@@ -78,7 +79,7 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
             return fdpass::pass(rx, stdout, &sock);
         }
         if let Some((t, tc)) = &tls {
-            let s = tls_start(rx, cfg, t, tc, sock, host)?;
+            let mut s = tls_start(rx, cfg, t, tc, sock, host)?;
             if let (Some(exec), false) = (&exec, cfg.opts.zero_io) {
                 // `-c --exec`: a child serves the TLS session.
                 if exec::run_tls_client(rx, exec, s, log.as_ref())? != 0 {
@@ -99,6 +100,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
                     End::Failed => return Err(Abort::Failed),
                     End::Finished => {}
                 }
+            } else {
+                s.send_last();
             }
             continue;
         }
@@ -141,7 +144,7 @@ fn tls_start(
     host: &OsStr,
 ) -> Result<Session, Abort> {
     let timeout = cfg.opts.timeout().filter(|t| !t.is_zero());
-    let s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
+    let mut s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
         Ok(s) => s,
         Err(f) => {
             f.print();
@@ -153,6 +156,7 @@ fn tls_start(
         tls::client::Summary::of(&s).print(&host.to_string_lossy(), &name);
     }
     if !tls::client::pin_matches(t, &s) {
+        s.send_last();
         report::tls::pin_mismatch(t.pin.as_deref().unwrap_or(""));
         return Err(Abort::Failed);
     }
@@ -170,7 +174,7 @@ fn connect_port(
 ) -> Result<Option<(Socket, Option<String>)>, Abort> {
     let o = cfg.connect_opts();
     if let Some(p) = &cfg.proxy {
-        return match proxy::connect(rx, &o, p, host, port)? {
+        return match proxy::connect(rx, &mut report::Lines, &o, p, host, port)? {
             proxy::Outcome::Connected(s) => Ok(Some((s, None))),
             proxy::Outcome::Unreachable => {
                 proxy_scan_result(cfg, host, port, started, Err(None));
@@ -196,7 +200,7 @@ fn connect_port(
             return Err(Abort::Failed);
         }
     };
-    let c = connect::remote_connect(rx, &o, host, port_s, &addrs, true)?;
+    let c = connect::remote_connect(rx, &mut report::Lines, &o, host, port_s, &addrs, true)?;
     Ok(c.map(|c| (c.sock, Some(c.ip))))
 }
 

@@ -58,7 +58,10 @@ pub fn local_listen(cfg: &Config, host: Option<&OsStr>, port: &OsStr) -> Result<
         if let Err(e) = sock.set_reuse_port(true) {
             report::couldnt_set("SO_REUSEPORT", Errno::of(&e));
         }
-        net::set_common_options(&sock, &ai.addr, &sock_opts).map_err(Failed::from)?;
+        net::set_common_options(&sock, &ai.addr, &sock_opts).map_err(|e| {
+            report::setup_failed(&e);
+            Failed
+        })?;
         match sock.bind(&ai.addr) {
             Ok(()) => {
                 // TCP and DCCP listen; UDP does not (nc: `if (!uflag)`).

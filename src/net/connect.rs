@@ -13,9 +13,10 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::Socket;
 
+use crate::net::diagnose::Diagnosis;
 use crate::net::resolve::{self, AddrInfo, Hints};
-use crate::net::{self, ConnectResult, Family, Proto, SockOpts, diagnose};
-use crate::report::{self, Dest};
+use crate::net::{self, ConnectResult, Family, Proto, SetupError, SockOpts, diagnose};
+use crate::sys::errno::Errno;
 use crate::sys::exit::Abort;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, TimerId};
 
@@ -59,7 +60,7 @@ impl Machine for Connecting<'_> {
             .reg
             .set(cx.registry, fd, reactor::NET, Some(Interest::WRITABLE))
         {
-            return Step::Done(ConnectResult::Failed(report::Errno::of(&e)));
+            return Step::Done(ConnectResult::Failed(crate::sys::errno::Errno::of(&e)));
         }
         if let (Some(d), None) = (self.deadline, self.timer) {
             self.timer = Some(cx.timers.add(Instant::now() + d, TIMER_CONNECT));
@@ -128,6 +129,31 @@ impl ConnectOpts {
     }
 }
 
+/// One address of a connect that failed, as nc's `-v` line names it.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptFailed<'a> {
+    /// The host as typed.
+    pub host: &'a OsStr,
+    /// The numeric address, when the line shows it (`(IP)`).
+    pub ip: Option<&'a str>,
+    pub port: &'a OsStr,
+    pub proto: &'a str,
+    /// The connect's errno, or None when `-w` ran out.
+    pub errno: Option<Errno>,
+}
+
+/// What a connect tells as it goes, for `report` to word (`report::Lines`):
+/// nc prints these in the middle of a connect, so they cannot wait for
+/// its result.
+pub trait Tell {
+    /// A fatal failure while preparing a socket (M5, M6, M14/M24).
+    fn setup_failed(&mut self, e: &SetupError);
+    /// `-v`: one address failed; the next is tried.
+    fn attempt_failed(&mut self, a: &AttemptFailed<'_>);
+    /// `-vv`: why it failed, as the kernel tells.
+    fn diagnosis(&mut self, d: &Diagnosis);
+}
+
 /// A connected socket and what the messages say about it.
 pub struct Connected {
     pub sock: Socket,
@@ -135,12 +161,14 @@ pub struct Connected {
     pub ip: String,
 }
 
-/// nc's `remote_connect`: tries every address of `host` for `port`, with
-/// one failure line per address under `-v`. Returns the first socket that
-/// connects, or None when all failed. `show_ip` is false for proxy
-/// connections, whose lines never show `(IP)`.
+/// nc's `remote_connect`: tries every address of `host` for `port`, and
+/// tells each failed one (`-v`'s line, `-vv`'s diagnosis) before the next.
+/// Returns the first socket that connects, or None when all failed.
+/// `show_ip` is false for proxy connections, whose lines never show
+/// `(IP)`.
 pub fn remote_connect(
     rx: &mut Reactor,
+    tell: &mut dyn Tell,
     o: &ConnectOpts,
     host: &OsStr,
     port: &OsStr,
@@ -152,20 +180,15 @@ pub fn remote_connect(
         let Ok(sock) = net::socket(ai.family, ai.socktype, ai.protocol) else {
             continue; // nc skips an address whose socket() fails, silently
         };
-        net::prepare_client(&sock, &ai.addr, hints, &o.sock).map_err(net::Failed::from)?;
+        if let Err(e) = net::prepare_client(&sock, &ai.addr, hints, &o.sock) {
+            tell.setup_failed(&e);
+            return Err(Abort::Failed);
+        }
         let ip = resolve::numeric_host(&ai.addr);
         let started = std::time::Instant::now();
         let (result, immediate) = connect(rx, &sock, ai, o.timeout)?;
-        let dest = Dest {
-            host,
-            ip: if show_ip && !o.numeric {
-                Some(&ip)
-            } else {
-                None
-            },
-        };
-        let proto = o.proto.name();
-        match result {
+        let shown_ip = (show_ip && !o.numeric).then_some(ip.as_str());
+        let errno = match result {
             ConnectResult::Connected => {
                 if show_ip && o.diagnose {
                     if let Some(a) = ai.addr.as_socket() {
@@ -174,20 +197,21 @@ pub fn remote_connect(
                 }
                 return Ok(Some(Connected { sock, ip }));
             }
-            ConnectResult::Failed(errno) => {
-                if o.verbose {
-                    report::connect_failed(&dest, port, proto, errno);
-                }
-            }
-            ConnectResult::TimedOut => {
-                if o.verbose {
-                    report::connect_timed_out(&dest, port, proto);
-                }
-            }
+            ConnectResult::Failed(errno) => Some(errno),
+            ConnectResult::TimedOut => None,
+        };
+        if o.verbose {
+            tell.attempt_failed(&AttemptFailed {
+                host,
+                ip: shown_ip,
+                port,
+                proto: o.proto.name(),
+                errno,
+            });
         }
         // -vv (not for a proxy's own address): why, as the kernel tells.
         if show_ip && o.diagnose {
-            explain_failure(o, &sock, ai, &result, immediate, started.elapsed());
+            explain_failure(tell, o, &sock, ai, &result, immediate, started.elapsed());
         }
     }
     Ok(None)
@@ -196,6 +220,7 @@ pub fn remote_connect(
 /// The `-vv` lines after a failed connect: the facts the socket holds
 /// (TCP_INFO's SYN counters, the error queue's ICMP message) explained.
 fn explain_failure(
+    tell: &mut dyn Tell,
     o: &ConnectOpts,
     sock: &Socket,
     ai: &AddrInfo,
@@ -231,21 +256,6 @@ fn explain_failure(
         broadcast: o.sock.broadcast,
     };
     if let Some(d) = diagnose::diagnose(&probe, outcome, &facts) {
-        report::diagnosis::probe_lines(&d);
+        tell.diagnosis(&d);
     }
-}
-
-/// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.
-pub fn report_success(o: &ConnectOpts, host: &OsStr, port: u16, ip: Option<&str>) {
-    let proto = o.proto;
-    let service = if o.numeric || proto == Proto::Dccp {
-        "*".to_string()
-    } else {
-        crate::net::ports::service_name(port, proto)
-    };
-    let dest = Dest {
-        host,
-        ip: if o.numeric { None } else { ip },
-    };
-    report::connect_succeeded(&dest, port, proto.name(), &service);
 }

@@ -7,9 +7,14 @@
 //! listeners ([`acl::Acl`]).
 //!
 //! A way of connecting returns a connected socket or an error and leaves
-//! the verdict's wording to its caller. This layer may use `report` and
-//! `sys`; it never imports `relay`, a mode or `cli`, and it takes small
-//! option structs, never the whole `Config`.
+//! the verdict's wording to its caller. This layer never prints: what nc
+//! prints in the middle of a connect (an address's failure before the
+//! next is tried, a proxy's password prompt) it tells through
+//! [`connect::Tell`] and [`proxy::Tell`],
+//! which `report` implements; its error types live here, beside the code
+//! that makes them, and `report` words them. It uses only `sys`; it never
+//! imports `report`, `relay`, a mode or `cli`, and it takes small option
+//! structs, never the whole `Config`.
 //!
 //! Sockets: creation, nc's common socket options, source binds.
 //!
@@ -34,7 +39,7 @@ use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::report::{self, Errno};
+use crate::sys::errno::Errno;
 use crate::sys::passphrase::Secret;
 use resolve::Hints;
 
@@ -130,30 +135,11 @@ fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Resul
 #[derive(Debug, Clone, Copy)]
 pub enum SetupError {
     /// M5: the `-s`/`-p` lookup failed.
-    Lookup(report::GaiError),
+    Lookup(crate::sys::errno::GaiError),
     /// M6: the bind failed.
     Bind(Errno),
     /// M14/M24: a socket option failed (`None`: no text of its own).
     Option(Option<&'static str>, Errno),
-}
-
-impl SetupError {
-    /// Prints nc's message for this failure.
-    pub fn report(&self) {
-        match *self {
-            SetupError::Lookup(e) => report::getaddrinfo_failed(e),
-            SetupError::Bind(errno) => report::bind_failed(errno),
-            SetupError::Option(Some(what), errno) => report::warn(format_args!("{what}"), errno),
-            SetupError::Option(None, errno) => report::warn_errno(errno),
-        }
-    }
-}
-
-impl From<SetupError> for Failed {
-    fn from(e: SetupError) -> Failed {
-        e.report();
-        Failed
-    }
 }
 
 /// Linux's `struct tcp_md5sig` (linux/tcp.h).
@@ -319,10 +305,12 @@ pub fn bind_source(
     };
     let port = o.source_port.as_deref().map(OsStr::new);
     let addrs = resolve::lookup(o.source_addr.as_deref(), port, h).map_err(SetupError::Lookup)?;
-    let first = addrs.first().ok_or(SetupError::Lookup(report::GaiError {
-        code: libc::EAI_NONAME,
-        errno: 0,
-    }))?;
+    let first = addrs
+        .first()
+        .ok_or(SetupError::Lookup(crate::sys::errno::GaiError {
+            code: libc::EAI_NONAME,
+            errno: 0,
+        }))?;
     let _ = sock.set_reuse_address(true);
     sock.bind(&first.addr)
         .map_err(|e| SetupError::Bind(Errno::of(&e)))

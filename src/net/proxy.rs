@@ -45,7 +45,7 @@ use socket2::Socket;
 use crate::net::connect::{self, ConnectOpts};
 use crate::net::resolve::{self, Hints};
 use crate::net::{Family, Proto};
-use crate::report::{self, Errno, ProxyError};
+use crate::sys::errno::{Errno, GaiError};
 use crate::sys::exit::Abort;
 use crate::sys::passphrase::{self, PromptError, Secret};
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, would_block};
@@ -630,6 +630,76 @@ fn send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
     }
 }
 
+/// Why a proxy handshake failed: one of nc's socks.c messages, or one of
+/// ncrab's SOCKS5 extensions (username/password authentication).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyError {
+    /// `write failed (N/M): STRERROR`
+    WriteFailed {
+        done: usize,
+        of: usize,
+        errno: Errno,
+    },
+    /// `read failed (N/M): STRERROR` (SOCKS; EOF reads as EPIPE)
+    ReadFailed {
+        done: usize,
+        of: usize,
+        errno: Errno,
+    },
+    /// `proxy read: STRERROR` (HTTP; EOF reads as EPIPE)
+    ProxyRead(Errno),
+    /// `proxy read too long`
+    ReadTooLong,
+    /// `authentication method negotiation failed`
+    MethodNegotiation,
+    /// `host name too long for SOCKS5`
+    HostTooLongSocks5,
+    /// `connection failed, SOCKSv5 error: TEXT`
+    Socks5(u8),
+    /// `connection failed, unsupported address type`
+    Socks5AddressType,
+    /// `connection failed, SOCKSv4 error: TEXT`
+    Socks4(u8),
+    /// `getaddrinfo("HOST", "PORT"): GAI` (SOCKS4's local lookup; HOST as
+    /// typed)
+    Socks4Lookup {
+        host: Vec<u8>,
+        port: String,
+        gai: GaiError,
+    },
+    /// `Invalid hostname`
+    InvalidHostname,
+    /// `hostname too long`
+    HostnameTooLong,
+    /// `Proxy error: "STATUS LINE"` (raw bytes, up to a NUL as in C)
+    Status(Vec<u8>),
+    /// `Too many proxy headers received`
+    TooManyHeaders,
+    /// `Proxy username/password too long`
+    UserPassTooLong,
+    /// `Proxy auth response too long`
+    AuthResponseTooLong,
+    /// `Unable to read proxy passphrase`
+    NoPassphrase,
+    /// `Too many authentication failures`
+    TooManyAuthFailures,
+    /// Extension: the SOCKS5 proxy refused the username and password.
+    Socks5AuthRejected(u8),
+}
+
+/// What a connect through a proxy tells besides a connect's own, for
+/// `report` to word (`report::Lines`).
+pub trait Tell: connect::Tell {
+    /// The proxy's own name did not resolve (fatal).
+    fn proxy_lookup_failed(&mut self, host: &OsStr, port: &OsStr, e: GaiError);
+    /// The proxy conversation failed for good (fatal).
+    fn proxy_failed(&mut self, e: &ProxyError);
+    /// The proxy refused the password; it is asked again.
+    fn proxy_auth_failed(&mut self);
+    /// The terminal prompt for the proxy's password.
+    fn password_prompt(&mut self, user: &str, proxy_host: &str) -> String;
+}
+
 /// One `recv(2)` with flags.
 fn recv(fd: i32, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.
@@ -642,16 +712,16 @@ fn recv(fd: i32, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
 }
 
 /// The proxy password: `NCRAB_PROXY_PASSWORD`, or asked on the terminal.
-fn password(proxy: &Proxy, user: &str) -> Result<Secret, Abort> {
+fn password(tell: &mut impl Tell, proxy: &Proxy, user: &str) -> Result<Secret, Abort> {
     if let Some(v) = std::env::var_os(PASSWORD_ENV) {
         let b = v.as_bytes();
         return Ok(Secret::new(b[..b.len().min(PASSWORD_MAX - 1)].to_vec()));
     }
-    let prompt = report::proxy_password_prompt(user, &proxy.host.to_string_lossy());
+    let prompt = tell.password_prompt(user, &proxy.host.to_string_lossy());
     match passphrase::read(&prompt, PASSWORD_MAX) {
         Ok(pw) => Ok(pw),
         Err(PromptError::NoTty) => {
-            report::proxy_failed(&ProxyError::NoPassphrase);
+            tell.proxy_failed(&ProxyError::NoPassphrase);
             Err(Abort::Failed)
         }
         Err(PromptError::Signal(sig)) => Err(Abort::Signal(sig)),
@@ -687,7 +757,7 @@ fn socks4_lookup(host: &OsStr, port: &str) -> Result<std::net::Ipv4Addr, ProxyEr
     let addrs = resolve::lookup(Some(host), Some(OsStr::new(port)), hints).map_err(failed)?;
     match addrs.first().and_then(|ai| ai.addr.as_socket()) {
         Some(SocketAddr::V4(a)) => Ok(*a.ip()),
-        _ => Err(failed(report::GaiError {
+        _ => Err(failed(GaiError {
             code: libc::EAI_FAMILY,
             errno: 0,
         })),
@@ -730,6 +800,7 @@ pub enum Outcome {
 /// `port`. The caller reports the verdict (`Refused` is fatal in nc).
 pub fn connect(
     rx: &mut Reactor,
+    tell: &mut impl Tell,
     o: &ConnectOpts,
     proxy: &Proxy,
     host: &OsStr,
@@ -740,18 +811,19 @@ pub fn connect(
     let mut attempts = 0;
     loop {
         if attempts > 3 {
-            report::proxy_failed(&ProxyError::TooManyAuthFailures);
+            tell.proxy_failed(&ProxyError::TooManyAuthFailures);
             return Err(Abort::Failed);
         }
         attempts += 1;
         let addrs = match resolve::lookup(Some(&proxy.host), Some(&proxy.port), o.hints()) {
             Ok(a) => a,
             Err(e) => {
-                report::getaddrinfo_host_failed(&proxy.host, &proxy.port, e);
+                tell.proxy_lookup_failed(&proxy.host, &proxy.port, e);
                 return Err(Abort::Failed);
             }
         };
-        let Some(conn) = connect::remote_connect(rx, o, &proxy.host, &proxy.port, &addrs, false)?
+        let Some(conn) =
+            connect::remote_connect(rx, tell, o, &proxy.host, &proxy.port, &addrs, false)?
         else {
             return Ok(Outcome::Unreachable);
         };
@@ -763,7 +835,7 @@ pub fn connect(
             ProxyProto::Socks4 => match socks4_lookup(host, &port_s) {
                 Ok(addr) => Dialog::socks4(addr, port),
                 Err(e) => {
-                    report::proxy_failed(&e);
+                    tell.proxy_failed(&e);
                     return Err(Abort::Failed);
                 }
             },
@@ -781,12 +853,12 @@ pub fn connect(
                 Paused::Done => return Ok(Outcome::Connected(conn.sock)),
                 Paused::Failed(e) => return Ok(Outcome::Refused(e)),
                 Paused::Password => {
-                    let pw = password(proxy, user.unwrap_or_default())?;
+                    let pw = password(tell, proxy, user.unwrap_or_default())?;
                     dialog.password(&pw);
                 }
                 Paused::Reconnect => {
                     if attempts > 1 {
-                        report::proxy_auth_failed();
+                        tell.proxy_auth_failed();
                     }
                     break; // the connection closes; start over
                 }

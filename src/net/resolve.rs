@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use socket2::SockAddr;
 
 use crate::net::{Family, Proto};
-use crate::report::GaiError;
+use crate::sys::errno::GaiError;
 
 /// One getaddrinfo result.
 #[derive(Clone, Debug)]

@@ -23,7 +23,31 @@ use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-pub use crate::report::{HostsFileError, TargetError};
+/// Why a list of destinations was refused (`report::target_error` words it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetError {
+    /// An empty item (`a,,b`, a trailing comma).
+    Empty,
+    /// `ADDR/N` with N not a prefix length of the address's family.
+    Prefix { item: String, max: u32 },
+    /// Host bits set below the prefix (`10.0.0.1/24`).
+    HostBits { item: String },
+    /// A range part that is not `N` or `A-B` with A <= B <= 255.
+    Range { item: String },
+    /// More than `max` addresses in one item.
+    TooLarge { item: String, max: u64 },
+    /// The list holds no address at all (every block trimmed empty).
+    NoHosts,
+}
+
+/// A `--hosts` failure: the file cannot be read, or line `line` is bad.
+#[derive(Debug)]
+pub enum HostsFileError {
+    Read(std::io::Error),
+    TooBig { max_mib: usize },
+    Line { line: usize, err: TargetError },
+    NoHosts,
+}
 
 /// The most addresses one block or range may hold (a /8).
 pub const MAX_BLOCK: u64 = 1 << 24;

@@ -85,16 +85,6 @@ impl Client {
 /// Err: the end is gone.
 fn flush(end: &mut impl Endpoint, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool, ()> {
     let mut progress = false;
-    // (A TLS session's own output first: its handshake, what the socket
-    // did not take.)
-    if *w && !end.flushed() {
-        match end.flush() {
-            Ok(true) => progress = true,
-            Ok(false) => *w = false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
-            Err(_) => return Err(()),
-        }
-    }
     while *w && !queue.is_empty() {
         let (a, _) = queue.as_slices();
         match end.write(a) {
@@ -107,6 +97,17 @@ fn flush(end: &mut impl Endpoint, queue: &mut VecDeque<u8>, w: &mut bool) -> Res
                 break;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(()),
+        }
+    }
+    // (A TLS session's own output: its handshake's last flight, what the
+    // socket did not take; after the queue, which a TLS write seals
+    // behind it, so that both leave in one send.)
+    if *w && !end.flushed() {
+        match end.flush() {
+            Ok(true) => progress = true,
+            Ok(false) => *w = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
             Err(_) => return Err(()),
         }
     }

@@ -61,6 +61,7 @@
 pub mod broker;
 pub mod buffer;
 pub mod child;
+pub mod client_checks;
 pub mod direction;
 pub mod endpoint;
 pub mod exec;

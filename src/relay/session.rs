@@ -441,16 +441,6 @@ impl Session {
                 }
             }
         }
-        // What a TLS session holds (its handshake, records the socket
-        // did not take, close_notify) goes out as the socket allows.
-        if self.net_w && !conn.flushed() {
-            match conn.flush() {
-                Ok(true) => progress = true,
-                Ok(false) => self.net_w = false,
-                Err(e) if would_block(&e) => self.net_w = false,
-                Err(_) => return Pass::End,
-            }
-        }
         // Buffer → network (a datagram's worth at most per write; -C may
         // double a datagram: it must still fit one).
         if self.net_out_open && self.net_w && !io.to_net.is_empty() {
@@ -461,6 +451,18 @@ impl Session {
             };
             match io.send_net(conn, log, max) {
                 Ok(_) => progress = true,
+                Err(e) if would_block(&e) => self.net_w = false,
+                Err(_) => return Pass::End,
+            }
+        }
+        // What a TLS session holds (its handshake's last flight, records
+        // the socket did not take, close_notify) goes out as the socket
+        // allows: after the data above, which a TLS write seals behind it,
+        // so that both leave in one send.
+        if self.net_w && !conn.flushed() {
+            match conn.flush() {
+                Ok(true) => progress = true,
+                Ok(false) => self.net_w = false,
                 Err(e) if would_block(&e) => self.net_w = false,
                 Err(_) => return Pass::End,
             }

@@ -7,9 +7,10 @@
 //! handshake and client checks driven to the end by the listener before
 //! the session starts, its records moved as the socket allows). Code that
 //! serves a `Conn` calls [`Conn::flush`] when the socket turns writable
-//! (TLS output queued in rustls) and [`Conn::take_kick`] after each step
-//! (plaintext or records may wait in rustls or the socket with no event
-//! to come).
+//! (TLS records sealed and not yet sent), after its writes (a TLS write
+//! seals behind what waits, so that it all leaves in one send), and
+//! [`Conn::take_kick`] after each step (plaintext or records may wait in
+//! the record layer or the socket with no event to come).
 
 use std::collections::VecDeque;
 use std::io;
@@ -20,8 +21,8 @@ use std::rc::Rc;
 use socket2::{SockAddr, Socket};
 
 use crate::net::tls::record;
-use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{Progress, Session};
+use crate::relay::client_checks::ClientChecks;
 use crate::relay::endpoint::{Endpoint, cvt};
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
@@ -62,8 +63,9 @@ pub enum Conn {
 /// - `write`: plaintext, sealed as far as the record buffer takes it;
 /// - `flush`/`flushed`: sealed records go out as the socket allows;
 /// - `shutdown_write`: close_notify, then FIN once it has gone out;
-/// - `take_kick`: true once after the handshake finished, or after a read
-///   that yielded with socket data left (read again whatever the events).
+/// - `take_kick`: true once after the handshake finished, after a read
+///   that yielded with socket data left, or after a read that sealed a
+///   record of its own (read and flush again whatever the events).
 pub struct TlsStream {
     state: State,
     fd: RawFd,
@@ -133,8 +135,8 @@ impl TlsStream {
         }
     }
 
-    /// True once after the handshake finished, or after a read that
-    /// yielded with records left.
+    /// True once after the handshake finished, after a read that
+    /// yielded with records left, or after one that sealed a record.
     pub fn take_kick(&mut self) -> bool {
         std::mem::take(&mut self.kick)
     }
@@ -168,6 +170,7 @@ impl TlsStream {
             }
             if let Some(c) = self.checks.take() {
                 if !c.check(s) {
+                    s.send_last();
                     return Err(self.fail());
                 }
             }
@@ -193,6 +196,22 @@ impl TlsStream {
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let waiting = self.ready()?.unwritten();
+        let r = self.read_records(buf);
+        // A KeyUpdate or a warning of ours, sealed while reading: it
+        // leaves with the next write, or at the caller's flush, which the
+        // kick brings (not in a send of its own that Nagle would make the
+        // next records wait behind). (Records already waiting go when the
+        // socket turns writable.)
+        if let State::Records(t) = &self.state {
+            if !waiting && t.unwritten() {
+                self.kick = true;
+            }
+        }
+        r
+    }
+
+    fn read_records(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let t = self.ready()?;
         for _ in 0..TLS_READS_PER_CALL {
             match t.read_step(buf) {
@@ -203,11 +222,6 @@ impl TlsStream {
                 Got::Io(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Got::Io(e) => return Err(e),
             }
-            // Key updates and alerts of ours: best effort, the rest at the
-            // next flush.
-            if t.unwritten() {
-                t.flush_now();
-            }
         }
         // Records without plaintext kept coming: let the other sessions
         // have their turn, and come back without waiting for an event.
@@ -215,26 +229,37 @@ impl TlsStream {
         Err(io::ErrorKind::WouldBlock.into())
     }
 
+    /// Seals `buf` behind what already waits (the handshake's last
+    /// flight, a KeyUpdate, records the socket did not take), so that all
+    /// of it leaves in one send; only when the buffer was full is it
+    /// flushed first.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.flush()? {
-            return Err(io::ErrorKind::WouldBlock.into());
+        self.ready()?;
+        let mut n = self.seal(buf)?;
+        let flushed = self.flush()?;
+        if n == 0 && !buf.is_empty() {
+            if !flushed {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            n = self.seal(buf)?;
+            self.flush()?;
         }
+        Ok(n)
+    }
+
+    /// Seals what of `buf` the record buffer takes.
+    fn seal(&mut self, buf: &[u8]) -> io::Result<usize> {
         let t = self.ready()?;
-        let n = match t.write(buf) {
-            Ok(n) => n,
+        match t.write(buf) {
+            Ok(n) => Ok(n),
             Err(()) => {
                 // (The close_notify of a key at its record limit, or our
                 // alert, if the socket takes it.)
                 t.flush_now();
                 t.fail();
-                return Err(Self::failed());
+                Err(Self::failed())
             }
-        };
-        if n == 0 && !buf.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
         }
-        self.flush()?;
-        Ok(n)
     }
 
     /// Writes what is sealed; true when nothing is left (and then the FIN
@@ -264,8 +289,9 @@ impl TlsStream {
 }
 
 impl Conn {
-    /// True once after a TLS handshake finished, or after a TLS read that
-    /// yielded with records left: read and write again whatever the events.
+    /// True once after a TLS handshake finished, after a TLS read that
+    /// yielded with records left, or after one that sealed a record of its
+    /// own (a KeyUpdate): read and write again whatever the events.
     pub fn take_kick(&mut self) -> bool {
         match self {
             Conn::Tls(t) => t.take_kick(),

@@ -21,10 +21,10 @@ use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::net::tls::TlsConfig;
-use crate::net::tls::server::ClientChecks;
 use crate::net::tls::session::{self, Session};
 use crate::net::tls::setup::{self, Server};
 use crate::relay::End;
+use crate::relay::client_checks::ClientChecks;
 use crate::relay::serve::{ServeOpts, accept_one};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::{Conn, TlsStream};
@@ -249,6 +249,7 @@ fn accept_session(
         return Ok(None);
     }
     if !ClientChecks::new(o.tls, o.host, o.verbose).check(&s) {
+        s.send_last();
         return Ok(None);
     }
     Ok(Some(s))

@@ -4,6 +4,7 @@ use std::ffi::OsStr;
 
 use super::diagnosis;
 use super::out::stdout_line;
+use crate::net::diagnose::{Banner, Diagnosis};
 
 /// Appends `s` as a JSON string literal.
 pub fn json_str(out: &mut String, s: &str) {
@@ -37,9 +38,9 @@ pub struct JsonProbe<'a> {
     /// `-zc`: the `"tls"` object, as JSON text ([`tls::scan_json`]).
     pub tls: Option<String>,
     /// Extension: why it failed (null when open), see [`diagnosis`].
-    pub diagnosis: Option<&'a diagnosis::Diagnosis>,
+    pub diagnosis: Option<&'a Diagnosis>,
     /// `--banner`: the server's first line.
-    pub banner: Option<&'a diagnosis::Banner>,
+    pub banner: Option<&'a Banner>,
 }
 
 /// The `"error"` of a scan's `--json` line for a connect that the `-w`

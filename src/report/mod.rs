@@ -29,6 +29,7 @@ pub mod out;
 pub mod proxy;
 pub mod serve;
 pub mod targets;
+pub mod tell;
 pub mod terminal;
 pub mod tls;
 
@@ -39,6 +40,7 @@ pub use out::*;
 pub use proxy::*;
 pub use serve::*;
 pub use targets::*;
+pub use tell::Lines;
 pub use terminal::*;
 
 pub use crate::sys::errno::{Errno, GaiError};

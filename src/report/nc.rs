@@ -7,8 +7,10 @@ use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-use super::out::{emit, emit_parts, note, warn, warnx};
+use super::out::{emit, emit_parts, note, warn, warn_errno, warnx};
 use super::{Errno, GaiError, argv0, prog};
+use crate::net::connect::ConnectOpts;
+use crate::net::{Proto, SetupError};
 
 /// getopt's errors, prefixed with the full argv[0]. The message may hold
 /// the user's bytes (`invalid option -- '\xff'`), printed as they came.
@@ -74,6 +76,21 @@ pub fn connect_succeeded(dest: &Dest<'_>, port: u16, proto: &str, service: &str)
     emit_parts(false, &[b"Connection to ", &dest.bytes(), tail.as_bytes()]);
 }
 
+/// M1: the success line, `[PROTO/SERVICE]` from /etc/services unless `-n`.
+pub fn connect_success(o: &ConnectOpts, host: &OsStr, port: u16, ip: Option<&str>) {
+    let proto = o.proto;
+    let service = if o.numeric || proto == Proto::Dccp {
+        "*".to_string()
+    } else {
+        crate::net::ports::service_name(port, proto)
+    };
+    let dest = Dest {
+        host,
+        ip: if o.numeric { None } else { ip },
+    };
+    connect_succeeded(&dest, port, proto.name(), &service);
+}
+
 /// M2/M2b: `PROG: connect to HOST[ (IP)] port PORT (PROTO) failed: STRERROR`
 pub fn connect_failed(dest: &Dest<'_>, port: impl AsRef<OsStr>, proto: &str, errno: Errno) {
     connect_line(dest, port.as_ref(), &format!(" ({proto}) failed: {errno}"));
@@ -118,6 +135,16 @@ pub fn getaddrinfo_failed(e: GaiError) {
 /// M6: binding the client's source address failed.
 pub fn bind_failed(errno: Errno) {
     warn(format_args!("bind failed"), errno);
+}
+
+/// M5, M6, M14/M24: a client socket could not be prepared.
+pub fn setup_failed(e: &SetupError) {
+    match *e {
+        SetupError::Lookup(e) => getaddrinfo_failed(e),
+        SetupError::Bind(errno) => bind_failed(errno),
+        SetupError::Option(Some(what), errno) => warn(format_args!("{what}"), errno),
+        SetupError::Option(None, errno) => warn_errno(errno),
+    }
 }
 
 /// M20: writing a `-t` reply failed (a warning only).

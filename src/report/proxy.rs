@@ -4,64 +4,9 @@
 use std::fmt;
 
 use super::out::{emit, note};
-use super::{Errno, GaiError, prog};
-
-/// Why a proxy handshake failed: one of nc's socks.c messages, or one of
-/// ncrab's SOCKS5 extensions (username/password authentication).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProxyError {
-    /// `write failed (N/M): STRERROR`
-    WriteFailed {
-        done: usize,
-        of: usize,
-        errno: Errno,
-    },
-    /// `read failed (N/M): STRERROR` (SOCKS; EOF reads as EPIPE)
-    ReadFailed {
-        done: usize,
-        of: usize,
-        errno: Errno,
-    },
-    /// `proxy read: STRERROR` (HTTP; EOF reads as EPIPE)
-    ProxyRead(Errno),
-    /// `proxy read too long`
-    ReadTooLong,
-    /// `authentication method negotiation failed`
-    MethodNegotiation,
-    /// `host name too long for SOCKS5`
-    HostTooLongSocks5,
-    /// `connection failed, SOCKSv5 error: TEXT`
-    Socks5(u8),
-    /// `connection failed, unsupported address type`
-    Socks5AddressType,
-    /// `connection failed, SOCKSv4 error: TEXT`
-    Socks4(u8),
-    /// `getaddrinfo("HOST", "PORT"): GAI` (SOCKS4's local lookup; HOST as
-    /// typed)
-    Socks4Lookup {
-        host: Vec<u8>,
-        port: String,
-        gai: GaiError,
-    },
-    /// `Invalid hostname`
-    InvalidHostname,
-    /// `hostname too long`
-    HostnameTooLong,
-    /// `Proxy error: "STATUS LINE"` (raw bytes, up to a NUL as in C)
-    Status(Vec<u8>),
-    /// `Too many proxy headers received`
-    TooManyHeaders,
-    /// `Proxy username/password too long`
-    UserPassTooLong,
-    /// `Proxy auth response too long`
-    AuthResponseTooLong,
-    /// `Unable to read proxy passphrase`
-    NoPassphrase,
-    /// `Too many authentication failures`
-    TooManyAuthFailures,
-    /// Extension: the SOCKS5 proxy refused the username and password.
-    Socks5AuthRejected(u8),
-}
+use super::prog;
+use crate::net::proxy::ProxyError;
+use crate::sys::errno::Errno;
 
 /// nc's SOCKSv5 reply texts (RFC 1928).
 pub fn socks5_strerror(code: u8) -> &'static str {

@@ -6,32 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::Errno;
 use super::out::{emit_parts, warnx};
-
-/// Why a list of destinations (net/targets.rs) was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TargetError {
-    /// An empty item (`a,,b`, a trailing comma).
-    Empty,
-    /// `ADDR/N` with N not a prefix length of the address's family.
-    Prefix { item: String, max: u32 },
-    /// Host bits set below the prefix (`10.0.0.1/24`).
-    HostBits { item: String },
-    /// A range part that is not `N` or `A-B` with A <= B <= 255.
-    Range { item: String },
-    /// More than `max` addresses in one item.
-    TooLarge { item: String, max: u64 },
-    /// The list holds no address at all (every block trimmed empty).
-    NoHosts,
-}
-
-/// A `--hosts` failure: the file cannot be read, or line `line` is bad.
-#[derive(Debug)]
-pub enum HostsFileError {
-    Read(std::io::Error),
-    TooBig { max_mib: usize },
-    Line { line: usize, err: TargetError },
-    NoHosts,
-}
+use crate::net::targets::{HostsFileError, TargetError};
 
 fn target_error_text(e: &TargetError) -> String {
     use TargetError as E;

@@ -9,21 +9,17 @@ use std::io;
 
 use rustls::{AlertDescription, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
 
+use crate::net::tls::client::{Failure, Summary};
+pub use crate::net::tls::probe::ScanDetails;
+use crate::net::tls::probe::{Outcome as ProbeOutcome, ProbeFailure};
+use crate::net::tls::record::Problem;
+pub use crate::net::tls::session::HandshakeError;
+pub use crate::net::tls::setup::{ConfigWhy, LoadWhat, LoadWhy, SetupError};
+pub use crate::net::tls::verify::CertProblem;
 use crate::report::{self, Errno};
 
-/// What `-vv` and `--json` show of a port that spoke TLS.
-#[derive(Clone, Debug, Default)]
-pub struct ScanDetails {
-    pub version: &'static str,
-    pub cipher: String,
-    pub subject: String,
-    pub issuer: String,
-    pub sans: Vec<String>,
-    pub not_after: Option<i64>,
-    pub alpn: Option<String>,
-}
-
-/// The end of a scan's TLS probe: the details, or the reason it failed.
+/// The end of a scan's TLS probe, as the scan keeps it: the details, or
+/// the reason it failed in words ([`probe_outcome`]).
 pub type ScanOutcome = Result<ScanDetails, String>;
 
 /// `ctime(3)` in local time, without the newline, as OpenBSD's `-v`
@@ -71,50 +67,6 @@ pub fn days_left(t: i64) -> i64 {
 }
 
 const FAILED: &str = "certificate verification failed";
-
-/// Why a certificate was refused, for the words inside `tls handshake
-/// failed (...)`. `role` is `server` or `client`.
-#[derive(Debug)]
-pub enum CertProblem {
-    /// X.509 v1 (libtls accepts it, rustls does not).
-    Version1 {
-        role: &'static str,
-    },
-    /// A CA certificate (CA:TRUE) used as the peer's own.
-    CaAsEndEntity {
-        role: &'static str,
-    },
-    Expired {
-        not_after: Option<i64>,
-    },
-    NotYetValid {
-        not_before: Option<i64>,
-    },
-    UnknownIssuer {
-        self_signed: bool,
-    },
-    /// The name is not among the subjectAltNames.
-    WrongName {
-        role: &'static str,
-        name: String,
-        sans: Vec<String>,
-    },
-    /// No subjectAltName at all: names only in the Common Name.
-    CnOnly {
-        role: &'static str,
-        name: String,
-        cns: Vec<String>,
-    },
-    NoStaple,
-    BadSignature,
-    BadEncoding,
-    Revoked,
-    WrongPurpose {
-        role: &'static str,
-    },
-    /// Anything else, as rustls names it.
-    Other(String),
-}
 
 impl fmt::Display for CertProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -171,12 +123,10 @@ impl fmt::Display for CertProblem {
                 f,
                 "{FAILED}: certificate is not for a TLS {role} (extendedKeyUsage)"
             ),
-            CertProblem::Other(what) => write!(f, "{FAILED}: {what}"),
+            CertProblem::Other(debug) => write!(f, "{FAILED}: {}", words(debug)),
         }
     }
 }
-
-impl std::error::Error for CertProblem {}
 
 /// `Debug` names in plain words: `HandshakeFailure` -> `handshake failure`.
 pub fn words(debug: &str) -> String {
@@ -244,23 +194,9 @@ pub fn tls_error_text(e: &Error) -> String {
         }
         Error::DecryptError => "decryption failed (corrupted record)".into(),
         Error::General(s) => s.clone(),
+        Error::Other(o) => o.0.to_string(),
         other => words(&format!("{other:?}")),
     }
-}
-
-/// Why a handshake did not finish.
-#[derive(Debug)]
-pub enum HandshakeError {
-    /// The peer closed the connection before the handshake finished.
-    Eof {
-        got_any: bool,
-    },
-    Io(io::Error),
-    Tls(Error),
-    /// `-w` ran out.
-    TimedOut,
-    /// A serving listener's own handshake deadline (no `-w`) ran out.
-    DefaultDeadline(std::time::Duration),
 }
 
 impl HandshakeError {
@@ -330,30 +266,88 @@ pub fn load_failed(what: LoadWhat, path: &OsStr, why: &str) {
     ));
 }
 
-#[derive(Clone, Copy, Debug)]
-pub enum LoadWhat {
-    Ca,
-    Cert,
-    Key,
-    Staple,
-}
-
-/// Why the TLS configuration could not be built.
-#[derive(Debug)]
-pub enum SetupError {
-    /// A file (what, path, why).
-    Load(LoadWhat, std::ffi::OsString, String),
-    /// rustls refused the configuration.
-    Config(String),
-}
-
 impl SetupError {
     /// Prints the error, in OpenBSD's words.
     pub fn print(&self) {
         match self {
-            SetupError::Load(what, path, why) => load_failed(*what, path, why),
-            SetupError::Config(why) => config_failed(why),
+            SetupError::Load(what, path, why) => load_failed(*what, path, &load_why(why)),
+            SetupError::Config(why) => config_failed(&config_why(why)),
         }
+    }
+}
+
+/// Why a file could not be used, inside `unable to load ... (%s)`.
+fn load_why(why: &LoadWhy) -> String {
+    match why {
+        LoadWhy::Io(errno) => errno.to_string(),
+        LoadWhy::NoPem => "no PEM item found".into(),
+        LoadWhy::BadPem(debug) => format!("bad PEM: {}", words(debug)),
+        LoadWhy::NoCertificate => "no certificate in it".into(),
+        LoadWhy::NoTrustAnchors => "no trust anchors found".into(),
+        LoadWhy::Refused(e) => tls_error_text(e),
+    }
+}
+
+/// Why rustls refused the configuration, inside `tls configuration
+/// failed (%s)`.
+fn config_why(why: &ConfigWhy) -> String {
+    match why {
+        ConfigWhy::Tls(e) => tls_error_text(e),
+        ConfigWhy::Verifier(debug) => words(debug),
+        ConfigWhy::SelfSigned(e) => format!("cannot make a certificate: {e}"),
+    }
+}
+
+impl Failure {
+    /// The reason in words, as inside OpenBSD's parentheses.
+    pub fn reason(&self) -> String {
+        match self {
+            Failure::Name(n) => bad_name(n),
+            Failure::Handshake(e) => e.text(),
+        }
+    }
+
+    /// Prints OpenBSD's line for it.
+    pub fn print(&self) {
+        match self {
+            Failure::Name(n) => connection_failed(&bad_name(n)),
+            Failure::Handshake(e) => handshake_failed(e),
+        }
+    }
+}
+
+impl Summary {
+    /// OpenBSD's `-v` lines for `host`, checked against `peer_name`.
+    pub fn print(&self, host: &str, peer_name: &str) {
+        negotiated(&Negotiated {
+            version: self.version,
+            cipher: &self.cipher,
+            host,
+            peer_name,
+            cert: self.cert.as_ref().map(|(i, h)| CertLines {
+                subject: &i.subject,
+                issuer: &i.issuer,
+                not_before: i.not_before,
+                not_after: i.not_after,
+                hash: h,
+            }),
+            alpn: self.alpn.as_deref(),
+        });
+    }
+}
+
+/// A scan's TLS probe's end as the scan keeps it: the failure in words,
+/// as inside `tls handshake failed (...)`.
+pub fn probe_outcome(o: ProbeOutcome) -> ScanOutcome {
+    o.map_err(|f| probe_failure(&f))
+}
+
+/// Why a scan's TLS probe failed, in words.
+pub fn probe_failure(f: &ProbeFailure) -> String {
+    match f {
+        ProbeFailure::Start(f) => f.reason(),
+        ProbeFailure::Handshake(e) => e.text(),
+        ProbeFailure::PinMismatch(pin) => pin_mismatch_text(pin),
     }
 }
 
@@ -476,25 +470,19 @@ pub fn write_failed(e: StreamError<'_>) {
     report::warnx(format_args!("tls write failed ({e})"));
 }
 
-/// Why a session ended at a peer's alert whose level is neither
-/// warning (1) nor fatal (2), which ncrab answers with a fatal
-/// illegal_parameter (as rustls and openssl do); [`stream_error`]'s
-/// words, carried in the session's error.
-pub fn alert_level_text(level: u8) -> String {
-    format!("the peer sent an alert of a level TLS does not have ({level})")
-}
-
-/// Why a session's record layer could not start: rustls logged no
-/// traffic secret that gives the session's keys (a bug, never the
-/// peer's doing).
-pub fn secret_not_logged_text() -> &'static str {
-    "the session's traffic secret was not logged"
-}
-
-/// Why a session's record layer could not start: the key rustls
-/// handed over does not fit the negotiated cipher (a bug).
-pub fn key_misfit_text() -> &'static str {
-    "the negotiated key does not fit its cipher"
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::SecretNotLogged => f.write_str("the session's traffic secret was not logged"),
+            Problem::KeyMisfit => f.write_str("the negotiated key does not fit its cipher"),
+            Problem::AlertLevel(level) => {
+                write!(
+                    f,
+                    "the peer sent an alert of a level TLS does not have ({level})"
+                )
+            }
+        }
+    }
 }
 
 /// A scanned port that took the TCP connection but failed TLS: nc's
@@ -595,4 +583,12 @@ pub fn scan_json(outcome: &ScanOutcome) -> String {
     }
     s.push('}');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00 UTC");
+    }
 }

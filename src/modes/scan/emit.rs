@@ -13,11 +13,10 @@ use std::net::IpAddr;
 use super::slots::{Found, Slots, Verdict};
 use crate::cli::config::Config;
 use crate::net::SetupError;
-use crate::net::connect::{self, ConnectOpts};
+use crate::net::connect::ConnectOpts;
 use crate::net::diagnose::{self, Banner, Facts};
 use crate::net::ports::{self, ServiceNames};
 use crate::net::resolve::Hints;
-use crate::net::tls::probe as tls_probe;
 use crate::report::tls as tls_report;
 use crate::report::{self, Dest, Errno, GaiError, JsonProbe, diagnosis, json_probe};
 use crate::sys::exit::Status;
@@ -34,7 +33,7 @@ pub struct Emit<'a> {
     /// What each finished slot left behind, until it is reported.
     facts: HashMap<usize, Facts>,
     /// `-zc`: each TLS probe's outcome, until it is reported.
-    tls: HashMap<usize, tls_probe::Outcome>,
+    tls: HashMap<usize, tls_report::ScanOutcome>,
     /// nc's status so far: the last port that connected decides.
     status: Status,
 }
@@ -72,7 +71,7 @@ impl<'a> Emit<'a> {
     }
 
     /// Keeps a TLS probe's outcome for its report.
-    pub fn keep_tls(&mut self, slot: usize, out: tls_probe::Outcome) {
+    pub fn keep_tls(&mut self, slot: usize, out: tls_report::ScanOutcome) {
         self.tls.insert(slot, out);
     }
 
@@ -121,7 +120,7 @@ impl<'a> Emit<'a> {
                 ip: if o.numeric { None } else { Some(ip) },
             };
             match r.found {
-                Found::Open => connect::report_success(conn, host, port, Some(ip)),
+                Found::Open => report::connect_success(conn, host, port, Some(ip)),
                 Found::Failed(errno) => {
                     report::connect_failed(&dest, port.to_string(), proto, errno)
                 }
@@ -137,7 +136,7 @@ impl<'a> Emit<'a> {
             }
         }
         if let Found::Setup(e) = r.found {
-            e.report();
+            report::setup_failed(&e);
         }
         let none = Facts::default();
         let diag = match (self.diag, facts, r.found) {
@@ -215,7 +214,7 @@ impl<'a> Emit<'a> {
         r: Verdict,
         diag: Option<&diagnose::Diagnosis>,
         banner: Option<&Banner>,
-        tls: Option<&tls_probe::Outcome>,
+        tls: Option<&tls_report::ScanOutcome>,
     ) {
         let Some((u, p, a)) = slots.split(slot) else {
             return;

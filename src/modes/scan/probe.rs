@@ -35,7 +35,7 @@ use crate::net::diagnose::banner::BannerRead;
 use crate::net::diagnose::{Facts, errqueue, tcpinfo};
 use crate::net::resolve::AddrInfo;
 use crate::net::tls::TlsConfig;
-use crate::net::tls::probe::{self as tls_probe, Next, TlsProbe};
+use crate::net::tls::probe::{Next, TlsProbe};
 use crate::net::udp::{self, Tick, XProbe};
 use crate::net::{self, ConnectResult, Proto};
 use crate::report::Errno;
@@ -93,7 +93,11 @@ impl<'a> Kinds<'a> {
     /// start. None without `-c`.
     pub fn tls_probe(&self, host: &OsStr) -> Option<Result<Box<TlsProbe>, String>> {
         let (t, config) = self.tls.as_ref()?;
-        Some(TlsProbe::new(config, t, host).map(Box::new))
+        Some(
+            TlsProbe::new(config, t, host)
+                .map(Box::new)
+                .map_err(|f| tls_report::probe_failure(&f)),
+        )
     }
 
     /// `--banner`'s wait.
@@ -135,7 +139,7 @@ pub struct Ended {
     /// ask).
     pub facts: Option<Facts>,
     /// `-zc`: the handshake's outcome, or why there was none.
-    pub tls: Option<tls_probe::Outcome>,
+    pub tls: Option<tls_report::ScanOutcome>,
     /// Its socket is unconnected and may serve the next probe.
     pub reusable: bool,
 }
@@ -362,7 +366,7 @@ impl Probe {
                     Found::TlsFailed
                 };
                 Some(Ended {
-                    tls: Some(out),
+                    tls: Some(tls_report::probe_outcome(out)),
                     ..Ended::bare(found)
                 })
             }

@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::Socket;
 
-pub use crate::report::diagnosis::QueuedError;
+pub use super::model::QueuedError;
 
 fn set(fd: RawFd, level: i32, name: i32, on: bool) -> bool {
     let v: libc::c_int = on.into();

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-pub use crate::report::diagnosis::Listener;
+pub use super::model::Listener;
 
 /// The table files of a protocol.
 fn files(proto: &str) -> [&'static str; 2] {

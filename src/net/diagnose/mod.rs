@@ -5,12 +5,13 @@
 //!
 //! Gathering costs nothing for nc's own output: the error queue is only
 //! read, `TCP_INFO` only asked for and `/proc` only walked when `-vv` or
-//! `--json` wants the answer, and only for a probe that failed. The texts
-//! are in `report::diagnosis`.
+//! `--json` wants the answer, and only for a probe that failed. What a
+//! diagnosis holds is [`model`]; its texts are in `report::diagnosis`.
 
 pub mod banner;
 pub mod errqueue;
 pub mod listeners;
+pub mod model;
 pub mod names;
 pub mod tcpinfo;
 
@@ -21,10 +22,8 @@ use std::time::Duration;
 
 use tcpinfo::Syns;
 
-use crate::report::Errno;
-pub use crate::report::diagnosis::{
-    Banner, Code, Diagnosis, Listener, LocalListeners, NameFacts, QueuedError, Role,
-};
+use crate::sys::errno::Errno;
+pub use model::{Banner, Code, Diagnosis, Listener, LocalListeners, NameFacts, QueuedError, Role};
 
 /// What a failed (or open) probe left behind, gathered at its end.
 #[derive(Clone, Debug, Default)]

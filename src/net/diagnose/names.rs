@@ -11,7 +11,7 @@ use std::ffi::OsStr;
 use super::{Code, Diagnosis, NameFacts};
 use crate::net::Family;
 use crate::net::resolve::{self, Hints};
-use crate::report::GaiError;
+use crate::sys::errno::GaiError;
 
 /// glibc's EAI_ADDRFAMILY and EAI_NODATA (GNU extensions the libc crate
 /// does not name for this target).

@@ -1,8 +1,8 @@
 //! The client side of `-c`: a TLS session on a socket some other code
 //! connected (directly or through a proxy). [`start`] runs the handshake
-//! and returns the session or why it failed; the caller reports, prints
-//! the `-v` lines ([`Summary`]) and applies the `-H` verdict
-//! ([`pin_matches`]).
+//! and returns the session or why it failed ([`Failure`]); the caller
+//! reports it, prints the `-v` lines ([`Summary`], both worded by
+//! `report::tls`) and applies the `-H` verdict ([`pin_matches`]).
 
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -13,9 +13,9 @@ use rustls::{ClientConfig, ClientConnection, Connection};
 use socket2::Socket;
 
 use super::certinfo::{self, CertInfo};
+use super::session::HandshakeError;
 use super::session::{self, Session};
 use super::{TlsConfig, setup};
-use crate::report::tls::{self as report, CertLines, HandshakeError, Negotiated};
 use crate::sys::reactor::{Reactor, Stop};
 
 /// The name the certificate must carry (and the SNI, for a DNS name):
@@ -49,24 +49,6 @@ pub enum Failure {
     Handshake(HandshakeError),
 }
 
-impl Failure {
-    /// The reason in words, as inside OpenBSD's parentheses.
-    pub fn reason(&self) -> String {
-        match self {
-            Failure::Name(n) => report::bad_name(n),
-            Failure::Handshake(e) => e.text(),
-        }
-    }
-
-    /// Prints OpenBSD's line for it.
-    pub fn print(&self) {
-        match self {
-            Failure::Name(n) => report::connection_failed(&report::bad_name(n)),
-            Failure::Handshake(e) => report::handshake_failed(e),
-        }
-    }
-}
-
 /// What `-v` shows of a finished handshake.
 pub struct Summary {
     pub version: &'static str,
@@ -89,24 +71,6 @@ impl Summary {
                 .and_then(|der| certinfo::parse(der).map(|info| (info, certinfo::hash(der)))),
             alpn: s.conn.alpn_protocol().map(<[u8]>::to_vec),
         }
-    }
-
-    /// OpenBSD's `-v` lines for `host`, checked against `peer_name`.
-    pub fn print(&self, host: &str, peer_name: &str) {
-        report::negotiated(&Negotiated {
-            version: self.version,
-            cipher: &self.cipher,
-            host,
-            peer_name,
-            cert: self.cert.as_ref().map(|(i, h)| CertLines {
-                subject: &i.subject,
-                issuer: &i.issuer,
-                not_before: i.not_before,
-                not_after: i.not_after,
-                hash: h,
-            }),
-            alpn: self.alpn.as_deref(),
-        });
     }
 }
 

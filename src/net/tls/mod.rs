@@ -9,22 +9,22 @@
 //!   the throw-away self-signed certificate of a listener.
 //! - [`verify`]: the certificate checks (chain, name, the `-H` pin,
 //!   `noverify`, `noname`) and why a certificate was refused
-//!   ([`crate::report::tls::CertProblem`]).
+//!   ([`verify::CertProblem`]).
 //! - [`session`]: a TLS session over a connected socket and the
 //!   non-blocking handshake machine; [`client`]: a client session, its
-//!   `-v` summary and the `-H` verdict; [`server`]: a listener's checks
-//!   of its client after the handshake; [`probe`]: a scan's handshake.
+//!   `-v` summary and the `-H` verdict; [`probe`]: a scan's handshake;
+//!   [`record`]: the records after the handshake.
 //! - [`certinfo`]: the fields of a certificate.
 //!
 //! Like every way of connecting, it returns a session or an error and
-//! leaves the wording to its caller; the bytes of a session are moved by
+//! leaves the wording to `report::tls`, which also words the error types
+//! defined here; the bytes of a session are moved by
 //! `relay::tls`.
 
 pub mod certinfo;
 pub mod client;
 pub mod probe;
 pub mod record;
-pub mod server;
 pub mod session;
 pub mod setup;
 pub mod verify;

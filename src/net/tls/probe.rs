@@ -1,8 +1,8 @@
 //! A scan's TLS probe (`-zc`): once a port accepts the TCP connection,
 //! the handshake runs on the probe's socket, side by side with the other
 //! probes, and no application data is sent. Open means the handshake and
-//! the verification succeeded; anything else is the reason, in the words
-//! of `tls handshake failed (...)`.
+//! the verification succeeded; anything else is a [`ProbeFailure`],
+//! which `report::tls` words as inside `tls handshake failed (...)`.
 
 use std::sync::Arc;
 
@@ -10,12 +10,36 @@ use mio::Interest;
 use rustls::{ClientConfig, Connection};
 use socket2::Socket;
 
+use super::client::Failure;
+use super::session::HandshakeError;
 use super::session::{self, Progress};
 use super::{TlsConfig, certinfo, setup};
-use crate::report::tls::{ScanDetails, ScanOutcome, pin_mismatch_text};
 
-/// The end of a TLS probe: the details, or the reason it failed.
-pub type Outcome = ScanOutcome;
+/// What `-vv` and `--json` show of a port that spoke TLS.
+#[derive(Clone, Debug, Default)]
+pub struct ScanDetails {
+    pub version: &'static str,
+    pub cipher: String,
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub not_after: Option<i64>,
+    pub alpn: Option<String>,
+}
+
+/// Why a TLS probe failed (`report::tls` words it).
+#[derive(Debug)]
+pub enum ProbeFailure {
+    /// The session could not start (the name is unusable).
+    Start(Failure),
+    /// The handshake failed.
+    Handshake(HandshakeError),
+    /// `-H`: the certificate is not the pinned one.
+    PinMismatch(String),
+}
+
+/// The end of a TLS probe: the details, or why it failed.
+pub type Outcome = Result<ScanDetails, ProbeFailure>;
 
 /// One handshake in flight.
 pub struct TlsProbe {
@@ -35,9 +59,9 @@ impl TlsProbe {
         config: &Arc<ClientConfig>,
         t: &TlsConfig,
         host: &std::ffi::OsStr,
-    ) -> Result<TlsProbe, String> {
+    ) -> Result<TlsProbe, ProbeFailure> {
         let name = super::client::peer_name(t, host);
-        let conn = super::client::connection(config, &name).map_err(|f| f.reason())?;
+        let conn = super::client::connection(config, &name).map_err(ProbeFailure::Start)?;
         Ok(TlsProbe {
             conn,
             hs: session::HsState::default(),
@@ -48,7 +72,7 @@ impl TlsProbe {
     pub fn step(&mut self, sock: &Socket, t: &TlsConfig) -> Next {
         match session::drive(&mut self.conn, sock, &mut self.hs) {
             Progress::Wait(i) => Next::Wait(i),
-            Progress::Failed(e) => Next::Finished(Err(e.text())),
+            Progress::Failed(e) => Next::Finished(Err(ProbeFailure::Handshake(e))),
             Progress::Done => Next::Finished(self.details(t)),
         }
     }
@@ -61,7 +85,7 @@ impl TlsProbe {
             .map(|c| c.as_ref().to_vec());
         if let Some(pin) = &t.pin {
             if der.as_deref().map(certinfo::hash).as_ref() != Some(pin) {
-                return Err(pin_mismatch_text(pin));
+                return Err(ProbeFailure::PinMismatch(pin.clone()));
             }
         }
         let info = der.as_deref().and_then(certinfo::parse).unwrap_or_default();

@@ -39,7 +39,8 @@
 //!   records or KeyUpdates in a row, 4 warning alerts, 1 renegotiation
 //!   request, a post-handshake message of at most 64 KiB.
 //!
-//! Errors are rustls's own [`rustls::Error`] values, so `report` words them
+//! Errors are rustls's own [`rustls::Error`] values (the layer's own
+//! failures as [`Problem`] inside one), so `report` words them
 //! as it words rustls's.
 
 use std::io;
@@ -52,7 +53,30 @@ use rustls::{
 };
 use zeroize::Zeroizing;
 
-use crate::report::tls as report;
+/// A failure of the record layer's own, carried in the session's
+/// [`rustls::Error`] (as `Error::Other`) beside rustls's: `report::tls`
+/// words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// rustls logged no traffic secret that gives the session's keys (a
+    /// bug, never the peer's doing).
+    SecretNotLogged,
+    /// The key rustls handed over does not fit the negotiated cipher (a
+    /// bug).
+    KeyMisfit,
+    /// The peer sent an alert of a level that is neither warning (1) nor
+    /// fatal (2); ncrab answers a fatal illegal_parameter, as rustls and
+    /// openssl do.
+    AlertLevel(u8),
+}
+
+impl std::error::Error for Problem {}
+
+impl From<Problem> for Error {
+    fn from(p: Problem) -> Error {
+        Error::Other(rustls::OtherError(std::sync::Arc::new(p)))
+    }
+}
 
 /// Plaintext per record (2^14).
 pub const MAX_PLAIN: usize = 16384;
@@ -176,7 +200,7 @@ impl Secret {
     /// an error when there is no secret of the suite's length.
     fn next(&self, suite: Suite) -> Result<Secret, Error> {
         if self.len != suite.hash_len {
-            return Err(Error::General(report::secret_not_logged_text().into()));
+            return Err(Problem::SecretNotLogged.into());
         }
         let mut next = Secret {
             len: self.len,
@@ -223,8 +247,8 @@ struct Keys {
 
 impl Keys {
     fn new(alg: &'static aead::Algorithm, key: &[u8], iv: &[u8], seq: u64) -> Result<Keys, Error> {
-        let unbound = aead::UnboundKey::new(alg, key)
-            .map_err(|_| Error::General(report::key_misfit_text().into()))?;
+        let unbound =
+            aead::UnboundKey::new(alg, key).map_err(|_| Error::from(Problem::KeyMisfit))?;
         let mut k = Keys {
             key: aead::LessSafeKey::new(unbound),
             raw_key: Zeroizing::new([0; 32]),
@@ -354,7 +378,10 @@ impl Records {
     /// The record layer of a session whose handshake is over, from the
     /// secrets rustls handed over (`log`: the TLS 1.3 traffic secrets).
     /// `input` and `output` are the buffer sizes (at least one record
-    /// each).
+    /// each). `last` is the handshake's last flight, not yet written: it
+    /// waits at the front of the output buffer (which grows by its size
+    /// when it would leave less than one record's room), so that it goes
+    /// out in the same send as the first records.
     pub fn new(
         secrets: ExtractedSecrets,
         version: rustls::ProtocolVersion,
@@ -362,6 +389,7 @@ impl Records {
         log: &SecretLog,
         input: usize,
         output: usize,
+        last: &[u8],
     ) -> Result<Records, Error> {
         let tls13 = version == rustls::ProtocolVersion::TLSv1_3;
         let (tx_seq, tx) = secrets.tx;
@@ -375,9 +403,11 @@ impl Records {
             tx.secret = current_secret(suite, log.take(client), &tx)?;
             rx.secret = current_secret(suite, log.take(!client), &rx)?;
         }
-        Ok(Records::with_keys(
-            tls13, client, suite, tx, rx, input, output,
-        ))
+        let output = output.max(OUTPUT_MIN).max(last.len() + OUTPUT_MIN);
+        let mut r = Records::with_keys(tls13, client, suite, tx, rx, input, output);
+        r.output.data[..last.len()].copy_from_slice(last);
+        r.output.end = last.len();
+        Ok(r)
     }
 
     fn with_keys(
@@ -846,7 +876,7 @@ impl Records {
         if !matches!(level, LEVEL_WARNING | LEVEL_FATAL) {
             return self.fail(
                 Some(AlertDescription::IllegalParameter),
-                Error::General(report::alert_level_text(level)),
+                Problem::AlertLevel(level).into(),
             );
         }
         let desc = AlertDescription::from(desc);
@@ -1033,7 +1063,7 @@ fn derive(suite: Suite, secret: &Secret) -> KeyIv {
 /// updated it during the handshake's last flight, so follow the updates
 /// until one matches.
 fn current_secret(suite: Suite, logged: Option<Secret>, k: &Keys) -> Result<Secret, Error> {
-    let missing = || Error::General(report::secret_not_logged_text().into());
+    let missing = || Problem::SecretNotLogged.into();
     let mut secret = logged
         .filter(|s| s.len == suite.hash_len)
         .ok_or_else(missing)?;
@@ -1552,9 +1582,11 @@ mod tests {
                 wire(&mut c, &mut s);
                 let (got, end) = read_all(&mut s);
                 assert_eq!((got.as_slice(), end), (&b"before"[..], Read::Failed));
-                assert_eq!(
-                    s.error(),
-                    Some(&Error::General(crate::report::tls::alert_level_text(3)))
+                assert!(
+                    matches!(s.error(), Some(Error::Other(o))
+                        if matches!(o.0.downcast_ref::<Problem>(), Some(Problem::AlertLevel(3)))),
+                    "{:?}",
+                    s.error()
                 );
                 wire(&mut s, &mut c);
                 assert_eq!(read_all(&mut c).1, Read::Failed);

@@ -11,6 +11,15 @@
 //! ([`Cut`]), so that when the handshake is over every later byte is
 //! still in the socket: [`Session::into_records`] then hands the session
 //! to ncrab's own record layer ([`super::record`]).
+//!
+//! Each flight goes out in one `sendmsg` (rustls's `write_tls` offers all
+//! it holds as one vectored write): [`drive`] writes only once the socket
+//! holds no more of the peer's records, never between two of them. A
+//! session's last flight (the TLS 1.3 client's Certificate..Finished, the
+//! TLS 1.2 server's ChangeCipherSpec and Finished) is not written by the
+//! handshake at all: the record layer sends it with its first records.
+//! The socket keeps Nagle on, as nc's does: a small segment sent on its own
+//! would make the next one wait for the peer's delayed ACK (40 ms).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -25,8 +34,22 @@ use socket2::Socket;
 
 use super::record::{Records, SecretLog};
 
-use crate::report::tls::HandshakeError;
 use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId};
+
+/// Why a handshake did not finish.
+#[derive(Debug)]
+pub enum HandshakeError {
+    /// The peer closed the connection before the handshake finished.
+    Eof {
+        got_any: bool,
+    },
+    Io(std::io::Error),
+    Tls(rustls::Error),
+    /// `-w` ran out.
+    TimedOut,
+    /// A serving listener's own handshake deadline (no `-w`) ran out.
+    DefaultDeadline(std::time::Duration),
+}
 
 /// A connected socket and the TLS state on it.
 pub struct Session {
@@ -43,6 +66,9 @@ pub struct HsState {
     /// Some TLS bytes came from the peer (to tell "not a word" apart).
     got_any: bool,
     cut: Cut,
+    /// The handshake is over before its last flight is written: a
+    /// [`Session`]'s record layer sends it (a scan's probe has none).
+    keep_last: bool,
 }
 
 /// Reads of the socket for rustls that stop at the end of each record:
@@ -195,19 +221,32 @@ impl Session {
         Session {
             sock,
             conn,
-            hs: HsState::default(),
+            hs: HsState {
+                keep_last: true,
+                ..HsState::default()
+            },
             log,
         }
     }
 
-    /// Hands the session, its handshake over and its output sent, to
-    /// ncrab's record layer with buffers of `input` and `output` bytes.
-    /// Err keeps the socket (to deregister and close).
+    /// Hands the session, its handshake over, to ncrab's record layer
+    /// with buffers of `input` and `output` bytes; the handshake's last
+    /// flight, if rustls holds it, waits at the front of the output
+    /// buffer, to go out with the first records. Err keeps the socket (to
+    /// deregister and close).
     pub fn into_records(
-        self,
+        mut self,
         input: usize,
         output: usize,
     ) -> Result<(Socket, Records), (Socket, rustls::Error)> {
+        let mut last = Vec::new();
+        while self.conn.wants_write() {
+            // (A Vec takes all that is offered.)
+            match self.conn.write_tls(&mut last) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
         if !self.hs.cut.at_boundary() || self.conn.wants_write() || self.conn.is_handshaking() {
             let e = rustls::Error::General(
                 "the session cannot leave rustls in the middle of a record".into(),
@@ -223,15 +262,25 @@ impl Session {
             Ok(s) => s,
             Err(e) => return Err((self.sock, e)),
         };
-        match Records::new(secrets, version, client, &self.log, input, output) {
+        match Records::new(secrets, version, client, &self.log, input, output, &last) {
             Ok(rec) => Ok((self.sock, rec)),
             Err(e) => Err((self.sock, e)),
         }
     }
 
-    /// One handshake step: all the work possible now.
+    /// One handshake step: all the work possible now. Done once the
+    /// handshake is over, its last flight perhaps still in rustls (see
+    /// [`Session::into_records`], [`Session::send_last`]).
     pub fn drive(&mut self) -> Progress {
         drive(&mut self.conn, &self.sock, &mut self.hs)
+    }
+
+    /// Writes the handshake's last flight, if the socket takes it, for a
+    /// session that ends before the record layer takes over (a client
+    /// refused by the listener's checks, a server whose certificate fails
+    /// `-H`): the peer sees the handshake end, as it did from libtls.
+    pub fn send_last(&mut self) {
+        let _ = flush_conn(&mut self.conn, &self.sock);
     }
 
     /// The peer's end-entity certificate, when it sent one.
@@ -257,19 +306,35 @@ fn flush_conn(conn: &mut Connection, sock: &Socket) -> io::Result<usize> {
 }
 
 /// One handshake step of `conn` on `sock`: all the work possible now.
+///
+/// What rustls queues while it processes the peer's records is written
+/// only once the socket holds no more of them: a flight rustls builds
+/// over several records goes out in one `sendmsg`. The peer's records
+/// already in the socket were sent before it saw any of ours, so reading
+/// them first never keeps the peer waiting. A TLS 1.3 client's
+/// change_cipher_spec (rustls queues it at the ServerHello) waits for the
+/// rest of its flight even when the socket runs dry in the middle of the
+/// server's: the peer ignores it and waits for nothing from it. With
+/// `keep_last`, Done comes as soon as the handshake is over, its last
+/// flight still in rustls.
 pub fn drive(conn: &mut Connection, sock: &Socket, hs: &mut HsState) -> Progress {
     loop {
-        if let Err(e) = flush_conn(conn, sock) {
-            return Progress::Failed(HandshakeError::Io(e));
-        }
         if !conn.is_handshaking() {
+            if hs.keep_last {
+                return Progress::Done;
+            }
+            if let Err(e) = flush_conn(conn, sock) {
+                return Progress::Failed(HandshakeError::Io(e));
+            }
             return if conn.wants_write() {
                 Progress::Wait(Interest::WRITABLE)
             } else {
                 Progress::Done
             };
         }
-        if !conn.wants_read() {
+        // During the handshake rustls wants no input while it has output
+        // queued: read on all the same, the output goes when reading stops.
+        if !conn.wants_read() && !conn.wants_write() {
             return Progress::Wait(Interest::WRITABLE);
         }
         match conn.read_tls(&mut CutIo(sock, &mut hs.cut)) {
@@ -288,15 +353,46 @@ pub fn drive(conn: &mut Connection, sock: &Socket, hs: &mut HsState) -> Progress
                 }
             }
             Err(e) if would_block(&e) => {
-                return Progress::Wait(if conn.wants_write() {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
+                if holds_only_ccs(conn) {
+                    return Progress::Wait(Interest::READABLE);
+                }
+                if let Err(e) = flush_conn(conn, sock) {
+                    return Progress::Failed(HandshakeError::Io(e));
+                }
+                return Progress::Wait(match (conn.wants_read(), conn.wants_write()) {
+                    (_, true) => Interest::READABLE | Interest::WRITABLE,
+                    (true, false) => Interest::READABLE,
+                    (false, false) => Interest::WRITABLE,
                 });
             }
             Err(e) => return Progress::Failed(HandshakeError::Io(e)),
         }
     }
+}
+
+/// A change_cipher_spec record, as TLS 1.3's middlebox compatibility
+/// sends it.
+const CCS: [u8; 6] = [20, 3, 3, 0, 1, 1];
+
+/// Whether all rustls has queued is one change_cipher_spec record. (It is
+/// offered to a writer that takes none of it.)
+fn holds_only_ccs(conn: &mut Connection) -> bool {
+    struct Peek(bool);
+    impl io::Write for Peek {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 = buf == CCS;
+            Ok(0)
+        }
+        fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            self.0 = matches!(bufs, [b] if **b == CCS);
+            Ok(0)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut peek = Peek(false);
+    conn.wants_write() && conn.write_tls(&mut peek).is_ok() && peek.0
 }
 
 /// Reads and drops what the peer already sent (at most 256 KiB): reads

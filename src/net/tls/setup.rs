@@ -14,7 +14,52 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion
 
 use super::verify::{ClientCheck, ServerCheck};
 use super::{TlsConfig, certinfo};
-use crate::report::tls::{self as report, LoadWhat, SetupError as Failed};
+
+#[derive(Clone, Copy, Debug)]
+pub enum LoadWhat {
+    Ca,
+    Cert,
+    Key,
+    Staple,
+}
+
+/// Why a file could not be used (`report::tls` words it).
+#[derive(Debug)]
+pub enum LoadWhy {
+    /// Reading it failed.
+    Io(crate::sys::errno::Errno),
+    /// No PEM item in it.
+    NoPem,
+    /// A PEM item rustls refused (its `Debug` form).
+    BadPem(String),
+    /// A certificate file with no certificate.
+    NoCertificate,
+    /// The system store holds no trust anchor.
+    NoTrustAnchors,
+    /// rustls refused a certificate of it.
+    Refused(rustls::Error),
+}
+
+/// Why rustls refused the configuration (`report::tls` words it).
+#[derive(Debug)]
+pub enum ConfigWhy {
+    Tls(rustls::Error),
+    /// The verifier could not be built (its `Debug` form).
+    Verifier(String),
+    /// The throw-away certificate of `-lc` could not be made.
+    SelfSigned(rcgen::Error),
+}
+
+/// Why the TLS configuration could not be built.
+#[derive(Debug)]
+pub enum SetupError {
+    /// A file (what, path, why).
+    Load(LoadWhat, std::ffi::OsString, LoadWhy),
+    /// rustls refused the configuration.
+    Config(ConfigWhy),
+}
+
+use SetupError as Failed;
 
 /// The canonical (IANA) name of a suite.
 pub fn suite_name(cs: rustls::CipherSuite) -> String {
@@ -59,24 +104,24 @@ fn versions(t: &TlsConfig) -> Vec<&'static SupportedProtocolVersion> {
     v
 }
 
-fn pem_error(e: rustls::pki_types::pem::Error) -> String {
+fn pem_error(e: rustls::pki_types::pem::Error) -> LoadWhy {
     match e {
-        rustls::pki_types::pem::Error::Io(e) => crate::report::Errno::of(&e).to_string(),
-        rustls::pki_types::pem::Error::NoItemsFound => "no PEM item found".into(),
-        other => format!("bad PEM: {}", report::words(&format!("{other:?}"))),
+        rustls::pki_types::pem::Error::Io(e) => LoadWhy::Io(crate::sys::errno::Errno::of(&e)),
+        rustls::pki_types::pem::Error::NoItemsFound => LoadWhy::NoPem,
+        other => LoadWhy::BadPem(format!("{other:?}")),
     }
 }
 
 /// The certificates of a PEM file, in order.
 fn load_certs(path: &OsStr, what: LoadWhat) -> Result<Vec<CertificateDer<'static>>, Failed> {
-    let fail = |why: String| Failed::Load(what, path.to_os_string(), why);
+    let fail = |why: LoadWhy| Failed::Load(what, path.to_os_string(), why);
     let iter = CertificateDer::pem_file_iter(path).map_err(|e| fail(pem_error(e)))?;
     let mut out = Vec::new();
     for c in iter {
         out.push(c.map_err(|e| fail(pem_error(e)))?);
     }
     if out.is_empty() {
-        return Err(fail("no certificate in it".into()));
+        return Err(fail(LoadWhy::NoCertificate));
     }
     Ok(out)
 }
@@ -95,8 +140,11 @@ fn roots(t: &TlsConfig) -> Result<Arc<RootCertStore>, Failed> {
         Some(path) => {
             for c in load_certs(path, LoadWhat::Ca)? {
                 if let Err(e) = store.add(c) {
-                    let why = report::tls_error_text(&e);
-                    return Err(Failed::Load(LoadWhat::Ca, path.clone(), why));
+                    return Err(Failed::Load(
+                        LoadWhat::Ca,
+                        path.clone(),
+                        LoadWhy::Refused(e),
+                    ));
                 }
             }
         }
@@ -106,8 +154,7 @@ fn roots(t: &TlsConfig) -> Result<Arc<RootCertStore>, Failed> {
             if store.is_empty() {
                 let path = std::env::var_os("SSL_CERT_FILE")
                     .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-                let why = "no trust anchors found".to_string();
-                return Err(Failed::Load(LoadWhat::Ca, path, why));
+                return Err(Failed::Load(LoadWhat::Ca, path, LoadWhy::NoTrustAnchors));
             }
         }
     }
@@ -115,7 +162,7 @@ fn roots(t: &TlsConfig) -> Result<Arc<RootCertStore>, Failed> {
 }
 
 fn config_error(e: rustls::Error) -> Failed {
-    Failed::Config(report::tls_error_text(&e))
+    Failed::Config(ConfigWhy::Tls(e))
 }
 
 /// The client configuration (`-c` without `-l`).
@@ -128,7 +175,7 @@ pub fn client(t: &TlsConfig) -> Result<Arc<ClientConfig>, Failed> {
     } else {
         let v = WebPkiServerVerifier::builder_with_provider(roots(t)?, provider.clone())
             .build()
-            .map_err(|e| Failed::Config(report::words(&format!("{e:?}"))))?;
+            .map_err(|e| Failed::Config(ConfigWhy::Verifier(format!("{e:?}"))))?;
         Some(v)
     };
     let check = ServerCheck {
@@ -179,7 +226,7 @@ pub fn server(t: &TlsConfig, host: Option<&OsStr>) -> Result<Server, Failed> {
                 }
             }
             let ck = rcgen::generate_simple_self_signed(names)
-                .map_err(|e| Failed::Config(format!("cannot make a certificate: {e}")))?;
+                .map_err(|e| Failed::Config(ConfigWhy::SelfSigned(e)))?;
             let der = ck.cert.der().clone();
             let hash = certinfo::hash(&der);
             let key =
@@ -191,7 +238,8 @@ pub fn server(t: &TlsConfig, host: Option<&OsStr>) -> Result<Server, Failed> {
         .with_protocol_versions(&versions(t))
         .map_err(config_error)?;
     let b = if t.clientcert || t.ca.is_some() {
-        let check = ClientCheck::new(roots(t)?, provider).map_err(Failed::Config)?;
+        let check = ClientCheck::new(roots(t)?, provider)
+            .map_err(|e| Failed::Config(ConfigWhy::Verifier(e)))?;
         b.with_client_cert_verifier(Arc::new(check))
     } else {
         b.with_no_client_auth()
@@ -199,7 +247,7 @@ pub fn server(t: &TlsConfig, host: Option<&OsStr>) -> Result<Server, Failed> {
     let mut cfg = match &t.staple {
         Some(path) => {
             let ocsp = std::fs::read(path).map_err(|e| {
-                let why = crate::report::Errno::of(&e).to_string();
+                let why = LoadWhy::Io(crate::sys::errno::Errno::of(&e));
                 Failed::Load(LoadWhat::Staple, path.clone(), why)
             })?;
             b.with_single_cert_with_ocsp(chain, key, ocsp)

@@ -27,7 +27,52 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError};
 
 use super::certinfo::{self, CertInfo};
-use crate::report::tls::{CertProblem, words};
+
+/// Why a certificate was refused, for the words inside `tls handshake
+/// failed (...)`. `role` is `server` or `client`.
+#[derive(Debug)]
+pub enum CertProblem {
+    /// X.509 v1 (libtls accepts it, rustls does not).
+    Version1 {
+        role: &'static str,
+    },
+    /// A CA certificate (CA:TRUE) used as the peer's own.
+    CaAsEndEntity {
+        role: &'static str,
+    },
+    Expired {
+        not_after: Option<i64>,
+    },
+    NotYetValid {
+        not_before: Option<i64>,
+    },
+    UnknownIssuer {
+        self_signed: bool,
+    },
+    /// The name is not among the subjectAltNames.
+    WrongName {
+        role: &'static str,
+        name: String,
+        sans: Vec<String>,
+    },
+    /// No subjectAltName at all: names only in the Common Name.
+    CnOnly {
+        role: &'static str,
+        name: String,
+        cns: Vec<String>,
+    },
+    NoStaple,
+    BadSignature,
+    BadEncoding,
+    Revoked,
+    WrongPurpose {
+        role: &'static str,
+    },
+    /// Anything else: rustls's name for it (its `Debug` form).
+    Other(String),
+}
+
+impl std::error::Error for CertProblem {}
 
 fn refuse(p: CertProblem) -> Error {
     Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(p))))
@@ -52,7 +97,7 @@ pub fn problem(err: &Error, ee: &[u8], name: Option<&str>, role: &'static str) -
         return p;
     }
     let Error::InvalidCertificate(ce) = err else {
-        return CertProblem::Other(words(&format!("{err:?}")));
+        return CertProblem::Other(format!("{err:?}"));
     };
     match ce {
         CertificateError::Expired => CertProblem::Expired { not_after: None },
@@ -92,7 +137,7 @@ pub fn problem(err: &Error, ee: &[u8], name: Option<&str>, role: &'static str) -
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             CertProblem::WrongPurpose { role }
         }
-        other => CertProblem::Other(words(&format!("{other:?}"))),
+        other => CertProblem::Other(format!("{other:?}")),
     }
 }
 
@@ -198,10 +243,11 @@ impl ClientCheck {
         roots: Arc<rustls::RootCertStore>,
         provider: Arc<CryptoProvider>,
     ) -> Result<ClientCheck, String> {
+        // (Err: the builder's error in its `Debug` form.)
         let v = WebPkiClientVerifier::builder_with_provider(roots, provider)
             .allow_unauthenticated()
             .build()
-            .map_err(|e| words(&format!("{e:?}")))?;
+            .map_err(|e| format!("{e:?}"))?;
         Ok(ClientCheck { webpki: v })
     }
 }

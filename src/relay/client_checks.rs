@@ -1,13 +1,14 @@
 //! The server side of `-lc` after a handshake: OpenBSD's checks of the
 //! client's certificate (`-T clientcert`, `-H`, `-e`) and their `-v`
-//! lines ([`ClientChecks`]). The listener's configuration is
-//! [`super::setup::server`]; the listeners themselves are in `relay`.
+//! lines ([`ClientChecks`]), shared by the nc listener's TLS loop
+//! (`tls_serve`) and the serving listeners' handshakes (`stream`). The
+//! listener's configuration is `net::tls::setup::server`.
 
 use std::ffi::OsStr;
 
-use super::client::Summary;
-use super::session::Session;
-use super::{TlsConfig, certinfo, verify};
+use crate::net::tls::client::Summary;
+use crate::net::tls::session::Session;
+use crate::net::tls::{TlsConfig, certinfo, verify};
 use crate::report::tls as report;
 
 /// OpenBSD's checks of a client after its handshake (and its `-v` lines).
