@@ -10,7 +10,10 @@
 //! The listeners that serve are here too: connections served by child
 //! processes ([`exec`], [`session`], [`child`]), the broker and chat room
 //! ([`broker`]), session logs ([`log`]) and the byte-stream end they relay
-//! ([`stream::Conn`]).
+//! ([`stream::Conn`]). The engines share their pieces: an end bytes move
+//! to and from ([`endpoint::Endpoint`]), a direction's buffer with `-C`
+//! and the log tap ([`direction::Direction`]), the moves between two ends
+//! ([`pump::Pump`]) and one TLS byte stream ([`tls_stream::TlsEnd`]).
 //!
 //! It may use `net`, `report` and `sys`; it never imports a mode or `cli`
 //! (a mode hands it a socket and a [`RelayOpts`] or [`serve::ServeOpts`]).
@@ -30,6 +33,20 @@
 //! registered interest derived from its state. Regular files and
 //! `/dev/null` cannot be registered with epoll; `poll` reports them ready,
 //! so they simply never make the loop wait.
+//!
+//! This relay is not a [`pump::Pump`] (the TLS relay and a served session
+//! are): it is the nc-exact fast path. Its buffers are [`buffer::Chan`]s,
+//! which may be kernel pipes that splice(2) fills and drains without the
+//! bytes passing through user memory, or a window onto a regular-file
+//! stdin ([`filemap::FileWindow`]); its moves follow a poll snapshot
+//! (nc's POLLHUP and POLLERR rules on each end), not an endpoint's own
+//! end of stream; it batches bulk receives and has `-t` and `-i`. A
+//! `Pump` copies through a [`buffer::Buf`], which would cost the splice
+//! path its speed. What it shares with them is written once elsewhere:
+//! nc's rules on the ends ([`rules::Rules::propagate`],
+//! [`rules::Rules::settle`], over [`rules::Sock`]) and, on its copying
+//! path, `-C`'s encoding with the log tap ([`direction::send`],
+//! [`direction::tap_received`]).
 //!
 //! Departures from nc (docs/compatibility.md §A.2): an error on the socket does not throw
 //! away data the kernel already received (5): the socket is read until the

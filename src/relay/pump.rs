@@ -54,15 +54,11 @@ impl Pump {
         self.to_net.send(log, max, |wire| net.write(wire))
     }
 
-    /// The network into its buffer (see [`Pump::read_local`]), logged as
-    /// received.
-    pub fn read_net(
-        &mut self,
-        net: &mut impl Endpoint,
-        log: Option<&Log>,
-        want: usize,
-    ) -> io::Result<usize> {
-        let n = net.read(self.from_net.space(want))?;
+    /// The network into its buffer, offered all the free space (the
+    /// pending bytes moved to the front first: as few reads as can be, a
+    /// datagram read whole), logged as received.
+    pub fn read_net(&mut self, net: &mut impl Endpoint, log: Option<&Log>) -> io::Result<usize> {
+        let n = net.read(self.from_net.space(usize::MAX))?;
         self.from_net.received(n, log);
         Ok(n)
     }

@@ -382,7 +382,7 @@ impl Session {
             io.from_net.has_room()
         };
         if self.net_in_open && self.net_r && room {
-            match io.read_net(conn, log, BUF) {
+            match io.read_net(conn, log) {
                 Ok(0) if self.datagram => progress = true, // an empty datagram
                 Ok(0) => {
                     self.net_in_open = false;

@@ -54,7 +54,7 @@ pub enum Conn {
 /// - [`TlsStream::handshake`]: a listener drives the handshake and its
 ///   client checks to the end before anything else (`tls_serve::Handshake`
 ///   does, with its deadline): no child, no broker membership before;
-///   then the session moves to ncrab's record layer ([`Records`], two
+///   then the session moves to ncrab's record layer (a [`TlsEnd`]: two
 ///   buffers of [`RECORDS_BUF`]);
 /// - `read`: plaintext; `Ok(0)` is the peer's end of stream, a
 ///   close_notify or a bare FIN (libtls treats both as EOF); a TLS error

@@ -31,10 +31,11 @@
 //!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
 //!   refused with `-c` (`cli`).
 //!
-//! Both directions go through fixed buffers: one [`Buf`] of [`BUF`] bytes
-//! of plaintext per direction (the plain relay's copying buffer), and the
-//! record layer's two ([`Records`]: records read and decrypted in place,
-//! records sealed): no allocation per record.
+//! Both directions go through fixed buffers: a [`Pump`] of two
+//! [`crate::relay::direction::Direction`]s of [`BUF`] bytes of plaintext
+//! (stdin to the session, the session to stdout), and the record layer's
+//! two under the session's [`TlsEnd`] (records read and decrypted in
+//! place, records sealed): no allocation per record.
 
 use std::io;
 use std::os::fd::RawFd;
