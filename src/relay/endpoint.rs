@@ -61,6 +61,9 @@ impl Endpoint for OwnedFd {
 }
 
 impl Endpoint for &Stdio {
+    /// (The fd whose readiness counts, nc's fd 0 or 1: see
+    /// [`Stdio::poll_fd`].)
+    #[allow(clippy::misnamed_getters)]
     fn fd(&self) -> RawFd {
         self.poll_fd
     }
