@@ -13,7 +13,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use crate::relay::stdio::Stdio;
+use crate::relay::stdio::{Stdio, cvt};
 
 pub trait Endpoint {
     /// The fd to register with the loop.
@@ -88,13 +88,4 @@ pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 pub fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.
     cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
-}
-
-/// A syscall's return: the count, or the error it left in errno.
-pub fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
 }

@@ -23,7 +23,8 @@ use socket2::{SockAddr, Socket};
 use crate::net::tls::record;
 use crate::net::tls::session::{Progress, Session};
 use crate::relay::client_checks::ClientChecks;
-use crate::relay::endpoint::{Endpoint, cvt};
+use crate::relay::endpoint::Endpoint;
+use crate::relay::stdio::cvt;
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
 
