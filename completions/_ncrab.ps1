@@ -73,6 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'ncrab' -ScriptBlock {
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Start at most count connects per second during a scan')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'With -z, retry each port until it accepts, for up to seconds')
             [CompletionResult]::new('--banner', '--banner', [CompletionResultType]::ParameterName, 'With -z: report what an open port''s server says first')
+            [CompletionResult]::new('--cert-warn', '--cert-warn', [CompletionResultType]::ParameterName, 'With -zc, fail ports whose certificate expires within days or does not verify')
             [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Serve each connection with a program (split on spaces, no shell)')
             [CompletionResult]::new('--sh-exec', '--sh-exec', [CompletionResultType]::ParameterName, 'Serve each connection with a /bin/sh -c command')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Most connections served at once (default 100)')

@@ -70,6 +70,7 @@ set edit:completion:arg-completer[ncrab] = {|@words|
             cand --rate 'Start at most count connects per second during a scan'
             cand --wait 'With -z, retry each port until it accepts, for up to seconds'
             cand --banner 'With -z: report what an open port''s server says first'
+            cand --cert-warn 'With -zc, fail ports whose certificate expires within days or does not verify'
             cand --exec 'Serve each connection with a program (split on spaces, no shell)'
             cand --sh-exec 'Serve each connection with a /bin/sh -c command'
             cand --max-conns 'Most connections served at once (default 100)'

@@ -54,6 +54,7 @@ complete -c ncrab -l hosts -d 'Scan the hosts listed in file (- for stdin)' -r
 complete -c ncrab -l rate -d 'Start at most count connects per second during a scan' -r
 complete -c ncrab -l wait -d 'With -z, retry each port until it accepts, for up to seconds' -r
 complete -c ncrab -l banner -d 'With -z: report what an open port\'s server says first' -r
+complete -c ncrab -l cert-warn -d 'With -zc, fail ports whose certificate expires within days or does not verify' -r
 complete -c ncrab -l exec -d 'Serve each connection with a program (split on spaces, no shell)' -r
 complete -c ncrab -l sh-exec -d 'Serve each connection with a /bin/sh -c command' -r
 complete -c ncrab -l max-conns -d 'Most connections served at once (default 100)' -r

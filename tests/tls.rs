@@ -971,7 +971,8 @@ fn scan_mixes_tls_plain_and_closed() {
     );
     assert!(
         lines[1].contains("\"state\":\"error\"")
-            && lines[1].contains("\"tls\":{\"error\":\"the peer did not speak TLS\"}"),
+            && lines[1]
+                .contains("\"tls\":{\"error\":\"the peer did not speak TLS\",\"chain_ok\":null}"),
         "{out}"
     );
     assert!(lines[2].contains("\"state\":\"closed\""), "{out}");

@@ -740,8 +740,13 @@ fn stream_listener_rejects_a_second_client_when_not_keeping() {
     let dir = TempDir::new("probe");
     let sock = dir.join("p.sock");
     let mut srv = Cmd::ncrab(&["-lU", s(&sock)]).spawn();
-    assert!(eventually(T, || is_socket(&sock)));
-    let c1 = UnixStream::connect(&sock).unwrap();
+    // The file exists from bind(2) on, a moment before listen(2): until
+    // then a connect is refused, so try until one is taken.
+    let mut c1 = None;
+    assert!(eventually(T, || {
+        c1 = UnixStream::connect(&sock).ok();
+        c1.is_some()
+    }));
     drop(c1);
     srv.expect_exit(T).assert_code(0);
     Cmd::ncrab(&["-U", s(&sock)]).run(T).assert(

@@ -130,6 +130,9 @@ pub struct Options {
     pub no_progress: bool,
     /// `--banner[=MS]`: how long an open port's server may take to speak.
     pub banner: Option<Duration>,
+    /// `--cert-warn DAYS`: with `-zc`, a port whose certificate expires
+    /// within DAYS, or fails its checks, fails the run with its line.
+    pub cert_warn: Option<u32>,
     /// Listeners that serve: exec, broker, access lists, logs.
     pub serving: Serving,
 }

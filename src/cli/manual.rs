@@ -375,7 +375,29 @@ otherwise nc's failure line names the TLS reason.
 .B \-vv
 adds protocol, cipher, subject, issuer, names and days to expiry;
 .B \-\-json
-adds a "tls" object.
+adds a "tls" object (version, cipher, subject, issuer, sans, not_after,
+days_left, alpn, chain_ok: true when the chain and name were verified,
+false when the certificate's checks refused it, null when nothing was
+checked, with
+.B "\-T noverify"
+or
+.BR \-H ).
+.PP
+.BI \-\-cert\-warn " days"
+makes such a scan a certificate check: each port whose certificate
+expires within
+.I days
+gets the line
+.IB PROG ": certificate of " HOST " port " PORT " (tcp) expires in " N " days, on " DATE
+.RB ( "has expired" ,
+under
+.BR "\-T noverify" ),
+each port whose handshake or certificate check failed gets nc's failure
+line, with or without
+.BR \-v ,
+and the run exits 1 if any did. With
+.B \-\-hosts
+it checks a list of hosts.
 .PP
 End of data: with
 .BR \-N ,
@@ -962,7 +984,11 @@ or a
 .B \-lc
 listener's) that failed after the handshake
 .RB ( "tls read failed" ,
-.BR "tls write failed" ).
+.BR "tls write failed" );
+a
+.B \-\-cert\-warn
+scan that found a certificate expiring within its limit or failing its
+checks.
 .TP
 .RI "128 + " n
 Killed by signal
@@ -1036,6 +1062,13 @@ Wait up to a minute for a database to accept connections:
 .PP
 .EX
 ncrab \-z \-\-wait 60 db 5432 && ./migrate
+.EE
+.PP
+A monitoring check: fail when a certificate of the listed hosts expires
+within 21 days or does not verify:
+.PP
+.EX
+ncrab \-zc \-\-cert\-warn 21 \-\-hosts web\-servers.txt 443
 .EE
 .PP
 A throw\-away test listener, and a client that talks to it:

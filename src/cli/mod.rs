@@ -266,6 +266,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 Ok(n) => o.window = Some(n as usize),
                 Err(e) => return Err(fail_arg(format_args!("window {}: ", e.as_str()), raw)),
             },
+            "cert_warn" => o.cert_warn = Some(num(raw, 0, 36_500, "cert-warn")? as u32),
             "banner" => {
                 let ms = match &val {
                     None => options::BANNER_DEFAULT_MS,
@@ -440,6 +441,9 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         Err(msg) => return Err(fail(format_args!("{msg}"))),
     };
     serve_checks(&o, is_unix)?;
+    if o.cert_warn.is_some() && tls.is_none() {
+        return Err(fail(format_args!("you must specify -c to use --cert-warn")));
+    }
     if tls.is_some() {
         // The listeners that serve and the session logs run over TLS too
         // (docs/compatibility.md §A.3); what still has no TLS path (-t,
@@ -519,6 +523,9 @@ fn destinations(o: &Options, host: &OsString) -> Result<Option<Targets>, Exit> {
     }
     if o.wait_for.is_some() && !o.zero_io {
         return Err(scan_only("--wait"));
+    }
+    if o.cert_warn.is_some() && !o.zero_io {
+        return Err(scan_only("--cert-warn"));
     }
     let hosts = match &o.hosts_file {
         Some(path) => match Targets::read_file(path) {

@@ -600,6 +600,16 @@ const DEFS: &[Def] = &[
         long_help: "With -z: after an open TCP port's handshake, wait up to ms milliseconds (default 500, written --banner=ms) for the server to speak first, and report its first line, escaped: on a -vv line and in --json's banner field. Nothing is sent. Probes stay concurrent.",
     },
     Def {
+        id: "cert_warn",
+        short: None,
+        long: "cert-warn",
+        value: Some("days"),
+        values: &[],
+        hide: false,
+        help: "With -zc, fail ports whose certificate expires within days or does not verify",
+        long_help: "With -zc, a monitoring check: each port whose certificate expires within days (0 to 36500; 0: has expired) gets the line `PROG: certificate of HOST port PORT (tcp) expires in N days, on DATE`, and each port whose handshake or certificate check failed gets nc's failure line, with or without -v; the run then exits 1. --json's tls object carries chain_ok either way.",
+    },
+    Def {
         id: "exec",
         short: None,
         long: "exec",

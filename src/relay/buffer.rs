@@ -23,7 +23,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::relay::filemap::FileWindow;
-use crate::relay::stdio::{Kind, Stdio};
+use crate::relay::stdio::{Kind, Stdio, cvt};
 
 /// Each direction's buffer in copying mode. nc uses 16 KiB; larger
 /// buffers mean fewer system calls per byte.
@@ -65,14 +65,6 @@ impl Io<'_> {
                 libc::send(*fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)
             }),
         }
-    }
-}
-
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
     }
 }
 
@@ -422,16 +414,16 @@ mod tests {
     use super::*;
 
     fn socketpair() -> (OwnedFd, OwnedFd) {
+        socketpair_of(libc::SOCK_STREAM)
+    }
+
+    /// A non-blocking Unix socket pair of type `ty`.
+    fn socketpair_of(ty: libc::c_int) -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
         // SAFETY: socketpair writes two fds.
         assert_eq!(
             unsafe {
-                libc::socketpair(
-                    libc::AF_UNIX,
-                    libc::SOCK_STREAM | libc::SOCK_NONBLOCK,
-                    0,
-                    fds.as_mut_ptr(),
-                )
+                libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_NONBLOCK, 0, fds.as_mut_ptr())
             },
             0
         );
@@ -472,21 +464,7 @@ mod tests {
 
     #[test]
     fn bounded_fill_keeps_a_datagram_whole() {
-        let mut fds = [0; 2];
-        // SAFETY: socketpair writes two fds.
-        assert_eq!(
-            unsafe {
-                libc::socketpair(
-                    libc::AF_UNIX,
-                    libc::SOCK_DGRAM | libc::SOCK_NONBLOCK,
-                    0,
-                    fds.as_mut_ptr(),
-                )
-            },
-            0
-        );
-        // SAFETY: fresh fds.
-        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (a, b) = socketpair_of(libc::SOCK_DGRAM);
         let mut ch = Chan::new(false);
         let big = vec![7u8; 60_000];
         for _ in 0..2 {

@@ -1,7 +1,7 @@
 //! The server side of `-lc` after a handshake: OpenBSD's checks of the
 //! client's certificate (`-T clientcert`, `-H`, `-e`) and their `-v`
 //! lines ([`ClientChecks`]), shared by the nc listener's TLS loop
-//! (`tls_serve`) and the serving listeners' handshakes (`stream`). The
+//! (`serve::listen`) and the serving listeners' handshakes (`stream`). The
 //! listener's configuration is `net::tls::setup::server`.
 
 use std::ffi::OsStr;

@@ -7,7 +7,11 @@
 //! [`filter::Telnet`]) and standard input and output ([`stdio::Stdio`]);
 //! `-F`, which hands the socket over instead ([`fdpass`]); session logs
 //! ([`log`], also written by the serving listeners) and the byte-stream
-//! end a served session relays ([`stream::Conn`]).
+//! end a served session relays ([`stream::Conn`]). The engines share
+//! their pieces: an end bytes move to and from ([`endpoint::Endpoint`]),
+//! a direction's buffer with `-C` and the log tap
+//! ([`direction::Direction`]), the moves between two ends ([`pump::Pump`])
+//! and one TLS byte stream ([`tls_stream::TlsEnd`]).
 //!
 //! It may use `net`, `report` and `sys`; it never imports `serve`, a mode
 //! or `cli` (a listener hands it a socket and a [`RelayOpts`]).
@@ -27,6 +31,20 @@
 //! registered interest derived from its state. Regular files and
 //! `/dev/null` cannot be registered with epoll; `poll` reports them ready,
 //! so they simply never make the loop wait.
+//!
+//! This relay is not a [`pump::Pump`] (the TLS relay and a served session
+//! are): it is the nc-exact fast path. Its buffers are [`buffer::Chan`]s,
+//! which may be kernel pipes that splice(2) fills and drains without the
+//! bytes passing through user memory, or a window onto a regular-file
+//! stdin ([`filemap::FileWindow`]); its moves follow a poll snapshot
+//! (nc's POLLHUP and POLLERR rules on each end), not an endpoint's own
+//! end of stream; it batches bulk receives and has `-t` and `-i`. A
+//! `Pump` copies through a [`buffer::Buf`], which would cost the splice
+//! path its speed. What it shares with them is written once elsewhere:
+//! nc's rules on the ends ([`rules::Rules::propagate`],
+//! [`rules::Rules::settle`], over [`rules::Sock`]) and, on its copying
+//! path, `-C`'s encoding with the log tap ([`direction::send`],
+//! [`direction::tap_received`]).
 //!
 //! Departures from nc (docs/compatibility.md §A.2): an error on the socket does not throw
 //! away data the kernel already received (5): the socket is read until the
@@ -57,14 +75,18 @@
 
 pub mod buffer;
 pub mod client_checks;
+pub mod direction;
+pub mod endpoint;
 pub mod fdpass;
 pub mod filemap;
 pub mod filter;
 pub mod log;
+pub mod pump;
 pub mod rules;
 pub mod stdio;
 pub mod stream;
 pub mod tls;
+pub mod tls_stream;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -75,9 +97,11 @@ use mio::Interest;
 use crate::net::udp::DGRAM_SEND_MAX;
 use crate::relay::buffer::{Chan, Io};
 use crate::relay::filter::{Crlf, Telnet};
-use crate::relay::log::{Dir, Log};
+use crate::relay::log::Log;
 pub use crate::relay::rules::{End, RelayOpts};
-use crate::relay::rules::{FIRST_OWN_TIMER, Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
+use crate::relay::rules::{
+    FIRST_OWN_TIMER, Mover, NETIN, NETOUT, NetEnd, Rules, STDIN, STDOUT, Sock,
+};
 use crate::relay::stdio::{Kind, Stdio};
 use crate::report;
 use crate::sys::reactor::{self, Ctx, TimerId, would_block};
@@ -295,11 +319,18 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         }
     }
 
-    /// shutdown(SHUT_RD), except on datagram sockets (see the module text).
-    fn shutdown_read(&self) {
-        if self.opts.datagram.is_none() {
-            self.shutdown(libc::SHUT_RD);
+    /// The socket as nc's rules see it (no shutdown(SHUT_RD) on a
+    /// datagram socket: see the module text).
+    fn sock(&self) -> Sock {
+        Sock {
+            fd: self.net_fd,
+            datagram: self.opts.datagram.is_some(),
         }
+    }
+
+    /// shutdown(SHUT_RD), except on datagram sockets.
+    fn shutdown_read(&self) {
+        self.sock().shutdown_read();
     }
 
     /// The level-triggered view: nc's poll array, polled with no timeout.
@@ -383,8 +414,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
     }
 
     fn shutdown(&self, how: i32) {
-        // SAFETY: shutdown on our socket fd; errors are ignored as in nc.
-        unsafe { libc::shutdown(self.net_fd, how) };
+        self.sock().shutdown(how);
     }
 
     /// One pass of nc's rules over a non-empty snapshot.
@@ -426,15 +456,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
         if rev[STDOUT] & hup != 0 {
             self.rules.open[STDOUT] = false;
         }
-        if !self.rules.open[NETOUT] {
-            self.rules.open[STDIN] = false;
-        }
-        if !self.rules.open[STDOUT] {
-            if self.rules.open[NETIN] {
-                self.shutdown_read();
-            }
-            self.rules.open[NETIN] = false;
-        }
+        self.rules.propagate(&mut self.sock());
 
         // Read stdin.
         if self.rules.open[STDIN] && rev[STDIN] & pin != 0 && !self.up_full() {
@@ -481,8 +503,8 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 }
                 Ok(n) => {
                     self.rules.received += n as u64;
-                    if let (Some(log), Some(p)) = (self.log, self.down.pending_bytes()) {
-                        log.record(Dir::Received, &p[p.len().saturating_sub(n)..]);
+                    if let Some(p) = self.down.pending_bytes() {
+                        direction::tap_received(self.log, p, n);
                     }
                     self.batch_after_read(n, cx);
                     if let (Some(t), Some(p)) = (self.telnet.as_mut(), self.down.pending_bytes()) {
@@ -494,10 +516,7 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 Err(_) => self.rules.open[NETIN] = false,
             }
             if counted && self.rules.count_read() {
-                if self.rules.open[NETIN] {
-                    self.shutdown_read();
-                }
-                self.rules.open[NETIN] = false;
+                self.rules.close_netin(&mut self.sock());
                 self.rules.open[STDIN] = false;
             }
         }
@@ -516,30 +535,11 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
                 Err(_) => self.rules.open[STDOUT] = false,
             }
         }
-        // Stdin gone and its buffer empty.
-        if !self.rules.open[STDIN] && self.up.is_empty() {
-            if self.rules.open[NETOUT] && (self.opts.shutdown_on_eof || self.opts.send_only) {
-                self.shutdown(libc::SHUT_WR);
-            }
-            self.rules.open[NETOUT] = false;
-            // --send-only: the session is over once stdin is sent.
-            if self.opts.send_only {
-                self.rules.open[NETIN] = false;
-            }
-            if (self.opts.listen || self.opts.udp)
-                && self.rules.open[NETIN]
-                && self.opts.quit_after >= 0
-                && self.down.is_empty()
-            {
-                self.shutdown_read();
-                self.rules.open[NETIN] = false;
-                self.rules.clear_keep = true;
-            }
-        }
-        // Network input gone and its buffer empty.
-        if !self.rules.open[NETIN] && self.down.is_empty() {
-            self.rules.open[STDOUT] = false;
-        }
+        // Stdin gone and its buffer empty, the network's input gone and
+        // its buffer empty.
+        let (up_empty, down_empty) = (self.up.is_empty(), self.down.is_empty());
+        self.rules
+            .settle(&mut self.sock(), &self.opts, up_empty, down_empty);
     }
 
     /// Writes pending stdin data to the socket; with `-i`, one line at a
@@ -553,32 +553,23 @@ impl<'a, S: AsRawFd> Relay<'a, S> {
             },
             _ => (usize::MAX, false),
         };
-        let result = match (self.crlf.as_mut(), self.up.pending_bytes()) {
-            (Some(c), Some(p)) => {
-                let chunk = &p[..len.min(p.len())];
-                let bytes = c.encode(chunk);
-                let r = Io::Sock(self.net_fd).write(bytes);
-                if let (Ok(wire), Some(log)) = (&r, self.log) {
-                    log.record(Dir::Sent, &bytes[..*wire]);
+        let sock = Io::Sock(self.net_fd);
+        let result = match self.up.pending_bytes() {
+            // A filtered or logged write (copying path): -C, the log.
+            Some(p) if self.crlf.is_some() || self.log.is_some() => {
+                let r = direction::send(
+                    self.crlf.as_mut(),
+                    self.log,
+                    &p[..len.min(p.len())],
+                    usize::MAX,
+                    |w| sock.write(w),
+                );
+                if let Ok(s) = r {
+                    self.up.consumed(s.taken);
                 }
-                let r = r.map(|wire| (wire, c.commit(chunk, wire)));
-                if let Ok((_, n)) = r {
-                    self.up.consumed(n);
-                }
-                r
+                r.map(|s| (s.wire, s.taken))
             }
-            (None, Some(p)) if self.log.is_some() => {
-                let chunk = &p[..len.min(p.len())];
-                let r = Io::Sock(self.net_fd).write(chunk);
-                if let (Ok(n), Some(log)) = (&r, self.log) {
-                    log.record(Dir::Sent, &chunk[..*n]);
-                }
-                if let Ok(n) = r {
-                    self.up.consumed(n);
-                }
-                r.map(|n| (n, n))
-            }
-            _ => self.up.drain(Io::Sock(self.net_fd), len).map(|n| (n, n)),
+            _ => self.up.drain(sock, len).map(|n| (n, n)),
         };
         match result {
             Ok((wire, n)) => {

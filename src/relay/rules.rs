@@ -182,6 +182,55 @@ pub trait Mover {
     fn cancel_timers(&mut self, _cx: &mut Ctx<'_>) {}
 }
 
+/// What nc's rules do to the network's end, in each relay's terms.
+pub trait NetEnd {
+    /// nc's shutdown(SHUT_RD) when the network's input closes.
+    fn shutdown_read(&mut self);
+
+    /// Stdin has ended and all of it is queued for the network; `shut`:
+    /// with `-N` or `--send-only`, our end of the write side follows it.
+    /// True once nothing queued is left to go (nc's "stdin gone and queue
+    /// empty"), false while it waits for the socket; `progress` is set
+    /// when it queued something.
+    fn end_write(&mut self, shut: bool, progress: &mut bool) -> bool;
+
+    /// `--send-only`'s end of the network's input also shuts the socket's
+    /// read side (the TLS relay's session ends there).
+    const SEND_ONLY_SHUTS_READ: bool;
+}
+
+/// The plain relay's socket.
+pub struct Sock {
+    pub fd: RawFd,
+    /// No shutdown(SHUT_RD) on a datagram socket.
+    pub datagram: bool,
+}
+
+impl Sock {
+    pub fn shutdown(&self, how: i32) {
+        // SAFETY: shutdown on the relay's socket fd; errors are ignored as
+        // in nc.
+        unsafe { libc::shutdown(self.fd, how) };
+    }
+}
+
+impl NetEnd for Sock {
+    fn shutdown_read(&mut self) {
+        if !self.datagram {
+            self.shutdown(libc::SHUT_RD);
+        }
+    }
+
+    fn end_write(&mut self, shut: bool, _progress: &mut bool) -> bool {
+        if shut {
+            self.shutdown(libc::SHUT_WR);
+        }
+        true
+    }
+
+    const SEND_ONLY_SHUTS_READ: bool = false;
+}
+
 impl Rules {
     pub fn new(opts: &RelayOpts) -> Rules {
         Rules {
@@ -211,6 +260,69 @@ impl Rules {
     fn finished(&self, drained: bool) -> bool {
         let [stdin, netout, netin, stdout] = self.open;
         (!stdin && !netin && drained) || (!netout && !stdout) || (self.listen && !netin && drained)
+    }
+
+    /// Closes the network's input (nc: shutdown(SHUT_RD) on EOF).
+    pub fn close_netin(&mut self, net: &mut impl NetEnd) {
+        if self.open[NETIN] {
+            net.shutdown_read();
+        }
+        self.open[NETIN] = false;
+    }
+
+    /// A closed end closes the ends that feed it: the network's output,
+    /// stdin; stdout, the network's input.
+    pub fn propagate(&mut self, net: &mut impl NetEnd) {
+        if !self.open[NETOUT] {
+            self.open[STDIN] = false;
+        }
+        if !self.open[STDOUT] {
+            self.close_netin(net);
+        }
+    }
+
+    /// nc's rules after a pass's moves, on what each direction still
+    /// buffers (`up`: stdin's toward the network): stdin's end ends the
+    /// network's output once all of it is out (`-N`, `--send-only`: our
+    /// end of the write side after it; `--send-only`, the input too; the
+    /// listener's and UDP's rule c with `-q`, Debian #817050), and the
+    /// network's end, once all of it is written, stdout. True when that
+    /// did something a pass counts as progress.
+    pub fn settle<N: NetEnd>(
+        &mut self,
+        net: &mut N,
+        opts: &RelayOpts,
+        up_empty: bool,
+        down_empty: bool,
+    ) -> bool {
+        let mut progress = false;
+        if !self.open[STDIN] && up_empty {
+            let shut = self.open[NETOUT] && (opts.shutdown_on_eof || opts.send_only);
+            if net.end_write(shut, &mut progress) {
+                self.open[NETOUT] = false;
+                // --send-only: the session is over once stdin is sent.
+                if opts.send_only && self.open[NETIN] {
+                    if N::SEND_ONLY_SHUTS_READ {
+                        self.close_netin(net);
+                        progress = true;
+                    } else {
+                        self.open[NETIN] = false;
+                    }
+                }
+                if (opts.listen || opts.udp)
+                    && self.open[NETIN]
+                    && opts.quit_after >= 0
+                    && down_empty
+                {
+                    self.close_netin(net);
+                    self.clear_keep = true;
+                }
+            }
+        }
+        if !self.open[NETIN] && down_empty {
+            self.open[STDOUT] = false;
+        }
+        progress
     }
 
     /// `-W`: one more network read; true when it was the last one allowed

@@ -210,11 +210,7 @@ impl Stdio {
                 libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len())
             }
         };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        cvt(n)
     }
 
     /// One non-blocking write.
@@ -232,11 +228,16 @@ impl Stdio {
                 libc::write(self.fd, buf.as_ptr().cast(), buf.len())
             }
         };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        cvt(n)
+    }
+}
+
+/// A syscall's return: the count, or the error it left in errno.
+pub fn cvt(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
 

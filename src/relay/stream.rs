@@ -20,9 +20,12 @@ use std::rc::Rc;
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::tls::record::{self, Records};
+use crate::net::tls::record;
 use crate::net::tls::session::{Progress, Session};
 use crate::relay::client_checks::ClientChecks;
+use crate::relay::endpoint::Endpoint;
+use crate::relay::stdio::cvt;
+use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
 
 /// Socket reads one [`TlsStream`] read makes before it yields (a peer
@@ -52,7 +55,7 @@ pub enum Conn {
 /// - [`TlsStream::handshake`]: a listener drives the handshake and its
 ///   client checks to the end before anything else (`serve::handshake::Handshake`
 ///   does, with its deadline): no child, no broker membership before;
-///   then the session moves to ncrab's record layer ([`Records`], two
+///   then the session moves to ncrab's record layer (a [`TlsEnd`]: two
 ///   buffers of [`RECORDS_BUF`]);
 /// - `read`: plaintext; `Ok(0)` is the peer's end of stream, a
 ///   close_notify or a bare FIN (libtls treats both as EOF); a TLS error
@@ -69,10 +72,6 @@ pub struct TlsStream {
     fd: RawFd,
     /// A listener's checks of the client's certificate, after the handshake.
     checks: Option<Rc<ClientChecks>>,
-    /// The peer closed the TCP stream.
-    tcp_eof: bool,
-    /// close_notify queued: FIN goes once everything is written.
-    fin_pending: bool,
     kick: bool,
 }
 
@@ -82,8 +81,9 @@ const RECORDS_BUF: usize = 2 * record::OUTPUT_MIN;
 
 enum State {
     Handshake(Box<Session>),
-    Records(Socket, Box<Records>),
-    /// The handshake, the checks or the session failed.
+    /// The session's byte stream (it keeps its own failure state).
+    Records(Box<TlsEnd>),
+    /// The handshake or the checks failed.
     Failed(Socket),
     /// Only while the state moves on.
     Moving,
@@ -97,8 +97,6 @@ impl TlsStream {
             fd: s.sock.as_raw_fd(),
             state: State::Handshake(Box::new(s)),
             checks,
-            tcp_eof: false,
-            fin_pending: false,
             kick: false,
         }
     }
@@ -108,7 +106,7 @@ impl TlsStream {
     /// socket, `Err` when it failed (its line printed).
     pub fn handshake(&mut self) -> Result<bool, ()> {
         match self.ready() {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(_) => Err(()),
         }
@@ -123,7 +121,8 @@ impl TlsStream {
     pub fn socket(&self) -> Option<&Socket> {
         match &self.state {
             State::Handshake(s) => Some(&s.sock),
-            State::Records(sock, _) | State::Failed(sock) => Some(sock),
+            State::Records(t) => Some(t.socket()),
+            State::Failed(sock) => Some(sock),
             State::Moving => None,
         }
     }
@@ -131,8 +130,8 @@ impl TlsStream {
     /// Nothing waits to be written (or the stream failed).
     pub fn flushed(&self) -> bool {
         match &self.state {
-            State::Handshake(s) => !s.conn.wants_write() && !self.fin_pending,
-            State::Records(_, r) => !r.wants_write() && !self.fin_pending,
+            State::Handshake(s) => !s.conn.wants_write(),
+            State::Records(t) => t.flushed(),
             State::Failed(_) | State::Moving => true,
         }
     }
@@ -147,19 +146,18 @@ impl TlsStream {
         io::Error::from(io::ErrorKind::ConnectionAborted)
     }
 
-    /// Ends the stream: the socket stays (to deregister and close).
+    /// Ends the handshake: the socket stays (to deregister and close).
     fn fail(&mut self) -> io::Error {
-        self.state = match std::mem::replace(&mut self.state, State::Moving) {
-            State::Handshake(s) => State::Failed(s.sock),
-            State::Records(sock, _) | State::Failed(sock) => State::Failed(sock),
-            State::Moving => State::Moving,
-        };
+        if let State::Handshake(s) = std::mem::replace(&mut self.state, State::Moving) {
+            self.state = State::Failed(s.sock);
+        }
         Self::failed()
     }
 
     /// Drives the handshake and the checks, then hands the session to
-    /// the record layer; Ok once it is there.
-    fn ready(&mut self) -> io::Result<()> {
+    /// the record layer; its stream once it is there (and has not
+    /// failed).
+    fn ready(&mut self) -> io::Result<&mut TlsEnd> {
         if let State::Handshake(s) = &mut self.state {
             if s.conn.is_handshaking() || s.conn.wants_write() {
                 match s.drive() {
@@ -182,7 +180,7 @@ impl TlsStream {
             };
             match s.into_records(RECORDS_BUF, RECORDS_BUF) {
                 Ok((sock, rec)) => {
-                    self.state = State::Records(sock, Box::new(rec));
+                    self.state = State::Records(Box::new(TlsEnd::new(sock, rec, Voice::Served)));
                     self.kick = true;
                 }
                 Err((sock, e)) => {
@@ -192,26 +190,22 @@ impl TlsStream {
                 }
             }
         }
-        match self.state {
-            State::Records(..) => Ok(()),
+        match &mut self.state {
+            State::Records(t) if !t.is_failed() => Ok(t),
             _ => Err(Self::failed()),
         }
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.ready()?;
-        let State::Records(_, rec) = &self.state else {
-            return Err(Self::failed());
-        };
-        let waiting = rec.wants_write();
+        let waiting = self.ready()?.unwritten();
         let r = self.read_records(buf);
         // A KeyUpdate or a warning of ours, sealed while reading: it
         // leaves with the next write, or at the caller's flush, which the
         // kick brings (not in a send of its own that Nagle would make the
         // next records wait behind). (Records already waiting go when the
         // socket turns writable.)
-        if let State::Records(_, rec) = &self.state {
-            if !waiting && rec.wants_write() {
+        if let State::Records(t) = &self.state {
+            if !waiting && t.unwritten() {
                 self.kick = true;
             }
         }
@@ -219,35 +213,15 @@ impl TlsStream {
     }
 
     fn read_records(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let State::Records(_, rec) = &mut self.state else {
-            return Err(Self::failed());
-        };
+        let t = self.ready()?;
         for _ in 0..TLS_READS_PER_CALL {
-            match rec.read(buf) {
-                record::Read::Data(n) => return Ok(n),
-                record::Read::CloseNotify => return Ok(0),
-                record::Read::Failed => {
-                    // A bad record, an unexpected message, the peer's
-                    // alert: one line, in the client relay's words; the
-                    // session ends (our alert, if the socket takes it).
-                    if let Some(e) = rec.error() {
-                        tls_report::stream_error(e);
-                    }
-                    let _ = rec.flush(self.fd);
-                    return Err(self.fail());
-                }
-                record::Read::NeedMore => {}
-            }
-            if self.tcp_eof {
-                // The peer closed without close_notify: its end of stream
-                // all the same, as libtls treats it.
-                return Ok(0);
-            }
-            match rec.fill(self.fd) {
-                Ok(0) => self.tcp_eof = true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            match t.read_step(buf) {
+                Got::Data(n) => return Ok(n),
+                Got::End { .. } => return Ok(0),
+                Got::Failed => return Err(Self::failed()),
+                Got::Filled(_) => {}
+                Got::Io(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Got::Io(e) => return Err(e),
             }
         }
         // Records without plaintext kept coming: let the other sessions
@@ -276,48 +250,36 @@ impl TlsStream {
 
     /// Seals what of `buf` the record buffer takes.
     fn seal(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let State::Records(_, rec) = &mut self.state else {
-            return Err(Self::failed());
-        };
-        match rec.write(buf) {
+        let t = self.ready()?;
+        match t.write(buf) {
             Ok(n) => Ok(n),
             Err(()) => {
                 // (The close_notify of a key at its record limit, or our
                 // alert, if the socket takes it.)
-                let _ = rec.flush(self.fd);
-                Err(self.fail())
+                t.flush_now();
+                t.fail();
+                Err(Self::failed())
             }
         }
     }
 
     /// Writes what is sealed; true when nothing is left (and then the FIN
-    /// of a finished stream goes out).
+    /// of a finished stream has gone out).
     fn flush(&mut self) -> io::Result<bool> {
-        match self.ready() {
-            Ok(()) => {}
+        let t = match self.ready() {
+            Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
-        }
-        let (fd, State::Records(_, rec)) = (self.fd, &mut self.state) else {
-            return Err(Self::failed());
         };
-        rec.flush(fd)?;
-        if rec.wants_write() {
-            return Ok(false);
-        }
-        if std::mem::take(&mut self.fin_pending) {
-            // SAFETY: shutdown on the session's own socket.
-            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
-        }
-        Ok(true)
+        t.flush()?;
+        Ok(t.flushed())
     }
 
     fn shutdown_write(&mut self) {
         match &mut self.state {
-            State::Records(_, rec) => {
-                rec.send_close_notify();
-                self.fin_pending = true;
-                let _ = self.flush();
+            State::Records(t) if !t.is_failed() => {
+                t.close_notify_then_fin();
+                let _ = t.flush();
             }
             _ => {
                 // SAFETY: shutdown on the session's own socket.
@@ -327,40 +289,7 @@ impl TlsStream {
     }
 }
 
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 impl Conn {
-    pub fn fd(&self) -> RawFd {
-        match self {
-            Conn::Plain(s) => s.as_raw_fd(),
-            Conn::Peer { sock, .. } => sock.as_raw_fd(),
-            Conn::Tls(t) => t.fd(),
-        }
-    }
-
-    /// Writes what a TLS session holds (call it when the socket turns
-    /// writable); true when nothing is left to write.
-    pub fn flush(&mut self) -> io::Result<bool> {
-        match self {
-            Conn::Tls(t) => t.flush(),
-            _ => Ok(true),
-        }
-    }
-
-    /// Nothing is waiting to be written below the caller's buffers.
-    pub fn flushed(&self) -> bool {
-        match self {
-            Conn::Tls(t) => t.flushed(),
-            _ => true,
-        }
-    }
-
     /// True once after a TLS handshake finished, after a TLS read that
     /// yielded with records left, or after one that sealed a record of its
     /// own (a KeyUpdate): read and write again whatever the events.
@@ -385,69 +314,6 @@ impl Conn {
                 true
             }
             _ => false,
-        }
-    }
-
-    /// One non-blocking read; `Ok(0)` is the peer's end of stream.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            // SAFETY: buf is valid for buf.len() bytes.
-            Conn::Plain(s) => cvt(unsafe {
-                libc::recv(
-                    s.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            }),
-            Conn::Peer { inbox, .. } => match inbox.pop_front() {
-                Some(d) => {
-                    let n = d.len().min(buf.len());
-                    buf[..n].copy_from_slice(&d[..n]);
-                    Ok(n)
-                }
-                None => Err(io::ErrorKind::WouldBlock.into()),
-            },
-            Conn::Tls(t) => t.read(buf),
-        }
-    }
-
-    /// One non-blocking write (never SIGPIPE).
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            // SAFETY: buf is valid for buf.len() bytes.
-            Conn::Plain(s) => cvt(unsafe {
-                libc::send(
-                    s.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            }),
-            // SAFETY: buf is valid for buf.len() bytes; the address is a
-            // valid sockaddr of its stated length.
-            Conn::Peer { sock, peer, .. } => cvt(unsafe {
-                libc::sendto(
-                    sock.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                    peer.as_ptr().cast(),
-                    peer.len(),
-                )
-            }),
-            Conn::Tls(t) => t.write(buf),
-        }
-    }
-
-    /// Sends the end of stream (FIN), keeping the read side open.
-    pub fn shutdown_write(&mut self) {
-        match self {
-            Conn::Plain(s) => {
-                let _ = s.shutdown(std::net::Shutdown::Write);
-            }
-            Conn::Peer { .. } => {}
-            Conn::Tls(t) => t.shutdown_write(),
         }
     }
 
@@ -478,14 +344,92 @@ impl Conn {
     }
 }
 
-/// One non-blocking read(2) from a pipe or other fd.
-pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
-}
+impl Endpoint for Conn {
+    fn fd(&self) -> RawFd {
+        match self {
+            Conn::Plain(s) => s.as_raw_fd(),
+            Conn::Peer { sock, .. } => sock.as_raw_fd(),
+            Conn::Tls(t) => t.fd(),
+        }
+    }
 
-/// One non-blocking write(2) to a pipe or other fd.
-pub fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+    /// Writes what a TLS session holds (call it when the socket turns
+    /// writable); true when nothing is left to write.
+    fn flush(&mut self) -> io::Result<bool> {
+        match self {
+            Conn::Tls(t) => t.flush(),
+            _ => Ok(true),
+        }
+    }
+
+    /// Nothing is waiting to be written below the caller's buffers.
+    fn flushed(&self) -> bool {
+        match self {
+            Conn::Tls(t) => t.flushed(),
+            _ => true,
+        }
+    }
+
+    /// One non-blocking read; `Ok(0)` is the peer's end of stream.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            // SAFETY: buf is valid for buf.len() bytes.
+            Conn::Plain(s) => cvt(unsafe {
+                libc::recv(
+                    s.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            }),
+            Conn::Peer { inbox, .. } => match inbox.pop_front() {
+                Some(d) => {
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    Ok(n)
+                }
+                None => Err(io::ErrorKind::WouldBlock.into()),
+            },
+            Conn::Tls(t) => t.read(buf),
+        }
+    }
+
+    /// One non-blocking write (never SIGPIPE).
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            // SAFETY: buf is valid for buf.len() bytes.
+            Conn::Plain(s) => cvt(unsafe {
+                libc::send(
+                    s.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            }),
+            // SAFETY: buf is valid for buf.len() bytes; the address is a
+            // valid sockaddr of its stated length.
+            Conn::Peer { sock, peer, .. } => cvt(unsafe {
+                libc::sendto(
+                    sock.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    peer.as_ptr().cast(),
+                    peer.len(),
+                )
+            }),
+            Conn::Tls(t) => t.write(buf),
+        }
+    }
+
+    /// Sends the end of stream (FIN), keeping the read side open.
+    fn shutdown_write(&mut self) {
+        match self {
+            Conn::Plain(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            Conn::Peer { .. } => {}
+            Conn::Tls(t) => t.shutdown_write(),
+        }
+    }
 }

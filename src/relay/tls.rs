@@ -31,25 +31,24 @@
 //!   `-C` as in the plain relay (on the plaintext). `-t` and `-i` are
 //!   refused with `-c` (`cli`).
 //!
-//! Both directions go through fixed buffers: one [`Buf`] of [`BUF`] bytes
-//! of plaintext per direction (the plain relay's copying buffer), and the
-//! record layer's two ([`Records`]: records read and decrypted in place,
-//! records sealed): no allocation per record.
+//! Both directions go through fixed buffers: a [`Pump`] of two
+//! [`crate::relay::direction::Direction`]s of [`BUF`] bytes of plaintext
+//! (stdin to the session, the session to stdout), and the record layer's
+//! two under the session's [`TlsEnd`] (records read and decrypted in
+//! place, records sealed): no allocation per record.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
 use mio::Interest;
-use socket2::Socket;
 
-use crate::net::tls::record::{self, Records};
 use crate::net::tls::session::Session;
 use crate::relay::RelayOpts;
-use crate::relay::buffer::Buf;
-use crate::relay::filter::Crlf;
-use crate::relay::log::{Dir, Log};
-use crate::relay::rules::{Mover, NETIN, NETOUT, Rules, STDIN, STDOUT};
+use crate::relay::log::Log;
+use crate::relay::pump::Pump;
+use crate::relay::rules::{Mover, NETIN, NETOUT, NetEnd, Rules, STDIN, STDOUT};
 use crate::relay::stdio::{Kind, Stdio};
+use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls::{self as tls_report, StreamError};
 use crate::sys::reactor::{self, Ctx, would_block};
 
@@ -64,9 +63,9 @@ const READS_PER_PASS: usize = 64;
 /// One relay over a TLS session (its [`crate::sys::reactor::Machine`] is
 /// [`crate::relay::rules`]'s, for a [`Mover`]).
 pub struct TlsRelay<'a> {
-    /// Owned here: closed when the relay ends.
-    sock: Socket,
-    rec: Records,
+    /// The session's byte stream (its socket is closed when the relay
+    /// ends).
+    tls: TlsEnd,
     /// The session is over: its close_notify is queued, nothing more is
     /// sealed or read, the records left only go out.
     ending: bool,
@@ -74,19 +73,9 @@ pub struct TlsRelay<'a> {
     stdout: &'a Stdio,
     opts: RelayOpts,
     rules: Rules,
-    up: Buf,
-    down: Buf,
-    /// `-N`: close_notify queued, SHUT_WR once it has left.
-    shut_wr_pending: bool,
-    /// The socket can no longer be written.
-    sock_write_dead: bool,
-    /// The session failed (its line printed): nothing more is sealed,
-    /// read or written to the socket; what was decrypted goes to stdout.
-    failed: bool,
-    /// `-C`: LF from stdin goes out as CR LF.
-    crlf: Option<Crlf>,
-    /// The socket said EOF (the records before it are read first).
-    raw_eof: bool,
+    /// Stdin to the session (`-C`: LF goes out as CR LF), the session
+    /// to stdout.
+    pump: Pump,
     log: Option<&'a Log>,
 }
 
@@ -116,20 +105,13 @@ impl<'a> TlsRelay<'a> {
             }
         }
         Ok(TlsRelay {
-            sock,
-            rec,
+            tls: TlsEnd::new(sock, rec, Voice::Relay),
             ending: false,
             stdin,
             stdout,
             opts,
             rules: Rules::new(&opts),
-            up: Buf::new(BUF),
-            down: Buf::new(BUF),
-            shut_wr_pending: false,
-            sock_write_dead: false,
-            failed: false,
-            crlf: opts.crlf.then(Crlf::new),
-            raw_eof: false,
+            pump: Pump::new(BUF, opts.crlf),
             log: None,
         })
     }
@@ -140,64 +122,31 @@ impl<'a> TlsRelay<'a> {
         self
     }
 
-    fn shutdown(&self, how: i32) {
-        // SAFETY: shutdown on our own socket; errors are ignored as in nc.
-        unsafe { libc::shutdown(self.sock.as_raw_fd(), how) };
-    }
-
     /// Closes the network's read side (nc: shutdown(SHUT_RD) on EOF).
     fn close_netin(&mut self) {
-        if self.rules.open[NETIN] {
-            self.shutdown(libc::SHUT_RD);
-        }
-        self.rules.open[NETIN] = false;
-    }
-
-    /// Sealed records wait for the socket (and can still go).
-    fn unwritten(&self) -> bool {
-        !self.failed && !self.sock_write_dead && self.rec.wants_write()
+        self.rules.close_netin(&mut self.tls);
     }
 
     /// The session failed, its line printed: nothing more goes to or
     /// comes from the network; what was decrypted before still goes to
     /// stdout, then the relay ends in [`crate::relay::End::Failed`].
     fn fail(&mut self) {
-        self.failed = true;
+        self.tls.fail();
         self.rules.failed = true;
         self.close_netin();
         self.rules.open[NETOUT] = false;
         self.rules.open[STDIN] = false;
     }
 
-    /// A read of the network failed: OpenBSD's `tls read failed (REASON)`;
-    /// our fatal alert, if the record layer queued one, goes if the
-    /// socket takes it now.
-    fn read_failed(&mut self, e: StreamError<'_>) {
-        tls_report::read_failed(e);
-        self.flush_now();
-        self.fail();
-    }
-
-    /// Writes what the socket takes now; a failure is not reported (what
-    /// is left then is our close_notify or alert, as nc ignores
-    /// tls_close's failure).
-    fn flush_now(&mut self) {
-        if !self.failed && !self.sock_write_dead {
-            let _ = self.rec.flush(self.sock.as_raw_fd());
-        }
-    }
-
-    /// Sealed records to the socket, as far as it takes them. True when
-    /// something moved (or the socket failed).
+    /// Sealed records to the socket, as far as it takes them (and -N's
+    /// FIN after them). True when something moved (or the socket failed).
     fn flush(&mut self) -> bool {
-        if !self.unwritten() {
+        if !self.tls.unwritten() {
             return false;
         }
-        match self.rec.flush(self.sock.as_raw_fd()) {
+        match self.tls.flush() {
             Ok(n) => n > 0,
             Err(e) => {
-                self.sock_write_dead = true;
-                self.shut_wr_pending = false;
                 if self.rules.open[NETOUT] {
                     // Data (or -N's close_notify) was still to go.
                     tls_report::write_failed(StreamError::Io(&e));
@@ -218,16 +167,13 @@ impl<'a> TlsRelay<'a> {
         let mut progress = false;
 
         // stdin -> up
-        if self.rules.open[STDIN] && self.up.has_room() {
-            match self.stdin.read(self.up.space()) {
+        if self.rules.open[STDIN] && self.pump.to_net.has_room() {
+            match self.pump.read_local(&mut self.stdin, 1) {
                 Ok(0) => {
                     self.rules.open[STDIN] = false;
                     progress = true;
                 }
-                Ok(n) => {
-                    self.up.filled(n);
-                    progress = true;
-                }
+                Ok(_) => progress = true,
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
                     self.rules.open[STDIN] = false;
@@ -236,7 +182,7 @@ impl<'a> TlsRelay<'a> {
             }
         }
         // up -> records (bounded by the record layer's buffer)
-        if self.rules.open[NETOUT] && !self.up.is_empty() {
+        if self.rules.open[NETOUT] && !self.pump.to_net.is_empty() {
             progress |= self.seal();
         }
         // records -> socket
@@ -245,12 +191,9 @@ impl<'a> TlsRelay<'a> {
         // socket -> records -> down
         progress |= self.receive();
         // down -> stdout
-        if self.rules.open[STDOUT] && !self.down.is_empty() {
-            match self.stdout.write(self.down.pending()) {
-                Ok(n) => {
-                    self.down.consumed(n);
-                    progress = progress || n > 0;
-                }
+        if self.rules.open[STDOUT] && !self.pump.from_net.is_empty() {
+            match self.pump.write_local(&mut self.stdout) {
+                Ok(n) => progress = progress || n > 0,
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
                     self.rules.open[STDOUT] = false;
@@ -260,71 +203,31 @@ impl<'a> TlsRelay<'a> {
         }
 
         // nc's rules.
-        if !self.rules.open[NETOUT] {
-            self.rules.open[STDIN] = false;
-        }
-        if !self.rules.open[STDOUT] && self.rules.open[NETIN] {
-            self.close_netin();
-        }
-        if !self.rules.open[STDIN] && self.up.is_empty() {
-            // Stdin gone and all of it sealed: with -N (or --send-only)
-            // close_notify follows the data ...
-            if self.rules.open[NETOUT]
-                && (self.opts.shutdown_on_eof || self.opts.send_only)
-                && !self.shut_wr_pending
-            {
-                self.rec.send_close_notify();
-                self.shut_wr_pending = true;
-                progress = true;
-            }
-            // ... and once every record has left, it is nc's "stdin gone
-            // and queue empty".
-            if !self.unwritten() {
-                progress |= self.stdin_sent();
-            }
-        }
-        if !self.rules.open[NETIN] && self.down.is_empty() {
-            self.rules.open[STDOUT] = false;
-        }
+        self.rules.propagate(&mut self.tls);
+        let (up_empty, down_empty) = (self.pump.to_net.is_empty(), self.pump.from_net.is_empty());
+        progress |= self
+            .rules
+            .settle(&mut self.tls, &self.opts, up_empty, down_empty);
         progress
     }
 
     /// Seals what `up` holds, as far as the record layer's buffer takes
     /// it. True when something moved (or the session failed).
     fn seal(&mut self) -> bool {
-        let pending = self.up.pending();
-        let log = self.log;
-        let rec = &mut self.rec;
-        let moved = match self.crlf.as_mut() {
-            Some(c) => {
-                let wire_bytes = c.encode(pending);
-                match rec.write(wire_bytes) {
-                    Ok(wire) => {
-                        if let Some(l) = log {
-                            l.record(Dir::Sent, &wire_bytes[..wire]);
-                        }
-                        Ok((c.commit(pending, wire), wire))
-                    }
-                    Err(()) => Err(()),
-                }
-            }
-            None => rec.write(pending).map(|n| {
-                if let Some(l) = log {
-                    l.record(Dir::Sent, &pending[..n]);
-                }
-                (n, n)
-            }),
-        };
-        match moved {
-            Ok((n, wire)) if wire > 0 => {
-                self.up.consumed(n);
-                self.rules.sent += wire as u64;
+        let tls = &mut self.tls;
+        match self
+            .pump
+            .to_net
+            .send(self.log, usize::MAX, |wire| tls.write(wire))
+        {
+            Ok(s) if s.wire > 0 => {
+                self.rules.sent += s.wire as u64;
                 true
             }
             Ok(_) => false,
             Err(()) => {
                 // The session failed: nothing more can be sent.
-                match self.rec.error() {
+                match self.tls.error() {
                     Some(e) => {
                         tls_report::write_failed(StreamError::Tls(e));
                         self.fail();
@@ -336,81 +239,43 @@ impl<'a> TlsRelay<'a> {
         }
     }
 
-    /// Everything read from stdin has left: the network's write side ends
-    /// (then -N's FIN), and the rules that follow stdin's end in nc.
-    fn stdin_sent(&mut self) -> bool {
-        let mut progress = false;
-        if std::mem::take(&mut self.shut_wr_pending) {
-            self.shutdown(libc::SHUT_WR);
-        }
-        self.rules.open[NETOUT] = false;
-        // --send-only: the session is over once stdin is sent.
-        if self.opts.send_only && self.rules.open[NETIN] {
-            self.close_netin();
-            progress = true;
-        }
-        if self.opts.listen
-            && self.rules.open[NETIN]
-            && self.opts.quit_after >= 0
-            && self.down.is_empty()
-        {
-            self.close_netin();
-            self.rules.clear_keep = true;
-        }
-        progress
-    }
-
     /// The network into `down`: decrypted plaintext first, then the
     /// records buffered, then one read(2) of the socket, as long as
     /// `down` has room. True when something moved.
     fn receive(&mut self) -> bool {
         let mut progress = false;
         for _ in 0..READS_PER_PASS {
-            if !self.rules.open[NETIN] || !self.down.has_room() {
+            if !self.rules.open[NETIN] || !self.pump.from_net.has_room() {
                 break;
             }
-            match self.rec.read(self.down.space()) {
-                record::Read::Data(n) => {
-                    self.down.filled(n);
-                    if let Some(l) = self.log {
-                        let p = self.down.pending();
-                        l.record(Dir::Received, &p[p.len() - n..]);
-                    }
+            match self.tls.read_step(self.pump.from_net.space(1)) {
+                Got::Data(n) => {
+                    self.pump.from_net.received(n, self.log);
                     self.rules.received += n as u64;
                     progress = true;
                     continue;
                 }
-                record::Read::CloseNotify => {
+                Got::End { truncated } => {
+                    // (A bare FIN: its EOF all the same, as libtls
+                    // treats it.)
+                    if truncated && self.opts.summary {
+                        tls_report::truncated();
+                    }
                     self.close_netin();
                     return true;
                 }
-                record::Read::Failed => {
-                    // (The record layer keeps the error it failed on.)
-                    if let Some(e) = self.rec.error() {
-                        tls_report::read_failed(StreamError::Tls(e));
-                    }
-                    self.flush_now();
+                Got::Failed => {
                     self.fail();
                     return true;
                 }
-                record::Read::NeedMore => {}
-            }
-            if self.raw_eof {
-                // The socket ended without close_notify: its EOF all the
-                // same, as libtls treats it.
-                if self.opts.summary {
-                    tls_report::truncated();
-                }
-                self.close_netin();
-                return true;
-            }
-            match self.rec.fill(self.sock.as_raw_fd()) {
-                Ok(0) => self.raw_eof = true,
-                Ok(_) => self.count_read(),
-                Err(e) if would_block(&e) => return progress,
-                Err(e) => {
+                Got::Filled(0) => {}
+                Got::Filled(_) => self.count_read(),
+                Got::Io(e) if would_block(&e) => return progress,
+                Got::Io(e) => {
                     // A reset: the session cannot end cleanly.
-                    self.read_failed(StreamError::Io(&e));
+                    tls_report::read_failed(StreamError::Io(&e));
+                    self.tls.flush_now();
+                    self.fail();
                     return true;
                 }
             }
@@ -435,9 +300,7 @@ impl<'a> TlsRelay<'a> {
         }
         self.rules.open[STDIN] = false;
         self.rules.open[NETOUT] = false;
-        if !self.failed && !self.sock_write_dead {
-            self.rec.send_close_notify();
-        }
+        self.tls.close_notify();
     }
 }
 
@@ -447,12 +310,12 @@ impl Mover for TlsRelay<'_> {
     }
 
     fn drained(&self) -> bool {
-        self.up.is_empty() && self.down.is_empty() && !self.unwritten()
+        self.pump.is_empty() && !self.tls.unwritten()
     }
 
     fn closing(&mut self) -> bool {
         self.queue_close_notify();
-        !self.unwritten()
+        !self.tls.unwritten()
     }
 
     fn pass(&mut self, _cx: &mut Ctx<'_>) -> io::Result<bool> {
@@ -460,18 +323,22 @@ impl Mover for TlsRelay<'_> {
     }
 
     fn fds(&self) -> [RawFd; 3] {
-        [self.stdin.fd, self.sock.as_raw_fd(), self.stdout.fd]
+        [self.stdin.fd, self.tls.fd(), self.stdout.fd]
     }
 
     fn interest(&self) -> [Option<Interest>; 3] {
         let open = &self.rules.open;
-        let stdin_want = !self.ending && open[STDIN] && self.up.has_room() && self.stdin.pollable();
-        let read = !self.ending && open[NETIN] && self.down.has_room() && !self.raw_eof;
-        let stdout_want =
-            !self.ending && open[STDOUT] && !self.down.is_empty() && self.stdout.pollable();
+        let stdin_want =
+            !self.ending && open[STDIN] && self.pump.to_net.has_room() && self.stdin.pollable();
+        let read =
+            !self.ending && open[NETIN] && self.pump.from_net.has_room() && !self.tls.at_eof();
+        let stdout_want = !self.ending
+            && open[STDOUT]
+            && !self.pump.from_net.is_empty()
+            && self.stdout.pollable();
         [
             reactor::interest(stdin_want, false),
-            reactor::interest(read, self.unwritten()),
+            reactor::interest(read, self.tls.unwritten()),
             reactor::interest(false, stdout_want),
         ]
     }
@@ -480,9 +347,8 @@ impl Mover for TlsRelay<'_> {
     /// what is left buffered is dropped.
     fn close(&mut self) {
         self.queue_close_notify();
-        self.flush_now();
-        self.up.clear();
-        self.down.clear();
+        self.tls.flush_now();
+        self.pump.clear();
     }
 
     /// The relay ends; when that was not through [`Mover::closing`] (`-w`
@@ -490,6 +356,25 @@ impl Mover for TlsRelay<'_> {
     /// now.
     fn end(&mut self) {
         self.queue_close_notify();
-        self.flush_now();
+        self.tls.flush_now();
     }
+}
+
+/// nc's rules on the session's stream: shutdown(SHUT_RD) as on a plain
+/// socket; after stdin, with `-N` or `--send-only`, close_notify and then
+/// FIN once every sealed record has left.
+impl NetEnd for TlsEnd {
+    fn shutdown_read(&mut self) {
+        self.shutdown(libc::SHUT_RD);
+    }
+
+    fn end_write(&mut self, shut: bool, progress: &mut bool) -> bool {
+        if shut && !self.is_shut() {
+            self.close_notify_then_fin();
+            *progress = true;
+        }
+        !self.unwritten()
+    }
+
+    const SEND_ONLY_SHUTS_READ: bool = true;
 }

@@ -61,7 +61,8 @@ pub struct Dest<'a> {
 }
 
 impl Dest<'_> {
-    fn bytes(&self) -> Vec<u8> {
+    /// `HOST` or `HOST (IP)`, the host's bytes as typed.
+    pub(super) fn bytes(&self) -> Vec<u8> {
         let mut b = self.host.as_bytes().to_vec();
         if let Some(ip) = self.ip.filter(|ip| ip.as_bytes() != self.host.as_bytes()) {
             b.extend_from_slice(format!(" ({ip})").as_bytes());

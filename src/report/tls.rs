@@ -19,8 +19,22 @@ pub use crate::net::tls::verify::CertProblem;
 use crate::report::{self, Errno};
 
 /// The end of a scan's TLS probe, as the scan keeps it: the details, or
-/// the reason it failed in words ([`probe_outcome`]).
-pub type ScanOutcome = Result<ScanDetails, String>;
+/// why it failed ([`probe_outcome`]).
+pub type ScanOutcome = Result<ScanDetails, ScanFailure>;
+
+/// Why a scan's TLS probe failed, in words, and whether it was the
+/// certificate's checks that refused it (`--json`'s `chain_ok`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanFailure {
+    pub why: String,
+    pub cert: bool,
+}
+
+impl From<String> for ScanFailure {
+    fn from(why: String) -> ScanFailure {
+        ScanFailure { why, cert: false }
+    }
+}
 
 /// `ctime(3)` in local time, without the newline, as OpenBSD's `-v`
 /// prints the validity: `Wed Jun 30 21:49:08 1993`.
@@ -343,12 +357,17 @@ pub fn probe_outcome(o: ProbeOutcome) -> ScanOutcome {
 }
 
 /// Why a scan's TLS probe failed, in words.
-pub fn probe_failure(f: &ProbeFailure) -> String {
-    match f {
+pub fn probe_failure(f: &ProbeFailure) -> ScanFailure {
+    let cert = matches!(
+        f,
+        ProbeFailure::Handshake(HandshakeError::Tls(Error::InvalidCertificate(_)))
+    );
+    let why = match f {
         ProbeFailure::Start(f) => f.reason(),
         ProbeFailure::Handshake(e) => e.text(),
         ProbeFailure::PinMismatch(pin) => pin_mismatch_text(pin),
-    }
+    };
+    ScanFailure { why, cert }
 }
 
 /// `tls configuration failed (%s)`.
@@ -495,12 +514,28 @@ pub fn scan_failed(dest: &report::Dest<'_>, port: u16, proto: &str, reason: &str
     );
 }
 
+/// `--cert-warn`: `PROG: certificate of HOST[ (IP)] port PORT (PROTO)
+/// expires in N days, on DATE` (or `has expired, on DATE`).
+pub fn cert_expiring(dest: &report::Dest<'_>, port: u16, proto: &str, not_after: i64) {
+    let days = days_left(not_after);
+    let when = if days < 0 {
+        "has expired".to_string()
+    } else if days == 1 {
+        "expires in 1 day".to_string()
+    } else {
+        format!("expires in {days} days")
+    };
+    let tail = format!(" port {port} ({proto}) {when}, on {}", utc(not_after));
+    report::emit_parts(true, &[b"certificate of ", &dest.bytes(), tail.as_bytes()]);
+}
+
 /// `-vv` after a scanned port's line.
 pub fn scan_detail(elapsed: std::time::Duration, outcome: &ScanOutcome) {
     let ms = elapsed.as_millis();
     match outcome {
-        Err(why) => report::note(format_args!(
-            "\t{ms} ms: the port accepts TCP connections but TLS failed: {why}"
+        Err(f) => report::note(format_args!(
+            "\t{ms} ms: the port accepts TCP connections but TLS failed: {}",
+            f.why
         )),
         Ok(d) => {
             report::note(format_args!(
@@ -543,9 +578,14 @@ pub fn scan_json_error(why: Option<&str>) -> String {
 pub fn scan_json(outcome: &ScanOutcome) -> String {
     let mut s = String::from("{");
     match outcome {
-        Err(why) => {
+        Err(f) => {
             s.push_str("\"error\":");
-            report::json_str(&mut s, why);
+            report::json_str(&mut s, &f.why);
+            s.push_str(if f.cert {
+                ",\"chain_ok\":false"
+            } else {
+                ",\"chain_ok\":null"
+            });
         }
         Ok(d) => {
             let field = |s: &mut String, k: &str, v: &str| {
@@ -578,6 +618,11 @@ pub fn scan_json(outcome: &ScanOutcome) -> String {
                 Some(p) => report::json_str(&mut s, p),
                 None => s.push_str("null"),
             }
+            s.push_str(match d.chain_ok {
+                Some(true) => ",\"chain_ok\":true",
+                Some(false) => ",\"chain_ok\":false",
+                None => ",\"chain_ok\":null",
+            });
             s.push_str(",\"error\":null");
         }
     }

@@ -35,6 +35,7 @@ use mio::unix::SourceFd;
 use socket2::{SockAddr, Socket};
 
 use crate::net::acl::Acl;
+use crate::relay::endpoint::Endpoint;
 use crate::relay::log::{Dir, Log};
 use crate::relay::stdio::Stdio;
 use crate::relay::stream::Conn;
@@ -86,17 +87,22 @@ impl Client {
     }
 }
 
-/// Writes as much of `queue` to `conn` as it takes. Err: the peer is gone.
-fn flush(conn: &mut Conn, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool, ()> {
+/// Writes as much of `queue` to `end` as it takes; `w` is its
+/// readiness (an end whose readiness cannot be waited for stays ready).
+/// Err: the end is gone.
+fn flush(end: &mut impl Endpoint, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool, ()> {
     let mut progress = false;
     while *w && !queue.is_empty() {
         let (a, _) = queue.as_slices();
-        match conn.write(a) {
+        match end.write(a) {
             Ok(n) => {
                 queue.drain(..n);
                 progress = true;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *w = !end.pollable();
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(()),
         }
@@ -104,8 +110,8 @@ fn flush(conn: &mut Conn, queue: &mut VecDeque<u8>, w: &mut bool) -> Result<bool
     // (A TLS session's own output: its handshake's last flight, what the
     // socket did not take; after the queue, which a TLS write seals
     // behind it, so that both leave in one send.)
-    if *w && !conn.flushed() {
-        match conn.flush() {
+    if *w && !end.flushed() {
+        match end.flush() {
             Ok(true) => progress = true,
             Ok(false) => *w = false,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => *w = false,
@@ -418,21 +424,11 @@ impl Broker<'_> {
             self.drop_client(i, false);
             progress = true;
         }
-        while self.stdout_open && self.stdout_w && !self.stdout_queue.is_empty() {
-            let (a, _) = self.stdout_queue.as_slices();
-            match self.stdout.write(a) {
-                Ok(n) => {
-                    self.stdout_queue.drain(..n);
-                    progress = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stdout_w = !self.stdout.pollable();
-                    if self.stdout_w {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
+        if self.stdout_open {
+            let mut stdout = self.stdout;
+            match flush(&mut stdout, &mut self.stdout_queue, &mut self.stdout_w) {
+                Ok(p) => progress |= p,
+                Err(()) => {
                     self.stdout_open = false;
                     self.stdout_queue = VecDeque::new();
                 }

@@ -35,10 +35,10 @@ use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::relay::buffer::Buf;
-use crate::relay::filter::Crlf;
-use crate::relay::log::{Dir, Log};
-use crate::relay::stream::{Conn, read_fd, write_fd};
+use crate::relay::endpoint::Endpoint;
+use crate::relay::log::Log;
+use crate::relay::pump::Pump;
+use crate::relay::stream::Conn;
 use crate::serve::child::Child;
 use crate::serve::slab::Keys;
 use crate::sys::reactor::{Ctx, TimerId};
@@ -103,9 +103,9 @@ pub struct Session {
     /// Its slot's tokens and timer keys.
     keys: Keys,
     opts: SessionOpts,
-    up: Buf,
-    down: Buf,
-    crlf: Option<Crlf>,
+    /// The child's stdout to the network (`-C` there), the network to
+    /// its stdin.
+    io: Pump,
     // Readiness (edge-triggered: set by events, cleared by EAGAIN).
     net_r: bool,
     net_w: bool,
@@ -156,9 +156,7 @@ impl Session {
             child,
             keys,
             opts,
-            up: Buf::new(BUF),
-            down: Buf::new(BUF),
-            crlf: opts.crlf.then(Crlf::new),
+            io: Pump::new(BUF, opts.crlf),
             net_r: true,
             net_w: true,
             cin_w: true,
@@ -281,12 +279,12 @@ impl Session {
             let mut busy = true;
             for _ in 0..PASSES {
                 match self.pump(log) {
-                    Pump::Progress => continue,
-                    Pump::Idle => {
+                    Pass::Progress => continue,
+                    Pass::Idle => {
                         busy = false;
                         break;
                     }
-                    Pump::End => {
+                    Pass::End => {
                         self.end(cx);
                         busy = false;
                         break;
@@ -370,74 +368,62 @@ impl Session {
     }
 
     /// One round of the four transfers.
-    fn pump(&mut self, log: Option<&Log>) -> Pump {
+    fn pump(&mut self, log: Option<&Log>) -> Pass {
         let Some(conn) = self.conn.as_mut() else {
-            return Pump::End;
+            return Pass::End;
         };
+        let io = &mut self.io;
         let mut progress = false;
         // Network → buffer toward the child.
         // (A datagram is read whole, so only into an empty buffer.)
         let room = if self.datagram {
-            self.up.is_empty()
+            io.from_net.is_empty()
         } else {
-            self.up.has_room()
+            io.from_net.has_room()
         };
         if self.net_in_open && self.net_r && room {
-            match conn.read(self.up.space_for(BUF)) {
+            match io.read_net(conn, log) {
                 Ok(0) if self.datagram => progress = true, // an empty datagram
                 Ok(0) => {
                     self.net_in_open = false;
                     progress = true;
                 }
-                Ok(n) => {
-                    self.up.filled(n);
-                    if let Some(l) = log {
-                        let p = self.up.pending();
-                        l.record(Dir::Received, &p[p.len() - n..]);
-                    }
-                    progress = true;
-                }
+                Ok(_) => progress = true,
                 Err(e) if would_block(&e) => self.net_r = false,
-                Err(_) => return Pump::End,
+                Err(_) => return Pass::End,
             }
         }
         // Buffer → child's stdin.
-        if let Some(fd) = self.child.stdin.as_ref().map(|f| f.as_raw_fd()) {
-            if !self.up.is_empty() && self.cin_w {
-                match write_fd(fd, self.up.pending()) {
-                    Ok(n) => {
-                        self.up.consumed(n);
-                        progress = true;
-                    }
+        if let Some(stdin) = self.child.stdin.as_mut() {
+            if !io.from_net.is_empty() && self.cin_w {
+                match io.write_local(stdin) {
+                    Ok(_) => progress = true,
                     Err(e) if would_block(&e) => self.cin_w = false,
                     Err(_) => {
                         // The child will never read again: what the peer
                         // sends is thrown away from now on.
                         self.child.stdin = None;
-                        self.up.clear();
+                        io.from_net.clear();
                         progress = true;
                     }
                 }
             }
-            if !self.net_in_open && self.up.is_empty() && self.child.stdin.is_some() {
+            if !self.net_in_open && io.from_net.is_empty() && self.child.stdin.is_some() {
                 self.child.stdin = None;
                 progress = true;
             }
-        } else if !self.up.is_empty() {
-            self.up.clear();
+        } else if !io.from_net.is_empty() {
+            io.from_net.clear();
         }
         // Child's stdout → buffer toward the network.
-        if let Some(fd) = self.child.stdout.as_ref().map(|f| f.as_raw_fd()) {
-            if self.cout_r && self.down.has_room() {
-                match read_fd(fd, self.down.space_for(BUF)) {
+        if let Some(stdout) = self.child.stdout.as_mut() {
+            if self.cout_r && io.to_net.has_room() {
+                match io.read_local(stdout, BUF) {
                     Ok(0) => {
                         self.child.stdout = None;
                         progress = true;
                     }
-                    Ok(n) => {
-                        self.down.filled(n);
-                        progress = true;
-                    }
+                    Ok(_) => progress = true,
                     Err(e) if would_block(&e) => {
                         self.cout_r = false;
                         // An exited child's output is all read (a
@@ -455,50 +441,18 @@ impl Session {
                 }
             }
         }
-        // Buffer → network.
-        if self.net_out_open && self.net_w && !self.down.is_empty() {
-            let r = match self.crlf.as_mut() {
-                Some(c) => {
-                    let input = self.down.pending();
-                    // (-C may double a datagram: it must still fit one.)
-                    let input = if self.datagram {
-                        &input[..input.len().min(MAX_DATAGRAM / 2)]
-                    } else {
-                        input
-                    };
-                    let wire = c.encode(input);
-                    match conn.write(wire) {
-                        Ok(w) => {
-                            if let Some(l) = log {
-                                l.record(Dir::Sent, &wire[..w]);
-                            }
-                            Ok(c.commit(input, w))
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                None if self.datagram => {
-                    let p = self.down.pending();
-                    let chunk = &p[..p.len().min(MAX_DATAGRAM)];
-                    conn.write(chunk).inspect(|&w| {
-                        if let Some(l) = log {
-                            l.record(Dir::Sent, &chunk[..w]);
-                        }
-                    })
-                }
-                None => conn.write(self.down.pending()).inspect(|&w| {
-                    if let Some(l) = log {
-                        l.record(Dir::Sent, &self.down.pending()[..w]);
-                    }
-                }),
+        // Buffer → network (a datagram's worth at most per write; -C may
+        // double a datagram: it must still fit one).
+        if self.net_out_open && self.net_w && !io.to_net.is_empty() {
+            let max = if self.datagram {
+                MAX_DATAGRAM
+            } else {
+                usize::MAX
             };
-            match r {
-                Ok(n) => {
-                    self.down.consumed(n);
-                    progress = true;
-                }
+            match io.send_net(conn, log, max) {
+                Ok(_) => progress = true,
                 Err(e) if would_block(&e) => self.net_w = false,
-                Err(_) => return Pump::End,
+                Err(_) => return Pass::End,
             }
         }
         // What a TLS session holds (its handshake's last flight, records
@@ -510,10 +464,10 @@ impl Session {
                 Ok(true) => progress = true,
                 Ok(false) => self.net_w = false,
                 Err(e) if would_block(&e) => self.net_w = false,
-                Err(_) => return Pump::End,
+                Err(_) => return Pass::End,
             }
         }
-        if self.net_out_open && self.child.stdout.is_none() && self.down.is_empty() {
+        if self.net_out_open && self.child.stdout.is_none() && io.to_net.is_empty() {
             conn.shutdown_write();
             self.net_out_open = false;
             progress = true;
@@ -525,13 +479,13 @@ impl Session {
             progress = true;
         }
         if !self.net_out_open && (self.child.exited() || !self.net_in_open) && conn.flushed() {
-            return Pump::End;
+            return Pass::End;
         }
         if progress {
             self.last_activity = Instant::now();
-            Pump::Progress
+            Pass::Progress
         } else {
-            Pump::Idle
+            Pass::Idle
         }
     }
 
@@ -543,7 +497,7 @@ impl Session {
     }
 }
 
-enum Pump {
+enum Pass {
     Progress,
     Idle,
     End,

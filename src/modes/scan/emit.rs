@@ -36,6 +36,9 @@ pub struct Emit<'a> {
     tls: HashMap<usize, tls_report::ScanOutcome>,
     /// nc's status so far: the last port that connected decides.
     status: Status,
+    /// `--cert-warn`: a port's certificate expires too soon or failed its
+    /// checks, so the run fails whatever `status` says.
+    cert_bad: bool,
 }
 
 impl<'a> Emit<'a> {
@@ -49,12 +52,18 @@ impl<'a> Emit<'a> {
             facts: HashMap::new(),
             tls: HashMap::new(),
             status: 1,
+            cert_bad: false,
         }
     }
 
-    /// nc's status so far.
+    /// nc's status so far (1 once `--cert-warn` found a certificate).
     pub fn status(&self) -> Status {
-        self.status
+        if self.cert_bad { 1 } else { self.status }
+    }
+
+    /// `--cert-warn` found a certificate that fails the run.
+    pub fn cert_failed(&self) -> bool {
+        self.cert_bad
     }
 
     /// Keeps what a finished probe to `ip` left behind, for its report
@@ -127,13 +136,16 @@ impl<'a> Emit<'a> {
                 Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
                 Found::TlsFailed => {
                     let why = match &tls {
-                        Some(Err(why)) => why.as_str(),
+                        Some(Err(f)) => f.why.as_str(),
                         _ => "",
                     };
                     tls_report::scan_failed(&dest, port, proto, why);
                 }
                 _ => {}
             }
+        }
+        if let Some(days) = o.cert_warn {
+            self.cert_warn(days, &tls, r.found, host, ip, port);
         }
         if let Found::Setup(e) = r.found {
             report::setup_failed(&e);
@@ -172,6 +184,48 @@ impl<'a> Emit<'a> {
                 facts.and_then(|f| f.banner.as_ref()),
                 tls.as_ref(),
             );
+        }
+    }
+
+    /// `--cert-warn DAYS`: the line of a port whose certificate expires
+    /// within `days` or failed its checks (with or without `-v`: without,
+    /// nc's failure line is printed here), and the run's failure.
+    fn cert_warn(
+        &mut self,
+        days: u32,
+        tls: &Option<tls_report::ScanOutcome>,
+        found: Found,
+        host: &OsStr,
+        ip: &str,
+        port: u16,
+    ) {
+        let o = &self.cfg.opts;
+        let dest = Dest {
+            host,
+            ip: if o.numeric { None } else { Some(ip) },
+        };
+        let proto = o.proto.name();
+        match (found, tls) {
+            (Found::Open, Some(Ok(d))) => {
+                if let Some(t) = d
+                    .not_after
+                    .filter(|&t| tls_report::days_left(t) < i64::from(days))
+                {
+                    tls_report::cert_expiring(&dest, port, proto, t);
+                    self.cert_bad = true;
+                }
+            }
+            (Found::TlsFailed, tls) => {
+                if o.verbose == 0 {
+                    let why = match tls {
+                        Some(Err(f)) => f.why.as_str(),
+                        _ => "",
+                    };
+                    tls_report::scan_failed(&dest, port, proto, why);
+                }
+                self.cert_bad = true;
+            }
+            _ => {}
         }
     }
 
@@ -265,7 +319,7 @@ impl<'a> Emit<'a> {
             error: match (r.found, errno) {
                 (Found::TimedOut, _) => Some(report::json_timed_out()),
                 (Found::TlsFailed, _) => Some(tls_report::scan_json_error(match tls {
-                    Some(Err(why)) => Some(why.as_str()),
+                    Some(Err(f)) => Some(f.why.as_str()),
                     _ => None,
                 })),
                 (_, Some(e)) => Some(e.to_string()),

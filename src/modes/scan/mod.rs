@@ -853,7 +853,7 @@ fn finish_run(rx: &mut Reactor, s: &mut Scanner<'_>) -> Result<Status, Abort> {
         return Err(Abort::Failed);
     }
     if let Some(w) = s.slots.wait() {
-        return Ok(w.status());
+        return Ok(if s.emit.cert_failed() { 1 } else { w.status() });
     }
     Ok(s.emit.status())
 }
@@ -887,6 +887,7 @@ fn sequential_with_interval<'a>(
     mut src: Source<'a>,
 ) -> Result<Status, Abort> {
     let mut status = 1;
+    let mut cert_failed = false;
     let delay = Duration::from_secs(u64::from(cfg.opts.interval.unwrap_or(0)));
     let mut tls: Option<TlsClient<'a>> = None;
     let mut first = true;
@@ -910,10 +911,11 @@ fn sequential_with_interval<'a>(
             if s.emit.status() == 0 {
                 status = 0;
             }
+            cert_failed |= s.emit.cert_failed();
             if unit.lookup.is_some() {
                 break; // its one line is printed
             }
         }
     }
-    Ok(status)
+    Ok(if cert_failed { 1 } else { status })
 }

@@ -93,7 +93,10 @@ impl<'a> Kinds<'a> {
 
     /// `-zc`: a handshake for `host` (or `-e`); `Err` is why it cannot
     /// start. None without `-c`.
-    pub fn tls_probe(&self, host: &OsStr) -> Option<Result<Box<TlsProbe>, String>> {
+    pub fn tls_probe(
+        &self,
+        host: &OsStr,
+    ) -> Option<Result<Box<TlsProbe>, tls_report::ScanFailure>> {
         let (t, config) = self.tls.as_ref()?;
         Some(
             TlsProbe::new(config, t, host)
@@ -166,9 +169,9 @@ impl Ended {
     }
 
     /// `-zc`: the handshake failed or could not run, for `why`.
-    pub fn tls_failed(why: String) -> Ended {
+    pub fn tls_failed(why: impl Into<tls_report::ScanFailure>) -> Ended {
         Ended {
-            tls: Some(Err(why)),
+            tls: Some(Err(why.into())),
             ..Ended::bare(Found::TlsFailed)
         }
     }

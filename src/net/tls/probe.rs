@@ -25,6 +25,9 @@ pub struct ScanDetails {
     pub sans: Vec<String>,
     pub not_after: Option<i64>,
     pub alpn: Option<String>,
+    /// The chain and name were verified (None: `-T noverify` or `-H`
+    /// checked nothing of them).
+    pub chain_ok: Option<bool>,
 }
 
 /// Why a TLS probe failed (`report::tls` words it).
@@ -104,6 +107,7 @@ impl TlsProbe {
                 .conn
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
+            chain_ok: (!t.noverify && t.pin.is_none()).then_some(true),
         })
     }
 }
