@@ -11,6 +11,7 @@ use rustls::{ClientConfig, Connection};
 use socket2::Socket;
 
 use super::client::Failure;
+use crate::net::starttls::{self, Conversation, Dialog, StartTlsError};
 use super::session::HandshakeError;
 use super::session::{self, Progress};
 use super::{TlsConfig, certinfo, setup};
@@ -39,6 +40,8 @@ pub enum ProbeFailure {
     Handshake(HandshakeError),
     /// `-H`: the certificate is not the pinned one.
     PinMismatch(String),
+    /// `--starttls`: the plaintext preamble failed.
+    StartTls(StartTlsError),
 }
 
 /// The end of a TLS probe: the details, or why it failed.
@@ -48,6 +51,8 @@ pub type Outcome = Result<ScanDetails, ProbeFailure>;
 pub struct TlsProbe {
     conn: Connection,
     hs: session::HsState,
+    /// `--starttls`: the preamble, until it is over.
+    pre: Option<Conversation>,
 }
 
 /// What a step of the probe leads to.
@@ -65,14 +70,26 @@ impl TlsProbe {
     ) -> Result<TlsProbe, ProbeFailure> {
         let name = super::client::peer_name(t, host);
         let conn = super::client::connection(config, &name).map_err(ProbeFailure::Start)?;
+        let pre = t.starttls.as_ref().map(|st| {
+            Conversation::new(Dialog::new(st.proto, &starttls::name_for(st, host)))
+        });
         Ok(TlsProbe {
             conn,
             hs: session::HsState::default(),
+            pre,
         })
     }
 
-    /// All the handshake work possible now on `sock`.
+    /// All the work possible now on `sock`: the `--starttls` preamble,
+    /// then the handshake.
     pub fn step(&mut self, sock: &Socket, t: &TlsConfig) -> Next {
+        if let Some(pre) = &mut self.pre {
+            match pre.step(sock) {
+                Err(want) => return Next::Wait(want),
+                Ok(None) | Ok(Some(Ok(()))) => self.pre = None,
+                Ok(Some(Err(e))) => return Next::Finished(Err(ProbeFailure::StartTls(e))),
+            }
+        }
         match session::drive(&mut self.conn, sock, &mut self.hs) {
             Progress::Wait(i) => Next::Wait(i),
             Progress::Failed(e) => Next::Finished(Err(ProbeFailure::Handshake(e))),
