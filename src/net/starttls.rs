@@ -330,12 +330,12 @@ impl Dialog {
             && self.phase != Phase::Done
             && self.outbox.is_empty()
         {
-            let b = data[used];
-            used += 1;
             if self.replies.len() >= MAX_PREAMBLE {
                 self.failed = Some(Why::TooLong);
                 break;
             }
+            let b = data[used];
+            used += 1;
             self.replies.push(b);
             self.byte(b);
         }
@@ -912,4 +912,287 @@ pub fn run(
         reg: Interests::default(),
     };
     rx.run(&mut m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `proto`'s dialog against the server's whole stream, fed in
+    /// pieces of `step` bytes: what the client sent, how it ended, and
+    /// how many bytes of the stream it consumed.
+    fn talk(proto: Proto, stream: &[u8], step: usize) -> (Vec<u8>, Result<(), Why>, usize) {
+        let mut d = Dialog::new(proto, "client.example");
+        let mut sent = Vec::new();
+        let mut at = 0;
+        for _ in 0..1_000_000 {
+            match d.next() {
+                Need::Send(b) => sent.extend_from_slice(&b),
+                Need::Done => return (sent, Ok(()), at),
+                Need::Fail(w) => return (sent, Err(w), at),
+                Need::Recv => {
+                    if at == stream.len() {
+                        return (sent, Err(Why::Closed), at);
+                    }
+                    let end = (at + step).min(stream.len());
+                    at += d.feed(&stream[at..end]);
+                }
+            }
+        }
+        panic!("no end");
+    }
+
+    /// The same at every split: whole, and byte by byte; the TLS bytes
+    /// after the go-ahead are never consumed.
+    fn check(proto: Proto, server: &[u8], want_sent: &[u8], want: Result<(), Why>) {
+        let mut stream = server.to_vec();
+        stream.extend_from_slice(b"\x16\x03\x03TLS");
+        for step in [stream.len(), 1, 3] {
+            let (sent, r, used) = talk(proto, &stream, step);
+            assert_eq!(r, want, "{proto:?} step {step}");
+            assert_eq!(
+                String::from_utf8_lossy(&sent),
+                String::from_utf8_lossy(want_sent),
+                "{proto:?} step {step}"
+            );
+            if want.is_ok() {
+                assert_eq!(used, server.len(), "{proto:?} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn smtp_multiline_ehlo() {
+        check(
+            Proto::Smtp,
+            b"220-mx.example ESMTP\r\n220 ready\r\n250-mx.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n220 2.0.0 go ahead\r\n",
+            b"EHLO client.example\r\nSTARTTLS\r\n",
+            Ok(()),
+        );
+        check(
+            Proto::Smtp,
+            b"220 mx\r\n250 mx\r\n454 TLS not available\r\n",
+            b"EHLO client.example\r\nSTARTTLS\r\n",
+            Err(Why::Answered(b"454 TLS not available".to_vec())),
+        );
+        check(
+            Proto::Smtp,
+            b"554 go away\r\n",
+            b"",
+            Err(Why::Answered(b"554 go away".to_vec())),
+        );
+    }
+
+    #[test]
+    fn lmtp_lhlo() {
+        check(
+            Proto::Lmtp,
+            b"220 lmtp\r\n250-x\r\n250 STARTTLS\r\n220 go\r\n",
+            b"LHLO client.example\r\nSTARTTLS\r\n",
+            Ok(()),
+        );
+    }
+
+    #[test]
+    fn pop3_stls() {
+        check(Proto::Pop3, b"+OK POP3\r\n+OK begin\r\n", b"STLS\r\n", Ok(()));
+        check(
+            Proto::Pop3,
+            b"+OK POP3\r\n-ERR no\r\n",
+            b"STLS\r\n",
+            Err(Why::Answered(b"-ERR no".to_vec())),
+        );
+    }
+
+    #[test]
+    fn imap_tags() {
+        check(
+            Proto::Imap,
+            b"* OK IMAP4rev1\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\na2 OK begin TLS\r\n",
+            b"a1 CAPABILITY\r\na2 STARTTLS\r\n",
+            Ok(()),
+        );
+        check(
+            Proto::Imap,
+            b"* OK IMAP4rev1\r\na1 OK done\r\na2 NO not now\r\n",
+            b"a1 CAPABILITY\r\na2 STARTTLS\r\n",
+            Err(Why::Answered(b"a2 NO not now".to_vec())),
+        );
+    }
+
+    #[test]
+    fn ftp_auth_tls() {
+        check(
+            Proto::Ftp,
+            b"220-Welcome\r\n free text\r\n220 ready\r\n234 AUTH TLS ok\r\n",
+            b"AUTH TLS\r\n",
+            Ok(()),
+        );
+        check(
+            Proto::Ftp,
+            b"220 ready\r\n500 unknown\r\n",
+            b"AUTH TLS\r\n",
+            Err(Why::Answered(b"500 unknown".to_vec())),
+        );
+    }
+
+    #[test]
+    fn nntp_starttls() {
+        check(Proto::Nntp, b"200 news\r\n382 go\r\n", b"STARTTLS\r\n", Ok(()));
+        check(
+            Proto::Nntp,
+            b"201 news\r\n580 no\r\n",
+            b"STARTTLS\r\n",
+            Err(Why::Answered(b"580 no".to_vec())),
+        );
+    }
+
+    #[test]
+    fn sieve_starttls() {
+        check(
+            Proto::Sieve,
+            b"\"IMPLEMENTATION\" \"x\"\r\n\"STARTTLS\"\r\nOK\r\nOK \"begin\"\r\n",
+            b"STARTTLS\r\n",
+            Ok(()),
+        );
+        check(
+            Proto::Sieve,
+            b"\"STARTTLS\"\r\nOK\r\nNO \"nope\"\r\n",
+            b"STARTTLS\r\n",
+            Err(Why::Answered(b"NO \"nope\"".to_vec())),
+        );
+    }
+
+    #[test]
+    fn irc_670() {
+        check(
+            Proto::Irc,
+            b":irc NOTICE * :hello\r\n:irc 670 * :STARTTLS successful\r\n",
+            b"STARTTLS\r\n",
+            Ok(()),
+        );
+        check(
+            Proto::Irc,
+            b":irc 691 * :STARTTLS failed\r\n",
+            b"STARTTLS\r\n",
+            Err(Why::Answered(b":irc 691 * :STARTTLS failed".to_vec())),
+        );
+    }
+
+    #[test]
+    fn xmpp_stream() {
+        let header = "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' to='client.example' version='1.0'>";
+        let ask = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+        let server = b"<?xml version='1.0'?><stream:stream from='x' id='1' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\n<stream:features><starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"><required/></starttls><mechanisms a='>'/></stream:features><proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+        check(Proto::Xmpp, server, format!("{header}{ask}").as_bytes(), Ok(()));
+        let no = b"<stream:stream><stream:features><mechanisms/></stream:features>";
+        check(Proto::Xmpp, no, header.as_bytes(), Err(Why::NotOffered));
+        let fail = b"<stream:stream><stream:features><starttls/></stream:features><failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+        check(
+            Proto::Xmpp,
+            fail,
+            format!("{header}{ask}").as_bytes(),
+            Err(Why::Answered(
+                b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>".to_vec(),
+            )),
+        );
+        let (sent, _, _) = talk(Proto::XmppServer, b"", 1);
+        assert!(String::from_utf8_lossy(&sent).contains("xmlns='jabber:server'"));
+    }
+
+    #[test]
+    fn postgres_ssl_request() {
+        check(Proto::Postgres, b"S", &PG_SSL_REQUEST, Ok(()));
+        check(
+            Proto::Postgres,
+            b"N",
+            &PG_SSL_REQUEST,
+            Err(Why::Answered(b"N".to_vec())),
+        );
+        assert_eq!(
+            u32::from_be_bytes([PG_SSL_REQUEST[4], PG_SSL_REQUEST[5], PG_SSL_REQUEST[6], PG_SSL_REQUEST[7]]),
+            80_877_103
+        );
+    }
+
+    fn mysql_greeting(caps: u16) -> Vec<u8> {
+        let mut p = vec![10];
+        p.extend_from_slice(b"8.0.0\0");
+        p.extend_from_slice(&[1, 0, 0, 0]);
+        p.extend_from_slice(b"12345678\0");
+        p.extend_from_slice(&caps.to_le_bytes());
+        p.extend_from_slice(&[33, 2, 0, 0, 0, 21]);
+        p.extend_from_slice(&[0; 10]);
+        p.extend_from_slice(b"123456789012\0mysql_native_password\0");
+        let mut out = vec![p.len() as u8, 0, 0, 0];
+        out.extend_from_slice(&p);
+        out
+    }
+
+    #[test]
+    fn mysql_ssl_request() {
+        check(Proto::Mysql, &mysql_greeting(0xffff), &MYSQL_SSL_REQUEST, Ok(()));
+        check(
+            Proto::Mysql,
+            &mysql_greeting(0xffff & !CLIENT_SSL),
+            b"",
+            Err(Why::NotOffered),
+        );
+        let err = b"\x16\0\0\0\xff\x10\x04#08004Too many conn";
+        check(
+            Proto::Mysql,
+            err,
+            b"",
+            Err(Why::Answered(b"Too many conn".to_vec())),
+        );
+        assert_eq!(MYSQL_SSL_REQUEST.len(), 4 + 32);
+    }
+
+    fn ldap_response(code: u8, diag: &[u8]) -> Vec<u8> {
+        let mut op = vec![0x0a, 1, code, 0x04, 0, 0x04, diag.len() as u8];
+        op.extend_from_slice(diag);
+        let mut msg = vec![0x02, 1, 1, 0x78, op.len() as u8];
+        msg.extend_from_slice(&op);
+        let mut out = vec![0x30, msg.len() as u8];
+        out.extend_from_slice(&msg);
+        out
+    }
+
+    #[test]
+    fn ldap_extended() {
+        let req = ldap_request();
+        assert_eq!(&req[..7], &[0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18]);
+        check(Proto::Ldap, &ldap_response(0, b""), &req, Ok(()));
+        check(
+            Proto::Ldap,
+            &ldap_response(2, b"unsupported"),
+            &req,
+            Err(Why::Answered(b"resultCode 2: unsupported".to_vec())),
+        );
+        // The long form of a length.
+        let mut long = ldap_response(0, b"ok");
+        long.splice(1..2, [0x81, long[1]]);
+        check(Proto::Ldap, &long, &req, Ok(()));
+    }
+
+    #[test]
+    fn endless_line_is_bounded() {
+        let mut d = Dialog::new(Proto::Smtp, "x");
+        let chunk = [b'a'; 4096];
+        let mut total = 0;
+        while let Need::Recv = d.next() {
+            total += d.feed(&chunk);
+            assert!(total <= MAX_PREAMBLE);
+        }
+        assert_eq!(d.next(), Need::Fail(Why::TooLong));
+        assert_eq!(total, MAX_PREAMBLE);
+    }
+
+    #[test]
+    fn names() {
+        for n in NAMES {
+            assert_eq!(Proto::from_name(n).map(Proto::name), Some(*n));
+        }
+        assert_eq!(Proto::from_name("http"), None);
+    }
 }
