@@ -324,6 +324,20 @@ fn scan_reports_open_and_failed() {
         o.stdout_str()
     );
     assert_eq!(o.code(), Some(1), "{o}");
+    // A server that never says a word: the port fails once -w is over,
+    // with the preamble's reason.
+    let silent = net.server("127.0.0.1:0", 1, |mut c: Conn| c.hold(secs(6)));
+    let p = silent.port_str();
+    let o = net
+        .nc(&["-zvc", "--starttls", "smtp", "-R", &ca, "-w", "1", "127.0.0.1", &p])
+        .run(LIMIT);
+    assert_eq!(
+        o.stderr_str(),
+        format!(
+            "nc: connect to 127.0.0.1 port {p} (tcp) failed: starttls smtp failed: no answer within 1 s\n"
+        )
+    );
+    assert_eq!(o.code(), Some(1), "{o}");
 }
 
 #[test]

@@ -122,6 +122,8 @@ pub enum Why {
     Write(Errno),
     /// `-w` ran out.
     TimedOut,
+    /// A scan's wait for the preamble ran out.
+    NoAnswer(Duration),
 }
 
 /// A failed preamble: the protocol, why, and every byte the server sent

@@ -61,6 +61,7 @@ pub fn starttls_text(e: &StartTlsError) -> String {
         Why::Read(errno) => format!("read: {errno}"),
         Why::Write(errno) => format!("write: {errno}"),
         Why::TimedOut => "timed out waiting for the server (-w)".into(),
+        Why::NoAnswer(wait) => format!("no answer within {} s", wait.as_secs()),
     };
     format!("starttls {} failed: {why}", e.proto.name())
 }

@@ -11,7 +11,7 @@ use rustls::{ClientConfig, Connection};
 use socket2::Socket;
 
 use super::client::Failure;
-use crate::net::starttls::{self, Conversation, Dialog, StartTlsError};
+use crate::net::starttls::{self, Conversation, Dialog, StartTlsError, Why};
 use super::session::HandshakeError;
 use super::session::{self, Progress};
 use super::{TlsConfig, certinfo, setup};
@@ -95,6 +95,13 @@ impl TlsProbe {
             Progress::Failed(e) => Next::Finished(Err(ProbeFailure::Handshake(e))),
             Progress::Done => Next::Finished(self.details(t)),
         }
+    }
+
+    /// The probe's wait ran out: the `--starttls` preamble's failure, if
+    /// it was still under way.
+    pub fn preamble_timed_out(&self, wait: std::time::Duration) -> Option<ProbeFailure> {
+        let pre = self.pre.as_ref()?;
+        Some(ProbeFailure::StartTls(pre.error(Why::NoAnswer(wait))))
     }
 
     fn details(&self, t: &TlsConfig) -> Outcome {
