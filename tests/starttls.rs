@@ -69,13 +69,26 @@ fn every_protocol_moves_1_mib_both_ways() {
     for proto in PROTOS {
         let s = starttls_server(&net, &c, proto, How::Accept, down.clone());
         let o = net
-            .nc(&["-c", "-N", "--starttls", proto, "-R", &ca, "127.0.0.1", &s.port])
+            .nc(&[
+                "-c",
+                "-N",
+                "--starttls",
+                proto,
+                "-R",
+                &ca,
+                "127.0.0.1",
+                &s.port,
+            ])
             .stdin_bytes(&up)
             .run(LIMIT);
         let served = s.served();
         assert_eq!(o.code(), Some(0), "{proto}: {o}");
         assert_eq!(o.stderr_str(), "", "{proto}");
-        assert_eq!(sha256_bytes(&o.stdout), sha256_bytes(&down), "{proto}: down");
+        assert_eq!(
+            sha256_bytes(&o.stdout),
+            sha256_bytes(&down),
+            "{proto}: down"
+        );
         let got = served.tls.expect("TLS");
         assert_eq!(sha256_bytes(&got), sha256_bytes(&up), "{proto}: up");
     }
@@ -92,7 +105,16 @@ fn preamble_a_byte_at_a_time() {
     for proto in PROTOS {
         let s = starttls_server(&net, &c, proto, How::Split, b"down\n".to_vec());
         let o = net
-            .nc(&["-c", "-N", "--starttls", proto, "-R", &ca, "127.0.0.1", &s.port])
+            .nc(&[
+                "-c",
+                "-N",
+                "--starttls",
+                proto,
+                "-R",
+                &ca,
+                "127.0.0.1",
+                &s.port,
+            ])
             .stdin_bytes(b"up\n")
             .run(LIMIT);
         let served = s.served();
@@ -161,7 +183,16 @@ fn refusals_are_one_line_and_status_1() {
     // -vv: the server's replies under the line, escaped.
     let s = starttls_server(&net, &c, "smtp", How::Refuse, Vec::new());
     let o = net
-        .nc(&["-c", "-vv", "--starttls", "smtp", "-R", &ca, "127.0.0.1", &s.port])
+        .nc(&[
+            "-c",
+            "-vv",
+            "--starttls",
+            "smtp",
+            "-R",
+            &ca,
+            "127.0.0.1",
+            &s.port,
+        ])
         .stdin_bytes(b"")
         .run(LIMIT);
     s.served();
@@ -307,7 +338,16 @@ fn scan_reports_open_and_failed() {
     let no = starttls_server(&net, &c, "pop3", How::Refuse, Vec::new());
     let o = net
         .nc(&[
-            "-zvvc", "--json", "--starttls", "pop3", "-R", &ca, "-w", "5", "127.0.0.1", &no.port,
+            "-zvvc",
+            "--json",
+            "--starttls",
+            "pop3",
+            "-R",
+            &ca,
+            "-w",
+            "5",
+            "127.0.0.1",
+            &no.port,
         ])
         .run(LIMIT);
     no.served();
@@ -329,7 +369,17 @@ fn scan_reports_open_and_failed() {
     let silent = net.server("127.0.0.1:0", 1, |mut c: Conn| c.hold(secs(6)));
     let p = silent.port_str();
     let o = net
-        .nc(&["-zvc", "--starttls", "smtp", "-R", &ca, "-w", "1", "127.0.0.1", &p])
+        .nc(&[
+            "-zvc",
+            "--starttls",
+            "smtp",
+            "-R",
+            &ca,
+            "-w",
+            "1",
+            "127.0.0.1",
+            &p,
+        ])
         .run(LIMIT);
     assert_eq!(
         o.stderr_str(),
@@ -364,7 +414,15 @@ fn option_checks() {
             "nc: cannot use -c and -u\n",
         ),
         (
-            &["-c", "--starttls", "smtp", "--starttls-name", "a b", "127.0.0.1", "1"],
+            &[
+                "-c",
+                "--starttls",
+                "smtp",
+                "--starttls-name",
+                "a b",
+                "127.0.0.1",
+                "1",
+            ],
             "nc: invalid starttls name `a b'\n",
         ),
     ];
@@ -407,9 +465,6 @@ fn s_client_accepts_the_scripted_servers() {
             .run(LIMIT);
         s.served();
         let out = o.stdout_str();
-        assert!(
-            out.contains("Verify return code: 0 (ok)"),
-            "{proto}: {o}"
-        );
+        assert!(out.contains("Verify return code: 0 (ok)"), "{proto}: {o}");
     }
 }

@@ -27,7 +27,9 @@ use mio::event::Event;
 use socket2::Socket;
 
 use crate::sys::errno::Errno;
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId, would_block};
+use crate::sys::reactor::{
+    self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId, would_block,
+};
 
 /// The most a server's preamble may be (all its replies together).
 pub const MAX_PREAMBLE: usize = 64 * 1024;
@@ -169,7 +171,9 @@ enum Phase {
     /// SMTP's EHLO / LMTP's LHLO reply, IMAP's CAPABILITY.
     Hello,
     /// XMPP: the stream's features, `<starttls/>` seen or not.
-    Features { offered: bool },
+    Features {
+        offered: bool,
+    },
     /// The reply to the upgrade command.
     Upgrade,
     Done,
@@ -503,7 +507,11 @@ impl Dialog {
                 }
             }
             Phase::Hello | Phase::Upgrade => {
-                let tag: &[u8] = if self.phase == Phase::Hello { b"a1" } else { b"a2" };
+                let tag: &[u8] = if self.phase == Phase::Hello {
+                    b"a1"
+                } else {
+                    b"a2"
+                };
                 if line.starts_with(b"* ") {
                     if word(line, 1) == b"BYE" {
                         self.fail(Why::Answered(line.to_vec()));
@@ -584,9 +592,7 @@ impl Dialog {
                 }
                 if !closing && local == b"starttls" && !is_stream_ns {
                     self.phase = Phase::Features { offered: true };
-                } else if is_stream_ns
-                    && local == b"features"
-                    && (closing || inner.ends_with(b"/"))
+                } else if is_stream_ns && local == b"features" && (closing || inner.ends_with(b"/"))
                 {
                     if !offered {
                         return self.fail(Why::NotOffered);
@@ -704,7 +710,10 @@ fn ber(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let bytes = b.get(2..2 + n)?;
-        (bytes.iter().fold(0usize, |a, &c| a << 8 | usize::from(c)), 2 + n)
+        (
+            bytes.iter().fold(0usize, |a, &c| a << 8 | usize::from(c)),
+            2 + n,
+        )
     };
     let contents = b.get(head..head + len)?;
     Some((tag, contents, &b[head + len..]))
@@ -997,7 +1006,12 @@ mod tests {
 
     #[test]
     fn pop3_stls() {
-        check(Proto::Pop3, b"+OK POP3\r\n+OK begin\r\n", b"STLS\r\n", Ok(()));
+        check(
+            Proto::Pop3,
+            b"+OK POP3\r\n+OK begin\r\n",
+            b"STLS\r\n",
+            Ok(()),
+        );
         check(
             Proto::Pop3,
             b"+OK POP3\r\n-ERR no\r\n",
@@ -1040,7 +1054,12 @@ mod tests {
 
     #[test]
     fn nntp_starttls() {
-        check(Proto::Nntp, b"200 news\r\n382 go\r\n", b"STARTTLS\r\n", Ok(()));
+        check(
+            Proto::Nntp,
+            b"200 news\r\n382 go\r\n",
+            b"STARTTLS\r\n",
+            Ok(()),
+        );
         check(
             Proto::Nntp,
             b"201 news\r\n580 no\r\n",
@@ -1086,7 +1105,12 @@ mod tests {
         let header = "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' to='client.example' version='1.0'>";
         let ask = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
         let server = b"<?xml version='1.0'?><stream:stream from='x' id='1' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\n<stream:features><starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"><required/></starttls><mechanisms a='>'/></stream:features><proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
-        check(Proto::Xmpp, server, format!("{header}{ask}").as_bytes(), Ok(()));
+        check(
+            Proto::Xmpp,
+            server,
+            format!("{header}{ask}").as_bytes(),
+            Ok(()),
+        );
         let no = b"<stream:stream><stream:features><mechanisms/></stream:features>";
         check(Proto::Xmpp, no, header.as_bytes(), Err(Why::NotOffered));
         let fail = b"<stream:stream><stream:features><starttls/></stream:features><failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
@@ -1112,7 +1136,12 @@ mod tests {
             Err(Why::Answered(b"N".to_vec())),
         );
         assert_eq!(
-            u32::from_be_bytes([PG_SSL_REQUEST[4], PG_SSL_REQUEST[5], PG_SSL_REQUEST[6], PG_SSL_REQUEST[7]]),
+            u32::from_be_bytes([
+                PG_SSL_REQUEST[4],
+                PG_SSL_REQUEST[5],
+                PG_SSL_REQUEST[6],
+                PG_SSL_REQUEST[7]
+            ]),
             80_877_103
         );
     }
@@ -1133,10 +1162,15 @@ mod tests {
 
     #[test]
     fn mysql_ssl_request() {
-        check(Proto::Mysql, &mysql_greeting(0xffff), &MYSQL_SSL_REQUEST, Ok(()));
         check(
             Proto::Mysql,
-            &mysql_greeting(0xffff & !CLIENT_SSL),
+            &mysql_greeting(0xffff),
+            &MYSQL_SSL_REQUEST,
+            Ok(()),
+        );
+        check(
+            Proto::Mysql,
+            &mysql_greeting(!CLIENT_SSL),
             b"",
             Err(Why::NotOffered),
         );

@@ -9,10 +9,10 @@ use std::io;
 
 use rustls::{AlertDescription, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
 
+use crate::net::starttls::{self, Proto as StProto, StartTlsError, Why};
 use crate::net::tls::client::{Failure, Summary};
 pub use crate::net::tls::probe::ScanDetails;
 use crate::net::tls::probe::{Outcome as ProbeOutcome, ProbeFailure};
-use crate::net::starttls::{self, Proto as StProto, StartTlsError, Why};
 use crate::net::tls::record::Problem;
 pub use crate::net::tls::session::HandshakeError;
 pub use crate::net::tls::setup::{ConfigWhy, LoadWhat, LoadWhy, SetupError};
@@ -580,12 +580,7 @@ impl fmt::Display for Problem {
 
 /// A scanned port that took the TCP connection but failed TLS: nc's
 /// failure line with the TLS reason in place of the error.
-pub fn scan_failed(
-    dest: &report::Dest<'_>,
-    port: u16,
-    proto: &str,
-    failure: Option<&ScanFailure>,
-) {
+pub fn scan_failed(dest: &report::Dest<'_>, port: u16, proto: &str, failure: Option<&ScanFailure>) {
     report::connect_line(
         dest,
         OsStr::new(&port.to_string()),

@@ -147,7 +147,7 @@ impl Wire {
 /// A MySQL initial handshake packet (protocol 10), with or without
 /// CLIENT_SSL.
 pub fn mysql_greeting(ssl: bool) -> Vec<u8> {
-    let caps: u16 = if ssl { 0xffff } else { 0xffff & !0x0800 };
+    let caps: u16 = if ssl { 0xffff } else { !0x0800 };
     let mut p = vec![10];
     p.extend_from_slice(b"8.0.36-starttls-test\0");
     p.extend_from_slice(&7u32.to_le_bytes());
@@ -265,7 +265,13 @@ fn preamble(w: &mut Wire, proto: &str, refuse: bool) -> Result<bool, String> {
                 w.put(&[&first[..], b":starttls.test 691 * :STARTTLS failure\r\n"].concat())?;
                 return Ok(false);
             }
-            w.put(&[&first[..], b":starttls.test 670 * :STARTTLS successful, go ahead with TLS handshake\r\n"].concat())?;
+            w.put(
+                &[
+                    &first[..],
+                    b":starttls.test 670 * :STARTTLS successful, go ahead with TLS handshake\r\n",
+                ]
+                .concat(),
+            )?;
         }
         "postgres" => {
             let r = w.exact(8)?;
@@ -352,8 +358,10 @@ pub fn starttls_server(
     let thread = thread::spawn(move || {
         let s = accept_within(&l, LIMIT);
         s.set_read_timeout(Some(LIMIT)).map_err(|e| e.to_string())?;
-        s.set_write_timeout(Some(LIMIT)).map_err(|e| e.to_string())?;
-        s.set_nodelay(how == How::Split).map_err(|e| e.to_string())?;
+        s.set_write_timeout(Some(LIMIT))
+            .map_err(|e| e.to_string())?;
+        s.set_nodelay(how == How::Split)
+            .map_err(|e| e.to_string())?;
         let mut w = Wire {
             s,
             split: how == How::Split,
@@ -371,7 +379,8 @@ pub fn starttls_server(
         }
         let conn = rustls::ServerConnection::new(cfg).map_err(|e| e.to_string())?;
         let mut tls = rustls::StreamOwned::new(conn, w.s);
-        tls.write_all(&send).map_err(|e| format!("TLS write: {e}"))?;
+        tls.write_all(&send)
+            .map_err(|e| format!("TLS write: {e}"))?;
         tls.flush().map_err(|e| e.to_string())?;
         let mut got = Vec::new();
         let mut buf = [0u8; 16384];

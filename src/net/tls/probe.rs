@@ -11,10 +11,10 @@ use rustls::{ClientConfig, Connection};
 use socket2::Socket;
 
 use super::client::Failure;
-use crate::net::starttls::{self, Conversation, Dialog, StartTlsError, Why};
 use super::session::HandshakeError;
 use super::session::{self, Progress};
 use super::{TlsConfig, certinfo, setup};
+use crate::net::starttls::{self, Conversation, Dialog, StartTlsError, Why};
 
 /// What `-vv` and `--json` show of a port that spoke TLS.
 #[derive(Clone, Debug, Default)]
@@ -70,9 +70,10 @@ impl TlsProbe {
     ) -> Result<TlsProbe, ProbeFailure> {
         let name = super::client::peer_name(t, host);
         let conn = super::client::connection(config, &name).map_err(ProbeFailure::Start)?;
-        let pre = t.starttls.as_ref().map(|st| {
-            Conversation::new(Dialog::new(st.proto, &starttls::name_for(st, host)))
-        });
+        let pre = t
+            .starttls
+            .as_ref()
+            .map(|st| Conversation::new(Dialog::new(st.proto, &starttls::name_for(st, host))));
         Ok(TlsProbe {
             conn,
             hs: session::HsState::default(),
