@@ -56,6 +56,36 @@ fn refusal(proto: &str) -> String {
     format!("nc: starttls {proto} failed: {why}\n")
 }
 
+/// ncrab `-c -N --starttls PROTO` (and `extra`) against `proto`'s
+/// scripted server: `up` on its stdin, `down` from the server. The run
+/// and what the server saw.
+fn exchange(
+    net: &Net,
+    c: &Certs,
+    proto: &'static str,
+    how: How,
+    extra: &[&str],
+    up: &[u8],
+    down: &[u8],
+) -> (Outcome, Served) {
+    let s = starttls_server(net, c, proto, how, down.to_vec());
+    let ca = c.path("ca.pem");
+    let mut args = vec!["-c", "-N", "--starttls", proto, "-R", &ca];
+    args.extend(extra);
+    args.extend(["127.0.0.1", &s.port]);
+    let o = net.nc(&args).stdin_bytes(up).run(LIMIT);
+    (o, s.served())
+}
+
+/// Both directions arrived whole, and nothing went wrong.
+fn assert_exchanged(proto: &str, o: &Outcome, served: &Served, up: &[u8], down: &[u8]) {
+    assert_eq!(o.code(), Some(0), "{proto}: {o}");
+    assert_eq!(o.stderr_str(), "", "{proto}");
+    assert_eq!(sha256_bytes(&o.stdout), sha256_bytes(down), "{proto}: down");
+    let got = served.tls.as_deref().expect("TLS");
+    assert_eq!(sha256_bytes(got), sha256_bytes(up), "{proto}: up");
+}
+
 #[test]
 fn every_protocol_moves_1_mib_both_ways() {
     let Some(c) = certs() else { return };
@@ -63,34 +93,11 @@ fn every_protocol_moves_1_mib_both_ways() {
         return;
     }
     let net = Net::new("starttls-bulk");
-    let ca = c.path("ca.pem");
     let up = payload(1 << 20, 1);
     let down = payload(1 << 20, 2);
     for proto in PROTOS {
-        let s = starttls_server(&net, &c, proto, How::Accept, down.clone());
-        let o = net
-            .nc(&[
-                "-c",
-                "-N",
-                "--starttls",
-                proto,
-                "-R",
-                &ca,
-                "127.0.0.1",
-                &s.port,
-            ])
-            .stdin_bytes(&up)
-            .run(LIMIT);
-        let served = s.served();
-        assert_eq!(o.code(), Some(0), "{proto}: {o}");
-        assert_eq!(o.stderr_str(), "", "{proto}");
-        assert_eq!(
-            sha256_bytes(&o.stdout),
-            sha256_bytes(&down),
-            "{proto}: down"
-        );
-        let got = served.tls.expect("TLS");
-        assert_eq!(sha256_bytes(&got), sha256_bytes(&up), "{proto}: up");
+        let (o, served) = exchange(&net, &c, proto, How::Accept, &[], &up, &down);
+        assert_exchanged(proto, &o, &served, &up, &down);
     }
 }
 
@@ -101,26 +108,9 @@ fn preamble_a_byte_at_a_time() {
         return;
     }
     let net = Net::new("starttls-split");
-    let ca = c.path("ca.pem");
     for proto in PROTOS {
-        let s = starttls_server(&net, &c, proto, How::Split, b"down\n".to_vec());
-        let o = net
-            .nc(&[
-                "-c",
-                "-N",
-                "--starttls",
-                proto,
-                "-R",
-                &ca,
-                "127.0.0.1",
-                &s.port,
-            ])
-            .stdin_bytes(b"up\n")
-            .run(LIMIT);
-        let served = s.served();
-        assert_eq!(o.code(), Some(0), "{proto}: {o}");
-        assert_eq!(o.stdout, b"down\n", "{proto}: {o}");
-        assert_eq!(served.tls.as_deref(), Some(&b"up\n"[..]), "{proto}");
+        let (o, served) = exchange(&net, &c, proto, How::Split, &[], b"up\n", b"down\n");
+        assert_exchanged(proto, &o, &served, b"up\n", b"down\n");
     }
 }
 
@@ -131,15 +121,10 @@ fn names_sent_in_the_preamble() {
         return;
     }
     let net = Net::new("starttls-names");
-    let ca = c.path("ca.pem");
     let run = |proto: &'static str, extra: &[&str]| -> Vec<Vec<u8>> {
-        let s = starttls_server(&net, &c, proto, How::Accept, Vec::new());
-        let mut args = vec!["-c", "-N", "--starttls", proto, "-R", &ca];
-        args.extend(extra);
-        args.extend(["127.0.0.1", &s.port]);
-        let o = net.nc(&args).stdin_bytes(b"").run(LIMIT);
-        assert_eq!(o.code(), Some(0), "{proto}: {o}");
-        s.served().heard
+        let (o, served) = exchange(&net, &c, proto, How::Accept, extra, b"", b"");
+        assert_exchanged(proto, &o, &served, b"", b"");
+        served.heard
     };
     let heard = run("smtp", &["--starttls-name", "client.example"]);
     assert_eq!(heard[0], b"EHLO client.example");

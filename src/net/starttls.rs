@@ -26,6 +26,7 @@ use mio::Interest;
 use mio::event::Event;
 use socket2::Socket;
 
+use super::proxy::{recv, send};
 use crate::sys::errno::Errno;
 use crate::sys::reactor::{
     self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId, would_block,
@@ -831,28 +832,6 @@ impl Conversation {
                 }
             }
         }
-    }
-}
-
-/// One `send(2)`, without SIGPIPE.
-fn send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// One `recv(2)` with `flags`.
-fn recv(fd: i32, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
-    // SAFETY: buf is valid for buf.len() bytes.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
     }
 }
 
