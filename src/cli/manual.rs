@@ -487,7 +487,7 @@ or
 is the EHLO or LHLO name (default: this machine's host name) and the XMPP
 domain (default: the destination as typed).
 A refusal ends the run with
-.BR "starttls" " \fIproto\fR " "failed: the server answered """ \fIreply\fR """
+.BI "starttls " proto " failed: the server answered \(dq" reply \(dq
 (status 1); with
 .B \-vv
 the server's replies follow, one indented

@@ -217,7 +217,7 @@ const CLIENT_SSL: u16 = 0x0800;
 /// PostgreSQL's SSLRequest: length 8, code 80877103.
 const PG_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
-/// LDAP's StartTLS ExtendedRequest, messageID 1 (RFC 4511 §4.14).
+/// LDAP's StartTLS ExtendedRequest, messageID 1 (RFC 4511, section 4.14).
 const LDAP_STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 
 fn ldap_request() -> Vec<u8> {
