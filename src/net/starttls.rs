@@ -20,17 +20,14 @@
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::Interest;
-use mio::event::Event;
 use socket2::Socket;
 
 use super::proxy::{recv, send};
 use crate::sys::errno::Errno;
-use crate::sys::reactor::{
-    self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId, would_block,
-};
+use crate::sys::reactor::{self, Reactor, Stop, Turn, would_block};
 
 /// The most a server's preamble may be (all its replies together).
 pub const MAX_PREAMBLE: usize = 64 * 1024;
@@ -835,55 +832,6 @@ impl Conversation {
     }
 }
 
-const TIMER_DEADLINE: usize = 1;
-
-/// The client's preamble as a machine in the loop.
-struct Running<'a> {
-    sock: &'a Socket,
-    conv: Conversation,
-    deadline: Option<Duration>,
-    timer: Option<TimerId>,
-    timed_out: bool,
-    reg: Interests,
-}
-
-impl Machine for Running<'_> {
-    type Output = Result<(), StartTlsError>;
-
-    fn on_event(&mut self, _cx: &mut Ctx<'_>, _ev: &Event) {}
-
-    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
-        if key == TIMER_DEADLINE {
-            self.timed_out = true;
-        }
-    }
-
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
-        let fd = self.sock.as_raw_fd();
-        let result = match self.conv.step(self.sock) {
-            Ok(Some(r)) => Some(r),
-            Err(_) if self.timed_out => Some(Err(self.conv.error(Why::TimedOut))),
-            Err(want) => self
-                .reg
-                .set(cx.registry, fd, reactor::NET, Some(want))
-                .err()
-                .map(|e| Err(self.conv.error(Why::Read(Errno::of(&e))))),
-            Ok(None) => None,
-        };
-        if let Some(r) = result {
-            self.reg.clear(cx.registry, fd);
-            if let Some(t) = self.timer.take() {
-                cx.timers.cancel(t);
-            }
-            return Step::Done(r);
-        }
-        if let (Some(d), None) = (self.deadline, self.timer) {
-            self.timer = Some(cx.timers.add(Instant::now() + d, TIMER_DEADLINE));
-        }
-        Step::Wait
-    }
-}
-
 /// Runs the preamble of `st` on `sock` in the loop, for at most
 /// `deadline`.
 pub fn run(
@@ -893,15 +841,27 @@ pub fn run(
     host: &std::ffi::OsStr,
     deadline: Option<Duration>,
 ) -> Result<Result<(), StartTlsError>, Stop> {
-    let mut m = Running {
-        sock,
-        conv: Conversation::new(Dialog::new(st.proto, &name_for(st, host))),
+    let mut conv = Conversation::new(Dialog::new(st.proto, &name_for(st, host)));
+    let proto = st.proto;
+    reactor::run_on(
+        rx,
+        sock.as_raw_fd(),
         deadline,
-        timer: None,
-        timed_out: false,
-        reg: Interests::default(),
-    };
-    rx.run(&mut m)
+        |timed_out| match conv.step(sock) {
+            Ok(Some(r)) => Turn::Done(r),
+            Ok(None) => Turn::Wait(Interest::READABLE),
+            Err(_) if timed_out => Turn::Done(Err(conv.error(Why::TimedOut))),
+            Err(want) => Turn::Wait(want),
+        },
+        // The socket could not be registered (nothing was read yet).
+        |e| {
+            Err(StartTlsError {
+                proto,
+                why: Why::Read(Errno::of(&e)),
+                replies: Vec::new(),
+            })
+        },
+    )
 }
 
 #[cfg(test)]
