@@ -68,6 +68,8 @@ Register-ArgumentCompleter -Native -CommandName 'ncrab' -ScriptBlock {
             [CompletionResult]::new('--tls-staple', '--tls-staple', [CompletionResultType]::ParameterName, 'OCSP response to staple')
             [CompletionResult]::new('--tls-alpn', '--tls-alpn', [CompletionResultType]::ParameterName, 'TLS ALPN protocols, comma-separated')
             [CompletionResult]::new('--ssl-alpn', '--ssl-alpn', [CompletionResultType]::ParameterName, 'TLS ALPN protocols, comma-separated')
+            [CompletionResult]::new('--starttls', '--starttls', [CompletionResultType]::ParameterName, 'With -c, speak proto''s plaintext preamble, then TLS on the same connection')
+            [CompletionResult]::new('--starttls-name', '--starttls-name', [CompletionResultType]::ParameterName, 'The EHLO/LHLO name or XMPP domain of --starttls')
             [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Probes in flight at once during a scan')
             [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Scan the hosts listed in file (- for stdin)')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Start at most count connects per second during a scan')

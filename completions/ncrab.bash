@@ -23,7 +23,7 @@ _ncrab() {
 
     case "${cmd}" in
         ncrab)
-            opts="-4 -6 -b -C -D -d -F -h -I -i -k -l -M -m -N -n -O -P -p -q -r -S -s -T -t -U -u -V -v -W -w -X -x -Z -z -c -K -R -e -H -o --ipv4 --ipv6 --broadcast --crlf --debug --detach --pass-fd --help --recv-buf --interval --keep-open --listen --ttl --min-ttl --shutdown --numeric --send-buf --proxy-user --source-port --quit --randomize --md5sig --source --tos --telnet --unix --udp --rtable --verbose --recv-limit --timeout --proxy-type --proxy --dccp --zero-io --ssl --tls --ssl-cert --tls-cert --ssl-key --tls-key --ssl-trustfile --tls-ca --ssl-servername --tls-name --tls-pin --tls-staple --ssl-alpn --tls-alpn --json --window --hosts --rate --wait --progress --no-progress --banner --cert-warn --exec --sh-exec --max-conns --broker --chat --allow --allowfile --deny --denyfile --send-only --recv-only --output --hex-dump --append-output --version --generate"
+            opts="-4 -6 -b -C -D -d -F -h -I -i -k -l -M -m -N -n -O -P -p -q -r -S -s -T -t -U -u -V -v -W -w -X -x -Z -z -c -K -R -e -H -o --ipv4 --ipv6 --broadcast --crlf --debug --detach --pass-fd --help --recv-buf --interval --keep-open --listen --ttl --min-ttl --shutdown --numeric --send-buf --proxy-user --source-port --quit --randomize --md5sig --source --tos --telnet --unix --udp --rtable --verbose --recv-limit --timeout --proxy-type --proxy --dccp --zero-io --ssl --tls --ssl-cert --tls-cert --ssl-key --tls-key --ssl-trustfile --tls-ca --ssl-servername --tls-name --tls-pin --tls-staple --ssl-alpn --tls-alpn --starttls --starttls-name --json --window --hosts --rate --wait --progress --no-progress --banner --cert-warn --exec --sh-exec --max-conns --broker --chat --allow --allowfile --deny --denyfile --send-only --recv-only --output --hex-dump --append-output --version --generate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,6 +214,14 @@ _ncrab() {
                     return 0
                     ;;
                 --ssl-alpn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --starttls)
+                    COMPREPLY=($(compgen -W "smtp lmtp pop3 imap ftp xmpp xmpp-server irc postgres mysql nntp sieve ldap" -- "${cur}"))
+                    return 0
+                    ;;
+                --starttls-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

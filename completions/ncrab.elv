@@ -65,6 +65,8 @@ set edit:completion:arg-completer[ncrab] = {|@words|
             cand --tls-staple 'OCSP response to staple'
             cand --tls-alpn 'TLS ALPN protocols, comma-separated'
             cand --ssl-alpn 'TLS ALPN protocols, comma-separated'
+            cand --starttls 'With -c, speak proto''s plaintext preamble, then TLS on the same connection'
+            cand --starttls-name 'The EHLO/LHLO name or XMPP domain of --starttls'
             cand --window 'Probes in flight at once during a scan'
             cand --hosts 'Scan the hosts listed in file (- for stdin)'
             cand --rate 'Start at most count connects per second during a scan'

@@ -49,6 +49,20 @@ complete -c ncrab -s e -l tls-name -l ssl-servername -d 'Required name in peer c
 complete -c ncrab -s H -l tls-pin -d 'Hash string of peer certificate' -r
 complete -c ncrab -s o -l tls-staple -d 'OCSP response to staple' -r
 complete -c ncrab -l tls-alpn -l ssl-alpn -d 'TLS ALPN protocols, comma-separated' -r
+complete -c ncrab -l starttls -d 'With -c, speak proto\'s plaintext preamble, then TLS on the same connection' -r -f -a "smtp\t''
+lmtp\t''
+pop3\t''
+imap\t''
+ftp\t''
+xmpp\t''
+xmpp-server\t''
+irc\t''
+postgres\t''
+mysql\t''
+nntp\t''
+sieve\t''
+ldap\t''"
+complete -c ncrab -l starttls-name -d 'The EHLO/LHLO name or XMPP domain of --starttls' -r
 complete -c ncrab -l window -d 'Probes in flight at once during a scan' -r
 complete -c ncrab -l hosts -d 'Scan the hosts listed in file (- for stdin)' -r
 complete -c ncrab -l rate -d 'Start at most count connects per second during a scan' -r

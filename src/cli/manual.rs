@@ -460,6 +460,41 @@ and
 tune the handshake; with
 .B \-x
 TLS runs inside the proxy tunnel.
+.PP
+.B \-\-starttls
+.I proto
+first speaks the plaintext preamble of a protocol that upgrades its
+connection, as
+.B openssl s_client \-starttls
+does, then runs the handshake on the same connection, in a client or a
+.B \-z
+scan:
+.BR smtp ,
+.BR lmtp ,
+.BR pop3 ,
+.BR imap ,
+.BR ftp ,
+.BR xmpp ,
+.BR xmpp\-server ,
+.BR irc ,
+.BR postgres ,
+.BR mysql ,
+.BR nntp ,
+.B sieve
+or
+.BR ldap .
+.B \-\-starttls\-name
+is the EHLO or LHLO name (default: this machine's host name) and the XMPP
+domain (default: the destination as typed).
+A refusal ends the run with
+.BI "starttls " proto " failed: the server answered \(dq" reply \(dq
+(status 1); with
+.B \-vv
+the server's replies follow, one indented
+.BI "server: " line
+each. In a scan such a port fails with that reason.
+.B \-w
+bounds the preamble; a preamble over 64 KiB fails.
 .SH "SCAN REPORT"
 With
 .BR \-z ,
@@ -1103,6 +1138,14 @@ printf \(aqHEAD / HTTP/1.0\er\en\er\en\(aq | ncrab \-c \-N example.org 443
 ncrab \-c \-H SHA256:3f1a... 192.0.2.7 8443
 ncrab \-lcv 8443
 ncrab \-zvvc \-w 3 host.example 443 993 8443
+.EE
+.PP
+STARTTLS: a mail server's submission port, and a scan of the mail ports
+that upgrade:
+.PP
+.EX
+ncrab \-c \-\-starttls smtp \-\-starttls\-name client.example mx.example 587
+ncrab \-zvc \-\-starttls imap \-w 3 mail.example 143
 .EE
 .PP
 Through a SOCKS5 proxy (the default), and through an HTTP proxy with

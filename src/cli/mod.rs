@@ -223,6 +223,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
             "tls_pin" => tls.pin = Some(v),
             "tls_staple" => tls.staple = val.clone(),
             "tls_alpn" => tls.alpn = Some(v),
+            "starttls" => tls.starttls = Some(v),
+            "starttls_name" => tls.starttls_name = Some(v),
             "telnet" => o.telnet = true,
             "udp" => udp = true,
             "rtable" => {

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 
+use crate::net::starttls::{self, Proto, StartTls};
 use crate::net::tls::{SUITES, TlsConfig, Versions};
 
 /// The TLS options as typed.
@@ -18,6 +19,9 @@ pub struct TlsArgs {
     pub pin: Option<String>,
     pub staple: Option<OsString>,
     pub alpn: Option<String>,
+    /// `--starttls`, `--starttls-name` as typed.
+    pub starttls: Option<String>,
+    pub starttls_name: Option<String>,
     /// `-T` keywords, in order.
     pub keywords: Vec<Keyword>,
 }
@@ -88,6 +92,12 @@ impl TlsArgs {
             if self.name.is_some() {
                 return need("-e");
             }
+            if self.starttls.is_some() {
+                return need("--starttls");
+            }
+            if self.starttls_name.is_some() {
+                return Err("you must specify --starttls to use --starttls-name".into());
+            }
             return Ok(None);
         }
         if self.staple.is_some() && self.cert.is_none() {
@@ -96,6 +106,7 @@ impl TlsArgs {
         if self.key.is_some() && self.cert.is_none() {
             return Err("you must specify --tls-cert to use -K".into());
         }
+        let starttls = self.starttls_config(m)?;
         let mut t = TlsConfig {
             cert: self.cert,
             key: self.key,
@@ -104,6 +115,7 @@ impl TlsArgs {
             pin: self.pin.as_deref().map(normalize_pin),
             staple: self.staple,
             versions: Versions::default(),
+            starttls,
             ..TlsConfig::default()
         };
         let mut alpn = self.alpn;
@@ -134,6 +146,36 @@ impl TlsArgs {
             return Err("-H and -T noverify may not be used together".into());
         }
         Ok(Some(t))
+    }
+}
+
+impl TlsArgs {
+    /// `--starttls PROTO` and `--starttls-name NAME`, checked.
+    fn starttls_config(&self, m: &Modes) -> Result<Option<StartTls>, String> {
+        let Some(p) = &self.starttls else {
+            if self.starttls_name.is_some() {
+                return Err("you must specify --starttls to use --starttls-name".into());
+            }
+            return Ok(None);
+        };
+        let Some(proto) = Proto::from_name(p) else {
+            return Err(format!(
+                "unsupported starttls protocol `{p}' (one of: {})",
+                starttls::NAMES.join(", ")
+            ));
+        };
+        if m.listen {
+            return Err("cannot use --starttls and -l".into());
+        }
+        if let Some(n) = &self.starttls_name {
+            if n.is_empty() || !n.bytes().all(|c| c.is_ascii_graphic()) || n.len() > 255 {
+                return Err(format!("invalid starttls name `{n}'"));
+            }
+        }
+        Ok(Some(StartTls {
+            proto,
+            name: self.starttls_name.clone(),
+        }))
     }
 }
 

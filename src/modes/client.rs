@@ -23,6 +23,7 @@ use crate::net::connect;
 use crate::net::proxy;
 use crate::net::proxy::ProxyError;
 use crate::net::resolve;
+use crate::net::starttls;
 use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
 use crate::relay::fdpass;
@@ -144,6 +145,12 @@ fn tls_start(
     host: &OsStr,
 ) -> Result<Session, Abort> {
     let timeout = cfg.opts.timeout().filter(|t| !t.is_zero());
+    if let Some(st) = &t.starttls {
+        if let Err(e) = starttls::run(rx, &sock, st, host, timeout)? {
+            report::tls::starttls_failed(&e, cfg.opts.verbose >= 2);
+            return Err(Abort::Failed);
+        }
+    }
     let mut s = match tls::client::start(rx, t, tc, sock, host, timeout)? {
         Ok(s) => s,
         Err(f) => {

@@ -29,6 +29,7 @@ pub mod pace;
 pub mod ports;
 pub mod proxy;
 pub mod resolve;
+pub mod starttls;
 pub mod targets;
 pub mod tls;
 pub mod udp;

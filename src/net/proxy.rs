@@ -619,8 +619,8 @@ impl Machine for Handshake<'_> {
     }
 }
 
-/// One `send(2)`, without SIGPIPE.
-fn send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
+/// One `send(2)`, without SIGPIPE (also `starttls`'s).
+pub(super) fn send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.
     let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
     if n < 0 {
@@ -701,7 +701,7 @@ pub trait Tell: connect::Tell {
 }
 
 /// One `recv(2)` with flags.
-fn recv(fd: i32, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
+pub(super) fn recv(fd: i32, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
     // SAFETY: buf is valid for buf.len() bytes.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
     if n < 0 {

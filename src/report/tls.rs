@@ -9,6 +9,7 @@ use std::io;
 
 use rustls::{AlertDescription, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
 
+use crate::net::starttls::{self, Proto as StProto, StartTlsError, Why};
 use crate::net::tls::client::{Failure, Summary};
 pub use crate::net::tls::probe::ScanDetails;
 use crate::net::tls::probe::{Outcome as ProbeOutcome, ProbeFailure};
@@ -28,11 +29,75 @@ pub type ScanOutcome = Result<ScanDetails, ScanFailure>;
 pub struct ScanFailure {
     pub why: String,
     pub cert: bool,
+    /// `--starttls`: the preamble failed (`why` is the whole text, not a
+    /// handshake's reason), with what the server sent, for `-vv`.
+    pub starttls: Option<Vec<u8>>,
 }
 
 impl From<String> for ScanFailure {
     fn from(why: String) -> ScanFailure {
-        ScanFailure { why, cert: false }
+        ScanFailure {
+            why,
+            cert: false,
+            starttls: None,
+        }
+    }
+}
+
+/// A failed `--starttls` preamble: `starttls PROTO failed: REASON`.
+pub fn starttls_text(e: &StartTlsError) -> String {
+    let why = match &e.why {
+        Why::Answered(r) => format!("the server answered \"{}\"", escape_reply(r)),
+        Why::NotOffered => match e.proto {
+            StProto::Mysql => "the server does not offer SSL (no CLIENT_SSL)".into(),
+            _ => "the server does not offer STARTTLS".into(),
+        },
+        Why::Malformed(what) => format!("the server's reply is {what}"),
+        Why::Closed => "the server closed the connection".into(),
+        Why::TooLong => format!(
+            "the server's preamble is longer than {} bytes",
+            starttls::MAX_PREAMBLE
+        ),
+        Why::Read(errno) => format!("read: {errno}"),
+        Why::Write(errno) => format!("write: {errno}"),
+        Why::TimedOut => "timed out waiting for the server (-w)".into(),
+        Why::NoAnswer(wait) => format!("no answer within {} s", wait.as_secs()),
+    };
+    format!("starttls {} failed: {why}", e.proto.name())
+}
+
+/// A reply in a message: escaped, at most 200 bytes of it.
+fn escape_reply(r: &[u8]) -> String {
+    const MAX: usize = 200;
+    let mut s = report::diagnosis::escape_banner(&r[..r.len().min(MAX)]);
+    if r.len() > MAX {
+        s.push_str("...");
+    }
+    s
+}
+
+/// `PROG: starttls PROTO failed: REASON`; with `-vv` (`replies`) the
+/// server's replies under it.
+pub fn starttls_failed(e: &StartTlsError, replies: bool) {
+    report::warnx(format_args!("{}", starttls_text(e)));
+    if replies {
+        starttls_replies(&e.replies);
+    }
+}
+
+/// `-vv`: what the server sent during the preamble, a line each,
+/// escaped, at most 32 lines of at most 200 bytes.
+pub fn starttls_replies(replies: &[u8]) {
+    const LINES: usize = 32;
+    let mut lines = replies.split_inclusive(|&c| c == b'\n');
+    for l in lines.by_ref().take(LINES) {
+        let l = l.strip_suffix(b"\n").unwrap_or(l);
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        report::note(format_args!("\tserver: {}", escape_reply(l)));
+    }
+    let rest: usize = lines.map(<[u8]>::len).sum();
+    if rest > 0 {
+        report::note(format_args!("\tserver: ... and {rest} more bytes"));
     }
 }
 
@@ -366,8 +431,17 @@ pub fn probe_failure(f: &ProbeFailure) -> ScanFailure {
         ProbeFailure::Start(f) => f.reason(),
         ProbeFailure::Handshake(e) => e.text(),
         ProbeFailure::PinMismatch(pin) => pin_mismatch_text(pin),
+        ProbeFailure::StartTls(e) => starttls_text(e),
     };
-    ScanFailure { why, cert }
+    let starttls = match f {
+        ProbeFailure::StartTls(e) => Some(e.replies.clone()),
+        _ => None,
+    };
+    ScanFailure {
+        why,
+        cert,
+        starttls,
+    }
 }
 
 /// `tls configuration failed (%s)`.
@@ -506,11 +580,11 @@ impl fmt::Display for Problem {
 
 /// A scanned port that took the TCP connection but failed TLS: nc's
 /// failure line with the TLS reason in place of the error.
-pub fn scan_failed(dest: &report::Dest<'_>, port: u16, proto: &str, reason: &str) {
+pub fn scan_failed(dest: &report::Dest<'_>, port: u16, proto: &str, failure: Option<&ScanFailure>) {
     report::connect_line(
         dest,
         OsStr::new(&port.to_string()),
-        &format!(" ({proto}) failed: tls handshake failed ({reason})"),
+        &format!(" ({proto}) failed: {}", scan_json_error(failure)),
     );
 }
 
@@ -533,10 +607,15 @@ pub fn cert_expiring(dest: &report::Dest<'_>, port: u16, proto: &str, not_after:
 pub fn scan_detail(elapsed: std::time::Duration, outcome: &ScanOutcome) {
     let ms = elapsed.as_millis();
     match outcome {
-        Err(f) => report::note(format_args!(
-            "\t{ms} ms: the port accepts TCP connections but TLS failed: {}",
-            f.why
-        )),
+        Err(f) => {
+            report::note(format_args!(
+                "\t{ms} ms: the port accepts TCP connections but TLS failed: {}",
+                f.why
+            ));
+            if let Some(r) = &f.starttls {
+                starttls_replies(r);
+            }
+        }
         Ok(d) => {
             report::note(format_args!(
                 "\t{ms} ms: open: the TLS handshake and the certificate checks succeeded"
@@ -567,9 +646,10 @@ pub fn scan_no_answer(wait: std::time::Duration) -> String {
 
 /// The `"error"` of a scan's `--json` line for a port that took the
 /// connection and failed TLS (`why`, when known).
-pub fn scan_json_error(why: Option<&str>) -> String {
-    match why {
-        Some(why) => format!("tls handshake failed ({why})"),
+pub fn scan_json_error(failure: Option<&ScanFailure>) -> String {
+    match failure {
+        Some(f) if f.starttls.is_some() => f.why.clone(),
+        Some(f) => format!("tls handshake failed ({})", f.why),
         None => "tls handshake failed".to_string(),
     }
 }

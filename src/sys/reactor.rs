@@ -283,6 +283,81 @@ impl Interests {
     }
 }
 
+/// What one step of a [`run_on`] machine says.
+pub enum Turn<T> {
+    Done(T),
+    /// Wait for this readiness of its socket, then step again.
+    Wait(Interest),
+}
+
+/// One socket's work as a machine: `step` (told whether the deadline has
+/// passed) does all it can and says what to wait for; the socket is
+/// registered (token [`NET`]) for that, `reg_failed` turns a failed
+/// registration into the end.
+struct OnSocket<F, G> {
+    fd: i32,
+    step: F,
+    reg_failed: G,
+    deadline: Option<Duration>,
+    timer: Option<TimerId>,
+    timed_out: bool,
+    reg: Interests,
+}
+
+const TIMER_DEADLINE: usize = 1;
+
+impl<T, F: FnMut(bool) -> Turn<T>, G: FnMut(io::Error) -> T> Machine for OnSocket<F, G> {
+    type Output = T;
+
+    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
+        if key == TIMER_DEADLINE {
+            self.timed_out = true;
+        }
+    }
+
+    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<T> {
+        let result = match (self.step)(self.timed_out) {
+            Turn::Done(r) => Some(r),
+            Turn::Wait(want) => self
+                .reg
+                .set(cx.registry, self.fd, NET, Some(want))
+                .err()
+                .map(&mut self.reg_failed),
+        };
+        if let Some(r) = result {
+            self.reg.clear(cx.registry, self.fd);
+            if let Some(t) = self.timer.take() {
+                cx.timers.cancel(t);
+            }
+            return Step::Done(r);
+        }
+        if let (Some(d), None) = (self.deadline, self.timer) {
+            self.timer = Some(cx.timers.add(Instant::now() + d, TIMER_DEADLINE));
+        }
+        Step::Wait
+    }
+}
+
+/// Runs `step` on the socket `fd` in the loop until it is done, for at
+/// most `deadline` (after which `step` is told so and ends it).
+pub fn run_on<T>(
+    rx: &mut Reactor,
+    fd: i32,
+    deadline: Option<Duration>,
+    step: impl FnMut(bool) -> Turn<T>,
+    reg_failed: impl FnMut(io::Error) -> T,
+) -> Result<T, Stop> {
+    rx.run(&mut OnSocket {
+        fd,
+        step,
+        reg_failed,
+        deadline,
+        timer: None,
+        timed_out: false,
+        reg: Interests::default(),
+    })
+}
+
 /// Combines optional readable/writable wishes into a mio interest.
 pub fn interest(read: bool, write: bool) -> Option<Interest> {
     match (read, write) {

@@ -47,6 +47,8 @@
 //! - `tls_peers`: openssl and socat in a test's network, socat's TLS
 //!   addresses and ncrab's TLS listener arguments with the test
 //!   certificates;
+//! - `starttls_servers`: a scripted server per `--starttls` protocol, its
+//!   RFC's preamble then TLS with rustls ([`starttls_server`], [`How`]);
 //! - `tls_crafted`: a TLS server of the test's own that seals its
 //!   records itself and opens ncrab's ([`crafted_server`]);
 //! - `tty`: a pseudo-terminal ([`Pty`]) for prompts and terminal stdio.
@@ -68,6 +70,7 @@ mod peers;
 mod ports;
 mod proc;
 mod sockets;
+mod starttls_servers;
 mod tls_crafted;
 mod tls_peers;
 mod tty;
@@ -92,6 +95,8 @@ pub use ports::*;
 pub use proc::*;
 #[allow(unused_imports)]
 pub use sockets::*;
+#[allow(unused_imports)]
+pub use starttls_servers::*;
 #[allow(unused_imports)]
 pub use tls_crafted::*;
 #[allow(unused_imports)]

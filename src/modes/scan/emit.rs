@@ -136,8 +136,8 @@ impl<'a> Emit<'a> {
                 Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
                 Found::TlsFailed => {
                     let why = match &tls {
-                        Some(Err(f)) => f.why.as_str(),
-                        _ => "",
+                        Some(Err(f)) => Some(f),
+                        _ => None,
                     };
                     tls_report::scan_failed(&dest, port, proto, why);
                 }
@@ -218,8 +218,8 @@ impl<'a> Emit<'a> {
             (Found::TlsFailed, tls) => {
                 if o.verbose == 0 {
                     let why = match tls {
-                        Some(Err(f)) => f.why.as_str(),
-                        _ => "",
+                        Some(Err(f)) => Some(f),
+                        _ => None,
                     };
                     tls_report::scan_failed(&dest, port, proto, why);
                 }
@@ -319,7 +319,7 @@ impl<'a> Emit<'a> {
             error: match (r.found, errno) {
                 (Found::TimedOut, _) => Some(report::json_timed_out()),
                 (Found::TlsFailed, _) => Some(tls_report::scan_json_error(match tls {
-                    Some(Err(f)) => Some(f.why.as_str()),
+                    Some(Err(f)) => Some(f),
                     _ => None,
                 })),
                 (_, Some(e)) => Some(e.to_string()),

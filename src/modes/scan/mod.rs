@@ -655,8 +655,12 @@ impl Machine for Scanner<'_> {
         p.timer = None;
         match p.state {
             State::Banner(_) => self.banner_step(cx, id, true),
-            State::Tls(_) => {
-                let e = Probe::tls_timed_out(self.kinds.tls_wait());
+            State::Tls(ref tp) => {
+                let wait = self.kinds.tls_wait();
+                let e = match tp.preamble_timed_out(wait) {
+                    Some(f) => Ended::tls_failed(crate::report::tls::probe_failure(&f)),
+                    None => Probe::tls_timed_out(wait),
+                };
                 self.end(cx, id, e);
             }
             State::Connecting => self.connect_timer(cx, id),

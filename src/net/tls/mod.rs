@@ -71,6 +71,8 @@ pub struct TlsConfig {
     pub ciphers: Option<Vec<&'static str>>,
     /// `alpn=` or `--tls-alpn`.
     pub alpn: Vec<Vec<u8>>,
+    /// `--starttls`: the plaintext preamble before the handshake.
+    pub starttls: Option<crate::net::starttls::StartTls>,
 }
 
 /// The cipher suites ncrab offers: (IANA name, OpenSSL name).

@@ -14,6 +14,7 @@ use super::client::Failure;
 use super::session::HandshakeError;
 use super::session::{self, Progress};
 use super::{TlsConfig, certinfo, setup};
+use crate::net::starttls::{self, Conversation, Dialog, StartTlsError, Why};
 
 /// What `-vv` and `--json` show of a port that spoke TLS.
 #[derive(Clone, Debug, Default)]
@@ -39,6 +40,8 @@ pub enum ProbeFailure {
     Handshake(HandshakeError),
     /// `-H`: the certificate is not the pinned one.
     PinMismatch(String),
+    /// `--starttls`: the plaintext preamble failed.
+    StartTls(StartTlsError),
 }
 
 /// The end of a TLS probe: the details, or why it failed.
@@ -48,6 +51,8 @@ pub type Outcome = Result<ScanDetails, ProbeFailure>;
 pub struct TlsProbe {
     conn: Connection,
     hs: session::HsState,
+    /// `--starttls`: the preamble, until it is over.
+    pre: Option<Conversation>,
 }
 
 /// What a step of the probe leads to.
@@ -65,19 +70,39 @@ impl TlsProbe {
     ) -> Result<TlsProbe, ProbeFailure> {
         let name = super::client::peer_name(t, host);
         let conn = super::client::connection(config, &name).map_err(ProbeFailure::Start)?;
+        let pre = t
+            .starttls
+            .as_ref()
+            .map(|st| Conversation::new(Dialog::new(st.proto, &starttls::name_for(st, host))));
         Ok(TlsProbe {
             conn,
             hs: session::HsState::default(),
+            pre,
         })
     }
 
-    /// All the handshake work possible now on `sock`.
+    /// All the work possible now on `sock`: the `--starttls` preamble,
+    /// then the handshake.
     pub fn step(&mut self, sock: &Socket, t: &TlsConfig) -> Next {
+        if let Some(pre) = &mut self.pre {
+            match pre.step(sock) {
+                Err(want) => return Next::Wait(want),
+                Ok(None) | Ok(Some(Ok(()))) => self.pre = None,
+                Ok(Some(Err(e))) => return Next::Finished(Err(ProbeFailure::StartTls(e))),
+            }
+        }
         match session::drive(&mut self.conn, sock, &mut self.hs) {
             Progress::Wait(i) => Next::Wait(i),
             Progress::Failed(e) => Next::Finished(Err(ProbeFailure::Handshake(e))),
             Progress::Done => Next::Finished(self.details(t)),
         }
+    }
+
+    /// The probe's wait ran out: the `--starttls` preamble's failure, if
+    /// it was still under way.
+    pub fn preamble_timed_out(&self, wait: std::time::Duration) -> Option<ProbeFailure> {
+        let pre = self.pre.as_ref()?;
+        Some(ProbeFailure::StartTls(pre.error(Why::NoAnswer(wait))))
     }
 
     fn details(&self, t: &TlsConfig) -> Outcome {

@@ -24,17 +24,16 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::Interest;
-use mio::event::Event;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 use socket2::Socket;
 
 use super::record::{Records, SecretLog};
 
-use crate::sys::reactor::{self, Ctx, Interests, Machine, Reactor, Step, Stop, TimerId};
+use crate::sys::reactor::{self, Reactor, Stop, Turn};
 
 /// Why a handshake did not finish.
 #[derive(Debug)]
@@ -408,68 +407,23 @@ fn discard_input(sock: &Socket) {
     }
 }
 
-const TIMER_DEADLINE: usize = 1;
-
-/// The handshake as a machine in the loop.
-struct Handshaking<'a> {
-    s: &'a mut Session,
-    deadline: Option<Duration>,
-    timer: Option<TimerId>,
-    timed_out: bool,
-    reg: Interests,
-}
-
-impl Machine for Handshaking<'_> {
-    type Output = Result<(), HandshakeError>;
-
-    fn on_event(&mut self, _cx: &mut Ctx<'_>, _ev: &Event) {}
-
-    fn on_timer(&mut self, _cx: &mut Ctx<'_>, key: usize) {
-        if key == TIMER_DEADLINE {
-            self.timed_out = true;
-        }
-    }
-
-    fn advance(&mut self, cx: &mut Ctx<'_>) -> Step<Self::Output> {
-        let fd = self.s.sock.as_raw_fd();
-        let result = match self.s.drive() {
-            Progress::Done => Some(Ok(())),
-            Progress::Failed(e) => Some(Err(e)),
-            Progress::Wait(_) if self.timed_out => Some(Err(HandshakeError::TimedOut)),
-            Progress::Wait(want) => {
-                if let Err(e) = self.reg.set(cx.registry, fd, reactor::NET, Some(want)) {
-                    Some(Err(HandshakeError::Io(e)))
-                } else {
-                    None
-                }
-            }
-        };
-        if let Some(r) = result {
-            self.reg.clear(cx.registry, fd);
-            if let Some(t) = self.timer.take() {
-                cx.timers.cancel(t);
-            }
-            return Step::Done(r);
-        }
-        if let (Some(d), None) = (self.deadline, self.timer) {
-            self.timer = Some(cx.timers.add(Instant::now() + d, TIMER_DEADLINE));
-        }
-        Step::Wait
-    }
-}
-
 /// Runs the handshake of `s` in the loop, for at most `deadline`.
 pub fn handshake(
     rx: &mut Reactor,
     s: &mut Session,
     deadline: Option<Duration>,
 ) -> Result<Result<(), HandshakeError>, Stop> {
-    let mut m = Handshaking {
-        s,
+    let fd = s.sock.as_raw_fd();
+    reactor::run_on(
+        rx,
+        fd,
         deadline,
-        timer: None,
-        timed_out: false,
-        reg: Interests::default(),
-    };
-    rx.run(&mut m)
+        |timed_out| match s.drive() {
+            Progress::Done => Turn::Done(Ok(())),
+            Progress::Failed(e) => Turn::Done(Err(e)),
+            Progress::Wait(_) if timed_out => Turn::Done(Err(HandshakeError::TimedOut)),
+            Progress::Wait(want) => Turn::Wait(want),
+        },
+        |e| Err(HandshakeError::Io(e)),
+    )
 }
