@@ -116,7 +116,9 @@ impl fmt::Display for CertProblem {
             CertProblem::NoStaple => {
                 f.write_str("no OCSP response stapled by the server (-T muststaple)")
             }
-            CertProblem::BadSignature => write!(f, "{FAILED}: bad signature"),
+            // libtls's words (X509_V_ERR_CERT_SIGNATURE_FAILURE), which
+            // OpenBSD's regress run-tls-bad-ca greps for.
+            CertProblem::BadSignature => write!(f, "{FAILED}: certificate signature failure"),
             CertProblem::BadEncoding => write!(f, "{FAILED}: certificate is not valid DER"),
             CertProblem::Revoked => write!(f, "{FAILED}: certificate revoked"),
             CertProblem::WrongPurpose { role } => write!(

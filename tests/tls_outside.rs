@@ -1,0 +1,73 @@
+//! Found by running OpenBSD's regress/usr.bin/nc `run-tls*` targets (with
+//! their certificates reissued as X.509 v3 with subjectAltName) and their
+//! original certificates against ncrab: what those runs showed that the
+//! other TLS tests did not cover.
+//!
+//! - ncrab's own certificate (`--tls-cert`) in X.509 v1, as OpenBSD's
+//!   regress `server.crt` and `client.crt` are: refused with departure
+//!   17's precise reason and fix, not rustls's bare `UnsupportedCertVersion`;
+//! - a listener whose certificate cannot be loaded fails before it
+//!   listens, as OpenBSD nc (which configures TLS before `local_listen`):
+//!   no `Listening on` line, no socket a client could reach;
+//! - `run-tls-bad-ca`: a certificate signed by another key under the
+//!   same issuer name is libtls's `certificate signature failure`.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `run-tls-bad-ca`: the client trusts a CA with the issuer's name but
+/// another key; libtls's words for it are `certificate signature
+/// failure`, which the regress target greps for.
+#[test]
+fn a_ca_of_the_same_name_with_another_key_is_a_signature_failure() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    // Another "Test CA": same subject as ca.pem, another key.
+    openssl(
+        c.dir.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "fake-ca.key",
+            "-out",
+            "fake-ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/C=US/O=Test/CN=Test CA",
+        ],
+    );
+    let net = Net::new("tls-out-bad-ca");
+    let port = free_port();
+    let p = port.to_string();
+    let mut l = net.spawn_listening(
+        net.nc(&c.listener_args("srv", &[], &[], &p))
+            .stdin(Input::Null),
+        port,
+    );
+    let fake = c.path("fake-ca.pem");
+    let o = net
+        .nc(&["-c", "-R", &fake, "localhost", &p])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    o.assert(
+        1,
+        b"",
+        b"nc: tls handshake failed (certificate verification failed: certificate signature failure)\n",
+    );
+    let _ = l.kill();
+}
