@@ -19,6 +19,38 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
+/// OpenBSD nc loads and configures TLS before it listens: a missing key
+/// file is the only line, and nothing ever listened on the port.
+#[test]
+fn a_listener_whose_key_cannot_be_loaded_never_listens() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-nokey");
+    let port = free_port();
+    let missing = c.path("missing.key");
+    let cert = c.path("srv.pem");
+    let p = port.to_string();
+    let o = net
+        .nc(&[
+            "-v",
+            "-lc",
+            "--tls-cert",
+            &cert,
+            "-K",
+            &missing,
+            "127.0.0.1",
+            &p,
+        ])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    let want = format!("nc: unable to load TLS key file {missing} (No such file or directory)\n");
+    o.assert(1, b"", want.as_bytes());
+}
+
 /// `run-tls-bad-ca`: the client trusts a CA with the issuer's name but
 /// another key; libtls's words for it are `certificate signature
 /// failure`, which the regress target greps for.

@@ -21,7 +21,8 @@ use crate::net::{self, Failed};
 use crate::relay::log::Log;
 use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
-use crate::relay::tls_serve::TlsAccept;
+use crate::net::tls::setup::Server;
+use crate::relay::tls_serve::{self, TlsAccept};
 use crate::relay::{broker, exec};
 use crate::report::{self, Errno};
 use crate::sys::exit::{Abort, Status};
@@ -101,23 +102,27 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let Target::Listen { host, port } = &cfg.target else {
         return Err(Abort::Failed);
     };
+    // `-c`: TLS is configured before the socket listens (OpenBSD nc:
+    // tls_configure before local_listen).
+    let tls_srv = match cfg.tls_serve_opts() {
+        Some(o) => Some(tls_serve::configure(&o)?),
+        None => None,
+    };
     let listener = local_listen(cfg, host.as_deref(), port)?;
     let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
     let log = log.as_ref();
     // Listeners that serve (docs/compatibility.md §A.3).
     // `-c`: the listener's TLS configuration, for the serving listeners.
-    let tls_accept = || -> Result<_, Abort> {
-        match cfg.tls_serve_opts() {
-            Some(o) => Ok(Some(std::rc::Rc::new(TlsAccept::new(&o)?))),
-            None => Ok(None),
-        }
+    let tls_accept = |srv: Option<Server>| -> Option<std::rc::Rc<TlsAccept>> {
+        let o = cfg.tls_serve_opts()?;
+        Some(std::rc::Rc::new(TlsAccept::new(&o, srv?)))
     };
     if let Some(mut o) = cfg.broker_opts() {
-        o.tls = tls_accept()?;
+        o.tls = tls_accept(tls_srv);
         return broker::run(rx, &o, &listener, log, stdin, stdout);
     }
     if let Some(mut o) = cfg.exec_opts() {
-        o.tls = tls_accept()?;
+        o.tls = tls_accept(tls_srv);
         if cfg.opts.proto == Proto::Udp {
             return exec::run_datagram_listener(rx, &o, listener, log);
         }
@@ -127,10 +132,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let received = |peer: &SockAddr| {
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
-    if let Some(o) = cfg.tls_serve_opts() {
-        return crate::relay::tls_serve::serve_tls(
-            rx, &o, &listener, stdin, stdout, &received, log,
-        );
+    if let (Some(o), Some(srv)) = (cfg.tls_serve_opts(), tls_srv) {
+        return tls_serve::serve_tls(rx, &o, srv, &listener, stdin, stdout, &received, log);
     }
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(

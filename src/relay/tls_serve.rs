@@ -50,19 +50,25 @@ pub struct TlsServeOpts<'a> {
     pub serve: ServeOpts,
 }
 
-/// Builds the listener's configuration; with `-v`, prints the hash of a
-/// generated certificate so clients can pin it.
-fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
-    let srv = setup::server(o.tls, o.host).map_err(|e| {
+/// Builds the listener's configuration, its files loaded and checked
+/// (a failure printed): before the socket listens, as OpenBSD nc
+/// configures TLS before `local_listen`, so that a listener that cannot
+/// serve never listens (nor says `Listening on`).
+pub fn configure(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
+    setup::server(o.tls, o.host).map_err(|e| {
         e.print();
         Abort::Failed
-    })?;
+    })
+}
+
+/// With `-v`, the hash of a generated certificate, so clients can pin it
+/// (after `Listening on`).
+fn announce(o: &TlsServeOpts<'_>, srv: &Server) {
     if o.verbose {
         if let Some(h) = &srv.own_hash {
             report::own_cert_hash(h);
         }
     }
-    Ok(srv)
 }
 
 /// What an exec server or broker needs to serve TLS: the listener's
@@ -82,16 +88,16 @@ impl std::fmt::Debug for TlsAccept {
 }
 
 impl TlsAccept {
-    /// Builds the listener's configuration (with `-v`, the hash of a
-    /// generated certificate is printed).
-    pub fn new(o: &TlsServeOpts<'_>) -> Result<TlsAccept, Abort> {
-        let srv = config(o)?;
-        Ok(TlsAccept {
+    /// The listener's configuration ([`configure`]) with the client
+    /// checks (with `-v`, the hash of a generated certificate is printed).
+    pub fn new(o: &TlsServeOpts<'_>, srv: Server) -> TlsAccept {
+        announce(o, &srv);
+        TlsAccept {
             config: srv.config,
             checks: std::rc::Rc::new(ClientChecks::new(o.tls, o.host, o.verbose)),
             deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
             default_deadline: o.timeout.is_none(),
-        })
+        }
     }
 
     /// Starts the handshake of an accepted client: its socket registered
@@ -259,13 +265,14 @@ fn accept_session(
 pub fn serve_tls(
     rx: &mut Reactor,
     o: &TlsServeOpts<'_>,
+    srv: Server,
     listener: &Socket,
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
     log: Option<&crate::relay::log::Log>,
 ) -> Result<Status, Abort> {
-    let srv = config(o)?;
+    announce(o, &srv);
     let mut keep = o.serve.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
