@@ -19,6 +19,64 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
+const V1_OWN: &str = "the certificate is X.509 v1, which ncrab cannot use as its own; \
+                      reissue it as v3 with subjectAltName";
+
+/// A listener given an X.509 v1 certificate (OpenBSD's regress
+/// `server.crt`) says so, with the fix, and exits 1 before it listens.
+#[test]
+fn own_x509_v1_certificate_of_a_listener_is_refused_with_the_fix() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-v1-listen");
+    let port = free_port().to_string();
+    let o = net
+        .nc(&c.listener_args("v1", &["-v"], &[], &port))
+        .stdin(Input::Null)
+        .run(LIMIT);
+    let want = format!(
+        "nc: unable to load TLS certificate file {} ({V1_OWN})\n",
+        c.path("v1.pem")
+    );
+    o.assert(1, b"", want.as_bytes());
+}
+
+/// A client given an X.509 v1 client certificate (OpenBSD's regress
+/// `client.crt`) says so, with the fix, and exits 1 before it connects.
+#[test]
+fn own_x509_v1_client_certificate_is_refused_with_the_fix() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-v1-client");
+    let port = free_port().to_string();
+    let (cert, key, ca) = (c.path("v1.pem"), c.path("v1.key"), c.path("ca.pem"));
+    let o = net
+        .nc(&[
+            "-v",
+            "-c",
+            "--tls-cert",
+            &cert,
+            "-K",
+            &key,
+            "-R",
+            &ca,
+            "localhost",
+            &port,
+        ])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    let want = format!("nc: unable to load TLS certificate file {cert} ({V1_OWN})\n");
+    o.assert(1, b"", want.as_bytes());
+}
+
 /// OpenBSD nc loads and configures TLS before it listens: a missing key
 /// file is the only line, and nothing ever listened on the port.
 #[test]

@@ -287,6 +287,9 @@ fn load_why(why: &LoadWhy) -> String {
         LoadWhy::NoCertificate => "no certificate in it".into(),
         LoadWhy::NoTrustAnchors => "no trust anchors found".into(),
         LoadWhy::Refused(e) => tls_error_text(e),
+        LoadWhy::OwnVersion1 => "the certificate is X.509 v1, which ncrab cannot use as its own; \
+                                 reissue it as v3 with subjectAltName"
+            .into(),
     }
 }
 
