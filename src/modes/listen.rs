@@ -21,7 +21,6 @@ use crate::net::{self, Failed};
 use crate::relay::log::Log;
 use crate::relay::serve::{serve_datagrams, serve_streams};
 use crate::relay::stdio::Stdio;
-use crate::net::tls::setup::Server;
 use crate::relay::tls_serve::{self, TlsAccept};
 use crate::relay::{broker, exec};
 use crate::report::{self, Errno};
@@ -104,8 +103,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     };
     // `-c`: TLS is configured before the socket listens (OpenBSD nc:
     // tls_configure before local_listen).
-    let tls_srv = match cfg.tls_serve_opts() {
-        Some(o) => Some(tls_serve::configure(&o)?),
+    let tls = match cfg.tls_serve_opts() {
+        Some(o) => Some(tls_serve::configure(o)?),
         None => None,
     };
     let listener = local_listen(cfg, host.as_deref(), port)?;
@@ -113,16 +112,13 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let log = log.as_ref();
     // Listeners that serve (docs/compatibility.md §A.3).
     // `-c`: the listener's TLS configuration, for the serving listeners.
-    let tls_accept = |srv: Option<Server>| -> Option<std::rc::Rc<TlsAccept>> {
-        let o = cfg.tls_serve_opts()?;
-        Some(std::rc::Rc::new(TlsAccept::new(&o, srv?)))
-    };
+    let tls_accept = || tls.as_ref().map(|l| std::rc::Rc::new(TlsAccept::new(l)));
     if let Some(mut o) = cfg.broker_opts() {
-        o.tls = tls_accept(tls_srv);
+        o.tls = tls_accept();
         return broker::run(rx, &o, &listener, log, stdin, stdout);
     }
     if let Some(mut o) = cfg.exec_opts() {
-        o.tls = tls_accept(tls_srv);
+        o.tls = tls_accept();
         if cfg.opts.proto == Proto::Udp {
             return exec::run_datagram_listener(rx, &o, listener, log);
         }
@@ -132,8 +128,8 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let received = |peer: &SockAddr| {
         report::sock_line("Connection received", resolve::name_info(peer, numeric))
     };
-    if let (Some(o), Some(srv)) = (cfg.tls_serve_opts(), tls_srv) {
-        return tls_serve::serve_tls(rx, &o, srv, &listener, stdin, stdout, &received, log);
+    if let Some(l) = &tls {
+        return tls_serve::serve_tls(rx, l, &listener, stdin, stdout, &received, log);
     }
     if cfg.opts.proto == Proto::Udp {
         serve_datagrams(

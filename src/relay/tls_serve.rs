@@ -50,23 +50,33 @@ pub struct TlsServeOpts<'a> {
     pub serve: ServeOpts,
 }
 
+/// A TLS listener's options and its configuration, built by
+/// [`configure`] before the socket listens.
+pub struct TlsListen<'a> {
+    pub opts: TlsServeOpts<'a>,
+    srv: Server,
+}
+
 /// Builds the listener's configuration, its files loaded and checked
 /// (a failure printed): before the socket listens, as OpenBSD nc
 /// configures TLS before `local_listen`, so that a listener that cannot
 /// serve never listens (nor says `Listening on`).
-pub fn configure(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
-    setup::server(o.tls, o.host).map_err(|e| {
+pub fn configure(opts: TlsServeOpts<'_>) -> Result<TlsListen<'_>, Abort> {
+    let srv = setup::server(opts.tls, opts.host).map_err(|e| {
         e.print();
         Abort::Failed
-    })
+    })?;
+    Ok(TlsListen { opts, srv })
 }
 
-/// With `-v`, the hash of a generated certificate, so clients can pin it
-/// (after `Listening on`).
-fn announce(o: &TlsServeOpts<'_>, srv: &Server) {
-    if o.verbose {
-        if let Some(h) = &srv.own_hash {
-            report::own_cert_hash(h);
+impl TlsListen<'_> {
+    /// With `-v`, the hash of a generated certificate, so clients can pin
+    /// it (after `Listening on`).
+    fn announce(&self) {
+        if self.opts.verbose {
+            if let Some(h) = &self.srv.own_hash {
+                report::own_cert_hash(h);
+            }
         }
     }
 }
@@ -90,10 +100,11 @@ impl std::fmt::Debug for TlsAccept {
 impl TlsAccept {
     /// The listener's configuration ([`configure`]) with the client
     /// checks (with `-v`, the hash of a generated certificate is printed).
-    pub fn new(o: &TlsServeOpts<'_>, srv: Server) -> TlsAccept {
-        announce(o, &srv);
+    pub fn new(l: &TlsListen<'_>) -> TlsAccept {
+        l.announce();
+        let o = &l.opts;
         TlsAccept {
-            config: srv.config,
+            config: l.srv.config.clone(),
             checks: std::rc::Rc::new(ClientChecks::new(o.tls, o.host, o.verbose)),
             deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
             default_deadline: o.timeout.is_none(),
@@ -264,15 +275,15 @@ fn accept_session(
 /// The accept loop of a TLS listener.
 pub fn serve_tls(
     rx: &mut Reactor,
-    o: &TlsServeOpts<'_>,
-    srv: Server,
+    l: &TlsListen<'_>,
     listener: &Socket,
     stdin: &Stdio,
     stdout: &Stdio,
     received: &dyn Fn(&SockAddr),
     log: Option<&crate::relay::log::Log>,
 ) -> Result<Status, Abort> {
-    announce(o, &srv);
+    l.announce();
+    let (o, srv) = (&l.opts, &l.srv);
     let mut keep = o.serve.keep;
     loop {
         let (conn, peer) = accept_one(rx, listener)?;
@@ -283,7 +294,7 @@ pub fn serve_tls(
         if o.serve.verbose {
             received(&peer);
         }
-        match accept_session(rx, o, &srv, conn)? {
+        match accept_session(rx, o, srv, conn)? {
             Some(s) => {
                 let Ok(relay) = TlsRelay::new(s, stdin, stdout, o.serve.relay) else {
                     if !keep {
