@@ -11,6 +11,8 @@
 //!   no `Listening on` line, no socket a client could reach;
 //! - `run-tls-bad-ca`: a certificate signed by another key under the
 //!   same issuer name is libtls's `certificate signature failure`.
+//! - a key that is not the certificate's is libtls's `private/public key
+//!   mismatch`.
 
 mod common;
 use common::*;
@@ -160,4 +162,37 @@ fn a_ca_of_the_same_name_with_another_key_is_a_signature_failure() {
         b"nc: tls handshake failed (certificate verification failed: certificate signature failure)\n",
     );
     let _ = l.kill();
+}
+
+/// A key that is not the certificate's: libtls's `private/public key
+/// mismatch` (ncrab said rustls's `inconsistent keys`), before listening.
+#[test]
+fn a_key_that_is_not_the_certificates_is_libtls_key_mismatch() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-keymismatch");
+    let port = free_port().to_string();
+    let (cert, key) = (c.path("srv.pem"), c.path("client.key"));
+    let o = net
+        .nc(&[
+            "-v",
+            "-lc",
+            "--tls-cert",
+            &cert,
+            "-K",
+            &key,
+            "127.0.0.1",
+            &port,
+        ])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    o.assert(
+        1,
+        b"",
+        b"nc: tls configuration failed (private/public key mismatch)\n",
+    );
 }

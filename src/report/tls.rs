@@ -195,6 +195,10 @@ pub fn tls_error_text(e: &Error) -> String {
             format!("the peer broke the protocol ({})", words(&format!("{p:?}")))
         }
         Error::DecryptError => "decryption failed (corrupted record)".into(),
+        // libtls's words for a key that is not the certificate's.
+        Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            "private/public key mismatch".into()
+        }
         Error::General(s) => s.clone(),
         Error::Other(o) => o.0.to_string(),
         other => words(&format!("{other:?}")),
