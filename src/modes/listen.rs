@@ -22,7 +22,7 @@ use crate::relay::log::Log;
 use crate::relay::stdio::Stdio;
 use crate::report::{self, Errno};
 use crate::serve::handshake::TlsAccept;
-use crate::serve::listen::{Local, Relays, serve_datagrams, serve_streams};
+use crate::serve::listen::{self, Local, Relays, serve_datagrams, serve_streams};
 use crate::serve::{broker, exec};
 use crate::sys::exit::{Abort, Status};
 use crate::sys::reactor::Reactor;
@@ -101,15 +101,25 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     let Target::Listen { host, port } = &cfg.target else {
         return Err(Abort::Failed);
     };
+    // `-c`: the listener's TLS configuration is built before it listens
+    // (OpenBSD configures TLS before `local_listen`), and a generated
+    // certificate's hash is printed after `Listening on`.
+    let tls_opts = cfg.tls_serve_opts();
+    let mut tls_srv = match &tls_opts {
+        Some(o) => Some(listen::config(o)?),
+        None => None,
+    };
     let listener = local_listen(cfg, host.as_deref(), port)?;
+    if let (Some(o), Some(srv)) = (&tls_opts, &tls_srv) {
+        listen::announce(o, srv);
+    }
     let log = Log::open(&cfg.opts.serving.log).map_err(|()| Abort::Failed)?;
     let log = log.as_ref();
-    // Listeners that serve (docs/compatibility.md §A.3).
-    // `-c`: the listener's TLS configuration, for the serving listeners.
-    let tls_accept = || -> Result<_, Abort> {
-        match cfg.tls_serve_opts() {
-            Some(o) => Ok(Some(std::rc::Rc::new(TlsAccept::new(&o)?))),
-            None => Ok(None),
+    // Listeners that serve (docs/compatibility.md §A.3), TLS included.
+    let mut tls_accept = || -> Result<_, Abort> {
+        match (&tls_opts, tls_srv.take()) {
+            (Some(o), Some(srv)) => Ok(Some(std::rc::Rc::new(TlsAccept::new(o, srv)))),
+            _ => Ok(None),
         }
     };
     if let Some(mut o) = cfg.broker_opts() {
@@ -129,13 +139,12 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
     };
     let local = Local { stdin, stdout, log };
     // `-lc`: one client at a time over the TLS relay.
-    let tls_opts = cfg.tls_serve_opts();
     if tls_opts.is_none() && cfg.opts.proto == Proto::Udp {
         return serve_datagrams(rx, &cfg.serve_opts(), listener, &local, &received);
     }
-    let relays = match &tls_opts {
-        Some(o) => Relays::tls(o)?,
-        None => Relays::Plain,
+    let relays = match (&tls_opts, tls_srv.take()) {
+        (Some(o), Some(srv)) => Relays::tls(o, srv),
+        _ => Relays::Plain,
     };
     serve_streams(rx, &cfg.serve_opts(), &relays, &listener, &local, &received)
 }

@@ -195,7 +195,9 @@ impl fmt::Display for CertProblem {
             CertProblem::NoStaple => {
                 f.write_str("no OCSP response stapled by the server (-T muststaple)")
             }
-            CertProblem::BadSignature => write!(f, "{FAILED}: bad signature"),
+            // libtls's words (X509_V_ERR_CERT_SIGNATURE_FAILURE), which
+            // OpenBSD's regress run-tls-bad-ca greps for.
+            CertProblem::BadSignature => write!(f, "{FAILED}: certificate signature failure"),
             CertProblem::BadEncoding => write!(f, "{FAILED}: certificate is not valid DER"),
             CertProblem::Revoked => write!(f, "{FAILED}: certificate revoked"),
             CertProblem::WrongPurpose { role } => write!(
@@ -272,6 +274,10 @@ pub fn tls_error_text(e: &Error) -> String {
             format!("the peer broke the protocol ({})", words(&format!("{p:?}")))
         }
         Error::DecryptError => "decryption failed (corrupted record)".into(),
+        // libtls's words for a key that is not the certificate's.
+        Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            "private/public key mismatch".into()
+        }
         Error::General(s) => s.clone(),
         Error::Other(o) => o.0.to_string(),
         other => words(&format!("{other:?}")),
@@ -364,6 +370,9 @@ fn load_why(why: &LoadWhy) -> String {
         LoadWhy::NoCertificate => "no certificate in it".into(),
         LoadWhy::NoTrustAnchors => "no trust anchors found".into(),
         LoadWhy::Refused(e) => tls_error_text(e),
+        LoadWhy::OwnVersion1 => "the certificate is X.509 v1, which ncrab cannot use as its own; \
+                                 reissue it as v3 with subjectAltName"
+            .into(),
     }
 }
 

@@ -16,11 +16,11 @@ use mio::{Interest, Token};
 use socket2::{SockAddr, Socket};
 
 use crate::net::tls::session::Session;
+use crate::net::tls::setup::Server;
 use crate::relay::client_checks::ClientChecks;
 use crate::relay::stream::{Conn, TlsStream};
 use crate::report::tls::{self as report, HandshakeError};
-use crate::serve::listen::{TlsServeOpts, config};
-use crate::sys::exit::Abort;
+use crate::serve::listen::TlsServeOpts;
 use crate::sys::reactor::{Ctx, TimerId};
 
 /// How long a serving listener's client may take over its handshake when
@@ -45,16 +45,15 @@ impl std::fmt::Debug for TlsAccept {
 }
 
 impl TlsAccept {
-    /// Builds the listener's configuration (with `-v`, the hash of a
-    /// generated certificate is printed).
-    pub fn new(o: &TlsServeOpts<'_>) -> Result<TlsAccept, Abort> {
-        let srv = config(o)?;
-        Ok(TlsAccept {
+    /// A serving listener's TLS clients, with its configuration
+    /// (`listen::config`, built before the socket listens).
+    pub fn new(o: &TlsServeOpts<'_>, srv: Server) -> TlsAccept {
+        TlsAccept {
             config: srv.config,
             checks: std::rc::Rc::new(ClientChecks::new(o.tls, o.host, o.verbose)),
             deadline: o.timeout.unwrap_or(HANDSHAKE_DEADLINE),
             default_deadline: o.timeout.is_none(),
-        })
+        }
     }
 
     /// Starts the handshake of an accepted client: its socket registered

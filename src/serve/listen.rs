@@ -61,19 +61,25 @@ pub struct TlsServeOpts<'a> {
     pub timeout: Option<Duration>,
 }
 
-/// Builds the listener's configuration; with `-v`, prints the hash of a
-/// generated certificate so clients can pin it.
+/// Builds the listener's configuration, its files loaded and checked (a
+/// failure printed). The mode builds it before the socket listens, as
+/// OpenBSD nc configures TLS before `local_listen`: a listener that
+/// cannot serve never listens, nor says `Listening on`.
 pub fn config(o: &TlsServeOpts<'_>) -> Result<Server, Abort> {
-    let srv = setup::server(o.tls, o.host).map_err(|e| {
+    setup::server(o.tls, o.host).map_err(|e| {
         e.print();
         Abort::Failed
-    })?;
+    })
+}
+
+/// With `-v`, the hash of a generated certificate, so that clients can
+/// pin it: printed once the socket listens (after `Listening on`).
+pub fn announce(o: &TlsServeOpts<'_>, srv: &Server) {
     if o.verbose {
         if let Some(h) = &srv.own_hash {
             tls_report::own_cert_hash(h);
         }
     }
-    Ok(srv)
 }
 
 /// The local ends a listener's sessions relay to.
@@ -94,10 +100,9 @@ pub enum Relays<'a> {
 }
 
 impl<'a> Relays<'a> {
-    /// `-lc`'s: the listener's configuration is built first (with `-v`,
-    /// the hash of a generated certificate is printed).
-    pub fn tls(o: &'a TlsServeOpts<'a>) -> Result<Relays<'a>, Abort> {
-        Ok(Relays::Tls(Tls { o, srv: config(o)? }))
+    /// `-lc`'s, with the listener's configuration ([`config`]).
+    pub fn tls(o: &'a TlsServeOpts<'a>, srv: Server) -> Relays<'a> {
+        Relays::Tls(Tls { o, srv })
     }
 
     /// Relays `conn` to its end. None when the client was refused before

@@ -38,6 +38,9 @@ pub enum LoadWhy {
     NoTrustAnchors,
     /// rustls refused a certificate of it.
     Refused(rustls::Error),
+    /// ncrab's own certificate is X.509 v1, which rustls cannot use
+    /// (departure 17: refused with the fix).
+    OwnVersion1,
 }
 
 /// Why rustls refused the configuration (`report::tls` words it).
@@ -126,6 +129,23 @@ fn load_certs(path: &OsStr, what: LoadWhat) -> Result<Vec<CertificateDer<'static
     Ok(out)
 }
 
+/// ncrab's own chain (`--tls-cert`): an X.509 v1 certificate first is
+/// refused here with the fix, as rustls would refuse it only with its
+/// bare `UnsupportedCertVersion` (OpenBSD's regress certificates are v1).
+fn load_own_chain(path: &OsStr) -> Result<Vec<CertificateDer<'static>>, Failed> {
+    let chain = load_certs(path, LoadWhat::Cert)?;
+    if let Some(info) = chain.first().and_then(|c| certinfo::parse(c)) {
+        if info.version == 1 {
+            return Err(Failed::Load(
+                LoadWhat::Cert,
+                path.to_os_string(),
+                LoadWhy::OwnVersion1,
+            ));
+        }
+    }
+    Ok(chain)
+}
+
 fn load_key(path: &OsStr) -> Result<PrivateKeyDer<'static>, Failed> {
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| Failed::Load(LoadWhat::Key, path.to_os_string(), pem_error(e)))
@@ -192,7 +212,7 @@ pub fn client(t: &TlsConfig) -> Result<Arc<ClientConfig>, Failed> {
         .with_custom_certificate_verifier(Arc::new(check));
     let mut cfg = match &t.cert {
         Some(cert) => {
-            let chain = load_certs(cert, LoadWhat::Cert)?;
+            let chain = load_own_chain(cert)?;
             let key = load_key(t.key.as_deref().unwrap_or(cert))?;
             b.with_client_auth_cert(chain, key).map_err(config_error)?
         }
@@ -214,7 +234,7 @@ pub fn server(t: &TlsConfig, host: Option<&OsStr>) -> Result<Server, Failed> {
     let provider = provider(t);
     let (chain, key, own_hash) = match &t.cert {
         Some(cert) => {
-            let chain = load_certs(cert, LoadWhat::Cert)?;
+            let chain = load_own_chain(cert)?;
             let key = load_key(t.key.as_deref().unwrap_or(cert))?;
             (chain, key, None)
         }

@@ -1,0 +1,198 @@
+//! Found by running OpenBSD's regress/usr.bin/nc `run-tls*` targets (with
+//! their certificates reissued as X.509 v3 with subjectAltName) and their
+//! original certificates against ncrab: what those runs showed that the
+//! other TLS tests did not cover.
+//!
+//! - ncrab's own certificate (`--tls-cert`) in X.509 v1, as OpenBSD's
+//!   regress `server.crt` and `client.crt` are: refused with departure
+//!   17's precise reason and fix, not rustls's bare `UnsupportedCertVersion`;
+//! - a listener whose certificate cannot be loaded fails before it
+//!   listens, as OpenBSD nc (which configures TLS before `local_listen`):
+//!   no `Listening on` line, no socket a client could reach;
+//! - `run-tls-bad-ca`: a certificate signed by another key under the
+//!   same issuer name is libtls's `certificate signature failure`.
+//! - a key that is not the certificate's is libtls's `private/public key
+//!   mismatch`.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+const V1_OWN: &str = "the certificate is X.509 v1, which ncrab cannot use as its own; \
+                      reissue it as v3 with subjectAltName";
+
+/// A listener given an X.509 v1 certificate (OpenBSD's regress
+/// `server.crt`) says so, with the fix, and exits 1 before it listens.
+#[test]
+fn own_x509_v1_certificate_of_a_listener_is_refused_with_the_fix() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-v1-listen");
+    let port = free_port().to_string();
+    let o = net
+        .nc(&c.listener_args("v1", &["-v"], &[], &port))
+        .stdin(Input::Null)
+        .run(LIMIT);
+    let want = format!(
+        "nc: unable to load TLS certificate file {} ({V1_OWN})\n",
+        c.path("v1.pem")
+    );
+    o.assert(1, b"", want.as_bytes());
+}
+
+/// A client given an X.509 v1 client certificate (OpenBSD's regress
+/// `client.crt`) says so, with the fix, and exits 1 before it connects.
+#[test]
+fn own_x509_v1_client_certificate_is_refused_with_the_fix() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-v1-client");
+    let port = free_port().to_string();
+    let (cert, key, ca) = (c.path("v1.pem"), c.path("v1.key"), c.path("ca.pem"));
+    let o = net
+        .nc(&[
+            "-v",
+            "-c",
+            "--tls-cert",
+            &cert,
+            "-K",
+            &key,
+            "-R",
+            &ca,
+            "localhost",
+            &port,
+        ])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    let want = format!("nc: unable to load TLS certificate file {cert} ({V1_OWN})\n");
+    o.assert(1, b"", want.as_bytes());
+}
+
+/// OpenBSD nc loads and configures TLS before it listens: a missing key
+/// file is the only line, and nothing ever listened on the port.
+#[test]
+fn a_listener_whose_key_cannot_be_loaded_never_listens() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-nokey");
+    let port = free_port();
+    let missing = c.path("missing.key");
+    let cert = c.path("srv.pem");
+    let p = port.to_string();
+    let o = net
+        .nc(&[
+            "-v",
+            "-lc",
+            "--tls-cert",
+            &cert,
+            "-K",
+            &missing,
+            "127.0.0.1",
+            &p,
+        ])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    let want = format!("nc: unable to load TLS key file {missing} (No such file or directory)\n");
+    o.assert(1, b"", want.as_bytes());
+}
+
+/// `run-tls-bad-ca`: the client trusts a CA with the issuer's name but
+/// another key; libtls's words for it are `certificate signature
+/// failure`, which the regress target greps for.
+#[test]
+fn a_ca_of_the_same_name_with_another_key_is_a_signature_failure() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    // Another "Test CA": same subject as ca.pem, another key.
+    openssl(
+        c.dir.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "fake-ca.key",
+            "-out",
+            "fake-ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/C=US/O=Test/CN=Test CA",
+        ],
+    );
+    let net = Net::new("tls-out-bad-ca");
+    let port = free_port();
+    let p = port.to_string();
+    let mut l = net.spawn_listening(
+        net.nc(&c.listener_args("srv", &[], &[], &p))
+            .stdin(Input::Null),
+        port,
+    );
+    let fake = c.path("fake-ca.pem");
+    let o = net
+        .nc(&["-c", "-R", &fake, "localhost", &p])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    o.assert(
+        1,
+        b"",
+        b"nc: tls handshake failed (certificate verification failed: certificate signature failure)\n",
+    );
+    let _ = l.kill();
+}
+
+/// A key that is not the certificate's: libtls's `private/public key
+/// mismatch` (ncrab said rustls's `inconsistent keys`), before listening.
+#[test]
+fn a_key_that_is_not_the_certificates_is_libtls_key_mismatch() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-keymismatch");
+    let port = free_port().to_string();
+    let (cert, key) = (c.path("srv.pem"), c.path("client.key"));
+    let o = net
+        .nc(&[
+            "-v",
+            "-lc",
+            "--tls-cert",
+            &cert,
+            "-K",
+            &key,
+            "127.0.0.1",
+            &port,
+        ])
+        .stdin(Input::Null)
+        .run(LIMIT);
+    o.assert(
+        1,
+        b"",
+        b"nc: tls configuration failed (private/public key mismatch)\n",
+    );
+}
