@@ -154,6 +154,15 @@ mod tests {
     use super::*;
     use crate::sys::testing::Rng;
 
+    /// A seeded generator and a random input of fewer than `max` bytes
+    /// drawn from `alphabet`, for the property tests.
+    fn seeded_input(seed: u64, max: usize, alphabet: &[u8]) -> (Rng, Vec<u8>) {
+        let mut rng = Rng::new(seed);
+        let len = rng.below(max);
+        let input = rng.bytes(len, alphabet);
+        (rng, input)
+    }
+
     fn crlf_once(input: &[u8]) -> Vec<u8> {
         let mut c = Crlf::new();
         let wire = c.encode(input).to_vec();
@@ -228,9 +237,7 @@ mod tests {
     #[test]
     fn crlf_property_split_and_partial_writes() {
         for seed in 0..3000u64 {
-            let mut rng = Rng::new(seed);
-            let len = rng.below(64);
-            let input = rng.bytes(len, b"ab\r\n\n\r");
+            let (mut rng, input) = seeded_input(seed, 64, b"ab\r\n\n\r");
             let expected = crlf_once(&input);
             let mut c = Crlf::new();
             let mut wire = Vec::new();
@@ -286,9 +293,8 @@ mod tests {
     #[test]
     fn telnet_property_split() {
         for seed in 0..3000u64 {
-            let mut rng = Rng::new(seed);
-            let len = rng.below(48);
-            let input = rng.bytes(len, &[IAC, WILL, WONT, DO, DONT, 250, 240, b'a', 1]);
+            let (mut rng, input) =
+                seeded_input(seed, 48, &[IAC, WILL, WONT, DO, DONT, 250, 240, b'a', 1]);
             let expected = telnet_once(&input);
             let mut t = Telnet::new();
             for part in rng.split(&input) {
@@ -359,9 +365,7 @@ mod tests {
     #[test]
     fn crlf_property_matches_the_model() {
         for seed in 0..20_000u64 {
-            let mut rng = Rng::new(seed);
-            let len = rng.below(200);
-            let input = rng.bytes(len, b"a\r\n\n\r");
+            let (mut rng, input) = seeded_input(seed, 200, b"a\r\n\n\r");
             let parts = rng.split(&input);
             assert_eq!(crlf_reads(&parts), model_crlf(&input), "seed {seed}");
             // Partial writes: any prefix of the encoding may go out.
@@ -406,9 +410,7 @@ mod tests {
     fn telnet_property_matches_nc_on_the_whole_stream() {
         let alphabet = [IAC, WILL, WONT, DO, DONT, 250, 240, 1, 24, b'a'];
         for seed in 0..20_000u64 {
-            let mut rng = Rng::new(seed);
-            let len = rng.below(80);
-            let input = rng.bytes(len, &alphabet);
+            let (mut rng, input) = seeded_input(seed, 80, &alphabet);
             let want = model_telnet(&input);
             // Random reads, with writes of the replies in between.
             let mut t = Telnet::new();

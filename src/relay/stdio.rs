@@ -197,39 +197,34 @@ impl Stdio {
 
     /// One non-blocking read.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.kind == Kind::Socket {
+            return recv(self.fd, buf);
+        }
         // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe {
-            if self.kind == Kind::Socket {
-                libc::recv(
-                    self.fd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            } else {
-                libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len())
-            }
-        };
-        cvt(n)
+        cvt(unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) })
     }
 
     /// One non-blocking write.
     pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        if self.kind == Kind::Socket {
+            return send(self.fd, buf);
+        }
         // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe {
-            if self.kind == Kind::Socket {
-                libc::send(
-                    self.fd,
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            } else {
-                libc::write(self.fd, buf.as_ptr().cast(), buf.len())
-            }
-        };
-        cvt(n)
+        cvt(unsafe { libc::write(self.fd, buf.as_ptr().cast(), buf.len()) })
     }
+}
+
+/// One non-blocking recv(2) on a socket.
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
+}
+
+/// One non-blocking send(2) on a socket, never SIGPIPE.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    // SAFETY: buf is valid for buf.len() bytes.
+    cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags) })
 }
 
 /// A syscall's return: the count, or the error it left in errno.

@@ -24,7 +24,7 @@ use crate::net::tls::record;
 use crate::net::tls::session::{Progress, Session};
 use crate::relay::client_checks::ClientChecks;
 use crate::relay::endpoint::Endpoint;
-use crate::relay::stdio::cvt;
+use crate::relay::stdio::{self, cvt};
 use crate::relay::tls_stream::{Got, TlsEnd, Voice};
 use crate::report::tls as tls_report;
 
@@ -373,15 +373,7 @@ impl Endpoint for Conn {
     /// One non-blocking read; `Ok(0)` is the peer's end of stream.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            // SAFETY: buf is valid for buf.len() bytes.
-            Conn::Plain(s) => cvt(unsafe {
-                libc::recv(
-                    s.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            }),
+            Conn::Plain(s) => stdio::recv(s.as_raw_fd(), buf),
             Conn::Peer { inbox, .. } => match inbox.pop_front() {
                 Some(d) => {
                     let n = d.len().min(buf.len());
@@ -397,15 +389,7 @@ impl Endpoint for Conn {
     /// One non-blocking write (never SIGPIPE).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            // SAFETY: buf is valid for buf.len() bytes.
-            Conn::Plain(s) => cvt(unsafe {
-                libc::send(
-                    s.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            }),
+            Conn::Plain(s) => stdio::send(s.as_raw_fd(), buf),
             // SAFETY: buf is valid for buf.len() bytes; the address is a
             // valid sockaddr of its stated length.
             Conn::Peer { sock, peer, .. } => cvt(unsafe {
