@@ -196,3 +196,29 @@ fn a_key_that_is_not_the_certificates_is_libtls_key_mismatch() {
         b"nc: tls configuration failed (private/public key mismatch)\n",
     );
 }
+
+/// A certificate file given as `-K` has PEM items but no key: the reason
+/// says so (it said `no PEM item found`); an empty file keeps that reason.
+#[test]
+fn a_key_file_without_a_key_says_so() {
+    if !is_ncrab() {
+        return;
+    }
+    let Some(c) = certs() else {
+        return;
+    };
+    let net = Net::new("tls-out-nokey");
+    let port = free_port().to_string();
+    let cert = c.path("srv.pem");
+    for (key, why) in [
+        (cert.as_str(), "no private key in it"),
+        ("/dev/null", "no PEM item found"),
+    ] {
+        let o = net
+            .nc(&["-lc", "--tls-cert", &cert, "-K", key, "127.0.0.1", &port])
+            .stdin(Input::Null)
+            .run(LIMIT);
+        let want = format!("nc: unable to load TLS key file {key} ({why})\n");
+        o.assert(1, b"", want.as_bytes());
+    }
+}

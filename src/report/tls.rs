@@ -368,6 +368,7 @@ fn load_why(why: &LoadWhy) -> String {
         LoadWhy::NoPem => "no PEM item found".into(),
         LoadWhy::BadPem(debug) => format!("bad PEM: {}", words(debug)),
         LoadWhy::NoCertificate => "no certificate in it".into(),
+        LoadWhy::NoKey => "no private key in it".into(),
         LoadWhy::NoTrustAnchors => "no trust anchors found".into(),
         LoadWhy::Refused(e) => tls_error_text(e),
         LoadWhy::OwnVersion1 => "the certificate is X.509 v1, which ncrab cannot use as its own; \

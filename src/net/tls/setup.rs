@@ -34,6 +34,8 @@ pub enum LoadWhy {
     BadPem(String),
     /// A certificate file with no certificate.
     NoCertificate,
+    /// A key file with PEM items but no private key among them.
+    NoKey,
     /// The system store holds no trust anchor.
     NoTrustAnchors,
     /// rustls refused a certificate of it.
@@ -147,8 +149,20 @@ fn load_own_chain(path: &OsStr) -> Result<Vec<CertificateDer<'static>>, Failed> 
 }
 
 fn load_key(path: &OsStr) -> Result<PrivateKeyDer<'static>, Failed> {
-    PrivateKeyDer::from_pem_file(path)
-        .map_err(|e| Failed::Load(LoadWhat::Key, path.to_os_string(), pem_error(e)))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        // A file of other PEM items (a certificate given as -K) has no
+        // key in it, which "no PEM item found" would misstate.
+        let why = match e {
+            rustls::pki_types::pem::Error::NoItemsFound if has_pem_item(path) => LoadWhy::NoKey,
+            e => pem_error(e),
+        };
+        Failed::Load(LoadWhat::Key, path.to_os_string(), why)
+    })
+}
+
+/// The file holds at least one PEM item (of any kind).
+fn has_pem_item(path: &OsStr) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.windows(11).any(|w| w == b"-----BEGIN "))
 }
 
 /// The trust anchors: `-R FILE`, or the system store (which honours
