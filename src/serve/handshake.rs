@@ -1,5 +1,5 @@
 //! A serving listener's TLS client before it is served (nc's `-lc` loop,
-//! one client at a time, is `listen::serve_tls`).
+//! one client at a time, is `listen::serve_streams` over `Relays::Tls`).
 //!
 //! The listeners that serve many clients at once (`--exec`, `--broker`,
 //! `--chat`) take each TLS client through a [`Handshake`] first: the
