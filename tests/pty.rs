@@ -159,7 +159,11 @@ fn ctrl_c_and_job_control_reach_the_child() {
     t.send(b"\x03");
     t.send(b"echo C$((7*7))\n");
     t.expect(b"C49\r\n", LIMIT);
-    assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
     t.send(b"kill %1; exit\n");
     assert!(t.until_eof(LIMIT), "{}", escape(&t.seen));
     srv.expect_exit(LIMIT).assert_code(0);
@@ -247,7 +251,10 @@ fn set_size(pty: &Pty, rows: u16, cols: u16) {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCSWINSZ with a valid winsize on our own fd.
-    assert_eq!(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) }, 0);
+    assert_eq!(
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
+        0
+    );
 }
 
 /// An `ncrab --raw` client on a new terminal, connected to a `--pty`
@@ -275,7 +282,11 @@ fn raw_client_sizes_and_leaves_with_tilde_dot() {
     }
     let (_net, mut srv, mut pty, mut cli, before) = raw_session("pty_raw_escape");
     pty.type_text(b"stty size\r");
-    assert!(pty.wait_for(b"33 111\r\n", LIMIT), "{}", escape(&pty.screen()));
+    assert!(
+        pty.wait_for(b"33 111\r\n", LIMIT),
+        "{}",
+        escape(&pty.screen())
+    );
     // Raw while the session lasts.
     assert_ne!(stty_g(&pty.slave), before);
     assert_eq!(pty.echo_on(), Some(false));
@@ -283,7 +294,11 @@ fn raw_client_sizes_and_leaves_with_tilde_dot() {
     set_size(&pty, 40, 120);
     cli.signal(libc::SIGWINCH);
     pty.type_text(b"stty size\r");
-    assert!(pty.wait_for(b"40 120\r\n", LIMIT), "{}", escape(&pty.screen()));
+    assert!(
+        pty.wait_for(b"40 120\r\n", LIMIT),
+        "{}",
+        escape(&pty.screen())
+    );
     pty.type_text(b"\r~.");
     let o = cli.expect_exit(LIMIT);
     o.assert_code(0);

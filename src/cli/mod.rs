@@ -598,7 +598,9 @@ fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
         }
         // SAFETY: isatty on fd 0.
         if unsafe { libc::isatty(0) } != 1 {
-            return Err(fail(format_args!("--raw: standard input is not a terminal")));
+            return Err(fail(format_args!(
+                "--raw: standard input is not a terminal"
+            )));
         }
     }
     if s.broker {

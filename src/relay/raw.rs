@@ -11,8 +11,8 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use mio::event::Event;
 use mio::Interest;
+use mio::event::Event;
 use socket2::Socket;
 
 use crate::relay::direction::Direction;
@@ -215,9 +215,19 @@ impl<'a> RawRelay<'a> {
     fn register(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
         let rw = Interest::READABLE | Interest::WRITABLE;
         let [i, o, n] = &mut self.regs;
-        i.set(cx.registry, self.stdin.poll_fd, reactor::STDIN, self.in_open.then_some(Interest::READABLE))?;
+        i.set(
+            cx.registry,
+            self.stdin.poll_fd,
+            reactor::STDIN,
+            self.in_open.then_some(Interest::READABLE),
+        )?;
         if self.stdout.pollable() {
-            o.set(cx.registry, self.stdout.poll_fd, reactor::STDOUT, Some(Interest::WRITABLE))?;
+            o.set(
+                cx.registry,
+                self.stdout.poll_fd,
+                reactor::STDOUT,
+                Some(Interest::WRITABLE),
+            )?;
         }
         n.set(cx.registry, self.sock.as_raw_fd(), reactor::NET, Some(rw))
     }

@@ -107,15 +107,7 @@ fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
         ws_ypixel: 0,
     };
     // SAFETY: openpty writes two fds; the name and termios are unused.
-    let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
+    let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
