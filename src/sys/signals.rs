@@ -69,16 +69,27 @@ extern "C" fn record_winch(_sig: libc::c_int) {
 }
 
 /// Catches SIGWINCH (the terminal's size changed) from now on.
+/// SA_RESTART: the signal only carries news, no blocking call needs to
+/// end for it.
 pub fn watch_winch() {
-    // SAFETY: sigaction with a zeroed then filled structure;
-    // `record_winch` is async-signal-safe. SA_RESTART: the signal only
-    // carries news, no blocking call needs to end for it.
+    let new = action(record_winch, &[], libc::SA_RESTART);
+    // SAFETY: a valid sigaction; `record_winch` is async-signal-safe.
+    unsafe { libc::sigaction(libc::SIGWINCH, &new, std::ptr::null_mut()) };
+}
+
+/// A sigaction running `handler` with `masked` blocked meanwhile.
+fn action(handler: extern "C" fn(libc::c_int), masked: &[i32], flags: i32) -> libc::sigaction {
+    // SAFETY: a zeroed sigaction is valid; sigemptyset/sigaddset fill
+    // its mask.
     unsafe {
         let mut new: libc::sigaction = std::mem::zeroed();
-        new.sa_sigaction = record_winch as extern "C" fn(libc::c_int) as usize;
+        new.sa_sigaction = handler as usize;
         libc::sigemptyset(&mut new.sa_mask);
-        new.sa_flags = libc::SA_RESTART;
-        libc::sigaction(libc::SIGWINCH, &new, std::ptr::null_mut());
+        for &sig in masked {
+            libc::sigaddset(&mut new.sa_mask, sig);
+        }
+        new.sa_flags = flags;
+        new
     }
 }
 
@@ -101,16 +112,11 @@ extern "C" fn record(sig: libc::c_int) {
 /// Installs the handlers. A failure is not fatal: ncrab then simply dies
 /// by the signal's default action, as nc does.
 pub fn install() {
-    // SAFETY: sigaction with zeroed then filled structures; `record` is
+    // No SA_RESTART (see the module text).
+    let new = action(record, &SIGNALS, 0);
+    // SAFETY: sigaction with a zeroed old structure; `record` is
     // async-signal-safe.
     unsafe {
-        let mut new: libc::sigaction = std::mem::zeroed();
-        new.sa_sigaction = record as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut new.sa_mask);
-        for &sig in &SIGNALS {
-            libc::sigaddset(&mut new.sa_mask, sig);
-        }
-        new.sa_flags = 0; // no SA_RESTART (see the module text)
         for &sig in &SIGNALS {
             let mut old: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(sig, std::ptr::null(), &mut old) != 0
