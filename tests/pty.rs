@@ -349,4 +349,26 @@ fn raw_needs_a_terminal() {
     let o = Cmd::ncrab(&["-l", "--pty", "127.0.0.1", "9"]).run(LIMIT);
     o.assert_code(1);
     o.assert_stderr(b"nc: --pty needs --exec or --sh-exec\n");
+    // With a terminal as stdin, the combinations without a raw relay.
+    let pty = Pty::open().unwrap();
+    for (args, line) in [
+        (
+            &["--raw", "-l", "127.0.0.1", "9"][..],
+            "cannot use --raw and -l",
+        ),
+        (
+            &["--raw", "--exec", "cat", "127.0.0.1", "9"][..],
+            "cannot use --raw and --exec",
+        ),
+        (
+            &["--raw", "-c", "127.0.0.1", "9"][..],
+            "cannot use -c and --raw",
+        ),
+    ] {
+        let o = Cmd::ncrab(args)
+            .stdin(Input::Fd(pty.open_slave()))
+            .run(LIMIT);
+        o.assert_code(1);
+        o.assert_stderr(format!("nc: {line}\n").as_bytes());
+    }
 }

@@ -456,6 +456,10 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         if o.banner.is_some() {
             return Err(fail(format_args!("cannot use -c and --banner")));
         }
+        // `--raw`'s relay is over a plain socket only.
+        if o.serving.raw {
+            return Err(fail(format_args!("cannot use -c and --raw")));
+        }
     }
 
     let proxy = match &o.proxy_arg {
