@@ -667,7 +667,7 @@ const DEFS: &[Def] = &[
         values: &[],
         hide: false,
         help: "Client on a terminal: raw mode, ~. to leave, sizes to a --pty server",
-        long_help: "A client whose standard input is a terminal puts it in raw mode for the session (every key, ^C and ^Z included, goes to the peer) and restores it on every way out, a signal included. Typing ~. at the start of a line leaves (~~ sends one ~). The client opens its stream with the terminal's window size and sends each change (SIGWINCH), for a --pty server to apply (see TERMINALS). Not with -l, --exec or -u.",
+        long_help: "A client whose standard input is a terminal puts it in raw mode for the session (every key, ^C and ^Z included, goes to the peer) and restores it on every way out, a signal included. Typing ~. at the start of a line leaves (~~ sends one ~). The client opens its stream with the terminal's window size and sends each change (SIGWINCH), for a --pty server to apply (see TERMINALS). Not with -l, -c, --exec or -u.",
     },
     Def {
         id: "max_conns",
