@@ -132,6 +132,8 @@ Register-ArgumentCompleter -Native -CommandName 'ncrab' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per probe on stdout')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a transfer''s progress on stderr')
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'No scan status line on a terminal')
+            [CompletionResult]::new('--pty', '--pty', [CompletionResultType]::ParameterName, 'With --exec/--sh-exec: run each child on a pseudo-terminal')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Client on a terminal: raw mode, ~. to leave, sizes to a --pty server')
             [CompletionResult]::new('--broker', '--broker', [CompletionResultType]::ParameterName, 'Relay what each client sends to all the others')
             [CompletionResult]::new('--chat', '--chat', [CompletionResultType]::ParameterName, 'A broker for people: a chat room')
             [CompletionResult]::new('--send-only', '--send-only', [CompletionResultType]::ParameterName, 'Only send: discard what arrives, end after stdin''s EOF')

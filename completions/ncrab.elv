@@ -129,6 +129,8 @@ set edit:completion:arg-completer[ncrab] = {|@words|
             cand --json 'Print one JSON object per probe on stdout'
             cand --progress 'Show a transfer''s progress on stderr'
             cand --no-progress 'No scan status line on a terminal'
+            cand --pty 'With --exec/--sh-exec: run each child on a pseudo-terminal'
+            cand --raw 'Client on a terminal: raw mode, ~. to leave, sizes to a --pty server'
             cand --broker 'Relay what each client sends to all the others'
             cand --chat 'A broker for people: a chat room'
             cand --send-only 'Only send: discard what arrives, end after stdin''s EOF'

@@ -231,6 +231,7 @@ fn manual_has_every_section() {
             "DIAGNOSIS",
             "SCANNING NETWORKS",
             "EXIT STATUS",
+            "TERMINALS",
             "ENVIRONMENT",
             "EXAMPLES",
             "COMPATIBILITY",

@@ -28,6 +28,10 @@ pub const DEFAULT_MAX_CONNS: usize = 100;
 pub struct Serving {
     /// `--exec` or `--sh-exec`.
     pub exec: Option<Exec>,
+    /// `--pty`: children on pseudo-terminals.
+    pub pty: bool,
+    /// `--raw`: the client's terminal in raw mode.
+    pub raw: bool,
     /// `--max-conns`; None: [`DEFAULT_MAX_CONNS`].
     pub max_conns: Option<usize>,
     /// `--broker` (also set by `--chat`).
@@ -247,6 +251,7 @@ impl Config {
         let o = &self.opts;
         Some(ExecOpts {
             exec: o.serving.exec.clone()?,
+            pty: o.serving.pty,
             acl: o.serving.acl.clone(),
             max_conns: o.serving.max_conns.unwrap_or(DEFAULT_MAX_CONNS),
             verbose: o.verbose > 0,

@@ -1041,6 +1041,45 @@ a port is first probed with X datagrams when
 is given or standard input is a terminal (see COMPATIBILITY, 6), and the
 status is that of the last port whose probe ran: 1 if it drew an ICMP port
 unreachable.
+.SH TERMINALS
+With
+.BR \-\-pty ,
+each child of
+.B \-\-exec
+or
+.B \-\-sh\-exec
+runs on its own pseudo\-terminal: a new session whose controlling terminal
+holds its standard input, output and error, so a shell gives prompts and job
+control, ^C interrupts what runs in it and full\-screen programs work. The
+window is 24 rows by 80 columns until the client tells its size. The
+client's end of stream is typed as the terminal's end\-of\-file character
+(^D).
+.PP
+A client with
+.B \-\-raw
+on a terminal sends its window size in band: the bytes
+.B FF 57
+then the rows and the columns, two bytes each, most significant first; a
+0xFF byte typed is sent as
+.BR "FF FF" .
+It opens its stream with its size and sends one more each time the window
+changes (SIGWINCH). A
+.B \-\-pty
+server decodes a stream only if it opens with
+.BR "FF 57" ,
+so any other client (nc itself) is relayed byte for byte. Typing
+.B ~.
+at the start of a line leaves;
+.B ~~
+sends one ~. The terminal's settings are put back however the client ends,
+by a signal too.
+.PP
+.nf
+.RS
+ncrab \-lk \-\-pty \-\-sh\-exec 'exec bash \-l' 127.0.0.1 2222
+ncrab \-\-raw 127.0.0.1 2222
+.RE
+.fi
 .SH ENVIRONMENT
 .TP
 .B NCRAB_PROXY_PASSWORD

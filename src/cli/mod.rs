@@ -291,6 +291,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Config, Exit> {
                 Ok(n) => o.serving.max_conns = Some(n as usize),
                 Err(e) => return Err(fail_arg(format_args!("max-conns {}: ", e.as_str()), raw)),
             },
+            "pty" => o.serving.pty = true,
+            "raw" => o.serving.raw = true,
             "broker" => {
                 o.serving.broker = true;
                 o.listen = true;
@@ -454,6 +456,10 @@ fn finish(o: Options, argv: Vec<OsString>, dccp: bool, tls: tls::TlsArgs) -> Res
         if o.banner.is_some() {
             return Err(fail(format_args!("cannot use -c and --banner")));
         }
+        // `--raw`'s relay is over a plain socket only.
+        if o.serving.raw {
+            return Err(fail(format_args!("cannot use -c and --raw")));
+        }
     }
 
     let proxy = match &o.proxy_arg {
@@ -579,6 +585,26 @@ fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
         }
         if o.zero_io {
             return Err(fail(format_args!("cannot use --exec and -z")));
+        }
+    }
+    if s.pty && s.exec.is_none() {
+        return Err(fail(format_args!("--pty needs --exec or --sh-exec")));
+    }
+    if s.raw {
+        if o.listen {
+            return Err(fail(format_args!("cannot use --raw and -l")));
+        }
+        if s.exec.is_some() {
+            return Err(fail(format_args!("cannot use --raw and --exec")));
+        }
+        if udp {
+            return Err(fail(format_args!("cannot use --raw and -u")));
+        }
+        // SAFETY: isatty on fd 0.
+        if unsafe { libc::isatty(0) } != 1 {
+            return Err(fail(format_args!(
+                "--raw: standard input is not a terminal"
+            )));
         }
     }
     if s.broker {

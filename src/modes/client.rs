@@ -28,12 +28,14 @@ use crate::net::tls::{self, TlsConfig, session::Session};
 use crate::net::udp;
 use crate::relay::fdpass;
 use crate::relay::log::Log;
+use crate::relay::raw::RawRelay;
 use crate::relay::stdio::{Kind, Stdio};
 use crate::relay::tls::TlsRelay;
 use crate::relay::{End, Relay};
 use crate::report::{self, Errno};
 use crate::serve::exec;
 use crate::sys::exit::{Abort, Status};
+use crate::sys::rawmode::RawMode;
 use crate::sys::reactor::{self, Reactor};
 
 pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Result<Status, Abort> {
@@ -113,6 +115,26 @@ pub fn run(rx: &mut Reactor, cfg: &Config, stdin: &Stdio, stdout: &Stdio) -> Res
             // `--exec`: a child serves the connection instead of stdio.
             if exec::run_client(rx, exec, sock, log.as_ref())? != 0 {
                 status = 1;
+            }
+            continue;
+        }
+        if cfg.opts.serving.raw {
+            // `--raw`: the terminal raw for this connection only.
+            let raw = match RawMode::enter(stdin.poll_fd) {
+                Ok(r) => r,
+                Err(e) => {
+                    report::raw_mode_failed(Errno::of(&e));
+                    return Err(Abort::Failed);
+                }
+            };
+            let ended = rx.run(&mut RawRelay::new(sock, stdin, stdout));
+            drop(raw);
+            match ended? {
+                Ok(_) => {}
+                Err(e) => {
+                    report::warn(format_args!("epoll"), Errno::of(&e));
+                    return Err(Abort::Failed);
+                }
             }
             continue;
         }

@@ -82,11 +82,13 @@ pub mod filemap;
 pub mod filter;
 pub mod log;
 pub mod pump;
+pub mod raw;
 pub mod rules;
 pub mod stdio;
 pub mod stream;
 pub mod tls;
 pub mod tls_stream;
+pub mod winsize;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};

@@ -40,6 +40,11 @@ pub fn broker_dropped_slow(peer: &socket2::SockAddr, queue: usize) {
     ));
 }
 
+/// `--raw`: the terminal could not be put in raw mode.
+pub fn raw_mode_failed(errno: Errno) {
+    emit_parts(true, &[format!("--raw: terminal: {errno}").as_bytes()]);
+}
+
 /// The program of `--exec`/`--sh-exec` could not be started.
 pub fn exec_failed(program: &OsStr, errno: Errno) {
     emit_parts(

@@ -9,6 +9,14 @@
 //! `NCRAB_REMOTE_PORT`, `NCRAB_LOCAL_ADDR`, `NCRAB_LOCAL_PORT`,
 //! `NCRAB_PROTO`, and the same under ncat's `NCAT_` names.
 //!
+//! With `--pty` the child runs on a pseudo-terminal instead, as socat's
+//! `EXEC:...,pty,setsid,ctty,stderr`: a new session whose controlling
+//! terminal is the slave side, on its fds 0, 1 and 2; ncrab keeps the
+//! master, non-blocking, as both ends (`stdin` and `stdout` are two
+//! descriptors of the one master). The window starts at [`PTY_SIZE`].
+//! Once the child and everything it started have closed the slave, a
+//! read of the master fails with EIO: the end of its output.
+//!
 //! Reaping goes through the loop: a pidfd (`pidfd_open`) becomes readable
 //! when the child exits, and only then is it reaped with `waitpid`, so
 //! nothing ever blocks on a child. A kernel without pidfds falls back to
@@ -63,6 +71,66 @@ pub struct Child {
     pub stdout: Option<OwnedFd>,
     /// The exit status, once reaped.
     status: Option<i32>,
+    /// `--pty`: the terminal's end-of-file character (VEOF), written
+    /// when the peer's stream ends.
+    pub veof: Option<u8>,
+}
+
+/// A `--pty` child's first window size (rows, columns), until the peer
+/// tells its own.
+pub const PTY_SIZE: (u16, u16) = (24, 80);
+
+/// Sets the window size of the terminal whose master (or slave) is `fd`;
+/// the kernel sends SIGWINCH to its foreground process group.
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one valid winsize.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A new pseudo-terminal: the master (close-on-exec, non-blocking) and
+/// the slave, at [`PTY_SIZE`].
+fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (mut m, mut s) = (-1, -1);
+    let ws = libc::winsize {
+        ws_row: PTY_SIZE.0,
+        ws_col: PTY_SIZE.1,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two fds; the name and termios are unused.
+    let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just returned to us.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    for fd in [m, s] {
+        // SAFETY: fcntl on our own fds.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    set_nonblocking(m)?;
+    Ok((master, slave))
+}
+
+/// The terminal's VEOF character (^D unless changed).
+fn veof_of(fd: RawFd) -> u8 {
+    // SAFETY: tcgetattr into a zeroed termios.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) == 0 {
+            return t.c_cc[libc::VEOF];
+        }
+    }
+    4
 }
 
 /// Marks every fd from 3 up close-on-exec, including any ncrab inherited
@@ -114,8 +182,9 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 impl Child {
     /// Starts `exec` with piped stdin and stdout and the connection's
-    /// environment.
-    pub fn spawn(exec: &Exec, ends: &Ends) -> io::Result<Child> {
+    /// environment; `pty`: on a new pseudo-terminal instead (see the
+    /// module text).
+    pub fn spawn(exec: &Exec, ends: &Ends, pty: bool) -> io::Result<Child> {
         let mut cmd = match exec {
             Exec::Argv(v) => {
                 let mut c = Command::new(&v[0]);
@@ -140,16 +209,48 @@ impl Child {
             }
             cmd.env(var("PROTO"), ends.proto.to_ascii_uppercase());
         }
-        // Its own process group, so that SIGTERM reaches what a shell
-        // command started too.
-        cmd.process_group(0);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let master = if pty {
+            let (master, slave) = open_pty()?;
+            cmd.stdin(Stdio::from(slave.try_clone()?))
+                .stdout(Stdio::from(slave.try_clone()?))
+                .stderr(Stdio::from(slave));
+            // SAFETY: setsid and ioctl are async-signal-safe; the new
+            // session (its own process group too, for SIGTERM) takes the
+            // slave, now fd 0, as its controlling terminal.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            Some(master)
+        } else {
+            // Its own process group, so that SIGTERM reaches what a shell
+            // command started too.
+            cmd.process_group(0);
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            None
+        };
         let mut child = cmd.spawn()?;
+        // (The slave's copies in `cmd` close with it, so that the child's
+        // exit is the master's EIO.)
+        drop(cmd);
         let pid = child.id() as libc::pid_t;
-        let stdin: Option<OwnedFd> = child.stdin.take().map(OwnedFd::from);
-        let stdout: Option<OwnedFd> = child.stdout.take().map(OwnedFd::from);
+        let (stdin, stdout, veof) = match master {
+            Some(m) => {
+                let veof = veof_of(m.as_raw_fd());
+                (Some(m.try_clone()?), Some(m), Some(veof))
+            }
+            None => (
+                child.stdin.take().map(OwnedFd::from),
+                child.stdout.take().map(OwnedFd::from),
+                None,
+            ),
+        };
         // std's `Child` never reaps on drop; ncrab reaps through the pidfd.
         drop(child);
         for fd in stdin.iter().chain(stdout.iter()) {
@@ -167,6 +268,7 @@ impl Child {
             stdin,
             stdout,
             status: None,
+            veof,
         })
     }
 

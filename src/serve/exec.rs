@@ -67,6 +67,8 @@ const FDS_PER_SESSION: usize = 5;
 #[derive(Clone, Debug)]
 pub struct ExecOpts {
     pub exec: Exec,
+    /// `--pty`: each child on its own pseudo-terminal.
+    pub pty: bool,
     pub acl: Acl,
     /// `--max-conns`.
     pub max_conns: usize,
@@ -297,7 +299,7 @@ impl<'a> Server<'a> {
             remote: conn.peer_addr(),
             proto: self.plan.proto,
         };
-        let child = match Child::spawn(&self.plan.exec, &ends) {
+        let child = match Child::spawn(&self.plan.exec, &ends, self.plan.pty) {
             Ok(c) => c,
             Err(e) => {
                 report::exec_failed(self.plan.exec.program(), Errno::of(&e));

@@ -28,7 +28,7 @@
 //! cleared by `EAGAIN`, so a step only makes the calls that can succeed.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -39,7 +39,8 @@ use crate::relay::endpoint::Endpoint;
 use crate::relay::log::Log;
 use crate::relay::pump::Pump;
 use crate::relay::stream::Conn;
-use crate::serve::child::Child;
+use crate::relay::winsize::{self, Decoder, Next};
+use crate::serve::child::{self, Child};
 use crate::serve::slab::Keys;
 use crate::sys::reactor::{Ctx, TimerId};
 
@@ -125,6 +126,8 @@ pub struct Session {
     reap_timer: Option<TimerId>,
     /// The child got its SIGTERM (it outlived the session).
     term_sent: bool,
+    /// `--pty`: the window-size messages in what the peer sends.
+    winsize: Decoder,
 }
 
 fn reg(registry: &Registry, fd: RawFd, token: Token, i: Interest) -> io::Result<()> {
@@ -169,6 +172,7 @@ impl Session {
             term_timer: None,
             reap_timer: None,
             term_sent: false,
+            winsize: Decoder::default(),
         }
     }
 
@@ -396,8 +400,13 @@ impl Session {
         // Buffer → child's stdin.
         if let Some(stdin) = self.child.stdin.as_mut() {
             if !io.from_net.is_empty() && self.cin_w {
-                match io.write_local(stdin) {
-                    Ok(_) => progress = true,
+                let written = match self.child.veof {
+                    None => io.write_local(stdin).map(Some),
+                    Some(_) => to_pty(&mut self.winsize, io, stdin, self.net_in_open),
+                };
+                match written {
+                    Ok(Some(_)) => progress = true,
+                    Ok(None) => {}
                     Err(e) if would_block(&e) => self.cin_w = false,
                     Err(_) => {
                         // The child will never read again: what the peer
@@ -409,8 +418,23 @@ impl Session {
                 }
             }
             if !self.net_in_open && io.from_net.is_empty() && self.child.stdin.is_some() {
-                self.child.stdin = None;
-                progress = true;
+                // A terminal's end of input is its VEOF character, as
+                // typed (its master stays open for the child's output).
+                let done = match (self.child.veof, self.child.stdin.as_mut()) {
+                    (Some(c), Some(fd)) if self.cin_w => match fd.write(&[c]) {
+                        Err(e) if would_block(&e) => {
+                            self.cin_w = false;
+                            false
+                        }
+                        _ => true,
+                    },
+                    (Some(_), _) => false,
+                    (None, _) => true,
+                };
+                if done {
+                    self.child.stdin = None;
+                    progress = true;
+                }
             }
         } else if !io.from_net.is_empty() {
             io.from_net.clear();
@@ -495,6 +519,32 @@ impl Session {
         self.child.close_pipes();
         self.child.terminate();
     }
+}
+
+/// `--pty`: one write of what the peer sent to the terminal, window-size
+/// messages applied there (see [`crate::relay::winsize`]); `open`: more
+/// may come (a message cut at the end of the stream is written as it
+/// came). None: a message waits for the rest of its bytes.
+fn to_pty(
+    dec: &mut Decoder,
+    io: &mut Pump,
+    master: &mut OwnedFd,
+    open: bool,
+) -> io::Result<Option<usize>> {
+    let pending = io.from_net.pending();
+    let (n, taken) = match dec.next(pending) {
+        Next::Plain(n) => (master.write(&pending[..n])?, None),
+        Next::Literal => (master.write(&[winsize::LEAD])?, Some(2)),
+        Next::Size(rows, cols) => {
+            // A size the terminal refuses is no reason to end the session.
+            let _ = child::set_winsize(master.as_raw_fd(), rows, cols);
+            (0, Some(winsize::MSG_LEN))
+        }
+        Next::Incomplete if open => return Ok(None),
+        Next::Incomplete => (master.write(pending)?, None),
+    };
+    io.from_net.consumed(taken.unwrap_or(n));
+    Ok(Some(n))
 }
 
 enum Pass {

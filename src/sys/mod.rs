@@ -1,5 +1,6 @@
 //! The runtime layer: the one event loop ([`reactor::Reactor`]), signal
-//! handling ([`signals`]), the terminal prompt for secrets ([`passphrase`])
+//! handling ([`signals`]), the terminal prompt for secrets ([`passphrase`]),
+//! `--raw`'s terminal mode ([`rawmode`])
 //! how a run ends ([`exit::Abort`], [`exit::Status`]) and errors in the C
 //! library's words ([`errno::Errno`], [`errno::GaiError`]).
 //!
@@ -10,6 +11,7 @@
 pub mod errno;
 pub mod exit;
 pub mod passphrase;
+pub mod rawmode;
 pub mod reactor;
 pub mod signals;
 #[cfg(test)]

@@ -1,4 +1,6 @@
 //! SIGINT, SIGTERM and SIGHUP: wake the loop, clean up, die by the signal.
+//! SIGWINCH, for `--raw` only ([`watch_winch`]): wake the loop, which
+//! takes the news with [`take_winch`].
 //!
 //! The handler is async-signal-safe and tiny: it records the signal and
 //! writes one byte to a non-blocking pipe whose read end the event loop
@@ -43,14 +45,11 @@ static IN_LOOKUP: AtomicBool = AtomicBool::new(false);
 /// File-status flags to put back on fds 0 and 1 (-1: nothing to restore).
 static SAVED_FLAGS: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
 
-/// The handler. Async-signal-safe: atomics, write(2), and errno saved and
-/// put back so the interrupted code sees its own.
-extern "C" fn record(sig: libc::c_int) {
-    PENDING.store(sig, Ordering::SeqCst);
-    if IN_LOOKUP.load(Ordering::SeqCst) {
-        die_now(sig);
-        return;
-    }
+/// SIGWINCH arrived since the last [`take_winch`].
+static WINCH: AtomicBool = AtomicBool::new(false);
+
+/// Async-signal-safe: one byte to the loop's wake-up pipe.
+fn wake() {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: errno is thread-local and valid; write(2) of one byte
@@ -63,19 +62,61 @@ extern "C" fn record(sig: libc::c_int) {
     }
 }
 
+/// SIGWINCH's handler: async-signal-safe (an atomic, [`wake`]).
+extern "C" fn record_winch(_sig: libc::c_int) {
+    WINCH.store(true, Ordering::SeqCst);
+    wake();
+}
+
+/// Catches SIGWINCH (the terminal's size changed) from now on.
+/// SA_RESTART: the signal only carries news, no blocking call needs to
+/// end for it.
+pub fn watch_winch() {
+    let new = action(record_winch, &[], libc::SA_RESTART);
+    // SAFETY: a valid sigaction; `record_winch` is async-signal-safe.
+    unsafe { libc::sigaction(libc::SIGWINCH, &new, std::ptr::null_mut()) };
+}
+
+/// A sigaction running `handler` with `masked` blocked meanwhile.
+fn action(handler: extern "C" fn(libc::c_int), masked: &[i32], flags: i32) -> libc::sigaction {
+    // SAFETY: a zeroed sigaction is valid; sigemptyset/sigaddset fill
+    // its mask.
+    unsafe {
+        let mut new: libc::sigaction = std::mem::zeroed();
+        new.sa_sigaction = handler as usize;
+        libc::sigemptyset(&mut new.sa_mask);
+        for &sig in masked {
+            libc::sigaddset(&mut new.sa_mask, sig);
+        }
+        new.sa_flags = flags;
+        new
+    }
+}
+
+/// Whether SIGWINCH arrived since the last call.
+pub fn take_winch() -> bool {
+    WINCH.swap(false, Ordering::SeqCst)
+}
+
+/// The handler. Async-signal-safe: atomics, write(2), and errno saved and
+/// put back so the interrupted code sees its own.
+extern "C" fn record(sig: libc::c_int) {
+    PENDING.store(sig, Ordering::SeqCst);
+    if IN_LOOKUP.load(Ordering::SeqCst) {
+        die_now(sig);
+        return;
+    }
+    wake();
+}
+
 /// Installs the handlers. A failure is not fatal: ncrab then simply dies
 /// by the signal's default action, as nc does.
 pub fn install() {
-    // SAFETY: sigaction with zeroed then filled structures; `record` is
+    // No SA_RESTART (see the module text).
+    let new = action(record, &SIGNALS, 0);
+    // SAFETY: sigaction with a zeroed old structure; `record` is
     // async-signal-safe.
     unsafe {
-        let mut new: libc::sigaction = std::mem::zeroed();
-        new.sa_sigaction = record as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut new.sa_mask);
-        for &sig in &SIGNALS {
-            libc::sigaddset(&mut new.sa_mask, sig);
-        }
-        new.sa_flags = 0; // no SA_RESTART (see the module text)
         for &sig in &SIGNALS {
             let mut old: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(sig, std::ptr::null(), &mut old) != 0
