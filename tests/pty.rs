@@ -349,6 +349,9 @@ fn raw_needs_a_terminal() {
     let o = Cmd::ncrab(&["-l", "--pty", "127.0.0.1", "9"]).run(LIMIT);
     o.assert_code(1);
     o.assert_stderr(b"nc: --pty needs --exec or --sh-exec\n");
+    let o = Cmd::ncrab(&["-lu", "--pty", "--exec", "/bin/sh", "127.0.0.1", "9"]).run(LIMIT);
+    o.assert_code(1);
+    o.assert_stderr(b"nc: cannot use --pty and -u\n");
     // With a terminal as stdin, the combinations without a raw relay.
     let pty = Pty::open().unwrap();
     for (args, line) in [

@@ -590,6 +590,10 @@ fn serve_checks(o: &Options, is_unix: bool) -> Result<(), Exit> {
     if s.pty && s.exec.is_none() {
         return Err(fail(format_args!("--pty needs --exec or --sh-exec")));
     }
+    // A terminal is a byte stream: a datagram session has none to give it.
+    if s.pty && udp {
+        return Err(fail(format_args!("cannot use --pty and -u")));
+    }
     if s.raw {
         if o.listen {
             return Err(fail(format_args!("cannot use --raw and -l")));

@@ -657,7 +657,7 @@ const DEFS: &[Def] = &[
         values: &[],
         hide: false,
         help: "With --exec/--sh-exec: run each child on a pseudo-terminal",
-        long_help: "With --exec or --sh-exec, on a client or a listener: each child runs on its own pseudo-terminal, as socat's EXEC:...,pty,setsid,ctty,stderr: a new session whose controlling terminal is the terminal's slave side, on its standard input, output and error, so shells give prompts and job control and full-screen programs work. The window is 24 rows by 80 columns until an ncrab --raw client tells its own size (see TERMINALS). The peer's end of stream is typed as the terminal's end-of-file character (^D); the child's exit ends the session once its output is sent.",
+        long_help: "With --exec or --sh-exec, on a client or a listener: each child runs on its own pseudo-terminal, as socat's EXEC:...,pty,setsid,ctty,stderr: a new session whose controlling terminal is the terminal's slave side, on its standard input, output and error, so shells give prompts and job control and full-screen programs work. The window is 24 rows by 80 columns until an ncrab --raw client tells its own size (see TERMINALS). The peer's end of stream is typed as the terminal's end-of-file character (^D); the child's exit ends the session once its output is sent. Not with -u.",
     },
     Def {
         id: "raw",
