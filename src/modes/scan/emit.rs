@@ -123,29 +123,25 @@ impl<'a> Emit<'a> {
         let port = slots.port(p);
         let ip = &u.ips[a];
         let proto = o.proto.name();
-        if o.verbose > 0 {
-            let dest = Dest {
-                host,
-                ip: if o.numeric { None } else { Some(ip) },
-            };
-            match r.found {
-                Found::Open => report::connect_success(conn, host, port, Some(ip)),
-                Found::Failed(errno) => {
-                    report::connect_failed(&dest, port.to_string(), proto, errno)
-                }
-                Found::TimedOut => report::connect_timed_out(&dest, port.to_string(), proto),
-                Found::TlsFailed => {
-                    let why = match &tls {
-                        Some(Err(f)) => Some(f),
-                        _ => None,
-                    };
-                    tls_report::scan_failed(&dest, port, proto, why);
-                }
-                _ => {}
+        let dest = Dest {
+            host,
+            ip: if o.numeric { None } else { Some(ip) },
+        };
+        let v = o.verbose > 0;
+        match r.found {
+            Found::Open if v => report::connect_success(conn, host, port, Some(ip)),
+            Found::Failed(errno) if v => {
+                report::connect_failed(&dest, port.to_string(), proto, errno)
             }
+            Found::TimedOut if v => report::connect_timed_out(&dest, port.to_string(), proto),
+            // --cert-warn prints a failed TLS port's line without -v too.
+            Found::TlsFailed if v || o.cert_warn.is_some() => {
+                tls_report::scan_failed(&dest, port, proto, tls_failure(tls.as_ref()));
+            }
+            _ => {}
         }
         if let Some(days) = o.cert_warn {
-            self.cert_warn(days, &tls, r.found, host, ip, port);
+            self.cert_warn(days, &tls, r.found, &dest, port);
         }
         if let Found::Setup(e) = r.found {
             report::setup_failed(&e);
@@ -188,43 +184,28 @@ impl<'a> Emit<'a> {
     }
 
     /// `--cert-warn DAYS`: the line of a port whose certificate expires
-    /// within `days` or failed its checks (with or without `-v`: without,
-    /// nc's failure line is printed here), and the run's failure.
+    /// within `days`, and the run's failure for it or for a port whose
+    /// handshake or checks failed (whose line [`Self::report`] printed).
     fn cert_warn(
         &mut self,
         days: u32,
         tls: &Option<tls_report::ScanOutcome>,
         found: Found,
-        host: &OsStr,
-        ip: &str,
+        dest: &Dest<'_>,
         port: u16,
     ) {
-        let o = &self.cfg.opts;
-        let dest = Dest {
-            host,
-            ip: if o.numeric { None } else { Some(ip) },
-        };
-        let proto = o.proto.name();
+        let proto = self.cfg.opts.proto.name();
         match (found, tls) {
             (Found::Open, Some(Ok(d))) => {
                 if let Some(t) = d
                     .not_after
                     .filter(|&t| tls_report::days_left(t) < i64::from(days))
                 {
-                    tls_report::cert_expiring(&dest, port, proto, t);
+                    tls_report::cert_expiring(dest, port, proto, t);
                     self.cert_bad = true;
                 }
             }
-            (Found::TlsFailed, tls) => {
-                if o.verbose == 0 {
-                    let why = match tls {
-                        Some(Err(f)) => Some(f),
-                        _ => None,
-                    };
-                    tls_report::scan_failed(&dest, port, proto, why);
-                }
-                self.cert_bad = true;
-            }
+            (Found::TlsFailed, _) => self.cert_bad = true,
             _ => {}
         }
     }
@@ -318,10 +299,7 @@ impl<'a> Emit<'a> {
             errno: errno.map(Errno::name),
             error: match (r.found, errno) {
                 (Found::TimedOut, _) => Some(report::json_timed_out()),
-                (Found::TlsFailed, _) => Some(tls_report::scan_json_error(match tls {
-                    Some(Err(f)) => Some(f),
-                    _ => None,
-                })),
+                (Found::TlsFailed, _) => Some(tls_report::scan_json_error(tls_failure(tls))),
                 (_, Some(e)) => Some(e.to_string()),
                 _ => None,
             },
@@ -376,4 +354,9 @@ pub fn outcome_of(found: Found) -> Option<diagnose::Outcome> {
         | Found::Superseded
         | Found::TlsFailed => return None,
     })
+}
+
+/// Why a TLS probe failed, when its outcome is known.
+fn tls_failure(tls: Option<&tls_report::ScanOutcome>) -> Option<&tls_report::ScanFailure> {
+    tls.and_then(|t| t.as_ref().err())
 }
