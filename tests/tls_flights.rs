@@ -536,19 +536,18 @@ fn flights_larger_than_the_socket_buffer() {
     openssl(
         d,
         &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "big.key",
-            "-out",
-            "big.csr",
-            "-subj",
-            "/O=Test/CN=localhost",
-        ],
+            &["req"][..],
+            &NEW_EC_KEY,
+            &[
+                "-keyout",
+                "big.key",
+                "-out",
+                "big.csr",
+                "-subj",
+                "/O=Test/CN=localhost",
+            ],
+        ]
+        .concat(),
     );
     openssl(
         d,

@@ -126,22 +126,12 @@ fn a_ca_of_the_same_name_with_another_key_is_a_signature_failure() {
     openssl(
         c.dir.path(),
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "fake-ca.key",
-            "-out",
-            "fake-ca.pem",
-            "-days",
-            "30",
-            "-subj",
-            "/C=US/O=Test/CN=Test CA",
-        ],
+            &["req", "-x509"][..],
+            &NEW_EC_KEY,
+            &["-keyout", "fake-ca.key", "-out", "fake-ca.pem"],
+            &["-days", "30", "-subj", "/C=US/O=Test/CN=Test CA"],
+        ]
+        .concat(),
     );
     let net = Net::new("tls-out-bad-ca");
     let port = free_port();

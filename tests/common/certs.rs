@@ -81,17 +81,21 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// Makes the test certificates; None (skipped) without openssl.
+/// `openssl req`'s arguments for a new unencrypted P-256 key, as every
+/// test certificate has.
+pub const NEW_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
 pub fn certs() -> Option<Certs> {
     tool("openssl", "openssl")?;
     let dir = TempDir::new("tls-certs");
     let d = dir.path();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
+    let ec = NEW_EC_KEY;
     let ca = |name: &str, cn: &str| {
         let mut a = vec!["req", "-x509"];
         a.extend(ec);
